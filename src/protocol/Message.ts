@@ -80,7 +80,7 @@ export const make = <A extends { readonly _tag: string }>(options: {
  *
  * @since 0.1.0
  */
-export const writeFrame = <A extends { readonly _tag: string }>(w: Writer, codec: Codec<A>, message: A): void => {
+export const writeFrame = <A extends { readonly _tag: string }>(w: Writer, codec: Codec<A>, message: NoInfer<A>): void => {
   switch (codec.framing) {
     case "typed":
       w.begin(codec.type, codec.name)
@@ -108,13 +108,14 @@ const scratchWriter = new Writer()
  */
 export const encodeFrame = <A extends { readonly _tag: string }>(
   codec: Codec<A>,
-  message: A
+  message: NoInfer<A>
 ): Result.Result<Uint8Array, ProtocolError> => {
   try {
     writeFrame(scratchWriter, codec, message)
     return Result.succeed(scratchWriter.flushCopy())
   } catch (e) {
-    scratchWriter.flush()
+    // Drop the half-written message so it never leaks into a later frame.
+    scratchWriter.abort().flush()
     if (e instanceof ProtocolError) return Result.fail(e)
     throw e
   }
@@ -220,6 +221,52 @@ export const fromBytes = <A extends { readonly _tag: string }>(codec: Codec<A>) 
       decode: SchemaGetter.transform((bytes: Uint8Array) => decoded.get(bytes) ?? readFrameUnsafe(codec, bytes)),
       encode: SchemaGetter.transform((message: A) => {
         const result = encodeFrame(codec, message)
+        if (Result.isFailure(result)) throw result.failure
+        return result.success
+      })
+    })
+  )
+}
+
+/**
+ * The Schema transformation from one whole frame's bytes to a union of messages,
+ * built from a decoder and an encoder that already dispatch on the type byte
+ * and the `_tag` (`Backend.MessageFromBytes`, `Frontend.MessageFromBytes`,
+ * `Startup.MessageFromBytes`).
+ *
+ * **Details**
+ *
+ * Works like `fromBytes`: a check on the byte side decodes once and reports the
+ * `ProtocolError` message as the issue; the transformation reuses that result.
+ *
+ * @since 0.1.0
+ */
+export const fromBytesWith = <A extends { readonly _tag: string }>(options: {
+  readonly expected: string
+  readonly schema: Schema.Codec<A, A>
+  readonly decode: (bytes: Uint8Array) => Result.Result<A, ProtocolError>
+  readonly encode: (message: A) => Result.Result<Uint8Array, ProtocolError>
+}) => {
+  const decoded = new WeakMap<Uint8Array, A>()
+  const bytesSchema = Schema.Uint8Array.check(
+    Schema.makeFilter((bytes: Uint8Array) => {
+      const result = options.decode(bytes)
+      if (Result.isFailure(result)) return result.failure.message
+      decoded.set(bytes, result.success)
+      return undefined
+    }, { expected: options.expected })
+  )
+  return bytesSchema.pipe(
+    Schema.decodeTo(options.schema, {
+      decode: SchemaGetter.transform((bytes: Uint8Array) => {
+        const cached = decoded.get(bytes)
+        if (cached !== undefined) return cached
+        const result = options.decode(bytes)
+        if (Result.isFailure(result)) throw result.failure
+        return result.success
+      }),
+      encode: SchemaGetter.transform((message: A) => {
+        const result = options.encode(message)
         if (Result.isFailure(result)) throw result.failure
         return result.success
       })

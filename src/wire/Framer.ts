@@ -36,7 +36,12 @@ export type FrameHandler = (type: number, buf: Uint8Array, start: number, end: n
 /** PostgreSQL's own limit on a message (MaxAllocSize - 1 in the server's pqcomm.c). */
 export const DEFAULT_MAX_MESSAGE_SIZE = 0x3fffffff
 
-/** A startup packet larger than this is rejected (the server's MAX_STARTUP_PACKET_LENGTH is 10000). */
+/**
+ * The largest startup packet body (the bytes after the length word), as the
+ * server's MAX_STARTUP_PACKET_LENGTH: the server rejects a length word outside
+ * `[8, 10004]` ("invalid length of startup packet", postmaster's
+ * ProcessStartupPacket checks `len - 4` against `[4, 10000]`).
+ */
 export const MAX_STARTUP_PACKET_LENGTH = 10000
 
 /**
@@ -105,8 +110,10 @@ export class Framer {
 
   /** Validates a header; returns the body length. */
   private checkLength(type: number, length: number): number {
-    if (length < 4) this.fail(`invalid message length ${length} for type ${describeType(type)}`)
-    const limit = type === -1 ? MAX_STARTUP_PACKET_LENGTH : this.maxMessageSize
+    // A startup packet carries at least its int32 code or protocol version.
+    const minimum = type === -1 ? 8 : 4
+    if (length < minimum) this.fail(`invalid message length ${length} for type ${describeType(type)}`)
+    const limit = type === -1 ? MAX_STARTUP_PACKET_LENGTH + 4 : this.maxMessageSize
     if (length > limit) {
       this.fail(`message of type ${describeType(type)} with length ${length} exceeds the limit of ${limit} bytes`)
     }
@@ -205,6 +212,21 @@ export class Framer {
     // 4. Keep an incomplete header.
     while (pos < end) this.head[this.headLength++] = chunk[pos++]!
     return end
+  }
+
+  /**
+   * Called when the byte stream has ended: fails with a `ProtocolError` if a
+   * frame was cut off (a header or body is partly buffered), so a truncated
+   * message becomes an error instead of a wait that never ends.
+   */
+  finish(): void {
+    if (this.poisoned !== undefined) throw this.poisoned
+    if (this.partial !== undefined) {
+      this.fail(
+        `stream ended inside a message of type ${describeType(this.partialType)} (${this.partialFilled} of ${this.partial.length} body bytes)`
+      )
+    }
+    if (this.headLength > 0) this.fail(`stream ended inside a message header (${this.headLength} bytes)`)
   }
 
   private startPartial(type: number, bodyLength: number, chunk: Uint8Array, from: number, end: number): void {

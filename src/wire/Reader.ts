@@ -184,6 +184,21 @@ export class Reader {
     return n
   }
 
+  /**
+   * An unsigned 16-bit count (the server and libpq read the protocol's Int16
+   * counts as unsigned, so up to 65535 parameters fit), bounded by what the
+   * remaining bytes could possibly hold, so an untrusted count never drives an
+   * allocation.
+   */
+  countU16(what: string, minBytesEach: number): number {
+    const n = this.uint16()
+    if (n * minBytesEach > this.end - this.pos) {
+      this.pos -= 2
+      this.fail(`${what} count ${n} does not fit in the ${this.end - this.pos - 2} bytes that follow`)
+    }
+    return n
+  }
+
   /** A non-negative int32 count, bounded by what the remaining bytes could possibly hold. */
   count32(what: string, minBytesEach: number): number {
     const n = this.int32()

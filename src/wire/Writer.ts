@@ -47,7 +47,8 @@ export class Writer {
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
     const pending = this.pos - this.start
-    let size = this.buf.length * 2
+    // `Math.max` keeps a zero-sized writer from doubling 0 forever.
+    let size = Math.max(this.buf.length * 2, 64)
     while (size < pending + n) size *= 2
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(this.start, this.pos), 0)
@@ -95,6 +96,20 @@ export class Writer {
     this.view.setInt32(at, this.pos - at)
     this.messageStart = -1
     this.messageLengthAt = -1
+    return this
+  }
+
+  /**
+   * Discards the message started by `begin`/`beginUntyped` and not yet ended,
+   * as if it had never been started. Used when writing a body failed half-way,
+   * so that the partial bytes never reach a later `flush`.
+   */
+  abort(): this {
+    if (this.messageStart >= 0) {
+      this.pos = this.messageStart
+      this.messageStart = -1
+      this.messageLengthAt = -1
+    }
     return this
   }
 
@@ -219,6 +234,17 @@ export class Writer {
   /** The current position as a mark that stays valid when the buffer grows. */
   mark(): number {
     return this.pos - this.start
+  }
+
+  /**
+   * Drops everything written after `mark` (and any unfinished message): used
+   * when encoding a request fails halfway, so no partial frame is ever sent.
+   */
+  truncate(mark: number): this {
+    this.pos = this.start + mark
+    this.messageStart = -1
+    this.messageLengthAt = -1
+    return this
   }
 
   /** Bytes written since the last flush. */
