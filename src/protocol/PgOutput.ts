@@ -1,0 +1,1322 @@
+/**
+ * Logical replication messages of the built-in `pgoutput` plugin, protocol
+ * versions 1 to 4 (protocol-3.2 "Logical Replication Message Formats" and
+ * "Logical Streaming Replication Parameters"). Each message is the `data` of
+ * one `Replication.XLogData`.
+ *
+ * **Details**
+ *
+ * - `_tag`s are the documentation's headings without spaces: `Begin`,
+ *   `Message`, `Commit`, `Origin`, `Relation`, `Type`, `Insert`, `Update`,
+ *   `Delete`, `Truncate`, `StreamStart`, `StreamStop`, `StreamCommit`,
+ *   `StreamAbort`, `BeginPrepare`, `Prepare`, `CommitPrepared`,
+ *   `RollbackPrepared`, `StreamPrepare`. Fields are the documented
+ *   descriptions in camelCase (`finalLsn`, `commitTimestamp`, `xid`, ...).
+ * - The layout of some messages depends on state the bytes do not carry, so
+ *   every read and write takes a `Context`: `protoVersion` (the `proto_version`
+ *   option given to `START_REPLICATION`) and `inStream` (the caller tracks
+ *   StreamStart / StreamStop). Inside a stream, Message, Relation, Type,
+ *   Insert, Update, Delete and Truncate carry the transaction's `xid` first;
+ *   outside they do not. Stream messages need `protoVersion >= 2`, the
+ *   two-phase messages `>= 3`, and Stream Abort's abort LSN and timestamp
+ *   (sent only with `streaming = parallel`) `>= 4`; whether they are present
+ *   is read from the message length, which the enclosing XLogData fixes.
+ * - Encoding is symmetric: a message whose optional fields do not match the
+ *   context (an `xid` outside a stream, none inside) is refused, never written
+ *   in a shape the reader would take for something else.
+ * - TupleData columns are `null`, `unchangedToast` (the value was not sent),
+ *   `text` or `binary`; values are views of the decoded buffer, in the format
+ *   the column kind says (text in the connection's client encoding). Turning
+ *   them into JavaScript values is the types layer's job, using the Relation
+ *   message's column type OIDs.
+ * - "Flags" fields are kept as the raw byte (`flags`), so bits added by later
+ *   servers survive a round trip; `isKeyColumn` and `isTransactional` read the
+ *   documented bit.
+ *
+ * Not here: the message flow (which message may follow which), the relation
+ * and type caches the protocol expects the client to keep, and the
+ * `START_REPLICATION` options. Pure: no Effect runtime, no IO.
+ *
+ * @since 0.1.0
+ */
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import { ProtocolError } from "../errors/PgError.ts"
+import { Reader } from "../wire/Reader.ts"
+import { Writer } from "../wire/Writer.ts"
+import * as Fields from "./Fields.ts"
+import * as MessageCodec from "./Message.ts"
+
+// ---------------------------------------------------------------------------
+// Context
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const ProtoVersion = Schema.Literals([1, 2, 3, 4])
+/** @since 0.1.0 */
+export type ProtoVersion = typeof ProtoVersion.Type
+
+/** @since 0.1.0 */
+export const ContextSchema = Schema.Struct({
+  /** The `proto_version` option given to `START_REPLICATION`. */
+  protoVersion: ProtoVersion,
+  /** Between a StreamStart and the next StreamStop (protocol version 2 and later). */
+  inStream: Schema.Boolean
+})
+
+/**
+ * What a reader or writer must know that the bytes do not say.
+ *
+ * @since 0.1.0
+ */
+export interface Context extends Schema.Schema.Type<typeof ContextSchema> {}
+
+/**
+ * Type bytes of the logical replication messages.
+ *
+ * @since 0.1.0
+ */
+export const Code = {
+  Begin: 0x42, // 'B'
+  Message: 0x4d, // 'M'
+  Commit: 0x43, // 'C'
+  Origin: 0x4f, // 'O'
+  Relation: 0x52, // 'R'
+  Type: 0x59, // 'Y'
+  Insert: 0x49, // 'I'
+  Update: 0x55, // 'U'
+  Delete: 0x44, // 'D'
+  Truncate: 0x54, // 'T'
+  StreamStart: 0x53, // 'S'
+  StreamStop: 0x45, // 'E'
+  StreamCommit: 0x63, // 'c'
+  StreamAbort: 0x41, // 'A'
+  BeginPrepare: 0x62, // 'b'
+  Prepare: 0x50, // 'P'
+  CommitPrepared: 0x4b, // 'K'
+  RollbackPrepared: 0x72, // 'r'
+  StreamPrepare: 0x70 // 'p'
+} as const
+
+// TupleData submessage bytes.
+const TUPLE_NEW = 0x4e // 'N'
+const TUPLE_KEY = 0x4b // 'K'
+const TUPLE_OLD = 0x4f // 'O'
+const COLUMN_NULL = 0x6e // 'n'
+const COLUMN_UNCHANGED = 0x75 // 'u'
+const COLUMN_TEXT = 0x74 // 't'
+const COLUMN_BINARY = 0x62 // 'b'
+
+// ---------------------------------------------------------------------------
+// TupleData
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const TupleColumnSchema = Schema.Union([
+  /** 'n': SQL NULL. */
+  Schema.Struct({ kind: Schema.Literal("null") }),
+  /** 'u': an unchanged TOASTed value; the value itself was not sent. */
+  Schema.Struct({ kind: Schema.Literal("unchangedToast") }),
+  /** 't': the value in text format. */
+  Schema.Struct({ kind: Schema.Literal("text"), value: Fields.Bytes }),
+  /** 'b': the value in binary format (`binary = true` subscriptions). */
+  Schema.Struct({ kind: Schema.Literal("binary"), value: Fields.Bytes })
+])
+/** @since 0.1.0 */
+export type TupleColumn = typeof TupleColumnSchema.Type
+
+/**
+ * The TupleData message part: one entry per published column.
+ *
+ * @since 0.1.0
+ */
+export const TupleDataSchema = Schema.Array(TupleColumnSchema).check(Schema.isMaxLength(32767))
+/** @since 0.1.0 */
+export type TupleData = typeof TupleDataSchema.Type
+
+const nullColumn: TupleColumn = { kind: "null" }
+const unchangedColumn: TupleColumn = { kind: "unchangedToast" }
+
+const readTupleData = (r: Reader): TupleData => {
+  const n = r.count16("column", 32767)
+  const columns: Array<TupleColumn> = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const kind = r.uint8()
+    switch (kind) {
+      case COLUMN_NULL:
+        columns[i] = nullColumn
+        break
+      case COLUMN_UNCHANGED:
+        columns[i] = unchangedColumn
+        break
+      case COLUMN_TEXT:
+      case COLUMN_BINARY: {
+        const length = r.int32()
+        if (length < 0) {
+          r.pos -= 4
+          r.fail(`column ${i} has negative length ${length}`)
+        }
+        const value = r.bytes(length)
+        columns[i] = kind === COLUMN_TEXT ? { kind: "text", value } : { kind: "binary", value }
+        break
+      }
+      default:
+        r.pos--
+        r.fail(`column ${i} has unknown kind 0x${kind.toString(16).padStart(2, "0")}`)
+    }
+  }
+  return columns
+}
+
+const writeTupleData = (w: Writer, columns: TupleData): void => {
+  if (columns.length > 32767) w.fail(`${columns.length} columns exceeds 32767`)
+  w.int16(columns.length)
+  for (const column of columns) {
+    switch (column.kind) {
+      case "null":
+        w.uint8(COLUMN_NULL)
+        break
+      case "unchangedToast":
+        w.uint8(COLUMN_UNCHANGED)
+        break
+      case "text":
+        w.uint8(COLUMN_TEXT).int32(column.value.length).bytes(column.value)
+        break
+      case "binary":
+        w.uint8(COLUMN_BINARY).int32(column.value.length).bytes(column.value)
+        break
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Shared field helpers
+// ---------------------------------------------------------------------------
+
+/** The Xid sent first by messages inside a stream (protocol version 2 and later). */
+const readStreamXid = (r: Reader, ctx: Context): number | undefined => (ctx.inStream ? r.uint32() : undefined)
+
+const writeStreamXid = (w: Writer, xid: number | undefined, ctx: Context, name: string): void => {
+  if (ctx.inStream) {
+    if (xid === undefined) w.fail(`${name} inside a stream needs the transaction's xid`)
+    w.uint32(xid)
+  } else if (xid !== undefined) {
+    w.fail(`${name} carries an xid only inside a stream`)
+  }
+}
+
+/** A byte that must be 0 or 1. */
+const readBoolean = (r: Reader, what: string): boolean => {
+  const b = r.uint8()
+  if (b > 1) {
+    r.pos--
+    r.fail(`${what} must be 0 or 1, got ${b}`)
+  }
+  return b === 1
+}
+
+/** The optional 'K' / 'O' part of Update and Delete. */
+interface OldParts {
+  key: TupleData | undefined
+  oldTuple: TupleData | undefined
+}
+
+const StreamXid = Schema.optionalKey(Fields.UInt32)
+
+/**
+ * One message's layout: the minimum protocol version, its reader and its
+ * writer (after the type byte).
+ */
+interface Spec<A extends { readonly _tag: string }> {
+  readonly name: A["_tag"]
+  readonly type: number
+  readonly minVersion: ProtoVersion
+  readonly schema: Schema.Codec<A, A>
+  readonly read: (r: Reader, ctx: Context) => A
+  readonly write: (w: Writer, m: A, ctx: Context) => void
+}
+
+// ---------------------------------------------------------------------------
+// Begin 'B'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const BeginSchema = Schema.TaggedStruct("Begin", {
+  /** The final LSN of the transaction. */
+  finalLsn: Fields.UInt64,
+  /** Commit timestamp (microseconds since 2000-01-01). */
+  commitTimestamp: Fields.Int64,
+  /** Xid of the transaction. */
+  xid: Fields.UInt32
+})
+/** @since 0.1.0 */
+export interface Begin extends Schema.Schema.Type<typeof BeginSchema> {}
+
+const BeginSpec: Spec<Begin> = {
+  name: "Begin",
+  type: Code.Begin,
+  minVersion: 1,
+  schema: BeginSchema,
+  read: (r) => {
+    const finalLsn = r.uint64()
+    const commitTimestamp = r.int64()
+    const xid = r.uint32()
+    return { _tag: "Begin", finalLsn, commitTimestamp, xid }
+  },
+  write: (w, m) => {
+    w.uint64(m.finalLsn).int64(m.commitTimestamp).uint32(m.xid)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Message 'M'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const MessageSchema = Schema.TaggedStruct("Message", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** Flags: 1 when the logical decoding message is transactional, else 0. */
+  flags: Fields.Byte1,
+  /** The LSN of the logical decoding message. */
+  lsn: Fields.UInt64,
+  /** The prefix given to `pg_logical_emit_message`. */
+  prefix: Fields.CString,
+  /** The content (a view of the decoded buffer). */
+  content: Fields.Bytes
+})
+/**
+ * A message written by `pg_logical_emit_message` (sent with `messages = true`).
+ *
+ * @since 0.1.0
+ */
+export interface Message extends Schema.Schema.Type<typeof MessageSchema> {}
+
+const MessageSpec: Spec<Message> = {
+  name: "Message",
+  type: Code.Message,
+  minVersion: 1,
+  schema: MessageSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const flags = r.uint8()
+    const lsn = r.uint64()
+    const prefix = r.cstring()
+    const length = r.int32()
+    if (length < 0) {
+      r.pos -= 4
+      r.fail(`negative content length ${length}`)
+    }
+    const content = r.bytes(length)
+    return xid === undefined
+      ? { _tag: "Message", flags, lsn, prefix, content }
+      : { _tag: "Message", xid, flags, lsn, prefix, content }
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Message")
+    w.uint8(m.flags).uint64(m.lsn).cstring(m.prefix).int32(m.content.length).bytes(m.content)
+  }
+}
+
+/**
+ * Whether a logical decoding message was emitted as transactional.
+ *
+ * @since 0.1.0
+ */
+export const isTransactional = (message: Message): boolean => (message.flags & 1) !== 0
+
+// ---------------------------------------------------------------------------
+// Commit 'C'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const CommitSchema = Schema.TaggedStruct("Commit", {
+  /** Flags; currently unused (0). */
+  flags: Fields.Byte1,
+  /** The LSN of the commit. */
+  commitLsn: Fields.UInt64,
+  /** The end LSN of the transaction. */
+  endLsn: Fields.UInt64,
+  /** Commit timestamp (microseconds since 2000-01-01). */
+  commitTimestamp: Fields.Int64
+})
+/** @since 0.1.0 */
+export interface Commit extends Schema.Schema.Type<typeof CommitSchema> {}
+
+const CommitSpec: Spec<Commit> = {
+  name: "Commit",
+  type: Code.Commit,
+  minVersion: 1,
+  schema: CommitSchema,
+  read: (r) => {
+    const flags = r.uint8()
+    const commitLsn = r.uint64()
+    const endLsn = r.uint64()
+    const commitTimestamp = r.int64()
+    return { _tag: "Commit", flags, commitLsn, endLsn, commitTimestamp }
+  },
+  write: (w, m) => {
+    w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Origin 'O'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const OriginSchema = Schema.TaggedStruct("Origin", {
+  /** The LSN of the commit on the origin server. */
+  commitLsn: Fields.UInt64,
+  /** Name of the origin. */
+  name: Fields.CString
+})
+/** @since 0.1.0 */
+export interface Origin extends Schema.Schema.Type<typeof OriginSchema> {}
+
+const OriginSpec: Spec<Origin> = {
+  name: "Origin",
+  type: Code.Origin,
+  minVersion: 1,
+  schema: OriginSchema,
+  read: (r) => {
+    const commitLsn = r.uint64()
+    const name = r.cstring()
+    return { _tag: "Origin", commitLsn, name }
+  },
+  write: (w, m) => {
+    w.uint64(m.commitLsn).cstring(m.name)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Relation 'R'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const ReplicaIdentity = Schema.Literals(["d", "n", "f", "i"])
+/** `relreplident`: 'd' default (primary key), 'n' nothing, 'f' full, 'i' index. @since 0.1.0 */
+export type ReplicaIdentity = typeof ReplicaIdentity.Type
+
+/** @since 0.1.0 */
+export const RelationColumnSchema = Schema.Struct({
+  /** Flags: 1 marks the column as part of the key, else 0. */
+  flags: Fields.Byte1,
+  /** Name of the column. */
+  name: Fields.CString,
+  /** OID of the column's data type. */
+  typeOid: Fields.UInt32,
+  /** Type modifier of the column (`atttypmod`). */
+  typeModifier: Fields.Int32
+})
+/** @since 0.1.0 */
+export interface RelationColumn extends Schema.Schema.Type<typeof RelationColumnSchema> {}
+
+/** @since 0.1.0 */
+export const RelationSchema = Schema.TaggedStruct("Relation", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** OID of the relation. */
+  relationOid: Fields.UInt32,
+  /** Namespace (empty for `pg_catalog`). */
+  namespace: Fields.CString,
+  /** Relation name. */
+  relationName: Fields.CString,
+  /** Replica identity setting (`relreplident`). */
+  replicaIdentity: ReplicaIdentity,
+  /** The columns included in the publication. */
+  columns: Schema.Array(RelationColumnSchema).check(Schema.isMaxLength(32767))
+})
+/** @since 0.1.0 */
+export interface Relation extends Schema.Schema.Type<typeof RelationSchema> {}
+
+const RelationSpec: Spec<Relation> = {
+  name: "Relation",
+  type: Code.Relation,
+  minVersion: 1,
+  schema: RelationSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const relationOid = r.uint32()
+    const namespace = r.cstring()
+    const relationName = r.cstring()
+    const identity = r.uint8()
+    if (identity !== 0x64 && identity !== 0x6e && identity !== 0x66 && identity !== 0x69) {
+      r.pos--
+      r.fail(`unknown replica identity 0x${identity.toString(16).padStart(2, "0")}`)
+    }
+    const replicaIdentity = String.fromCharCode(identity) as ReplicaIdentity
+    const n = r.count16("column", 32767)
+    const columns: Array<RelationColumn> = new Array(n)
+    for (let i = 0; i < n; i++) {
+      const flags = r.uint8()
+      const name = r.cstring()
+      const typeOid = r.uint32()
+      const typeModifier = r.int32()
+      columns[i] = { flags, name, typeOid, typeModifier }
+    }
+    return xid === undefined
+      ? { _tag: "Relation", relationOid, namespace, relationName, replicaIdentity, columns }
+      : { _tag: "Relation", xid, relationOid, namespace, relationName, replicaIdentity, columns }
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Relation")
+    if (m.columns.length > 32767) w.fail(`${m.columns.length} columns exceeds 32767`)
+    w.uint32(m.relationOid).cstring(m.namespace).cstring(m.relationName).uint8(m.replicaIdentity.charCodeAt(0))
+    w.int16(m.columns.length)
+    for (const c of m.columns) w.uint8(c.flags).cstring(c.name).uint32(c.typeOid).int32(c.typeModifier)
+  }
+}
+
+/**
+ * Whether a Relation column is part of the replica identity key.
+ *
+ * @since 0.1.0
+ */
+export const isKeyColumn = (column: RelationColumn): boolean => (column.flags & 1) !== 0
+
+// ---------------------------------------------------------------------------
+// Type 'Y'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const TypeSchema = Schema.TaggedStruct("Type", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** OID of the data type. */
+  typeOid: Fields.UInt32,
+  /** Namespace (empty for `pg_catalog`). */
+  namespace: Fields.CString,
+  /** Name of the data type. */
+  typeName: Fields.CString
+})
+/**
+ * The name of a non-built-in type, sent before the Relation that uses it.
+ *
+ * @since 0.1.0
+ */
+export interface Type extends Schema.Schema.Type<typeof TypeSchema> {}
+
+const TypeSpec: Spec<Type> = {
+  name: "Type",
+  type: Code.Type,
+  minVersion: 1,
+  schema: TypeSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const typeOid = r.uint32()
+    const namespace = r.cstring()
+    const typeName = r.cstring()
+    return xid === undefined
+      ? { _tag: "Type", typeOid, namespace, typeName }
+      : { _tag: "Type", xid, typeOid, namespace, typeName }
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Type")
+    w.uint32(m.typeOid).cstring(m.namespace).cstring(m.typeName)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Insert 'I'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const InsertSchema = Schema.TaggedStruct("Insert", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** OID of the relation (as in the Relation message). */
+  relationOid: Fields.UInt32,
+  /** The new tuple ('N'). */
+  newTuple: TupleDataSchema
+})
+/** @since 0.1.0 */
+export interface Insert extends Schema.Schema.Type<typeof InsertSchema> {}
+
+const expectPart = (r: Reader, part: number, what: string): void => {
+  const b = r.uint8()
+  if (b !== part) {
+    r.pos--
+    r.fail(`expected ${what} ('${String.fromCharCode(part)}'), got 0x${b.toString(16).padStart(2, "0")}`)
+  }
+}
+
+const InsertSpec: Spec<Insert> = {
+  name: "Insert",
+  type: Code.Insert,
+  minVersion: 1,
+  schema: InsertSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const relationOid = r.uint32()
+    expectPart(r, TUPLE_NEW, "new tuple")
+    const newTuple = readTupleData(r)
+    return xid === undefined
+      ? { _tag: "Insert", relationOid, newTuple }
+      : { _tag: "Insert", xid, relationOid, newTuple }
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Insert")
+    w.uint32(m.relationOid).uint8(TUPLE_NEW)
+    writeTupleData(w, m.newTuple)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Update 'U'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const UpdateSchema = Schema.TaggedStruct("Update", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** OID of the relation (as in the Relation message). */
+  relationOid: Fields.UInt32,
+  /** 'K': the old key, when the update changed a replica identity column. */
+  key: Schema.optionalKey(TupleDataSchema),
+  /** 'O': the old tuple, when the table has REPLICA IDENTITY FULL. */
+  oldTuple: Schema.optionalKey(TupleDataSchema),
+  /** 'N': the new tuple. */
+  newTuple: TupleDataSchema
+}).check(
+  Schema.makeFilter((m) => m.key === undefined || m.oldTuple === undefined || "has both a key and an old tuple", {
+    expected: "an Update with at most one of key and oldTuple"
+  })
+)
+/** @since 0.1.0 */
+export interface Update extends Schema.Schema.Type<typeof UpdateSchema> {}
+
+/** Reads the optional 'K' / 'O' part; leaves the reader on the byte after it. */
+const readOldParts = (r: Reader, required: boolean): OldParts => {
+  const b = r.uint8()
+  if (b === TUPLE_KEY) return { key: readTupleData(r), oldTuple: undefined }
+  if (b === TUPLE_OLD) return { key: undefined, oldTuple: readTupleData(r) }
+  if (required) {
+    r.pos--
+    r.fail(`expected a key ('K') or old tuple ('O'), got 0x${b.toString(16).padStart(2, "0")}`)
+  }
+  r.pos--
+  return { key: undefined, oldTuple: undefined }
+}
+
+const writeOldParts = (
+  w: Writer,
+  key: TupleData | undefined,
+  oldTuple: TupleData | undefined,
+  name: string
+): void => {
+  if (key !== undefined && oldTuple !== undefined) w.fail(`${name} has both a key and an old tuple`)
+  if (key !== undefined) {
+    w.uint8(TUPLE_KEY)
+    writeTupleData(w, key)
+  } else if (oldTuple !== undefined) {
+    w.uint8(TUPLE_OLD)
+    writeTupleData(w, oldTuple)
+  }
+}
+
+const UpdateSpec: Spec<Update> = {
+  name: "Update",
+  type: Code.Update,
+  minVersion: 1,
+  schema: UpdateSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const relationOid = r.uint32()
+    const old = readOldParts(r, false)
+    expectPart(r, TUPLE_NEW, "new tuple")
+    const newTuple = readTupleData(r)
+    const m: { -readonly [K in keyof Update]: Update[K] } = { _tag: "Update", relationOid, newTuple }
+    if (xid !== undefined) m.xid = xid
+    if (old.key !== undefined) m.key = old.key
+    if (old.oldTuple !== undefined) m.oldTuple = old.oldTuple
+    return m
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Update")
+    w.uint32(m.relationOid)
+    writeOldParts(w, m.key, m.oldTuple, "Update")
+    w.uint8(TUPLE_NEW)
+    writeTupleData(w, m.newTuple)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Delete 'D'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const DeleteSchema = Schema.TaggedStruct("Delete", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** OID of the relation (as in the Relation message). */
+  relationOid: Fields.UInt32,
+  /** 'K': the old key, when the replica identity is an index (or the default). */
+  key: Schema.optionalKey(TupleDataSchema),
+  /** 'O': the old tuple, when the table has REPLICA IDENTITY FULL. */
+  oldTuple: Schema.optionalKey(TupleDataSchema)
+}).check(
+  Schema.makeFilter((m) => (m.key === undefined) !== (m.oldTuple === undefined) || "needs exactly one of key and oldTuple", {
+    expected: "a Delete with exactly one of key and oldTuple"
+  })
+)
+/** @since 0.1.0 */
+export interface Delete extends Schema.Schema.Type<typeof DeleteSchema> {}
+
+const DeleteSpec: Spec<Delete> = {
+  name: "Delete",
+  type: Code.Delete,
+  minVersion: 1,
+  schema: DeleteSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const relationOid = r.uint32()
+    const old = readOldParts(r, true)
+    const m: { -readonly [K in keyof Delete]: Delete[K] } = { _tag: "Delete", relationOid }
+    if (xid !== undefined) m.xid = xid
+    if (old.key !== undefined) m.key = old.key
+    if (old.oldTuple !== undefined) m.oldTuple = old.oldTuple
+    return m
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Delete")
+    if (m.key === undefined && m.oldTuple === undefined) w.fail("Delete needs a key or an old tuple")
+    w.uint32(m.relationOid)
+    writeOldParts(w, m.key, m.oldTuple, "Delete")
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Truncate 'T'
+// ---------------------------------------------------------------------------
+
+/**
+ * Option bits of a Truncate.
+ *
+ * @since 0.1.0
+ */
+export const TruncateOption = {
+  Cascade: 1,
+  RestartIdentity: 2
+} as const
+
+/** @since 0.1.0 */
+export const TruncateSchema = Schema.TaggedStruct("Truncate", {
+  /** Xid of the transaction (inside a stream only). */
+  xid: StreamXid,
+  /** Option bits: 1 CASCADE, 2 RESTART IDENTITY (`TruncateOption`). */
+  options: Fields.Byte1,
+  /** OIDs of the truncated relations. */
+  relationOids: Schema.Array(Fields.UInt32)
+})
+/** @since 0.1.0 */
+export interface Truncate extends Schema.Schema.Type<typeof TruncateSchema> {}
+
+const TruncateSpec: Spec<Truncate> = {
+  name: "Truncate",
+  type: Code.Truncate,
+  minVersion: 1,
+  schema: TruncateSchema,
+  read: (r, ctx) => {
+    const xid = readStreamXid(r, ctx)
+    const n = r.count32("relation", 4)
+    const options = r.uint8()
+    const relationOids: Array<number> = new Array(n)
+    for (let i = 0; i < n; i++) relationOids[i] = r.uint32()
+    return xid === undefined
+      ? { _tag: "Truncate", options, relationOids }
+      : { _tag: "Truncate", xid, options, relationOids }
+  },
+  write: (w, m, ctx) => {
+    writeStreamXid(w, m.xid, ctx, "Truncate")
+    w.int32(m.relationOids.length).uint8(m.options)
+    for (const oid of m.relationOids) w.uint32(oid)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Stream Start 'S' / Stream Stop 'E' (protocol version 2)
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const StreamStartSchema = Schema.TaggedStruct("StreamStart", {
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** The first stream segment for this xid. */
+  firstSegment: Schema.Boolean
+})
+/** @since 0.1.0 */
+export interface StreamStart extends Schema.Schema.Type<typeof StreamStartSchema> {}
+
+const StreamStartSpec: Spec<StreamStart> = {
+  name: "StreamStart",
+  type: Code.StreamStart,
+  minVersion: 2,
+  schema: StreamStartSchema,
+  read: (r) => {
+    const xid = r.uint32()
+    const firstSegment = readBoolean(r, "first segment flag")
+    return { _tag: "StreamStart", xid, firstSegment }
+  },
+  write: (w, m) => {
+    w.uint32(m.xid).uint8(m.firstSegment ? 1 : 0)
+  }
+}
+
+/** @since 0.1.0 */
+export const StreamStopSchema = Schema.TaggedStruct("StreamStop", {})
+/** @since 0.1.0 */
+export interface StreamStop extends Schema.Schema.Type<typeof StreamStopSchema> {}
+
+const streamStop: StreamStop = { _tag: "StreamStop" }
+
+const StreamStopSpec: Spec<StreamStop> = {
+  name: "StreamStop",
+  type: Code.StreamStop,
+  minVersion: 2,
+  schema: StreamStopSchema,
+  read: () => streamStop,
+  write: () => {}
+}
+
+// ---------------------------------------------------------------------------
+// Stream Commit 'c' / Stream Abort 'A' (protocol version 2)
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const StreamCommitSchema = Schema.TaggedStruct("StreamCommit", {
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** Flags; currently unused (0). */
+  flags: Fields.Byte1,
+  /** The LSN of the commit. */
+  commitLsn: Fields.UInt64,
+  /** The end LSN of the transaction. */
+  endLsn: Fields.UInt64,
+  /** Commit timestamp (microseconds since 2000-01-01). */
+  commitTimestamp: Fields.Int64
+})
+/** @since 0.1.0 */
+export interface StreamCommit extends Schema.Schema.Type<typeof StreamCommitSchema> {}
+
+const StreamCommitSpec: Spec<StreamCommit> = {
+  name: "StreamCommit",
+  type: Code.StreamCommit,
+  minVersion: 2,
+  schema: StreamCommitSchema,
+  read: (r) => {
+    const xid = r.uint32()
+    const flags = r.uint8()
+    const commitLsn = r.uint64()
+    const endLsn = r.uint64()
+    const commitTimestamp = r.int64()
+    return { _tag: "StreamCommit", xid, flags, commitLsn, endLsn, commitTimestamp }
+  },
+  write: (w, m) => {
+    w.uint32(m.xid).uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
+  }
+}
+
+/** @since 0.1.0 */
+export const StreamAbortSchema = Schema.TaggedStruct("StreamAbort", {
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** Xid of the subtransaction (equal to `xid` for a top-level transaction). */
+  subXid: Fields.UInt32,
+  /** The LSN of the abort (protocol version 4, `streaming = parallel` only). */
+  abortLsn: Schema.optionalKey(Fields.UInt64),
+  /** Abort timestamp (protocol version 4, `streaming = parallel` only). */
+  abortTimestamp: Schema.optionalKey(Fields.Int64)
+}).check(
+  Schema.makeFilter(
+    (m) => (m.abortLsn === undefined) === (m.abortTimestamp === undefined) || "has only one of abortLsn and abortTimestamp",
+    { expected: "a StreamAbort with both or neither of abortLsn and abortTimestamp" }
+  )
+)
+/** @since 0.1.0 */
+export interface StreamAbort extends Schema.Schema.Type<typeof StreamAbortSchema> {}
+
+const StreamAbortSpec: Spec<StreamAbort> = {
+  name: "StreamAbort",
+  type: Code.StreamAbort,
+  minVersion: 2,
+  schema: StreamAbortSchema,
+  read: (r, ctx) => {
+    const xid = r.uint32()
+    const subXid = r.uint32()
+    // The abort LSN and timestamp follow only with `streaming = parallel`, an
+    // option the bytes do not carry; the XLogData length decides.
+    const rest = r.remaining()
+    if (rest === 0) return { _tag: "StreamAbort", xid, subXid }
+    if (ctx.protoVersion < 4) r.fail(`abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`)
+    const abortLsn = r.uint64()
+    const abortTimestamp = r.int64()
+    return { _tag: "StreamAbort", xid, subXid, abortLsn, abortTimestamp }
+  },
+  write: (w, m, ctx) => {
+    const { abortLsn, abortTimestamp } = m
+    if (abortLsn === undefined && abortTimestamp === undefined) {
+      w.uint32(m.xid).uint32(m.subXid)
+      return
+    }
+    if (abortLsn === undefined || abortTimestamp === undefined) {
+      return w.fail("StreamAbort needs both or neither of abortLsn and abortTimestamp")
+    }
+    if (ctx.protoVersion < 4) {
+      return w.fail(`abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`)
+    }
+    w.uint32(m.xid).uint32(m.subXid).uint64(abortLsn).int64(abortTimestamp)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Two-phase messages (protocol version 3)
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const BeginPrepareSchema = Schema.TaggedStruct("BeginPrepare", {
+  /** The LSN of the prepare. */
+  prepareLsn: Fields.UInt64,
+  /** The end LSN of the prepared transaction. */
+  endLsn: Fields.UInt64,
+  /** Prepare timestamp (microseconds since 2000-01-01). */
+  prepareTimestamp: Fields.Int64,
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** The user-defined GID of the prepared transaction. */
+  gid: Fields.CString
+})
+/** @since 0.1.0 */
+export interface BeginPrepare extends Schema.Schema.Type<typeof BeginPrepareSchema> {}
+
+const BeginPrepareSpec: Spec<BeginPrepare> = {
+  name: "BeginPrepare",
+  type: Code.BeginPrepare,
+  minVersion: 3,
+  schema: BeginPrepareSchema,
+  read: (r) => {
+    const prepareLsn = r.uint64()
+    const endLsn = r.uint64()
+    const prepareTimestamp = r.int64()
+    const xid = r.uint32()
+    const gid = r.cstring()
+    return { _tag: "BeginPrepare", prepareLsn, endLsn, prepareTimestamp, xid, gid }
+  },
+  write: (w, m) => {
+    w.uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
+  }
+}
+
+/** Prepare and Stream Prepare share one layout. */
+const PrepareFields = {
+  /** Flags; currently unused (0). */
+  flags: Fields.Byte1,
+  /** The LSN of the prepare. */
+  prepareLsn: Fields.UInt64,
+  /** The end LSN of the prepared transaction. */
+  endLsn: Fields.UInt64,
+  /** Prepare timestamp (microseconds since 2000-01-01). */
+  prepareTimestamp: Fields.Int64,
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** The user-defined GID of the prepared transaction. */
+  gid: Fields.CString
+}
+
+/** @since 0.1.0 */
+export const PrepareSchema = Schema.TaggedStruct("Prepare", PrepareFields)
+/** @since 0.1.0 */
+export interface Prepare extends Schema.Schema.Type<typeof PrepareSchema> {}
+
+/** @since 0.1.0 */
+export const StreamPrepareSchema = Schema.TaggedStruct("StreamPrepare", PrepareFields)
+/** @since 0.1.0 */
+export interface StreamPrepare extends Schema.Schema.Type<typeof StreamPrepareSchema> {}
+
+const readPrepareFields = (r: Reader) => {
+  const flags = r.uint8()
+  const prepareLsn = r.uint64()
+  const endLsn = r.uint64()
+  const prepareTimestamp = r.int64()
+  const xid = r.uint32()
+  const gid = r.cstring()
+  return { flags, prepareLsn, endLsn, prepareTimestamp, xid, gid }
+}
+
+const writePrepareFields = (w: Writer, m: Prepare | StreamPrepare): void => {
+  w.uint8(m.flags).uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
+}
+
+const PrepareSpec: Spec<Prepare> = {
+  name: "Prepare",
+  type: Code.Prepare,
+  minVersion: 3,
+  schema: PrepareSchema,
+  read: (r) => ({ _tag: "Prepare", ...readPrepareFields(r) }),
+  write: writePrepareFields
+}
+
+const StreamPrepareSpec: Spec<StreamPrepare> = {
+  name: "StreamPrepare",
+  type: Code.StreamPrepare,
+  minVersion: 3,
+  schema: StreamPrepareSchema,
+  read: (r) => ({ _tag: "StreamPrepare", ...readPrepareFields(r) }),
+  write: writePrepareFields
+}
+
+/** @since 0.1.0 */
+export const CommitPreparedSchema = Schema.TaggedStruct("CommitPrepared", {
+  /** Flags; currently unused (0). */
+  flags: Fields.Byte1,
+  /** The LSN of the commit of the prepared transaction. */
+  commitLsn: Fields.UInt64,
+  /** The end LSN of the commit of the prepared transaction. */
+  endLsn: Fields.UInt64,
+  /** Commit timestamp (microseconds since 2000-01-01). */
+  commitTimestamp: Fields.Int64,
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** The user-defined GID of the prepared transaction. */
+  gid: Fields.CString
+})
+/** @since 0.1.0 */
+export interface CommitPrepared extends Schema.Schema.Type<typeof CommitPreparedSchema> {}
+
+const CommitPreparedSpec: Spec<CommitPrepared> = {
+  name: "CommitPrepared",
+  type: Code.CommitPrepared,
+  minVersion: 3,
+  schema: CommitPreparedSchema,
+  read: (r) => {
+    const flags = r.uint8()
+    const commitLsn = r.uint64()
+    const endLsn = r.uint64()
+    const commitTimestamp = r.int64()
+    const xid = r.uint32()
+    const gid = r.cstring()
+    return { _tag: "CommitPrepared", flags, commitLsn, endLsn, commitTimestamp, xid, gid }
+  },
+  write: (w, m) => {
+    w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp).uint32(m.xid).cstring(m.gid)
+  }
+}
+
+/** @since 0.1.0 */
+export const RollbackPreparedSchema = Schema.TaggedStruct("RollbackPrepared", {
+  /** Flags; currently unused (0). */
+  flags: Fields.Byte1,
+  /** The end LSN of the prepared transaction. */
+  prepareEndLsn: Fields.UInt64,
+  /** The end LSN of the rollback of the prepared transaction. */
+  rollbackEndLsn: Fields.UInt64,
+  /** Prepare timestamp (microseconds since 2000-01-01). */
+  prepareTimestamp: Fields.Int64,
+  /** Rollback timestamp (microseconds since 2000-01-01). */
+  rollbackTimestamp: Fields.Int64,
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** The user-defined GID of the prepared transaction. */
+  gid: Fields.CString
+})
+/** @since 0.1.0 */
+export interface RollbackPrepared extends Schema.Schema.Type<typeof RollbackPreparedSchema> {}
+
+const RollbackPreparedSpec: Spec<RollbackPrepared> = {
+  name: "RollbackPrepared",
+  type: Code.RollbackPrepared,
+  minVersion: 3,
+  schema: RollbackPreparedSchema,
+  read: (r) => {
+    const flags = r.uint8()
+    const prepareEndLsn = r.uint64()
+    const rollbackEndLsn = r.uint64()
+    const prepareTimestamp = r.int64()
+    const rollbackTimestamp = r.int64()
+    const xid = r.uint32()
+    const gid = r.cstring()
+    return {
+      _tag: "RollbackPrepared",
+      flags,
+      prepareEndLsn,
+      rollbackEndLsn,
+      prepareTimestamp,
+      rollbackTimestamp,
+      xid,
+      gid
+    }
+  },
+  write: (w, m) => {
+    w.uint8(m.flags).uint64(m.prepareEndLsn).uint64(m.rollbackEndLsn)
+    w.int64(m.prepareTimestamp).int64(m.rollbackTimestamp).uint32(m.xid).cstring(m.gid)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The union
+// ---------------------------------------------------------------------------
+
+/**
+ * Every `pgoutput` message.
+ *
+ * @since 0.1.0
+ */
+export type LogicalReplicationMessage =
+  | Begin
+  | Message
+  | Commit
+  | Origin
+  | Relation
+  | Type
+  | Insert
+  | Update
+  | Delete
+  | Truncate
+  | StreamStart
+  | StreamStop
+  | StreamCommit
+  | StreamAbort
+  | BeginPrepare
+  | Prepare
+  | CommitPrepared
+  | RollbackPrepared
+  | StreamPrepare
+
+/** @since 0.1.0 */
+export const LogicalReplicationMessageSchema: Schema.Codec<LogicalReplicationMessage, LogicalReplicationMessage> =
+  Schema.Union([
+    BeginSchema,
+    MessageSchema,
+    CommitSchema,
+    OriginSchema,
+    RelationSchema,
+    TypeSchema,
+    InsertSchema,
+    UpdateSchema,
+    DeleteSchema,
+    TruncateSchema,
+    StreamStartSchema,
+    StreamStopSchema,
+    StreamCommitSchema,
+    StreamAbortSchema,
+    BeginPrepareSchema,
+    PrepareSchema,
+    CommitPreparedSchema,
+    RollbackPreparedSchema,
+    StreamPrepareSchema
+  ])
+
+type AnySpec = Spec<any>
+
+const specs: ReadonlyArray<AnySpec> = [
+  BeginSpec,
+  MessageSpec,
+  CommitSpec,
+  OriginSpec,
+  RelationSpec,
+  TypeSpec,
+  InsertSpec,
+  UpdateSpec,
+  DeleteSpec,
+  TruncateSpec,
+  StreamStartSpec,
+  StreamStopSpec,
+  StreamCommitSpec,
+  StreamAbortSpec,
+  BeginPrepareSpec,
+  PrepareSpec,
+  CommitPreparedSpec,
+  RollbackPreparedSpec,
+  StreamPrepareSpec
+]
+const specByType: Array<AnySpec | undefined> = new Array(256).fill(undefined)
+for (const spec of specs) specByType[spec.type] = spec
+const specByTag: Record<string, AnySpec> = Object.fromEntries(specs.map((s) => [s.name, s]))
+
+/** Returns why `ctx` is not a valid context, or `undefined`. */
+const contextProblem = (ctx: Context): string | undefined => {
+  const v = ctx.protoVersion
+  if (v !== 1 && v !== 2 && v !== 3 && v !== 4) return `proto_version ${String(v)} is not 1, 2, 3 or 4`
+  if (ctx.inStream && v < 2) return "streamed transactions need proto_version 2 or later"
+  return undefined
+}
+
+const versionProblem = (spec: AnySpec, ctx: Context): string | undefined =>
+  ctx.protoVersion < spec.minVersion
+    ? `${spec.name} needs proto_version ${spec.minVersion} or later (the context says ${ctx.protoVersion})`
+    : undefined
+
+/**
+ * Reads one message that fills the rest of `r` (an XLogData's `data`),
+ * dispatching on its type byte. Offsets in errors count from the byte after
+ * the type. Throws `ProtocolError` ("Unsafe").
+ *
+ * @since 0.1.0
+ */
+export const readUnsafe = (r: Reader, ctx: Context): LogicalReplicationMessage => {
+  const start = r.pos
+  const contextError = contextProblem(ctx)
+  if (contextError !== undefined) r.fail(contextError)
+  const type = r.uint8()
+  const spec = specByType[type]
+  if (spec === undefined) {
+    r.pos = start
+    r.fail(`unknown logical replication message type 0x${type.toString(16).padStart(2, "0")}`)
+  }
+  const versionError = versionProblem(spec, ctx)
+  r.reset(r.buf, r.pos, r.end, spec.name)
+  if (versionError !== undefined) r.fail(versionError)
+  const message = spec.read(r, ctx)
+  r.done()
+  return message
+}
+
+/**
+ * Writes one message (type byte and body) into `w`. Throws `ProtocolError`
+ * ("Unsafe") when the message cannot be written under `ctx`.
+ *
+ * @since 0.1.0
+ */
+export const writeUnsafe = (w: Writer, message: LogicalReplicationMessage, ctx: Context): void => {
+  const spec = specByTag[message._tag]
+  if (spec === undefined) w.fail(`${(message as { _tag: string })._tag} is not a logical replication message`)
+  const problem = contextProblem(ctx) ?? versionProblem(spec, ctx)
+  if (problem !== undefined) w.fail(problem)
+  w.uint8(spec.type)
+  spec.write(w, message, ctx)
+}
+
+const sharedReader = new Reader()
+const scratchWriter = new Writer()
+
+/**
+ * Decodes the message in `buf[start, end)` (e.g. an XLogData's `data`)
+ * without copying it.
+ *
+ * @since 0.1.0
+ */
+export const decodeView = (
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  ctx: Context
+): Result.Result<LogicalReplicationMessage, ProtocolError> => {
+  const r = sharedReader.reset(buf, start, end, "LogicalReplicationMessage")
+  try {
+    return Result.succeed(readUnsafe(r, ctx))
+  } catch (e) {
+    if (e instanceof ProtocolError) return Result.fail(e)
+    return Result.fail(new ProtocolError({ message: `${r.messageName}: ${String(e)}`, messageName: r.messageName }))
+  }
+}
+
+/**
+ * Decodes one `pgoutput` message under `ctx`.
+ *
+ * **Details**
+ *
+ * Byte fields of the result (TupleData values, Message content) are views of
+ * `bytes`.
+ *
+ * @since 0.1.0
+ */
+export const decode = (bytes: Uint8Array, ctx: Context): Result.Result<LogicalReplicationMessage, ProtocolError> =>
+  decodeView(bytes, 0, bytes.length, ctx)
+
+/**
+ * Encodes one `pgoutput` message under `ctx` as fresh bytes (the `data` of an
+ * XLogData).
+ *
+ * @since 0.1.0
+ */
+export const encode = (
+  message: LogicalReplicationMessage,
+  ctx: Context
+): Result.Result<Uint8Array, ProtocolError> => {
+  try {
+    writeUnsafe(scratchWriter, message, ctx)
+    return Result.succeed(scratchWriter.flushCopy())
+  } catch (e) {
+    // Drop the half-written message so it never leaks into a later one.
+    scratchWriter.flush()
+    if (e instanceof ProtocolError) return Result.fail(e)
+    return Result.fail(new ProtocolError({ message: `${message._tag}: ${String(e)}`, messageName: message._tag }))
+  }
+}
+
+const contextKey = (ctx: Context): string => `${ctx.protoVersion}:${ctx.inStream}`
+
+const fromBytesCache = new Map<string, ReturnType<typeof makeFromBytes>>()
+
+const makeFromBytes = (ctx: Context) =>
+  MessageCodec.fromBytesWith({
+    expected: `a pgoutput message (proto_version ${ctx.protoVersion}${ctx.inStream ? ", in a stream" : ""})`,
+    schema: LogicalReplicationMessageSchema,
+    decode: (bytes) => decode(bytes, ctx),
+    encode: (message) => encode(message, ctx)
+  })
+
+/**
+ * The Schema transformation between an XLogData's `data` and a `pgoutput`
+ * message under `ctx` (one Schema per context, cached).
+ *
+ * @since 0.1.0
+ */
+export const MessageFromBytes = (ctx: Context) => {
+  const key = contextKey(ctx)
+  let schema = fromBytesCache.get(key)
+  if (schema === undefined) {
+    schema = makeFromBytes({ protoVersion: ctx.protoVersion, inStream: ctx.inStream })
+    fromBytesCache.set(key, schema)
+  }
+  return schema
+}
+
+/**
+ * Every message as a `Message.Codec` under `ctx` (payload framing), keyed by
+ * `_tag`, for per-message use (`Message.fromBytes(PgOutput.codecs(ctx).Insert)`).
+ * One record per context, cached.
+ *
+ * @since 0.1.0
+ */
+export const codecs = (ctx: Context): Codecs => {
+  const key = contextKey(ctx)
+  let record = codecsCache.get(key)
+  if (record === undefined) {
+    const fixed: Context = { protoVersion: ctx.protoVersion, inStream: ctx.inStream }
+    const problem = contextProblem(fixed)
+    const entries = specs.map((spec) => [
+      spec.name,
+      MessageCodec.make({
+        name: spec.name,
+        framing: "payload",
+        type: spec.type,
+        schema: spec.schema,
+        readBody: (r) => {
+          const p = problem ?? versionProblem(spec, fixed)
+          if (p !== undefined) r.fail(p)
+          return spec.read(r, fixed)
+        },
+        writeBody: (w, m) => {
+          const p = problem ?? versionProblem(spec, fixed)
+          if (p !== undefined) w.fail(p)
+          spec.write(w, m, fixed)
+        }
+      })
+    ])
+    record = Object.fromEntries(entries) as Codecs
+    codecsCache.set(key, record)
+  }
+  return record
+}
+
+/**
+ * The per-message codecs under one context.
+ *
+ * @since 0.1.0
+ */
+export type Codecs = {
+  readonly [M in LogicalReplicationMessage as M["_tag"]]: MessageCodec.Codec<M>
+}
+
+const codecsCache = new Map<string, Codecs>()

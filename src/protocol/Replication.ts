@@ -1,0 +1,738 @@
+/**
+ * Streaming replication payloads: the messages carried inside CopyData once
+ * `START_REPLICATION` (physical or logical) has put the connection in CopyBoth
+ * mode, and the messages carried inside CopyData by `BASE_BACKUP`'s CopyOut
+ * stream (protocol-3.2 "Streaming Replication Protocol").
+ *
+ * **Details**
+ *
+ * - Each message starts with a one-byte type and runs to the end of the
+ *   CopyData body, so the codecs use the `payload` framing of `Message`.
+ * - Names are the documentation's headings in PascalCase: `XLogData`,
+ *   `PrimaryKeepaliveMessage`, `PrimaryStatusUpdate` (server to client),
+ *   `StandbyStatusUpdate`, `HotStandbyFeedbackMessage`,
+ *   `RequestPrimaryStatusUpdate` (client to server); and for `BASE_BACKUP`:
+ *   `NewArchive`, `Manifest`, `ArchiveOrManifestData`, `ProgressReport`.
+ * - The six `START_REPLICATION` type bytes are distinct across both
+ *   directions, so `decode` accepts any of them. `BASE_BACKUP`'s 'p' (progress
+ *   report) collides with the client's 'p' (request primary status update)
+ *   and its 'd' belongs to a different stream, so base backup payloads have
+ *   their own `decodeBaseBackup`.
+ * - WAL locations (LSNs) are unsigned 64-bit bigints; timestamps are signed
+ *   64-bit bigints counting microseconds since 2000-01-01 00:00:00 UTC (the
+ *   PostgreSQL epoch). Helpers convert both exactly, to and from text and the
+ *   Unix epoch.
+ * - Byte fields (`XLogData.data`, `ArchiveOrManifestData.data`) are views of
+ *   the decoded buffer, never copies.
+ *
+ * Not here: the replication commands themselves (`IDENTIFY_SYSTEM`,
+ * `START_REPLICATION`, ...) and their replies, which are ordinary simple-query
+ * results; the contents of the WAL stream; logical decoding output
+ * (`PgOutput`); timers for status updates (the replication feature owns them).
+ * Pure: no Effect runtime, no IO.
+ *
+ * @since 0.1.0
+ */
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import { ProtocolError } from "../errors/PgError.ts"
+import { Reader } from "../wire/Reader.ts"
+import { Writer } from "../wire/Writer.ts"
+import * as Fields from "./Fields.ts"
+import * as Message from "./Message.ts"
+
+/**
+ * Type bytes of the streaming replication payloads.
+ *
+ * @since 0.1.0
+ */
+export const Code = {
+  XLogData: 0x77, // 'w'
+  PrimaryKeepaliveMessage: 0x6b, // 'k'
+  PrimaryStatusUpdate: 0x73, // 's'
+  StandbyStatusUpdate: 0x72, // 'r'
+  HotStandbyFeedbackMessage: 0x68, // 'h'
+  RequestPrimaryStatusUpdate: 0x70 // 'p'
+} as const
+
+/**
+ * Type bytes of the `BASE_BACKUP` CopyOut payloads.
+ *
+ * @since 0.1.0
+ */
+export const BaseBackupCode = {
+  NewArchive: 0x6e, // 'n'
+  Manifest: 0x6d, // 'm'
+  ArchiveOrManifestData: 0x64, // 'd'
+  ProgressReport: 0x70 // 'p'
+} as const
+
+/** A Byte1 that must be 0 or 1 ("1 means that the client should reply"). */
+const readFlag = (r: Reader, what: string): boolean => {
+  const b = r.uint8()
+  if (b > 1) {
+    r.pos--
+    r.fail(`${what} must be 0 or 1, got ${b}`)
+  }
+  return b === 1
+}
+
+// ---------------------------------------------------------------------------
+// XLogData (B) 'w'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const XLogDataSchema = Schema.TaggedStruct("XLogData", {
+  /** The starting point of the WAL data in this message. */
+  walStart: Fields.UInt64,
+  /** The current end of WAL on the server. */
+  walEnd: Fields.UInt64,
+  /** The server's clock at the time of transmission (microseconds since 2000-01-01). */
+  serverTime: Fields.Int64,
+  /** A section of the WAL data stream (a view of the decoded buffer). */
+  data: Fields.Bytes
+})
+/** @since 0.1.0 */
+export interface XLogData extends Schema.Schema.Type<typeof XLogDataSchema> {}
+
+/**
+ * WAL data, or for logical replication one output plugin message (for
+ * `pgoutput`, decode `data` with `PgOutput.decode`).
+ *
+ * @since 0.1.0
+ */
+export const XLogData: Message.Codec<XLogData> = Message.make({
+  name: "XLogData",
+  framing: "payload",
+  type: Code.XLogData,
+  schema: XLogDataSchema,
+  readBody: (r) => {
+    const walStart = r.uint64()
+    const walEnd = r.uint64()
+    const serverTime = r.int64()
+    return { _tag: "XLogData", walStart, walEnd, serverTime, data: r.rest() }
+  },
+  writeBody: (w, m) => {
+    w.uint64(m.walStart).uint64(m.walEnd).int64(m.serverTime).bytes(m.data)
+  }
+})
+
+// ---------------------------------------------------------------------------
+// Primary keepalive message (B) 'k'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const PrimaryKeepaliveMessageSchema = Schema.TaggedStruct("PrimaryKeepaliveMessage", {
+  /** The current end of WAL on the server. */
+  walEnd: Fields.UInt64,
+  /** The server's clock at the time of transmission (microseconds since 2000-01-01). */
+  serverTime: Fields.Int64,
+  /** The client should reply as soon as possible, to avoid a timeout disconnect. */
+  replyRequested: Schema.Boolean
+})
+/** @since 0.1.0 */
+export interface PrimaryKeepaliveMessage extends Schema.Schema.Type<typeof PrimaryKeepaliveMessageSchema> {}
+
+/** @since 0.1.0 */
+export const PrimaryKeepaliveMessage: Message.Codec<PrimaryKeepaliveMessage> = Message.make({
+  name: "PrimaryKeepaliveMessage",
+  framing: "payload",
+  type: Code.PrimaryKeepaliveMessage,
+  schema: PrimaryKeepaliveMessageSchema,
+  readBody: (r) => {
+    const walEnd = r.uint64()
+    const serverTime = r.int64()
+    const replyRequested = readFlag(r, "reply flag")
+    return { _tag: "PrimaryKeepaliveMessage", walEnd, serverTime, replyRequested }
+  },
+  writeBody: (w, m) => {
+    w.uint64(m.walEnd).int64(m.serverTime).uint8(m.replyRequested ? 1 : 0)
+  }
+})
+
+// ---------------------------------------------------------------------------
+// Primary status update (B) 's'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const PrimaryStatusUpdateSchema = Schema.TaggedStruct("PrimaryStatusUpdate", {
+  /** The latest WAL write position on the server. */
+  walWritePosition: Fields.UInt64,
+  /**
+   * The oldest transaction id in the commit phase on the server (or the next
+   * one to be assigned when none is active), with its epoch in the high 32
+   * bits (`transactionEpoch` / `transactionXid` split it).
+   */
+  oldestXidInCommit: Fields.UInt64,
+  /** The next transaction id to be assigned, with its epoch in the high 32 bits. */
+  nextXid: Fields.UInt64,
+  /** The server's clock at the time of transmission (microseconds since 2000-01-01). */
+  serverTime: Fields.Int64
+})
+/** @since 0.1.0 */
+export interface PrimaryStatusUpdate extends Schema.Schema.Type<typeof PrimaryStatusUpdateSchema> {}
+
+/**
+ * The server's answer to `RequestPrimaryStatusUpdate` (servers that support
+ * it: the message is newer than the rest of this module).
+ *
+ * @since 0.1.0
+ */
+export const PrimaryStatusUpdate: Message.Codec<PrimaryStatusUpdate> = Message.make({
+  name: "PrimaryStatusUpdate",
+  framing: "payload",
+  type: Code.PrimaryStatusUpdate,
+  schema: PrimaryStatusUpdateSchema,
+  readBody: (r) => {
+    const walWritePosition = r.uint64()
+    const oldestXidInCommit = r.uint64()
+    const nextXid = r.uint64()
+    const serverTime = r.int64()
+    return { _tag: "PrimaryStatusUpdate", walWritePosition, oldestXidInCommit, nextXid, serverTime }
+  },
+  writeBody: (w, m) => {
+    w.uint64(m.walWritePosition).uint64(m.oldestXidInCommit).uint64(m.nextXid).int64(m.serverTime)
+  }
+})
+
+// ---------------------------------------------------------------------------
+// Standby status update (F) 'r'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const StandbyStatusUpdateSchema = Schema.TaggedStruct("StandbyStatusUpdate", {
+  /** The last WAL byte + 1 received and written to disk by the standby. */
+  written: Fields.UInt64,
+  /** The last WAL byte + 1 flushed to disk by the standby. */
+  flushed: Fields.UInt64,
+  /** The last WAL byte + 1 applied by the standby. */
+  applied: Fields.UInt64,
+  /** The client's clock at the time of transmission (microseconds since 2000-01-01). */
+  clientTime: Fields.Int64,
+  /** Ask the server to reply immediately (a ping). */
+  replyRequested: Schema.Boolean
+})
+/** @since 0.1.0 */
+export interface StandbyStatusUpdate extends Schema.Schema.Type<typeof StandbyStatusUpdateSchema> {}
+
+/**
+ * The client's progress report. For logical replication, `flushed` is the
+ * position the slot's `confirmed_flush_lsn` advances to.
+ *
+ * @since 0.1.0
+ */
+export const StandbyStatusUpdate: Message.Codec<StandbyStatusUpdate> = Message.make({
+  name: "StandbyStatusUpdate",
+  framing: "payload",
+  type: Code.StandbyStatusUpdate,
+  schema: StandbyStatusUpdateSchema,
+  readBody: (r) => {
+    const written = r.uint64()
+    const flushed = r.uint64()
+    const applied = r.uint64()
+    const clientTime = r.int64()
+    const replyRequested = readFlag(r, "reply flag")
+    return { _tag: "StandbyStatusUpdate", written, flushed, applied, clientTime, replyRequested }
+  },
+  writeBody: (w, m) => {
+    w.uint64(m.written).uint64(m.flushed).uint64(m.applied).int64(m.clientTime).uint8(m.replyRequested ? 1 : 0)
+  }
+})
+
+// ---------------------------------------------------------------------------
+// Hot standby feedback message (F) 'h'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const HotStandbyFeedbackMessageSchema = Schema.TaggedStruct("HotStandbyFeedbackMessage", {
+  /** The client's clock at the time of transmission (microseconds since 2000-01-01). */
+  clientTime: Fields.Int64,
+  /** The standby's global xmin (0 together with `catalogXmin` 0: feedback stops). */
+  xmin: Fields.UInt32,
+  /** The epoch of `xmin`. */
+  xminEpoch: Fields.UInt32,
+  /** The lowest catalog_xmin of any replication slot on the standby (0 if none). */
+  catalogXmin: Fields.UInt32,
+  /** The epoch of `catalogXmin`. */
+  catalogXminEpoch: Fields.UInt32
+})
+/** @since 0.1.0 */
+export interface HotStandbyFeedbackMessage extends Schema.Schema.Type<typeof HotStandbyFeedbackMessageSchema> {}
+
+/** @since 0.1.0 */
+export const HotStandbyFeedbackMessage: Message.Codec<HotStandbyFeedbackMessage> = Message.make({
+  name: "HotStandbyFeedbackMessage",
+  framing: "payload",
+  type: Code.HotStandbyFeedbackMessage,
+  schema: HotStandbyFeedbackMessageSchema,
+  readBody: (r) => {
+    const clientTime = r.int64()
+    const xmin = r.uint32()
+    const xminEpoch = r.uint32()
+    const catalogXmin = r.uint32()
+    const catalogXminEpoch = r.uint32()
+    return { _tag: "HotStandbyFeedbackMessage", clientTime, xmin, xminEpoch, catalogXmin, catalogXminEpoch }
+  },
+  writeBody: (w, m) => {
+    w.int64(m.clientTime).uint32(m.xmin).uint32(m.xminEpoch).uint32(m.catalogXmin).uint32(m.catalogXminEpoch)
+  }
+})
+
+// ---------------------------------------------------------------------------
+// Request primary status update (F) 'p'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const RequestPrimaryStatusUpdateSchema = Schema.TaggedStruct("RequestPrimaryStatusUpdate", {
+  /** The client's clock at the time of transmission (microseconds since 2000-01-01). */
+  clientTime: Fields.Int64
+})
+/** @since 0.1.0 */
+export interface RequestPrimaryStatusUpdate extends Schema.Schema.Type<typeof RequestPrimaryStatusUpdateSchema> {}
+
+/** @since 0.1.0 */
+export const RequestPrimaryStatusUpdate: Message.Codec<RequestPrimaryStatusUpdate> = Message.make({
+  name: "RequestPrimaryStatusUpdate",
+  framing: "payload",
+  type: Code.RequestPrimaryStatusUpdate,
+  schema: RequestPrimaryStatusUpdateSchema,
+  readBody: (r) => ({ _tag: "RequestPrimaryStatusUpdate", clientTime: r.int64() }),
+  writeBody: (w, m) => {
+    w.int64(m.clientTime)
+  }
+})
+
+// ---------------------------------------------------------------------------
+// START_REPLICATION payloads as a union
+// ---------------------------------------------------------------------------
+
+/**
+ * The payloads the server sends during `START_REPLICATION`.
+ *
+ * @since 0.1.0
+ */
+export type BackendMessage = XLogData | PrimaryKeepaliveMessage | PrimaryStatusUpdate
+
+/**
+ * The payloads the client sends during `START_REPLICATION`.
+ *
+ * @since 0.1.0
+ */
+export type FrontendMessage = StandbyStatusUpdate | HotStandbyFeedbackMessage | RequestPrimaryStatusUpdate
+
+/**
+ * Every `START_REPLICATION` payload, both directions.
+ *
+ * @since 0.1.0
+ */
+export type ReplicationMessage = BackendMessage | FrontendMessage
+
+/** @since 0.1.0 */
+export const ReplicationMessageSchema: Schema.Codec<ReplicationMessage, ReplicationMessage> = Schema.Union([
+  XLogDataSchema,
+  PrimaryKeepaliveMessageSchema,
+  PrimaryStatusUpdateSchema,
+  StandbyStatusUpdateSchema,
+  HotStandbyFeedbackMessageSchema,
+  RequestPrimaryStatusUpdateSchema
+])
+
+type AnyCodec = Message.Codec<any>
+
+const makeTable = (codecs: ReadonlyArray<AnyCodec>): ReadonlyArray<AnyCodec | undefined> => {
+  const table: Array<AnyCodec | undefined> = new Array(256).fill(undefined)
+  for (const codec of codecs) table[codec.type] = codec
+  return table
+}
+
+const streamingCodecs = [
+  XLogData,
+  PrimaryKeepaliveMessage,
+  PrimaryStatusUpdate,
+  StandbyStatusUpdate,
+  HotStandbyFeedbackMessage,
+  RequestPrimaryStatusUpdate
+] as const
+const streamingByType = makeTable(streamingCodecs)
+const streamingByTag: Record<string, AnyCodec> = Object.fromEntries(streamingCodecs.map((c) => [c.name, c]))
+
+/**
+ * Reads one payload from `r` (the whole rest of the reader) with `table`.
+ * Throws `ProtocolError`; offsets are counted from the byte after the type.
+ */
+const readWith = (r: Reader, table: ReadonlyArray<AnyCodec | undefined>, family: string): any => {
+  const start = r.pos
+  const type = r.uint8()
+  const codec = table[type]
+  if (codec === undefined) {
+    r.pos = start
+    r.fail(`unknown ${family} message type 0x${type.toString(16).padStart(2, "0")}`)
+  }
+  r.reset(r.buf, r.pos, r.end, codec.name)
+  const message = codec.readBody(r)
+  r.done()
+  return message
+}
+
+const sharedReader = new Reader()
+
+const decodeWith = <A>(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  table: ReadonlyArray<AnyCodec | undefined>,
+  family: string
+): Result.Result<A, ProtocolError> => {
+  const r = sharedReader.reset(buf, start, end, family)
+  try {
+    return Result.succeed(readWith(r, table, family))
+  } catch (e) {
+    if (e instanceof ProtocolError) return Result.fail(e)
+    return Result.fail(new ProtocolError({ message: `${r.messageName}: ${String(e)}`, messageName: r.messageName }))
+  }
+}
+
+const encodeWith = (
+  message: { readonly _tag: string },
+  byTag: Record<string, AnyCodec>,
+  family: string
+): Result.Result<Uint8Array, ProtocolError> => {
+  const codec = byTag[message._tag]
+  if (codec === undefined) {
+    return Result.fail(
+      new ProtocolError({ message: `${message._tag} is not a ${family} message`, messageName: message._tag })
+    )
+  }
+  return Message.encodeFrame(codec, message)
+}
+
+/**
+ * Reads one `START_REPLICATION` payload that fills the rest of `r` (a CopyData
+ * body), dispatching on its type byte. Throws `ProtocolError` ("Unsafe").
+ *
+ * @since 0.1.0
+ */
+export const readUnsafe = (r: Reader): ReplicationMessage => readWith(r, streamingByType, "replication")
+
+/**
+ * Writes one `START_REPLICATION` payload (type byte and body, no CopyData
+ * header) into `w`. Throws `ProtocolError` ("Unsafe").
+ *
+ * @since 0.1.0
+ */
+export const writeUnsafe = (w: Writer, message: ReplicationMessage): void => {
+  const codec = streamingByTag[message._tag]
+  if (codec === undefined) w.fail(`${(message as { _tag: string })._tag} is not a replication message`)
+  Message.writeFrame(w, codec, message)
+}
+
+/**
+ * Decodes one `START_REPLICATION` payload (the body of a CopyData), either
+ * direction.
+ *
+ * **Details**
+ *
+ * Byte fields of the result are views of `bytes`.
+ *
+ * @since 0.1.0
+ */
+export const decode = (bytes: Uint8Array): Result.Result<ReplicationMessage, ProtocolError> =>
+  decodeWith(bytes, 0, bytes.length, streamingByType, "replication")
+
+/**
+ * Decodes the payload in `buf[start, end)`, e.g. the body range of a CopyData
+ * frame delivered by the Framer, without copying it.
+ *
+ * @since 0.1.0
+ */
+export const decodeView = (
+  buf: Uint8Array,
+  start: number,
+  end: number
+): Result.Result<ReplicationMessage, ProtocolError> => decodeWith(buf, start, end, streamingByType, "replication")
+
+/**
+ * Encodes one `START_REPLICATION` payload as fresh bytes (to be wrapped in a
+ * CopyData message).
+ *
+ * @since 0.1.0
+ */
+export const encode = (message: ReplicationMessage): Result.Result<Uint8Array, ProtocolError> =>
+  encodeWith(message, streamingByTag, "replication")
+
+/**
+ * The Schema transformation between a CopyData body and a
+ * `START_REPLICATION` payload of either direction.
+ *
+ * @since 0.1.0
+ */
+export const MessageFromBytes = Message.fromBytesWith({
+  expected: "a streaming replication payload",
+  schema: ReplicationMessageSchema,
+  decode,
+  encode
+})
+
+// ---------------------------------------------------------------------------
+// BASE_BACKUP payloads
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const NewArchiveSchema = Schema.TaggedStruct("NewArchive", {
+  /** The file name for this archive. */
+  fileName: Fields.CString,
+  /** Empty for the main data directory; else the tablespace directory the archive was made from. */
+  tablespacePath: Fields.CString
+})
+/** @since 0.1.0 */
+export interface NewArchive extends Schema.Schema.Type<typeof NewArchiveSchema> {}
+
+/**
+ * Starts a new tar archive (one for the data directory, one per tablespace).
+ *
+ * @since 0.1.0
+ */
+export const NewArchive: Message.Codec<NewArchive> = Message.make({
+  name: "NewArchive",
+  framing: "payload",
+  type: BaseBackupCode.NewArchive,
+  schema: NewArchiveSchema,
+  readBody: (r) => {
+    const fileName = r.cstring()
+    const tablespacePath = r.cstring()
+    return { _tag: "NewArchive", fileName, tablespacePath }
+  },
+  writeBody: (w, m) => {
+    w.cstring(m.fileName).cstring(m.tablespacePath)
+  }
+})
+
+/** @since 0.1.0 */
+export const ManifestSchema = Schema.TaggedStruct("Manifest", {})
+/** @since 0.1.0 */
+export interface Manifest extends Schema.Schema.Type<typeof ManifestSchema> {}
+
+const manifest: Manifest = { _tag: "Manifest" }
+
+/**
+ * Starts the backup manifest; the following `ArchiveOrManifestData` belong to it.
+ *
+ * @since 0.1.0
+ */
+export const Manifest: Message.Codec<Manifest> = Message.make({
+  name: "Manifest",
+  framing: "payload",
+  type: BaseBackupCode.Manifest,
+  schema: ManifestSchema,
+  readBody: () => manifest,
+  writeBody: () => {}
+})
+
+/** @since 0.1.0 */
+export const ArchiveOrManifestDataSchema = Schema.TaggedStruct("ArchiveOrManifestData", {
+  /** Data bytes (a view of the decoded buffer). */
+  data: Fields.Bytes
+})
+/** @since 0.1.0 */
+export interface ArchiveOrManifestData extends Schema.Schema.Type<typeof ArchiveOrManifestDataSchema> {}
+
+/** @since 0.1.0 */
+export const ArchiveOrManifestData: Message.Codec<ArchiveOrManifestData> = Message.make({
+  name: "ArchiveOrManifestData",
+  framing: "payload",
+  type: BaseBackupCode.ArchiveOrManifestData,
+  schema: ArchiveOrManifestDataSchema,
+  readBody: (r) => ({ _tag: "ArchiveOrManifestData", data: r.rest() }),
+  writeBody: (w, m) => {
+    w.bytes(m.data)
+  }
+})
+
+/** @since 0.1.0 */
+export const ProgressReportSchema = Schema.TaggedStruct("ProgressReport", {
+  /** Bytes of the current tablespace whose processing has completed. */
+  completedBytes: Fields.Int64
+})
+/** @since 0.1.0 */
+export interface ProgressReport extends Schema.Schema.Type<typeof ProgressReportSchema> {}
+
+/** @since 0.1.0 */
+export const ProgressReport: Message.Codec<ProgressReport> = Message.make({
+  name: "ProgressReport",
+  framing: "payload",
+  type: BaseBackupCode.ProgressReport,
+  schema: ProgressReportSchema,
+  readBody: (r) => ({ _tag: "ProgressReport", completedBytes: r.int64() }),
+  writeBody: (w, m) => {
+    w.int64(m.completedBytes)
+  }
+})
+
+/**
+ * Every `BASE_BACKUP` CopyOut payload.
+ *
+ * @since 0.1.0
+ */
+export type BaseBackupMessage = NewArchive | Manifest | ArchiveOrManifestData | ProgressReport
+
+/** @since 0.1.0 */
+export const BaseBackupMessageSchema: Schema.Codec<BaseBackupMessage, BaseBackupMessage> = Schema.Union([
+  NewArchiveSchema,
+  ManifestSchema,
+  ArchiveOrManifestDataSchema,
+  ProgressReportSchema
+])
+
+const baseBackupCodecs = [NewArchive, Manifest, ArchiveOrManifestData, ProgressReport] as const
+const baseBackupByType = makeTable(baseBackupCodecs)
+const baseBackupByTag: Record<string, AnyCodec> = Object.fromEntries(baseBackupCodecs.map((c) => [c.name, c]))
+
+/**
+ * Decodes one `BASE_BACKUP` payload (the body of a CopyData).
+ *
+ * @since 0.1.0
+ */
+export const decodeBaseBackup = (bytes: Uint8Array): Result.Result<BaseBackupMessage, ProtocolError> =>
+  decodeWith(bytes, 0, bytes.length, baseBackupByType, "base backup")
+
+/**
+ * Decodes the `BASE_BACKUP` payload in `buf[start, end)` without copying it.
+ *
+ * @since 0.1.0
+ */
+export const decodeBaseBackupView = (
+  buf: Uint8Array,
+  start: number,
+  end: number
+): Result.Result<BaseBackupMessage, ProtocolError> => decodeWith(buf, start, end, baseBackupByType, "base backup")
+
+/**
+ * Encodes one `BASE_BACKUP` payload as fresh bytes.
+ *
+ * @since 0.1.0
+ */
+export const encodeBaseBackup = (message: BaseBackupMessage): Result.Result<Uint8Array, ProtocolError> =>
+  encodeWith(message, baseBackupByTag, "base backup")
+
+/**
+ * The Schema transformation between a CopyData body and a `BASE_BACKUP` payload.
+ *
+ * @since 0.1.0
+ */
+export const BaseBackupMessageFromBytes = Message.fromBytesWith({
+  expected: "a base backup payload",
+  schema: BaseBackupMessageSchema,
+  decode: decodeBaseBackup,
+  encode: encodeBaseBackup
+})
+
+// ---------------------------------------------------------------------------
+// Time, LSN and transaction id helpers
+// ---------------------------------------------------------------------------
+
+/**
+ * 2000-01-01T00:00:00Z (the PostgreSQL epoch) in microseconds since the Unix epoch.
+ *
+ * @since 0.1.0
+ */
+export const POSTGRES_EPOCH_UNIX_MICROS = 946_684_800_000_000n
+
+/**
+ * A replication timestamp (microseconds since 2000-01-01) as microseconds
+ * since the Unix epoch. Exact.
+ *
+ * @since 0.1.0
+ */
+export const toUnixMicros = (postgresMicros: bigint): bigint => postgresMicros + POSTGRES_EPOCH_UNIX_MICROS
+
+/**
+ * Microseconds since the Unix epoch as a replication timestamp. Exact.
+ *
+ * @since 0.1.0
+ */
+export const fromUnixMicros = (unixMicros: bigint): bigint => unixMicros - POSTGRES_EPOCH_UNIX_MICROS
+
+/**
+ * A replication timestamp as milliseconds since the Unix epoch, rounded down
+ * (toward the past, also before 1970). Sub-millisecond digits are lost; use
+ * `toUnixMicros` to keep them.
+ *
+ * @since 0.1.0
+ */
+export const toEpochMillis = (postgresMicros: bigint): number => {
+  const micros = toUnixMicros(postgresMicros)
+  let millis = micros / 1000n
+  if (micros % 1000n < 0n) millis -= 1n
+  return Number(millis)
+}
+
+/**
+ * Milliseconds since the Unix epoch (e.g. `Date.now()`) as a replication
+ * timestamp. A fractional part is dropped (rounded down): binary fractions of
+ * a millisecond do not convert to whole microseconds exactly. `millis` must be
+ * finite (an invalid `Date` is a programming error and throws `RangeError`).
+ *
+ * @since 0.1.0
+ */
+export const fromEpochMillis = (millis: number): bigint => fromUnixMicros(BigInt(Math.floor(millis)) * 1000n)
+
+/**
+ * A replication timestamp as a `Date` (millisecond precision, rounded down).
+ *
+ * @since 0.1.0
+ */
+export const toDate = (postgresMicros: bigint): Date => new Date(toEpochMillis(postgresMicros))
+
+/**
+ * A `Date` as a replication timestamp.
+ *
+ * @since 0.1.0
+ */
+export const fromDate = (date: Date): bigint => fromEpochMillis(date.getTime())
+
+/**
+ * An LSN in PostgreSQL's text form `XXX/XXXXXXXX` (upper-case hexadecimal, high
+ * 32 bits, slash, low 32 bits zero-padded to 8 digits), as used by
+ * replication commands and the `pg_lsn` type.
+ *
+ * @since 0.1.0
+ */
+export const formatLsn = (lsn: bigint): string => {
+  const v = BigInt.asUintN(64, lsn)
+  const hi = Number(v >> 32n)
+  const lo = Number(v & 0xffffffffn)
+  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase().padStart(8, "0")}`
+}
+
+const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/
+
+/**
+ * Parses an LSN from its text form (`16/B374D848`, `0/0`; each half 1 to 8
+ * hex digits, as the server's `pg_lsn` input accepts).
+ *
+ * @since 0.1.0
+ */
+export const parseLsn = (text: string): Result.Result<bigint, ProtocolError> => {
+  const m = LSN_TEXT.exec(text)
+  if (m === null) {
+    return Result.fail(
+      new ProtocolError({ message: `LSN: ${JSON.stringify(text)} is not of the form XXX/XXX`, messageName: "LSN" })
+    )
+  }
+  return Result.succeed((BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`))
+}
+
+/**
+ * The epoch (high 32 bits) of a 64-bit full transaction id, as carried by
+ * `PrimaryStatusUpdate`.
+ *
+ * @since 0.1.0
+ */
+export const transactionEpoch = (fullXid: bigint): number => Number(BigInt.asUintN(64, fullXid) >> 32n)
+
+/**
+ * The 32-bit transaction id (low 32 bits) of a 64-bit full transaction id.
+ *
+ * @since 0.1.0
+ */
+export const transactionXid = (fullXid: bigint): number => Number(fullXid & 0xffffffffn)
