@@ -238,6 +238,11 @@ export const fromBytes = <A extends { readonly _tag: string }>(codec: Codec<A>) 
  *
  * Works like `fromBytes`: a check on the byte side decodes once and reports the
  * `ProtocolError` message as the issue; the transformation reuses that result.
+ * A frame produced by the encoder is remembered with the message it encodes,
+ * so the check that runs on the byte side while encoding does not decode it
+ * again: that matters when the bytes alone cannot say which message they are
+ * (a 'p' frame encoded from a SASLResponse must not be re-read as a
+ * PasswordMessage).
  *
  * @since 0.1.0
  */
@@ -250,6 +255,7 @@ export const fromBytesWith = <A extends { readonly _tag: string }>(options: {
   const decoded = new WeakMap<Uint8Array, A>()
   const bytesSchema = Schema.Uint8Array.check(
     Schema.makeFilter((bytes: Uint8Array) => {
+      if (decoded.has(bytes)) return undefined
       const result = options.decode(bytes)
       if (Result.isFailure(result)) return result.failure.message
       decoded.set(bytes, result.success)
@@ -268,6 +274,7 @@ export const fromBytesWith = <A extends { readonly _tag: string }>(options: {
       encode: SchemaGetter.transform((message: A) => {
         const result = options.encode(message)
         if (Result.isFailure(result)) throw result.failure
+        decoded.set(result.success, message)
         return result.success
       })
     })
