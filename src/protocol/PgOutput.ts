@@ -24,6 +24,10 @@
  * - Encoding is symmetric: a message whose optional fields do not match the
  *   context (an `xid` outside a stream, none inside) is refused, never written
  *   in a shape the reader would take for something else.
+ * - Update ('K' key or 'O' old tuple, or neither), Delete (exactly one) and
+ *   Stream Abort (abort LSN and timestamp together, or neither) are Schema
+ *   unions whose members mark the absent fields `never`, so impossible
+ *   combinations cannot be built and arbitraries generate only valid ones.
  * - TupleData columns are `null`, `unchangedToast` (the value was not sent),
  *   `text` or `binary`; values are views of the decoded buffer, in the format
  *   the column kind says (text in the connection's client encoding). Turning
@@ -219,6 +223,16 @@ const readBoolean = (r: Reader, what: string): boolean => {
 interface OldParts {
   key: TupleData | undefined
   oldTuple: TupleData | undefined
+}
+
+/** Update and Delete while being assembled by a reader, or inspected by a writer. */
+interface LooseUpdate {
+  _tag: "Update" | "Delete"
+  xid?: number
+  relationOid: number
+  key?: TupleData
+  oldTuple?: TupleData
+  newTuple?: TupleData
 }
 
 const StreamXid = Schema.optionalKey(Fields.UInt32)
@@ -566,25 +580,31 @@ const InsertSpec: Spec<Insert> = {
 // Update 'U'
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const UpdateSchema = Schema.TaggedStruct("Update", {
+const Absent = Schema.optionalKey(Schema.Never)
+
+const UpdateFields = {
   /** Xid of the transaction (inside a stream only). */
   xid: StreamXid,
   /** OID of the relation (as in the Relation message). */
   relationOid: Fields.UInt32,
-  /** 'K': the old key, when the update changed a replica identity column. */
-  key: Schema.optionalKey(TupleDataSchema),
-  /** 'O': the old tuple, when the table has REPLICA IDENTITY FULL. */
-  oldTuple: Schema.optionalKey(TupleDataSchema),
   /** 'N': the new tuple. */
   newTuple: TupleDataSchema
-}).check(
-  Schema.makeFilter((m) => m.key === undefined || m.oldTuple === undefined || "has both a key and an old tuple", {
-    expected: "an Update with at most one of key and oldTuple"
-  })
-)
+}
+
+/**
+ * An Update carries at most one of `key` ('K': the old key, when the update
+ * changed a replica identity column) and `oldTuple` ('O': the whole old row,
+ * with REPLICA IDENTITY FULL); the union makes "both" unrepresentable.
+ *
+ * @since 0.1.0
+ */
+export const UpdateSchema = Schema.Union([
+  Schema.TaggedStruct("Update", { ...UpdateFields, key: TupleDataSchema, oldTuple: Absent }),
+  Schema.TaggedStruct("Update", { ...UpdateFields, key: Absent, oldTuple: TupleDataSchema }),
+  Schema.TaggedStruct("Update", { ...UpdateFields, key: Absent, oldTuple: Absent })
+])
 /** @since 0.1.0 */
-export interface Update extends Schema.Schema.Type<typeof UpdateSchema> {}
+export type Update = typeof UpdateSchema.Type
 
 /** Reads the optional 'K' / 'O' part; leaves the reader on the byte after it. */
 const readOldParts = (r: Reader, required: boolean): OldParts => {
@@ -599,13 +619,7 @@ const readOldParts = (r: Reader, required: boolean): OldParts => {
   return { key: undefined, oldTuple: undefined }
 }
 
-const writeOldParts = (
-  w: Writer,
-  key: TupleData | undefined,
-  oldTuple: TupleData | undefined,
-  name: string
-): void => {
-  if (key !== undefined && oldTuple !== undefined) w.fail(`${name} has both a key and an old tuple`)
+const writeOldParts = (w: Writer, key: TupleData | undefined, oldTuple: TupleData | undefined): void => {
   if (key !== undefined) {
     w.uint8(TUPLE_KEY)
     writeTupleData(w, key)
@@ -626,16 +640,18 @@ const UpdateSpec: Spec<Update> = {
     const old = readOldParts(r, false)
     expectPart(r, TUPLE_NEW, "new tuple")
     const newTuple = readTupleData(r)
-    const m: { -readonly [K in keyof Update]: Update[K] } = { _tag: "Update", relationOid, newTuple }
+    const m: LooseUpdate = { _tag: "Update", relationOid, newTuple }
     if (xid !== undefined) m.xid = xid
     if (old.key !== undefined) m.key = old.key
     if (old.oldTuple !== undefined) m.oldTuple = old.oldTuple
-    return m
+    return m as Update
   },
   write: (w, m, ctx) => {
     writeStreamXid(w, m.xid, ctx, "Update")
+    const { key, oldTuple } = m as LooseUpdate
+    if (key !== undefined && oldTuple !== undefined) w.fail("Update has both a key and an old tuple")
     w.uint32(m.relationOid)
-    writeOldParts(w, m.key, m.oldTuple, "Update")
+    writeOldParts(w, key, oldTuple)
     w.uint8(TUPLE_NEW)
     writeTupleData(w, m.newTuple)
   }
@@ -645,23 +661,26 @@ const UpdateSpec: Spec<Update> = {
 // Delete 'D'
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const DeleteSchema = Schema.TaggedStruct("Delete", {
+const DeleteFields = {
   /** Xid of the transaction (inside a stream only). */
   xid: StreamXid,
   /** OID of the relation (as in the Relation message). */
-  relationOid: Fields.UInt32,
-  /** 'K': the old key, when the replica identity is an index (or the default). */
-  key: Schema.optionalKey(TupleDataSchema),
-  /** 'O': the old tuple, when the table has REPLICA IDENTITY FULL. */
-  oldTuple: Schema.optionalKey(TupleDataSchema)
-}).check(
-  Schema.makeFilter((m) => (m.key === undefined) !== (m.oldTuple === undefined) || "needs exactly one of key and oldTuple", {
-    expected: "a Delete with exactly one of key and oldTuple"
-  })
-)
+  relationOid: Fields.UInt32
+}
+
+/**
+ * A Delete carries exactly one of `key` ('K': the old key, when the replica
+ * identity is an index or the primary key) and `oldTuple` ('O': the whole old
+ * row, with REPLICA IDENTITY FULL).
+ *
+ * @since 0.1.0
+ */
+export const DeleteSchema = Schema.Union([
+  Schema.TaggedStruct("Delete", { ...DeleteFields, key: TupleDataSchema, oldTuple: Absent }),
+  Schema.TaggedStruct("Delete", { ...DeleteFields, key: Absent, oldTuple: TupleDataSchema })
+])
 /** @since 0.1.0 */
-export interface Delete extends Schema.Schema.Type<typeof DeleteSchema> {}
+export type Delete = typeof DeleteSchema.Type
 
 const DeleteSpec: Spec<Delete> = {
   name: "Delete",
@@ -672,17 +691,18 @@ const DeleteSpec: Spec<Delete> = {
     const xid = readStreamXid(r, ctx)
     const relationOid = r.uint32()
     const old = readOldParts(r, true)
-    const m: { -readonly [K in keyof Delete]: Delete[K] } = { _tag: "Delete", relationOid }
+    const m: LooseUpdate = { _tag: "Delete", relationOid }
     if (xid !== undefined) m.xid = xid
     if (old.key !== undefined) m.key = old.key
     if (old.oldTuple !== undefined) m.oldTuple = old.oldTuple
-    return m
+    return m as Delete
   },
   write: (w, m, ctx) => {
     writeStreamXid(w, m.xid, ctx, "Delete")
-    if (m.key === undefined && m.oldTuple === undefined) w.fail("Delete needs a key or an old tuple")
+    const { key, oldTuple } = m as LooseUpdate
+    if ((key === undefined) === (oldTuple === undefined)) w.fail("Delete needs exactly one of a key and an old tuple")
     w.uint32(m.relationOid)
-    writeOldParts(w, m.key, m.oldTuple, "Delete")
+    writeOldParts(w, key, oldTuple)
   }
 }
 
@@ -817,24 +837,31 @@ const StreamCommitSpec: Spec<StreamCommit> = {
   }
 }
 
-/** @since 0.1.0 */
-export const StreamAbortSchema = Schema.TaggedStruct("StreamAbort", {
+const StreamAbortFields = {
   /** Xid of the transaction. */
   xid: Fields.UInt32,
   /** Xid of the subtransaction (equal to `xid` for a top-level transaction). */
-  subXid: Fields.UInt32,
-  /** The LSN of the abort (protocol version 4, `streaming = parallel` only). */
-  abortLsn: Schema.optionalKey(Fields.UInt64),
-  /** Abort timestamp (protocol version 4, `streaming = parallel` only). */
-  abortTimestamp: Schema.optionalKey(Fields.Int64)
-}).check(
-  Schema.makeFilter(
-    (m) => (m.abortLsn === undefined) === (m.abortTimestamp === undefined) || "has only one of abortLsn and abortTimestamp",
-    { expected: "a StreamAbort with both or neither of abortLsn and abortTimestamp" }
-  )
-)
+  subXid: Fields.UInt32
+}
+
+/**
+ * The abort LSN and timestamp come together, with protocol version 4 and
+ * `streaming = parallel` only.
+ *
+ * @since 0.1.0
+ */
+export const StreamAbortSchema = Schema.Union([
+  Schema.TaggedStruct("StreamAbort", {
+    ...StreamAbortFields,
+    /** The LSN of the abort. */
+    abortLsn: Fields.UInt64,
+    /** Abort timestamp (microseconds since 2000-01-01). */
+    abortTimestamp: Fields.Int64
+  }),
+  Schema.TaggedStruct("StreamAbort", { ...StreamAbortFields, abortLsn: Absent, abortTimestamp: Absent })
+])
 /** @since 0.1.0 */
-export interface StreamAbort extends Schema.Schema.Type<typeof StreamAbortSchema> {}
+export type StreamAbort = typeof StreamAbortSchema.Type
 
 const StreamAbortSpec: Spec<StreamAbort> = {
   name: "StreamAbort",
@@ -854,7 +881,7 @@ const StreamAbortSpec: Spec<StreamAbort> = {
     return { _tag: "StreamAbort", xid, subXid, abortLsn, abortTimestamp }
   },
   write: (w, m, ctx) => {
-    const { abortLsn, abortTimestamp } = m
+    const { abortLsn, abortTimestamp } = m as { abortLsn?: bigint; abortTimestamp?: bigint }
     if (abortLsn === undefined && abortTimestamp === undefined) {
       w.uint32(m.xid).uint32(m.subXid)
       return

@@ -373,7 +373,10 @@ describe("Replication", () => {
     const types = [0x77, 0x6b, 0x73, 0x72, 0x68, 0x70, 0x6e, 0x6d, 0x64]
 
     const check = (input: Uint8Array): void => {
-      for (const result of [Replication.decode(input), Replication.decodeBaseBackup(input)]) {
+      const results: ReadonlyArray<
+        Result.Result<Replication.ReplicationMessage | Replication.BaseBackupMessage, ProtocolError>
+      > = [Replication.decode(input), Replication.decodeBaseBackup(input)]
+      for (const result of results) {
         if (Result.isFailure(result)) {
           assert.instanceOf(result.failure, ProtocolError)
           assert.isString(result.failure.message)
