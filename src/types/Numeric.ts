@@ -1,0 +1,304 @@
+/**
+ * `numeric` and `money` codecs.
+ *
+ * **Details**
+ *
+ * - `numeric` decodes to its exact decimal text by default (`"12345.6789"`,
+ *   `"NaN"`, `"Infinity"`, `"-Infinity"`), the same string from the binary and
+ *   the text form, with the value's display scale kept (`1.50` stays `"1.50"`).
+ *   On request (`numericBigDecimal`) it decodes to an Effect `BigDecimal` with
+ *   `scale` = the display scale; NaN and the infinities, which a BigDecimal cannot
+ *   hold, decode to the numbers `NaN`, `Infinity` and `-Infinity`.
+ * - Binary layout (`numeric_send`): int16 ndigits, int16 weight, uint16 sign
+ *   (0x0000 positive, 0x4000 negative, 0xC000 NaN, 0xD000 +Infinity, 0xF000
+ *   -Infinity), uint16 display scale, then ndigits base-10000 digits, most
+ *   significant first; the value is sum(digit[i] * 10000^(weight - i)).
+ * - Encoding accepts a decimal string, a `number` (its shortest exact text:
+ *   `0.1` is sent as 0.1, not as the binary fraction), a `bigint` or a
+ *   `BigDecimal`, and never rounds.
+ * - `money` is a 64-bit count of the currency's smallest unit (cents for most
+ *   locales) on the wire; it decodes to that count as a `bigint` (exact and
+ *   locale-free). Its text form is locale-formatted (`$12,345.68`): it is read by
+ *   keeping the digits and the sign. A `bigint` parameter is sent in binary (a
+ *   count of cents); a number or a string is sent as text for the server to
+ *   parse in its locale.
+ *
+ * Pure: imports `effect/BigDecimal` (a data module) and no Effect runtime.
+ *
+ * @since 0.1.0
+ */
+import * as BigDecimal from "effect/BigDecimal"
+import type { Writer } from "../wire/Writer.ts"
+import { Oid } from "./Oid.ts"
+import * as TypeCodec from "./TypeCodec.ts"
+
+const NAME = "numeric"
+const SIGN_POS = 0x0000
+const SIGN_NEG = 0x4000
+const SIGN_NAN = 0xc000
+const SIGN_PINF = 0xd000
+const SIGN_NINF = 0xf000
+/** NUMERIC_DSCALE_MAX: the largest display scale the server accepts. */
+const DSCALE_MAX = 0x3fff
+/** The most base-10000 digits before the decimal point (weight is an int16). */
+const WEIGHT_MAX = 32767
+/** Exponents beyond this cannot give a representable numeric; checked before any string is built. */
+const EXPONENT_LIMIT = 200000
+
+const pad4 = (n: number): string => (n < 10 ? "000" : n < 100 ? "00" : n < 1000 ? "0" : "") + n
+
+/**
+ * Decodes a binary numeric into its decimal text (`get_str_from_var`).
+ * Returns the special values as "NaN", "Infinity", "-Infinity".
+ */
+const binaryToString = (buf: Uint8Array, start: number, end: number): string => {
+  const length = end - start
+  if (length < 8) return TypeCodec.fail(NAME, `expected at least 8 bytes, got ${length}`)
+  const ndigits = TypeCodec.int16At(buf, start)
+  const weight = TypeCodec.int16At(buf, start + 2)
+  const sign = TypeCodec.uint16At(buf, start + 4)
+  const dscale = TypeCodec.uint16At(buf, start + 6)
+  if (ndigits < 0 || length !== 8 + 2 * ndigits) {
+    return TypeCodec.fail(NAME, `${ndigits} digits do not match the ${length} bytes`)
+  }
+  if (sign === SIGN_NAN) return "NaN"
+  if (sign === SIGN_PINF) return "Infinity"
+  if (sign === SIGN_NINF) return "-Infinity"
+  if (sign !== SIGN_POS && sign !== SIGN_NEG) return TypeCodec.fail(NAME, `invalid sign 0x${sign.toString(16)}`)
+  if (dscale > DSCALE_MAX) return TypeCodec.fail(NAME, `invalid display scale ${dscale}`)
+  const p = start + 8
+  for (let i = 0; i < ndigits; i++) {
+    if (TypeCodec.uint16At(buf, p + 2 * i) > 9999) return TypeCodec.fail(NAME, `invalid digit at byte ${8 + 2 * i}`)
+  }
+  let s = sign === SIGN_NEG ? "-" : ""
+  if (weight < 0) s += "0"
+  else {
+    for (let d = 0; d <= weight; d++) {
+      const digit = d < ndigits ? TypeCodec.uint16At(buf, p + 2 * d) : 0
+      s += d === 0 ? String(digit) : pad4(digit)
+    }
+  }
+  if (dscale > 0) {
+    let frac = ""
+    for (let d = weight + 1; frac.length < dscale; d++) {
+      frac += pad4(d >= 0 && d < ndigits ? TypeCodec.uint16At(buf, p + 2 * d) : 0)
+    }
+    s += "." + frac.slice(0, dscale)
+  }
+  return s
+}
+
+/** A parsed decimal: sign, the base-10000 digits, weight and display scale. */
+interface Decimal {
+  readonly sign: number
+  readonly digits: Array<number>
+  readonly weight: number
+  readonly dscale: number
+}
+
+const decimalPattern = /^\s*([-+])?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?\s*$/
+
+const SPECIAL: Record<string, number> = {
+  nan: SIGN_NAN,
+  infinity: SIGN_PINF,
+  "+infinity": SIGN_PINF,
+  inf: SIGN_PINF,
+  "+inf": SIGN_PINF,
+  "-infinity": SIGN_NINF,
+  "-inf": SIGN_NINF
+}
+
+/** Parses decimal text (with an optional exponent) into base-10000 digits. */
+const parseDecimal = (text: string): Decimal => {
+  const special = SPECIAL[text.trim().toLowerCase()]
+  if (special !== undefined) return { sign: special, digits: [], weight: 0, dscale: 0 }
+  const m = decimalPattern.exec(text)
+  const intText = m?.[2] ?? ""
+  const fracText = m?.[3] ?? ""
+  if (m === null || intText.length + fracText.length === 0) return TypeCodec.fail(NAME, "invalid numeric text")
+  const exponent = m[4] === undefined ? 0 : Number(m[4])
+  if (!(Math.abs(exponent) <= EXPONENT_LIMIT)) return TypeCodec.fail(NAME, "exponent out of range")
+  return fromDigits(m[1] === "-", intText + fracText, intText.length + exponent, Math.max(0, fracText.length - exponent))
+}
+
+/**
+ * Builds a Decimal from a digit string whose decimal point sits after
+ * `pointAt` digits (may be negative or beyond the end).
+ */
+const fromDigits = (negative: boolean, allDigits: string, pointAt: number, dscale: number): Decimal => {
+  if (dscale > DSCALE_MAX) return TypeCodec.fail(NAME, `display scale ${dscale} exceeds ${DSCALE_MAX}`)
+  let digits = allDigits
+  let point = pointAt
+  if (point > digits.length) digits += "0".repeat(point - digits.length)
+  if (point < 0) {
+    digits = "0".repeat(-point) + digits
+    point = 0
+  }
+  let intPart = digits.slice(0, point)
+  let fracPart = digits.slice(point)
+  intPart = "0".repeat((4 - (intPart.length % 4)) % 4) + intPart
+  fracPart = fracPart + "0".repeat((4 - (fracPart.length % 4)) % 4)
+  const all = intPart + fracPart
+  const groups: Array<number> = []
+  for (let i = 0; i < all.length; i += 4) groups.push(Number(all.slice(i, i + 4)))
+  let weight = intPart.length / 4 - 1
+  let first = 0
+  while (first < groups.length && groups[first] === 0) {
+    first++
+    weight--
+  }
+  let last = groups.length
+  while (last > first && groups[last - 1] === 0) last--
+  const kept = groups.slice(first, last)
+  if (kept.length === 0) return { sign: SIGN_POS, digits: kept, weight: 0, dscale }
+  if (weight > WEIGHT_MAX) return TypeCodec.fail(NAME, "value overflows numeric format")
+  if (weight < -32768) return TypeCodec.fail(NAME, "value underflows numeric format")
+  return { sign: negative ? SIGN_NEG : SIGN_POS, digits: kept, weight, dscale }
+}
+
+const fromBigDecimal = (value: BigDecimal.BigDecimal): Decimal => {
+  const negative = value.value < 0n
+  const digits = String(negative ? -value.value : value.value)
+  if (!(Math.abs(value.scale) <= EXPONENT_LIMIT)) return TypeCodec.fail(NAME, "scale out of range")
+  return fromDigits(negative, digits, digits.length - value.scale, Math.max(0, value.scale))
+}
+
+/** The Decimal of any accepted JavaScript value. */
+const toDecimal = (value: unknown): Decimal => {
+  if (typeof value === "string") return parseDecimal(value)
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return { sign: SIGN_NAN, digits: [], weight: 0, dscale: 0 }
+    if (value === Infinity) return { sign: SIGN_PINF, digits: [], weight: 0, dscale: 0 }
+    if (value === -Infinity) return { sign: SIGN_NINF, digits: [], weight: 0, dscale: 0 }
+    return parseDecimal(String(value))
+  }
+  if (typeof value === "bigint") return parseDecimal(String(value))
+  if (BigDecimal.isBigDecimal(value)) return fromBigDecimal(value)
+  return TypeCodec.unsupported(NAME, value, "a decimal string, a number, a bigint or a BigDecimal")
+}
+
+const writeDecimal = (w: Writer, d: Decimal): void => {
+  w.int16(d.digits.length).int16(d.weight).uint16(d.sign).uint16(d.dscale)
+  for (const digit of d.digits) w.uint16(digit)
+}
+
+/** The canonical text of a Decimal, as the server prints it. */
+const decimalToString = (d: Decimal): string => {
+  if (d.sign === SIGN_NAN) return "NaN"
+  if (d.sign === SIGN_PINF) return "Infinity"
+  if (d.sign === SIGN_NINF) return "-Infinity"
+  let s = d.sign === SIGN_NEG ? "-" : ""
+  if (d.weight < 0) s += "0"
+  else {
+    for (let i = 0; i <= d.weight; i++) {
+      const digit = d.digits[i] ?? 0
+      s += i === 0 ? String(digit) : pad4(digit)
+    }
+  }
+  if (d.dscale > 0) {
+    let frac = ""
+    for (let i = d.weight + 1; frac.length < d.dscale; i++) frac += pad4(i >= 0 ? d.digits[i] ?? 0 : 0)
+    s += "." + frac.slice(0, d.dscale)
+  }
+  return s
+}
+
+const encodeText = (value: unknown): string => {
+  if (typeof value === "string") return value
+  return decimalToString(toDecimal(value))
+}
+
+const encodeBinary = (w: Writer, value: unknown): void => {
+  writeDecimal(w, toDecimal(value))
+}
+
+/**
+ * Canonical decimal text for a numeric value given as a string, number, bigint
+ * or BigDecimal (what the server would print for it). Throws `CodecError`.
+ *
+ * @since 0.1.0
+ */
+export const format = (value: unknown): string => decimalToString(toDecimal(value))
+
+/**
+ * `numeric` (OID 1700) as its exact decimal text (the default).
+ *
+ * @since 0.1.0
+ */
+export const numeric: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
+  name: NAME,
+  oid: Oid.numeric,
+  arrayOid: Oid._numeric,
+  decodeBinary: binaryToString,
+  decodeText: (buf, start, end) => TypeCodec.utf8(NAME, buf, start, end),
+  encodeBinary,
+  encodeText
+})
+
+const stringToBigDecimal = (s: string): BigDecimal.BigDecimal | number => {
+  if (s === "NaN") return Number.NaN
+  if (s === "Infinity") return Number.POSITIVE_INFINITY
+  if (s === "-Infinity") return Number.NEGATIVE_INFINITY
+  const m = decimalPattern.exec(s)
+  if (m === null || m[4] !== undefined || (m[2] ?? "") + (m[3] ?? "") === "") {
+    return TypeCodec.fail(NAME, "invalid numeric text")
+  }
+  const frac = m[3] ?? ""
+  const unscaled = BigInt((m[2] ?? "") + frac)
+  return BigDecimal.make(m[1] === "-" ? -unscaled : unscaled, frac.length)
+}
+
+/**
+ * `numeric` as an Effect `BigDecimal` (scale = the display scale); NaN and
+ * ±Infinity decode to the numbers `NaN`, `Infinity`, `-Infinity`.
+ *
+ * @since 0.1.0
+ */
+export const numericBigDecimal: TypeCodec.TypeCodec<BigDecimal.BigDecimal | number> = TypeCodec.make<
+  BigDecimal.BigDecimal | number
+>({
+  name: NAME,
+  oid: Oid.numeric,
+  arrayOid: Oid._numeric,
+  decodeBinary: (buf, start, end) => stringToBigDecimal(binaryToString(buf, start, end)),
+  decodeText: (buf, start, end) => stringToBigDecimal(TypeCodec.utf8(NAME, buf, start, end)),
+  encodeBinary,
+  encodeText
+})
+
+/**
+ * `money` (OID 790) as a `bigint` count of the currency's smallest unit.
+ *
+ * @since 0.1.0
+ */
+export const money: TypeCodec.TypeCodec<bigint> = TypeCodec.make<bigint>({
+  name: "money",
+  oid: Oid.money,
+  arrayOid: Oid._money,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("money", start, end, 8)
+    return TypeCodec.int64At(buf, start)
+  },
+  decodeText: (buf, start, end) => {
+    const s = TypeCodec.utf8("money", buf, start, end)
+    const digits = s.replace(/[^0-9]/g, "")
+    if (digits.length === 0 || digits.length > 19) return TypeCodec.fail("money", "invalid money text")
+    const n = BigInt(digits)
+    return s.includes("-") || s.includes("(") ? -n : n
+  },
+  encodeBinary: (w, value) => {
+    if (typeof value !== "bigint") return TypeCodec.unsupported("money", value, "a bigint count of cents")
+    if (value < -(2n ** 63n) || value >= 2n ** 63n) return TypeCodec.fail("money", `${value} is out of range`)
+    w.int64(value)
+  },
+  encodeText: (value: unknown) => {
+    if (typeof value === "string") return value
+    if (typeof value === "number" && Number.isFinite(value)) return String(value)
+    return TypeCodec.unsupported(
+      "money",
+      value,
+      "a string or a number in text (a bigint count of cents is only sent in binary)"
+    )
+  },
+  formatFor: (value) => (typeof value === "bigint" ? 1 : 0)
+})

@@ -1,0 +1,72 @@
+/**
+ * Typed parameters: a value tagged with the PostgreSQL type it must be sent
+ * as (`PgTypes.int4(5)`, `PgTypes.jsonb(x)`), so neither the server's
+ * inference nor the client's guess decides.
+ *
+ * A typed parameter names its type by OID (built-in types) or by name
+ * (extension and user types, resolved by the registry from the catalog). It is
+ * a plain frozen object; `value` may be `null` for a typed SQL NULL.
+ *
+ * Pure: no Effect runtime, no IO.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The marker property of a typed parameter.
+ *
+ * @since 0.1.0
+ */
+export const TypeId: unique symbol = Symbol.for("effect-pgwire/types/TypedParam")
+
+/**
+ * @since 0.1.0
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * A value tagged with its PostgreSQL type.
+ *
+ * @since 0.1.0
+ */
+export interface TypedParam<A = unknown> {
+  readonly [TypeId]: TypeId
+  /** The type OID; 0 when the type is named by `typeName` only. */
+  readonly oid: number
+  /** The type name (`pg_type.typname`), for types without a fixed OID. */
+  readonly typeName: string | undefined
+  readonly value: A
+}
+
+/**
+ * Tags `value` with a type OID.
+ *
+ * @since 0.1.0
+ */
+export const make = <A>(oid: number, value: A): TypedParam<A> =>
+  Object.freeze({ [TypeId]: TypeId, oid, typeName: undefined, value })
+
+/**
+ * Tags `value` with a type name (resolved by the registry, for extension and
+ * user-defined types).
+ *
+ * @since 0.1.0
+ */
+export const named = <A>(typeName: string, value: A): TypedParam<A> =>
+  Object.freeze({ [TypeId]: TypeId, oid: 0, typeName, value })
+
+/**
+ * @since 0.1.0
+ */
+export const isTypedParam = (u: unknown): u is TypedParam =>
+  typeof u === "object" && u !== null && (u as { [TypeId]?: unknown })[TypeId] === TypeId
+
+/**
+ * `true` for a parameter that is SQL NULL: `null`, `undefined`, or a typed
+ * parameter whose value is one of those. The caller writes length -1 for it
+ * instead of calling `writeParameter`.
+ *
+ * @since 0.1.0
+ */
+export const isNull = (value: unknown): boolean =>
+  value === null || value === undefined || (isTypedParam(value) && (value.value === null || value.value === undefined))

@@ -1,0 +1,469 @@
+/**
+ * The type registry: which codec decodes each column and encodes each
+ * parameter, by type OID.
+ *
+ * **Details**
+ *
+ * A `Registry` is an immutable value: `with`, `withAll`, `withExtension` and
+ * `withTypes` return a new registry and leave the receiver unchanged, so one
+ * registry can be shared by every session of a pool and a session can extend
+ * its own copy with the types it learns from the catalog. Building a registry
+ * costs a copy of its table; reading from it (`decoder`, `resultFormat`) is a
+ * map lookup, done once per column of a RowDescription, never per row.
+ *
+ * **Results.** `decoder(oid, format)` returns the codec's decoder; an unknown
+ * OID falls back to a string (text format) or a copy of the bytes (binary), so
+ * an unknown type never crashes a query. `resultFormat(oid)` is 1 exactly when
+ * a binary decoder exists, so the session asks for binary wherever it can.
+ *
+ * **Parameters.** The rules, in order (they matter for correctness and for
+ * transaction poolers, where every statement is prepared afresh):
+ *
+ * 1. `null` / `undefined` (and a typed parameter holding one) is SQL NULL: the
+ *    caller writes length -1 (`isNullParameter`).
+ * 2. A typed parameter (`PgTypes.int4(5)`) is declared with its own OID in
+ *    Parse and sent in binary when its codec can. If the server expects a
+ *    different type (a prepared statement's ParameterDescription), it is sent
+ *    as text for the server to convert.
+ * 3. An untyped value sent where the server has declared the type (the OID is
+ *    known): encoded for that type, in binary when the codec can. A string is
+ *    always the literal text of the value (as in psql), sent as text; for the
+ *    string types, and for canonical UUIDs, the same bytes go in binary.
+ * 4. An untyped value whose type the server has not declared (OID 0): its
+ *    text is sent with OID 0 and the server infers the type from the context,
+ *    exactly as for a quoted literal. Strings, numbers (shortest exact text,
+ *    `-0`, `NaN`, `Infinity`), booleans (`true`/`false`), arrays of such values
+ *    (an array literal) and plain objects or arrays of objects (JSON text) go
+ *    this way. The exceptions, where inference would be lossy or wrong, are
+ *    declared: `bigint` as int8 (numeric beyond the int8 range), `Uint8Array`
+ *    as bytea, `Date` as timestamptz (binary, exact to the millisecond), and an
+ *    Effect `BigDecimal` as numeric.
+ * 5. A value that cannot be encoded for the type is a `CodecError` naming the
+ *    1-based parameter index, thrown by `writeParameter` before the message is
+ *    sent.
+ *
+ * Known ambiguity of rule 4: an empty JavaScript array is `{}`, which is an
+ * empty array for an array column but an empty object for a json column; and a
+ * polymorphic context (`jsonb_build_object('k', $1)`) cannot infer a type.
+ * Typed parameters resolve both.
+ *
+ * Pure: no Effect runtime, no IO.
+ *
+ * @since 0.1.0
+ */
+import * as BigDecimal from "effect/BigDecimal"
+import { CodecError, ProtocolError } from "../errors/PgError.ts"
+import * as Utf8 from "../wire/Utf8.ts"
+import { Writer } from "../wire/Writer.ts"
+import * as ArrayCodec from "./Array.ts"
+import * as Builtins from "./Builtins.ts"
+import * as Catalog from "./Catalog.ts"
+import * as Extension from "./Extension.ts"
+import * as Json from "./Json.ts"
+import * as Numeric from "./Numeric.ts"
+import { Oid } from "./Oid.ts"
+import * as Param from "./Param.ts"
+import * as RecordCodec from "./Record.ts"
+import * as Temporal from "./Temporal.ts"
+import * as TypeCodec from "./TypeCodec.ts"
+
+type AnyCodec = TypeCodec.TypeCodec<any>
+
+/**
+ * Registry options: the value representations (see `Builtins.Options`).
+ *
+ * @since 0.1.0
+ */
+export type RegistryOptions = Builtins.Options
+
+const INT8_MIN = -(2n ** 63n)
+const INT8_MAX = 2n ** 63n - 1n
+
+const copyBytes: TypeCodec.FieldDecoder = (buf, start, end) => buf.slice(start, end)
+const textFallback: TypeCodec.FieldDecoder = (buf, start, end) => {
+  const s = Utf8.decode(buf, start, end)
+  if (s === undefined) return TypeCodec.fail("text", "invalid UTF-8")
+  return s
+}
+
+/** How one parameter is sent: the codec (if any), the value it encodes, and the format. */
+interface Plan {
+  readonly codec: AnyCodec | undefined
+  readonly value: unknown
+  readonly format: TypeCodec.Format
+  /** A string to send verbatim as text (bypassing the codec). */
+  readonly verbatim: boolean
+}
+
+const isPrimitiveLeaf = (v: unknown): boolean =>
+  v === null || v === undefined || typeof v === "string" || typeof v === "number" || typeof v === "boolean" ||
+  typeof v === "bigint" || v instanceof Date || v instanceof Uint8Array || BigDecimal.isBigDecimal(v)
+
+/** `true` when an array holds only primitive leaves (at any depth): it becomes an array literal. */
+const isPrimitiveArray = (value: ReadonlyArray<unknown>): boolean => {
+  for (const item of value) {
+    if (Array.isArray(item)) {
+      if (!isPrimitiveArray(item)) return false
+    } else if (!isPrimitiveLeaf(item)) return false
+  }
+  return true
+}
+
+const quoteElement = (s: string): string => "\"" + s.replace(/[\\"]/g, "\\$&") + "\""
+
+/**
+ * The text sent for an untyped value when the server infers its type (rule 4).
+ *
+ * @since 0.1.0
+ */
+export const inferText = (value: unknown): string => {
+  if (typeof value === "string") return TypeCodec.checkText("parameter", value)
+  if (typeof value === "number") return TypeCodec.formatFloat(value)
+  if (typeof value === "boolean") return value ? "true" : "false"
+  if (typeof value === "bigint") return String(value)
+  if (value instanceof Date) {
+    const ms = value.getTime()
+    if (Number.isNaN(ms)) return TypeCodec.fail("timestamptz", "invalid Date")
+    return Temporal.formatTimestamp(BigInt(ms) * 1000n, true)
+  }
+  if (value instanceof Uint8Array) return "\\x" + TypeCodec.hex(value, 0, value.length)
+  if (BigDecimal.isBigDecimal(value)) return Numeric.format(value)
+  if (ArrayCodec.isBoundedArray(value) || (Array.isArray(value) && isPrimitiveArray(value))) {
+    return arrayLiteral(value)
+  }
+  if (typeof value === "object" && value !== null) return Json.stringify("json", value)
+  return TypeCodec.unsupported("parameter", value, "a string, number, boolean, bigint, Date, Uint8Array, array or object")
+}
+
+/** An array literal of primitive values, each element quoted. */
+const arrayLiteral = (value: unknown): string => {
+  let elements: unknown = value
+  let prefix = ""
+  if (ArrayCodec.isBoundedArray(value)) {
+    elements = value.elements
+    const dims: Array<number> = []
+    let level: unknown = elements
+    for (let d = 0; d < value.lowerBounds.length && Array.isArray(level); d++) {
+      dims.push(level.length)
+      level = level[0]
+    }
+    prefix = dims.map((n, i) => `[${value.lowerBounds[i]}:${value.lowerBounds[i]! + n - 1}]`).join("") + "="
+  }
+  const render = (level: ReadonlyArray<unknown>): string =>
+    "{" + level.map((v) =>
+      Array.isArray(v) ? render(v) : v === null || v === undefined ? "NULL" : quoteElement(inferText(v))
+    ).join(",") + "}"
+  if (!Array.isArray(elements)) return TypeCodec.unsupported("parameter", value, "an array")
+  return prefix + render(elements)
+}
+
+/**
+ * The type registry.
+ *
+ * @since 0.1.0
+ */
+export class Registry {
+  /** The representation options this registry's built-in codecs were made with. */
+  readonly options: RegistryOptions
+  private readonly codecs: Map<number, AnyCodec>
+  private readonly names: Map<string, AnyCodec>
+  private readonly extensions: Readonly<Record<string, Extension.ExtensionCodec>>
+
+  private constructor(
+    codecs: Map<number, AnyCodec>,
+    options: RegistryOptions,
+    extensions: Readonly<Record<string, Extension.ExtensionCodec>>
+  ) {
+    this.options = options
+    this.extensions = extensions
+    // The anonymous record decodes its columns through this very registry.
+    const record = RecordCodec.makeRecord(this)
+    codecs.set(record.oid, record)
+    codecs.set(Oid._record, ArrayCodec.make(record, Oid._record))
+    this.codecs = codecs
+    this.names = new Map()
+    for (const codec of codecs.values()) this.names.set(codec.name, codec)
+  }
+
+  /**
+   * A registry of every built-in type, with the given value representations.
+   *
+   * @since 0.1.0
+   */
+  static make(options: RegistryOptions = {}): Registry {
+    const codecs = new Map<number, AnyCodec>()
+    for (const codec of Builtins.all(options)) codecs.set(codec.oid, codec)
+    return new Registry(codecs, options, Extension.byName)
+  }
+
+  /**
+   * A new registry with `codec` (and an array codec for its `arrayOid`) added
+   * or replacing the codec of the same OID.
+   *
+   * @since 0.1.0
+   */
+  with(codec: AnyCodec): Registry {
+    return this.withAll([codec])
+  }
+
+  /**
+   * A new registry with every codec of `codecs` added (see `with`).
+   *
+   * @since 0.1.0
+   */
+  withAll(codecs: Iterable<AnyCodec>): Registry {
+    const next = new Map(this.codecs)
+    const added = new Set<number>()
+    for (const codec of codecs) {
+      next.set(codec.oid, codec)
+      added.add(codec.oid)
+    }
+    for (const codec of codecs) {
+      if (codec.arrayOid !== undefined && !added.has(codec.arrayOid)) {
+        next.set(codec.arrayOid, ArrayCodec.make(codec, codec.arrayOid))
+      }
+    }
+    return new Registry(next, this.options, this.extensions)
+  }
+
+  /**
+   * A new registry that builds `name`'s codec with `make` when the catalog
+   * reports a base type of that name (extension types: `hstore`, `citext`, ...
+   * are known already).
+   *
+   * @since 0.1.0
+   */
+  withExtension(name: string, make: Extension.ExtensionCodec): Registry {
+    return new Registry(new Map(this.codecs), this.options, { ...this.extensions, [name]: make })
+  }
+
+  /**
+   * A new registry with codecs for the given catalog rows (domains, enums,
+   * composites, ranges, arrays, extension types; see `Catalog`).
+   *
+   * @since 0.1.0
+   */
+  withTypes(rows: ReadonlyArray<Catalog.TypeRow>): Registry {
+    return this.withAll(Catalog.codecsFromRows(rows, (oid) => this.codecs.get(oid), this.extensions))
+  }
+
+  /**
+   * The codec of a type OID, if known.
+   *
+   * @since 0.1.0
+   */
+  get(oid: number): AnyCodec | undefined {
+    return this.codecs.get(oid)
+  }
+
+  /**
+   * The codec of a type name (`pg_type.typname`), if known.
+   *
+   * @since 0.1.0
+   */
+  getByName(name: string): AnyCodec | undefined {
+    return this.names.get(name)
+  }
+
+  /**
+   * `true` when a codec exists for the OID.
+   *
+   * @since 0.1.0
+   */
+  has(oid: number): boolean {
+    return this.codecs.has(oid)
+  }
+
+  /**
+   * The OIDs of `oids` this registry has no codec for (what the session looks
+   * up in the catalog).
+   *
+   * @since 0.1.0
+   */
+  unknownOids(oids: Iterable<number>): Array<number> {
+    const out = new Set<number>()
+    for (const oid of oids) if (oid !== 0 && !this.codecs.has(oid)) out.add(oid)
+    return [...out]
+  }
+
+  /**
+   * The decoder for a column of this type and format; unknown OIDs fall back
+   * to text (a string) or, in binary, a copy of the bytes. Never throws.
+   *
+   * @since 0.1.0
+   */
+  decoder(oid: number, format: 0 | 1): TypeCodec.FieldDecoder {
+    const codec = this.codecs.get(oid)
+    if (format === 1) return codec?.decodeBinary ?? copyBytes
+    return codec?.decodeText ?? textFallback
+  }
+
+  /**
+   * 1 when a binary decoder exists for the OID (the session asks for binary
+   * results then), else 0.
+   *
+   * @since 0.1.0
+   */
+  resultFormat(oid: number): 0 | 1 {
+    return this.codecs.get(oid)?.decodeBinary === undefined ? 0 : 1
+  }
+
+  /**
+   * The OID to declare for `value` in Parse when the server has not said
+   * (0 = let the server infer).
+   *
+   * @since 0.1.0
+   */
+  parameterOid(value: unknown): number {
+    if (Param.isTypedParam(value)) {
+      if (value.oid !== 0) return value.oid
+      return value.typeName === undefined ? 0 : this.names.get(value.typeName)?.oid ?? 0
+    }
+    if (typeof value === "bigint") return value >= INT8_MIN && value <= INT8_MAX ? Oid.int8 : Oid.numeric
+    if (value instanceof Uint8Array || value instanceof ArrayBuffer) return Oid.bytea
+    if (value instanceof Date) return Oid.timestamptz
+    if (BigDecimal.isBigDecimal(value)) return Oid.numeric
+    return 0
+  }
+
+  /**
+   * The wire format to send parameter `value` in, given the type OID the
+   * server expects (0 = unknown: the server infers).
+   *
+   * @since 0.1.0
+   */
+  parameterFormat(value: unknown, oid: number): 0 | 1 {
+    try {
+      return this.plan(value, oid).format
+    } catch {
+      // The error surfaces, with its parameter index, from writeParameter.
+      return 0
+    }
+  }
+
+  /**
+   * Writes the parameter's bytes (without the int32 length: the caller
+   * back-patches it) in `format`. Throws `CodecError` naming the 1-based
+   * parameter index; on failure the bytes written by this call are removed.
+   *
+   * **Details**
+   *
+   * Call it only for non-NULL values (`isNullParameter`). `format` must be
+   * what `parameterFormat(value, oid)` returned.
+   *
+   * @since 0.1.0
+   */
+  writeParameter(w: Writer, value: unknown, oid: number, format: 0 | 1, index: number): void {
+    const mark = w.mark()
+    try {
+      if (Param.isNull(value)) TypeCodec.fail("parameter", "NULL has no bytes (write length -1 instead)")
+      const plan = this.plan(value, oid)
+      if (format === 1) {
+        const encode = plan.format === 1 ? plan.codec?.encodeBinary : undefined
+        if (encode === undefined) {
+          TypeCodec.fail(plan.codec?.name ?? "parameter", `${TypeCodec.describe(plan.value)} cannot be sent in binary`)
+        }
+        if (plan.codec === undefined) w.bytes(plan.value as Uint8Array)
+        else encode!(w, plan.value)
+        return
+      }
+      const text = plan.verbatim
+        ? TypeCodec.checkText(plan.codec?.name ?? "parameter", plan.value as string)
+        : plan.codec === undefined
+        ? inferText(plan.value)
+        : plan.codec.encodeText(plan.value)
+      w.string(text)
+    } catch (e) {
+      w.pos -= w.since(mark)
+      throw parameterError(e, index, oid)
+    }
+  }
+
+  /**
+   * Encodes one parameter as fresh bytes (`null` for SQL NULL) with its
+   * format: a convenience over `parameterFormat` + `writeParameter`.
+   * Throws `CodecError`.
+   *
+   * @since 0.1.0
+   */
+  encodeParameter(value: unknown, oid: number, index = 1): { readonly format: 0 | 1; readonly bytes: Uint8Array | null } {
+    const format = this.parameterFormat(value, oid)
+    if (Param.isNull(value)) return { format, bytes: null }
+    const w = scratch
+    try {
+      this.writeParameter(w, value, oid, format, index)
+      return { format, bytes: w.flushCopy() }
+    } finally {
+      w.flush()
+    }
+  }
+
+  /** Decides the codec, value and format of one non-NULL parameter (rules 2-4). Throws `CodecError`. */
+  private plan(value: unknown, oid: number): Plan {
+    if (Param.isTypedParam(value)) {
+      const codec = value.oid !== 0
+        ? this.codecs.get(value.oid)
+        : value.typeName === undefined
+        ? undefined
+        : this.names.get(value.typeName)
+      const inner = value.value
+      if (codec === undefined) {
+        if (value.oid === 0 && value.typeName === undefined) {
+          return { codec: undefined, value: inner, format: 0, verbatim: typeof inner === "string" }
+        }
+        return TypeCodec.fail("parameter", `unknown type ${value.typeName ?? value.oid}`)
+      }
+      if (oid !== 0 && oid !== codec.oid) {
+        return { codec, value: inner, format: 0, verbatim: false }
+      }
+      return { codec, value: inner, format: codec.formatFor(inner), verbatim: false }
+    }
+    const codec = oid === 0 ? undefined : this.codecs.get(oid)
+    if (codec === undefined) {
+      if (oid !== 0 && (value instanceof Uint8Array || value instanceof ArrayBuffer)) {
+        return {
+          codec: undefined,
+          value: value instanceof ArrayBuffer ? new Uint8Array(value) : value,
+          format: 1,
+          verbatim: false
+        }
+      }
+      return { codec: undefined, value, format: 0, verbatim: typeof value === "string" }
+    }
+    const format = codec.formatFor(value)
+    if (typeof value === "string") return { codec, value, format, verbatim: format === 0 }
+    return { codec, value, format, verbatim: false }
+  }
+}
+
+const scratch = new Writer(1024)
+
+/** Turns any failure while encoding parameter `index` into a `CodecError` naming it. */
+const parameterError = (e: unknown, index: number, oid: number): CodecError => {
+  const detail = e instanceof CodecError || e instanceof ProtocolError || e instanceof Error ? e.message : String(e)
+  return new CodecError({ message: `parameter $${index}: ${detail}`, parameter: index, oid })
+}
+
+/**
+ * `true` for a parameter that is SQL NULL (see `Param.isNull`).
+ *
+ * @since 0.1.0
+ */
+export const isNullParameter = Param.isNull
+
+/**
+ * The registry of every built-in type with the default representations
+ * (int8 as bigint, numeric as string, timestamps as Date).
+ *
+ * @since 0.1.0
+ */
+export const defaultRegistry: Registry = Registry.make()
+
+/**
+ * Adds column context to a decoding `CodecError` (the session knows the
+ * column; the codec does not).
+ *
+ * @since 0.1.0
+ */
+export const withColumn = (error: CodecError, column: string, oid: number): CodecError =>
+  new CodecError({ message: `column ${column}: ${error.message}`, column, oid })

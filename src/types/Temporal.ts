@@ -1,0 +1,625 @@
+/**
+ * Date and time codecs: `date`, `time`, `timetz`, `timestamp`, `timestamptz`,
+ * `interval`.
+ *
+ * **Details**
+ *
+ * - `timestamp` and `timestamptz` decode to a JavaScript `Date` by default
+ *   (millisecond precision: the server's microseconds are floored to the
+ *   millisecond). The exact representation (`timestampMicros`,
+ *   `timestamptzMicros`, chosen by a registry option) is a `bigint` count of
+ *   microseconds since 1970-01-01 00:00:00 UTC, which keeps every value the
+ *   server can store, BC dates included. In both, `infinity` and `-infinity`
+ *   decode to the numbers `Infinity` and `-Infinity` (they compare correctly
+ *   with bigints). A value outside a `Date`'s range (after the year 275760) is a
+ *   `CodecError` in the `Date` representation, never an invalid Date.
+ * - `timestamp` (without time zone) is read as if it were UTC: the Date's UTC
+ *   fields are the stored wall-clock fields. `timestamptz` is an instant.
+ * - `date`, `time` and `timetz` decode to the text PostgreSQL prints in ISO
+ *   DateStyle (`2024-02-29`, `0044-03-15 BC`, `infinity`; `12:34:56.5`;
+ *   `12:34:56+05:30`): exact and free of time-zone surprises.
+ * - `interval` decodes to `{ months, days, microseconds }`, the three fields
+ *   the server stores (months and days are not convertible to a fixed time);
+ *   `microseconds` is a `bigint`. PostgreSQL 17's infinite intervals are the
+ *   extreme field values.
+ * - Binary layouts (`timestamp_send` and friends): timestamps are int64
+ *   microseconds since 2000-01-01 (INT64_MIN/MAX for -infinity/infinity),
+ *   `date` is int32 days since 2000-01-01 (INT32_MIN/MAX), `time` is int64
+ *   microseconds since midnight, `timetz` adds an int32 zone offset in seconds
+ *   west of UTC, `interval` is int64 microseconds, int32 days, int32 months.
+ * - Text decoding expects the server's ISO DateStyle and `postgres`
+ *   IntervalStyle (the session sets both at startup).
+ * - Encoding: a `Date`, a `bigint` of microseconds or `±Infinity` for
+ *   timestamps (sent in binary); a `Date` (its UTC calendar day) for `date`; a
+ *   `bigint` of microseconds since midnight for `time`; an interval object; a
+ *   string is always sent as text for the server to parse.
+ *
+ * Pure: no Effect runtime, no IO.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import * as Fields from "../protocol/Fields.ts"
+import type { Writer } from "../wire/Writer.ts"
+import { Oid } from "./Oid.ts"
+import * as TypeCodec from "./TypeCodec.ts"
+
+/** Milliseconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch. */
+const PG_EPOCH_MS = 946684800000
+const PG_EPOCH_US = 946684800000000n
+/** Days from 1970-01-01 to 2000-01-01. */
+const PG_EPOCH_DAYS = 10957
+const US_PER_DAY = 86400000000n
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+const INT32_MIN = -2147483648
+const INT32_MAX = 2147483647
+/** The largest |milliseconds| a Date holds (ECMAScript "Time Values and Time Range"). */
+const DATE_MAX_MS = 8.64e15
+
+// ---------------------------------------------------------------------------
+// Calendar arithmetic (proleptic Gregorian, astronomical years: 1 BC = year 0)
+// ---------------------------------------------------------------------------
+
+/** Days since 1970-01-01 of a civil date. */
+const daysFromCivil = (year: number, month: number, day: number): number => {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+}
+
+const civil = { year: 0, month: 0, day: 0 }
+
+/** Fills `civil` with the date `days` after 1970-01-01 (no allocation). */
+const civilFromDays = (days: number): void => {
+  const z = days + 719468
+  const era = Math.floor(z / 146097)
+  const doe = z - era * 146097
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365)
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  civil.day = doy - Math.floor((153 * mp + 2) / 5) + 1
+  civil.month = mp < 10 ? mp + 3 : mp - 9
+  civil.year = yoe + era * 400 + (civil.month <= 2 ? 1 : 0)
+}
+
+const pad2 = (n: number): string => (n < 10 ? "0" + n : String(n))
+
+/** `YYYY-MM-DD` of `civil`, and whether it is BC (ISO DateStyle prints the BC year count). */
+const formatCivilDate = (): string => {
+  const bc = civil.year <= 0
+  const y = bc ? 1 - civil.year : civil.year
+  return String(y).padStart(4, "0") + "-" + pad2(civil.month) + "-" + pad2(civil.day)
+}
+
+/** `HH:MM:SS[.ffffff]` with trailing fractional zeros removed, from microseconds of the day. */
+const formatTimeOfDay = (us: number): string => {
+  const totalSeconds = Math.floor(us / 1000000)
+  const fraction = us - totalSeconds * 1000000
+  const h = Math.floor(totalSeconds / 3600)
+  const m = Math.floor((totalSeconds % 3600) / 60)
+  const s = totalSeconds % 60
+  let out = pad2(h) + ":" + pad2(m) + ":" + pad2(s)
+  if (fraction > 0) out += "." + String(fraction).padStart(6, "0").replace(/0+$/, "")
+  return out
+}
+
+/** A zone offset as `EncodeTimezone` prints it: `+HH`, `+HH:MM`, `+HH:MM:SS` (offset in seconds east). */
+const formatOffset = (secondsEast: number): string => {
+  const sign = secondsEast < 0 ? "-" : "+"
+  const abs = Math.abs(secondsEast)
+  const h = Math.floor(abs / 3600)
+  const m = Math.floor((abs % 3600) / 60)
+  const s = abs % 60
+  let out = sign + pad2(h)
+  if (m !== 0 || s !== 0) out += ":" + pad2(m)
+  if (s !== 0) out += ":" + pad2(s)
+  return out
+}
+
+// ---------------------------------------------------------------------------
+// Text parsing
+// ---------------------------------------------------------------------------
+
+const timestampPattern =
+  /^(\d{4,})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6})\d*)?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?|Z)?( BC)?$/
+
+/** Parsed fields of a timestamp text: days since 1970, microseconds of the day, zone offset (seconds east). */
+const parsed = { days: 0, us: 0, offset: 0 }
+
+/** Parses an ISO timestamp into `parsed`; returns false for `infinity` / `-infinity` (sets `parsed.us` to ±1). */
+const parseTimestampText = (type: string, s: string): boolean => {
+  if (s === "infinity") {
+    parsed.us = 1
+    return false
+  }
+  if (s === "-infinity") {
+    parsed.us = -1
+    return false
+  }
+  const m = timestampPattern.exec(s)
+  if (m === null) return TypeCodec.fail(type, "invalid timestamp text (expected ISO DateStyle)")
+  let year = Number(m[1])
+  if (m[12] !== undefined) year = 1 - year
+  const month = Number(m[2])
+  const day = Number(m[3])
+  if (month < 1 || month > 12 || day < 1 || day > 31) return TypeCodec.fail(type, "invalid date fields")
+  parsed.days = daysFromCivil(year, month, day)
+  const fraction = m[7] === undefined ? 0 : Number(m[7].padEnd(6, "0"))
+  parsed.us = ((Number(m[4]) * 60 + Number(m[5])) * 60 + Number(m[6])) * 1000000 + fraction
+  parsed.offset = m[8] === undefined
+    ? 0
+    : (m[8] === "-" ? -1 : 1) * (Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0))
+  return true
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------
+
+/**
+ * A timestamp in the `Date` representation: a Date, or ±Infinity for the
+ * server's `infinity` / `-infinity`.
+ *
+ * @since 0.1.0
+ */
+export type TimestampDate = Date | number
+
+/**
+ * A timestamp in the exact representation: microseconds since 1970-01-01
+ * 00:00:00 UTC, or ±Infinity.
+ *
+ * @since 0.1.0
+ */
+export type TimestampMicros = bigint | number
+
+const isPosInfinity = (buf: Uint8Array, p: number): boolean =>
+  TypeCodec.int32At(buf, p) === 0x7fffffff && TypeCodec.int32At(buf, p + 4) === -1
+const isNegInfinity = (buf: Uint8Array, p: number): boolean =>
+  TypeCodec.int32At(buf, p) === INT32_MIN && TypeCodec.int32At(buf, p + 4) === 0
+
+const decodeDateBinary = (type: string) => (buf: Uint8Array, start: number, end: number): TimestampDate => {
+  TypeCodec.expectLength(type, start, end, 8)
+  if (isPosInfinity(buf, start)) return Number.POSITIVE_INFINITY
+  if (isNegInfinity(buf, start)) return Number.NEGATIVE_INFINITY
+  const hi = TypeCodec.int32At(buf, start)
+  const lo = TypeCodec.int32At(buf, start + 4) >>> 0
+  // floor((hi * 2^32 + lo) / 1000) computed exactly: 2^32 = 4294967 * 1000 + 296.
+  const ms = hi * 4294967 + Math.floor((hi * 296 + lo) / 1000) + PG_EPOCH_MS
+  if (!(Math.abs(ms) <= DATE_MAX_MS)) {
+    return TypeCodec.fail(type, "value is outside the range of a JavaScript Date; use the exact timestamp representation")
+  }
+  return new Date(ms)
+}
+
+const decodeMicrosBinary = (type: string) => (buf: Uint8Array, start: number, end: number): TimestampMicros => {
+  TypeCodec.expectLength(type, start, end, 8)
+  if (isPosInfinity(buf, start)) return Number.POSITIVE_INFINITY
+  if (isNegInfinity(buf, start)) return Number.NEGATIVE_INFINITY
+  const hi = TypeCodec.int32At(buf, start)
+  if (hi >= -1048576 && hi < 1048576) {
+    return BigInt(hi * 4294967296 + (TypeCodec.int32At(buf, start + 4) >>> 0) + 946684800000000)
+  }
+  return TypeCodec.int64At(buf, start) + PG_EPOCH_US
+}
+
+const decodeDateText = (type: string, withZone: boolean) =>
+(buf: Uint8Array, start: number, end: number): TimestampDate => {
+  if (!parseTimestampText(type, TypeCodec.utf8(type, buf, start, end))) {
+    return parsed.us > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
+  }
+  const ms = parsed.days * 86400000 + Math.floor(parsed.us / 1000) - (withZone ? parsed.offset * 1000 : 0)
+  if (!(Math.abs(ms) <= DATE_MAX_MS)) {
+    return TypeCodec.fail(type, "value is outside the range of a JavaScript Date; use the exact timestamp representation")
+  }
+  return new Date(ms)
+}
+
+const decodeMicrosText = (type: string, withZone: boolean) =>
+(buf: Uint8Array, start: number, end: number): TimestampMicros => {
+  if (!parseTimestampText(type, TypeCodec.utf8(type, buf, start, end))) {
+    return parsed.us > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
+  }
+  return BigInt(parsed.days) * US_PER_DAY + BigInt(parsed.us) - (withZone ? BigInt(parsed.offset) * 1000000n : 0n)
+}
+
+/** Microseconds since the Unix epoch of a timestamp parameter, or ±Infinity. */
+const toMicros = (type: string, value: unknown): bigint | number => {
+  if (value instanceof Date) {
+    const ms = value.getTime()
+    if (Number.isNaN(ms)) return TypeCodec.fail(type, "invalid Date")
+    return BigInt(ms) * 1000n
+  }
+  if (typeof value === "bigint") return value
+  if (value === Number.POSITIVE_INFINITY || value === Number.NEGATIVE_INFINITY) return value
+  return TypeCodec.unsupported(type, value, "a Date, a bigint of microseconds since 1970, or ±Infinity")
+}
+
+const writeTimestamp = (type: string) => (w: Writer, value: unknown): void => {
+  const us = toMicros(type, value)
+  if (typeof us === "number") {
+    w.int64(us > 0 ? INT64_MAX : INT64_MIN)
+    return
+  }
+  const pg = us - PG_EPOCH_US
+  if (pg <= INT64_MIN || pg >= INT64_MAX) return TypeCodec.fail(type, "value is out of range")
+  w.int64(pg)
+}
+
+/**
+ * The ISO text of microseconds since 1970 (`2017-01-01 00:00:00.000001`, with
+ * `+00` when `withZone`, ` BC` for years before 1 AD), or `infinity` /
+ * `-infinity`.
+ *
+ * @since 0.1.0
+ */
+export const formatTimestamp = (micros: TimestampMicros, withZone: boolean): string => {
+  if (typeof micros === "number") {
+    if (micros === Number.POSITIVE_INFINITY) return "infinity"
+    if (micros === Number.NEGATIVE_INFINITY) return "-infinity"
+    return TypeCodec.fail("timestamp", "expected a bigint or ±Infinity")
+  }
+  let days = micros / US_PER_DAY
+  let rest = micros % US_PER_DAY
+  if (rest < 0n) {
+    rest += US_PER_DAY
+    days -= 1n
+  }
+  civilFromDays(Number(days))
+  const bc = civil.year <= 0
+  return formatCivilDate() + " " + formatTimeOfDay(Number(rest)) + (withZone ? "+00" : "") + (bc ? " BC" : "")
+}
+
+const encodeTimestampText = (type: string, withZone: boolean) => (value: unknown): string => {
+  if (typeof value === "string") return TypeCodec.checkText(type, value)
+  return formatTimestamp(toMicros(type, value), withZone)
+}
+
+/**
+ * Converts the exact representation to a `Date` (flooring to the
+ * millisecond); `undefined` when the value is outside a Date's range.
+ *
+ * @since 0.1.0
+ */
+export const microsToDate = (micros: bigint): Date | undefined => {
+  let ms = micros / 1000n
+  if (micros % 1000n < 0n) ms -= 1n
+  const n = Number(ms)
+  return Math.abs(n) <= DATE_MAX_MS ? new Date(n) : undefined
+}
+
+/**
+ * Converts a `Date` to the exact representation.
+ *
+ * @since 0.1.0
+ */
+export const dateToMicros = (date: Date): bigint => BigInt(date.getTime()) * 1000n
+
+const makeTimestamp = <A>(
+  name: string,
+  oid: number,
+  arrayOid: number,
+  withZone: boolean,
+  decodeBinary: (type: string) => TypeCodec.Decoder<A>,
+  decodeText: (type: string, withZone: boolean) => TypeCodec.Decoder<A>
+): TypeCodec.TypeCodec<A> =>
+  TypeCodec.make<A>({
+    name,
+    oid,
+    arrayOid,
+    decodeBinary: decodeBinary(name),
+    decodeText: decodeText(name, withZone),
+    encodeBinary: writeTimestamp(name),
+    encodeText: encodeTimestampText(name, withZone)
+  })
+
+/** `timestamp` (OID 1114) as a Date (default). @since 0.1.0 */
+export const timestamp = makeTimestamp(
+  "timestamp",
+  Oid.timestamp,
+  Oid._timestamp,
+  false,
+  decodeDateBinary,
+  decodeDateText
+)
+/** `timestamptz` (OID 1184) as a Date (default). @since 0.1.0 */
+export const timestamptz = makeTimestamp(
+  "timestamptz",
+  Oid.timestamptz,
+  Oid._timestamptz,
+  true,
+  decodeDateBinary,
+  decodeDateText
+)
+/** `timestamp` as exact microseconds since 1970. @since 0.1.0 */
+export const timestampMicros = makeTimestamp(
+  "timestamp",
+  Oid.timestamp,
+  Oid._timestamp,
+  false,
+  decodeMicrosBinary,
+  decodeMicrosText
+)
+/** `timestamptz` as exact microseconds since 1970. @since 0.1.0 */
+export const timestamptzMicros = makeTimestamp(
+  "timestamptz",
+  Oid.timestamptz,
+  Oid._timestamptz,
+  true,
+  decodeMicrosBinary,
+  decodeMicrosText
+)
+
+// ---------------------------------------------------------------------------
+// date
+// ---------------------------------------------------------------------------
+
+const formatDays = (pgDays: number): string => {
+  if (pgDays === INT32_MAX) return "infinity"
+  if (pgDays === INT32_MIN) return "-infinity"
+  civilFromDays(pgDays + PG_EPOCH_DAYS)
+  return civil.year <= 0 ? formatCivilDate() + " BC" : formatCivilDate()
+}
+
+const datePattern = /^(\d{4,})-(\d{2})-(\d{2})( BC)?$/
+
+/** PostgreSQL days (since 2000-01-01) of a date parameter. */
+const toPgDays = (value: unknown): number => {
+  if (value instanceof Date) {
+    const ms = value.getTime()
+    if (Number.isNaN(ms)) return TypeCodec.fail("date", "invalid Date")
+    return Math.floor(ms / 86400000) - PG_EPOCH_DAYS
+  }
+  if (value === Number.POSITIVE_INFINITY) return INT32_MAX
+  if (value === Number.NEGATIVE_INFINITY) return INT32_MIN
+  return TypeCodec.unsupported("date", value, "a Date (its UTC day), ±Infinity, or a string")
+}
+
+/**
+ * The PostgreSQL text of a calendar date given as days since 1970-01-01
+ * (`YYYY-MM-DD`, with ` BC` before 1 AD).
+ *
+ * @since 0.1.0
+ */
+export const formatDate = (daysSince1970: number): string => formatDays(daysSince1970 - PG_EPOCH_DAYS)
+
+/**
+ * Days since 1970-01-01 of a date text (`2024-02-29`, `0044-03-15 BC`);
+ * `undefined` for anything else (including `infinity`).
+ *
+ * @since 0.1.0
+ */
+export const parseDate = (text: string): number | undefined => {
+  const m = datePattern.exec(text)
+  if (m === null) return undefined
+  const year = m[4] === undefined ? Number(m[1]) : 1 - Number(m[1])
+  return daysFromCivil(year, Number(m[2]), Number(m[3]))
+}
+
+/**
+ * `date` (OID 1082) as its ISO text.
+ *
+ * @since 0.1.0
+ */
+export const date: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
+  name: "date",
+  oid: Oid.date,
+  arrayOid: Oid._date,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("date", start, end, 4)
+    return formatDays(TypeCodec.int32At(buf, start))
+  },
+  decodeText: (buf, start, end) => TypeCodec.utf8("date", buf, start, end),
+  encodeBinary: (w, value) => {
+    w.int32(toPgDays(value))
+  },
+  encodeText: (value: unknown) =>
+    typeof value === "string" ? TypeCodec.checkText("date", value) : formatDays(toPgDays(value))
+})
+
+// ---------------------------------------------------------------------------
+// time, timetz
+// ---------------------------------------------------------------------------
+
+const US_PER_DAY_NUMBER = 86400000000
+
+const readTimeOfDay = (type: string, buf: Uint8Array, p: number): number => {
+  const hi = TypeCodec.int32At(buf, p)
+  const lo = TypeCodec.int32At(buf, p + 4) >>> 0
+  const us = hi * 4294967296 + lo
+  if (hi < 0 || us > US_PER_DAY_NUMBER) return TypeCodec.fail(type, "time of day out of range")
+  return us
+}
+
+const toTimeMicros = (type: string, value: unknown): bigint => {
+  if (typeof value !== "bigint") return TypeCodec.unsupported(type, value, "a bigint of microseconds since midnight or a string")
+  if (value < 0n || value > US_PER_DAY) return TypeCodec.fail(type, "time of day out of range")
+  return value
+}
+
+/**
+ * `time` (OID 1083) as its text (`HH:MM:SS[.ffffff]`).
+ *
+ * @since 0.1.0
+ */
+export const time: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
+  name: "time",
+  oid: Oid.time,
+  arrayOid: Oid._time,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("time", start, end, 8)
+    return formatTimeOfDay(readTimeOfDay("time", buf, start))
+  },
+  decodeText: (buf, start, end) => TypeCodec.utf8("time", buf, start, end),
+  encodeBinary: (w, value) => {
+    w.int64(toTimeMicros("time", value))
+  },
+  encodeText: (value: unknown) =>
+    typeof value === "string"
+      ? TypeCodec.checkText("time", value)
+      : formatTimeOfDay(Number(toTimeMicros("time", value)))
+})
+
+/** TZ_MAX: the largest zone offset the server accepts, 15:59:59. */
+const ZONE_LIMIT = 15 * 3600 + 59 * 60 + 59
+
+/**
+ * `timetz` (OID 1266) as its text (`HH:MM:SS[.ffffff]+HH[:MM[:SS]]`).
+ *
+ * @since 0.1.0
+ */
+export const timetz: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
+  name: "timetz",
+  oid: Oid.timetz,
+  arrayOid: Oid._timetz,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("timetz", start, end, 12)
+    const us = readTimeOfDay("timetz", buf, start)
+    const zoneWest = TypeCodec.int32At(buf, start + 8)
+    if (zoneWest < -ZONE_LIMIT || zoneWest > ZONE_LIMIT) return TypeCodec.fail("timetz", "zone offset out of range")
+    return formatTimeOfDay(us) + formatOffset(-zoneWest)
+  },
+  decodeText: (buf, start, end) => TypeCodec.utf8("timetz", buf, start, end),
+  encodeText: (value: unknown) =>
+    typeof value === "string" ? TypeCodec.checkText("timetz", value) : TypeCodec.unsupported("timetz", value, "a string")
+})
+
+// ---------------------------------------------------------------------------
+// interval
+// ---------------------------------------------------------------------------
+
+/**
+ * An interval's three stored fields.
+ *
+ * @since 0.1.0
+ */
+export const IntervalSchema = Schema.Struct({
+  months: Fields.Int32,
+  days: Fields.Int32,
+  microseconds: Fields.Int64
+})
+
+/**
+ * @since 0.1.0
+ */
+export interface Interval extends Schema.Schema.Type<typeof IntervalSchema> {}
+
+/**
+ * Builds an interval value.
+ *
+ * @since 0.1.0
+ */
+export const makeInterval = (months: number, days: number, microseconds: bigint): Interval => ({
+  months,
+  days,
+  microseconds
+})
+
+const isInfiniteInterval = (v: Interval): 1 | -1 | 0 =>
+  v.months === INT32_MAX && v.days === INT32_MAX && v.microseconds === INT64_MAX
+    ? 1
+    : v.months === INT32_MIN && v.days === INT32_MIN && v.microseconds === INT64_MIN
+    ? -1
+    : 0
+
+const US_PER_HOUR = 3600000000n
+
+const timeToken = /^([+-])?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
+
+const parseIntervalText = (s: string): Interval => {
+  if (s === "infinity") return { months: INT32_MAX, days: INT32_MAX, microseconds: INT64_MAX }
+  if (s === "-infinity") return { months: INT32_MIN, days: INT32_MIN, microseconds: INT64_MIN }
+  const tokens = s.split(" ")
+  let months = 0
+  let days = 0
+  let micros = 0n
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!
+    const t = timeToken.exec(token)
+    if (t !== null) {
+      const magnitude = BigInt(t[2]!) * US_PER_HOUR + BigInt(Number(t[3]) * 60000000 + Number(t[4]) * 1000000) +
+        BigInt(t[5] === undefined ? 0 : Number(t[5].padEnd(6, "0")))
+      micros += t[1] === "-" ? -magnitude : magnitude
+      continue
+    }
+    const unit = tokens[++i]
+    if (!/^[+-]?\d+$/.test(token) || unit === undefined) return TypeCodec.fail("interval", "invalid interval text")
+    const n = Number(token)
+    if (unit === "year" || unit === "years") months += n * 12
+    else if (unit === "mon" || unit === "mons") months += n
+    else if (unit === "day" || unit === "days") days += n
+    else return TypeCodec.fail("interval", `unexpected unit ${unit} (expected IntervalStyle postgres)`)
+  }
+  if (months < INT32_MIN || months > INT32_MAX || days < INT32_MIN || days > INT32_MAX) {
+    return TypeCodec.fail("interval", "field out of range")
+  }
+  return { months, days, microseconds: micros }
+}
+
+const toInterval = (value: unknown): Interval => {
+  if (
+    typeof value === "object" && value !== null && "months" in value && "days" in value &&
+    "microseconds" in value
+  ) {
+    const v = value as { months: unknown; days: unknown; microseconds: unknown }
+    if (
+      Number.isInteger(v.months) && Number.isInteger(v.days) && typeof v.microseconds === "bigint" &&
+      (v.months as number) >= INT32_MIN && (v.months as number) <= INT32_MAX &&
+      (v.days as number) >= INT32_MIN && (v.days as number) <= INT32_MAX &&
+      v.microseconds >= INT64_MIN && v.microseconds <= INT64_MAX
+    ) {
+      return v as Interval
+    }
+    return TypeCodec.fail("interval", "fields out of range (months and days int32, microseconds an int64 bigint)")
+  }
+  return TypeCodec.unsupported("interval", value, "{ months, days, microseconds } or a string")
+}
+
+/**
+ * The text of an interval that the server's input function reads back
+ * exactly (`-14 mons 3 days -04:05:06.789`), or `infinity` / `-infinity`.
+ *
+ * @since 0.1.0
+ */
+export const formatInterval = (value: Interval): string => {
+  const inf = isInfiniteInterval(value)
+  if (inf !== 0) return inf > 0 ? "infinity" : "-infinity"
+  const negative = value.microseconds < 0n
+  const abs = negative ? -value.microseconds : value.microseconds
+  const hours = abs / US_PER_HOUR
+  const rest = Number(abs % US_PER_HOUR)
+  const minutes = Math.floor(rest / 60000000)
+  const seconds = Math.floor((rest % 60000000) / 1000000)
+  const fraction = rest % 1000000
+  return `${value.months} mons ${value.days} days ${negative ? "-" : ""}${hours}:${pad2(minutes)}:${pad2(seconds)}` +
+    (fraction === 0 ? "" : "." + String(fraction).padStart(6, "0"))
+}
+
+/**
+ * `interval` (OID 1186) as `{ months, days, microseconds }`.
+ *
+ * @since 0.1.0
+ */
+export const interval: TypeCodec.TypeCodec<Interval> = TypeCodec.make<Interval>({
+  name: "interval",
+  oid: Oid.interval,
+  arrayOid: Oid._interval,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("interval", start, end, 16)
+    return {
+      months: TypeCodec.int32At(buf, start + 12),
+      days: TypeCodec.int32At(buf, start + 8),
+      microseconds: TypeCodec.int64At(buf, start)
+    }
+  },
+  decodeText: (buf, start, end) => parseIntervalText(TypeCodec.utf8("interval", buf, start, end)),
+  encodeBinary: (w, value) => {
+    const v = toInterval(value)
+    w.int64(v.microseconds).int32(v.days).int32(v.months)
+  },
+  encodeText: (value: unknown) =>
+    typeof value === "string" ? TypeCodec.checkText("interval", value) : formatInterval(toInterval(value))
+})
