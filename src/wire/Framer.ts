@@ -17,6 +17,10 @@
  *   stay valid after the callback returns.
  * - After a failure the framer is poisoned: every later `push` fails the same
  *   way (the stream position is unknown, so nothing after it can be trusted).
+ * - `finish()` at the end of the stream fails if a frame was cut off, so a
+ *   truncated message is an error rather than a wait for bytes that never come.
+ * - Startup frames must have a length word in `[8, 10004]`, the server's own
+ *   bounds for a startup packet.
  *
  * Pure: no Effect runtime, no IO. Errors are thrown `ProtocolError`s; the
  * session catches them at its one boundary.
