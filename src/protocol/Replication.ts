@@ -353,20 +353,33 @@ const streamingCodecs = [
   HotStandbyFeedbackMessage,
   RequestPrimaryStatusUpdate
 ] as const
-const streamingByType = makeTable(streamingCodecs)
-const streamingByTag: Record<string, AnyCodec> = Object.fromEntries(streamingCodecs.map((c) => [c.name, c]))
+const streaming: Family = {
+  byType: makeTable(streamingCodecs),
+  byTag: Object.fromEntries(streamingCodecs.map((c) => [c.name, c])),
+  name: "ReplicationMessage",
+  description: "replication"
+}
+
+/** A family of payloads: its dispatch table, its name in errors, and how to describe it. */
+interface Family {
+  readonly byType: ReadonlyArray<AnyCodec | undefined>
+  readonly byTag: Record<string, AnyCodec>
+  readonly name: string
+  readonly description: string
+}
 
 /**
- * Reads one payload from `r` (the whole rest of the reader) with `table`.
+ * Reads one payload from `r` (the whole rest of the reader) of `family`.
  * Throws `ProtocolError`; offsets are counted from the byte after the type.
  */
-const readWith = (r: Reader, table: ReadonlyArray<AnyCodec | undefined>, family: string): any => {
+const readWith = (r: Reader, family: Family): any => {
   const start = r.pos
+  r.messageName = family.name
   const type = r.uint8()
-  const codec = table[type]
+  const codec = family.byType[type]
   if (codec === undefined) {
     r.pos = start
-    r.fail(`unknown ${family} message type 0x${type.toString(16).padStart(2, "0")}`)
+    r.fail(`unknown ${family.description} message type 0x${type.toString(16).padStart(2, "0")}`)
   }
   r.reset(r.buf, r.pos, r.end, codec.name)
   const message = codec.readBody(r)
@@ -380,27 +393,25 @@ const decodeWith = <A>(
   buf: Uint8Array,
   start: number,
   end: number,
-  table: ReadonlyArray<AnyCodec | undefined>,
-  family: string
+  family: Family
 ): Result.Result<A, ProtocolError> => {
-  const r = sharedReader.reset(buf, start, end, family)
+  const r = sharedReader.reset(buf, start, end, family.name)
   try {
-    return Result.succeed(readWith(r, table, family))
+    return Result.succeed(readWith(r, family))
   } catch (e) {
     if (e instanceof ProtocolError) return Result.fail(e)
     return Result.fail(new ProtocolError({ message: `${r.messageName}: ${String(e)}`, messageName: r.messageName }))
   }
 }
 
-const encodeWith = (
-  message: { readonly _tag: string },
-  byTag: Record<string, AnyCodec>,
-  family: string
-): Result.Result<Uint8Array, ProtocolError> => {
-  const codec = byTag[message._tag]
+const encodeWith = (message: { readonly _tag: string }, family: Family): Result.Result<Uint8Array, ProtocolError> => {
+  const codec = family.byTag[message._tag]
   if (codec === undefined) {
     return Result.fail(
-      new ProtocolError({ message: `${message._tag} is not a ${family} message`, messageName: message._tag })
+      new ProtocolError({
+        message: `${message._tag} is not a ${family.description} message`,
+        messageName: message._tag
+      })
     )
   }
   return Message.encodeFrame(codec, message)
@@ -412,7 +423,7 @@ const encodeWith = (
  *
  * @since 0.1.0
  */
-export const readUnsafe = (r: Reader): ReplicationMessage => readWith(r, streamingByType, "replication")
+export const readUnsafe = (r: Reader): ReplicationMessage => readWith(r, streaming)
 
 /**
  * Writes one `START_REPLICATION` payload (type byte and body, no CopyData
@@ -421,7 +432,7 @@ export const readUnsafe = (r: Reader): ReplicationMessage => readWith(r, streami
  * @since 0.1.0
  */
 export const writeUnsafe = (w: Writer, message: ReplicationMessage): void => {
-  const codec = streamingByTag[message._tag]
+  const codec = streaming.byTag[message._tag]
   if (codec === undefined) w.fail(`${(message as { _tag: string })._tag} is not a replication message`)
   Message.writeFrame(w, codec, message)
 }
@@ -437,7 +448,7 @@ export const writeUnsafe = (w: Writer, message: ReplicationMessage): void => {
  * @since 0.1.0
  */
 export const decode = (bytes: Uint8Array): Result.Result<ReplicationMessage, ProtocolError> =>
-  decodeWith(bytes, 0, bytes.length, streamingByType, "replication")
+  decodeWith(bytes, 0, bytes.length, streaming)
 
 /**
  * Decodes the payload in `buf[start, end)`, e.g. the body range of a CopyData
@@ -449,7 +460,7 @@ export const decodeView = (
   buf: Uint8Array,
   start: number,
   end: number
-): Result.Result<ReplicationMessage, ProtocolError> => decodeWith(buf, start, end, streamingByType, "replication")
+): Result.Result<ReplicationMessage, ProtocolError> => decodeWith(buf, start, end, streaming)
 
 /**
  * Encodes one `START_REPLICATION` payload as fresh bytes (to be wrapped in a
@@ -458,7 +469,7 @@ export const decodeView = (
  * @since 0.1.0
  */
 export const encode = (message: ReplicationMessage): Result.Result<Uint8Array, ProtocolError> =>
-  encodeWith(message, streamingByTag, "replication")
+  encodeWith(message, streaming)
 
 /**
  * The Schema transformation between a CopyData body and a
@@ -584,8 +595,12 @@ export const BaseBackupMessageSchema: Schema.Codec<BaseBackupMessage, BaseBackup
 ])
 
 const baseBackupCodecs = [NewArchive, Manifest, ArchiveOrManifestData, ProgressReport] as const
-const baseBackupByType = makeTable(baseBackupCodecs)
-const baseBackupByTag: Record<string, AnyCodec> = Object.fromEntries(baseBackupCodecs.map((c) => [c.name, c]))
+const baseBackup: Family = {
+  byType: makeTable(baseBackupCodecs),
+  byTag: Object.fromEntries(baseBackupCodecs.map((c) => [c.name, c])),
+  name: "BaseBackupMessage",
+  description: "base backup"
+}
 
 /**
  * Decodes one `BASE_BACKUP` payload (the body of a CopyData).
@@ -593,7 +608,7 @@ const baseBackupByTag: Record<string, AnyCodec> = Object.fromEntries(baseBackupC
  * @since 0.1.0
  */
 export const decodeBaseBackup = (bytes: Uint8Array): Result.Result<BaseBackupMessage, ProtocolError> =>
-  decodeWith(bytes, 0, bytes.length, baseBackupByType, "base backup")
+  decodeWith(bytes, 0, bytes.length, baseBackup)
 
 /**
  * Decodes the `BASE_BACKUP` payload in `buf[start, end)` without copying it.
@@ -604,7 +619,7 @@ export const decodeBaseBackupView = (
   buf: Uint8Array,
   start: number,
   end: number
-): Result.Result<BaseBackupMessage, ProtocolError> => decodeWith(buf, start, end, baseBackupByType, "base backup")
+): Result.Result<BaseBackupMessage, ProtocolError> => decodeWith(buf, start, end, baseBackup)
 
 /**
  * Encodes one `BASE_BACKUP` payload as fresh bytes.
@@ -612,7 +627,7 @@ export const decodeBaseBackupView = (
  * @since 0.1.0
  */
 export const encodeBaseBackup = (message: BaseBackupMessage): Result.Result<Uint8Array, ProtocolError> =>
-  encodeWith(message, baseBackupByTag, "base backup")
+  encodeWith(message, baseBackup)
 
 /**
  * The Schema transformation between a CopyData body and a `BASE_BACKUP` payload.

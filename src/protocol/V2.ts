@@ -1819,7 +1819,10 @@ export interface FrontendDecoderOptions extends DecoderOptions {
  * The client's bytes do not say everything: the server tells the decoder
  * when a PasswordPacket (`expectPasswordPacket`, after sending an
  * authentication request) or COPY lines (`expectCopyDataRows`, after sending
- * CopyInResponse) come next. Start-up packets are checked against the sizes
+ * CopyInResponse) come next. A change made from `pushUnsafe`'s callback
+ * applies to the very next message of the same chunk; `push` parses the
+ * whole chunk first, which suits clients that wait for the server's answer
+ * (as 2.0 clients must before a PasswordPacket or COPY data). Start-up packets are checked against the sizes
  * the 2.0 documentation fixes (StartupPacket 296, CancelRequest 16,
  * SSLRequest 8), so an untrusted length never drives buffering. After a
  * StartupPacket the mode becomes `normal`; after SSLRequest it stays

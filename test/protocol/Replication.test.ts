@@ -205,6 +205,7 @@ describe("Replication", () => {
     it("an unknown type byte names the byte and offset 0", () => {
       const e = decodeError(bytes(0x78, 1, 2))
       assert.include(e.message, "unknown replication message type 0x78")
+      assert.strictEqual(e.messageName, "ReplicationMessage")
       assert.strictEqual(e.offset, 0)
     })
 
