@@ -153,8 +153,9 @@ type AnyCodec = TypeCodec.TypeCodec<any>
 
 /**
  * Builds the codecs of `rows`, resolving dependencies among the rows and, for
- * the rest, through `lookup` (the registry's known codecs). Rows that cannot
- * be resolved get text codecs; pseudo-types are skipped.
+ * the rest, through `lookup` (the registry's known codecs). Rows whose OID
+ * `lookup` knows are skipped (a known codec is never replaced by a generic one),
+ * as are pseudo-types; rows that cannot be resolved get text codecs.
  *
  * @since 0.1.0
  */
@@ -203,7 +204,8 @@ export const codecsFromRows = (
         return undefined
     }
   }
-  let pending = rows.filter((r) => r.typtype !== "p")
+  // Types the registry knows already (the built-ins a query pulled in as dependencies) keep their codecs.
+  let pending = rows.filter((r) => r.typtype !== "p" && lookup(r.oid) === undefined)
   for (;;) {
     const next: Array<TypeRow> = []
     for (const row of pending) {
