@@ -40,11 +40,12 @@
  *   are views of the input chunks: a chunk passed to a decoder must not be
  *   modified afterwards.
  *
- * Not here: the single-byte answer to SSLRequest ('S' / 'N', read by the
- * caller before the decoder sees any byte: 'N' would otherwise look like a
- * NoticeResponse), the crypt(3) and MD5 password hashing, the session state
- * machine, and errors raised in the middle of a COPY OUT (the 2.0 protocol
- * has no way to tell them from data). Pure: no Effect runtime, no IO.
+ * Not here: the single-byte answer to SSLRequest (the 2.0 text says 'Y',
+ * servers send 'S'; or 'N'), which the caller reads before the decoder sees
+ * any byte ('N' would otherwise look like a NoticeResponse); the crypt(3)
+ * and MD5 password hashing; the session state machine; and errors raised in
+ * the middle of a COPY OUT (nothing frames them apart from the rows in 2.0,
+ * so they arrive as rows). Pure: no Effect runtime, no IO.
  *
  * @since 0.1.0
  */
