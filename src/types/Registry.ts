@@ -333,6 +333,7 @@ export class Registry {
    * @since 0.1.0
    */
   parameterFormat(value: unknown, oid: number): 0 | 1 {
+    if (Param.isNull(value)) return 0
     try {
       return this.plan(value, oid).format
     } catch {
@@ -359,12 +360,12 @@ export class Registry {
       if (Param.isNull(value)) TypeCodec.fail("parameter", "NULL has no bytes (write length -1 instead)")
       const plan = this.plan(value, oid)
       if (format === 1) {
-        const encode = plan.format === 1 ? plan.codec?.encodeBinary : undefined
-        if (encode === undefined) {
+        if (plan.format !== 1) {
           TypeCodec.fail(plan.codec?.name ?? "parameter", `${TypeCodec.describe(plan.value)} cannot be sent in binary`)
         }
+        // A declared type without a codec takes raw bytes as its binary form.
         if (plan.codec === undefined) w.bytes(plan.value as Uint8Array)
-        else encode!(w, plan.value)
+        else plan.codec.encodeBinary!(w, plan.value)
         return
       }
       const text = plan.verbatim

@@ -168,7 +168,7 @@ const expected: Record<string, unknown> = {
   "int4range": Range.make(1, 6),
   "int4range empty": Range.empty,
   "int4range unbounded": Range.make(null, 5, "()"),
-  "tstzrange infinite": Range.make(new Date(Date.UTC(2020, 0, 1)), Number.POSITIVE_INFINITY),
+  "tstzrange infinite": Range.make<Date | number>(new Date(Date.UTC(2020, 0, 1)), Number.POSITIVE_INFINITY),
   "int4multirange": [Range.make(1, 3), Range.make(5, 7)],
   "int4range[]": [Range.make(1, 2), Range.empty],
   "record": [1, "a b", null, ""],
