@@ -77,7 +77,7 @@ const parseHstore = (text: string): Record<string, string | null> => {
     if (text.slice(i, i + 2) !== "=>") return TypeCodec.fail("hstore", "expected =>")
     i += 2
     const [value, quoted] = token()
-    out[key] = !quoted && value.toLowerCase() === "null" ? null : value
+    TypeCodec.setOwn(out, key, !quoted && value.toLowerCase() === "null" ? null : value)
     skip()
     if (i < text.length) {
       if (text[i] !== ",") return TypeCodec.fail("hstore", "expected ,")
@@ -124,7 +124,7 @@ export const hstore: ExtensionCodec = (oid, arrayOid) =>
         const [key, afterKey] = readString("hstore", buf, p, end, "key")
         if (key === null) return TypeCodec.fail("hstore", "NULL key")
         const [value, afterValue] = readString("hstore", buf, afterKey, end, "value")
-        out[key] = value
+        TypeCodec.setOwn(out, key, value)
         p = afterValue
       }
       if (p !== end) return TypeCodec.fail("hstore", `${end - p} trailing bytes`)

@@ -154,7 +154,7 @@ export const makeRecord = (resolver: Resolver): TypeCodec.TypeCodec<ReadonlyArra
  */
 export interface Attribute {
   readonly name: string
-  readonly codec: TypeCodec.TypeCodec<unknown>
+  readonly codec: TypeCodec.TypeCodec<any>
 }
 
 const fieldValues = (type: string, attributes: ReadonlyArray<Attribute>, value: unknown): Array<unknown> => {
@@ -168,7 +168,7 @@ const fieldValues = (type: string, attributes: ReadonlyArray<Attribute>, value: 
     return TypeCodec.unsupported(type, value, "an object with one property per attribute")
   }
   const record = value as Record<string, unknown>
-  return attributes.map((a) => record[a.name] ?? null)
+  return attributes.map((a) => (Object.hasOwn(record, a.name) ? record[a.name] : null))
 }
 
 /**
@@ -198,7 +198,7 @@ export const makeComposite = (
           if (columnOid !== attribute.codec.oid) {
             TypeCodec.fail(name, `column ${attribute.name} has type ${columnOid}, expected ${attribute.codec.oid}`)
           }
-          out[attribute.name] = length === -1 ? null : attribute.codec.decodeBinary!(buf, p, p + length)
+          TypeCodec.setOwn(out, attribute.name, length === -1 ? null : attribute.codec.decodeBinary!(buf, p, p + length))
         })
         if (count !== attributes.length) {
           return TypeCodec.fail(name, `expected ${attributes.length} columns, got ${count} (the type changed?)`)
@@ -215,10 +215,10 @@ export const makeComposite = (
       for (let i = 0; i < attributes.length; i++) {
         const field = fields[i]!
         const attribute = attributes[i]!
-        if (field === null) out[attribute.name] = null
+        if (field === null) TypeCodec.setOwn(out, attribute.name, null)
         else {
           const bytes = Utf8.encode(field)
-          out[attribute.name] = attribute.codec.decodeText(bytes, 0, bytes.length)
+          TypeCodec.setOwn(out, attribute.name, attribute.codec.decodeText(bytes, 0, bytes.length))
         }
       }
       return out

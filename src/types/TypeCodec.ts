@@ -403,3 +403,16 @@ export const checkText = (type: string, s: string): string => {
   if (s.indexOf("\0") !== -1) return fail(type, "string contains a NUL character, which PostgreSQL text cannot hold")
   return s
 }
+
+/**
+ * Sets an own enumerable property, safely for the key `__proto__` (which a
+ * plain assignment would turn into a prototype change): object keys decoded
+ * from the server (hstore keys, attribute names) are data.
+ *
+ * @since 0.1.0
+ */
+export const setOwn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+  } else target[key] = value
+}
