@@ -22,6 +22,11 @@
  *    D.1) must contain no LCat character (table D.2) and must start and end
  *    with a RandALCat character.
  *
+ * PostgreSQL runs steps 4 and 5 on the string of step 2, before
+ * normalization, where RFC 4013 checks the normalized output; this module
+ * does as PostgreSQL does (a test compares it with the secrets PostgreSQL 13
+ * and 18 compute).
+ *
  * When SASLprep rejects a password, or the password is not valid UTF-8,
  * PostgreSQL uses the raw bytes instead of failing (protocol-3.2 "SCRAM-SHA-256
  * Authentication"): `preparePassword` does the same.
@@ -236,7 +241,7 @@ export const saslPrep = (input: string): SaslPrepResult => {
   if (isAscii(input)) return { _tag: "Prepared", value: input }
   if (!input.isWellFormed()) return rejected("NotWellFormed")
 
-  // 1. Map.
+  // Step 2: map.
   let mapped = ""
   for (const ch of input) {
     const cp = ch.codePointAt(0)!
@@ -245,15 +250,15 @@ export const saslPrep = (input: string): SaslPrepResult => {
   }
   if (mapped.length === 0) return rejected("Empty")
 
-  // 2. Normalize.
-  const output = mapped.normalize("NFKC")
-
-  // 3. Prohibit, and 4. collect what the bidi check needs.
+  // Steps 4 and 5 on the mapped string, before normalization, as PostgreSQL
+  // runs them (RFC 4013 checks the output): a character unassigned in
+  // Unicode 3.2 that NFKC would turn into an assigned one still makes the
+  // password raw, on the server and in libpq alike, so it must here too.
   let hasRandAL = false
   let hasL = false
   let first = -1
   let last = -1
-  for (const ch of output) {
+  for (const ch of mapped) {
     const cp = ch.codePointAt(0)!
     if (inRanges(PROHIBITED, cp)) return rejected("Prohibited")
     if (inRanges(UNASSIGNED, cp)) return rejected("Unassigned")
@@ -263,11 +268,13 @@ export const saslPrep = (input: string): SaslPrepResult => {
     last = cp
   }
 
-  // 5. Bidi: RFC 3454 section 6, requirements 2 and 3.
+  // Bidi: RFC 3454 section 6, requirements 2 and 3.
   if (hasRandAL && (hasL || !inRanges(RAND_AL_CAT, first) || !inRanges(RAND_AL_CAT, last))) {
     return rejected("Bidi")
   }
-  return { _tag: "Prepared", value: output }
+
+  // Step 3: normalize.
+  return { _tag: "Prepared", value: mapped.normalize("NFKC") }
 }
 
 /**

@@ -84,6 +84,17 @@ describe("SaslPrep", () => {
     assert.strictEqual(prepared("\u{1D400}"), "A", "MATHEMATICAL BOLD CAPITAL A, 3.1, NFKC to A")
   })
 
+  it("checks the mapped string, not the normalized one, as PostgreSQL does", () => {
+    // U+FE18 was assigned after Unicode 3.2; NFKC maps it to U+3017, which
+    // was not. RFC 4013 would accept the normalized string; PostgreSQL checks
+    // before normalizing and uses the raw password.
+    assert.strictEqual("\uFF76\uFE18".normalize("NFKC"), "\u30AB\u3017")
+    assert.strictEqual(rejection("\uFF76\uFE18"), "Unassigned")
+    // U+FB1D (HEBREW LETTER YOD WITH HIRIQ) is RandALCat before NFKC turns it
+    // into U+05D9 U+05B4, which ends with a non-RandALCat mark.
+    assert.strictEqual(prepared("\uFB1D"), "\u05D9\u05B4")
+  })
+
   it("applies the bidi rules", () => {
     assert.strictEqual(prepared("\u05D0\u05D1"), "\u05D0\u05D1")
     assert.strictEqual(prepared("\u0627\u0031\u0628"), "\u0627\u0031\u0628")
