@@ -1,0 +1,842 @@
+/**
+ * The session's imperative core: one socket, one Framer, one reader callback,
+ * the FIFO of in-flight requests, the queue of requests not yet written, and
+ * the side channels for asynchronous messages.
+ *
+ * **Details**
+ *
+ * - Write order equals reply order. A request is written once (all its frames
+ *   at once, ending in Sync or Flush) and appended to the in-flight FIFO; every
+ *   backend message goes to the head of that FIFO and nowhere else, so no row
+ *   can reach another request. The head leaves the FIFO on its ReadyForQuery.
+ * - Every message is judged by `State.step` against the head's phase before
+ *   any handler runs. An unexpected message breaks the session with a
+ *   `ProtocolDesync` naming the message and the phase.
+ * - Reading never waits for writing: bytes are read whenever they arrive and
+ *   handed to the Framer, while writes are batched into one socket write per
+ *   microtask, so a pipeline of any size cannot deadlock on full TCP buffers.
+ * - Some requests hold the wire (`exclusive`: a portal being paged, a COPY):
+ *   later requests stay queued until it lets go. A cancel in progress also
+ *   holds the wire (see `Cancel`): nothing new is written until the cancelled
+ *   request has reached ReadyForQuery and the cancel connection has closed.
+ * - `breakWith` is the one break path: the state becomes `Broken`, every
+ *   queued and in-flight request fails with the reason, the socket is
+ *   destroyed, and the owner is told.
+ *
+ * This module runs no Effects: it is called from socket callbacks and from
+ * the Effect API in `Session`, which owns scoping, interruption and timers.
+ *
+ * @since 0.1.0
+ */
+import type * as Net from "node:net"
+import * as ErrorFields from "../protocol/ErrorFields.ts"
+import * as Backend from "../protocol/Backend.ts"
+import * as Frontend from "../protocol/Frontend.ts"
+import * as Trace from "../protocol/Trace.ts"
+import { CodecError, ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError } from "../errors/PgError.ts"
+import { Backend as Code } from "../wire/Codes.ts"
+import { Framer } from "../wire/Framer.ts"
+import { Reader } from "../wire/Reader.ts"
+import { Writer } from "../wire/Writer.ts"
+import type { Notice } from "./Result.ts"
+import * as State from "./State.ts"
+
+/**
+ * A request in the FIFO: it writes its frames once and receives exactly its
+ * own replies, up to its ReadyForQuery.
+ *
+ * **Details**
+ *
+ * Subclasses override the hooks for the messages their plan allows; `State.step`
+ * has already checked a message against the phase before a hook runs, so hooks
+ * never see a message out of order.
+ *
+ * @since 0.1.0
+ */
+export abstract class Request {
+  /** The phases this request's replies walk through (see `State`). */
+  plan: ReadonlyArray<State.Phase> = PLAN_READY
+  index = 0
+  phase: State.Phase = "ReadyForQuery"
+  /** Where a COPY returns to once it is finished. */
+  afterCopy: State.Phase = "ReadyForQuery"
+  /** The frames have been handed to the writer. */
+  written = false
+  /** ReadyForQuery received, or the request failed. */
+  done = false
+  /** The caller went away (interrupted): replies are read and dropped. */
+  discard = false
+  /** Holds the wire while written and not released (portal paging, COPY). */
+  exclusive = false
+  /** The first error the server reported for this request. */
+  serverError: ServerError | undefined = undefined
+  /** A client-side error (decoding) that fails the request once it is synced. */
+  clientError: PgError | undefined = undefined
+  /** Notices that arrived while this request was at the head. */
+  notices: Array<Notice> | undefined = undefined
+  /** Times this request was re-run after a stray cancel or a stale statement. */
+  retries = 0
+  /** Called once the request leaves the FIFO (or fails), so waiters can proceed. */
+  onSettled: (() => void) | undefined = undefined
+
+  /** Writes every frame of the request. May throw `PgError` before anything is flushed (the writer is rolled back). */
+  abstract encode(w: Writer, conn: Connection): void
+  /** ReadyForQuery arrived: the request is complete. */
+  abstract complete(conn: Connection, status: Backend.TransactionStatus): void
+  /** The request failed without completing (not sent, or the session broke). */
+  abstract fail(error: PgError): void
+
+  /** Starts the plan; called when the request is written. */
+  begin(plan: ReadonlyArray<State.Phase>): void {
+    this.plan = plan
+    this.index = 0
+    this.phase = plan[0]!
+  }
+
+  /** Moves to the next phase after an `Advance` outcome. */
+  advance(event: State.Event): void {
+    switch (this.phase) {
+      case "SimpleResult":
+        this.phase = "SimpleRows"
+        return
+      case "SimpleRows":
+        this.phase = "SimpleResult"
+        return
+      case "CopyOut":
+        this.phase = this.afterCopy === "SimpleResult" ? "SimpleResult" : "CopyOutDone"
+        return
+      case "CopyBoth":
+        this.phase = this.afterCopy
+        return
+      case "CopyIn":
+      case "CopyOutDone":
+        this.phase = this.afterCopy
+        return
+      default:
+        if (event === "PortalSuspended" && this.continuePortal()) return
+        this.index++
+        this.phase = this.plan[this.index] ?? "ReadyForQuery"
+    }
+  }
+
+  /** Whether a PortalSuspended keeps the request in `Rows` (a portal being paged). */
+  continuePortal(): boolean {
+    return false
+  }
+
+  onParseComplete(): void {}
+  onBindComplete(): void {}
+  onParameterDescription(_message: Backend.ParameterDescription): void {}
+  onRowDescription(_message: Backend.RowDescription): void {}
+  onNoData(): void {}
+  onDataRow(_buf: Uint8Array, _start: number, _end: number): void {}
+  onCommandComplete(_tag: string): void {}
+  onEmptyQuery(): void {}
+  onPortalSuspended(_conn: Connection): void {}
+  onCloseComplete(): void {}
+  onCopyIn(_conn: Connection, _message: Backend.CopyInResponse): void {}
+  onCopyOut(_message: Backend.CopyOutResponse): void {}
+  onCopyBoth(_conn: Connection, _message: Backend.CopyBothResponse): void {}
+  onCopyData(_buf: Uint8Array, _start: number, _end: number): void {}
+  onCopyDone(): void {}
+  onFunctionCallResponse(_message: Backend.FunctionCallResponse): void {}
+  onAuthentication(_conn: Connection, _message: Backend.BackendMessage): void {}
+  onBackendKeyData(_conn: Connection, _message: Backend.BackendKeyData): void {}
+  onNegotiateProtocolVersion(_conn: Connection, _message: Backend.NegotiateProtocolVersion): void {}
+  /** An ErrorResponse: the server now skips to the next Sync. */
+  onServerError(_conn: Connection, error: ServerError): void {
+    if (this.serverError === undefined) this.serverError = error
+  }
+}
+
+const PLAN_READY: ReadonlyArray<State.Phase> = ["ReadyForQuery"]
+
+/**
+ * Callbacks from the connection to its owner.
+ *
+ * @since 0.1.0
+ */
+export interface ConnectionHooks {
+  readonly onNotice: (notice: Notice) => void
+  readonly onNotification: (processId: number, channel: string, payload: string) => void
+  readonly onParameterStatus: (name: string, value: string) => void
+  /** The session broke or closed; called once. */
+  readonly onClose: (error: PgError | undefined) => void
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface ConnectionOptions {
+  readonly maxMessageSize?: number | undefined
+  /** Requests written and not yet answered, at most. */
+  readonly maxPipelineDepth?: number | undefined
+  /** Receives a PQtrace-style line for every message sent and received (see `Trace`). */
+  readonly trace?: ((line: string) => void) | undefined
+}
+
+/**
+ * Renders every frame in both directions, as libpq's PQtrace does. Only built
+ * when tracing is asked for: it decodes every frame a second time.
+ */
+class Tracer {
+  private readonly outgoing = new Framer({ startup: true })
+  private password: "PasswordMessage" | "SASLInitialResponse" | "SASLResponse" = "PasswordMessage"
+  readonly emit: (line: string) => void
+
+  constructor(emit: (line: string) => void) {
+    this.emit = emit
+  }
+
+  sent(bytes: Uint8Array): void {
+    this.outgoing.push(bytes, (type, buf, start, end) => {
+      this.emit(
+        Trace.renderFrame("F", frameOf(type, buf, start, end), { startup: type === -1, password: this.password })
+      )
+    })
+  }
+
+  received(type: number, buf: Uint8Array, start: number, end: number): void {
+    if (type === Code.Authentication && end - start >= 4) {
+      const code = (buf[start]! << 24) | (buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!
+      this.password = code === 10 ? "SASLInitialResponse" : code === 11 ? "SASLResponse" : "PasswordMessage"
+    }
+    this.emit(Trace.renderFrame("B", frameOf(type, buf, start, end)))
+  }
+}
+
+/** Rebuilds a whole frame (header and body) from a body range. */
+const frameOf = (type: number, buf: Uint8Array, start: number, end: number): Uint8Array => {
+  const header = type === -1 ? 4 : 5
+  const frame = new Uint8Array(header + end - start)
+  const length = end - start + 4
+  let o = 0
+  if (type !== -1) frame[o++] = type
+  frame[o] = length >>> 24
+  frame[o + 1] = (length >>> 16) & 0xff
+  frame[o + 2] = (length >>> 8) & 0xff
+  frame[o + 3] = length & 0xff
+  frame.set(buf.subarray(start, end), header)
+  return frame
+}
+
+/** Requests in flight at most, by default: deep enough to keep a server busy, shallow enough to bound memory. */
+export const DEFAULT_MAX_PIPELINE_DEPTH = 1024
+
+/** Receive-side bytes buffered by a slow consumer before reading pauses. */
+export const READ_PAUSE_HIGH_WATER_BYTES = 4 * 1024 * 1024
+
+/** Backend type byte -> the event `State.step` judges (undefined: asynchronous or unknown). */
+const EVENTS: Array<State.Event | undefined> = (() => {
+  const table = new Array<State.Event | undefined>(256).fill(undefined)
+  table[Code.Authentication] = "AuthenticationRequest"
+  table[Code.BackendKeyData] = "BackendKeyData"
+  table[Code.NegotiateProtocolVersion] = "NegotiateProtocolVersion"
+  table[Code.ParseComplete] = "ParseComplete"
+  table[Code.BindComplete] = "BindComplete"
+  table[Code.CloseComplete] = "CloseComplete"
+  table[Code.ParameterDescription] = "ParameterDescription"
+  table[Code.RowDescription] = "RowDescription"
+  table[Code.NoData] = "NoData"
+  table[Code.DataRow] = "DataRow"
+  table[Code.CommandComplete] = "CommandComplete"
+  table[Code.EmptyQueryResponse] = "EmptyQueryResponse"
+  table[Code.PortalSuspended] = "PortalSuspended"
+  table[Code.CopyInResponse] = "CopyInResponse"
+  table[Code.CopyOutResponse] = "CopyOutResponse"
+  table[Code.CopyBothResponse] = "CopyBothResponse"
+  table[Code.CopyData] = "CopyData"
+  table[Code.CopyDone] = "CopyDone"
+  table[Code.FunctionCallResponse] = "FunctionCallResponse"
+  table[Code.ErrorResponse] = "ErrorResponse"
+  table[Code.ReadyForQuery] = "ReadyForQuery"
+  return table
+})()
+
+const typeName = (type: number): string => {
+  const event = EVENTS[type]
+  if (event !== undefined) return event === "AuthenticationRequest" ? "Authentication" : event
+  switch (type) {
+    case Code.NoticeResponse:
+      return "NoticeResponse"
+    case Code.NotificationResponse:
+      return "NotificationResponse"
+    case Code.ParameterStatus:
+      return "ParameterStatus"
+    default:
+      return type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16)}`
+  }
+}
+
+/**
+ * Converts ErrorResponse/NoticeResponse fields into a `Notice`.
+ *
+ * @since 0.1.0
+ */
+export const toNotice = (fields: Backend.NoticeResponse["fields"]): Notice => {
+  const map: Record<string, string> = {}
+  for (const f of fields) map[f.code] = f.value
+  return {
+    severity: map["V"] ?? map["S"] ?? "NOTICE",
+    code: map["C"] ?? "00000",
+    message: map["M"] ?? "",
+    detail: map["D"],
+    hint: map["H"],
+    where: map["W"],
+    fields: map
+  }
+}
+
+/**
+ * @since 0.1.0
+ */
+export class Connection {
+  state: State.SessionState = State.Connecting
+  readonly writer = new Writer()
+  private readonly reader = new Reader()
+  private readonly framer: Framer
+  private socket: Net.Socket | undefined = undefined
+  private readonly hooks: ConnectionHooks
+  readonly maxPipelineDepth: number
+
+  /** In-flight requests: `inflight[head..]`. */
+  private inflight: Array<Request> = []
+  private head = 0
+  /** Requests not yet written, in submission order. */
+  private readonly pending: Array<Request> = []
+  /** The request holding the wire, if any. */
+  private exclusiveOwner: Request | undefined = undefined
+  /** Write holds (cancels in progress). */
+  private holds = 0
+  private flushScheduled = false
+  private paused = false
+  /** Bytes parked by consumers that asked reading to pause. */
+  private readonly pauseReasons = new Set<object>()
+
+  /** Transaction status from the last ReadyForQuery. */
+  transactionStatus: Backend.TransactionStatus = "I"
+  /** Server parameters (ParameterStatus), kept current for the whole session. */
+  readonly parameters = new Map<string, string>()
+  processId = 0
+  secretKey: Uint8Array = new Uint8Array(0)
+  /** Negotiated protocol minor version (3.x). */
+  protocolMinor = 2
+  /** A FATAL error the server sent before closing; becomes the break reason. */
+  private fatal: ServerError | undefined = undefined
+  /** Set once the socket is gone. */
+  private closedWith: PgError | undefined | null = null
+  private readonly tracer: Tracer | undefined
+
+  constructor(hooks: ConnectionHooks, options: ConnectionOptions = {}) {
+    this.hooks = hooks
+    this.framer = new Framer({ maxMessageSize: options.maxMessageSize })
+    this.maxPipelineDepth = options.maxPipelineDepth ?? DEFAULT_MAX_PIPELINE_DEPTH
+    this.tracer = options.trace === undefined ? undefined : new Tracer(options.trace)
+  }
+
+  // -------------------------------------------------------------------------
+  // Socket
+  // -------------------------------------------------------------------------
+
+  /** Takes ownership of an open socket and starts reading. */
+  attach(socket: Net.Socket): void {
+    this.socket = socket
+    this.state = State.Startup
+    socket.on("data", this.onData)
+    socket.on("error", this.onSocketError)
+    socket.on("close", this.onSocketClose)
+    socket.on("drain", this.onDrain)
+    if (socket.isPaused()) socket.resume()
+  }
+
+  /** The socket, for the TLS details of the cancel connection and channel binding. */
+  get rawSocket(): Net.Socket | undefined {
+    return this.socket
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.framer.push(chunk, this.onFrame)
+    } catch (e) {
+      this.breakWith(asPgError(e))
+    }
+  }
+
+  private readonly onSocketError = (cause: Error): void => {
+    this.breakWith(
+      new PgError({ reason: new ConnectionError({ message: `connection error: ${cause.message}`, requestSent: true, cause }) })
+    )
+  }
+
+  private readonly onSocketClose = (): void => {
+    if (this.state._tag === "Closing" || this.state._tag === "Closed") {
+      this.finish(undefined)
+      return
+    }
+    const fatal = this.fatal
+    this.breakWith(
+      fatal !== undefined
+        ? new PgError({ reason: fatal })
+        : new PgError({
+          reason: new ConnectionError({ message: "the server closed the connection unexpectedly", requestSent: true })
+        })
+    )
+  }
+
+  private drainWaiters: Array<() => void> = []
+  private readonly onDrain = (): void => {
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const w of waiters) w()
+  }
+
+  /**
+   * Whether the socket's write buffer is over its high-water mark; `onDrain`
+   * is called once it empties (COPY FROM uses this for backpressure).
+   */
+  writeBlocked(onDrain: () => void): boolean {
+    const socket = this.socket
+    if (socket === undefined || !socket.writableNeedDrain) return false
+    this.drainWaiters.push(onDrain)
+    return true
+  }
+
+  /** Asks reading to pause until `resumeReading(owner)` (a slow stream consumer). */
+  pauseReading(owner: object): void {
+    this.pauseReasons.add(owner)
+    if (!this.paused && this.socket !== undefined) {
+      this.paused = true
+      this.socket.pause()
+    }
+  }
+
+  resumeReading(owner: object): void {
+    this.pauseReasons.delete(owner)
+    if (this.paused && this.pauseReasons.size === 0 && this.socket !== undefined) {
+      this.paused = false
+      this.socket.resume()
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Writing
+  // -------------------------------------------------------------------------
+
+  /** Number of requests written and not yet answered. */
+  get inflightCount(): number {
+    return this.inflight.length - this.head
+  }
+
+  /** The request whose replies are being read. */
+  get current(): Request | undefined {
+    return this.inflight[this.head]
+  }
+
+  /** Whether nothing is queued, in flight, or holding the wire. */
+  get idle(): boolean {
+    return this.inflightCount === 0 && this.pending.length === 0 && this.holds === 0
+  }
+
+  /** Whether `request` is in flight (written, not answered). */
+  isInflight(request: Request): boolean {
+    for (let i = this.head; i < this.inflight.length; i++) if (this.inflight[i] === request) return true
+    return false
+  }
+
+  /** The requests in flight, head first (a copy). */
+  inflightRequests(): ReadonlyArray<Request> {
+    return this.inflight.slice(this.head)
+  }
+
+  /** Whether `request` is the last request written (nothing was written after it). */
+  isLastWritten(request: Request): boolean {
+    return this.inflight.length > this.head && this.inflight[this.inflight.length - 1] === request
+  }
+
+  /**
+   * Submits a request: written now if the wire is free, else queued.
+   * A session that is broken or closed fails it at once.
+   */
+  submit(request: Request): void {
+    if (!State.acceptsRequests(this.state)) {
+      request.done = true
+      request.fail(this.closedError())
+      return
+    }
+    if (this.pending.length > 0 || !this.canWrite()) {
+      this.pending.push(request)
+      return
+    }
+    this.write(request)
+  }
+
+  /**
+   * Submits a request ahead of every queued one (a re-run after a stale
+   * statement or a stray cancel keeps its place in line).
+   */
+  submitFirst(request: Request): void {
+    if (!State.acceptsRequests(this.state)) {
+      request.done = true
+      request.fail(this.closedError())
+      return
+    }
+    if (this.canWrite()) this.write(request)
+    else this.pending.unshift(request)
+  }
+
+  /** Removes a request that was never written. Returns false if it was already written. */
+  withdraw(request: Request): boolean {
+    if (request.written) return false
+    const i = this.pending.indexOf(request)
+    if (i >= 0) this.pending.splice(i, 1)
+    return true
+  }
+
+  private canWrite(): boolean {
+    return this.exclusiveOwner === undefined && this.holds === 0 && this.inflightCount < this.maxPipelineDepth &&
+      this.socket !== undefined
+  }
+
+  private write(request: Request): void {
+    const mark = this.writer.mark()
+    try {
+      request.encode(this.writer, this)
+    } catch (e) {
+      this.writer.truncate(mark)
+      request.done = true
+      request.fail(asPgError(e))
+      return
+    }
+    request.written = true
+    if (request.exclusive) this.exclusiveOwner = request
+    this.inflight.push(request)
+    if (this.state._tag === "Ready") this.state = State.Busy
+    this.scheduleFlush()
+  }
+
+  /** Writes extra frames for the current exclusive owner or from a handler (Execute for the next page, Sync, CopyData). */
+  send(encode: (w: Writer) => void): void {
+    if (this.socket === undefined || this.closedWith !== null) return
+    encode(this.writer)
+    this.scheduleFlush()
+  }
+
+  /** Writes bytes that are already encoded (constant frames). */
+  sendBytes(bytes: Uint8Array): void {
+    if (this.socket === undefined || this.closedWith !== null) return
+    this.writer.bytes(bytes)
+    this.scheduleFlush()
+  }
+
+  /** The exclusive owner lets go of the wire: queued requests may be written. */
+  release(request: Request): void {
+    if (this.exclusiveOwner === request) {
+      this.exclusiveOwner = undefined
+      this.pump()
+    }
+  }
+
+  /** Holds the wire (a cancel is in progress). */
+  hold(): void {
+    this.holds++
+  }
+
+  unhold(): void {
+    if (this.holds > 0) this.holds--
+    this.pump()
+  }
+
+  private pump(): void {
+    while (this.pending.length > 0 && this.canWrite() && State.acceptsRequests(this.state)) {
+      this.write(this.pending.shift()!)
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    queueMicrotask(this.flush)
+  }
+
+  /** Writes everything encoded so far to the socket. */
+  readonly flush = (): void => {
+    this.flushScheduled = false
+    if (this.writer.pending() === 0) return
+    const bytes = this.writer.flush()
+    const socket = this.socket
+    if (socket !== undefined && this.closedWith === null && !socket.destroyed) {
+      this.tracer?.sent(bytes)
+      socket.write(bytes)
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Reading
+  // -------------------------------------------------------------------------
+
+  private readonly onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+    this.tracer?.received(type, buf, start, end)
+    const request = this.inflight[this.head]
+    // The hot path: rows of the current result.
+    if (type === Code.DataRow) {
+      if (request !== undefined && (request.phase === "Rows" || request.phase === "SimpleRows")) {
+        if (!request.discard && request.clientError === undefined) {
+          try {
+            request.onDataRow(buf, start, end)
+          } catch (e) {
+            request.clientError = asPgError(e)
+          }
+        }
+        return
+      }
+      return this.desync("DataRow", request)
+    }
+    if (type === Code.CopyData) {
+      if (request !== undefined && (request.phase === "CopyOut" || request.phase === "CopyBoth")) {
+        if (!request.discard) request.onCopyData(buf, start, end)
+        return
+      }
+      return this.desync("CopyData", request)
+    }
+    const event = EVENTS[type]
+    if (event === undefined) return this.asynchronous(type, buf, start, end, request)
+    if (request === undefined) return this.desync(typeName(type), undefined)
+    const outcome = State.step(request.phase, event)
+    if (outcome === "Desync") return this.desync(typeName(type), request)
+    const message = Backend.readUnsafe(type, buf, start, end, this.reader)
+    switch (outcome) {
+      case "Stay":
+      case "Advance":
+        this.deliver(request, message)
+        if (outcome === "Advance" && !request.done) request.advance(event)
+        return
+      case "Copy": {
+        request.afterCopy = request.phase === "SimpleResult"
+          ? "SimpleResult"
+          : (request.plan[request.index + 1] ?? "ReadyForQuery")
+        if (request.phase !== "SimpleResult") request.index++
+        request.phase = State.copyPhase(event as "CopyInResponse" | "CopyOutResponse" | "CopyBothResponse")
+        this.deliver(request, message)
+        return
+      }
+      case "Skip": {
+        const error = ErrorFields.toServerError((message as Backend.ErrorResponse).fields)
+        if (error.severity === "FATAL" || error.severity === "PANIC") this.fatal = error
+        request.phase = request.phase === "Startup" ? "Startup" : "ReadyForQuery"
+        request.onServerError(this, error)
+        return
+      }
+      case "Complete": {
+        const status = (message as Backend.ReadyForQuery).transactionStatus
+        this.transactionStatus = status
+        this.inflight[this.head] = undefined as unknown as Request
+        this.head++
+        if (this.head === this.inflight.length) {
+          this.inflight = []
+          this.head = 0
+          if (this.state._tag === "Busy" || this.state._tag === "Startup") this.state = State.Ready
+        } else if (this.head > 1024 && this.head * 2 > this.inflight.length) {
+          this.inflight = this.inflight.slice(this.head)
+          this.head = 0
+        }
+        request.done = true
+        if (this.exclusiveOwner === request) this.exclusiveOwner = undefined
+        request.complete(this, status)
+        request.onSettled?.()
+        this.pump()
+        return
+      }
+    }
+  }
+
+  private deliver(request: Request, message: Backend.BackendMessage): void {
+    switch (message._tag) {
+      case "ParseComplete":
+        return request.onParseComplete()
+      case "BindComplete":
+        return request.onBindComplete()
+      case "ParameterDescription":
+        return request.onParameterDescription(message)
+      case "RowDescription":
+        return request.onRowDescription(message)
+      case "NoData":
+        return request.onNoData()
+      case "CommandComplete":
+        return request.onCommandComplete(message.tag)
+      case "EmptyQueryResponse":
+        return request.onEmptyQuery()
+      case "PortalSuspended":
+        return request.onPortalSuspended(this)
+      case "CloseComplete":
+        return request.onCloseComplete()
+      case "CopyInResponse":
+        return request.onCopyIn(this, message)
+      case "CopyOutResponse":
+        return request.onCopyOut(message)
+      case "CopyBothResponse":
+        return request.onCopyBoth(this, message)
+      case "CopyDone":
+        return request.onCopyDone()
+      case "FunctionCallResponse":
+        return request.onFunctionCallResponse(message)
+      case "BackendKeyData":
+        return request.onBackendKeyData(this, message)
+      case "NegotiateProtocolVersion":
+        return request.onNegotiateProtocolVersion(this, message)
+      case "AuthenticationOk":
+      case "AuthenticationKerberosV5":
+      case "AuthenticationCleartextPassword":
+      case "AuthenticationMD5Password":
+      case "AuthenticationGSS":
+      case "AuthenticationGSSContinue":
+      case "AuthenticationSSPI":
+      case "AuthenticationSASL":
+      case "AuthenticationSASLContinue":
+      case "AuthenticationSASLFinal":
+        return request.onAuthentication(this, message)
+      default:
+        return
+    }
+  }
+
+  private asynchronous(type: number, buf: Uint8Array, start: number, end: number, request: Request | undefined): void {
+    switch (type) {
+      case Code.NoticeResponse: {
+        const message = Backend.readUnsafe(type, buf, start, end, this.reader) as Backend.NoticeResponse
+        const notice = toNotice(message.fields)
+        if (request !== undefined) (request.notices ??= []).push(notice)
+        this.hooks.onNotice(notice)
+        return
+      }
+      case Code.NotificationResponse: {
+        const message = Backend.readUnsafe(type, buf, start, end, this.reader) as Backend.NotificationResponse
+        this.hooks.onNotification(message.processId, message.channel, message.payload)
+        return
+      }
+      case Code.ParameterStatus: {
+        const message = Backend.readUnsafe(type, buf, start, end, this.reader) as Backend.ParameterStatus
+        this.parameters.set(message.name, message.value)
+        this.hooks.onParameterStatus(message.name, message.value)
+        return
+      }
+      default:
+        throw new PgError({
+          reason: new ProtocolError({
+            message: `unknown message type ${typeName(type)} from the server`,
+            messageName: typeName(type),
+            offset: 0
+          })
+        })
+    }
+  }
+
+  private desync(messageName: string, request: Request | undefined): void {
+    const state = request === undefined ? "no request in flight" : request.phase
+    this.breakWith(
+      new PgError({
+        reason: new ProtocolDesync({
+          message: `unexpected ${messageName} from the server while ${
+            request === undefined ? "no request is in flight" : `expecting ${request.phase}`
+          }`,
+          messageName,
+          state
+        })
+      })
+    )
+  }
+
+  // -------------------------------------------------------------------------
+  // Closing and breaking
+  // -------------------------------------------------------------------------
+
+  private closedError(): PgError {
+    if (this.closedWith instanceof PgError) return this.closedWith
+    return new PgError({ reason: new ConnectionError({ message: "the session is closed", requestSent: false }) })
+  }
+
+  /** Whether the session has broken or closed. */
+  get isClosed(): boolean {
+    return this.closedWith !== null
+  }
+
+  /**
+   * The one break path: fail everything, destroy the socket, tell the owner.
+   * Idempotent.
+   */
+  breakWith(error: PgError): void {
+    if (this.closedWith !== null) return
+    this.state = { _tag: "Broken", reason: error.message }
+    this.finish(error)
+  }
+
+  /** Sends Terminate and closes the socket; pending and in-flight requests fail. */
+  terminate(): void {
+    if (this.closedWith !== null) return
+    this.state = State.Closing
+    const socket = this.socket
+    if (socket !== undefined && !socket.destroyed) {
+      this.writer.bytes(Frontend.TERMINATE)
+      this.flush()
+      socket.end()
+    }
+    this.finish(undefined)
+  }
+
+  private finish(error: PgError | undefined): void {
+    if (this.closedWith !== null) return
+    this.closedWith = error
+    if (error === undefined) this.state = State.Closed
+    const failure = error ??
+      new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: true }) })
+    const inflight = this.inflight.slice(this.head)
+    const pending = this.pending.splice(0)
+    this.inflight = []
+    this.head = 0
+    this.exclusiveOwner = undefined
+    for (const request of inflight) {
+      if (request.done) continue
+      request.done = true
+      request.fail(failure)
+      request.onSettled?.()
+    }
+    const notSent = error ?? new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: false }) })
+    for (const request of pending) {
+      if (request.done) continue
+      request.done = true
+      request.fail(
+        notSent.reason._tag === "ConnectionError"
+          ? new PgError({ reason: new ConnectionError({ message: notSent.reason.message, requestSent: false }) })
+          : notSent
+      )
+      request.onSettled?.()
+    }
+    const waiters = this.drainWaiters
+    this.drainWaiters = []
+    for (const w of waiters) w()
+    const socket = this.socket
+    if (socket !== undefined) {
+      socket.off("data", this.onData)
+      socket.off("drain", this.onDrain)
+      if (error !== undefined) socket.destroy()
+      else setTimeout(() => socket.destroy(), SOCKET_END_GRACE_MILLIS).unref()
+    }
+    this.hooks.onClose(error)
+  }
+}
+
+/** After Terminate, how long the socket may take to close cleanly before it is destroyed. */
+export const SOCKET_END_GRACE_MILLIS = 1000
+
+/**
+ * Converts anything thrown by the pure layers into a `PgError`.
+ *
+ * @since 0.1.0
+ */
+export const asPgError = (e: unknown): PgError => {
+  if (e instanceof PgError) return e
+  if (e instanceof ProtocolError) return new PgError({ reason: e })
+  if (e instanceof CodecError) return new PgError({ reason: e })
+  return new PgError({
+    reason: new ProtocolError({ message: `internal error: ${e instanceof Error ? e.message : String(e)}` })
+  })
+}

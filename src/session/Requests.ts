@@ -1,0 +1,676 @@
+/**
+ * The request kinds: what each one writes, the phases its replies walk
+ * through, and what it makes of them.
+ *
+ * **Details**
+ *
+ * - `QueryRequest`: one statement through the extended protocol. With a
+ *   cached statement: Bind, Execute, Sync (one round trip, binary results
+ *   where a decoder exists). Without (statement cache off, e.g. behind a
+ *   transaction pooler): Parse, Bind, Describe, Execute, Sync of the unnamed
+ *   statement in one write.
+ * - `PrepareRequest`: Parse + Describe(statement) + Sync of a named statement.
+ * - `CloseRequest`: Close + Sync.
+ * - `SimpleRequest`: a simple Query, possibly several statements: every
+ *   result set in order.
+ * - `BatchRequest`: several extended-protocol statements and one Sync, so
+ *   they run in one implicit transaction and an error stops the rest.
+ * - `FunctionCallRequest`: FunctionCall.
+ *
+ * Streaming kinds (portal paging, COPY) live in `Streaming`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { CodecError, PgError, ServerError } from "../errors/PgError.ts"
+import type * as Backend from "../protocol/Backend.ts"
+import * as Frontend from "../protocol/Frontend.ts"
+import * as Message from "../protocol/Message.ts"
+import type { Registry } from "../types/Registry.ts"
+import { Frontend as Code } from "../wire/Codes.ts"
+import type { Writer } from "../wire/Writer.ts"
+import { Connection, Request } from "./Connection.ts"
+import { type Field, type Notice, parseCommandTag, type QueryResult, type RowMode, RowShape, toFields } from "./Result.ts"
+import type * as State from "./State.ts"
+import type { Statement } from "./Statement.ts"
+
+/**
+ * Completes the Effect waiting for a request.
+ *
+ * @since 0.1.0
+ */
+export type Resume<A> = (effect: Effect.Effect<A, PgError>) => void
+
+/** @since 0.1.0 */
+export const PLAN_BOUND: ReadonlyArray<State.Phase> = ["BindComplete", "Rows", "ReadyForQuery"]
+/** @since 0.1.0 */
+export const PLAN_UNNAMED: ReadonlyArray<State.Phase> = [
+  "ParseComplete",
+  "BindComplete",
+  "RowDescription",
+  "Rows",
+  "ReadyForQuery"
+]
+/** @since 0.1.0 */
+export const PLAN_PREPARE: ReadonlyArray<State.Phase> = [
+  "ParseComplete",
+  "ParameterDescription",
+  "RowDescription",
+  "ReadyForQuery"
+]
+/** @since 0.1.0 */
+export const PLAN_CLOSE: ReadonlyArray<State.Phase> = ["CloseComplete", "ReadyForQuery"]
+/** @since 0.1.0 */
+export const PLAN_SIMPLE: ReadonlyArray<State.Phase> = ["SimpleResult"]
+/** @since 0.1.0 */
+export const PLAN_FUNCTION_CALL: ReadonlyArray<State.Phase> = ["FunctionCallResponse", "ReadyForQuery"]
+
+/** Bind accepts at most this many parameters (the count is an Int16 the server reads as unsigned). */
+export const MAX_PARAMETERS = 65535
+
+const scratchFormats: Array<0 | 1> = []
+
+/**
+ * Writes a Bind whose parameter values are encoded straight into the frame by
+ * the registry (no intermediate byte arrays).
+ *
+ * **Details**
+ *
+ * `types` are the parameter type OIDs the server expects (0 = unknown). Format
+ * codes are compressed as the protocol allows: none when every parameter is
+ * text, one when all share a format. Throws `PgError` (CodecError naming the
+ * parameter) before the frame is complete; the connection rolls the writer
+ * back, so nothing partial is ever sent.
+ *
+ * @since 0.1.0
+ */
+export const writeBind = (
+  w: Writer,
+  registry: Registry,
+  portal: string,
+  statement: string,
+  params: ReadonlyArray<unknown>,
+  types: ReadonlyArray<number>,
+  resultFormats: ReadonlyArray<0 | 1>
+): void => {
+  const n = params.length
+  if (n > MAX_PARAMETERS) {
+    throw new PgError({ reason: new CodecError({ message: `${n} parameters exceed the protocol limit of ${MAX_PARAMETERS}` }) })
+  }
+  if (types.length !== 0 && types.length !== n) {
+    throw new PgError({
+      reason: new CodecError({ message: `the statement takes ${types.length} parameters but ${n} were given` })
+    })
+  }
+  w.begin(Code.Bind, "Bind")
+  w.cstring(portal)
+  w.cstring(statement)
+  let binary = 0
+  const formats = scratchFormats
+  formats.length = n
+  try {
+    for (let i = 0; i < n; i++) {
+      const v = params[i]
+      const f = v === null || v === undefined ? 0 : registry.parameterFormat(v, types[i] ?? 0)
+      formats[i] = f
+      binary += f
+    }
+  } catch (e) {
+    throw toParameterError(e, -1)
+  }
+  if (binary === 0) {
+    w.int16(0)
+  } else if (binary === n) {
+    w.int16(1)
+    w.int16(1)
+  } else {
+    w.int16(n)
+    for (let i = 0; i < n; i++) w.int16(formats[i]!)
+  }
+  w.int16(n)
+  for (let i = 0; i < n; i++) {
+    const v = params[i]
+    if (v === null || v === undefined) {
+      w.int32(-1)
+      continue
+    }
+    const mark = w.reserve32()
+    try {
+      registry.writeParameter(w, v, types[i] ?? 0, formats[i]!, i + 1)
+    } catch (e) {
+      throw toParameterError(e, i + 1)
+    }
+    w.patch32(mark, w.since(mark) - 4)
+  }
+  writeFormats(w, resultFormats)
+  w.end()
+}
+
+const writeFormats = (w: Writer, formats: ReadonlyArray<0 | 1>): void => {
+  const n = formats.length
+  if (n === 0) {
+    w.int16(0)
+    return
+  }
+  const first = formats[0]!
+  let same = true
+  for (let i = 1; i < n; i++) {
+    if (formats[i] !== first) {
+      same = false
+      break
+    }
+  }
+  if (same) {
+    if (first === 0) w.int16(0)
+    else w.int16(1).int16(1)
+    return
+  }
+  w.int16(n)
+  for (let i = 0; i < n; i++) w.int16(formats[i]!)
+}
+
+const toParameterError = (e: unknown, index: number): PgError => {
+  if (e instanceof PgError) return e
+  if (e instanceof CodecError) return new PgError({ reason: e })
+  return new PgError({
+    reason: new CodecError({
+      message: `${index > 0 ? `parameter $${index}: ` : ""}${e instanceof Error ? e.message : String(e)}`,
+      ...(index > 0 ? { parameter: index } : {})
+    })
+  })
+}
+
+/**
+ * The OIDs declared in Parse for parameters the server has not described.
+ *
+ * @since 0.1.0
+ */
+export const declaredTypes = (registry: Registry, params: ReadonlyArray<unknown>): Array<number> => {
+  const out = new Array<number>(params.length)
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i]
+    out[i] = v === null || v === undefined ? 0 : registry.parameterOid(v)
+  }
+  return out
+}
+
+const EMPTY_NOTICES: ReadonlyArray<Notice> = []
+
+/**
+ * Builds a result from what a statement received.
+ *
+ * @since 0.1.0
+ */
+export const makeResult = <R>(
+  rows: ReadonlyArray<R>,
+  fields: ReadonlyArray<Field>,
+  tag: string,
+  notices: ReadonlyArray<Notice> | undefined
+): QueryResult<R> => {
+  const { command, rowCount } = parseCommandTag(tag)
+  return { rows, fields, command, rowCount, notices: notices ?? EMPTY_NOTICES }
+}
+
+/**
+ * What a `QueryRequest` needs from the session around it.
+ *
+ * @since 0.1.0
+ */
+export interface QueryOwner {
+  readonly registry: Registry
+  /** Called on ReadyForQuery or failure; decides about re-running (stale statement, stray cancel). */
+  readonly settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined) => void
+}
+
+/**
+ * One statement through the extended protocol.
+ *
+ * @since 0.1.0
+ */
+export class QueryRequest extends Request {
+  readonly owner: QueryOwner
+  readonly sql: string
+  readonly params: ReadonlyArray<unknown>
+  statement: Statement | undefined
+  readonly rowMode: RowMode
+  readonly resume: Resume<QueryResult<unknown>>
+  rows: Array<unknown> = []
+  fields: ReadonlyArray<Field> = []
+  shape: RowShape | undefined = undefined
+  tag = ""
+  /** Whether a cancel sent for another request may have hit this one (see `Session`). */
+  atRiskOfStrayCancel = false
+
+  constructor(
+    owner: QueryOwner,
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    statement: Statement | undefined,
+    rowMode: RowMode,
+    resume: Resume<QueryResult<unknown>>
+  ) {
+    super()
+    this.owner = owner
+    this.sql = sql
+    this.params = params
+    this.statement = statement
+    this.rowMode = rowMode
+    this.resume = resume
+  }
+
+  /** Clears what a previous run received (before a transparent re-run). */
+  reset(statement: Statement | undefined): void {
+    this.statement = statement
+    this.rows = []
+    this.fields = []
+    this.shape = undefined
+    this.tag = ""
+    this.serverError = undefined
+    this.clientError = undefined
+    this.notices = undefined
+    this.written = false
+    this.done = false
+  }
+
+  encode(w: Writer): void {
+    const registry = this.owner.registry
+    const statement = this.statement
+    if (statement !== undefined) {
+      writeBind(w, registry, "", statement.name, this.params, statement.parameterTypes, statement.resultFormats)
+      w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
+      w.bytes(Frontend.SYNC)
+      this.fields = statement.fields
+      this.shape = statement.returnsRows ? statement.shape(registry) : undefined
+      statement.inUse++
+      this.begin(PLAN_BOUND)
+      return
+    }
+    const types = declaredTypes(registry, this.params)
+    Frontend.writeParse(w, "", this.sql, types)
+    writeBind(w, registry, "", "", this.params, types, [])
+    w.bytes(Frontend.DESCRIBE_UNNAMED_PORTAL)
+    w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
+    w.bytes(Frontend.SYNC)
+    this.begin(PLAN_UNNAMED)
+  }
+
+  override onRowDescription(message: Backend.RowDescription): void {
+    this.fields = toFields(message.fields)
+    this.shape = new RowShape(this.fields, this.owner.registry)
+  }
+
+  override onDataRow(buf: Uint8Array, start: number, end: number): void {
+    const shape = this.shape!
+    this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+  }
+
+  override onCommandComplete(tag: string): void {
+    this.tag = tag
+  }
+
+  complete(_conn: Connection, status: Backend.TransactionStatus): void {
+    if (this.statement !== undefined && this.written) this.statement.inUse--
+    this.owner.settleQuery(this, status)
+  }
+
+  fail(error: PgError): void {
+    if (this.statement !== undefined && this.written) this.statement.inUse--
+    this.clientError = error
+    this.owner.settleQuery(this, undefined)
+  }
+
+  /** The outcome to hand to the caller. */
+  outcome(): Effect.Effect<QueryResult<unknown>, PgError> {
+    if (this.serverError !== undefined) return Effect.fail(new PgError({ reason: this.serverError }))
+    if (this.clientError !== undefined) return Effect.fail(this.clientError)
+    return Effect.succeed(makeResult(this.rows, this.fields, this.tag, this.notices))
+  }
+}
+
+/**
+ * Parse + Describe(statement) + Sync of a named statement.
+ *
+ * @since 0.1.0
+ */
+export class PrepareRequest extends Request {
+  readonly statement: Statement
+  readonly registry: Registry
+  readonly onDone: (error: PgError | undefined) => void
+  private parameterTypes: ReadonlyArray<number> = []
+  private fields: ReadonlyArray<Field> | undefined = undefined
+
+  constructor(statement: Statement, registry: Registry, onDone: (error: PgError | undefined) => void) {
+    super()
+    this.statement = statement
+    this.registry = registry
+    this.onDone = onDone
+  }
+
+  encode(w: Writer): void {
+    Frontend.writeParse(w, this.statement.name, this.statement.sql, this.statement.declaredTypes)
+    Frontend.writeDescribe(w, "S", this.statement.name)
+    w.bytes(Frontend.SYNC)
+    this.begin(PLAN_PREPARE)
+  }
+
+  override onParameterDescription(message: Backend.ParameterDescription): void {
+    this.parameterTypes = message.parameterTypes
+  }
+
+  override onRowDescription(message: Backend.RowDescription): void {
+    this.fields = toFields(message.fields)
+  }
+
+  override onNoData(): void {
+    this.fields = undefined
+  }
+
+  complete(): void {
+    if (this.serverError !== undefined) {
+      const error = new PgError({ reason: this.serverError })
+      this.statement.settle(error)
+      this.onDone(error)
+      return
+    }
+    this.statement.describe(this.parameterTypes, this.fields, this.registry)
+    this.statement.settle(undefined)
+    this.onDone(undefined)
+  }
+
+  fail(error: PgError): void {
+    this.statement.settle(error)
+    this.onDone(error)
+  }
+}
+
+/**
+ * Close (statement or portal) + Sync.
+ *
+ * @since 0.1.0
+ */
+export class CloseRequest extends Request {
+  readonly target: "S" | "P"
+  readonly name: string
+  readonly onDone: ((error: PgError | undefined) => void) | undefined
+
+  constructor(target: "S" | "P", name: string, onDone?: (error: PgError | undefined) => void) {
+    super()
+    this.target = target
+    this.name = name
+    this.onDone = onDone
+  }
+
+  encode(w: Writer): void {
+    Frontend.writeClose(w, this.target, this.name)
+    w.bytes(Frontend.SYNC)
+    this.begin(PLAN_CLOSE)
+  }
+
+  complete(): void {
+    this.onDone?.(this.serverError === undefined ? undefined : new PgError({ reason: this.serverError }))
+  }
+
+  fail(error: PgError): void {
+    this.onDone?.(error)
+  }
+}
+
+/**
+ * A simple Query: every statement of the string, every result in order.
+ *
+ * **Details**
+ *
+ * Results come in the text format (the simple protocol has no format
+ * choice). An error stops the string: statements after it do not run
+ * (protocol-3.2 "Simple Query"), and the request fails with that error.
+ * A COPY inside the string is refused with CopyFail (COPY FROM) or its data
+ * is dropped (COPY TO): use `copyFrom`/`copyTo` for COPY.
+ *
+ * @since 0.1.0
+ */
+export class SimpleRequest extends Request {
+  readonly sql: string
+  readonly registry: Registry
+  readonly rowMode: RowMode
+  readonly resume: Resume<ReadonlyArray<QueryResult<unknown>>>
+  readonly results: Array<QueryResult<unknown>> = []
+  private rows: Array<unknown> = []
+  private fields: ReadonlyArray<Field> = []
+  private shape: RowShape | undefined = undefined
+  private noticeStart = 0
+
+  constructor(sql: string, registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
+    super()
+    this.sql = sql
+    this.registry = registry
+    this.rowMode = rowMode
+    this.resume = resume
+  }
+
+  encode(w: Writer): void {
+    Frontend.writeQuery(w, this.sql)
+    this.begin(PLAN_SIMPLE)
+  }
+
+  override onRowDescription(message: Backend.RowDescription): void {
+    this.fields = toFields(message.fields)
+    this.shape = new RowShape(this.fields, this.registry)
+    this.rows = []
+  }
+
+  override onDataRow(buf: Uint8Array, start: number, end: number): void {
+    const shape = this.shape!
+    this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+  }
+
+  private push(tag: string): void {
+    const notices = this.notices?.slice(this.noticeStart)
+    this.noticeStart = this.notices?.length ?? 0
+    this.results.push(makeResult(this.rows, this.fields, tag, notices))
+    this.rows = []
+    this.fields = []
+    this.shape = undefined
+  }
+
+  override onCommandComplete(tag: string): void {
+    this.push(tag)
+  }
+
+  override onEmptyQuery(): void {
+    this.push("")
+  }
+
+  override onCopyIn(conn: Connection): void {
+    conn.send((w) => {
+      w.begin(Code.CopyFail, "CopyFail")
+      w.cstring("COPY FROM STDIN is not supported by simple(); use copyFrom")
+      w.end()
+    })
+  }
+
+  complete(): void {
+    if (this.discard) return
+    if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
+    else if (this.clientError !== undefined) this.resume(Effect.fail(this.clientError))
+    else this.resume(Effect.succeed(this.results))
+  }
+
+  fail(error: PgError): void {
+    if (!this.discard) this.resume(Effect.fail(error))
+  }
+}
+
+/**
+ * One statement of a batch.
+ *
+ * @since 0.1.0
+ */
+export interface BatchItem {
+  readonly sql: string
+  readonly params?: ReadonlyArray<unknown> | undefined
+}
+
+/**
+ * Several statements in one write, each Parse/Bind/Describe/Execute of the
+ * unnamed statement, and one Sync at the end.
+ *
+ * **Details**
+ *
+ * One Sync makes the batch one implicit transaction (protocol-3.2 "Extended
+ * Query": the statements between two Syncs run in one transaction unless
+ * they contain transaction control): either every statement takes effect or
+ * none does, and after an error the server skips the rest. The result has one
+ * entry per statement.
+ *
+ * @since 0.1.0
+ */
+export class BatchRequest extends Request {
+  readonly items: ReadonlyArray<BatchItem>
+  readonly registry: Registry
+  readonly rowMode: RowMode
+  readonly resume: Resume<ReadonlyArray<QueryResult<unknown>>>
+  readonly results: Array<QueryResult<unknown>> = []
+  private rows: Array<unknown> = []
+  private fields: ReadonlyArray<Field> = []
+  private shape: RowShape | undefined = undefined
+  private noticeStart = 0
+
+  constructor(
+    items: ReadonlyArray<BatchItem>,
+    registry: Registry,
+    rowMode: RowMode,
+    resume: Resume<ReadonlyArray<QueryResult<unknown>>>
+  ) {
+    super()
+    this.items = items
+    this.registry = registry
+    this.rowMode = rowMode
+    this.resume = resume
+  }
+
+  encode(w: Writer): void {
+    const plan: Array<State.Phase> = []
+    for (const item of this.items) {
+      const params = item.params ?? []
+      const types = declaredTypes(this.registry, params)
+      Frontend.writeParse(w, "", item.sql, types)
+      writeBind(w, this.registry, "", "", params, types, [])
+      w.bytes(Frontend.DESCRIBE_UNNAMED_PORTAL)
+      w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
+      plan.push("ParseComplete", "BindComplete", "RowDescription", "Rows")
+    }
+    w.bytes(Frontend.SYNC)
+    plan.push("ReadyForQuery")
+    this.begin(plan)
+  }
+
+  override onRowDescription(message: Backend.RowDescription): void {
+    this.fields = toFields(message.fields)
+    this.shape = new RowShape(this.fields, this.registry)
+  }
+
+  override onNoData(): void {
+    this.fields = []
+    this.shape = undefined
+  }
+
+  override onDataRow(buf: Uint8Array, start: number, end: number): void {
+    const shape = this.shape!
+    this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+  }
+
+  private push(tag: string): void {
+    const notices = this.notices?.slice(this.noticeStart)
+    this.noticeStart = this.notices?.length ?? 0
+    this.results.push(makeResult(this.rows, this.fields, tag, notices))
+    this.rows = []
+  }
+
+  override onCommandComplete(tag: string): void {
+    this.push(tag)
+  }
+
+  override onEmptyQuery(): void {
+    this.push("")
+  }
+
+  complete(): void {
+    if (this.discard) return
+    if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
+    else if (this.clientError !== undefined) this.resume(Effect.fail(this.clientError))
+    else this.resume(Effect.succeed(this.results))
+  }
+
+  fail(error: PgError): void {
+    if (!this.discard) this.resume(Effect.fail(error))
+  }
+}
+
+/**
+ * The result of a function call: the value's bytes (or null), in the format asked for.
+ *
+ * @since 0.1.0
+ */
+export interface FunctionCallResult {
+  readonly result: Uint8Array | null
+  readonly notices: ReadonlyArray<Notice>
+}
+
+/**
+ * FunctionCall (protocol-3.2 "Function Call" flow): the server answers with
+ * FunctionCallResponse (or an error) and ReadyForQuery.
+ *
+ * @since 0.1.0
+ */
+export class FunctionCallRequest extends Request {
+  readonly functionOid: number
+  readonly args: ReadonlyArray<Uint8Array | null>
+  readonly argumentFormats: ReadonlyArray<0 | 1>
+  readonly resultFormat: 0 | 1
+  readonly resume: Resume<FunctionCallResult>
+  private result: Uint8Array | null = null
+
+  constructor(
+    functionOid: number,
+    args: ReadonlyArray<Uint8Array | null>,
+    argumentFormats: ReadonlyArray<0 | 1>,
+    resultFormat: 0 | 1,
+    resume: Resume<FunctionCallResult>
+  ) {
+    super()
+    this.functionOid = functionOid
+    this.args = args
+    this.argumentFormats = argumentFormats
+    this.resultFormat = resultFormat
+    this.resume = resume
+  }
+
+  encode(w: Writer): void {
+    Message.writeFrame(w, Frontend.FunctionCall, {
+      _tag: "FunctionCall",
+      functionOid: this.functionOid,
+      argumentFormats: this.argumentFormats,
+      arguments: this.args,
+      resultFormat: this.resultFormat
+    })
+    this.begin(PLAN_FUNCTION_CALL)
+  }
+
+  override onFunctionCallResponse(message: Backend.FunctionCallResponse): void {
+    this.result = message.result === null ? null : message.result.slice()
+  }
+
+  complete(): void {
+    if (this.discard) return
+    if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
+    else this.resume(Effect.succeed({ result: this.result, notices: this.notices ?? [] }))
+  }
+
+  fail(error: PgError): void {
+    if (!this.discard) this.resume(Effect.fail(error))
+  }
+}
+
+/** @since 0.1.0 */
+export const isServerError = (error: PgError, code: string): boolean =>
+  error.reason instanceof ServerError && error.reason.code === code

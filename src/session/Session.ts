@@ -1,0 +1,877 @@
+/**
+ * `PgSession`: one PostgreSQL connection as an Effect service.
+ *
+ * **Details**
+ *
+ * `connect(options)` opens a Scoped session: the socket, the startup and
+ * authentication exchange, and on scope close a Terminate and the socket's
+ * end. Queries are Effects (`query`, `simple`, `batch`, `functionCall`) or
+ * Streams (`stream`, `copyTo`); `copyFrom` is a Sink; prepared statements and
+ * LISTEN subscriptions are Scoped resources.
+ *
+ * Concurrent fibers may share a session: their requests are pipelined (each
+ * ends in its own Sync, so an error fails only its own request) and replies
+ * are routed strictly in order.
+ *
+ * Interruption (of a query fiber, a stream consumer, or an `Effect.timeout`)
+ * follows ARCHITECTURE.md "Cancellation":
+ * 1. a request not yet written is withdrawn: nothing is sent;
+ * 2. a request already answered needs nothing;
+ * 3. otherwise, after `CANCEL_GRACE_MILLIS`, a CancelRequest goes out on a side
+ *    connection with the session's transport settings, while the session holds
+ *    the wire so nothing new is written;
+ * 4. the session drains to ReadyForQuery within `DRAIN_TIMEOUT_MILLIS`; the
+ *    interrupted request's rows are dropped, never delivered to anyone else;
+ * 5. if the drain does not finish, the session is broken (and a pool retires it);
+ * 6. requests already pipelined behind the cancelled one that fail with
+ *    57014 query_canceled outside a transaction are re-run once: the cancel
+ *    reached the backend after its target had finished (RELIABILITY B1).
+ *
+ * @since 0.1.0
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type * as Net from "node:net"
+import { CancelError, ConfigError, PgError, TimeoutError } from "../errors/PgError.ts"
+import type * as Backend from "../protocol/Backend.ts"
+import { defaultRegistry, type Registry } from "../types/Registry.ts"
+import * as Transport from "../transport/Transport.ts"
+import { sendCancel } from "./Cancel.ts"
+import { Connection, type Request } from "./Connection.ts"
+import {
+  BatchRequest,
+  type BatchItem,
+  CloseRequest,
+  declaredTypes,
+  FunctionCallRequest,
+  type FunctionCallResult,
+  PrepareRequest,
+  QueryRequest,
+  type Resume,
+  SimpleRequest
+} from "./Requests.ts"
+import type { Field, Notice, QueryResult, Row, RowMode } from "./Result.ts"
+import { Statement, StatementCache } from "./Statement.ts"
+import { StartupRequest, type StartupOptions } from "./Startup.ts"
+import { CopyInRequest, type CopyResult, CopyOutRequest, DEFAULT_STREAM_PAGE_ROWS, StreamRequest } from "./Streaming.ts"
+
+export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, Row, RowMode }
+
+// ---------------------------------------------------------------------------
+// Timeouts (every one a named constant)
+// ---------------------------------------------------------------------------
+
+/** Time to connect and authenticate, by default. libpq waits forever; a session that can hang is worse. */
+export const DEFAULT_CONNECT_TIMEOUT_MILLIS = 30_000
+/** After an interruption, how long a running request may take to finish on its own before a CancelRequest is sent. */
+export const CANCEL_GRACE_MILLIS = 10
+/** After a CancelRequest, how long the session may take to reach ReadyForQuery before it is broken. */
+export const DRAIN_TIMEOUT_MILLIS = 5_000
+/** How long closing a prepared statement may take when its scope closes. */
+export const STATEMENT_CLOSE_TIMEOUT_MILLIS = 5_000
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of `connect`.
+ *
+ * @since 0.1.0
+ */
+export interface SessionOptions {
+  /** Host name, IP address, or Unix socket directory (a path starting with `/`). Default `localhost`. */
+  readonly host?: string | undefined
+  /** Default 5432. */
+  readonly port?: number | undefined
+  /** Default: `postgres`. */
+  readonly user?: string | undefined
+  /** A password, a Redacted password, or an Effect evaluated at each connection attempt (rotating credentials). */
+  readonly password?: string | Redacted.Redacted<string> | Effect.Effect<string | Redacted.Redacted<string>, PgError> | undefined
+  /** Default: the user name. */
+  readonly database?: string | undefined
+  readonly applicationName?: string | undefined
+  /** Extra run-time parameters sent in the StartupMessage (`options`-style settings such as `search_path`). */
+  readonly parameters?: Readonly<Record<string, string>> | undefined
+  /** Protocol version to ask for: "3.2" (default) or "3.0". */
+  readonly protocolVersion?: "3.0" | "3.2" | undefined
+  /** Lowest protocol version accepted when the server offers an older one. Default "3.0". */
+  readonly minProtocolVersion?: "3.0" | "3.2" | undefined
+  /** Connect + authenticate timeout in milliseconds (0: none). Default 30000. */
+  readonly connectTimeout?: number | undefined
+  /** Prepared statements cached per session (LRU). 0 disables the cache: every query uses the unnamed statement (safe behind transaction poolers). Default 256. */
+  readonly statementCacheSize?: number | undefined
+  /** Requests in flight at most. Default 1024. */
+  readonly maxPipelineDepth?: number | undefined
+  /** Largest message accepted from the server, in bytes. Default 1 GiB - 1. */
+  readonly maxMessageSize?: number | undefined
+  /** Type codecs. Default: the builtin registry. */
+  readonly registry?: Registry | undefined
+  /** Rows per Execute for `stream`. Default 2048. */
+  readonly streamPageSize?: number | undefined
+  /** Highest SCRAM iteration count accepted from a server (checked before any hashing). */
+  readonly scramMaxIterations?: number | undefined
+  /** Receives a PQtrace-style line for every protocol message sent and received (passwords masked). */
+  readonly trace?: ((line: string) => void) | undefined
+}
+
+/**
+ * Per-query options.
+ *
+ * @since 0.1.0
+ */
+export interface QueryOptions {
+  /** "object" (default): rows keyed by column name; "array": rows by position. */
+  readonly rowMode?: RowMode | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface StreamOptions extends QueryOptions {
+  /** Rows per Execute. Default: the session's `streamPageSize`. */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * A notification from LISTEN/NOTIFY.
+ *
+ * @since 0.1.0
+ */
+export interface Notification {
+  readonly processId: number
+  readonly channel: string
+  readonly payload: string
+}
+
+/**
+ * A named prepared statement, alive for its Scope (closed on the server when
+ * the Scope closes).
+ *
+ * @since 0.1.0
+ */
+export interface PreparedStatement {
+  readonly name: string
+  readonly sql: string
+  /** Parameter type OIDs as the server resolved them. */
+  readonly parameterTypes: ReadonlyArray<number>
+  /** Result columns (empty when the statement returns no rows). */
+  readonly fields: ReadonlyArray<Field>
+  readonly execute: <R = Row>(
+    params?: ReadonlyArray<unknown>,
+    options?: QueryOptions
+  ) => Effect.Effect<QueryResult<R>, PgError>
+  readonly stream: <R = Row>(params?: ReadonlyArray<unknown>, options?: StreamOptions) => Stream.Stream<R, PgError>
+}
+
+/**
+ * The session service.
+ *
+ * @since 0.1.0
+ */
+export interface Session {
+  /** The backend's process id (BackendKeyData). */
+  readonly processId: number
+  /** The protocol version in use after negotiation. */
+  readonly protocolVersion: { readonly major: 3; readonly minor: number }
+  /** `_pq_.` protocol options the server did not recognise (NegotiateProtocolVersion). */
+  readonly unsupportedProtocolOptions: ReadonlyArray<string>
+  /** The server's parameters (ParameterStatus), current. */
+  readonly parameters: Effect.Effect<ReadonlyMap<string, string>>
+  /** Every ParameterStatus received from now on. */
+  readonly parameterChanges: Stream.Stream<{ readonly name: string; readonly value: string }>
+  /** Transaction status from the last ReadyForQuery: I (idle), T (in a transaction), E (failed transaction). */
+  readonly transactionStatus: Effect.Effect<Backend.TransactionStatus>
+  /** Every NoticeResponse received from now on (each is also attached to its query's result). */
+  readonly notices: Stream.Stream<Notice>
+  /** Runs one statement. */
+  readonly query: <R = Row>(
+    sql: string,
+    params?: ReadonlyArray<unknown>,
+    options?: QueryOptions
+  ) => Effect.Effect<QueryResult<R>, PgError>
+  /** Streams one statement's rows, paging through a portal. */
+  readonly stream: <R = Row>(
+    sql: string,
+    params?: ReadonlyArray<unknown>,
+    options?: StreamOptions
+  ) => Stream.Stream<R, PgError>
+  /** Runs a simple Query (several statements allowed); every result in order. */
+  readonly simple: (sql: string, options?: QueryOptions) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
+  /** Runs several statements in one write and one implicit transaction; one result per statement. */
+  readonly batch: (
+    items: ReadonlyArray<BatchItem>,
+    options?: QueryOptions
+  ) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
+  /** Prepares a named statement for the Scope. */
+  readonly prepare: (
+    sql: string,
+    types?: ReadonlyArray<number>
+  ) => Effect.Effect<PreparedStatement, PgError, Scope.Scope>
+  /** COPY ... FROM STDIN as a Sink of raw COPY data; the result is the server's row count. */
+  readonly copyFrom: (sql: string) => Sink.Sink<CopyResult, Uint8Array, never, PgError>
+  /** COPY ... TO STDOUT as a Stream of CopyData payloads. */
+  readonly copyTo: (sql: string) => Stream.Stream<Uint8Array, PgError>
+  /** LISTEN for the Scope: resolves once LISTEN is confirmed. */
+  readonly listen: (channel: string) => Effect.Effect<Stream.Stream<Notification, PgError>, PgError, Scope.Scope>
+  /** NOTIFY (pg_notify). */
+  readonly notify: (channel: string, payload?: string) => Effect.Effect<void, PgError>
+  /** Calls a function by OID with arguments already encoded (FunctionCall). */
+  readonly functionCall: (
+    functionOid: number,
+    args: ReadonlyArray<Uint8Array | null>,
+    options?: { readonly argumentFormats?: ReadonlyArray<0 | 1>; readonly resultFormat?: 0 | 1 }
+  ) => Effect.Effect<FunctionCallResult, PgError>
+  /** Sends a CancelRequest for whatever the session is running now (advisory). */
+  readonly cancel: Effect.Effect<void, PgError>
+  /** Whether the session is closed or broken. */
+  readonly isClosed: Effect.Effect<boolean>
+  /** Waits until nothing is in flight and no cancel is pending (a pool checks this before reuse). */
+  readonly settled: Effect.Effect<void>
+  /** The type registry in use. */
+  readonly registry: Registry
+}
+
+/**
+ * The `PgSession` service tag.
+ *
+ * @since 0.1.0
+ */
+export class PgSession extends Context.Service<PgSession, Session>()("effect-pgwire/session/PgSession") {}
+
+// ---------------------------------------------------------------------------
+// The engine: the Connection plus statement cache, retries and cancellation
+// ---------------------------------------------------------------------------
+
+class Engine {
+  readonly conn: Connection
+  readonly registry: Registry
+  readonly cache: StatementCache | undefined
+  readonly options: SessionOptions
+  readonly openSide: Effect.Effect<Net.Socket, PgError>
+  readonly noticeHub: PubSub.PubSub<Notice>
+  readonly parameterHub: PubSub.PubSub<{ readonly name: string; readonly value: string }>
+  readonly listeners = new Map<string, Listener>()
+  /** Cancels in progress (the wire is held while > 0). */
+  cancelsInProgress = 0
+  private readonly settledWaiters: Array<() => void> = []
+
+  constructor(
+    options: SessionOptions,
+    openSide: Effect.Effect<Net.Socket, PgError>,
+    noticeHub: PubSub.PubSub<Notice>,
+    parameterHub: PubSub.PubSub<{ readonly name: string; readonly value: string }>
+  ) {
+    this.options = options
+    this.registry = options.registry ?? defaultRegistry
+    const cacheSize = options.statementCacheSize ?? 256
+    this.cache = cacheSize > 0 ? new StatementCache(cacheSize) : undefined
+    this.openSide = openSide
+    this.noticeHub = noticeHub
+    this.parameterHub = parameterHub
+    this.conn = new Connection(
+      {
+        onNotice: (notice) => {
+          PubSub.publishUnsafe(this.noticeHub, notice)
+        },
+        onNotification: (processId, channel, payload) => {
+          const listener = this.listeners.get(channel)
+          if (listener === undefined) return
+          const n: Notification = { processId, channel, payload }
+          for (const q of listener.subscribers) Queue.offerUnsafe(q, n)
+        },
+        onParameterStatus: (name, value) => {
+          PubSub.publishUnsafe(this.parameterHub, { name, value })
+        },
+        onClose: (error) => {
+          for (const listener of this.listeners.values()) {
+            for (const q of listener.subscribers) {
+              if (error !== undefined) Queue.failCauseUnsafe(q, Cause.fail(error))
+              else Queue.endUnsafe(q)
+            }
+          }
+          this.listeners.clear()
+          this.notifySettled()
+        }
+      },
+      { maxMessageSize: options.maxMessageSize, maxPipelineDepth: options.maxPipelineDepth, trace: options.trace }
+    )
+  }
+
+  // -- statements -------------------------------------------------------------
+
+  /** Runs `start` with the cached statement for `sql` once it is prepared (or with none when the cache is off). */
+  withStatement(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    request: Request,
+    start: (statement: Statement | undefined) => void,
+    failed: (error: PgError) => void
+  ): void {
+    const cache = this.cache
+    if (cache === undefined) return start(undefined)
+    let statement = cache.get(sql)
+    if (statement === undefined || statement.state === "failed" || statement.state === "closed") {
+      statement = new Statement(cache.nextName(), sql, declaredTypes(this.registry, params))
+      const prepared = statement
+      for (const evicted of cache.add(sql, prepared)) this.closeStatement(evicted)
+      this.conn.submit(
+        new PrepareRequest(prepared, this.registry, (error) => {
+          if (error !== undefined) cache.remove(sql, prepared)
+        })
+      )
+    }
+    if (statement.state === "ready") return start(statement)
+    if (statement.state === "failed") {
+      request.done = true
+      return failed(statement.failure!)
+    }
+    const ready = statement
+    ready.waiters.push((error) => {
+      if (request.done) return
+      if (error !== undefined) {
+        request.done = true
+        failed(error)
+      } else start(ready)
+    })
+  }
+
+  /** Closes a statement on the server (after every execution already written). */
+  closeStatement(statement: Statement): void {
+    if (statement.state === "closed") return
+    statement.state = "closed"
+    this.conn.submit(new CloseRequest("S", statement.name))
+  }
+
+  /** Evicts a statement the server no longer accepts (26000, 0A000). */
+  evict(statement: Statement): void {
+    if (this.cache?.remove(statement.sql, statement) === true) this.closeStatement(statement)
+  }
+
+  readonly queryOwner = {
+    registry: undefined as unknown as Registry,
+    settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined): void => {
+      if (request.discard) return
+      const error = request.serverError
+      if (error !== undefined && status !== undefined && request.retries === 0) {
+        // Stale cached statement: re-prepare transparently, but only outside a transaction
+        // block (inside one the transaction is already aborted: asyncpg #103, Bun #35120).
+        if (
+          request.statement !== undefined && (error.code === "26000" || error.code === "0A000")
+        ) {
+          this.evict(request.statement)
+          if (status === "I") {
+            request.retries++
+            request.reset(undefined)
+            return this.startQuery(request, true)
+          }
+        } else if (error.code === "57014" && request.atRiskOfStrayCancel && status === "I") {
+          // A cancel meant for an earlier request reached the backend after that request had
+          // finished; this request was rolled back by it, so running it again is safe.
+          request.retries++
+          request.reset(request.statement)
+          return this.startQuery(request, true)
+        }
+      }
+      request.resume(request.outcome())
+    }
+  }
+
+  startQuery(request: QueryRequest, first = false): void {
+    this.withStatement(
+      request.sql,
+      request.params,
+      request,
+      (statement) => {
+        request.statement = statement
+        if (first) this.conn.submitFirst(request)
+        else this.conn.submit(request)
+      },
+      (error) => request.resume(Effect.fail(error))
+    )
+  }
+
+  // -- waiting on requests ----------------------------------------------------
+
+  /** Waits until `request` is done, at most `millis`; true if it is done. */
+  awaitDone(request: Request, millis: number): Effect.Effect<boolean> {
+    if (request.done) return Effect.succeed(true)
+    return Effect.callback<boolean>((resume) => {
+      let timer: ReturnType<typeof setTimeout> | undefined = undefined
+      const previous = request.onSettled
+      request.onSettled = () => {
+        previous?.()
+        if (timer !== undefined) clearTimeout(timer)
+        resume(Effect.succeed(true))
+      }
+      timer = setTimeout(() => {
+        timer = undefined
+        resume(Effect.succeed(request.done))
+      }, millis)
+      return Effect.sync(() => {
+        if (timer !== undefined) clearTimeout(timer)
+      })
+    })
+  }
+
+  notifySettled(): void {
+    if (!this.conn.idle && !this.conn.isClosed) return
+    const waiters = this.settledWaiters.splice(0)
+    for (const w of waiters) w()
+  }
+
+  readonly settled: Effect.Effect<void> = Effect.callback((resume) => {
+    if (this.conn.idle || this.conn.isClosed) return resume(Effect.void)
+    const check = () => {
+      if (this.conn.idle || this.conn.isClosed) resume(Effect.void)
+      else setTimeout(check, 1)
+    }
+    setTimeout(check, 1)
+  })
+
+  // -- interruption -----------------------------------------------------------
+
+  /**
+   * The caller of `request` went away. Runs the cancellation sequence (see the
+   * module header) and returns once the session is consistent again.
+   *
+   * `stop` lets streaming requests end their work without a cancel when they can
+   * (a suspended portal just needs a Sync); it returns true when nothing is executing.
+   */
+  abandon(request: Request, stop?: () => boolean): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (request.done) return Effect.void
+      if (!request.written) {
+        this.conn.withdraw(request)
+        request.discard = true
+        request.done = true
+        return Effect.void
+      }
+      request.discard = true
+      if (stop?.() === true) return this.drain(request)
+      // Behind other requests: not running yet, so a cancel would hit another request.
+      // Its replies are dropped when they come.
+      if (this.conn.current !== request) return Effect.void
+      return this.awaitDone(request, CANCEL_GRACE_MILLIS).pipe(
+        Effect.flatMap((done) => (done ? Effect.void : this.cancelAndDrain(request)))
+      )
+    })
+  }
+
+  private drain(request: Request): Effect.Effect<void> {
+    return this.awaitDone(request, DRAIN_TIMEOUT_MILLIS).pipe(
+      Effect.flatMap((done) => {
+        if (!done) {
+          this.conn.breakWith(
+            new PgError({
+              reason: new TimeoutError({
+                message: `the session did not return to ReadyForQuery within ${DRAIN_TIMEOUT_MILLIS} ms`,
+                operation: "drain",
+                timeoutMillis: DRAIN_TIMEOUT_MILLIS
+              })
+            })
+          )
+        }
+        return Effect.void
+      })
+    )
+  }
+
+  private cancelAndDrain(request: Request): Effect.Effect<void> {
+    const conn = this.conn
+    const self = this
+    return Effect.gen(function*() {
+      if (request.done || conn.isClosed) return
+      conn.hold()
+      self.cancelsInProgress++
+      self.markAtRisk(request)
+      const cancel = yield* Effect.forkDetach(
+        sendCancel(self.openSide, conn.processId, conn.secretKey).pipe(Effect.exit)
+      )
+      const done = yield* self.awaitDone(request, DRAIN_TIMEOUT_MILLIS)
+      const cancelExit = yield* Fiber.join(cancel)
+      self.cancelsInProgress--
+      if (!done) {
+        const reason = Exit.isFailure(cancelExit)
+          ? "the cancel request failed and the query did not finish"
+          : "the server did not answer the cancel"
+        conn.breakWith(
+          new PgError({
+            reason: new CancelError({
+              message: `${reason} within ${DRAIN_TIMEOUT_MILLIS} ms; the session was closed`
+            })
+          })
+        )
+      }
+      conn.unhold()
+      self.notifySettled()
+    })
+  }
+
+  /** Requests written after `target` may be hit by its cancel: mark them for a safe re-run. */
+  private markAtRisk(target: Request): void {
+    // Every in-flight query other than the target is at risk (they are all after it: the target is the head).
+    for (const request of this.inflightQueries()) if (request !== target) request.atRiskOfStrayCancel = true
+  }
+
+  private inflightQueries(): ReadonlyArray<QueryRequest> {
+    return this.conn.inflightRequests().filter((r: Request): r is QueryRequest => r instanceof QueryRequest)
+  }
+}
+
+interface Listener {
+  readonly subscribers: Set<Queue.Queue<Notification, PgError | Cause.Done>>
+  ready: Effect.Effect<void, PgError>
+}
+
+/** Quotes an identifier for LISTEN/UNLISTEN (channel names are identifiers, not parameters). */
+export const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, "\"\"")}"`
+
+// ---------------------------------------------------------------------------
+// connect
+// ---------------------------------------------------------------------------
+
+const resolvePassword = (
+  password: SessionOptions["password"]
+): Effect.Effect<string | undefined, PgError> => {
+  if (password === undefined) return Effect.succeed(undefined)
+  if (typeof password === "string") return Effect.succeed(password)
+  if (Redacted.isRedacted(password)) return Effect.succeed(Redacted.value(password))
+  return Effect.map(password, (p) => (typeof p === "string" ? p : Redacted.value(p)))
+}
+
+const validateOptions = (options: SessionOptions): Effect.Effect<void, PgError> => {
+  const port = options.port ?? 5432
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    return Effect.fail(new PgError({ reason: new ConfigError({ message: `invalid port ${port}`, parameter: "port" }) }))
+  }
+  return Effect.void
+}
+
+/**
+ * Opens a session: connects, authenticates, and returns the service. The
+ * session lives as long as the Scope: closing it sends Terminate and closes
+ * the socket, and fails anything still running with a connection error.
+ *
+ * @since 0.1.0
+ */
+export const connect = Effect.fn("PgSession.connect")(function*(options: SessionOptions) {
+  yield* validateOptions(options)
+  const host = options.host ?? "localhost"
+  const port = options.port ?? 5432
+  const target = Transport.endpoint(host, port)
+  const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MILLIS
+  const password = yield* resolvePassword(options.password)
+  const noticeHub = yield* PubSub.unbounded<Notice>()
+  const parameterHub = yield* PubSub.unbounded<{ readonly name: string; readonly value: string }>()
+  const openSide = Transport.openSocket(target, connectTimeout)
+  const engine = new Engine(options, openSide, noticeHub, parameterHub)
+  engine.queryOwner.registry = engine.registry
+  const conn = engine.conn
+
+  const startupOptions: StartupOptions = {
+    user: options.user ?? "postgres",
+    database: options.database,
+    password,
+    applicationName: options.applicationName,
+    parameters: options.parameters,
+    protocolMinor: options.protocolVersion === "3.0" ? 0 : 2,
+    minProtocolMinor: options.minProtocolVersion === "3.2" ? 2 : 0,
+    scramMaxIterations: options.scramMaxIterations,
+    channelBinding: undefined
+  }
+
+  const open = Effect.gen(function*() {
+    const socket = yield* Transport.openSocket(target, connectTimeout)
+    conn.attach(socket)
+    yield* Effect.callback<void, PgError>((resume) => {
+      conn.submit(new StartupRequest(startupOptions, resume))
+    })
+  })
+
+  yield* Effect.acquireRelease(
+    (connectTimeout > 0
+      ? open.pipe(
+        Effect.timeoutOrElse({
+          duration: connectTimeout,
+          orElse: () =>
+            Effect.fail(
+              new PgError({
+                reason: new TimeoutError({
+                  message: `connecting to ${Transport.describe(target)} timed out after ${connectTimeout} ms`,
+                  operation: "connect",
+                  timeoutMillis: connectTimeout
+                })
+              })
+            )
+        })
+      )
+      : open).pipe(Effect.onError(() => Effect.sync(() => conn.terminate()))),
+    () => Effect.sync(() => conn.terminate())
+  )
+
+  return makeService(engine)
+})
+
+const makeService = (engine: Engine): Session => {
+  const conn = engine.conn
+  const registry = engine.registry
+
+  const query = <R = Row>(sql: string, params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
+    Effect.callback<QueryResult<R>, PgError>((resume) => {
+      const request = new QueryRequest(
+        engine.queryOwner,
+        sql,
+        params,
+        undefined,
+        options?.rowMode ?? "object",
+        resume as Resume<QueryResult<unknown>>
+      )
+      engine.startQuery(request)
+      if (request.done) return
+      return engine.abandon(request)
+    })
+
+  const streamRows = <R>(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    options: StreamOptions | undefined,
+    fixed: Statement | undefined
+  ): Stream.Stream<R, PgError> =>
+    Stream.fromChannel(
+      Channel.fromTransform((_, scope) =>
+        Effect.suspend(() => {
+          const pageSize = options?.pageSize ?? engine.options.streamPageSize ?? DEFAULT_STREAM_PAGE_ROWS
+          if (!Number.isInteger(pageSize) || pageSize <= 0) {
+            return Effect.fail(
+              new PgError({ reason: new ConfigError({ message: `invalid page size ${pageSize}`, parameter: "pageSize" }) })
+            )
+          }
+          const request = new StreamRequest(engine.queryOwner, sql, params, undefined, options?.rowMode ?? "object", pageSize)
+          const submit = (statement: Statement | undefined) => {
+            request.statement = statement
+            conn.submit(request)
+          }
+          if (fixed !== undefined) submit(fixed)
+          else engine.withStatement(sql, params, request, submit, (error) => request.fail(error))
+          return Effect.as(
+            Scope.addFinalizer(scope, engine.abandon(request, () => request.abandon())),
+            request.pull as Effect.Effect<Arr.NonEmptyReadonlyArray<R>, PgError | Cause.Done>
+          )
+        })
+      )
+    )
+
+  const stream = <R = Row>(sql: string, params: ReadonlyArray<unknown> = [], options?: StreamOptions) =>
+    streamRows<R>(sql, params, options, undefined)
+
+  const simple = (sql: string, options?: QueryOptions) =>
+    Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
+      const request = new SimpleRequest(sql, registry, options?.rowMode ?? "object", resume as never)
+      conn.submit(request)
+      if (request.done) return
+      return engine.abandon(request)
+    })
+
+  const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
+    Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
+      if (items.length === 0) return resume(Effect.succeed([]))
+      const request = new BatchRequest(items, registry, options?.rowMode ?? "object", resume as never)
+      conn.submit(request)
+      if (request.done) return
+      return engine.abandon(request)
+    })
+
+  const functionCall: Session["functionCall"] = (functionOid, args, options) =>
+    Effect.callback((resume) => {
+      const request = new FunctionCallRequest(
+        functionOid,
+        args,
+        options?.argumentFormats ?? [],
+        options?.resultFormat ?? 1,
+        resume
+      )
+      conn.submit(request)
+      if (request.done) return
+      return engine.abandon(request)
+    })
+
+  const prepare = (sql: string, types: ReadonlyArray<number> = []) =>
+    Effect.gen(function*() {
+      const name = engine.cache?.nextName() ?? `p${++preparedCounter}`
+      const statement = new Statement(name, sql, types)
+      yield* Effect.acquireRelease(
+        Effect.callback<void, PgError>((resume) => {
+          const request = new PrepareRequest(statement, registry, (error) =>
+            resume(error === undefined ? Effect.void : Effect.fail(error)))
+          conn.submit(request)
+          if (request.done) return
+          return engine.abandon(request)
+        }),
+        () =>
+          Effect.callback<void>((resume) => {
+            if (conn.isClosed) return resume(Effect.void)
+            statement.state = "closed"
+            conn.submit(new CloseRequest("S", name, () => resume(Effect.void)))
+          }).pipe(Effect.timeoutOrElse({ duration: STATEMENT_CLOSE_TIMEOUT_MILLIS, orElse: () => Effect.void }))
+      )
+      const execute = <R = Row>(params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
+        Effect.callback<QueryResult<R>, PgError>((resume) => {
+          if (statement.state === "closed") {
+            return resume(Effect.fail(
+              new PgError({ reason: new ConfigError({ message: `prepared statement ${name} is closed` }) })
+            ))
+          }
+          const request = new QueryRequest(
+            { registry, settleQuery: (r) => r.discard ? undefined : r.resume(r.outcome()) },
+            sql,
+            params,
+            statement,
+            options?.rowMode ?? "object",
+            resume as Resume<QueryResult<unknown>>
+          )
+          conn.submit(request)
+          if (request.done) return
+          return engine.abandon(request)
+        })
+      const prepared: PreparedStatement = {
+        name,
+        sql,
+        parameterTypes: statement.parameterTypes,
+        fields: statement.fields,
+        execute,
+        stream: <R = Row>(params: ReadonlyArray<unknown> = [], options?: StreamOptions) =>
+          streamRows<R>(sql, params, options, statement)
+      }
+      return prepared
+    })
+
+  const copyFrom = (sql: string): Sink.Sink<CopyResult, Uint8Array, never, PgError> =>
+    Sink.fromTransform((upstream, scope) =>
+      Effect.gen(function*() {
+        const request = new CopyInRequest(sql)
+        conn.submit(request)
+        yield* Scope.addFinalizerExit(scope, (exit) =>
+          Effect.suspend(() => {
+            if (request.done) return Effect.void
+            if (Exit.isSuccess(exit) && request.ended) return Effect.void
+            // The upstream failed or the consumer was interrupted: CopyFail, so nothing is committed.
+            request.finish(Exit.isFailure(exit) ? "COPY aborted by the client" : "COPY aborted by the client")
+            return engine.awaitDone(request, DRAIN_TIMEOUT_MILLIS).pipe(Effect.asVoid)
+          }))
+        yield* request.awaitStart
+        while (true) {
+          const chunk = yield* upstream.pipe(Effect.catchCause((cause) =>
+            Cause.hasFails(cause) && Cause.isDone(Cause.squash(cause)) ? Effect.succeed(undefined) : Effect.failCause(cause)
+          ))
+          if (chunk === undefined) break
+          if (request.ended || request.done) break
+          for (const piece of chunk) {
+            if (request.ended || request.done) break
+            yield* request.writeChunk(piece)
+          }
+        }
+        request.finish(undefined)
+        const result = yield* request.result
+        return [result] as const
+      }) as any
+    )
+
+  const copyTo = (sql: string): Stream.Stream<Uint8Array, PgError> =>
+    Stream.fromChannel(
+      Channel.fromTransform((_, scope) =>
+        Effect.suspend(() => {
+          const request = new CopyOutRequest(sql)
+          conn.submit(request)
+          return Effect.as(Scope.addFinalizer(scope, engine.abandon(request, () => request.abandon())), request.pull)
+        })
+      )
+    )
+
+  const listen = (channel: string) =>
+    Effect.gen(function*() {
+      let listener = engine.listeners.get(channel)
+      if (listener === undefined) {
+        const created: Listener = { subscribers: new Set(), ready: Effect.void }
+        listener = created
+        engine.listeners.set(channel, created)
+        const confirm = yield* Effect.cached(
+          simple(`LISTEN ${quoteIdentifier(channel)}`).pipe(
+            Effect.asVoid,
+            Effect.onError(() => Effect.sync(() => engine.listeners.delete(channel)))
+          )
+        )
+        created.ready = confirm
+      }
+      yield* listener.ready
+      const current = listener
+      const queue = yield* Effect.acquireRelease(
+        Queue.unbounded<Notification, PgError | Cause.Done>().pipe(
+          Effect.tap((q) => Effect.sync(() => current.subscribers.add(q)))
+        ),
+        (q) =>
+          Effect.gen(function*() {
+            current.subscribers.delete(q)
+            yield* Queue.shutdown(q)
+            if (current.subscribers.size === 0 && engine.listeners.get(channel) === current) {
+              engine.listeners.delete(channel)
+              if (!conn.isClosed) yield* simple(`UNLISTEN ${quoteIdentifier(channel)}`).pipe(Effect.ignore)
+            }
+          })
+      )
+      return Stream.fromQueue(queue)
+    })
+
+  const notify = (channel: string, payload = "") =>
+    query("select pg_notify($1, $2)", [channel, payload]).pipe(Effect.asVoid)
+
+  const cancel = Effect.suspend(() =>
+    conn.isClosed ? Effect.void : sendCancel(engine.openSide, conn.processId, conn.secretKey)
+  )
+
+  return {
+    processId: conn.processId,
+    protocolVersion: { major: 3, minor: conn.protocolMinor },
+    unsupportedProtocolOptions: [],
+    parameters: Effect.sync(() => new Map(conn.parameters) as ReadonlyMap<string, string>),
+    parameterChanges: Stream.fromPubSub(engine.parameterHub),
+    transactionStatus: Effect.sync(() => conn.transactionStatus),
+    notices: Stream.fromPubSub(engine.noticeHub),
+    query,
+    stream,
+    simple,
+    batch,
+    prepare,
+    copyFrom,
+    copyTo,
+    listen,
+    notify,
+    functionCall,
+    cancel,
+    isClosed: Effect.sync(() => conn.isClosed),
+    settled: engine.settled,
+    registry
+  }
+}
+
+let preparedCounter = 0
+
+/**
+ * A Layer that provides `PgSession` for its lifetime.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: SessionOptions): Layer.Layer<PgSession, PgError> =>
+  Layer.effect(PgSession, connect(options))

@@ -1,0 +1,492 @@
+/**
+ * Requests whose replies are consumed as they arrive: portal paging (`stream`),
+ * COPY TO (`copyTo`), COPY FROM (`copyFrom`).
+ *
+ * **Details**
+ *
+ * - `StreamRequest` binds the unnamed portal and pages through it with
+ *   Execute(pageSize) + Flush; on PortalSuspended it asks for the next page at
+ *   once while fewer than a page of rows is buffered (so the server works while
+ *   the consumer consumes), else when the consumer pulls. Memory is bounded by
+ *   about two pages whatever the result size. It holds the wire until it writes
+ *   its Sync (nothing else may be written while the portal is open: a Sync from
+ *   another request would close it).
+ * - `CopyOutRequest` runs COPY ... TO STDOUT as a simple Query; CopyData
+ *   payloads are buffered up to a byte high-water mark, above which reading the
+ *   socket pauses until the consumer pulls.
+ * - `CopyInRequest` runs COPY ... FROM STDIN as a simple Query and holds the
+ *   wire while the caller's chunks go out as CopyData (waiting on socket
+ *   drain), then CopyDone; or CopyFail when the upstream fails or is
+ *   interrupted, so nothing is committed (protocol-3.2 "COPY Operations").
+ *
+ * Pulls complete through `Effect.callback` resumptions: one per batch, not per
+ * row.
+ *
+ * @since 0.1.0
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import { ConfigError, PgError, type ServerError } from "../errors/PgError.ts"
+import type * as Backend from "../protocol/Backend.ts"
+import * as Frontend from "../protocol/Frontend.ts"
+import { Frontend as Code } from "../wire/Codes.ts"
+import type { Writer } from "../wire/Writer.ts"
+import { type Connection, READ_PAUSE_HIGH_WATER_BYTES, Request } from "./Connection.ts"
+import { declaredTypes, PLAN_SIMPLE, writeBind } from "./Requests.ts"
+import type { QueryOwner } from "./Requests.ts"
+import { type Field, parseCommandTag, type RowMode, RowShape, toFields } from "./Result.ts"
+import type * as State from "./State.ts"
+import type { Statement } from "./Statement.ts"
+
+type PullResume<A> = (effect: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done>) => void
+
+const PLAN_STREAM_BOUND: ReadonlyArray<State.Phase> = ["BindComplete", "Rows", "ReadyForQuery"]
+const PLAN_STREAM_UNNAMED: ReadonlyArray<State.Phase> = [
+  "ParseComplete",
+  "BindComplete",
+  "RowDescription",
+  "Rows",
+  "ReadyForQuery"
+]
+
+/** Rows per Execute when streaming, by default. */
+export const DEFAULT_STREAM_PAGE_ROWS = 2048
+
+/**
+ * Shared pull machinery: a buffer, at most one waiting consumer, and the end.
+ *
+ * @since 0.1.0
+ */
+abstract class PullRequest<A> extends Request {
+  protected buffer: Array<A> = []
+  private waiter: PullResume<A> | undefined = undefined
+  protected finished = false
+  protected failure: PgError | undefined = undefined
+
+  /** Called after a batch was taken (to ask for more). */
+  protected afterTake(): void {}
+
+  protected deliver(): void {
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    if (this.buffer.length > 0) {
+      const batch = this.buffer
+      this.buffer = []
+      this.waiter = undefined
+      waiter(Effect.succeed(batch as unknown as Arr.NonEmptyReadonlyArray<A>))
+      this.afterTake()
+      return
+    }
+    if (this.failure !== undefined) {
+      this.waiter = undefined
+      waiter(Effect.fail(this.failure))
+      return
+    }
+    if (this.finished) {
+      this.waiter = undefined
+      waiter(Cause.done())
+    }
+  }
+
+  /** The next batch; fails with `Cause.Done` at the end. */
+  readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> = Effect.callback((resume) => {
+    this.waiter = resume
+    this.deliver()
+    if (this.waiter !== resume) return
+    return Effect.sync(() => {
+      if (this.waiter === resume) this.waiter = undefined
+    })
+  })
+
+  protected end(failure: PgError | undefined): void {
+    if (failure !== undefined && this.failure === undefined) this.failure = failure
+    this.finished = true
+    this.deliver()
+  }
+
+  fail(error: PgError): void {
+    this.end(error)
+  }
+}
+
+/**
+ * Pages through the unnamed portal.
+ *
+ * @since 0.1.0
+ */
+export class StreamRequest extends PullRequest<unknown> {
+  override exclusive = true
+  readonly owner: QueryOwner
+  readonly sql: string
+  readonly params: ReadonlyArray<unknown>
+  statement: Statement | undefined
+  readonly rowMode: RowMode
+  readonly pageSize: number
+  private conn: Connection | undefined = undefined
+  private shape: RowShape | undefined = undefined
+  fields: ReadonlyArray<Field> = []
+  /** PortalSuspended received and no Execute sent since. */
+  suspended = false
+  /** Sync written: the portal is closed (or about to be). */
+  synced = false
+
+  constructor(
+    owner: QueryOwner,
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    statement: Statement | undefined,
+    rowMode: RowMode,
+    pageSize: number
+  ) {
+    super()
+    this.owner = owner
+    this.sql = sql
+    this.params = params
+    this.statement = statement
+    this.rowMode = rowMode
+    this.pageSize = pageSize
+  }
+
+  encode(w: Writer, conn: Connection): void {
+    this.conn = conn
+    const registry = this.owner.registry
+    const statement = this.statement
+    if (statement !== undefined) {
+      writeBind(w, registry, "", statement.name, this.params, statement.parameterTypes, statement.resultFormats)
+      this.fields = statement.fields
+      this.shape = statement.returnsRows ? statement.shape(registry) : undefined
+      statement.inUse++
+      this.begin(PLAN_STREAM_BOUND)
+    } else {
+      const types = declaredTypes(registry, this.params)
+      Frontend.writeParse(w, "", this.sql, types)
+      writeBind(w, registry, "", "", this.params, types, [])
+      w.bytes(Frontend.DESCRIBE_UNNAMED_PORTAL)
+      this.begin(PLAN_STREAM_UNNAMED)
+    }
+    Frontend.writeExecute(w, "", this.pageSize)
+    w.bytes(Frontend.FLUSH)
+  }
+
+  override continuePortal(): boolean {
+    // Once Sync is written the portal is done: the next message is ReadyForQuery.
+    return !this.synced
+  }
+
+  override onRowDescription(message: Backend.RowDescription): void {
+    this.fields = toFields(message.fields)
+    this.shape = new RowShape(this.fields, this.owner.registry)
+  }
+
+  override onDataRow(buf: Uint8Array, start: number, end: number): void {
+    const shape = this.shape!
+    this.buffer.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+  }
+
+  override onPortalSuspended(): void {
+    if (this.discard || this.clientError !== undefined) {
+      this.sync()
+      return
+    }
+    if (this.buffer.length < this.pageSize) this.executeNext()
+    else this.suspended = true
+    this.deliver()
+  }
+
+  private executeNext(): void {
+    this.suspended = false
+    this.conn?.send((w) => {
+      Frontend.writeExecute(w, "", this.pageSize)
+      w.bytes(Frontend.FLUSH)
+    })
+  }
+
+  protected override afterTake(): void {
+    if (this.suspended && !this.synced && !this.discard) this.executeNext()
+  }
+
+  /** Ends the portal: Sync closes it and lets other requests be written. */
+  sync(): void {
+    if (this.synced) return
+    this.synced = true
+    this.suspended = false
+    const conn = this.conn
+    if (conn === undefined) return
+    conn.sendBytes(Frontend.SYNC)
+    conn.release(this)
+  }
+
+  override onCommandComplete(): void {
+    this.sync()
+    this.deliver()
+  }
+
+  override onEmptyQuery(): void {
+    this.sync()
+  }
+
+  override onServerError(conn: Connection, error: ServerError): void {
+    super.onServerError(conn, error)
+    this.sync()
+  }
+
+  /** The consumer went away: stop paging; returns true when no Execute is outstanding. */
+  abandon(): boolean {
+    this.discard = true
+    this.buffer = []
+    if (this.suspended) {
+      this.sync()
+      return true
+    }
+    return this.synced
+  }
+
+  complete(): void {
+    if (this.statement !== undefined) this.statement.inUse--
+    const error = this.serverError !== undefined ? new PgError({ reason: this.serverError }) : this.clientError
+    this.end(error)
+  }
+
+  override fail(error: PgError): void {
+    if (this.statement !== undefined && this.written) this.statement.inUse--
+    super.fail(error)
+  }
+}
+
+/**
+ * COPY ... TO STDOUT.
+ *
+ * **Details**
+ *
+ * Each element is one CopyData payload (for the text and CSV formats, one
+ * row). Payloads are views into the receive buffer, never written again, so
+ * they stay valid; copy them if you keep many small ones for long (a view keeps
+ * its whole receive chunk alive).
+ *
+ * @since 0.1.0
+ */
+export class CopyOutRequest extends PullRequest<Uint8Array> {
+  readonly sql: string
+  private conn: Connection | undefined = undefined
+  private bytes = 0
+  private started = false
+  private paused = false
+  tag = ""
+
+  constructor(sql: string) {
+    super()
+    this.sql = sql
+  }
+
+  encode(w: Writer, conn: Connection): void {
+    this.conn = conn
+    Frontend.writeQuery(w, this.sql)
+    this.begin(PLAN_SIMPLE)
+  }
+
+  override onCopyOut(): void {
+    this.started = true
+  }
+
+  override onCopyIn(conn: Connection): void {
+    conn.send((w) => {
+      w.begin(Code.CopyFail, "CopyFail")
+      w.cstring("copyTo expects COPY ... TO STDOUT")
+      w.end()
+    })
+  }
+
+  override onCopyData(buf: Uint8Array, start: number, end: number): void {
+    this.buffer.push(buf.subarray(start, end))
+    this.bytes += end - start
+    if (this.bytes > READ_PAUSE_HIGH_WATER_BYTES && !this.paused) {
+      this.paused = true
+      this.conn?.pauseReading(this)
+    }
+    this.deliver()
+  }
+
+  protected override afterTake(): void {
+    this.bytes = 0
+    if (this.paused) {
+      this.paused = false
+      this.conn?.resumeReading(this)
+    }
+  }
+
+  override onCommandComplete(tag: string): void {
+    this.tag = tag
+  }
+
+  abandon(): boolean {
+    this.discard = true
+    this.buffer = []
+    this.afterTake()
+    return false
+  }
+
+  complete(): void {
+    if (this.paused) this.conn?.resumeReading(this)
+    if (this.serverError !== undefined) return this.end(new PgError({ reason: this.serverError }))
+    if (!this.started) {
+      return this.end(
+        new PgError({
+          reason: new ConfigError({ message: "copyTo expects a COPY ... TO STDOUT statement", parameter: "sql" })
+        })
+      )
+    }
+    this.end(undefined)
+  }
+
+  override fail(error: PgError): void {
+    if (this.paused) this.conn?.resumeReading(this)
+    super.fail(error)
+  }
+}
+
+/**
+ * The result of COPY FROM: the server's row count.
+ *
+ * @since 0.1.0
+ */
+export interface CopyResult {
+  readonly command: string
+  readonly rowCount: number | null
+}
+
+/** CopyData payloads up to this size are copied into the write buffer; larger ones are written as they are. */
+const COPY_INLINE_MAX_BYTES = 64 * 1024
+
+/**
+ * COPY ... FROM STDIN.
+ *
+ * @since 0.1.0
+ */
+export class CopyInRequest extends Request {
+  override exclusive = true
+  readonly sql: string
+  private conn: Connection | undefined = undefined
+  /** CopyInResponse received: data may flow. */
+  started = false
+  /** CopyDone or CopyFail written. */
+  ended = false
+  private tag = ""
+  private startWaiter: (() => void) | undefined = undefined
+  private doneWaiter: ((effect: Effect.Effect<CopyResult, PgError>) => void) | undefined = undefined
+  private outcome: Effect.Effect<CopyResult, PgError> | undefined = undefined
+
+  constructor(sql: string) {
+    super()
+    this.sql = sql
+  }
+
+  encode(w: Writer, conn: Connection): void {
+    this.conn = conn
+    Frontend.writeQuery(w, this.sql)
+    this.begin(PLAN_SIMPLE)
+  }
+
+  override onCopyIn(): void {
+    this.started = true
+    this.wake()
+  }
+
+  override onCopyOut(): void {
+    // Not a COPY FROM: let the server finish; the data is dropped and the request fails at the end.
+  }
+
+  override onCommandComplete(tag: string): void {
+    this.tag = tag
+  }
+
+  override onServerError(conn: Connection, error: ServerError): void {
+    super.onServerError(conn, error)
+    // The server left COPY mode; anything we would still send is dropped, so stop sending (no stray CopyFail/CopyDone).
+    this.ended = true
+    this.wake()
+  }
+
+  private wake(): void {
+    const w = this.startWaiter
+    this.startWaiter = undefined
+    w?.()
+  }
+
+  /** Waits until COPY mode started, or the request ended. */
+  readonly awaitStart: Effect.Effect<void> = Effect.callback((resume) => {
+    if (this.started || this.done || this.ended) return resume(Effect.void)
+    this.startWaiter = () => resume(Effect.void)
+  })
+
+  /** Writes one chunk as CopyData; waits for the socket to drain when its buffer is full. */
+  writeChunk(chunk: Uint8Array): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      const conn = this.conn
+      if (conn === undefined || this.ended || this.done) return resume(Effect.void)
+      if (chunk.length <= COPY_INLINE_MAX_BYTES) {
+        conn.send((w) => {
+          w.begin(Code.CopyData, "CopyData")
+          w.bytes(chunk)
+          w.end()
+        })
+      } else {
+        conn.send((w) => {
+          w.uint8(Code.CopyData)
+          w.int32(chunk.length + 4)
+        })
+        conn.flush()
+        conn.rawSocket?.write(chunk)
+      }
+      conn.flush()
+      if (!conn.writeBlocked(() => resume(Effect.void))) resume(Effect.void)
+    })
+  }
+
+  /** Ends the copy with CopyDone (success) or CopyFail (the upstream failed). */
+  finish(failure: string | undefined): void {
+    if (this.ended || this.done) return
+    this.ended = true
+    const conn = this.conn
+    if (conn === undefined) return
+    if (failure === undefined) conn.sendBytes(Frontend.COPY_DONE)
+    else {
+      conn.send((w) => {
+        w.begin(Code.CopyFail, "CopyFail")
+        w.cstring(failure.replace(/\0/g, " "))
+        w.end()
+      })
+    }
+  }
+
+  /** Waits for the server's answer (CommandComplete + ReadyForQuery, or the error). */
+  readonly result: Effect.Effect<CopyResult, PgError> = Effect.callback((resume) => {
+    if (this.outcome !== undefined) return resume(this.outcome)
+    this.doneWaiter = resume
+  })
+
+  private settle(outcome: Effect.Effect<CopyResult, PgError>): void {
+    this.outcome = outcome
+    this.wake()
+    const w = this.doneWaiter
+    this.doneWaiter = undefined
+    w?.(outcome)
+  }
+
+  complete(): void {
+    if (this.serverError !== undefined) return this.settle(Effect.fail(new PgError({ reason: this.serverError })))
+    if (!this.started) {
+      return this.settle(Effect.fail(
+        new PgError({
+          reason: new ConfigError({ message: "copyFrom expects a COPY ... FROM STDIN statement", parameter: "sql" })
+        })
+      ))
+    }
+    const { command, rowCount } = parseCommandTag(this.tag)
+    this.settle(Effect.succeed({ command, rowCount }))
+  }
+
+  fail(error: PgError): void {
+    this.settle(Effect.fail(error))
+  }
+}

@@ -1,0 +1,617 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { PgError, ServerError } from "../../src/errors/PgError.ts"
+import * as PgSession from "../../src/session/Session.ts"
+import { PASSWORDS, servers } from "../support/Servers.ts"
+
+const main = () => servers().main
+
+const connect = (options: Partial<PgSession.SessionOptions> = {}) =>
+  PgSession.connect({ host: main().host, port: main().port, user: "postgres", database: "postgres", ...options })
+
+const reasonOf = (exit: Exit.Exit<unknown, PgError>) => {
+  assert.isTrue(Exit.isFailure(exit))
+  const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+  assert.isDefined(error)
+  return (error as { error: PgError }).error.reason
+}
+
+describe("PgSession: start-up", () => {
+  it.live("asks for protocol 3.2 and gets it from PostgreSQL 18", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      assert.strictEqual(session.protocolVersion.minor, 2)
+      assert.isAbove(session.processId, 0)
+      const params = yield* session.parameters
+      assert.strictEqual(params.get("client_encoding"), "UTF8")
+      assert.isTrue(params.has("server_version"))
+      const { rows } = yield* session.query("select pg_backend_pid() as pid")
+      assert.strictEqual(rows[0]!["pid"], session.processId)
+    }))
+
+  it.live("speaks 3.0 when asked", () =>
+    Effect.gen(function*() {
+      const session = yield* connect({ protocolVersion: "3.0" })
+      assert.strictEqual(session.protocolVersion.minor, 0)
+      const { rows } = yield* session.query("select 1 as one")
+      assert.deepStrictEqual(rows, [{ one: 1 }])
+    }))
+
+  it.live("negotiates down to 3.0 with PostgreSQL 13", () =>
+    Effect.gen(function*() {
+      const pg13 = servers().pg13
+      const session = yield* PgSession.connect({ host: pg13.host, port: pg13.port, user: "postgres" })
+      assert.strictEqual(session.protocolVersion.minor, 0)
+      const { rows } = yield* session.query("select current_setting('server_version_num')::int / 10000 as major")
+      assert.deepStrictEqual(rows, [{ major: 13 }])
+    }))
+
+  it.live("refuses a server below the minimum protocol version", () =>
+    Effect.gen(function*() {
+      const pg13 = servers().pg13
+      const exit = yield* Effect.exit(
+        PgSession.connect({ host: pg13.host, port: pg13.port, user: "postgres", minProtocolVersion: "3.2" })
+      )
+      const reason = reasonOf(exit)
+      assert.strictEqual(reason._tag, "ProtocolError")
+      assert.match(reason.message, /3\.0 at most/)
+    }))
+
+  it.live("connects over the Unix socket", () =>
+    Effect.gen(function*() {
+      const session = yield* PgSession.connect({ host: main().socketDir, port: main().port, user: "postgres" })
+      const { rows } = yield* session.query("select inet_client_addr() is null as local")
+      assert.deepStrictEqual(rows, [{ local: true }])
+    }))
+
+  it.live.each([
+    ["md5user", PASSWORDS.md5user],
+    ["passworduser", PASSWORDS.passworduser],
+    ["scramuser", PASSWORDS.scramuser]
+  ] as const)("authenticates %s with its method", ([user, password]) =>
+    Effect.gen(function*() {
+      const session = yield* connect({ user, password })
+      const { rows } = yield* session.query("select current_user as u")
+      assert.deepStrictEqual(rows, [{ u: user }])
+    }))
+
+  it.live("evaluates a password Effect per connection attempt", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const password = Effect.sync(() => {
+        calls++
+        return PASSWORDS.scramuser
+      })
+      yield* Effect.scoped(connect({ user: "scramuser", password }))
+      yield* Effect.scoped(connect({ user: "scramuser", password }))
+      assert.strictEqual(calls, 2)
+    }))
+
+  it.live("a wrong password is a ServerError 28P01 that does not contain the password", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(connect({ user: "scramuser", password: "not-the-password" }))
+      const reason = reasonOf(exit)
+      assert.strictEqual(reason._tag, "ServerError")
+      assert.strictEqual((reason as ServerError).code, "28P01")
+      assert.notInclude(JSON.stringify(reason), "not-the-password")
+    }))
+
+  it.live("a missing database is a typed start-up error", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(connect({ database: "no_such_database_here" }))
+      const reason = reasonOf(exit)
+      assert.strictEqual(reason._tag, "ServerError")
+      assert.strictEqual((reason as ServerError).code, "3D000")
+    }))
+
+  it.live("a password the server asks for but nobody gave is an AuthError", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(connect({ user: "scramuser" }))
+      assert.strictEqual(reasonOf(exit)._tag, "AuthError")
+    }))
+
+  it.live("a closed port is a ConnectionError", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(PgSession.connect({ host: "127.0.0.1", port: 1, user: "postgres" }))
+      assert.strictEqual(reasonOf(exit)._tag, "ConnectionError")
+    }))
+})
+
+describe("PgSession: queries", () => {
+  it.live("decodes the common builtins in binary and takes parameters", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const { rows, fields, command, rowCount } = yield* session.query(
+        `select $1::int4 as i4, $2::int8 as i8, $3::text as t, true as b, 1.5::float8 as f8, 2.5::float4 as f4,
+                32767::int2 as i2, '\\xdeadbeef'::bytea as by, '{"a":[1,2]}'::json as j, 'v'::varchar as v, null::int as n`,
+        [42, 9007199254740993n, "héllo"]
+      )
+      assert.strictEqual(command, "SELECT")
+      assert.strictEqual(rowCount, 1)
+      assert.strictEqual(fields.length, 11)
+      const row = rows[0]!
+      assert.strictEqual(row["i4"], 42)
+      assert.strictEqual(row["i8"], 9007199254740993n)
+      assert.strictEqual(row["t"], "héllo")
+      assert.strictEqual(row["b"], true)
+      assert.strictEqual(row["f8"], 1.5)
+      assert.strictEqual(row["f4"], 2.5)
+      assert.strictEqual(row["i2"], 32767)
+      assert.deepStrictEqual(row["by"], new Uint8Array([0xde, 0xad, 0xbe, 0xef]))
+      assert.deepStrictEqual(row["j"], { a: [1, 2] })
+      assert.strictEqual(row["v"], "v")
+      assert.strictEqual(row["n"], null)
+    }))
+
+  it.live("returns rows by position when asked", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const { rows } = yield* session.query<ReadonlyArray<unknown>>("select 1 as a, 'x' as a", [], { rowMode: "array" })
+      assert.deepStrictEqual(rows, [[1, "x"]])
+    }))
+
+  it.live("works with the statement cache off (unnamed statements)", () =>
+    Effect.gen(function*() {
+      const session = yield* connect({ statementCacheSize: 0 })
+      const { rows } = yield* session.query("select $1::int + 1 as n", [41])
+      assert.deepStrictEqual(rows, [{ n: 42 }])
+      const prepared = yield* session.query("select count(*)::int as c from pg_prepared_statements")
+      assert.deepStrictEqual(prepared.rows, [{ c: 0 }])
+    }))
+
+  it.live("reports INSERT/UPDATE/DELETE counts", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table counts (x int)")
+      const inserted = yield* session.query("insert into counts select generate_series(1, 5)")
+      assert.strictEqual(inserted.command, "INSERT")
+      assert.strictEqual(inserted.rowCount, 5)
+      const updated = yield* session.query("update counts set x = x + 1 where x > 2")
+      assert.strictEqual(updated.command, "UPDATE")
+      assert.strictEqual(updated.rowCount, 3)
+      const created = yield* session.query("create temp table other (y int)")
+      assert.strictEqual(created.command, "CREATE TABLE")
+      assert.strictEqual(created.rowCount, null)
+    }))
+
+  it.live("a server error is a ServerError with every field, and the session stays usable", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const exit = yield* Effect.exit(session.query("select 1 from no_such_table_anywhere"))
+      const reason = reasonOf(exit) as ServerError
+      assert.strictEqual(reason._tag, "ServerError")
+      assert.strictEqual(reason.code, "42P01")
+      assert.strictEqual(reason.severity, "ERROR")
+      assert.isNumber(reason.position)
+      assert.isString(reason.file)
+      assert.isString(reason.routine)
+      assert.strictEqual(reason.sqlState.condition, "undefined_table")
+      const { rows } = yield* session.query("select 2 as two")
+      assert.deepStrictEqual(rows, [{ two: 2 }])
+    }))
+
+  it.live("an error in the middle of the rows fails the query; the next query gets only its own rows", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const exit = yield* Effect.exit(session.query("select 1.0 / g as r from generate_series(3, -1, -1) g"))
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "22012")
+      const { rows } = yield* session.query("select g from generate_series(1, 2) g")
+      assert.deepStrictEqual(rows, [{ g: 1 }, { g: 2 }])
+    }))
+
+  it.live("exposes the transaction status", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      assert.strictEqual(yield* session.transactionStatus, "I")
+      yield* session.query("begin")
+      assert.strictEqual(yield* session.transactionStatus, "T")
+      yield* Effect.exit(session.query("select 1/0"))
+      assert.strictEqual(yield* session.transactionStatus, "E")
+      yield* session.query("rollback")
+      assert.strictEqual(yield* session.transactionStatus, "I")
+    }))
+
+  it.live("waits for ReadyForQuery, so a deferred constraint error reaches its query", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query(
+        "create temp table deferred (id int unique deferrable initially deferred)"
+      )
+      yield* session.query("insert into deferred values (1)")
+      const exit = yield* Effect.exit(session.query("insert into deferred values (1)"))
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "23505")
+    }))
+})
+
+describe("PgSession: simple query", () => {
+  it.live("returns every result set of a multi-statement string in order", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const results = yield* session.simple("select 1 as a; select 'x' as b, 'y' as c; create temp table st (x int);")
+      assert.strictEqual(results.length, 3)
+      assert.deepStrictEqual(results[0]!.rows, [{ a: 1 }])
+      assert.deepStrictEqual(results[1]!.rows, [{ b: "x", c: "y" }])
+      assert.strictEqual(results[2]!.command, "CREATE TABLE")
+    }))
+
+  it.live("stops at an error in the middle: later statements do not run", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.simple("create temp table mid (x int)")
+      const exit = yield* Effect.exit(
+        session.simple("insert into mid values (1); select 1/0; insert into mid values (2)")
+      )
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "22012")
+      const { rows } = yield* session.query("select count(*)::int as c from mid")
+      // The string ran in one implicit transaction: the first insert was rolled back too.
+      assert.deepStrictEqual(rows, [{ c: 0 }])
+    }))
+
+  it.live("an empty query string gives an empty result", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const results = yield* session.simple("")
+      assert.strictEqual(results.length, 1)
+      assert.strictEqual(results[0]!.command, "")
+    }))
+})
+
+describe("PgSession: pipelining", () => {
+  it.live("10,000 concurrent queries on one session each get their own rows", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const n = 10_000
+      const results = yield* Effect.forEach(
+        Array.from({ length: n }, (_, i) => i),
+        (i) => session.query("select $1::int as i, $2::text as s", [i, `v${i}`]),
+        { concurrency: "unbounded" }
+      )
+      for (let i = 0; i < n; i++) assert.deepStrictEqual(results[i]!.rows, [{ i, s: `v${i}` }])
+    }), 60_000)
+
+  it.live("an error inside a pipeline fails only its own request", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table pipe (x int)")
+      const [a, b, c] = yield* Effect.all(
+        [
+          Effect.exit(session.query("insert into pipe values (1)")),
+          Effect.exit(session.query("select no_such_function(1)")),
+          Effect.exit(session.query("insert into pipe values (3)"))
+        ],
+        { concurrency: "unbounded" }
+      )
+      assert.isTrue(Exit.isSuccess(a!))
+      assert.strictEqual((reasonOf(b!) as ServerError).code, "42883")
+      assert.isTrue(Exit.isSuccess(c!))
+      const { rows } = yield* session.query("select x from pipe order by x")
+      assert.deepStrictEqual(rows, [{ x: 1 }, { x: 3 }])
+    }))
+
+  it.live("a batch runs in one implicit transaction and returns every result", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table batched (x int)")
+      const results = yield* session.batch([
+        { sql: "insert into batched values ($1)", params: [1] },
+        { sql: "insert into batched values ($1)", params: [2] },
+        { sql: "select count(*)::int as c from batched" }
+      ])
+      assert.strictEqual(results.length, 3)
+      assert.deepStrictEqual(results[2]!.rows, [{ c: 2 }])
+      const exit = yield* Effect.exit(
+        session.batch([
+          { sql: "insert into batched values (3)" },
+          { sql: "select 1/0" },
+          { sql: "insert into batched values (4)" }
+        ])
+      )
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "22012")
+      const after = yield* session.query("select count(*)::int as c from batched")
+      assert.deepStrictEqual(after.rows, [{ c: 2 }])
+    }))
+})
+
+describe("PgSession: prepared statements", () => {
+  it.live("prepare is scoped: Close on release", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const count = session.query<{ c: number }>(
+        "select count(*)::int as c from pg_prepared_statements where not from_sql and statement = 'select $1::int * 2 as d'"
+      )
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const statement = yield* session.prepare("select $1::int * 2 as d")
+          assert.deepStrictEqual(statement.parameterTypes, [23])
+          assert.strictEqual(statement.fields[0]!.name, "d")
+          const { rows } = yield* statement.execute([21])
+          assert.deepStrictEqual(rows, [{ d: 42 }])
+          assert.deepStrictEqual((yield* count).rows, [{ c: 1 }])
+        })
+      )
+      assert.deepStrictEqual((yield* count).rows, [{ c: 0 }])
+    }))
+
+  it.live("the statement cache re-prepares after a schema change and after DISCARD ALL", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table reprep (a int)")
+      yield* session.query("insert into reprep values (1)")
+      const first = yield* session.query("select * from reprep")
+      assert.deepStrictEqual(first.rows, [{ a: 1 }])
+      yield* session.query("alter table reprep add column b int default 7")
+      const second = yield* session.query("select * from reprep")
+      assert.deepStrictEqual(second.rows, [{ a: 1, b: 7 }])
+      yield* session.simple("discard all")
+      yield* session.query("create temp table reprep (a int)")
+      const third = yield* session.query("select * from reprep")
+      assert.deepStrictEqual(third.rows, [])
+    }))
+
+  it.live("a stale statement inside a transaction fails once, then works after rollback", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table stale (a int)")
+      yield* session.query("select * from stale")
+      yield* session.query("begin")
+      yield* session.query("alter table stale add column b int")
+      const exit = yield* Effect.exit(session.query("select * from stale"))
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "0A000")
+      yield* session.query("rollback")
+      const { fields } = yield* session.query("select * from stale")
+      assert.deepStrictEqual(fields.map((f) => f.name), ["a"])
+    }))
+})
+
+describe("PgSession: streams", () => {
+  it.live("streams a result through a portal in pages", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const rows = yield* Stream.runCollect(
+        session.stream<{ g: number }>("select g from generate_series(1, 10000) g", [], { pageSize: 100 })
+      )
+      const values = rows
+      assert.strictEqual(values.length, 10000)
+      assert.strictEqual(values[0]!.g, 1)
+      assert.strictEqual(values[9999]!.g, 10000)
+      const { rows: after } = yield* session.query("select 'next' as n")
+      assert.deepStrictEqual(after, [{ n: "next" }])
+    }))
+
+  it.live("taking a few rows of a huge stream stops it and leaves the session usable", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const few = yield* Stream.runCollect(
+        Stream.take(session.stream("select generate_series(1, 100000000) as g", [], { pageSize: 1000 }), 10)
+      )
+      assert.strictEqual(few.length, 10)
+      const { rows } = yield* session.query("select 'after' as a")
+      assert.deepStrictEqual(rows, [{ a: "after" }])
+    }))
+
+  it.live("an error in the middle of a stream fails it; the session recovers", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const exit = yield* Effect.exit(
+        Stream.runDrain(session.stream("select 1.0 / (5000 - g) from generate_series(1, 10000) g", [], { pageSize: 64 }))
+      )
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "22012")
+      const { rows } = yield* session.query("select 'ok' as ok")
+      assert.deepStrictEqual(rows, [{ ok: "ok" }])
+    }))
+})
+
+describe("PgSession: cancellation", () => {
+  it.live("interrupting pg_sleep(30) returns within a second, the query is gone, the session works", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const monitor = yield* connect()
+      const fiber = yield* Effect.forkChild(session.query("select pg_sleep(30)"))
+      // Wait until the server shows the query running (as libpq's test_cancel does).
+      yield* monitor.query(
+        "select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like '%pg_sleep(30)%'",
+        [session.processId]
+      ).pipe(
+        Effect.flatMap(({ rows }) => (rows.length === 1 ? Effect.void : Effect.fail("not yet"))),
+        Effect.retry({ times: 200, schedule: undefined }),
+        Effect.delay(10)
+      )
+      const started = Date.now()
+      yield* Fiber.interrupt(fiber)
+      const elapsed = Date.now() - started
+      assert.isBelow(elapsed, 1000)
+      const { rows } = yield* monitor.query(
+        "select count(*)::int as c from pg_stat_activity where pid = $1 and state = 'active' and query like '%pg_sleep(30)%'",
+        [session.processId]
+      )
+      assert.deepStrictEqual(rows, [{ c: 0 }])
+      const after = yield* session.query("select 'usable' as u")
+      assert.deepStrictEqual(after.rows, [{ u: "usable" }])
+    }))
+
+  it.live("Effect.timeout cancels a slow query", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const exit = yield* Effect.exit(session.query("select pg_sleep(10)").pipe(Effect.timeout(100)))
+      assert.isTrue(Exit.isFailure(exit))
+      const { rows } = yield* session.query("select 1 as one")
+      assert.deepStrictEqual(rows, [{ one: 1 }])
+    }))
+
+  it.live("a cancel racing a query that just finished never cancels the next one", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      for (let i = 0; i < 300; i++) {
+        const fiber = yield* Effect.forkChild(session.query("select 1"))
+        if (i % 3 === 1) yield* Effect.yieldNow
+        if (i % 3 === 2) yield* Effect.sleep(0)
+        yield* Fiber.interrupt(fiber)
+        const exit = yield* Effect.exit(session.query("select 2 as two"))
+        assert.isTrue(Exit.isSuccess(exit), `iteration ${i}: ${Exit.isFailure(exit) ? String(exit.cause) : ""}`)
+      }
+    }), 60_000)
+
+  it.live("interrupting before anything is written sends nothing", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const fiber = yield* Effect.forkChild(session.query("select pg_sleep(5)"), { startImmediately: false })
+      yield* Fiber.interrupt(fiber)
+      const { rows } = yield* session.query("select 3 as three")
+      assert.deepStrictEqual(rows, [{ three: 3 }])
+    }))
+})
+
+describe("PgSession: COPY", () => {
+  const encoder = new TextEncoder()
+
+  it.live("COPY of 1,000,000 rows in and out with exact counts", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table copied (a int, b text)")
+      const rows = 1_000_000
+      const perChunk = 10_000
+      const chunks = Stream.range(0, rows / perChunk - 1).pipe(
+        Stream.map((c) => {
+          let text = ""
+          for (let i = c * perChunk; i < (c + 1) * perChunk; i++) text += `${i}\tvalue ${i}\n`
+          return encoder.encode(text)
+        })
+      )
+      const result = yield* Stream.run(chunks, session.copyFrom("copy copied from stdin"))
+      assert.strictEqual(result.rowCount, rows)
+      const { rows: count } = yield* session.query("select count(*)::int as c, sum(a)::int8 as s from copied")
+      assert.deepStrictEqual(count, [{ c: rows, s: BigInt((rows * (rows - 1)) / 2) }])
+      let lines = 0
+      let bytes = 0
+      yield* Stream.runForEach(session.copyTo("copy copied to stdout"), (chunk) =>
+        Effect.sync(() => {
+          lines++
+          bytes += chunk.length
+        }))
+      assert.strictEqual(lines, rows)
+      assert.isAbove(bytes, rows * 8)
+    }), 120_000)
+
+  it.live("a COPY whose upstream fails sends CopyFail and leaves the table unchanged", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table copyfail (a int)")
+      const upstream = Stream.concat(
+        Stream.fromIterable([encoder.encode("1\n2\n3\n")]),
+        Stream.fail("upstream broke")
+      )
+      const exit = yield* Effect.exit(Stream.run(upstream, session.copyFrom("copy copyfail from stdin")))
+      assert.isTrue(Exit.isFailure(exit))
+      const { rows } = yield* session.query("select count(*)::int as c from copyfail")
+      assert.deepStrictEqual(rows, [{ c: 0 }])
+    }))
+
+  it.live("a bad row fails COPY with the server's error and the next COPY works", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table copybad (a int not null)")
+      const exit = yield* Effect.exit(
+        Stream.run(Stream.make(encoder.encode("1\n\\N\n3\n")), session.copyFrom("copy copybad from stdin"))
+      )
+      assert.strictEqual((reasonOf(exit as never) as ServerError).code, "23502")
+      const ok = yield* Stream.run(Stream.make(encoder.encode("4\n5\n")), session.copyFrom("copy copybad from stdin"))
+      assert.strictEqual(ok.rowCount, 2)
+    }))
+})
+
+describe("PgSession: asynchronous messages", () => {
+  it.live("LISTEN/NOTIFY reaches every subscriber; UNLISTEN when the last one leaves", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const other = yield* connect()
+      const channels = session.query<{ c: string }>("select pg_listening_channels() as c")
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const a = yield* session.listen("news")
+          const b = yield* session.listen("news")
+          assert.deepStrictEqual((yield* channels).rows, [{ c: "news" }])
+          const fa = yield* Effect.forkChild(Stream.runCollect(Stream.take(a, 2)))
+          const fb = yield* Effect.forkChild(Stream.runCollect(Stream.take(b, 2)))
+          yield* other.notify("news", "one")
+          yield* other.notify("news", "two")
+          const ra = yield* Fiber.join(fa)
+          const rb = yield* Fiber.join(fb)
+          assert.deepStrictEqual(ra.map((n) => n.payload), ["one", "two"])
+          assert.deepStrictEqual(rb.map((n) => n.payload), ["one", "two"])
+          assert.strictEqual(ra[0]!.processId, other.processId)
+        })
+      )
+      assert.deepStrictEqual((yield* channels).rows, [])
+    }))
+
+  it.live("notices are attached to their query and published", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Stream.take(session.notices, 1)))
+      yield* Effect.sleep(10)
+      const result = yield* session.query("do $$ begin raise notice 'hello %', 42; end $$")
+      assert.strictEqual(result.notices.length, 1)
+      assert.strictEqual(result.notices[0]!.message, "hello 42")
+      const published = yield* Fiber.join(fiber)
+      assert.strictEqual(published[0]!.message, "hello 42")
+    }))
+
+  it.live("parameter changes are observable", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const fiber = yield* Effect.forkChild(Stream.runCollect(Stream.take(session.parameterChanges, 1)))
+      yield* Effect.sleep(10)
+      yield* session.query("set application_name = 'observed'")
+      const changes = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(changes, [{ name: "application_name", value: "observed" }])
+      assert.strictEqual((yield* session.parameters).get("application_name"), "observed")
+    }))
+})
+
+describe("PgSession: function call and termination", () => {
+  it.live("FunctionCall calls a function by OID", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const { rows } = yield* session.query<{ oid: number }>("select 'int4pl'::regproc::oid::int as oid")
+      const int4 = (n: number) => {
+        const b = new Uint8Array(4)
+        new DataView(b.buffer).setInt32(0, n)
+        return b
+      }
+      const { result } = yield* session.functionCall(rows[0]!.oid, [int4(40), int4(2)], {
+        argumentFormats: [1],
+        resultFormat: 1
+      })
+      assert.strictEqual(new DataView(result!.buffer, result!.byteOffset).getInt32(0), 42)
+    }))
+
+  it.live("a backend killed mid-stream fails the stream with a typed error and nothing hangs", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const killer = yield* connect()
+      const fiber = yield* Effect.forkChild(
+        Stream.runDrain(session.stream("select g, pg_sleep(0.001) from generate_series(1, 100000) g", [], { pageSize: 10 }))
+      )
+      yield* Effect.sleep(200)
+      yield* killer.query("select pg_terminate_backend($1)", [session.processId])
+      const exit = yield* Fiber.await(fiber)
+      const reason = reasonOf(exit as never)
+      assert.isTrue(reason._tag === "ServerError" || reason._tag === "ConnectionError")
+      if (reason._tag === "ServerError") assert.strictEqual((reason as ServerError).code, "57P01")
+      assert.isTrue(yield* session.isClosed)
+      const next = yield* Effect.exit(session.query("select 1"))
+      assert.isTrue(Exit.isFailure(next))
+    }))
+
+  it.live("closing the scope sends Terminate: the backend goes away", () =>
+    Effect.gen(function*() {
+      const monitor = yield* connect()
+      const pid = yield* Effect.scoped(Effect.map(connect(), (s) => s.processId))
+      yield* Effect.sleep(100)
+      const { rows } = yield* monitor.query("select count(*)::int as c from pg_stat_activity where pid = $1", [pid])
+      assert.deepStrictEqual(rows, [{ c: 0 }])
+    }))
+})
