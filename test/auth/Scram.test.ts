@@ -122,6 +122,7 @@ describe("Scram client", () => {
     err(Scram.ScramClient.make({ password: "p", nonce: "has,comma" }))
     err(Scram.ScramClient.make({ password: "p", nonce: "" }))
     err(Scram.ScramClient.make({ password: "p", maxIterations: 0 }))
+    err(Scram.ScramClient.make({ password: "p", maxIterations: 2 ** 31 }))
     err(Scram.ScramClient.make({ password: "p", channelBinding: { _tag: "TlsServerEndPoint", certificateHash: new Uint8Array(0) } }))
     const lone = err(Scram.ScramClient.make({ password: "pass\ud800word" }))
     assertNoPassword(lone, "pass\ud800word")
