@@ -341,7 +341,8 @@ export const decodeText = (
       return TypeCodec.fail(type, "dimension bounds do not match the elements")
     }
   }
-  if (nested.length === 0) return []
+  // Any zero-length dimension means no elements: the server's empty array ({{},{}} is {}).
+  if (dims.some((d) => d === 0)) return []
   return keepBounds && lowerBounds !== undefined ? withBounds(nested, lowerBounds) : nested
 }
 
