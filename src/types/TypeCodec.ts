@@ -363,7 +363,13 @@ export const parseFloatText = (type: string, text: string): number => {
   return Number(t)
 }
 
-const HEX: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+/**
+ * The two lowercase hex digits of every byte value.
+ *
+ * @since 0.1.0
+ */
+export const HEX_BYTES: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+const HEX = HEX_BYTES
 
 /**
  * Two lowercase hex digits per byte of `buf[start, end)`.

@@ -15,11 +15,14 @@ import * as TypeCodec from "./TypeCodec.ts"
 const NAME = "uuid"
 const canonical = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
+const H = TypeCodec.HEX_BYTES
+
 const decodeBinary = (buf: Uint8Array, start: number, end: number): string => {
   TypeCodec.expectLength(NAME, start, end, 16)
-  return TypeCodec.hex(buf, start, start + 4) + "-" + TypeCodec.hex(buf, start + 4, start + 6) + "-" +
-    TypeCodec.hex(buf, start + 6, start + 8) + "-" + TypeCodec.hex(buf, start + 8, start + 10) + "-" +
-    TypeCodec.hex(buf, start + 10, start + 16)
+  const p = start
+  return H[buf[p]!]! + H[buf[p + 1]!] + H[buf[p + 2]!] + H[buf[p + 3]!] + "-" + H[buf[p + 4]!] + H[buf[p + 5]!] +
+    "-" + H[buf[p + 6]!] + H[buf[p + 7]!] + "-" + H[buf[p + 8]!] + H[buf[p + 9]!] + "-" + H[buf[p + 10]!] +
+    H[buf[p + 11]!] + H[buf[p + 12]!] + H[buf[p + 13]!] + H[buf[p + 14]!] + H[buf[p + 15]!]
 }
 
 const toCanonical = (value: unknown): string => {
