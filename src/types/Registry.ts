@@ -34,7 +34,8 @@
  *    exactly as for a quoted literal. Strings, numbers (shortest exact text,
  *    `-0`, `NaN`, `Infinity`), booleans (`true`/`false`), arrays of such values
  *    (an array literal) and plain objects or arrays of objects (JSON text) go
- *    this way. The exceptions, where inference would be lossy or wrong, are
+ *    this way. Other objects (a Map, a Set, a Float32Array, a class instance
+ *    without `toJSON`) are refused rather than serialised as `{}`. The exceptions, where inference would be lossy or wrong, are
  *    declared: `bigint` as int8 (numeric beyond the int8 range), `Uint8Array`
  *    as bytea, `Date` as timestamptz (binary, exact to the millisecond), and an
  *    Effect `BigDecimal` as numeric.
@@ -109,6 +110,21 @@ const isPrimitiveArray = (value: ReadonlyArray<unknown>): boolean => {
   return true
 }
 
+/**
+ * Objects sent as JSON: arrays, plain objects and objects with `toJSON`. A Map,
+ * a Set, a typed array other than Uint8Array or a class instance would
+ * serialise to something else than the caller meant (`{}`), so they are
+ * refused.
+ */
+const isJsonLike = (value: unknown): boolean => {
+  if (typeof value !== "object" || value === null) return false
+  if (Array.isArray(value)) return true
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return true
+  if (ArrayBuffer.isView(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
 const quoteElement = (s: string): string => "\"" + s.replace(/[\\"]/g, "\\$&") + "\""
 
 /**
@@ -131,8 +147,12 @@ export const inferText = (value: unknown): string => {
   if (ArrayCodec.isBoundedArray(value) || (Array.isArray(value) && isPrimitiveArray(value))) {
     return arrayLiteral(value)
   }
-  if (typeof value === "object" && value !== null) return Json.stringify("json", value)
-  return TypeCodec.unsupported("parameter", value, "a string, number, boolean, bigint, Date, Uint8Array, array or object")
+  if (isJsonLike(value)) return Json.stringify("json", value)
+  return TypeCodec.unsupported(
+    "parameter",
+    value,
+    "a string, number, boolean, bigint, Date, Uint8Array, array, plain object or a typed parameter"
+  )
 }
 
 /** An array literal of primitive values, each element quoted. */

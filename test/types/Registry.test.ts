@@ -117,6 +117,12 @@ describe("Registry", () => {
       assert.strictEqual(e.parameter, 1)
       codecError(() => send(() => 1))
       codecError(() => send({ toJSON: () => undefined }))
+      codecError(() => send(new Map([["a", 1]])))
+      codecError(() => send(new Set([1])))
+      codecError(() => send(new Float32Array([1])))
+      codecError(() => send(new (class Point {})()))
+      assert.strictEqual(text({ toJSON: () => [1] }), "[1]")
+      assert.strictEqual(text(Object.assign(Object.create(null), { a: 1 })), "{\"a\":1}")
     })
     it("rejects a NUL character and a lone surrogate instead of altering the string", () => {
       assert.match(codecError(() => send("a\0b")).message, /NUL/)
