@@ -53,6 +53,7 @@
  * @since 0.1.0
  */
 import * as BigDecimal from "effect/BigDecimal"
+import * as Result from "effect/Result"
 import { CodecError, ProtocolError } from "../errors/PgError.ts"
 import * as Utf8 from "../wire/Utf8.ts"
 import { Writer } from "../wire/Writer.ts"
@@ -316,6 +317,22 @@ export class Registry {
     const codec = this.codecs.get(oid)
     if (format === 1) return codec?.decodeBinary ?? copyBytes
     return codec?.decodeText ?? textFallback
+  }
+
+  /**
+   * Decodes one value (`bytes` holds exactly the field) into a `Result`: the
+   * non-throwing form of `decoder(oid, format)(bytes, 0, bytes.length)`, for
+   * callers outside a row loop.
+   *
+   * @since 0.1.0
+   */
+  decode(oid: number, format: 0 | 1, bytes: Uint8Array): Result.Result<unknown, CodecError> {
+    try {
+      return Result.succeed(this.decoder(oid, format)(bytes, 0, bytes.length))
+    } catch (e) {
+      if (e instanceof CodecError) return Result.fail(new CodecError({ message: e.message, oid }))
+      return Result.fail(new CodecError({ message: String(e), oid }))
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
+import * as Result from "effect/Result"
 import { CodecError } from "../../src/errors/PgError.ts"
 import * as Catalog from "../../src/types/Catalog.ts"
 import { Oid } from "../../src/types/Oid.ts"
@@ -54,6 +55,16 @@ describe("Registry", () => {
       buf[1] = 0
       assert.deepStrictEqual(copy, utf8("yz"))
       assert.throws(() => defaultRegistry.decoder(999999, 0)(bytes(0xff), 0, 1), CodecError)
+    })
+
+    it("decodes one value into a Result naming the type OID on failure", () => {
+      assert.deepStrictEqual(defaultRegistry.decode(Oid.int4, 1, bytes(0, 0, 0, 7)), Result.succeed(7))
+      const failed = defaultRegistry.decode(Oid.int4, 1, bytes(0, 7))
+      assert.isTrue(Result.isFailure(failed))
+      if (Result.isFailure(failed)) {
+        assert.strictEqual(failed.failure.oid, Oid.int4)
+        assert.match(failed.failure.message, /int4: expected 4 bytes, got 2/)
+      }
     })
 
     it("copies bytea out of the frame", () => {
