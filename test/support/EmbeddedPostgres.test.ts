@@ -15,7 +15,8 @@ import {
   runningCount,
   type ServerUser,
   standardHba,
-  startServer
+  startServer,
+  sweepStale
 } from "./EmbeddedPostgres.ts"
 import { RawConnection, sslProbe } from "./RawPg.ts"
 
@@ -160,6 +161,43 @@ describe("ensureSymlinks", () => {
       await ensureSymlinks(dir)
       const list: Array<{ target: string }> = JSON.parse(fs.readFileSync(path.join(dir, "native/pg-symlinks.json"), "utf8"))
       for (const { target } of list) assert.isTrue(fs.existsSync(path.join(dir, target)), target)
+    }
+  })
+})
+
+describe("sweepStale", () => {
+  it("removes only directories whose owner and server are both gone", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "effect-pgwire-sweep-test-"))
+    try {
+      // A pid that surely exited: a finished child of ours.
+      const dead = await new Promise<number>((resolve) => {
+        const child = execFile(process.execPath, ["-e", ""], () => resolve(child.pid!))
+      })
+      const make = (name: string, postmaster?: number) => {
+        fs.mkdirSync(path.join(tmp, name, "data"), { recursive: true })
+        if (postmaster !== undefined) fs.writeFileSync(path.join(tmp, name, "data", "postmaster.pid"), `${postmaster}\n`)
+      }
+      make(`effect-pgwire-main-${dead}-AbC123`)
+      make(`effect-pgwire-run-${dead}-xYz789`)
+      make(`effect-pgwire-pg13-${dead}-Qq11Ww`, dead)
+      make(`effect-pgwire-main-${dead}-Live00`, process.pid) // its "server" still runs
+      make(`effect-pgwire-main-${process.pid}-Mine00`) // our own
+      make(`effect-pgwire-main-${dead}`) // not a harness name
+      make("unrelated")
+      const removed = (await sweepStale(tmp)).map((d) => path.basename(d)).sort()
+      assert.deepStrictEqual(removed, [
+        `effect-pgwire-main-${dead}-AbC123`,
+        `effect-pgwire-pg13-${dead}-Qq11Ww`,
+        `effect-pgwire-run-${dead}-xYz789`
+      ])
+      assert.deepStrictEqual(fs.readdirSync(tmp).sort(), [
+        `effect-pgwire-main-${dead}`,
+        `effect-pgwire-main-${dead}-Live00`,
+        `effect-pgwire-main-${process.pid}-Mine00`,
+        "unrelated"
+      ].sort())
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true })
     }
   })
 })

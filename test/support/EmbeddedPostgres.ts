@@ -492,7 +492,8 @@ export const harnessDir = (): Promise<string> => {
     harnessDirMemo = (async () => {
       const inherited = process.env[HARNESS_DIR_ENV]
       if (inherited !== undefined && inherited !== "" && fsSync.existsSync(inherited)) return inherited
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "effect-pgwire-run-"))
+      await sweepStale(os.tmpdir())
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), `effect-pgwire-run-${process.pid}-`))
       // Traversable by the server user, who reads the templates inside.
       await fs.chmod(dir, 0o755)
       ownedHarnessDir = dir
@@ -502,6 +503,52 @@ export const harnessDir = (): Promise<string> => {
     })()
   }
   return harnessDirMemo
+}
+
+// `effect-pgwire-<name>-<owner pid>-<mkdtemp suffix>`: run and server directories.
+const OWNED_DIR = /^effect-pgwire-[A-Za-z0-9]+-(\d+)-[A-Za-z0-9]{6}$/
+
+/** Whether `pid` exists and is not a zombie (Linux: reads /proc; "pid (comm) S ...", the state after the last ')'). */
+const isRunning = (pid: number): boolean => {
+  try {
+    const stat = fsSync.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
+    return state !== "Z" && state !== "X"
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Removes the directories that runs killed without cleanup (SIGKILL) left in
+ * `tmp`: those whose owner process is gone and whose server, if any, is not
+ * running. It never signals a process: a server that outlived its owner is
+ * left alone (and reported by its directory still being there).
+ *
+ * @since 0.1.0
+ */
+export const sweepStale = async (tmp: string): Promise<ReadonlyArray<string>> => {
+  const removed: Array<string> = []
+  let entries: Array<string>
+  try {
+    entries = await fs.readdir(tmp)
+  } catch {
+    return removed
+  }
+  for (const entry of entries) {
+    const owner = OWNED_DIR.exec(entry)?.[1]
+    if (owner === undefined || Number(owner) === process.pid || isRunning(Number(owner))) continue
+    const dir = path.join(tmp, entry)
+    const postmaster = Number(readLog(path.join(dir, "data", "postmaster.pid")).split("\n")[0])
+    if (Number.isInteger(postmaster) && postmaster > 0 && isRunning(postmaster)) continue
+    try {
+      await fs.rm(dir, { recursive: true, force: true })
+      removed.push(dir)
+    } catch {
+      // Not ours to remove after all (permissions): leave it.
+    }
+  }
+  return removed
 }
 
 const checkReachable = (dir: string, what: string): void => {
@@ -742,21 +789,27 @@ class ServerHandle implements RunningServer {
     return this.stopping
   }
 
-  killSync(): void {
-    if (!this.exited) {
-      try {
-        this.child.kill("SIGQUIT")
-      } catch {
-        // Already gone.
-      }
-    }
+  /** Sends SIGQUIT (immediate shutdown) without waiting: for the exit and signal handlers. */
+  signalSync(): number | undefined {
     running.delete(this)
+    if (this.exited || this.child.pid === undefined) return undefined
     try {
-      fsSync.rmSync(this.dir, { recursive: true, force: true, maxRetries: 2 })
+      this.child.kill("SIGQUIT")
     } catch {
-      // Best effort while the process exits.
+      // Already gone.
     }
+    return this.child.pid
   }
+}
+
+/**
+ * Waits, blocking, until `pid` has exited (gone, or a zombie: nobody reaps it
+ * while the event loop is blocked). Linux only: reads /proc.
+ */
+const waitGoneSync = (pid: number, timeoutMs: number): void => {
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && isRunning(pid)) Atomics.wait(pause, 0, 0, 20)
 }
 
 const freePort = (): Promise<number> =>
@@ -798,7 +851,9 @@ export const startServer = async (options: StartOptions = {}): Promise<RunningSe
     tls ? runCerts() : Promise.resolve(undefined)
   ])
 
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `effect-pgwire-${name.replace(/[^A-Za-z0-9]/g, "")}-`))
+  const dir = await fs.mkdtemp(
+    path.join(os.tmpdir(), `effect-pgwire-${name.replace(/[^A-Za-z0-9]/g, "") || "server"}-${process.pid}-`)
+  )
   let handle: ServerHandle | undefined
   try {
     await fs.chmod(dir, 0o755)
@@ -1032,13 +1087,22 @@ export const runningCount = (): number => running.size
 const TERMINATING_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
 let handlersInstalled = false
 
+/**
+ * The exit path: every postmaster gets SIGQUIT at once, then (the event loop
+ * being unavailable) a blocking wait until they are gone, since a postmaster
+ * exits only after its children and removing a directory before that races
+ * with files they still write; then the directories go.
+ */
 const killAllSync = (): void => {
-  for (const s of [...running]) s.killSync()
-  if (ownedHarnessDir !== undefined) {
+  const servers = [...running]
+  const pids = servers.flatMap((s) => s.signalSync() ?? [])
+  const deadline = Date.now() + 5_000
+  for (const pid of pids) waitGoneSync(pid, deadline - Date.now())
+  for (const dir of [...servers.map((s) => s.dir), ...(ownedHarnessDir !== undefined ? [ownedHarnessDir] : [])]) {
     try {
-      fsSync.rmSync(ownedHarnessDir, { recursive: true, force: true, maxRetries: 2 })
+      fsSync.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 })
     } catch {
-      // Best effort while the process exits.
+      // Best effort while the process exits; the next run sweeps what is left.
     }
   }
 }
