@@ -33,7 +33,7 @@ import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
 import * as Trace from "../protocol/Trace.ts"
-import { CodecError, ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError } from "../errors/PgError.ts"
+import { CodecError, ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError, TlsError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
 import { Reader } from "../wire/Reader.ts"
@@ -363,8 +363,15 @@ export class Connection {
   }
 
   private readonly onSocketError = (cause: Error): void => {
+    // With TLS 1.3 the server checks a client certificate after the client's side of the
+    // handshake is done, so its refusal arrives as an alert on the open socket.
+    const code = (cause as { code?: unknown }).code
     this.breakWith(
-      new PgError({ reason: new ConnectionError({ message: `connection error: ${cause.message}`, requestSent: true, cause }) })
+      new PgError({
+        reason: typeof code === "string" && code.startsWith("ERR_SSL")
+          ? new TlsError({ message: `TLS error: ${cause.message.trim()}`, cause })
+          : new ConnectionError({ message: `connection error: ${cause.message}`, requestSent: true, cause })
+      })
     )
   }
 

@@ -44,11 +44,23 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
-import { CancelError, ConfigError, PgError, TimeoutError } from "../errors/PgError.ts"
+import * as AuthPolicy from "../auth/AuthPolicy.ts"
+import { CancelError, ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import { defaultRegistry, type Registry } from "../types/Registry.ts"
 import * as Transport from "../transport/Transport.ts"
 import { sendCancel } from "./Cancel.ts"
+import * as Establish from "./Establish.ts"
+import {
+  type Encryption,
+  encryptionOrder,
+  type Established,
+  type GssEncMode,
+  type SslMode,
+  type SslNegotiation,
+  type TlsSettings,
+  type TlsVersion
+} from "./Establish.ts"
 import { Connection, type Request } from "./Connection.ts"
 import {
   BatchRequest,
@@ -87,15 +99,61 @@ export const STATEMENT_CLOSE_TIMEOUT_MILLIS = 5_000
 // ---------------------------------------------------------------------------
 
 /**
- * Options of `connect`.
+ * `target_session_attrs` (libpq-connect.sgml).
+ *
+ * @since 0.1.0
+ */
+export type TargetSessionAttrs = "any" | "read-write" | "read-only" | "primary" | "standby" | "prefer-standby"
+
+/**
+ * Options of `connect`: libpq's connection keywords in camelCase, plus
+ * session settings.
  *
  * @since 0.1.0
  */
 export interface SessionOptions {
   /** Host name, IP address, or Unix socket directory (a path starting with `/`). Default `localhost`. */
   readonly host?: string | undefined
+  /** Numeric address to connect to instead of resolving `host` (which still names the server for TLS checks). */
+  readonly hostaddr?: string | undefined
+  /** Several hosts, tried in order (libpq's comma-separated `host`/`port` lists). Overrides `host`. */
+  readonly hosts?: ReadonlyArray<{ readonly host: string; readonly port?: number | undefined; readonly hostaddr?: string | undefined }> | undefined
   /** Default 5432. */
   readonly port?: number | undefined
+  /** libpq `sslmode`. Default "prefer" ("verify-full" with `sslRootCert: "system"`). */
+  readonly sslMode?: SslMode | undefined
+  /** libpq `sslnegotiation`: "postgres" (SSLRequest, default) or "direct" (TLS at once, PostgreSQL 17+). */
+  readonly sslNegotiation?: SslNegotiation | undefined
+  /** libpq `gssencmode`. Default "disable" (no GSSAPI library: "require" fails). */
+  readonly gssEncMode?: GssEncMode | undefined
+  /** libpq `sslrootcert`: a file of trusted roots, or "system". */
+  readonly sslRootCert?: string | undefined
+  /** libpq `sslcert`. */
+  readonly sslCert?: string | undefined
+  /** libpq `sslkey`. */
+  readonly sslKey?: string | undefined
+  /** libpq `sslpassword`. */
+  readonly sslPassword?: string | Redacted.Redacted<string> | undefined
+  /** libpq `sslsni`. Default true. */
+  readonly sslSni?: boolean | undefined
+  /** libpq `ssl_min_protocol_version`. Default "TLSv1.2". */
+  readonly sslMinProtocolVersion?: TlsVersion | undefined
+  /** libpq `ssl_max_protocol_version`. */
+  readonly sslMaxProtocolVersion?: TlsVersion | undefined
+  /** libpq `channel_binding`: "disable", "prefer" (default), "require". */
+  readonly channelBinding?: "disable" | "prefer" | "require" | undefined
+  /** libpq `require_auth`: a comma-separated list of methods, or of negated methods (`!md5,!password`). */
+  readonly requireAuth?: string | undefined
+  /** libpq `target_session_attrs`. Default "any". */
+  readonly targetSessionAttrs?: TargetSessionAttrs | undefined
+  /** libpq `load_balance_hosts`: "disable" (default) or "random". */
+  readonly loadBalanceHosts?: "disable" | "random" | undefined
+  /** The random source for `loadBalanceHosts: "random"` (tests). Default Math.random. */
+  readonly random?: (() => number) | undefined
+  /** libpq `keepalives`. Default true. */
+  readonly keepAlive?: boolean | undefined
+  /** libpq `keepalives_idle`, in milliseconds. Default 60000. */
+  readonly keepAliveIdleMillis?: number | undefined
   /** Default: `postgres`. */
   readonly user?: string | undefined
   /** A password, a Redacted password, or an Effect evaluated at each connection attempt (rotating credentials). */
@@ -188,6 +246,8 @@ export interface Session {
   readonly protocolVersion: { readonly major: 3; readonly minor: number }
   /** `_pq_.` protocol options the server did not recognise (NegotiateProtocolVersion). */
   readonly unsupportedProtocolOptions: ReadonlyArray<string>
+  /** Whether the connection is encrypted (TLS). With `sslMode: "prefer"` a server may have refused. */
+  readonly encrypted: boolean
   /** The server's parameters (ParameterStatus), current. */
   readonly parameters: Effect.Effect<ReadonlyMap<string, string>>
   /** Every ParameterStatus received from now on. */
@@ -264,6 +324,10 @@ class Engine {
   readonly noticeHub: PubSub.PubSub<Notice>
   readonly parameterHub: PubSub.PubSub<{ readonly name: string; readonly value: string }>
   readonly listeners = new Map<string, Listener>()
+  /** How the connection is encrypted. */
+  encryption: Encryption = "plain"
+  /** `_pq_.` options the server did not recognise. */
+  unsupportedProtocolOptions: ReadonlyArray<string> = []
   /** Cancels in progress (the wire is held while > 0). */
   cancelsInProgress = 0
   private readonly settledWaiters: Array<() => void> = []
@@ -552,12 +616,94 @@ const resolvePassword = (
   return Effect.map(password, (p) => (typeof p === "string" ? p : Redacted.value(p)))
 }
 
-const validateOptions = (options: SessionOptions): Effect.Effect<void, PgError> => {
-  const port = options.port ?? 5432
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    return Effect.fail(new PgError({ reason: new ConfigError({ message: `invalid port ${port}`, parameter: "port" }) }))
+const configFailure = (parameter: string, message: string) =>
+  new PgError({ reason: new ConfigError({ message, parameter }) })
+
+/** One host to try (libpq's host/hostaddr/port lists, expanded). */
+interface HostAttempt {
+  readonly host: string
+  readonly hostaddr: string | undefined
+  readonly port: number
+}
+
+/** The hosts to try, in order (shuffled for `loadBalanceHosts: "random"`). */
+const hostAttempts = (options: SessionOptions): Effect.Effect<ReadonlyArray<HostAttempt>, PgError> => {
+  const defaultPort = options.port ?? 5432
+  const list: Array<HostAttempt> = options.hosts !== undefined && options.hosts.length > 0
+    ? options.hosts.map((h) => ({ host: h.host, hostaddr: h.hostaddr, port: h.port ?? defaultPort }))
+    : [{ host: options.host ?? "localhost", hostaddr: options.hostaddr, port: defaultPort }]
+  for (const h of list) {
+    if (!Number.isInteger(h.port) || h.port <= 0 || h.port > 65535) {
+      return Effect.fail(configFailure("port", `invalid port number: "${h.port}"`))
+    }
   }
-  return Effect.void
+  if (options.loadBalanceHosts === "random") {
+    const random = options.random ?? Math.random
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      const t = list[i]!
+      list[i] = list[j]!
+      list[j] = t
+    }
+  }
+  return Effect.succeed(list)
+}
+
+const tlsSettingsOf = (options: SessionOptions): TlsSettings => ({
+  sslMode: options.sslMode ?? (options.sslRootCert === "system" ? "verify-full" : "prefer"),
+  sslNegotiation: options.sslNegotiation ?? "postgres",
+  gssEncMode: options.gssEncMode ?? "disable",
+  sslRootCert: options.sslRootCert,
+  sslCert: options.sslCert,
+  sslKey: options.sslKey,
+  sslPassword: options.sslPassword === undefined
+    ? undefined
+    : Redacted.isRedacted(options.sslPassword)
+    ? Redacted.value(options.sslPassword)
+    : options.sslPassword,
+  sslSni: options.sslSni,
+  sslMinProtocolVersion: options.sslMinProtocolVersion,
+  sslMaxProtocolVersion: options.sslMaxProtocolVersion
+})
+
+/**
+ * Whether a session satisfies `target_session_attrs` (libpq-connect.sgml):
+ * from the `in_hot_standby` and `default_transaction_read_only` ParameterStatus
+ * reports (PostgreSQL 14+), else by asking the server, as libpq does.
+ */
+const satisfies = (
+  session: Session,
+  parameters: ReadonlyMap<string, string>,
+  attrs: TargetSessionAttrs
+): Effect.Effect<boolean, PgError> =>
+  Effect.gen(function*() {
+    if (attrs === "any") return true
+    const standby = parameters.get("in_hot_standby") !== undefined
+      ? parameters.get("in_hot_standby") === "on"
+      : (yield* session.simple("select pg_catalog.pg_is_in_recovery()"))[0]!.rows[0]!["pg_is_in_recovery"] === true
+    if (attrs === "primary") return !standby
+    if (attrs === "standby" || attrs === "prefer-standby") return standby
+    const readOnly = standby || (parameters.get("default_transaction_read_only") !== undefined
+      ? parameters.get("default_transaction_read_only") === "on"
+      : (yield* session.simple("show transaction_read_only"))[0]!.rows[0]!["transaction_read_only"] === "on")
+    return attrs === "read-only" ? readOnly : !readOnly
+  })
+
+/** Whether a failed attempt may be retried with the next encryption method (libpq 17's rules). */
+const mayFallBack = (error: PgError): boolean => {
+  const reason = error.reason
+  switch (reason._tag) {
+    case "ServerError":
+      // Rejected during start-up (pg_hba, authentication): `allow` retries with TLS,
+      // `prefer` without.
+      return true
+    case "TlsError":
+      // A failed TLS start-up; but an ErrorResponse answer to SSLRequest means the
+      // server failed before negotiating: no retry.
+      return !reason.message.includes("answered SSLRequest with an error")
+    default:
+      return false
+  }
 }
 
 /**
@@ -565,45 +711,134 @@ const validateOptions = (options: SessionOptions): Effect.Effect<void, PgError> 
  * session lives as long as the Scope: closing it sends Terminate and closes
  * the socket, and fails anything still running with a connection error.
  *
+ * **Details**
+ *
+ * Hosts are tried in order (or shuffled with `loadBalanceHosts: "random"`),
+ * each with the encryption methods `sslMode` allows, within `connectTimeout`
+ * per attempt; a host that does not satisfy `targetSessionAttrs` is skipped.
+ * When every attempt fails, the error lists each host's failure.
+ *
  * @since 0.1.0
  */
 export const connect = Effect.fn("PgSession.connect")(function*(options: SessionOptions) {
-  yield* validateOptions(options)
-  const host = options.host ?? "localhost"
-  const port = options.port ?? 5432
-  const target = Transport.endpoint(host, port)
-  const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MILLIS
-  const password = yield* resolvePassword(options.password)
-  const noticeHub = yield* PubSub.unbounded<Notice>()
-  const parameterHub = yield* PubSub.unbounded<{ readonly name: string; readonly value: string }>()
-  const openSide = Transport.openSocket(target, connectTimeout)
-  const engine = new Engine(options, openSide, noticeHub, parameterHub)
-  engine.queryOwner.registry = engine.registry
-  const conn = engine.conn
-
-  const startupOptions: StartupOptions = {
-    user: options.user ?? "postgres",
-    database: options.database,
-    password,
-    applicationName: options.applicationName,
-    parameters: options.parameters,
-    protocolMinor: options.protocolVersion === "3.0" ? 0 : 2,
-    minProtocolMinor: options.minProtocolVersion === "3.2" ? 2 : 0,
-    scramMaxIterations: options.scramMaxIterations,
-    channelBinding: undefined
+  const attempts = yield* hostAttempts(options)
+  const tls = tlsSettingsOf(options)
+  const encryptions = yield* encryptionOrder(tls)
+  const policy = yield* Effect.fromResult(
+    AuthPolicy.make({ requireAuth: options.requireAuth, channelBinding: options.channelBinding })
+  ).pipe(Effect.mapError((reason) => new PgError({ reason })))
+  const attrs = options.targetSessionAttrs ?? "any"
+  const failures: Array<string> = []
+  let lastError: PgError | undefined
+  // prefer-standby: a first pass for standbys, then any server (libpq).
+  const passes: ReadonlyArray<TargetSessionAttrs> = attrs === "prefer-standby" ? ["standby", "any"] : [attrs]
+  for (const pass of passes) {
+    for (const attempt of attempts) {
+      for (let i = 0; i < encryptions.length; i++) {
+        const encryption = encryptions[i]!
+        const canFallBack = i + 1 < encryptions.length
+        const exit = yield* Effect.exit(
+          Effect.acquireRelease(
+            openSession(options, attempt, encryption, canFallBack, tls, policy),
+            ([engine]) => Effect.sync(() => engine.conn.terminate())
+          )
+        )
+        if (Exit.isSuccess(exit)) {
+          const [engine, session] = exit.value
+          const ok = yield* satisfies(session, engine.conn.parameters, pass).pipe(Effect.exit)
+          if (Exit.isSuccess(ok) && ok.value) return session
+          engine.conn.terminate()
+          const why = Exit.isSuccess(ok)
+            ? `the server does not satisfy target_session_attrs=${pass}`
+            : `checking target_session_attrs failed: ${String(Cause.squash(ok.cause))}`
+          failures.push(`${describeAttempt(attempt)}: ${why}`)
+          lastError = new PgError({
+            reason: new ConnectionError({ message: `${describeAttempt(attempt)}: ${why}`, requestSent: false })
+          })
+          break
+        }
+        const error = Cause.squash(exit.cause)
+        if (!(error instanceof PgError)) return yield* Effect.failCause(exit.cause)
+        lastError = error
+        failures.push(`${describeAttempt(attempt)} (${encryption}): ${error.message}`)
+        if (error.reason._tag === "ConfigError" || error.reason._tag === "AuthError") {
+          // Client-side refusals do not depend on the host.
+          return yield* Effect.fail(error)
+        }
+        if (!(canFallBack && mayFallBack(error))) break
+      }
+    }
   }
-
-  const open = Effect.gen(function*() {
-    const socket = yield* Transport.openSocket(target, connectTimeout)
-    conn.attach(socket)
-    yield* Effect.callback<void, PgError>((resume) => {
-      conn.submit(new StartupRequest(startupOptions, resume))
+  if (lastError !== undefined && failures.length <= 1) return yield* Effect.fail(lastError)
+  const reason = lastError!.reason
+  return yield* Effect.fail(
+    new PgError({
+      reason: reason._tag === "ServerError"
+        ? reason
+        : new ConnectionError({ message: `could not connect to any host:\n  ${failures.join("\n  ")}`, requestSent: false })
     })
-  })
+  )
+})
 
-  yield* Effect.acquireRelease(
-    (connectTimeout > 0
-      ? open.pipe(
+const describeAttempt = (attempt: HostAttempt): string =>
+  `${attempt.host}${attempt.hostaddr === undefined ? "" : ` (${attempt.hostaddr})`}:${attempt.port}`
+
+/** One attempt: open the stream, run start-up; fails (with everything closed) or returns the live engine. */
+const openSession = (
+  options: SessionOptions,
+  attempt: HostAttempt,
+  encryption: Encryption,
+  plainAfterReject: boolean,
+  tls: TlsSettings,
+  policy: AuthPolicy.AuthPolicy
+): Effect.Effect<readonly [Engine, Session], PgError> =>
+  Effect.gen(function*() {
+    const target = Transport.endpoint(attempt.hostaddr ?? attempt.host, attempt.port)
+    const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MILLIS
+    const keepAlive: Transport.KeepAlive = options.keepAlive === false
+      ? { enabled: false, idleMillis: 0 }
+      : { enabled: true, idleMillis: options.keepAliveIdleMillis ?? Transport.DEFAULT_KEEPALIVE.idleMillis }
+    const password = yield* resolvePassword(options.password)
+    const noticeHub = yield* PubSub.unbounded<Notice>()
+    const parameterHub = yield* PubSub.unbounded<{ readonly name: string; readonly value: string }>()
+    let established: Established | undefined
+    const run = Effect.gen(function*() {
+      established = yield* openEstablished(target, attempt.host, encryption, plainAfterReject, tls, connectTimeout, keepAlive)
+      const used = established.encryption
+      // The cancel connection uses the same transport settings as this one.
+      const openSide = Effect.map(
+        openEstablished(target, attempt.host, used, false, tls, connectTimeout, keepAlive),
+        (e) => e.socket
+      )
+      const engine = new Engine(options, openSide, noticeHub, parameterHub)
+      engine.queryOwner.registry = engine.registry
+      engine.conn.attach(established.socket)
+      const startup: StartupOptions = {
+        user: options.user ?? "postgres",
+        database: options.database,
+        password,
+        applicationName: options.applicationName,
+        parameters: options.parameters,
+        protocolMinor: options.protocolVersion === "3.0" ? 0 : 2,
+        minProtocolMinor: options.minProtocolVersion === "3.2" ? 2 : 0,
+        scramMaxIterations: options.scramMaxIterations,
+        policy,
+        tls: used !== "plain",
+        peerCertificate: established.peerCertificate
+      }
+      const request = new StartupRequest(startup, () => {})
+      yield* Effect.callback<void, PgError>((resume) => {
+        ;(request as { resume: Resume<void> }).resume = resume
+        engine.conn.submit(request)
+      }).pipe(Effect.onError(() => Effect.sync(() => engine.conn.breakWith(
+        new PgError({ reason: new ConnectionError({ message: "start-up failed", requestSent: true }) })
+      ))))
+      engine.encryption = used
+      engine.unsupportedProtocolOptions = request.unsupportedOptions
+      return [engine, makeService(engine)] as const
+    })
+    return yield* (connectTimeout > 0
+      ? run.pipe(
         Effect.timeoutOrElse({
           duration: connectTimeout,
           orElse: () =>
@@ -618,12 +853,20 @@ export const connect = Effect.fn("PgSession.connect")(function*(options: Session
             )
         })
       )
-      : open).pipe(Effect.onError(() => Effect.sync(() => conn.terminate()))),
-    () => Effect.sync(() => conn.terminate())
-  )
+      : run).pipe(Effect.onError(() => Effect.sync(() => established?.socket.destroy())))
+  })
 
-  return makeService(engine)
-})
+/** `open`, but when the server answers 'N' and plain is allowed next, continue in clear on the same socket (libpq). */
+const openEstablished = (
+  target: Transport.Endpoint,
+  host: string,
+  encryption: Encryption,
+  plainAfterReject: boolean,
+  tls: TlsSettings,
+  timeoutMillis: number,
+  keepAlive: Transport.KeepAlive
+): Effect.Effect<Established, PgError> =>
+  Establish.open(target, host, encryption, tls, timeoutMillis, keepAlive, plainAfterReject)
 
 const makeService = (engine: Engine): Session => {
   const conn = engine.conn
@@ -844,7 +1087,8 @@ const makeService = (engine: Engine): Session => {
   return {
     processId: conn.processId,
     protocolVersion: { major: 3, minor: conn.protocolMinor },
-    unsupportedProtocolOptions: [],
+    unsupportedProtocolOptions: engine.unsupportedProtocolOptions,
+    encrypted: engine.encryption !== "plain",
     parameters: Effect.sync(() => new Map(conn.parameters) as ReadonlyMap<string, string>),
     parameterChanges: Stream.fromPubSub(engine.parameterHub),
     transactionStatus: Effect.sync(() => conn.transactionStatus),

@@ -20,6 +20,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
+import * as AuthPolicy from "../auth/AuthPolicy.ts"
 import * as Md5 from "../auth/Md5.ts"
 import * as Scram from "../auth/Scram.ts"
 import { AuthError, PgError, ProtocolError, type ServerError } from "../errors/PgError.ts"
@@ -50,8 +51,12 @@ export interface StartupOptions {
   /** Lowest minor version accepted. */
   readonly minProtocolMinor: number
   readonly scramMaxIterations: number | undefined
-  /** The server certificate hash for SCRAM-SHA-256-PLUS; undefined without TLS. */
-  readonly channelBinding: Scram.ClientChannelBinding | undefined
+  /** `require_auth` and `channel_binding`, checked before every answer to the server. */
+  readonly policy: AuthPolicy.AuthPolicy
+  /** Whether the connection is encrypted. */
+  readonly tls: boolean
+  /** DER of the server certificate (TLS only), for SCRAM-SHA-256-PLUS. */
+  readonly peerCertificate: Uint8Array | undefined
 }
 
 /**
@@ -74,6 +79,7 @@ export class StartupRequest extends Request {
   readonly resume: Resume<void>
   private settled = false
   private scram: Scram.ScramClient | undefined = undefined
+  private progress: AuthPolicy.AuthProgress = AuthPolicy.initialProgress
   /** `_pq_.` options the server did not recognise. */
   unsupportedOptions: ReadonlyArray<string> = []
 
@@ -115,6 +121,10 @@ export class StartupRequest extends Request {
 
   override onAuthentication(conn: Connection, message: Backend.BackendMessage): void {
     const o = this.options
+    // libpq's require_auth / channel_binding checks come before any answer (the password
+    // is never sent to a server the policy does not allow).
+    const allowed = AuthPolicy.check(o.policy, message._tag as AuthPolicy.AuthRequest, this.progress)
+    if (Result.isFailure(allowed)) return this.refuse(conn, allowed.failure.message, allowed.failure.method)
     switch (message._tag) {
       case "AuthenticationOk":
         if (this.scram !== undefined && !this.scram.isComplete) {
@@ -123,29 +133,40 @@ export class StartupRequest extends Request {
         return
       case "AuthenticationCleartextPassword":
         if (o.password === undefined) return this.refuse(conn, "the server asked for a password but none was given", "password")
+        this.progress = { ...this.progress, clientFinishedAuth: true }
         return this.send(conn, Frontend.PasswordMessage, { _tag: "PasswordMessage", password: o.password })
       case "AuthenticationMD5Password":
         if (o.password === undefined) return this.refuse(conn, "the server asked for a password but none was given", "md5")
+        this.progress = { ...this.progress, clientFinishedAuth: true }
         return this.send(conn, Frontend.PasswordMessage, {
           _tag: "PasswordMessage",
           password: Md5.passwordResponse(o.password, o.user, message.salt)
         })
       case "AuthenticationSASL": {
+        const choice = AuthPolicy.selectMechanism(o.policy, message.mechanisms, o.tls)
+        if (Result.isFailure(choice)) return this.refuse(conn, choice.failure.message, choice.failure.method)
         if (o.password === undefined) {
-          return this.refuse(conn, "the server asked for a password but none was given", "SCRAM-SHA-256")
+          return this.refuse(conn, "the server asked for a password but none was given", choice.success.mechanism)
         }
-        const offersPlus = message.mechanisms.includes(Scram.MECHANISM_PLUS)
-        const offersPlain = message.mechanisms.includes(Scram.MECHANISM)
-        let binding: Scram.ClientChannelBinding = { _tag: "None" }
-        if (o.channelBinding !== undefined && o.channelBinding._tag === "TlsServerEndPoint") {
-          binding = offersPlus ? o.channelBinding : { _tag: "NotOffered" }
-        } else if (o.channelBinding !== undefined) binding = o.channelBinding
-        if (binding._tag !== "TlsServerEndPoint" && !offersPlain) {
-          return this.refuse(
-            conn,
-            `none of the server's SASL mechanisms (${message.mechanisms.join(", ")}) is supported`,
-            "SASL"
-          )
+        let binding: Scram.ClientChannelBinding = { _tag: choice.success.channelBinding === "NotOffered" ? "NotOffered" : "None" }
+        if (choice.success.channelBinding === "TlsServerEndPoint") {
+          const hash = o.peerCertificate === undefined
+            ? undefined
+            : Scram.certificateHashForChannelBinding(o.peerCertificate)
+          if (hash === undefined || Result.isFailure(hash)) {
+            if (o.policy.channelBinding === "require") {
+              return this.refuse(
+                conn,
+                `channel binding required, but the server certificate cannot be hashed${
+                  hash !== undefined && Result.isFailure(hash) ? `: ${hash.failure.message}` : ""
+                }`,
+                Scram.MECHANISM_PLUS
+              )
+            }
+            // Without a hash the client cannot bind: say so with "n" (not "y", which a
+            // server that offered -PLUS would treat as a downgrade attack).
+            binding = { _tag: "None" }
+          } else binding = { _tag: "TlsServerEndPoint", certificateHash: hash.success }
         }
         const client = Scram.ScramClient.make({
           password: o.password,
@@ -164,6 +185,7 @@ export class StartupRequest extends Request {
         if (this.scram === undefined) return this.refuse(conn, "SASLContinue without a SASL exchange", "SASL")
         const final = this.scram.receiveServerFirst(message.data)
         if (Result.isFailure(final)) return this.refuse(conn, final.failure.message, final.failure.method)
+        this.progress = { ...this.progress, clientFinishedAuth: true }
         return this.send(conn, Frontend.SASLResponse, {
           _tag: "SASLResponse",
           data: new TextEncoder().encode(final.success)
@@ -173,6 +195,7 @@ export class StartupRequest extends Request {
         if (this.scram === undefined) return this.refuse(conn, "SASLFinal without a SASL exchange", "SASL")
         const verified = this.scram.receiveServerFinal(message.data)
         if (Result.isFailure(verified)) return this.refuse(conn, verified.failure.message, verified.failure.method)
+        this.progress = { ...this.progress, channelBound: this.scram.channelBound }
         return
       }
       case "AuthenticationKerberosV5":

@@ -1,0 +1,271 @@
+/**
+ * Establishing the byte stream for one connection attempt with libpq's
+ * encryption semantics: `sslmode`, `sslnegotiation`, `gssencmode`, certificate
+ * verification, SNI, ALPN, client certificates, TLS protocol bounds.
+ *
+ * **Details**
+ *
+ * - `sslmode` (libpq-connect.sgml "SSL Mode Descriptions"): `disable` never
+ *   encrypts; `allow` tries plain first and TLS only if the server rejects the
+ *   plain connection; `prefer` (the default) tries TLS first and falls back to
+ *   plain on the server's 'N', on a failed TLS start-up, or when the server
+ *   rejects the TLS connection; `require` insists on TLS but checks no
+ *   certificate, unless a root certificate file exists, in which case it
+ *   behaves as `verify-ca` (libpq's backward compatibility rule); `verify-ca`
+ *   checks the chain; `verify-full` also checks the host name (subjectAltName,
+ *   or the CN when there is none; wildcards match one label).
+ * - `sslrootcert=system` uses the system's trusted roots and requires
+ *   `verify-full`, as libpq 16+ does.
+ * - `sslnegotiation=direct` starts TLS at once (ALPN `postgresql`, PostgreSQL
+ *   17+) and needs `sslmode` require or stronger.
+ * - `gssencmode`: there is no GSSAPI library here, so, as libpq built without
+ *   GSSAPI, `prefer` never tries GSS encryption and `require` fails before
+ *   connecting.
+ * - A server answering 'N' under `require` or stronger is a `TlsError`: never
+ *   a silent downgrade. Bytes received after 'S' and before the handshake are
+ *   refused (CVE-2021-23222).
+ *
+ * The same plan opens the CancelRequest side connection, so a cancel travels
+ * encrypted when the session is.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Tls from "node:tls"
+import { ConfigError, PgError, TlsError } from "../errors/PgError.ts"
+import * as StartupCodec from "../protocol/Startup.ts"
+import * as Transport from "../transport/Transport.ts"
+
+/** @since 0.1.0 */
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full"
+/** @since 0.1.0 */
+export type SslNegotiation = "postgres" | "direct"
+/** @since 0.1.0 */
+export type GssEncMode = "disable" | "prefer" | "require"
+/** @since 0.1.0 */
+export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
+
+/**
+ * TLS settings of a session (libpq's `ssl*` keywords).
+ *
+ * @since 0.1.0
+ */
+export interface TlsSettings {
+  readonly sslMode: SslMode
+  readonly sslNegotiation: SslNegotiation
+  readonly gssEncMode: GssEncMode
+  /** A file of trusted root certificates, or "system". Default `~/.postgresql/root.crt` when it exists. */
+  readonly sslRootCert?: string | undefined
+  /** Client certificate file. Default `~/.postgresql/postgresql.crt` when it exists. */
+  readonly sslCert?: string | undefined
+  /** Client key file. Default `~/.postgresql/postgresql.key` when it exists. */
+  readonly sslKey?: string | undefined
+  /** Passphrase of the client key. */
+  readonly sslPassword?: string | undefined
+  /** Send the host name as SNI (default true; never for IP addresses). */
+  readonly sslSni?: boolean | undefined
+  /** Default TLSv1.2, as libpq. */
+  readonly sslMinProtocolVersion?: TlsVersion | undefined
+  readonly sslMaxProtocolVersion?: TlsVersion | undefined
+}
+
+/**
+ * One way of opening the stream, in the order `sslmode` tries them.
+ *
+ * @since 0.1.0
+ */
+export type Encryption = "plain" | "tls" | "direct-tls"
+
+/**
+ * The encryption methods to try, in order (libpq's `select_next_encryption_method`).
+ *
+ * @since 0.1.0
+ */
+export const encryptionOrder = (settings: TlsSettings): Effect.Effect<ReadonlyArray<Encryption>, PgError> => {
+  const mode = settings.sslMode
+  if (settings.gssEncMode === "require") {
+    return configError("gssencmode", "gssencmode=require: GSSAPI encryption is not supported (no GSSAPI library)")
+  }
+  if (settings.sslNegotiation === "direct" && (mode === "disable" || mode === "allow" || mode === "prefer")) {
+    return configError("sslnegotiation", `sslnegotiation=direct requires sslmode require, verify-ca or verify-full (got ${mode})`)
+  }
+  if (settings.sslRootCert === "system" && mode !== "verify-full" && mode !== "disable") {
+    return configError("sslrootcert", `sslrootcert=system requires sslmode=verify-full (got ${mode})`)
+  }
+  const tls: Encryption = settings.sslNegotiation === "direct" ? "direct-tls" : "tls"
+  switch (mode) {
+    case "disable":
+      return Effect.succeed(["plain"])
+    case "allow":
+      return Effect.succeed(["plain", tls])
+    case "prefer":
+      return Effect.succeed([tls, "plain"])
+    default:
+      return Effect.succeed([tls])
+  }
+}
+
+const configError = (parameter: string, message: string) =>
+  Effect.fail(new PgError({ reason: new ConfigError({ message, parameter }) }))
+
+const tlsError = (message: string, cause?: unknown) =>
+  new PgError({ reason: new TlsError({ message, ...(cause === undefined ? {} : { cause }) }) })
+
+/** libpq's per-user directory of certificates and keys. */
+const userDirectory = (): string => Path.join(process.env["HOME"] ?? Os.homedir(), ".postgresql")
+
+const readIfExists = (path: string): Buffer | undefined => {
+  try {
+    return Fs.readFileSync(path)
+  } catch {
+    return undefined
+  }
+}
+
+const readRequired = (parameter: string, path: string): Effect.Effect<Buffer, PgError> =>
+  Effect.try({
+    try: () => Fs.readFileSync(path),
+    catch: (cause) =>
+      new PgError({
+        reason: new ConfigError({
+          message: `${parameter}: could not read "${path}": ${cause instanceof Error ? cause.message : String(cause)}`,
+          parameter
+        })
+      })
+  })
+
+/**
+ * Node TLS options for a host, following libpq's verification rules.
+ *
+ * @since 0.1.0
+ */
+export const tlsOptions = (
+  settings: TlsSettings,
+  host: string,
+  direct: boolean
+): Effect.Effect<Tls.ConnectionOptions, PgError> =>
+  Effect.gen(function*() {
+    const mode = settings.sslMode
+    let ca: Array<string | Buffer> | undefined
+    if (settings.sslRootCert === "system") {
+      ca = typeof Tls.getCACertificates === "function" ? [...Tls.getCACertificates("system")] : undefined
+    } else if (settings.sslRootCert !== undefined) {
+      ca = [yield* readRequired("sslrootcert", settings.sslRootCert)]
+    } else {
+      const fallback = readIfExists(Path.join(userDirectory(), "root.crt"))
+      if (fallback !== undefined) ca = [fallback]
+      else if (mode === "verify-ca" || mode === "verify-full") {
+        return yield* configError(
+          "sslrootcert",
+          `root certificate file "${Path.join(userDirectory(), "root.crt")}" does not exist; ` +
+            `either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode`
+        )
+      }
+    }
+    const verify = mode === "verify-ca" || mode === "verify-full" || (mode === "require" && ca !== undefined) ||
+      settings.sslRootCert === "system"
+    const options: Tls.ConnectionOptions = {
+      rejectUnauthorized: verify,
+      checkServerIdentity: mode === "verify-full"
+        ? (_servername, certificate) => Tls.checkServerIdentity(host, certificate)
+        : () => undefined,
+      minVersion: settings.sslMinProtocolVersion ?? "TLSv1.2",
+      ALPNProtocols: ["postgresql"]
+    }
+    if (ca !== undefined) options.ca = ca
+    if (settings.sslMaxProtocolVersion !== undefined) options.maxVersion = settings.sslMaxProtocolVersion
+    if ((settings.sslSni ?? true) && Net.isIP(host) === 0 && !Transport.isUnixHost(host)) options.servername = host
+    const certPath = settings.sslCert ?? Path.join(userDirectory(), "postgresql.crt")
+    const keyPath = settings.sslKey ?? Path.join(userDirectory(), "postgresql.key")
+    const cert = settings.sslCert !== undefined ? yield* readRequired("sslcert", certPath) : readIfExists(certPath)
+    if (cert !== undefined) {
+      const key = settings.sslKey !== undefined || settings.sslCert !== undefined
+        ? yield* readRequired("sslkey", keyPath)
+        : readIfExists(keyPath)
+      if (key === undefined) return yield* configError("sslkey", `certificate present, but not the private key file "${keyPath}"`)
+      options.cert = cert
+      options.key = key
+      if (settings.sslPassword !== undefined) options.passphrase = settings.sslPassword
+    }
+    if (direct && options.ALPNProtocols === undefined) options.ALPNProtocols = ["postgresql"]
+    return options
+  })
+
+/**
+ * An open stream and what the session needs to know about it.
+ *
+ * @since 0.1.0
+ */
+export interface Established {
+  readonly socket: Net.Socket
+  readonly encryption: Encryption
+  /** DER of the server certificate (for SCRAM-SHA-256-PLUS channel binding). */
+  readonly peerCertificate: Uint8Array | undefined
+}
+
+/** How long the server may take to answer SSLRequest and finish the handshake, at most (bounded by connect_timeout too). */
+export const TLS_HANDSHAKE_TIMEOUT_MILLIS = 30_000
+
+/**
+ * Opens the stream for one attempt with one encryption method.
+ *
+ * **Details**
+ *
+ * Fails with `TlsError` when the server refuses TLS ('N' to SSLRequest, or a
+ * direct handshake that fails) and with `ServerError`-free `TlsError`s for
+ * handshake failures; the caller decides about falling back (only `prefer`
+ * and `allow` do).
+ *
+ * @since 0.1.0
+ */
+export const open = (
+  target: Transport.Endpoint,
+  host: string,
+  encryption: Encryption,
+  settings: TlsSettings,
+  timeoutMillis: number,
+  keepAlive?: Transport.KeepAlive,
+  plainAfterReject = false
+): Effect.Effect<Established, PgError> =>
+  Effect.gen(function*() {
+    const socket = yield* Transport.openSocket(target, timeoutMillis, keepAlive)
+    if (encryption === "plain") return { socket, encryption, peerCertificate: undefined }
+    const handshakeTimeout = timeoutMillis > 0 ? timeoutMillis : TLS_HANDSHAKE_TIMEOUT_MILLIS
+    const options = yield* tlsOptions(settings, host, encryption === "direct-tls").pipe(
+      Effect.onError(() => Effect.sync(() => socket.destroy()))
+    )
+    if (encryption === "tls") {
+      const answer = yield* Transport.exchangeEncryptionRequest(socket, StartupCodec.SSL_REQUEST, handshakeTimeout).pipe(
+        Effect.onError(() => Effect.sync(() => socket.destroy()))
+      )
+      if (answer === 0x4e && plainAfterReject) {
+        // sslmode=prefer: continue in clear on the same connection, as libpq does.
+        return { socket, encryption: "plain" as const, peerCertificate: undefined }
+      }
+      if (answer !== 0x53) {
+        socket.destroy()
+        if (answer === 0x4e) return yield* Effect.fail(tlsError("the server does not support SSL (it answered 'N' to SSLRequest)"))
+        if (answer === 0x45) {
+          return yield* Effect.fail(tlsError("the server answered SSLRequest with an error (it may be too old, or failed to start)"))
+        }
+        return yield* Effect.fail(tlsError(`invalid answer 0x${answer.toString(16)} to SSLRequest`))
+      }
+    }
+    const tls = yield* Transport.upgradeTls(socket, options, handshakeTimeout).pipe(
+      Effect.mapError((error) =>
+        encryption === "direct-tls" && error.reason._tag === "TlsError"
+          ? tlsError(`direct TLS failed: ${error.reason.message}`, error.reason.cause)
+          : error
+      )
+    )
+    if (encryption === "direct-tls" && tls.alpnProtocol !== "postgresql") {
+      tls.destroy()
+      return yield* Effect.fail(tlsError("direct TLS: the server did not agree to ALPN protocol \"postgresql\""))
+    }
+    const peer = tls.getPeerX509Certificate()
+    return { socket: tls, encryption, peerCertificate: peer === undefined ? undefined : new Uint8Array(peer.raw) }
+  })

@@ -1,0 +1,334 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import type { PgError } from "../../src/errors/PgError.ts"
+import * as PgSession from "../../src/session/Session.ts"
+import { acquire, type ServerInfo } from "../support/EmbeddedPostgres.ts"
+import { PASSWORDS, servers } from "../support/Servers.ts"
+
+interface Matrix {
+  readonly server_ssl_off: ReadonlyArray<Row>
+  readonly server_ssl_on: ReadonlyArray<Row>
+}
+interface Row {
+  readonly user: string
+  readonly gssencmode: string
+  readonly sslmode: string
+  readonly sslnegotiation: string
+  readonly events: ReadonlyArray<string>
+  readonly outcome: "plain" | "ssl" | "fail"
+}
+const matrix: Matrix = JSON.parse(
+  Fs.readFileSync(Path.join(import.meta.dirname, "../fixtures/connect/libpq_ssl_negotiation_matrix.json"), "utf8")
+)
+
+const failureOf = (exit: Exit.Exit<unknown, PgError>): PgError => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const fail = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+  assert.isDefined(fail)
+  return (fail as unknown as { error: PgError }).error
+}
+
+/** Expands '*' rows into concrete cases. */
+const expand = (rows: ReadonlyArray<Row>): Array<Row> =>
+  rows.flatMap((row) => {
+    const users = row.user === "*" ? ["testuser"] : [row.user]
+    const gss = row.gssencmode === "*" ? ["disable", "prefer"] : [row.gssencmode]
+    const modes = row.sslmode === "*" ? ["disable", "allow", "prefer", "require"] : [row.sslmode]
+    const negotiations = row.sslnegotiation === "*" ? ["postgres", "direct"] : [row.sslnegotiation]
+    return users.flatMap((user) =>
+      gss.flatMap((gssencmode) =>
+        modes.flatMap((sslmode) =>
+          negotiations.map((sslnegotiation) => ({ ...row, user, gssencmode, sslmode, sslnegotiation }))
+        )
+      )
+    )
+  })
+
+const runCase = (server: ServerInfo, row: Row) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        PgSession.connect({
+          host: server.host,
+          port: server.port,
+          user: row.user,
+          database: "postgres",
+          password: row.user === "ssluser" ? PASSWORDS.ssluser : undefined,
+          sslMode: row.sslmode as PgSession.SessionOptions["sslMode"],
+          sslNegotiation: row.sslnegotiation as PgSession.SessionOptions["sslNegotiation"],
+          gssEncMode: row.gssencmode as PgSession.SessionOptions["gssEncMode"]
+        })
+      )
+      const label = `${row.user} gss=${row.gssencmode} ssl=${row.sslmode} neg=${row.sslnegotiation}`
+      if (row.outcome === "fail") {
+        const error = failureOf(exit)
+        // Refused before connecting: an invalid combination is a ConfigError.
+        if (row.events.length === 0) assert.strictEqual(error.reason._tag, "ConfigError", label)
+        return
+      }
+      assert.isTrue(Exit.isSuccess(exit), `${label}: ${Exit.isFailure(exit) ? String(exit.cause) : ""}`)
+      if (Exit.isSuccess(exit)) {
+        assert.strictEqual(exit.value.encrypted, row.outcome === "ssl", label)
+        const { rows } = yield* exit.value.query<{ ssl: boolean }>(
+          "select coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false) as ssl"
+        )
+        assert.strictEqual(rows[0]!.ssl, row.outcome === "ssl", label)
+      }
+    })
+  )
+
+describe("connect: libpq's sslmode x sslnegotiation matrix", () => {
+  it.live("server with TLS off", () =>
+    Effect.forEach(expand(matrix.server_ssl_off), (row) => runCase(servers().noTls, row), { discard: true }))
+
+  it.live("server with TLS on", () =>
+    Effect.forEach(expand(matrix.server_ssl_on), (row) => runCase(servers().main, row), { discard: true }))
+})
+
+const base = () => ({ host: servers().main.host, port: servers().main.port, database: "postgres" })
+
+describe("connect: certificate verification", () => {
+  it.live("verify-full succeeds with the right CA for localhost and 127.0.0.1", () =>
+    Effect.gen(function*() {
+      const certs = servers().certs
+      for (const host of ["localhost", "127.0.0.1"]) {
+        const session = yield* PgSession.connect({
+          ...base(),
+          host,
+          user: "postgres",
+          sslMode: "verify-full",
+          sslRootCert: certs.caCert
+        })
+        assert.isTrue(session.encrypted)
+      }
+    }))
+
+  it.live("a wrong CA fails verify-ca, verify-full, and require with a root certificate", () =>
+    Effect.gen(function*() {
+      const certs = servers().certs
+      for (const sslMode of ["verify-ca", "verify-full", "require"] as const) {
+        const error = failureOf(
+          yield* Effect.exit(PgSession.connect({ ...base(), user: "postgres", sslMode, sslRootCert: certs.otherCaCert }))
+        )
+        assert.strictEqual(error.reason._tag, "TlsError", sslMode)
+      }
+    }))
+
+  it.live("require without a root certificate does not verify", () =>
+    Effect.gen(function*() {
+      const session = yield* PgSession.connect({ ...base(), user: "postgres", sslMode: "require" })
+      assert.isTrue(session.encrypted)
+    }))
+
+  it.live("a server that answers 'N' under require is a TlsError, never a silent downgrade", () =>
+    Effect.gen(function*() {
+      const noTls = servers().noTls
+      const error = failureOf(
+        yield* Effect.exit(PgSession.connect({ host: noTls.host, port: noTls.port, user: "postgres", sslMode: "require" }))
+      )
+      assert.strictEqual(error.reason._tag, "TlsError")
+    }))
+
+  it.live("verify-full refuses a certificate for another host name; verify-ca accepts it", () =>
+    Effect.gen(function*() {
+      const server = yield* acquire({ name: "wrong-host", tls: true, serverCert: "wrongHost" })
+      const certs = servers().certs
+      const options = { host: server.host, port: server.port, user: "postgres", sslRootCert: certs.caCert }
+      const error = failureOf(yield* Effect.exit(PgSession.connect({ ...options, sslMode: "verify-full" })))
+      assert.strictEqual(error.reason._tag, "TlsError")
+      assert.match(error.message, /wrong\.example|altnames|Hostname/i)
+      const session = yield* PgSession.connect({ ...options, sslMode: "verify-ca" })
+      assert.isTrue(session.encrypted)
+    }), 60_000)
+
+  it.live("an expired server certificate fails verification", () =>
+    Effect.gen(function*() {
+      const server = yield* acquire({ name: "expired", tls: true, serverCert: "expired" })
+      const error = failureOf(
+        yield* Effect.exit(
+          PgSession.connect({
+            host: server.host,
+            port: server.port,
+            user: "postgres",
+            sslMode: "verify-ca",
+            sslRootCert: servers().certs.caCert
+          })
+        )
+      )
+      assert.strictEqual(error.reason._tag, "TlsError")
+      assert.match(error.message, /expired/i)
+    }), 60_000)
+
+  it.live("a client certificate authenticates certuser; without one it is refused", () =>
+    Effect.gen(function*() {
+      const certs = servers().certs
+      const session = yield* PgSession.connect({
+        ...base(),
+        user: "certuser",
+        sslMode: "verify-full",
+        sslRootCert: certs.caCert,
+        sslCert: certs.clientCert,
+        sslKey: certs.clientKey
+      })
+      const { rows } = yield* session.query("select current_user as u")
+      assert.deepStrictEqual(rows, [{ u: "certuser" }])
+      const error = failureOf(
+        yield* Effect.exit(
+          PgSession.connect({ ...base(), user: "certuser", sslMode: "require", sslCert: certs.otherClientCert, sslKey: certs.otherClientKey })
+        )
+      )
+      assert.isTrue(error.reason._tag === "ServerError" || error.reason._tag === "TlsError", error.message)
+    }))
+
+  it.live("direct TLS works with sslmode=require", () =>
+    Effect.gen(function*() {
+      const session = yield* PgSession.connect({ ...base(), user: "postgres", sslMode: "require", sslNegotiation: "direct" })
+      assert.isTrue(session.encrypted)
+    }))
+
+  it.live("a cancel travels over TLS and works", () =>
+    Effect.gen(function*() {
+      const session = yield* PgSession.connect({ ...base(), user: "postgres", sslMode: "require" })
+      assert.isTrue(session.encrypted)
+      const fiber = yield* Effect.forkChild(session.query("select pg_sleep(30)"))
+      yield* Effect.sleep(200)
+      const started = Date.now()
+      yield* Fiber.interrupt(fiber)
+      assert.isBelow(Date.now() - started, 1000)
+      const { rows } = yield* session.query("select 1 as one")
+      assert.deepStrictEqual(rows, [{ one: 1 }])
+    }))
+})
+
+describe("connect: channel binding and require_auth", () => {
+  it.live("channel_binding=require uses SCRAM-SHA-256-PLUS over TLS", () =>
+    Effect.gen(function*() {
+      const session = yield* PgSession.connect({
+        ...base(),
+        user: "scramuser",
+        password: PASSWORDS.scramuser,
+        sslMode: "require",
+        channelBinding: "require"
+      })
+      assert.isTrue(session.encrypted)
+    }))
+
+  it.live("channel_binding=require refuses a plain connection, an MD5 role and cert authentication", () =>
+    Effect.gen(function*() {
+      const certs = servers().certs
+      const cases = [
+        { user: "scramuser", password: PASSWORDS.scramuser, sslMode: "disable" as const },
+        { user: "md5user", password: PASSWORDS.md5user, sslMode: "require" as const },
+        { user: "certuser", sslMode: "require" as const, sslCert: certs.clientCert, sslKey: certs.clientKey }
+      ]
+      for (const options of cases) {
+        const error = failureOf(yield* Effect.exit(PgSession.connect({ ...base(), ...options, channelBinding: "require" })))
+        assert.strictEqual(error.reason._tag, "AuthError", options.user)
+        assert.match(error.message, /channel binding/)
+      }
+    }))
+
+  it.live("require_auth refuses a method before sending the password", () =>
+    Effect.gen(function*() {
+      const refused = failureOf(
+        yield* Effect.exit(
+          PgSession.connect({ ...base(), user: "scramuser", password: PASSWORDS.scramuser, requireAuth: "md5" })
+        )
+      )
+      assert.strictEqual(refused.reason._tag, "AuthError")
+      assert.notInclude(refused.message, PASSWORDS.scramuser)
+      const cleartext = failureOf(
+        yield* Effect.exit(
+          PgSession.connect({ ...base(), user: "passworduser", password: PASSWORDS.passworduser, requireAuth: "!password" })
+        )
+      )
+      assert.strictEqual(cleartext.reason._tag, "AuthError")
+      const ok = yield* PgSession.connect({
+        ...base(),
+        user: "scramuser",
+        password: PASSWORDS.scramuser,
+        requireAuth: "scram-sha-256"
+      })
+      assert.isAbove(ok.processId, 0)
+      const none = failureOf(yield* Effect.exit(PgSession.connect({ ...base(), user: "postgres", requireAuth: "scram-sha-256" })))
+      assert.strictEqual(none.reason._tag, "AuthError")
+    }))
+
+  it.live("invalid combinations are refused before connecting", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<Partial<PgSession.SessionOptions>> = [
+        { gssEncMode: "require" },
+        { sslMode: "prefer", sslNegotiation: "direct" },
+        { sslMode: "require", sslRootCert: "system" },
+        { requireAuth: "md5,!password" }
+      ]
+      for (const options of cases) {
+        const error = failureOf(yield* Effect.exit(PgSession.connect({ ...base(), user: "postgres", ...options })))
+        assert.strictEqual(error.reason._tag, "ConfigError", JSON.stringify(options))
+      }
+    }))
+})
+
+describe("connect: multiple hosts", () => {
+  it.live("tries hosts in order and skips one that is down", () =>
+    Effect.gen(function*() {
+      const main = servers().main
+      const session = yield* PgSession.connect({
+        hosts: [{ host: "127.0.0.1", port: 1 }, { host: main.host, port: main.port }],
+        user: "postgres",
+        connectTimeout: 2000
+      })
+      const { rows } = yield* session.query("select inet_server_port() as port")
+      assert.deepStrictEqual(rows, [{ port: main.port }])
+    }))
+
+  it.live("reports every host's failure when none connects", () =>
+    Effect.gen(function*() {
+      const error = failureOf(
+        yield* Effect.exit(
+          PgSession.connect({ hosts: [{ host: "127.0.0.1", port: 1 }, { host: "127.0.0.1", port: 2 }], user: "postgres" })
+        )
+      )
+      assert.strictEqual(error.reason._tag, "ConnectionError")
+      assert.include(error.message, ":1")
+      assert.include(error.message, ":2")
+    }))
+
+  it.live("target_session_attrs picks the right server; load_balance_hosts=random shuffles", () =>
+    Effect.gen(function*() {
+      const [standby, readOnly] = yield* Effect.all([
+        acquire({ name: "standby", standby: true }),
+        acquire({ name: "read-only", settings: { default_transaction_read_only: true } })
+      ], { concurrency: 2 })
+      const portOf = (session: PgSession.Session) =>
+        Effect.map(session.query<{ port: number }>("select inet_server_port() as port"), (r) => r.rows[0]!.port)
+      const main = servers().main
+      const hosts = [standby, readOnly, main].map((s) => ({ host: s.host, port: s.port }))
+      const pick = (targetSessionAttrs: PgSession.TargetSessionAttrs) =>
+        Effect.scoped(Effect.flatMap(PgSession.connect({ hosts, user: "postgres", targetSessionAttrs }), portOf))
+      assert.strictEqual(yield* pick("any"), standby.port)
+      assert.strictEqual(yield* pick("read-write"), main.port)
+      assert.strictEqual(yield* pick("read-only"), standby.port)
+      assert.strictEqual(yield* pick("primary"), readOnly.port)
+      assert.strictEqual(yield* pick("standby"), standby.port)
+      assert.strictEqual(yield* pick("prefer-standby"), standby.port)
+      const noStandby = [readOnly, main].map((s) => ({ host: s.host, port: s.port }))
+      const fallback = yield* Effect.scoped(
+        Effect.flatMap(PgSession.connect({ hosts: noStandby, user: "postgres", targetSessionAttrs: "prefer-standby" }), portOf)
+      )
+      assert.strictEqual(fallback, readOnly.port)
+      const error = failureOf(
+        yield* Effect.exit(PgSession.connect({ hosts: noStandby, user: "postgres", targetSessionAttrs: "standby" }))
+      )
+      assert.match(error.message, /target_session_attrs/)
+      const pair = [standby, readOnly].map((s) => ({ host: s.host, port: s.port }))
+      const shuffled = yield* Effect.scoped(
+        Effect.flatMap(PgSession.connect({ hosts: pair, user: "postgres", loadBalanceHosts: "random", random: () => 0 }), portOf)
+      )
+      assert.strictEqual(shuffled, readOnly.port)
+    }), 120_000)
+})
