@@ -6,8 +6,9 @@
  * socket failed (`ConnectionError`), the peer broke the protocol (`ProtocolError`,
  * `ProtocolDesync`), authentication failed (`AuthError`), TLS failed (`TlsError`),
  * a value could not be encoded or decoded (`CodecError`), the configuration is
- * invalid (`ConfigError`), a named timeout fired (`TimeoutError`), or a cancel could
- * not be confirmed (`CancelError`).
+ * invalid (`ConfigError`), a named timeout fired (`TimeoutError`), a cancel could
+ * not be confirmed (`CancelError`), or a COMMIT was answered with ROLLBACK
+ * (`TransactionError`).
  *
  * This module is pure: it imports `effect/Schema` only, so the wire, protocol,
  * types and auth layers can build these values without the Effect runtime.
@@ -223,6 +224,27 @@ export class CancelError extends Schema.TaggedError<CancelError>("effect-pgwire/
 }
 
 /**
+ * A transaction did not end the way the client asked: the server answered
+ * COMMIT with ROLLBACK because a statement inside the transaction had failed
+ * (protocol-3.2 "CommandComplete": the tag of a COMMIT in an aborted
+ * transaction block is `ROLLBACK`). Nothing was committed.
+ *
+ * @since 0.1.0
+ */
+export class TransactionError extends Schema.TaggedError<TransactionError>("effect-pgwire/TransactionError")(
+  "TransactionError",
+  {
+    message: Schema.String,
+    /** The statement that did not do what was asked, e.g. "commit". */
+    operation: Schema.String
+  }
+) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
  * Every reason a `PgError` can carry.
  *
  * @since 0.1.0
@@ -237,7 +259,8 @@ export const PgErrorReason = Schema.Union([
   CodecError,
   ConfigError,
   TimeoutError,
-  CancelError
+  CancelError,
+  TransactionError
 ])
 
 /**
