@@ -26,7 +26,7 @@ import { CodecError, PgError, ServerError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
 import * as Message from "../protocol/Message.ts"
-import type { Registry } from "../types/Registry.ts"
+import { isNullParameter, type Registry } from "../types/Registry.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
 import type { Writer } from "../wire/Writer.ts"
 import { Connection, Request } from "./Connection.ts"
@@ -111,7 +111,7 @@ export const writeBind = (
   try {
     for (let i = 0; i < n; i++) {
       const v = params[i]
-      const f = v === null || v === undefined ? 0 : registry.parameterFormat(v, types[i] ?? 0)
+      const f = isNullParameter(v) ? 0 : registry.parameterFormat(v, types[i] ?? 0)
       formats[i] = f
       binary += f
     }
@@ -130,7 +130,8 @@ export const writeBind = (
   w.int16(n)
   for (let i = 0; i < n; i++) {
     const v = params[i]
-    if (v === null || v === undefined) {
+    if (isNullParameter(v)) {
+      // A typed NULL (`PgTypes.int4(null)`) still declares its type in Parse.
       w.int32(-1)
       continue
     }
@@ -334,15 +335,28 @@ export class QueryRequest extends Request {
  */
 export class PrepareRequest extends Request {
   readonly statement: Statement
-  readonly registry: Registry
-  readonly onDone: (error: PgError | undefined) => void
+  /**
+   * Called with the server's description (or the error); the owner records it in
+   * the statement (after resolving unknown types, if any) and settles it.
+   */
+  readonly onDone: (
+    error: PgError | undefined,
+    parameterTypes: ReadonlyArray<number>,
+    fields: ReadonlyArray<Field> | undefined
+  ) => void
   private parameterTypes: ReadonlyArray<number> = []
   private fields: ReadonlyArray<Field> | undefined = undefined
 
-  constructor(statement: Statement, registry: Registry, onDone: (error: PgError | undefined) => void) {
+  constructor(
+    statement: Statement,
+    onDone: (
+      error: PgError | undefined,
+      parameterTypes: ReadonlyArray<number>,
+      fields: ReadonlyArray<Field> | undefined
+    ) => void
+  ) {
     super()
     this.statement = statement
-    this.registry = registry
     this.onDone = onDone
   }
 
@@ -366,20 +380,15 @@ export class PrepareRequest extends Request {
   }
 
   complete(): void {
-    if (this.serverError !== undefined) {
-      const error = new PgError({ reason: this.serverError })
-      this.statement.settle(error)
-      this.onDone(error)
-      return
-    }
-    this.statement.describe(this.parameterTypes, this.fields, this.registry)
-    this.statement.settle(undefined)
-    this.onDone(undefined)
+    this.onDone(
+      this.serverError === undefined ? undefined : new PgError({ reason: this.serverError }),
+      this.parameterTypes,
+      this.fields
+    )
   }
 
   fail(error: PgError): void {
-    this.statement.settle(error)
-    this.onDone(error)
+    this.onDone(error, [], undefined)
   }
 }
 

@@ -40,13 +40,15 @@ import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
 import * as AuthPolicy from "../auth/AuthPolicy.ts"
-import { CancelError, ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
+import { CancelError, CodecError, ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
+import * as Catalog from "../types/Catalog.ts"
 import { defaultRegistry, type Registry } from "../types/Registry.ts"
 import * as Transport from "../transport/Transport.ts"
 import { sendCancel } from "./Cancel.ts"
@@ -70,6 +72,7 @@ import {
   FunctionCallRequest,
   type FunctionCallResult,
   PrepareRequest,
+  type QueryOwner,
   QueryRequest,
   type Resume,
   SimpleRequest
@@ -196,6 +199,16 @@ export interface QueryOptions {
 }
 
 /**
+ * Options that decode every row through a Schema at the boundary.
+ *
+ * @since 0.1.0
+ */
+export interface SchemaOptions<A> extends QueryOptions {
+  /** Each row is decoded with this Schema; a mismatch is a CodecError naming the column. */
+  readonly schema: Schema.Decoder<A>
+}
+
+/**
  * @since 0.1.0
  */
 export interface StreamOptions extends QueryOptions {
@@ -256,18 +269,16 @@ export interface Session {
   readonly transactionStatus: Effect.Effect<Backend.TransactionStatus>
   /** Every NoticeResponse received from now on (each is also attached to its query's result). */
   readonly notices: Stream.Stream<Notice>
-  /** Runs one statement. */
-  readonly query: <R = Row>(
-    sql: string,
-    params?: ReadonlyArray<unknown>,
-    options?: QueryOptions
-  ) => Effect.Effect<QueryResult<R>, PgError>
-  /** Streams one statement's rows, paging through a portal. */
-  readonly stream: <R = Row>(
-    sql: string,
-    params?: ReadonlyArray<unknown>,
-    options?: StreamOptions
-  ) => Stream.Stream<R, PgError>
+  /** Runs one statement. With `{ schema }`, every row is decoded by the Schema. */
+  readonly query: {
+    <A>(sql: string, params: ReadonlyArray<unknown>, options: SchemaOptions<A>): Effect.Effect<QueryResult<A>, PgError>
+    <R = Row>(sql: string, params?: ReadonlyArray<unknown>, options?: QueryOptions): Effect.Effect<QueryResult<R>, PgError>
+  }
+  /** Streams one statement's rows, paging through a portal. With `{ schema }`, every row is decoded by the Schema. */
+  readonly stream: {
+    <A>(sql: string, params: ReadonlyArray<unknown>, options: StreamOptions & SchemaOptions<A>): Stream.Stream<A, PgError>
+    <R = Row>(sql: string, params?: ReadonlyArray<unknown>, options?: StreamOptions): Stream.Stream<R, PgError>
+  }
   /** Runs a simple Query (several statements allowed); every result in order. */
   readonly simple: (sql: string, options?: QueryOptions) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
   /** Runs several statements in one write and one implicit transaction; one result per statement. */
@@ -317,7 +328,8 @@ export class PgSession extends Context.Service<PgSession, Session>()("effect-pgw
 
 class Engine {
   readonly conn: Connection
-  readonly registry: Registry
+  /** This session's registry: the configured one, extended with types looked up in pg_type. */
+  registry: Registry
   readonly cache: StatementCache | undefined
   readonly options: SessionOptions
   readonly openSide: Effect.Effect<Net.Socket, PgError>
@@ -392,9 +404,10 @@ class Engine {
       const prepared = statement
       for (const evicted of cache.add(sql, prepared)) this.closeStatement(evicted)
       this.conn.submit(
-        new PrepareRequest(prepared, this.registry, (error) => {
-          if (error !== undefined) cache.remove(sql, prepared)
-        })
+        new PrepareRequest(prepared, (error, parameterTypes, fields) =>
+          this.describeStatement(prepared, error, parameterTypes, fields, (failure) => {
+            if (failure !== undefined) cache.remove(sql, prepared)
+          }))
       )
     }
     if (statement.state === "ready") return start(statement)
@@ -410,6 +423,67 @@ class Engine {
         failed(error)
       } else start(ready)
     })
+  }
+
+  /** OIDs already looked up in pg_type (found or not): each is looked up once per session. */
+  private readonly lookedUp = new Set<number>()
+
+  /**
+   * Records a statement's description and settles it; types the registry does
+   * not know are first looked up in pg_type (domains, enums, composites, ranges,
+   * extension types), once per session. A failed lookup leaves them as text.
+   */
+  describeStatement(
+    statement: Statement,
+    error: PgError | undefined,
+    parameterTypes: ReadonlyArray<number>,
+    fields: ReadonlyArray<Field> | undefined,
+    done: (error: PgError | undefined) => void
+  ): void {
+    if (error !== undefined) {
+      statement.settle(error)
+      return done(error)
+    }
+    const finish = () => {
+      statement.describe(parameterTypes, fields, this.registry)
+      statement.settle(undefined)
+      done(undefined)
+    }
+    const oids = [...parameterTypes, ...(fields ?? []).map((f) => f.dataTypeOid)]
+    const unknown = this.registry.unknownOids(oids).filter((oid) => !this.lookedUp.has(oid))
+    if (unknown.length === 0) return finish()
+    this.resolveTypes(unknown, finish)
+  }
+
+  /** Looks `oids` up in pg_type and extends this session's registry with what it finds. */
+  private resolveTypes(oids: ReadonlyArray<number>, then: () => void): void {
+    for (const oid of oids) this.lookedUp.add(oid)
+    const version = this.conn.parameters.get("server_version") ?? "0"
+    const versionNum = Number.parseInt(version, 10) * 10000
+    const owner: QueryOwner = {
+      registry: this.registry,
+      settleQuery: (request) => {
+        if (request.serverError === undefined && request.clientError === undefined) {
+          try {
+            const rows = request.rows.map((row) =>
+              Catalog.rowFromText(
+                (row as ReadonlyArray<unknown>).map((v) =>
+                  v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : String(v)
+                )
+              )
+            )
+            this.registry = this.registry.withTypes(rows)
+            this.queryOwner.registry = this.registry
+          } catch {
+            // Unreadable catalog rows: the types stay unknown and decode as text.
+          }
+        }
+        then()
+      }
+    }
+    this.conn.submitFirst(
+      new QueryRequest(owner, Catalog.typeQuery(versionNum), [oids], undefined, "array", () => {})
+    )
   }
 
   /** Closes a statement on the server (after every execution already written). */
@@ -600,6 +674,45 @@ interface Listener {
   ready: Effect.Effect<void, PgError>
 }
 
+/**
+ * Decodes rows with a Schema; a mismatch becomes a CodecError naming the column
+ * (the first key of the issue's path).
+ */
+const rowDecoder = <A>(schema: Schema.Decoder<A>) => {
+  const decode = Schema.decodeUnknownEffect(schema)
+  return (row: unknown): Effect.Effect<A, PgError> =>
+    Effect.mapError(decode(row), (error) => {
+      const column = firstPathKey(error.issue)
+      return new PgError({
+        reason: new CodecError({
+          message: `row does not match the schema${column === undefined ? "" : ` at column "${column}"`}: ${error.message}`,
+          ...(column === undefined ? {} : { column })
+        })
+      })
+    }) as Effect.Effect<A, PgError>
+}
+
+const firstPathKey = (issue: unknown): string | undefined => {
+  let current: unknown = issue
+  for (let depth = 0; depth < 16 && current !== null && typeof current === "object"; depth++) {
+    const node = current as { path?: ReadonlyArray<PropertyKey>; issue?: unknown; issues?: ReadonlyArray<unknown> }
+    if (node.path !== undefined && node.path.length > 0) return String(node.path[0])
+    current = node.issue ?? node.issues?.[0]
+  }
+  return undefined
+}
+
+/**
+ * The registry a session uses when its options name none: `defaultRegistry`
+ * unless a Layer or `Effect.provideService` sets another (per application, per
+ * pool, per test).
+ *
+ * @since 0.1.0
+ */
+export const CurrentRegistry = Context.Reference<Registry>("effect-pgwire/session/CurrentRegistry", {
+  defaultValue: () => defaultRegistry
+})
+
 /** Quotes an identifier for LISTEN/UNLISTEN (channel names are identifiers, not parameters). */
 export const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, "\"\"")}"`
 
@@ -720,7 +833,8 @@ const mayFallBack = (error: PgError): boolean => {
  *
  * @since 0.1.0
  */
-export const connect = Effect.fn("PgSession.connect")(function*(options: SessionOptions) {
+export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOptions) {
+  const options: SessionOptions = given.registry === undefined ? { ...given, registry: yield* CurrentRegistry } : given
   const attempts = yield* hostAttempts(options)
   const tls = tlsSettingsOf(options)
   const encryptions = yield* encryptionOrder(tls)
@@ -870,9 +984,8 @@ const openEstablished = (
 
 const makeService = (engine: Engine): Session => {
   const conn = engine.conn
-  const registry = engine.registry
 
-  const query = <R = Row>(sql: string, params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
+  const rawQuery = <R = Row>(sql: string, params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
     Effect.callback<QueryResult<R>, PgError>((resume) => {
       const request = new QueryRequest(
         engine.queryOwner,
@@ -917,12 +1030,31 @@ const makeService = (engine: Engine): Session => {
       )
     )
 
-  const stream = <R = Row>(sql: string, params: ReadonlyArray<unknown> = [], options?: StreamOptions) =>
-    streamRows<R>(sql, params, options, undefined)
+  const query: Session["query"] = (
+    sql: string,
+    params: ReadonlyArray<unknown> = [],
+    options?: QueryOptions & { readonly schema?: Schema.Decoder<unknown> }
+  ) => {
+    const schema = options?.schema
+    if (schema === undefined) return rawQuery(sql, params, options) as never
+    const decode = rowDecoder(schema)
+    return Effect.flatMap(rawQuery(sql, params, options), (result) =>
+      Effect.map(Effect.forEach(result.rows, decode), (rows) => ({ ...result, rows }))) as never
+  }
+
+  const stream: Session["stream"] = (
+    sql: string,
+    params: ReadonlyArray<unknown> = [],
+    options?: StreamOptions & { readonly schema?: Schema.Decoder<unknown> }
+  ) => {
+    const schema = options?.schema
+    const rows = streamRows<unknown>(sql, params, options, undefined)
+    return (schema === undefined ? rows : Stream.mapEffect(rows, rowDecoder(schema))) as never
+  }
 
   const simple = (sql: string, options?: QueryOptions) =>
     Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
-      const request = new SimpleRequest(sql, registry, options?.rowMode ?? "object", resume as never)
+      const request = new SimpleRequest(sql, engine.registry, options?.rowMode ?? "object", resume as never)
       conn.submit(request)
       if (request.done) return
       return engine.abandon(request)
@@ -931,7 +1063,7 @@ const makeService = (engine: Engine): Session => {
   const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
     Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
       if (items.length === 0) return resume(Effect.succeed([]))
-      const request = new BatchRequest(items, registry, options?.rowMode ?? "object", resume as never)
+      const request = new BatchRequest(items, engine.registry, options?.rowMode ?? "object", resume as never)
       conn.submit(request)
       if (request.done) return
       return engine.abandon(request)
@@ -957,8 +1089,9 @@ const makeService = (engine: Engine): Session => {
       const statement = new Statement(name, sql, types)
       yield* Effect.acquireRelease(
         Effect.callback<void, PgError>((resume) => {
-          const request = new PrepareRequest(statement, registry, (error) =>
-            resume(error === undefined ? Effect.void : Effect.fail(error)))
+          const request = new PrepareRequest(statement, (error, parameterTypes, fields) =>
+            engine.describeStatement(statement, error, parameterTypes, fields, (failure) =>
+              resume(failure === undefined ? Effect.void : Effect.fail(failure))))
           conn.submit(request)
           if (request.done) return
           return engine.abandon(request)
@@ -978,7 +1111,7 @@ const makeService = (engine: Engine): Session => {
             ))
           }
           const request = new QueryRequest(
-            { registry, settleQuery: (r) => r.discard ? undefined : r.resume(r.outcome()) },
+            { registry: engine.registry, settleQuery: (r) => r.discard ? undefined : r.resume(r.outcome()) },
             sql,
             params,
             statement,
@@ -1078,7 +1211,7 @@ const makeService = (engine: Engine): Session => {
     })
 
   const notify = (channel: string, payload = "") =>
-    query("select pg_notify($1, $2)", [channel, payload]).pipe(Effect.asVoid)
+    rawQuery("select pg_notify($1, $2)", [channel, payload]).pipe(Effect.asVoid)
 
   const cancel = Effect.suspend(() =>
     conn.isClosed ? Effect.void : sendCancel(engine.openSide, conn.processId, conn.secretKey)
@@ -1106,7 +1239,9 @@ const makeService = (engine: Engine): Session => {
     cancel,
     isClosed: Effect.sync(() => conn.isClosed),
     settled: engine.settled,
-    registry
+    get registry() {
+      return engine.registry
+    }
   }
 }
 

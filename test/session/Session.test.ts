@@ -2,9 +2,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { PgError, ServerError } from "../../src/errors/PgError.ts"
 import * as PgSession from "../../src/session/Session.ts"
+import * as PgTypes from "../../src/types/PgTypes.ts"
+import * as PgRegistry from "../../src/types/Registry.ts"
 import { PASSWORDS, servers } from "../support/Servers.ts"
 
 const main = () => servers().main
@@ -613,5 +616,54 @@ describe("PgSession: function call and termination", () => {
       yield* Effect.sleep(100)
       const { rows } = yield* monitor.query("select count(*)::int as c from pg_stat_activity where pid = $1", [pid])
       assert.deepStrictEqual(rows, [{ c: 0 }])
+    }))
+})
+
+describe("PgSession: types at the session boundary", () => {
+  it.live("a typed NULL declares its type and sends NULL", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const { rows } = yield* session.query("select pg_typeof($1)::text as t, $1 is null as n", [PgTypes.int4(null)])
+      assert.deepStrictEqual(rows, [{ t: "integer", n: true }])
+    }))
+
+  it.live("rows typed by a Schema; a mismatch is a CodecError naming the column", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const Person = Schema.Struct({ id: Schema.Number, name: Schema.String })
+      const { rows } = yield* session.query("select 1 as id, 'ada' as name", [], { schema: Person })
+      assert.deepStrictEqual(rows, [{ id: 1, name: "ada" }])
+      const error = yield* Effect.flip(session.query("select 'x' as id, 'ada' as name", [], { schema: Person }))
+      assert.strictEqual(error.reason._tag, "CodecError")
+      assert.strictEqual((error.reason as { column?: string }).column, "id")
+      const streamed = yield* Stream.runCollect(
+        session.stream("select g as id, 'n' || g as name from generate_series(1, 3) g", [], { schema: Person })
+      )
+      assert.deepStrictEqual(streamed.map((p) => p.name), ["n1", "n2", "n3"])
+    }))
+
+  it.live("resolves enums, domains and composites from pg_type once per session", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const suffix = `${process.pid}_${Date.now()}`
+      yield* session.simple(`
+        create type mood_${suffix} as enum ('sad', 'happy');
+        create domain posint_${suffix} as int check (value > 0);
+        create type pair_${suffix} as (a int, b text);
+      `)
+      const { rows } = yield* session.query(
+        `select 'happy'::mood_${suffix} as m, 5::posint_${suffix} as d, row(1, 'x')::pair_${suffix} as p,
+                array['sad', 'happy']::mood_${suffix}[] as ms`
+      )
+      assert.deepStrictEqual(rows[0], { m: "happy", d: 5, p: { a: 1, b: "x" }, ms: ["sad", "happy"] })
+      yield* session.simple(`drop type pair_${suffix}; drop domain posint_${suffix}; drop type mood_${suffix}`)
+    }))
+
+  it.live("the registry comes from CurrentRegistry when the options name none", () =>
+    Effect.gen(function*() {
+      const registry = PgRegistry.Registry.make({ int8: "string" })
+      const session = yield* connect().pipe(Effect.provideService(PgSession.CurrentRegistry, registry))
+      const { rows } = yield* session.query("select 9007199254740993::int8 as n")
+      assert.deepStrictEqual(rows, [{ n: "9007199254740993" }])
     }))
 })
