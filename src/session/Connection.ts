@@ -288,6 +288,59 @@ export const toNotice = (fields: Backend.NoticeResponse["fields"]): Notice => {
 }
 
 /**
+ * A FIFO with O(1) push, shift and unshift (a head index over an array,
+ * compacted now and then): deep pipelines move tens of thousands of requests
+ * through it, where `Array#shift` would be quadratic.
+ */
+class Fifo<A> {
+  private items: Array<A | undefined> = []
+  private head = 0
+
+  get length(): number {
+    return this.items.length - this.head
+  }
+
+  push(item: A): void {
+    this.items.push(item)
+  }
+
+  unshift(item: A): void {
+    if (this.head > 0) this.items[--this.head] = item
+    else this.items.unshift(item)
+  }
+
+  shift(): A | undefined {
+    if (this.head === this.items.length) return undefined
+    const item = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head === this.items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+
+  /** Removes one item (rare: a request withdrawn before it was written). */
+  remove(item: A): boolean {
+    const i = this.items.indexOf(item, this.head)
+    if (i < 0) return false
+    this.items.splice(i, 1)
+    return true
+  }
+
+  /** Empties the queue, returning its items in order. */
+  drain(): Array<A> {
+    const out = this.items.slice(this.head) as Array<A>
+    this.items = []
+    this.head = 0
+    return out
+  }
+}
+
+/**
  * @since 0.1.0
  */
 export class Connection {
@@ -303,7 +356,7 @@ export class Connection {
   private inflight: Array<Request> = []
   private head = 0
   /** Requests not yet written, in submission order. */
-  private readonly pending: Array<Request> = []
+  private readonly pending = new Fifo<Request>()
   /** The request holding the wire, if any. */
   private exclusiveOwner: Request | undefined = undefined
   /** Write holds (cancels in progress). */
@@ -494,8 +547,7 @@ export class Connection {
   /** Removes a request that was never written. Returns false if it was already written. */
   withdraw(request: Request): boolean {
     if (request.written) return false
-    const i = this.pending.indexOf(request)
-    if (i >= 0) this.pending.splice(i, 1)
+    this.pending.remove(request)
     return true
   }
 
@@ -796,7 +848,7 @@ export class Connection {
     const failure = error ??
       new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: true }) })
     const inflight = this.inflight.slice(this.head)
-    const pending = this.pending.splice(0)
+    const pending = this.pending.drain()
     this.inflight = []
     this.head = 0
     this.exclusiveOwner = undefined
