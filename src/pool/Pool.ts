@@ -1,0 +1,688 @@
+/**
+ * `PgPool`: PostgreSQL sessions in an Effect `Pool` (`effect/Pool`).
+ *
+ * **Details**
+ *
+ * Sessions are opened lazily up to `maxSize` and kept at least at `minSize`.
+ * A checkout either gets a session or fails: with a `TimeoutError`
+ * (operation "acquire") after `acquireTimeout`, with the connect error when a
+ * new session cannot be opened, or with a `ConnectionError` once the pool is
+ * closing. It never waits forever.
+ *
+ * Sessions leave the pool (are "retired": closed, and replaced when needed):
+ * - when the session engine closed or broke them (the server ended the
+ *   connection, a cancel could not be confirmed and the drain timed out, a
+ *   protocol error); checked at checkout, at release and by the sweeper;
+ * - after `maxLifetime` minus a random jitter of up to `maxLifetimeJitter`
+ *   (so sessions opened together are not all replaced together); an idle
+ *   session is retired by the sweeper, a leased one at its next checkout;
+ * - after `idleTimeout` without use, while the pool is above `minSize`;
+ * - at release, when the session does not settle (requests still in flight,
+ *   a cancel pending) within `RELEASE_TIMEOUT_MILLIS`;
+ * - at release, when the session was left inside a transaction and ROLLBACK
+ *   fails. The decision: a session returned with transaction status `T` or
+ *   `E` gets a ROLLBACK (one round trip, cheaper than a reconnect); only when
+ *   that does not bring it back to `I` is it retired. On a multiplexed pool a
+ *   shared session found inside a transaction is retired at once, since other
+ *   callers' statements may already be queued on it.
+ *
+ * A session idle for `healthCheckAfter` or longer is checked at checkout with
+ * an empty simple query (one round trip, no plan, no statement) before it is
+ * handed out; a session that fails the check is retired and the checkout
+ * tries the next one.
+ *
+ * **Exclusive and shared checkouts.** `acquire` leases a session for the
+ * caller alone. With `multiplex: true`, `acquireShared` (and the one-statement
+ * helpers `query`, `simple`, `batch`, `notify`) may put up to
+ * `multiplexConcurrency` callers on one session: their requests are pipelined
+ * by the session engine. Transactions, streams, COPY and LISTEN always get an
+ * exclusive session: on a multiplexed pool the session is reserved (no new
+ * shared lease can land on it) and the checkout waits until the shared
+ * leases already on it are returned and the session has settled.
+ *
+ * **Cancellation on a shared session.** Interrupting a caller whose statement
+ * shares a session runs the session's cancellation sequence for that request
+ * only: a request not yet written is withdrawn; a request queued behind
+ * others is not cancelled (its replies are dropped when they come); the
+ * request at the head of the pipeline gets a CancelRequest after the grace
+ * period, while the session holds back new writes. A cancel that lands after
+ * its target finished can only hit the next pipelined statement, which the
+ * session then runs again once (it failed with 57014 outside a transaction,
+ * so nothing of it was kept): another caller never sees the cancel. If the
+ * session cannot confirm the cancel and drain, it breaks and is retired.
+ *
+ * **Closing.** When the pool's Scope closes, new checkouts fail at once,
+ * leases already out keep their sessions until they are returned (in-flight
+ * work finishes), and then every session is closed with Terminate.
+ *
+ * **Transaction-pooler safe mode.** `transactionPooler: true` (for PgBouncer
+ * with `pool_mode = transaction`) turns the statement cache off (every
+ * statement uses the unnamed statement, so no statement name is assumed to
+ * survive between transactions) and refuses LISTEN, whose notifications go to
+ * whichever server connection the pooler picked. Nothing else the pool does
+ * relies on session state.
+ *
+ * Deliberately not here: statement spans (the `effect/sql` client in
+ * `src/sql` adds them), reconnecting LISTEN streams, and forcing leases back
+ * when the pool closes.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as EffectPool from "effect/Pool"
+import * as Random from "effect/Random"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
+import * as PgSession from "../session/Session.ts"
+import type {
+  BatchItem,
+  CopyResult,
+  Notification,
+  QueryOptions,
+  QueryResult,
+  Row,
+  Session,
+  SessionOptions,
+  StreamOptions
+} from "../session/Session.ts"
+import { type PoolStats, PoolMetrics } from "./Metrics.ts"
+import * as Transaction from "./Transaction.ts"
+
+export { metricsOf, type PoolMetricDefinitions, type PoolStats } from "./Metrics.ts"
+
+// ---------------------------------------------------------------------------
+// Defaults (every timeout a named constant)
+// ---------------------------------------------------------------------------
+
+/** Sessions at most, by default. */
+export const DEFAULT_MAX_SIZE = 10
+/** How long a checkout may wait for a session, by default. */
+export const DEFAULT_ACQUIRE_TIMEOUT_MILLIS = 30_000
+/** How long a session above `minSize` may stay unused before it is closed, by default. */
+export const DEFAULT_IDLE_TIMEOUT_MILLIS = 60_000
+/** How long a session may live, by default (minus the jitter). */
+export const DEFAULT_MAX_LIFETIME_MILLIS = 30 * 60_000
+/** The default jitter, as a fraction of the lifetime. */
+export const DEFAULT_MAX_LIFETIME_JITTER_RATIO = 0.1
+/** A session unused for this long is checked at checkout, by default. */
+export const DEFAULT_HEALTH_CHECK_AFTER_MILLIS = 30_000
+/** How long the checkout health check may take before the session is retired. */
+export const HEALTH_CHECK_TIMEOUT_MILLIS = 5_000
+/** How long a release may wait for the session to settle, and then for ROLLBACK, before retiring it. */
+export const RELEASE_TIMEOUT_MILLIS = PgSession.DRAIN_TIMEOUT_MILLIS + 1_000
+/** Callers sharing one session at most on a multiplexed pool, by default. */
+export const DEFAULT_MULTIPLEX_CONCURRENCY = 32
+/** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. */
+export const MAX_SWEEP_INTERVAL_MILLIS = 1_000
+/** ... and at most this often. */
+export const MIN_SWEEP_INTERVAL_MILLIS = 20
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of `make`: the options of every session, plus the pool's.
+ *
+ * @since 0.1.0
+ */
+export interface PoolOptions extends SessionOptions {
+  /** The `pool.name` attribute of the pool's metrics. Default "default". */
+  readonly name?: string | undefined
+  /** Sessions kept open even when idle. Default 0. */
+  readonly minSize?: number | undefined
+  /** Sessions at most. Default 10. */
+  readonly maxSize?: number | undefined
+  /** How long a checkout may wait (finite, > 0). Default 30 s. */
+  readonly acquireTimeout?: Duration.Input | undefined
+  /** Unused sessions above `minSize` are closed after this. Default 60 s. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** Sessions are replaced after this. Default 30 minutes. */
+  readonly maxLifetime?: Duration.Input | undefined
+  /** Each session's lifetime is shortened by a random amount up to this. Default 10% of `maxLifetime`. */
+  readonly maxLifetimeJitter?: Duration.Input | undefined
+  /** A session unused for this long is checked before a checkout returns it (0: always). Default 30 s. */
+  readonly healthCheckAfter?: Duration.Input | undefined
+  /** Let independent one-statement callers share sessions (pipelined). Default false. */
+  readonly multiplex?: boolean | undefined
+  /** Callers per shared session at most. Default 32. */
+  readonly multiplexConcurrency?: number | undefined
+  /** Safe mode for transaction poolers (PgBouncer `pool_mode = transaction`): no statement cache, no LISTEN. */
+  readonly transactionPooler?: boolean | undefined
+}
+
+/**
+ * Whether a checkout is for the caller alone or may be shared (multiplexed
+ * pools only).
+ *
+ * @since 0.1.0
+ */
+export type LeaseKind = "exclusive" | "shared"
+
+/**
+ * The pool service.
+ *
+ * @since 0.1.0
+ */
+export interface Pool {
+  readonly options: PoolOptions
+  /** A session for the caller alone, until the Scope closes. */
+  readonly acquire: Effect.Effect<Session, PgError, Scope.Scope>
+  /** A session that may be shared with other one-statement callers (exclusive unless `multiplex`). */
+  readonly acquireShared: Effect.Effect<Session, PgError, Scope.Scope>
+  /** Makes a shared lease of `session` exclusive until the Scope closes (waits for the other leases to end). */
+  readonly reserve: (session: Session) => Effect.Effect<void, PgError, Scope.Scope>
+  /** Closes `session` now if idle, or when its last lease is returned. */
+  readonly retire: (session: Session) => Effect.Effect<void>
+  /** Runs `f` with an exclusive session (the transaction's session inside `withTransaction`). */
+  readonly withSession: <A, E, R>(f: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | PgError, R>
+  /** One statement (on the transaction's session inside `withTransaction`). */
+  readonly query: <R = Row>(
+    sql: string,
+    params?: ReadonlyArray<unknown>,
+    options?: QueryOptions
+  ) => Effect.Effect<QueryResult<R>, PgError>
+  /** A simple Query (several statements allowed). */
+  readonly simple: (sql: string, options?: QueryOptions) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
+  /** Several statements in one implicit transaction. */
+  readonly batch: (
+    items: ReadonlyArray<BatchItem>,
+    options?: QueryOptions
+  ) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
+  /** Rows of one statement as a Stream, on an exclusive session held while the stream runs. */
+  readonly stream: <R = Row>(
+    sql: string,
+    params?: ReadonlyArray<unknown>,
+    options?: StreamOptions
+  ) => Stream.Stream<R, PgError>
+  /** COPY ... FROM STDIN on an exclusive session. */
+  readonly copyFrom: (sql: string) => Sink.Sink<CopyResult, Uint8Array, never, PgError>
+  /** COPY ... TO STDOUT on an exclusive session. */
+  readonly copyTo: (sql: string) => Stream.Stream<Uint8Array, PgError>
+  /** LISTEN on an exclusive session held for the Scope. */
+  readonly listen: (channel: string) => Effect.Effect<Stream.Stream<Notification, PgError>, PgError, Scope.Scope>
+  /** NOTIFY (pg_notify). */
+  readonly notify: (channel: string, payload?: string) => Effect.Effect<void, PgError>
+  /**
+   * Runs `effect` in a transaction (a SAVEPOINT when already inside one of
+   * this pool's transactions). See `Transaction.ts`.
+   */
+  readonly withTransaction: <A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    options?: Transaction.TransactionOptions
+  ) => Effect.Effect<A, E | PgError, R>
+  /** The transaction the current fiber is in, on this pool. */
+  readonly currentTransaction: Effect.Effect<Option.Option<Transaction.TransactionConnection>>
+  /** Current numbers (also published as metrics, see `Metrics.ts`). */
+  readonly stats: Effect.Effect<PoolStats>
+}
+
+/**
+ * The `PgPool` service tag.
+ *
+ * @since 0.1.0
+ */
+export class PgPool extends Context.Service<PgPool, Pool>()("effect-pgwire/pool/PgPool") {}
+
+// ---------------------------------------------------------------------------
+// make
+// ---------------------------------------------------------------------------
+
+interface Entry {
+  readonly session: Session
+  readonly retireAt: number
+  lastReleased: number
+  /** The pool's record of this session, found on first need (its refCount counts the leases). */
+  item: EffectPool.PoolItem<Session, PgError> | undefined
+  /** Counted in `inUse`. */
+  busy: boolean
+  /** Exclusive checkouts waiting for the other leases of this session to end. */
+  readonly releaseWaiters: Set<() => void>
+}
+
+const configError = (message: string, parameter: string) =>
+  new PgError({ reason: new ConfigError({ message, parameter }) })
+
+const millisOf = (
+  input: Duration.Input | undefined,
+  fallback: number,
+  parameter: string
+): number | PgError => {
+  if (input === undefined) return fallback
+  const duration = Duration.fromInput(input)
+  if (Option.isNone(duration)) return configError(`invalid duration for ${parameter}`, parameter)
+  const millis = Duration.toMillis(duration.value)
+  if (Number.isNaN(millis) || millis < 0) return configError(`${parameter} must not be negative`, parameter)
+  return millis
+}
+
+interface Settings {
+  readonly name: string
+  readonly minSize: number
+  readonly maxSize: number
+  readonly acquireTimeout: number
+  readonly idleTimeout: number
+  readonly maxLifetime: number
+  readonly maxLifetimeJitter: number
+  readonly healthCheckAfter: number
+  readonly multiplex: boolean
+  readonly concurrency: number
+}
+
+const settingsOf = (options: PoolOptions): Settings | PgError => {
+  const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE
+  if (!Number.isInteger(maxSize) || maxSize < 1) return configError(`maxSize must be an integer >= 1, got ${maxSize}`, "maxSize")
+  const minSize = options.minSize ?? 0
+  if (!Number.isInteger(minSize) || minSize < 0 || minSize > maxSize) {
+    return configError(`minSize must be an integer between 0 and maxSize (${maxSize}), got ${minSize}`, "minSize")
+  }
+  const acquireTimeout = millisOf(options.acquireTimeout, DEFAULT_ACQUIRE_TIMEOUT_MILLIS, "acquireTimeout")
+  if (acquireTimeout instanceof PgError) return acquireTimeout
+  if (!Number.isFinite(acquireTimeout) || acquireTimeout <= 0) {
+    return configError("acquireTimeout must be finite and > 0: a checkout never waits forever", "acquireTimeout")
+  }
+  const idleTimeout = millisOf(options.idleTimeout, DEFAULT_IDLE_TIMEOUT_MILLIS, "idleTimeout")
+  if (idleTimeout instanceof PgError) return idleTimeout
+  const maxLifetime = millisOf(options.maxLifetime, DEFAULT_MAX_LIFETIME_MILLIS, "maxLifetime")
+  if (maxLifetime instanceof PgError) return maxLifetime
+  const maxLifetimeJitter = millisOf(
+    options.maxLifetimeJitter,
+    Number.isFinite(maxLifetime) ? maxLifetime * DEFAULT_MAX_LIFETIME_JITTER_RATIO : 0,
+    "maxLifetimeJitter"
+  )
+  if (maxLifetimeJitter instanceof PgError) return maxLifetimeJitter
+  const healthCheckAfter = millisOf(options.healthCheckAfter, DEFAULT_HEALTH_CHECK_AFTER_MILLIS, "healthCheckAfter")
+  if (healthCheckAfter instanceof PgError) return healthCheckAfter
+  const multiplex = options.multiplex ?? false
+  const concurrency = multiplex ? options.multiplexConcurrency ?? DEFAULT_MULTIPLEX_CONCURRENCY : 1
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    return configError(`multiplexConcurrency must be an integer >= 1, got ${concurrency}`, "multiplexConcurrency")
+  }
+  return {
+    name: options.name ?? "default",
+    minSize,
+    maxSize,
+    acquireTimeout,
+    idleTimeout,
+    maxLifetime,
+    maxLifetimeJitter: Math.min(maxLifetimeJitter, maxLifetime),
+    healthCheckAfter,
+    multiplex,
+    concurrency
+  }
+}
+
+const sweepIntervalOf = (settings: Settings): number => {
+  const shortest = Math.min(settings.idleTimeout, settings.maxLifetime - settings.maxLifetimeJitter)
+  const half = Number.isFinite(shortest) ? shortest / 2 : MAX_SWEEP_INTERVAL_MILLIS
+  return Math.min(MAX_SWEEP_INTERVAL_MILLIS, Math.max(MIN_SWEEP_INTERVAL_MILLIS, half))
+}
+
+let poolCounter = 0
+
+/**
+ * Builds a pool for the Scope. Sessions are opened on demand (and `minSize`
+ * of them in the background right away); closing the Scope drains and closes
+ * the pool (see the module header).
+ *
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn.Return<Pool, PgError, Scope.Scope> {
+  const settings = settingsOf(options)
+  if (settings instanceof PgError) return yield* Effect.fail(settings)
+  const clock = yield* Clock.Clock
+  const metrics = new PoolMetrics(settings.name, yield* Effect.context<never>())
+  const sessionOptions: SessionOptions = options.transactionPooler === true
+    ? { ...options, statementCacheSize: 0 }
+    : options
+  const entries = new Map<Session, Entry>()
+  const transactionKey = Context.Service<Transaction.TransactionConnection>(
+    `effect-pgwire/pool/Transaction/${++poolCounter}`
+  )
+  let closing = false
+
+  // -- sessions ---------------------------------------------------------------
+
+  const openSession: Effect.Effect<Session, PgError, Scope.Scope> = Effect.gen(function*() {
+    const session = yield* PgSession.connect(sessionOptions)
+    const now = clock.currentTimeMillisUnsafe()
+    const jitter = (yield* Random.next) * settings.maxLifetimeJitter
+    const entry: Entry = {
+      session,
+      retireAt: now + settings.maxLifetime - jitter,
+      lastReleased: now,
+      item: undefined,
+      busy: false,
+      releaseWaiters: new Set()
+    }
+    entries.set(session, entry)
+    metrics.size++
+    metrics.count("created")
+    metrics.publish()
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        entries.delete(session)
+        metrics.size--
+        if (entry.busy) {
+          entry.busy = false
+          metrics.inUse--
+        }
+        metrics.count("retired")
+        metrics.publish()
+        for (const wake of Array.from(entry.releaseWaiters)) wake()
+      })
+    )
+    return session
+  })
+
+  // The sweeper: lifetime, idle timeout, and sessions closed while idle.
+  const sweep = (pool: EffectPool.Pool<Session, PgError>): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const now = clock.currentTimeMillisUnsafe()
+      let active = pool.state.items.size - pool.state.invalidated.size
+      const retire: Array<Session> = []
+      for (const item of Array.from(pool.state.items)) {
+        if (item.exit._tag !== "Success" || item.refCount > 0 || pool.state.invalidated.has(item)) continue
+        const session = item.exit.value
+        const entry = entries.get(session)
+        if (entry === undefined) continue
+        const expired = now >= entry.retireAt
+        const idleTooLong = now - item.idleSince >= settings.idleTimeout && active > settings.minSize
+        if (expired || idleTooLong || (yield* session.isClosed)) {
+          retire.push(session)
+          active--
+        }
+      }
+      for (const session of retire) yield* EffectPool.invalidate(pool, session)
+    })
+
+  const sweepInterval = sweepIntervalOf(settings)
+  const strategy: EffectPool.Strategy<Session, PgError> = {
+    run: (pool) => Effect.forever(Effect.delay(sweep(pool), sweepInterval)),
+    onAcquire: () => Effect.void,
+    reclaim: () => Effect.undefined
+  }
+
+  const pool = yield* EffectPool.makeWithStrategy({
+    acquire: openSession,
+    min: settings.minSize,
+    max: settings.maxSize,
+    concurrency: settings.concurrency,
+    strategy
+  })
+  // Runs before the Pool's own shutdown (finalizers run in reverse order).
+  yield* Effect.addFinalizer(() => Effect.sync(() => (closing = true)))
+
+  // -- leases -----------------------------------------------------------------
+
+  const itemOf = (entry: Entry): EffectPool.PoolItem<Session, PgError> | undefined => {
+    if (entry.item !== undefined) return entry.item
+    for (const item of pool.state.items) {
+      if (item.exit._tag === "Success" && item.exit.value === entry.session) {
+        entry.item = item
+        return item
+      }
+    }
+    return undefined
+  }
+
+  const afterRelease = (entry: Entry): void => {
+    entry.lastReleased = clock.currentTimeMillisUnsafe()
+    const item = itemOf(entry)
+    if (entry.busy && (item === undefined || item.refCount === 0)) {
+      entry.busy = false
+      metrics.inUse--
+      metrics.publish()
+    }
+    for (const wake of Array.from(entry.releaseWaiters)) wake()
+  }
+
+  /** Waits until `entry`'s only lease is the caller's. */
+  const awaitSoleLease = (entry: Entry): Effect.Effect<void> =>
+    Effect.callback<void>((resume) => {
+      const check = () => {
+        const item = itemOf(entry)
+        if (item === undefined || item.refCount <= 1 || !entries.has(entry.session)) {
+          entry.releaseWaiters.delete(check)
+          resume(Effect.void)
+        }
+      }
+      entry.releaseWaiters.add(check)
+      check()
+      return Effect.sync(() => entry.releaseWaiters.delete(check))
+    })
+
+  const reserveIn = (entry: Entry, scope: Scope.Scope): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      if (!settings.multiplex) return
+      yield* Scope.provide(EffectPool.reserve(pool, entry.session), scope)
+      yield* awaitSoleLease(entry)
+      yield* entry.session.settled
+    })
+
+  const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
+    session.simple("").pipe(
+      Effect.timeoutOrElse({
+        duration: HEALTH_CHECK_TIMEOUT_MILLIS,
+        orElse: () =>
+          Effect.fail(
+            new PgError({
+              reason: new TimeoutError({
+                message: `the health check did not answer within ${HEALTH_CHECK_TIMEOUT_MILLIS} ms`,
+                operation: "health check",
+                timeoutMillis: HEALTH_CHECK_TIMEOUT_MILLIS
+              })
+            })
+          )
+      }),
+      Effect.asVoid
+    )
+
+  const withReleaseTimeout = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<boolean> =>
+    effect.pipe(
+      Effect.as(true),
+      Effect.timeoutOrElse({ duration: RELEASE_TIMEOUT_MILLIS, orElse: () => Effect.succeed(false) }),
+      Effect.catchCause(() => Effect.succeed(false))
+    )
+
+  /** At release: retire what must not be reused, roll back what was left open. */
+  const releaseCheck = (entry: Entry, exclusive: boolean): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const session = entry.session
+      let retire = yield* session.isClosed
+      if (!retire && exclusive) {
+        retire = !(yield* withReleaseTimeout(session.settled))
+        if (!retire && (yield* session.transactionStatus) !== "I") {
+          const rolledBack = yield* withReleaseTimeout(Transaction.rollback(session))
+          retire = !rolledBack || (yield* session.isClosed) || (yield* session.transactionStatus) !== "I"
+        }
+      } else if (!retire) {
+        retire = (yield* session.transactionStatus) !== "I"
+      }
+      if (retire) yield* EffectPool.invalidate(pool, session)
+    })
+
+  /**
+   * One checkout attempt into a fresh lease scope. `undefined` when the
+   * session it got was unusable (it is retired and the lease returned).
+   */
+  const leaseOnce = (kind: LeaseKind): Effect.Effect<readonly [Session, Scope.Closeable] | undefined, PgError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Scope.make(), (scope) => {
+        let leased: Entry | undefined
+        const exclusive = kind === "exclusive" || !settings.multiplex
+        const body = Effect.gen(function*() {
+          // Added first, so it runs last: after the Pool has taken the lease back.
+          yield* Scope.addFinalizer(scope, Effect.sync(() => leased !== undefined && afterRelease(leased)))
+          const session = yield* restore(Scope.provide(EffectPool.get(pool), scope))
+          const entry = entries.get(session)
+          const reject = Effect.andThen(
+            EffectPool.invalidate(pool, session),
+            Effect.as(Scope.close(scope, Exit.void), undefined)
+          )
+          if (entry === undefined) return yield* reject
+          leased = entry
+          if (!entry.busy) {
+            entry.busy = true
+            metrics.inUse++
+            metrics.publish()
+          }
+          if ((yield* session.isClosed) || clock.currentTimeMillisUnsafe() >= entry.retireAt) return yield* reject
+          if (kind === "exclusive") yield* restore(reserveIn(entry, scope))
+          const idleFor = clock.currentTimeMillisUnsafe() - entry.lastReleased
+          const sole = (itemOf(entry)?.refCount ?? 1) <= 1
+          if (sole && idleFor >= settings.healthCheckAfter) {
+            const checked = yield* Effect.exit(restore(healthCheck(session)))
+            if (Exit.isFailure(checked)) {
+              if (Exit.hasInterrupts(checked)) return yield* Effect.failCause(checked.cause)
+              return yield* reject
+            }
+          }
+          yield* Scope.addFinalizer(scope, releaseCheck(entry, exclusive))
+          return [session, scope] as const
+        })
+        return body.pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+      })
+    )
+
+  const closedError = () =>
+    new PgError({
+      reason: new ConnectionError({ message: "the pool is closed: no new sessions are handed out", requestSent: false })
+    })
+
+  const acquireTimeoutError = Effect.suspend(() => {
+    metrics.count("timedOut")
+    return Effect.fail(
+      new PgError({
+        reason: new TimeoutError({
+          message: `no session became available within ${settings.acquireTimeout} ms`,
+          operation: "acquire",
+          timeoutMillis: settings.acquireTimeout
+        })
+      })
+    )
+  })
+
+  const checkout = (kind: LeaseKind): Effect.Effect<Session, PgError, Scope.Scope> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        if (closing) return yield* Effect.fail(closedError())
+        const callerScope = yield* Scope.Scope
+        metrics.waiting++
+        metrics.publish()
+        const attempt: Effect.Effect<readonly [Session, Scope.Closeable], PgError> = Effect.flatMap(
+          leaseOnce(kind),
+          (leased) => leased === undefined ? attempt : Effect.succeed(leased)
+        )
+        const leased = yield* restore(
+          attempt.pipe(Effect.timeoutOrElse({ duration: settings.acquireTimeout, orElse: () => acquireTimeoutError }))
+        ).pipe(
+          Effect.ensuring(Effect.sync(() => {
+            metrics.waiting--
+            metrics.publish()
+          }))
+        )
+        yield* Scope.addFinalizerExit(callerScope, (exit) => Scope.close(leased[1], exit))
+        metrics.count("acquired")
+        return leased[0]
+      })
+    )
+
+  const acquire = checkout("exclusive")
+  const acquireShared = checkout("shared")
+
+  const reserve = (session: Session): Effect.Effect<void, PgError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const entry = entries.get(session)
+      if (entry === undefined || !settings.multiplex) return
+      yield* reserveIn(entry, yield* Scope.Scope)
+    })
+
+  const retire = (session: Session): Effect.Effect<void> => EffectPool.invalidate(pool, session)
+
+  // -- helpers ----------------------------------------------------------------
+
+  const currentTransaction = Effect.serviceOption(transactionKey)
+
+  /** Runs `f` on the transaction's session, or on a session checked out for it. */
+  const onSession = <A, E>(
+    lease: Effect.Effect<Session, PgError, Scope.Scope>,
+    f: (session: Session) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | PgError> =>
+    Effect.flatMap(
+      currentTransaction,
+      (tx) => Option.isSome(tx) ? f(tx.value.session) : Effect.scoped(Effect.flatMap(lease, f))
+    )
+
+  const withSession = <A, E, R>(f: (session: Session) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PgError, R> =>
+    Effect.flatMap(
+      currentTransaction,
+      (tx) => Option.isSome(tx) ? f(tx.value.session) : Effect.scoped(Effect.flatMap(acquire, f))
+    )
+
+  const streamOn = <A>(f: (session: Session) => Stream.Stream<A, PgError>): Stream.Stream<A, PgError> =>
+    Stream.unwrap(
+      Effect.flatMap(
+        currentTransaction,
+        (tx) => Option.isSome(tx) ? Effect.succeed(f(tx.value.session)) : Effect.map(acquire, f)
+      )
+    )
+
+  const transactions = Transaction.makeWithTransaction({ key: transactionKey, acquire })
+
+  const service: Pool = {
+    options,
+    acquire,
+    acquireShared,
+    reserve,
+    retire,
+    withSession,
+    query: <R = Row>(sql: string, params?: ReadonlyArray<unknown>, queryOptions?: QueryOptions) =>
+      onSession(acquireShared, (session) => session.query<R>(sql, params, queryOptions)),
+    simple: (sql, queryOptions) => onSession(acquireShared, (session) => session.simple(sql, queryOptions)),
+    batch: (items, queryOptions) => onSession(acquireShared, (session) => session.batch(items, queryOptions)),
+    stream: <R = Row>(sql: string, params?: ReadonlyArray<unknown>, streamOptions?: StreamOptions) =>
+      streamOn((session) => session.stream<R>(sql, params, streamOptions)),
+    copyFrom: (sql) =>
+      Sink.unwrap(
+        Effect.flatMap(
+          currentTransaction,
+          (tx) =>
+            Option.isSome(tx)
+              ? Effect.succeed(tx.value.session.copyFrom(sql))
+              : Effect.map(acquire, (session) => session.copyFrom(sql))
+        )
+      ),
+    copyTo: (sql) => streamOn((session) => session.copyTo(sql)),
+    listen: (channel) =>
+      options.transactionPooler === true
+        ? Effect.fail(
+          configError(
+            "LISTEN needs a session of its own: behind a transaction pooler notifications go to whichever server " +
+              "connection the pooler picked (connect this listener directly, or through a session-mode pool)",
+            "transactionPooler"
+          )
+        )
+        : Effect.flatMap(acquire, (session) => session.listen(channel)),
+    notify: (channel, payload) => onSession(acquireShared, (session) => session.notify(channel, payload)),
+    withTransaction: transactions,
+    currentTransaction,
+    stats: Effect.sync(() => metrics.snapshot())
+  }
+  return service
+})
+
+/**
+ * A Layer providing `PgPool` for its lifetime.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: PoolOptions): Layer.Layer<PgPool, PgError> => Layer.effect(PgPool, make(options))
