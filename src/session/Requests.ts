@@ -268,6 +268,7 @@ export class QueryRequest extends Request {
     this.tag = ""
     this.serverError = undefined
     this.clientError = undefined
+    this.brokenWith = undefined
     this.notices = undefined
     this.written = false
     this.done = false
@@ -316,12 +317,16 @@ export class QueryRequest extends Request {
 
   fail(error: PgError): void {
     if (this.statement !== undefined && this.written) this.statement.inUse--
-    this.clientError = error
+    this.brokenWith = error
     this.owner.settleQuery(this, undefined)
   }
 
+  /** The session broke (or closed) before this request completed: that, not an earlier ErrorResponse, is the outcome. */
+  brokenWith: PgError | undefined = undefined
+
   /** The outcome to hand to the caller. */
   outcome(): Effect.Effect<QueryResult<unknown>, PgError> {
+    if (this.brokenWith !== undefined) return Effect.fail(this.brokenWith)
     if (this.serverError !== undefined) return Effect.fail(new PgError({ reason: this.serverError }))
     if (this.clientError !== undefined) return Effect.fail(this.clientError)
     return Effect.succeed(makeResult(this.rows, this.fields, this.tag, this.notices))

@@ -1203,7 +1203,11 @@ const makeService = (engine: Engine): Session => {
             yield* Queue.shutdown(q)
             if (current.subscribers.size === 0 && engine.listeners.get(channel) === current) {
               engine.listeners.delete(channel)
-              if (!conn.isClosed) yield* simple(`UNLISTEN ${quoteIdentifier(channel)}`).pipe(Effect.ignore)
+              // Written, not awaited: its reply is dropped in order, and a release never waits on a
+              // server that stopped answering.
+              if (!conn.isClosed) {
+                conn.submit(new SimpleRequest(`UNLISTEN ${quoteIdentifier(channel)}`, engine.registry, "object", () => {}))
+              }
             }
           })
       )

@@ -420,6 +420,8 @@ describe("Faults: asynchronous messages anywhere (S26)", () => {
       const bound = PgSession.DRAIN_TIMEOUT_MILLIS + 1_000
       const exit = yield* Fiber.await(fiber).pipe(Effect.timeout(bound), Effect.option)
       assert.isTrue(Option.isSome(exit), `closing the LISTEN scope took more than ${bound} ms`)
+      // UNLISTEN is written, not awaited: wait for it to arrive.
+      yield* server.waitFor((m) => m._tag === "Query" && (m as Frontend.Query).query.startsWith("UNLISTEN"))
       const received = (yield* server.received).filter((m) => m._tag === "Query")
       assert.deepStrictEqual(received.map((m) => (m as Frontend.Query).query), ['LISTEN "events"', 'UNLISTEN "events"'])
     }), PgSession.DRAIN_TIMEOUT_MILLIS + 4_000)
