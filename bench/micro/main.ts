@@ -1,0 +1,448 @@
+/**
+ * The micro benchmarks (`npm run bench:micro`): no network, checked-in
+ * fixtures only, every contender fed the same bytes in the same run.
+ *
+ * **What is measured**
+ *
+ * 1. Framing and message decode of whole replies (MB/s, rows/s): our Framer
+ *    plus `Backend.readUnsafe` (a message object per frame, DataRow values as
+ *    views), our Framer plus `readDataRowInto` (no object per row, as a row
+ *    loop reads them), node-postgres's `pg-protocol` `Parser` (a message object
+ *    per frame, DataRow fields as strings) and `@effect/sql-pg`'s parser. The
+ *    issue's target: ours at least 1.5x pg-protocol's throughput.
+ * 2. Full row materialisation (rows/s): our Framer plus `RowShape.readObject`
+ *    (binary values, as the session asks for them; and the text stream, for
+ *    the same bytes) against what node-postgres does per row: `pg-protocol`
+ *    parse, then `Result.parseRow` with `pg-types`' text parsers.
+ * 3. Encoding (ns/op): Parse, Bind with 2 and 10 parameters, and the frames of
+ *    one cached-statement query (Bind, Execute, Sync), ours against
+ *    `pg-protocol`'s `serialize` with node-postgres's `prepareValue`.
+ * 4. Every type codec's decode (ns/op), binary and text, on the value corpus
+ *    captured from PostgreSQL 18, with `pg-types`' text parser beside it.
+ *
+ * Results are printed and written to `bench/micro/RESULTS.md` and
+ * `bench/micro/results.json`. Set `MICRO_QUICK=1` for a short run (fewer
+ * samples, useful while editing). Nothing here asserts.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as SqlPgProtocol from "@effect/sql-pg/PgProtocol"
+import { serialize } from "pg-protocol"
+import { Parser } from "pg-protocol/dist/parser.js"
+import { getTypeParser } from "pg-types"
+import PgResult from "pg/lib/result.js"
+import pgUtils from "pg/lib/utils.js"
+import * as Backend from "../../src/protocol/Backend.ts"
+import * as Frontend from "../../src/protocol/Frontend.ts"
+import { writeBind } from "../../src/session/Requests.ts"
+import { type Row, RowShape, toFields } from "../../src/session/Result.ts"
+import { defaultRegistry } from "../../src/types/Registry.ts"
+import { Backend as Code } from "../../src/wire/Codes.ts"
+import { Framer } from "../../src/wire/Framer.ts"
+import { Reader } from "../../src/wire/Reader.ts"
+import { Writer } from "../../src/wire/Writer.ts"
+import { describeMachine, fmt, markdownTable, textTable } from "../Machine.ts"
+import { type ByteStream, loadReply, manifest, replyStream, rowStream, typeValues } from "./Fixtures.ts"
+import { sinkValue, timeOp, timePasses } from "./Harness.ts"
+
+const quick = process.env["MICRO_QUICK"] === "1"
+const passOptions = quick ? { warmup: 1, minSamples: 3, maxSamples: 5, minMillis: 200 } : {}
+const opOptions = quick ? { batchMillis: 3, samples: 5 } : {}
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+// ---------------------------------------------------------------------------
+// The contenders: one full pass over a stream each, returning a checksum
+// ---------------------------------------------------------------------------
+
+const oursMessages = (stream: ByteStream): number => {
+  const framer = new Framer()
+  const reader = new Reader()
+  let n = 0
+  const onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+    const message = Backend.readUnsafe(type, buf, start, end, reader)
+    n += message._tag === "DataRow" ? message.values.length : 1
+  }
+  for (const chunk of stream.chunks) framer.push(chunk, onFrame)
+  framer.finish()
+  return n
+}
+
+const oursRowViews = (stream: ByteStream): number => {
+  const framer = new Framer()
+  const reader = new Reader()
+  const values: Array<Uint8Array | null> = []
+  let n = 0
+  const onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+    if (type === Code.DataRow) {
+      n += Backend.readDataRowInto(reader.reset(buf, start, end, "DataRow"), values)
+    } else {
+      Backend.readUnsafe(type, buf, start, end, reader)
+      n++
+    }
+  }
+  for (const chunk of stream.chunks) framer.push(chunk, onFrame)
+  framer.finish()
+  return n
+}
+
+interface PgMessage {
+  readonly name: string
+  readonly fields?: ReadonlyArray<unknown>
+}
+
+const pgProtocolMessages = (stream: ByteStream): number => {
+  const parser = new Parser()
+  let n = 0
+  const onMessage = (message: PgMessage): void => {
+    n += message.name === "dataRow" ? message.fields!.length : 1
+  }
+  for (const chunk of stream.chunks) parser.parse(chunk, onMessage as never)
+  return n
+}
+
+const sqlPgMessages = (stream: ByteStream): number => {
+  const parser = SqlPgProtocol.makeParser()
+  let n = 0
+  const onMessage = (message: SqlPgProtocol.BackendMessage): void => {
+    n += message._tag === "DataRow" ? message.values.length : 1
+  }
+  for (const chunk of stream.chunks) parser.pushEach(chunk, onMessage)
+  return n
+}
+
+const oursRows = (stream: ByteStream): number => {
+  const framer = new Framer()
+  const reader = new Reader()
+  const rows: Array<Row> = []
+  let shape: RowShape | undefined
+  const onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+    if (type === Code.DataRow) {
+      rows.push(shape!.readObject(buf, start, end))
+      return
+    }
+    const message = Backend.readUnsafe(type, buf, start, end, reader)
+    if (message._tag === "RowDescription") shape = new RowShape(toFields(message.fields), defaultRegistry)
+  }
+  for (const chunk of stream.chunks) framer.push(chunk, onFrame)
+  framer.finish()
+  return rows.length
+}
+
+const nodePostgresRows = (stream: ByteStream): number => {
+  const parser = new Parser()
+  const result = new PgResult()
+  // As node-postgres's Query does: fields from RowDescription, then parseRow + addRow per DataRow.
+  const onMessage = (message: PgMessage): void => {
+    if (message.name === "dataRow") result.addRow(result.parseRow(message.fields as ReadonlyArray<string | null>))
+    else if (message.name === "rowDescription") result.addFields(message.fields!)
+  }
+  for (const chunk of stream.chunks) parser.parse(chunk, onMessage as never)
+  return result.rows.length
+}
+
+// ---------------------------------------------------------------------------
+// 1 + 2: streams
+// ---------------------------------------------------------------------------
+
+interface StreamResult {
+  readonly section: string
+  readonly stream: string
+  readonly contender: string
+  readonly bytes: number
+  readonly rows: number
+  readonly millis: number
+  readonly mbPerSecond: number
+  readonly rowsPerSecond: number
+  /** Throughput relative to the section's baseline contender (pg-protocol or node-postgres). */
+  readonly ratio: number | undefined
+}
+
+const streamResults: Array<StreamResult> = []
+
+const measureStreams = (
+  section: string,
+  cases: ReadonlyArray<{
+    readonly stream: ByteStream
+    readonly contenders: ReadonlyArray<readonly [string, (s: ByteStream) => number, ByteStream?]>
+    readonly baseline: string
+  }>
+): void => {
+  for (const { stream, contenders, baseline } of cases) {
+    const measured = contenders.map(([name, run, own]) => {
+      const input = own ?? stream
+      const millis = timePasses(() => run(input), passOptions)
+      return { name, input, millis }
+    })
+    const base = measured.find((m) => m.name === baseline)
+    for (const m of measured) {
+      streamResults.push({
+        section,
+        stream: m.input.label,
+        contender: m.name,
+        bytes: m.input.bytes,
+        rows: m.input.rows,
+        millis: m.millis,
+        mbPerSecond: m.input.bytes / 1e6 / (m.millis / 1000),
+        rowsPerSecond: m.input.rows / (m.millis / 1000),
+        ratio: base === undefined ? undefined : base.millis / m.millis
+      })
+    }
+    console.log(`${section}: ${stream.label} done`)
+  }
+}
+
+const mixedBinary = loadReply("mixed-binary")
+const mixedText = loadReply("mixed-text")
+const wideBinary = loadReply("wide-binary")
+const wideText = loadReply("wide-text")
+const smallBinary = loadReply("small-binary")
+const smallText = loadReply("small-text")
+
+const ROWS = 100_000
+const streams = {
+  mixedText: rowStream(mixedText, ROWS),
+  mixedBinary: rowStream(mixedBinary, ROWS),
+  wideText: rowStream(wideText, ROWS),
+  wideBinary: rowStream(wideBinary, ROWS),
+  smallText: replyStream(smallText, 20_000),
+  smallBinary: replyStream(smallBinary, 20_000)
+}
+
+const PG_PROTOCOL = "pg-protocol Parser"
+const decodeContenders = (
+  binary: ByteStream
+): ReadonlyArray<readonly [string, (s: ByteStream) => number, ByteStream?]> => [
+  [PG_PROTOCOL, pgProtocolMessages],
+  ["effect-pgwire Framer + Backend.readUnsafe", oursMessages],
+  ["effect-pgwire Framer + readDataRowInto", oursRowViews],
+  ["@effect/sql-pg parser", sqlPgMessages],
+  ["effect-pgwire Framer + Backend.readUnsafe (binary stream)", oursMessages, binary]
+]
+
+measureStreams("decode", [
+  { stream: streams.mixedText, contenders: decodeContenders(streams.mixedBinary), baseline: PG_PROTOCOL },
+  { stream: streams.wideText, contenders: decodeContenders(streams.wideBinary), baseline: PG_PROTOCOL },
+  { stream: streams.smallText, contenders: decodeContenders(streams.smallBinary), baseline: PG_PROTOCOL }
+])
+
+const NODE_POSTGRES_ROWS = "node-postgres: pg-protocol + Result.parseRow (pg-types, text)"
+const rowContenders = (
+  binary: ByteStream
+): ReadonlyArray<readonly [string, (s: ByteStream) => number, ByteStream?]> => [
+  [NODE_POSTGRES_ROWS, nodePostgresRows],
+  ["effect-pgwire: Framer + RowShape.readObject (binary)", oursRows, binary],
+  ["effect-pgwire: Framer + RowShape.readObject (text)", oursRows]
+]
+
+measureStreams("rows", [
+  { stream: streams.mixedText, contenders: rowContenders(streams.mixedBinary), baseline: NODE_POSTGRES_ROWS },
+  { stream: streams.wideText, contenders: rowContenders(streams.wideBinary), baseline: NODE_POSTGRES_ROWS }
+])
+
+// ---------------------------------------------------------------------------
+// 3: encoding
+// ---------------------------------------------------------------------------
+
+interface EncodeResult {
+  readonly operation: string
+  readonly ours: number
+  readonly pgProtocol: number
+  readonly ratio: number
+}
+
+const encodeResults: Array<EncodeResult> = []
+const w = new Writer()
+const PARSE_SQL = "select id, name, created_at from accounts where id = $1 and name = $2"
+const TEN_TYPES = [23, 20, 25, 701, 16, 1184, 2950, 3802, 1700, 25]
+const tenValues = (): ReadonlyArray<unknown> => [
+  42,
+  1234567890123,
+  "hello world",
+  3.14159,
+  true,
+  new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678)),
+  "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+  { a: 1, b: [1, 2, 3], c: "text" },
+  "12345.6789",
+  null
+]
+
+const encodeCases: ReadonlyArray<{ readonly name: string; readonly ours: () => number; readonly pg: () => number }> = [
+  {
+    name: "Parse (named, 2 parameter types)",
+    ours: () => {
+      Frontend.writeParse(w, "s1", PARSE_SQL, [23, 25])
+      return w.flush().length
+    },
+    pg: () => serialize.parse({ name: "s1", text: PARSE_SQL, types: [23, 25] }).length
+  },
+  {
+    name: "Bind (int4, text)",
+    ours: () => {
+      writeBind(w, defaultRegistry, "", "s1", [42, "hello"], [23, 25], [])
+      return w.flush().length
+    },
+    pg: () => serialize.bind({ statement: "s1", values: [42, "hello"], valueMapper: pgUtils.prepareValue }).length
+  },
+  {
+    name: "Bind (10 mixed parameters)",
+    ours: () => {
+      writeBind(w, defaultRegistry, "", "s1", tenValues(), TEN_TYPES, [])
+      return w.flush().length
+    },
+    pg: () => serialize.bind({ statement: "s1", values: tenValues() as Array<unknown>, valueMapper: pgUtils.prepareValue }).length
+  },
+  {
+    name: "Bind + Execute + Sync (one cached-statement query)",
+    ours: () => {
+      writeBind(w, defaultRegistry, "", "s1", [42, "hello"], [23, 25], [])
+      Frontend.writeExecute(w, "", 0)
+      Frontend.writeSync(w)
+      return w.flush().length
+    },
+    pg: () =>
+      serialize.bind({ statement: "s1", values: [42, "hello"], valueMapper: pgUtils.prepareValue }).length +
+      serialize.execute({ portal: "", rows: 0 }).length + serialize.sync().length
+  }
+]
+
+for (const c of encodeCases) {
+  const ours = timeOp(c.ours, opOptions)
+  const pg = timeOp(c.pg, opOptions)
+  encodeResults.push({ operation: c.name, ours, pgProtocol: pg, ratio: pg / ours })
+}
+console.log("encode done")
+
+// ---------------------------------------------------------------------------
+// 4: type codecs
+// ---------------------------------------------------------------------------
+
+interface TypeResult {
+  readonly label: string
+  readonly oid: number
+  readonly type: string
+  readonly binaryNs: number | undefined
+  readonly textNs: number | undefined
+  readonly pgTypesTextNs: number | undefined
+}
+
+const typeResults: Array<TypeResult> = []
+const skippedTypes: Array<string> = []
+const typeOptions = quick ? { batchMillis: 1, samples: 3 } : { batchMillis: 4, samples: 5 }
+const utf8 = new TextEncoder()
+
+for (const value of typeValues()) {
+  const codec = defaultRegistry.get(value.oid)
+  if (codec === undefined) {
+    skippedTypes.push(`${value.label} (oid ${value.oid}: a user-defined or extension type, built from the catalog at run time)`)
+    continue
+  }
+  const timeDecoder = (decode: (b: Uint8Array, s: number, e: number) => unknown, bytes: Uint8Array): number | undefined => {
+    try {
+      decode(bytes, 0, bytes.length)
+    } catch {
+      return undefined
+    }
+    const end = bytes.length
+    return timeOp(() => (decode(bytes, 0, end) === undefined ? 0 : 1), typeOptions)
+  }
+  const binary = value.binary === null || codec.decodeBinary === undefined
+    ? undefined
+    : timeDecoder(codec.decodeBinary, Buffer.from(value.binary, "hex"))
+  const text = value.text === null ? undefined : timeDecoder(codec.decodeText, utf8.encode(value.text))
+  let pgTypesText: number | undefined
+  if (value.text !== null) {
+    const parse = getTypeParser(value.oid, "text") as (s: string) => unknown
+    const input = value.text
+    pgTypesText = timeOp(() => (parse(input) === undefined ? 0 : 1), typeOptions)
+  }
+  typeResults.push({ label: value.label, oid: value.oid, type: codec.name, binaryNs: binary, textNs: text, pgTypesTextNs: pgTypesText })
+}
+console.log("types done")
+
+// ---------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------
+
+const machine = describeMachine()
+const ratioText = (r: number | undefined): string => (r === undefined ? "" : `${fmt(r)}x`)
+const streamRows = (section: string) =>
+  streamResults
+    .filter((r) => r.section === section)
+    .map((r) => [r.stream, r.contender, fmt(r.millis), fmt(r.mbPerSecond), fmt(r.rowsPerSecond / 1e6) + "M", ratioText(r.ratio)])
+const streamHeader = ["stream", "contender", "ms/pass", "MB/s", "rows/s", "vs baseline"]
+const encodeRows = encodeResults.map((r) => [r.operation, fmt(r.ours), fmt(r.pgProtocol), `${fmt(r.ratio)}x`])
+const encodeHeader = ["operation", "effect-pgwire ns/op", "pg-protocol ns/op", "speed-up"]
+const ns = (v: number | undefined) => (v === undefined ? "—" : fmt(v))
+const typeRows = typeResults.map((r) => [r.label, r.type, ns(r.binaryNs), ns(r.textNs), ns(r.pgTypesTextNs)])
+const typeHeader = ["value", "type", "binary ns/op", "text ns/op", "pg-types text ns/op"]
+
+console.log("\nFraming + message decode (baseline: pg-protocol on the same text-format bytes)\n")
+console.log(textTable(streamHeader, streamRows("decode")))
+console.log("\nFull row materialisation (baseline: node-postgres's per-row work)\n")
+console.log(textTable(streamHeader, streamRows("rows")))
+console.log("\nEncoding\n")
+console.log(textTable(encodeHeader, encodeRows))
+console.log(`\nType codecs: ${typeResults.length} values measured, ${skippedTypes.length} skipped (see RESULTS.md)`)
+console.log(`(checksum ${sinkValue()})`)
+
+const fixtures = manifest()
+const markdown = `# Micro benchmark results
+
+Generated by \`npm run bench:micro\` (\`bench/micro/main.ts\`) on checked-in fixtures captured from
+${fixtures.server} (\`bench/fixtures/\`, regenerated by \`node bench/micro/generate.ts\`). No network.
+Every contender gets the same bytes, cut into ${65536 / 1024} KiB chunks, in the same process and run.
+Each figure is the median of several timed passes after a warm-up.${quick ? " **Quick run (MICRO_QUICK=1): fewer samples.**" : ""}
+
+- Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}
+- Node ${machine.node}; date ${machine.date}
+
+## Framing + message decode
+
+The baseline is node-postgres's \`pg-protocol\` \`Parser\` on the text-format reply (it has no binary
+mode; it turns every DataRow field into a string). Ours: \`Framer\` + \`Backend.readUnsafe\` builds a
+message object per frame with DataRow values as views into the chunk; \`Framer\` + \`readDataRowInto\`
+reads a DataRow's values into a reused array (what a row loop needs). The last row of each group is ours
+on the binary-format reply of the same query (different bytes: shown for scale, ratio against the
+text baseline). Issue 2's target: **at least 1.5x pg-protocol's throughput**.
+
+${markdownTable(streamHeader, streamRows("decode"))}
+
+## Full row materialisation
+
+Rows as objects keyed by column name, every value decoded. node-postgres: \`pg-protocol\` parse, then
+\`Result.parseRow\` with \`pg-types\`' text parsers (int8 and numeric stay strings, timestamptz becomes a
+Date, jsonb is parsed). Ours: \`RowShape.readObject\` (int8 becomes a bigint, numeric an exact string,
+timestamptz a Date, jsonb parsed) on the binary reply, as the session requests it, and on the text reply.
+
+${markdownTable(streamHeader, streamRows("rows"))}
+
+## Encoding
+
+node-postgres's values go through its \`prepareValue\` (as its \`Query\` does) inside the timed loop; ours
+are encoded straight into the frame by the type registry (\`writeBind\`). Parameter types: int4, int8,
+text, float8, bool, timestamptz, uuid, jsonb, numeric, text (NULL).
+
+${markdownTable(encodeHeader, encodeRows)}
+
+## Type codecs
+
+Decode time of one value from its bytes, for every value of the type corpus (captured from
+PostgreSQL 18.4, see \`bench/fixtures/README.md\`). "—": no such form (a type without a binary
+decoder, or a value the decoder rejects by design). \`pg-types\` is node-postgres's text parser for the
+same OID (for an OID it does not know it returns the string unchanged).
+
+${markdownTable(typeHeader, typeRows)}
+
+Skipped (${skippedTypes.length}): ${skippedTypes.join("; ") || "none"}.
+`
+
+fs.writeFileSync(path.join(here, "RESULTS.md"), markdown)
+fs.writeFileSync(
+  path.join(here, "results.json"),
+  JSON.stringify({ machine, quick, fixtures: fixtures.server, streams: streamResults, encode: encodeResults, types: typeResults, skippedTypes }, null, 2) + "\n"
+)
+console.log(`\nwrote ${path.join("bench", "micro", "RESULTS.md")} and results.json`)
