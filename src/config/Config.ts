@@ -183,8 +183,10 @@ export type Replication = typeof Replication.Type
 // Field schemas
 // ---------------------------------------------------------------------------
 
-const noNul = Schema.makeFilter((s: string) =>
-  s.includes("\u0000") ? "must not contain a NUL character" : s.isWellFormed() || "must be well-formed Unicode"
+const noNul = Schema.makeFilter(
+  (s: string) =>
+    s.includes("\u0000") ? "must not contain a NUL character" : s.isWellFormed() || "must be well-formed Unicode",
+  { arbitraryConstraint: { patterns: [{ source: "^[\\u0001-\\uD7FF\\uE000-\\uFFFF]*$", flags: "" }] } }
 )
 
 /** A string value: well-formed Unicode without NUL. */
@@ -220,6 +222,8 @@ export const IpAddress = Schema.String.check(
  */
 export const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 65535 }))
 
+const HostName = Text.check(Schema.makeFilter((s: string) => !s.includes(",") || "must not contain a comma"))
+
 /**
  * One host to try: a host name, IP address or Unix socket directory, an
  * optional numeric address to use instead of resolving it, and a port.
@@ -232,13 +236,10 @@ export const Port = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 655
  *
  * @since 0.1.0
  */
-export const HostSpec = Schema.Struct({
-  host: Text.check(Schema.makeFilter((s: string) => !s.includes(",") || "must not contain a comma")),
-  hostaddr: Schema.optionalKey(IpAddress),
-  port: Port
-}).check(
-  Schema.makeFilter((h) => h.host !== "" || h.hostaddr !== undefined || "a host needs a host name or a hostaddr")
-)
+export const HostSpec = Schema.Union([
+  Schema.Struct({ host: HostName.check(Schema.isNonEmpty()), hostaddr: Schema.optionalKey(IpAddress), port: Port }),
+  Schema.Struct({ host: Schema.Literal(""), hostaddr: IpAddress, port: Port })
+])
 /** @since 0.1.0 */
 export type HostSpec = typeof HostSpec.Type
 
