@@ -9,6 +9,8 @@
 
 /** Sessions: connect, query, stream, COPY, LISTEN, cancel. @since 0.1.0 */
 export * as PgSession from "./session/Session.ts"
+/** Connection configuration: libpq connection strings, environment, service and password files. @since 0.1.0 */
+export * as PgConfig from "./config/Config.ts"
 /** The error type and its reasons. @since 0.1.0 */
 export * as PgError from "./errors/PgError.ts"
 /** SQLSTATE table and classification. @since 0.1.0 */

@@ -267,3 +267,31 @@ describe("formatting", () => {
     assert.deepStrictEqual(ok(uri), { host: "::1,/tmp", port: "5432,5433", dbname: "d b" })
   })
 })
+
+describe("fuzzing", () => {
+  // Inputs built from the characters that matter to both grammars.
+  const Noise = Schema.String.check(Schema.isPattern(/^[a-z_=' \\%0-9A-F,:@/[\]?&\t\u0000é]*$/))
+  const Keyword = Schema.Literals(["host", "port", "user", "password", "dbname", "options", "sslmode", "ssl", "bogus"])
+  const Piece = Schema.Union([Noise, Keyword])
+  const Input = Schema.Array(Piece)
+
+  const check = (input: string) => {
+    const r = ConnString.parse(input)
+    if (Result.isFailure(r)) {
+      assert.strictEqual(r.failure._tag, "ConfigError")
+      return
+    }
+    assert.deepStrictEqual(ok(ConnString.formatKeywordValue(r.success)), Object.fromEntries(r.success))
+    const viaUri = ok(ConnString.formatUri(r.success))
+    const hosts = r.success.get("host")
+    const expected = Object.fromEntries(r.success)
+    if (hosts !== undefined && hosts.includes(",") && !r.success.has("port")) expected["port"] = hosts.replace(/[^,]/g, "")
+    assert.deepStrictEqual(viaUri, expected)
+  }
+
+  it.effect.prop("keyword/value: never throws; what parses formats back", [Input], ([pieces]) =>
+    Effect.sync(() => check(pieces.join(""))))
+
+  it.effect.prop("URI: never throws; what parses formats back", [Input], ([pieces]) =>
+    Effect.sync(() => check(`postgresql://${pieces.join("")}`)))
+})
