@@ -34,6 +34,9 @@
  *    process exit and on SIGINT/SIGTERM/SIGHUP every remaining server gets
  *    SIGQUIT (immediate shutdown) as a best effort.
  *
+ * Set `EFFECT_PGWIRE_KEEP=1` to keep every directory (data, `server.log`,
+ * certificates) after the run, for debugging.
+ *
  * The run directory (templates, certificates) is shared with child processes
  * through the `EFFECT_PGWIRE_HARNESS_DIR` environment variable, so vitest
  * workers reuse the templates the global setup built.
@@ -189,6 +192,8 @@ export interface RunningServer {
   readonly stop: () => Promise<void>
   /** The last lines of the server log. */
   readonly logTail: (lines?: number) => string
+  /** Whether the postmaster is still running (false after `stop()` or a crash). */
+  readonly isRunning: () => boolean
 }
 
 /**
@@ -509,7 +514,7 @@ export const harnessDir = (): Promise<string> => {
 const OWNED_DIR = /^effect-pgwire-[A-Za-z0-9]+-(\d+)-[A-Za-z0-9]{6}$/
 
 /** Whether `pid` exists and is not a zombie (Linux: reads /proc; "pid (comm) S ...", the state after the last ')'). */
-const isRunning = (pid: number): boolean => {
+const pidRunning = (pid: number): boolean => {
   try {
     const stat = fsSync.readFileSync(`/proc/${pid}/stat`, "utf8")
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
@@ -537,10 +542,10 @@ export const sweepStale = async (tmp: string): Promise<ReadonlyArray<string>> =>
   }
   for (const entry of entries) {
     const owner = OWNED_DIR.exec(entry)?.[1]
-    if (owner === undefined || Number(owner) === process.pid || isRunning(Number(owner))) continue
+    if (owner === undefined || Number(owner) === process.pid || pidRunning(Number(owner))) continue
     const dir = path.join(tmp, entry)
     const postmaster = Number(readLog(path.join(dir, "data", "postmaster.pid")).split("\n")[0])
-    if (Number.isInteger(postmaster) && postmaster > 0 && isRunning(postmaster)) continue
+    if (Number.isInteger(postmaster) && postmaster > 0 && pidRunning(postmaster)) continue
     try {
       await fs.rm(dir, { recursive: true, force: true })
       removed.push(dir)
@@ -769,6 +774,8 @@ class ServerHandle implements RunningServer {
     }
   }
 
+  isRunning = (): boolean => !this.exited
+
   stop = (): Promise<void> => {
     if (this.stopping === undefined) {
       this.stopping = (async () => {
@@ -783,7 +790,8 @@ class ServerHandle implements RunningServer {
           await this.waitExit(waitMs)
         }
         running.delete(this)
-        await fs.rm(this.dir, { recursive: true, force: true, maxRetries: 3 })
+        if (keepFiles()) console.log(`effect-pgwire harness: kept ${this.info.name}'s files in ${this.dir}`)
+        else await fs.rm(this.dir, { recursive: true, force: true, maxRetries: 3 })
       })()
     }
     return this.stopping
@@ -809,7 +817,7 @@ class ServerHandle implements RunningServer {
 const waitGoneSync = (pid: number, timeoutMs: number): void => {
   const pause = new Int32Array(new SharedArrayBuffer(4))
   const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline && isRunning(pid)) Atomics.wait(pause, 0, 0, 20)
+  while (Date.now() < deadline && pidRunning(pid)) Atomics.wait(pause, 0, 0, 20)
 }
 
 const freePort = (): Promise<number> =>
@@ -1056,6 +1064,19 @@ export const stopAll = async (): Promise<void> => {
 }
 
 /**
+ * The environment variable that keeps every directory (data, logs, certificates)
+ * after the servers stop, for debugging: `EFFECT_PGWIRE_KEEP=1 npm test`.
+ *
+ * @since 0.1.0
+ */
+export const KEEP_ENV = "EFFECT_PGWIRE_KEEP"
+
+const keepFiles = (): boolean => {
+  const v = process.env[KEEP_ENV]
+  return v !== undefined && v !== "" && v !== "0"
+}
+
+/**
  * Stops every server and removes the run directory if this process created it.
  *
  * @since 0.1.0
@@ -1063,7 +1084,8 @@ export const stopAll = async (): Promise<void> => {
 export const shutdown = async (): Promise<void> => {
   await stopAll()
   if (ownedHarnessDir !== undefined) {
-    await fs.rm(ownedHarnessDir, { recursive: true, force: true, maxRetries: 3 })
+    if (keepFiles()) console.log(`effect-pgwire harness: kept the run directory ${ownedHarnessDir}`)
+    else await fs.rm(ownedHarnessDir, { recursive: true, force: true, maxRetries: 3 })
     ownedHarnessDir = undefined
     harnessDirMemo = undefined
     certsMemo = undefined

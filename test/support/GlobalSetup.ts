@@ -7,6 +7,7 @@
  * All three servers start in parallel (about a second in all: `initdb` runs
  * once per PostgreSQL version, each server copies the template). A failure to
  * start fails the whole run with the server's log tail; nothing is skipped.
+ * So does a shared server that is no longer running when the run ends.
  *
  * @since 0.1.0
  */
@@ -46,5 +47,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     certs: await runCerts()
   }
   project.provide(PROVIDE_KEY, shared)
-  return shutdown
+  const all = [main!, noTls!, pg13!]
+  return async () => {
+    // A shared server that died during the run (a crash, a test that killed it)
+    // fails the run, with its log, even if every test passed.
+    const died = all.filter((s) => !s.isRunning())
+    const report = died.map((s) => `server "${s.info.name}" (pid ${s.info.pid}) exited during the run; log tail:\n${s.logTail()}`)
+    await shutdown()
+    if (report.length > 0) throw new Error(report.join("\n\n"))
+  }
 }
