@@ -40,11 +40,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     )
   }
   const [main, noTls, pg13] = started.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof startServer>>>).value)
+  const certs = await runCerts()
+  // TLS-off servers carry the run's certificates too (for tests that must fail to use them).
   const shared: SharedServers = {
     main: main!.info as TlsServerInfo,
-    noTls: noTls!.info,
-    pg13: pg13!.info,
-    certs: await runCerts()
+    noTls: { ...noTls!.info, certs },
+    pg13: { ...pg13!.info, certs },
+    certs
   }
   project.provide(PROVIDE_KEY, shared)
   const all = [main!, noTls!, pg13!]

@@ -59,9 +59,11 @@ describe("shared servers", () => {
   })
 
   it("answers SSLRequest with 'S' only where TLS is on", async () => {
-    const { main, noTls, pg13 } = servers()
+    const { main, noTls, pg13, certs } = servers()
     assert.isTrue(main.tls)
     assert.isFalse(noTls.tls)
+    assert.isFalse(pg13.tls)
+    assert.deepStrictEqual([main.certs, noTls.certs, pg13.certs], [certs, certs, certs])
     assert.strictEqual(await sslProbe(tcp(main)), "S")
     assert.strictEqual(await sslProbe(tcp(noTls)), "N")
     assert.strictEqual(await sslProbe(tcp(pg13)), "N")

@@ -19,8 +19,8 @@
  *   minus the hostssl lines.
  * - `pg13`: PostgreSQL 13 (accepts protocol 2.0), TLS off, same roles.
  * - `certs`: the run's certificate paths (`caCert`, `clientCert`/`clientKey` for
- *   certuser, `otherCaCert`, `wrongHostCert`, `expiredCert`, ...), also for tests
- *   against `noTls`.
+ *   certuser, `otherCaCert`, `wrongHostCert`, `expiredCert`, ...); every server's
+ *   `certs` holds them too, also where TLS is off (check `tls`).
  *
  * Tests share these servers: create objects with unique names (or in a
  * temporary schema) and drop them afterwards. A test that needs other server
@@ -58,8 +58,11 @@ export interface TlsServerInfo extends ServerInfo {
  */
 export interface SharedServers {
   readonly main: TlsServerInfo
-  readonly noTls: ServerInfo
-  readonly pg13: ServerInfo
+  /** TLS off; `certs` are the run's certificates all the same. */
+  readonly noTls: ServerInfo & { readonly certs: CertPaths }
+  /** TLS off; `certs` are the run's certificates all the same. */
+  readonly pg13: ServerInfo & { readonly certs: CertPaths }
+  /** The run's certificates (the same object as `main.certs`). */
   readonly certs: CertPaths
 }
 
