@@ -1184,3 +1184,11 @@ export const toSessionOptions = (config: PgConfig, platform?: { readonly windows
     connectTimeout: config.connectTimeoutMillis ?? 0
   }
 }
+
+/**
+ * The connection attempts of a configuration and their per-host TLS
+ * decisions (see `Hosts`).
+ *
+ * @since 0.1.0
+ */
+export { type Attempt, attempts, type Random, serverNameFor, sslModeFor } from "./Hosts.ts"

@@ -368,6 +368,38 @@ describe("checks", () => {
   })
 })
 
+describe("the keyword table tells the truth", () => {
+  const valid: Record<string, string> = {
+    user: "u", password: "p", passfile: "/pf", channel_binding: "require", connect_timeout: "3", dbname: "d",
+    host: "h", hostaddr: "10.0.0.1", port: "5433", client_encoding: "UTF8", options: "-c a=b",
+    application_name: "app", fallback_application_name: "fb", keepalives: "1", keepalives_idle: "1",
+    keepalives_interval: "2", keepalives_count: "3", tcp_user_timeout: "4", sslmode: "verify-full",
+    sslnegotiation: "direct", sslcert: "/c", sslkey: "/k", sslcertmode: "disable", sslpassword: "kp",
+    sslrootcert: "/r", sslcrl: "/l", sslcrldir: "/ld", sslsni: "0", require_auth: "scram-sha-256",
+    min_protocol_version: "3.2", max_protocol_version: "3.2", ssl_min_protocol_version: "TLSv1.3",
+    ssl_max_protocol_version: "TLSv1.3", gssencmode: "prefer", replication: "database",
+    target_session_attrs: "standby", load_balance_hosts: "random", sslkeylogfile: "/keys"
+  }
+
+  it("every honoured keyword reaches the config (service and servicefile are consumed while loading)", () => {
+    const honoured = Keywords.KEYWORDS.filter((k) => k.support === "honoured" && k.keyword !== "service" && k.keyword !== "servicefile")
+    assert.deepStrictEqual(honoured.map((k) => k.keyword).sort(), Object.keys(valid).sort())
+    const c = ok(ConnString.formatKeywordValue(Object.entries(valid)))
+    assert.deepStrictEqual(Object.fromEntries(Config.toParams(c)), valid)
+  })
+
+  it("an ignored keyword changes nothing; a rejected one fails naming itself", () => {
+    for (const k of Keywords.KEYWORDS) {
+      if (k.support === "ignored") {
+        assert.deepStrictEqual(Config.toParams(ok(`${k.keyword}=1`)), Config.toParams(ok("")), k.keyword)
+      } else if (k.support === "rejected") {
+        assert.strictEqual(refused(`${k.keyword}=1`).parameter, k.keyword)
+        ok(`${k.keyword}=''`)
+      }
+    }
+  })
+})
+
 describe("explicit options", () => {
   it("map camelCase names to keywords, booleans to 1/0, Redacted to its value", () => {
     const params = Result.getOrThrow(
