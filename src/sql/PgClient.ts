@@ -1,0 +1,663 @@
+/**
+ * `PgClient`: the `effect/sql` `SqlClient` for PostgreSQL on effect-pgwire's
+ * sessions and pool.
+ *
+ * **Details**
+ *
+ * `PgClient.layer(config)` provides both `SqlClient` (what `effect/sql`
+ * code, `SqlModel`, `SqlResolver`, `SqlSchema` and the `Migrator` use) and
+ * `PgClient` (the same client plus PostgreSQL extras). An application on
+ * `@effect/sql-pg` switches by replacing its `PgClient.layer` / `layerConfig`
+ * with this one: the configuration accepts `@effect/sql-pg`'s names (`url`,
+ * `host`, `port`, `path`, `ssl`, `database`, `username`, `password`,
+ * `connectTimeout`, `keepAlive`, `applicationName`, `startupParameters`,
+ * `startupOptions`, `spanAttributes`, `transformResultNames`,
+ * `transformQueryNames`, `transformJson`, `multiplex`,
+ * `multiplexConcurrency`, `prepare`, `preparedStatementCacheSize`,
+ * `maxMessageSize`, `idleTimeout`, `maxConnections`, `minConnections`,
+ * `connectionTTL`) as well as every `PgPool` option (TLS, multi-host,
+ * acquire timeout, lifetime jitter, transaction-pooler safe mode, ...).
+ *
+ * - Statements are compiled by `Compiler.ts` (`$n` placeholders; the same
+ *   output as `@effect/sql-pg`).
+ * - One-statement work (`sql\`...\``, `.values`, `.raw`, `.unprepared`) takes
+ *   a shared lease from the pool (pipelined with other callers when
+ *   `multiplex` is on); `withTransaction`, `reserve`, `.stream`, `listen`,
+ *   `copyFrom` and `copyTo` use an exclusive session (or the current
+ *   transaction's).
+ * - `withTransaction(effect, { isolationLevel, readOnly, deferrable })`:
+ *   nested calls are savepoints (`effect_sql_<depth>`), released on success;
+ *   a COMMIT answered with ROLLBACK fails with a `SqlError` (reason
+ *   `UnknownError`, operation "commit", the `PgError` `TransactionError` as
+ *   its cause); interruption rolls back; a session whose ROLLBACK cannot run
+ *   is retired, never reused. `afterCommit`, `Reactivity` deferral and
+ *   `SqlResolver`'s transaction awareness work as with any `effect/sql`
+ *   client (the transaction runs through `SqlClient.makeWithTransaction`).
+ * - Every statement gets a client span from `effect/sql` named after the
+ *   database, with OpenTelemetry attributes `db.system.name` =
+ *   "postgresql", `db.namespace`, `server.address`, `server.port` and
+ *   `db.query.text` (the SQL with placeholders: parameter values never appear).
+ * - Failures are `SqlError`s whose reason comes from the SQLSTATE
+ *   (`SqlErrors.ts`); the `PgError` is the reason's cause.
+ *
+ * `.unprepared` without parameters runs through the simple query protocol,
+ * so a migration may hold several statements; its rows are those of the last
+ * statement.
+ *
+ * Deliberately not here: `ssl` as a `tls.ConnectionOptions` object (use
+ * `sslMode`, `sslRootCert`, `sslCert`, `sslKey`), `stream` (a custom duplex),
+ * `types` (an `@effect/sql-pg` registry; use `registry`), and schema dumps
+ * (see `PgMigrator.ts`).
+ *
+ * @since 0.1.0
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { Connection } from "effect/sql/SqlConnection"
+import { ConnectionError as SqlConnectionError, SqlError } from "effect/sql/SqlError"
+import * as Statement from "effect/sql/Statement"
+import * as Stream from "effect/Stream"
+import * as PgConfig from "../config/Config.ts"
+import * as PassFile from "../config/PassFile.ts"
+import { ConfigError, PgError } from "../errors/PgError.ts"
+import * as PgPool from "../pool/Pool.ts"
+import * as Transaction from "../pool/Transaction.ts"
+import type {
+  CopyResult,
+  Notification,
+  QueryResult,
+  Row,
+  Session,
+  SessionOptions,
+  StreamOptions
+} from "../session/Session.ts"
+import * as Compiler from "./Compiler.ts"
+import { toSqlError } from "./SqlErrors.ts"
+
+export type { Notification } from "../session/Session.ts"
+
+/**
+ * @since 0.1.0
+ */
+export const TypeId: TypeId = "~effect-pgwire/sql/PgClient"
+
+/**
+ * @since 0.1.0
+ */
+export type TypeId = "~effect-pgwire/sql/PgClient"
+
+// ---------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------
+
+/**
+ * The client's configuration: every `PgPool` option (our names), plus
+ * `@effect/sql-pg`'s names, plus the `effect/sql` settings.
+ *
+ * **Details**
+ *
+ * Where both spellings exist, ours wins when both are given: `user` over
+ * `username`, `maxSize` over `maxConnections`, `minSize` over
+ * `minConnections`, `maxLifetime` over `connectionTTL`, `statementCacheSize`
+ * over `prepare` / `preparedStatementCacheSize`, `parameters` over
+ * `startupParameters`. Explicit settings win over the `url`'s.
+ *
+ * @since 0.1.0
+ */
+export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout" | "keepAlive"> {
+  /** A libpq connection string (URI or keyword/value), parsed with `PgConfig.parse`. */
+  readonly url?: Redacted.Redacted<string> | string | undefined
+  /** `@effect/sql-pg`: a Unix socket file such as `/run/postgresql/.s.PGSQL.5432`. */
+  readonly path?: string | undefined
+  /** `@effect/sql-pg`: `true` requires TLS with verification against the system roots, `false` disables it. */
+  readonly ssl?: boolean | undefined
+  /** `@effect/sql-pg`: the user name. */
+  readonly username?: string | undefined
+  /** Connect + authenticate timeout (a number is milliseconds). Default 30 s. */
+  readonly connectTimeout?: Duration.Input | undefined
+  /** `true`/`false`, or (`@effect/sql-pg`) the idle time before TCP keepalive probes start. */
+  readonly keepAlive?: boolean | Duration.Input | undefined
+  /** `@effect/sql-pg`: run-time parameters sent at startup. */
+  readonly startupParameters?: Readonly<Record<string, string>> | undefined
+  /** `@effect/sql-pg`: the startup `options` string (`-c name=value ...`). */
+  readonly startupOptions?: string | undefined
+  /** Extra attributes on every statement span. */
+  readonly spanAttributes?: Readonly<Record<string, unknown>> | undefined
+  /** Renames result columns (for example snake_case to camelCase). */
+  readonly transformResultNames?: ((name: string) => string) | undefined
+  /** Renames identifiers in statements (for example camelCase to snake_case). */
+  readonly transformQueryNames?: ((name: string) => string) | undefined
+  /** Also rename keys inside JSON values. Default true. */
+  readonly transformJson?: boolean | undefined
+  /** `@effect/sql-pg`: `false` turns the statement cache off (unnamed statements only). */
+  readonly prepare?: boolean | undefined
+  /** `@effect/sql-pg`: the statement cache size. */
+  readonly preparedStatementCacheSize?: number | undefined
+  /** `@effect/sql-pg`: `maxSize`. */
+  readonly maxConnections?: number | undefined
+  /** `@effect/sql-pg`: `minSize`. */
+  readonly minConnections?: number | undefined
+  /** `@effect/sql-pg`: `maxLifetime`. */
+  readonly connectionTTL?: Duration.Input | undefined
+}
+
+const configError = (message: string, parameter: string) =>
+  new PgError({ reason: new ConfigError({ message, parameter }) })
+
+const defined = <A extends object>(record: A): A => {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value
+  return out as A
+}
+
+/**
+ * Session options from a resolved `PgConfig` (a parsed connection string).
+ *
+ * @since 0.1.0
+ */
+export const sessionOptionsFromConfig = (config: PgConfig.PgConfig): SessionOptions => {
+  const first = config.hosts[0]
+  const password = config.password !== undefined
+    ? config.password
+    : config.passfile !== undefined
+    ? Effect.map(PassFile.passwordFor(config, first), (found) => found ?? "")
+    : undefined
+  return defined<SessionOptions>({
+    hosts: config.hosts.map((h) => defined({ host: h.host, port: h.port, hostaddr: h.hostaddr })),
+    user: config.user,
+    password,
+    database: config.database,
+    applicationName: config.applicationName ?? config.fallbackApplicationName,
+    connectTimeout: config.connectTimeout === undefined ? undefined : config.connectTimeoutMillis ?? 0,
+    keepAlive: config.keepalives,
+    keepAliveIdleMillis: config.keepalivesIdle !== undefined && config.keepalivesIdle > 0
+      ? config.keepalivesIdle * 1000
+      : undefined,
+    sslMode: config.sslMode,
+    sslNegotiation: config.sslNegotiation,
+    gssEncMode: config.gssEncMode,
+    sslRootCert: config.sslRootCert,
+    sslCert: config.sslCert,
+    sslKey: config.sslKey,
+    sslPassword: config.sslPassword,
+    sslSni: config.sslSni,
+    sslMinProtocolVersion: config.sslMinProtocolVersion,
+    sslMaxProtocolVersion: config.sslMaxProtocolVersion,
+    channelBinding: config.channelBinding,
+    requireAuth: config.requireAuth,
+    targetSessionAttrs: config.targetSessionAttrs,
+    loadBalanceHosts: config.loadBalanceHosts,
+    protocolVersion: config.maxProtocolVersion,
+    minProtocolVersion: config.minProtocolVersion,
+    parameters: config.options === "" ? undefined : { options: config.options }
+  })
+}
+
+const SOCKET_FILE = /^(.*)\/\.s\.PGSQL\.(\d+)$/
+
+/**
+ * The pool options of a client configuration: the `url` parsed first, then
+ * the explicit settings over it (see `PgClientConfig`).
+ *
+ * @since 0.1.0
+ */
+export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOptions, PgError> =>
+  Effect.gen(function*() {
+    const url = config.url === undefined
+      ? undefined
+      : typeof config.url === "string"
+      ? config.url
+      : Redacted.value(config.url)
+    const fromUrl: SessionOptions = url === undefined ? {} : sessionOptionsFromConfig(yield* PgConfig.parse(url))
+    let socket: { host: string; port: number } | undefined
+    if (config.path !== undefined) {
+      const match = SOCKET_FILE.exec(config.path)
+      if (match === null) {
+        return yield* Effect.fail(
+          configError("path must name a PostgreSQL socket file such as /run/postgresql/.s.PGSQL.5432", "path")
+        )
+      }
+      socket = { host: match[1] === "" ? "/" : match[1]!, port: Number(match[2]) }
+    }
+    let connectTimeout: number | undefined
+    if (config.connectTimeout !== undefined) {
+      const parsed = Duration.fromInput(config.connectTimeout)
+      if (Option.isNone(parsed)) return yield* Effect.fail(configError("invalid connectTimeout", "connectTimeout"))
+      connectTimeout = Duration.toMillis(parsed.value)
+    }
+    let keepAlive: boolean | undefined
+    let keepAliveIdleMillis = config.keepAliveIdleMillis
+    if (typeof config.keepAlive === "boolean") {
+      keepAlive = config.keepAlive
+    } else if (config.keepAlive !== undefined) {
+      const parsed = Duration.fromInput(config.keepAlive)
+      if (Option.isNone(parsed)) return yield* Effect.fail(configError("invalid keepAlive", "keepAlive"))
+      keepAlive = true
+      keepAliveIdleMillis = keepAliveIdleMillis ?? Math.max(1000, Duration.toMillis(parsed.value))
+    }
+    const startupParameters = config.startupParameters === undefined && config.startupOptions === undefined
+      ? undefined
+      : {
+        ...config.startupParameters,
+        ...(config.startupOptions === undefined ? {} : { options: config.startupOptions })
+      }
+    const parameters = fromUrl.parameters === undefined && startupParameters === undefined &&
+        config.parameters === undefined
+      ? undefined
+      : { ...fromUrl.parameters, ...startupParameters, ...config.parameters }
+    const statementCacheSize = config.statementCacheSize ??
+      (config.prepare === false ? 0 : config.preparedStatementCacheSize)
+    const explicit = defined<PgPool.PoolOptions>({
+      ...config,
+      url: undefined,
+      path: undefined,
+      ssl: undefined,
+      username: undefined,
+      startupParameters: undefined,
+      startupOptions: undefined,
+      spanAttributes: undefined,
+      transformResultNames: undefined,
+      transformQueryNames: undefined,
+      transformJson: undefined,
+      prepare: undefined,
+      preparedStatementCacheSize: undefined,
+      maxConnections: undefined,
+      minConnections: undefined,
+      connectionTTL: undefined,
+      host: socket?.host ?? config.host,
+      port: socket?.port ?? config.port,
+      user: config.user ?? config.username,
+      sslMode: config.sslMode ?? (config.ssl === true ? "verify-full" : config.ssl === false ? "disable" : undefined),
+      sslRootCert: config.sslRootCert ?? (config.ssl === true ? "system" : undefined),
+      connectTimeout,
+      keepAlive,
+      keepAliveIdleMillis,
+      parameters,
+      statementCacheSize,
+      maxSize: config.maxSize ?? config.maxConnections,
+      minSize: config.minSize ?? config.minConnections,
+      maxLifetime: config.maxLifetime ?? config.connectionTTL
+    } as PgPool.PoolOptions)
+    // An explicit host replaces the url's host list.
+    const merged: PgPool.PoolOptions = { ...fromUrl, ...explicit }
+    return explicit.host !== undefined && explicit.hosts === undefined ? { ...merged, hosts: undefined } : merged
+  })
+
+// ---------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------
+
+/**
+ * The client: an `effect/sql` `SqlClient` with PostgreSQL extras.
+ *
+ * @since 0.1.0
+ */
+export interface PgClient extends SqlClient.SqlClient {
+  readonly [TypeId]: TypeId
+  readonly config: PgClientConfig
+  /** The session pool behind the client. */
+  readonly pool: PgPool.Pool
+  /**
+   * Runs `self` in a transaction; nested calls are savepoints. The options
+   * apply to a top-level transaction only.
+   */
+  readonly withTransaction: <R, E, A>(
+    self: Effect.Effect<A, E, R>,
+    options?: Transaction.TransactionOptions
+  ) => Effect.Effect<A, E | SqlError, R>
+  /** A `jsonb` parameter (the same as `@effect/sql-pg`'s `json`). */
+  readonly json: (value: unknown) => Statement.Fragment
+  /**
+   * LISTEN on an exclusive session for the Scope; resolves once the server
+   * confirmed LISTEN. The queue fails with a `SqlError` when the session
+   * is lost, and is shut down when the Scope closes.
+   */
+  readonly listen: (channel: string) => Effect.Effect<Queue.Dequeue<Notification, SqlError>, SqlError, Scope.Scope>
+  /** LISTEN as a Stream: the session is held while the stream runs. */
+  readonly listenStream: (channel: string) => Stream.Stream<Notification, SqlError>
+  /** NOTIFY (pg_notify). */
+  readonly notify: (channel: string, payload?: string) => Effect.Effect<void, SqlError>
+  /** Rows of a statement, paged through a portal (`pageSize` rows per round trip), in object or array form. */
+  readonly stream: <A = Row>(
+    statement: Statement.Fragment | string,
+    options?: StreamOptions & { readonly params?: ReadonlyArray<unknown> | undefined }
+  ) => Stream.Stream<A, SqlError>
+  /** COPY ... FROM STDIN: a Sink of raw COPY data whose result carries the row count. */
+  readonly copyFrom: (statement: Statement.Fragment | string) => Sink.Sink<CopyResult, Uint8Array, never, SqlError>
+  /** COPY ... TO STDOUT: a Stream of raw COPY data. */
+  readonly copyTo: (statement: Statement.Fragment | string) => Stream.Stream<Uint8Array, SqlError>
+}
+
+/**
+ * The `PgClient` service tag.
+ *
+ * @since 0.1.0
+ */
+export const PgClient = Context.Service<PgClient>("effect-pgwire/sql/PgClient")
+
+/** The `effect/sql` connection of one session lease. */
+class SessionConnection implements Connection {
+  readonly session: Session
+  readonly pool: PgPool.Pool
+  /** A shared lease: streams take the session for themselves first. */
+  readonly shared: boolean
+
+  constructor(session: Session, pool: PgPool.Pool, shared: boolean) {
+    this.session = session
+    this.pool = pool
+    this.shared = shared
+  }
+
+  private rows(sql: string, params: ReadonlyArray<unknown>, operation: string) {
+    return Effect.mapError(
+      Effect.map(this.session.query(sql, params), (result) => result.rows),
+      (error) => toSqlError(error, operation)
+    )
+  }
+
+  execute(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+  ): Effect.Effect<ReadonlyArray<any>, SqlError> {
+    const rows = this.rows(sql, params, "execute")
+    return transformRows === undefined ? rows : Effect.map(rows, transformRows)
+  }
+
+  executeRaw(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<QueryResult, SqlError> {
+    return Effect.mapError(this.session.query(sql, params), (error) => toSqlError(error, "executeRaw"))
+  }
+
+  executeStream(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+  ): Stream.Stream<any, SqlError> {
+    const rows = this.shared
+      ? Stream.unwrap(Effect.as(this.pool.reserve(this.session), this.session.stream(sql, params)))
+      : this.session.stream(sql, params)
+    const mapped = Stream.mapError(rows, (error) => toSqlError(error, "executeStream"))
+    return transformRows === undefined
+      ? mapped
+      : Stream.mapArray(mapped, (chunk) => transformRows(chunk) as Arr.NonEmptyReadonlyArray<Row>)
+  }
+
+  executeValues(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
+    return Effect.mapError(
+      Effect.map(this.session.query<ReadonlyArray<unknown>>(sql, params, { rowMode: "array" }), (r) => r.rows),
+      (error) => toSqlError(error, "executeValues")
+    )
+  }
+
+  executeValuesUnprepared(
+    sql: string,
+    params: ReadonlyArray<unknown>
+  ): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
+    if (params.length > 0) return this.executeValues(sql, params)
+    return Effect.mapError(
+      Effect.map(
+        this.session.simple(sql, { rowMode: "array" }),
+        (results) => (results[results.length - 1]?.rows ?? []) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
+      ),
+      (error) => toSqlError(error, "executeValuesUnprepared")
+    )
+  }
+
+  executeUnprepared(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+  ): Effect.Effect<ReadonlyArray<any>, SqlError> {
+    const rows = params.length > 0
+      ? this.rows(sql, params, "executeUnprepared")
+      : Effect.mapError(
+        Effect.map(this.session.simple(sql), (results) => results[results.length - 1]?.rows ?? []),
+        (error) => toSqlError(error, "executeUnprepared")
+      )
+    return transformRows === undefined ? rows : Effect.map(rows, transformRows)
+  }
+}
+
+const ATTR_DB_SYSTEM_NAME = "db.system.name"
+const ATTR_DB_NAMESPACE = "db.namespace"
+const ATTR_SERVER_ADDRESS = "server.address"
+const ATTR_SERVER_PORT = "server.port"
+
+/** Where the client connects, for span attributes. */
+const spanTarget = (options: PgPool.PoolOptions): { readonly address: string; readonly port: number } => {
+  const first = options.hosts?.[0]
+  return {
+    address: first?.host || first?.hostaddr || options.host || "localhost",
+    port: first?.port ?? options.port ?? 5432
+  }
+}
+
+/**
+ * Builds a client (and its pool) for the Scope.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  config: PgClientConfig
+): Effect.Effect<PgClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const options = yield* Effect.mapError(poolOptions(config), (error) => toSqlError(error, "configure"))
+    const pool = yield* Effect.mapError(PgPool.make(options), (error) => toSqlError(error, "configure"))
+    const compiler = Compiler.makeCompiler(config.transformQueryNames, config.transformJson)
+    const transformRows = config.transformResultNames === undefined
+      ? undefined
+      : Statement.defaultTransforms(config.transformResultNames, config.transformJson ?? true).array
+    const target = spanTarget(options)
+    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
+      ...(config.spanAttributes === undefined ? [] : Object.entries(config.spanAttributes)),
+      [ATTR_DB_SYSTEM_NAME, "postgresql"],
+      [ATTR_DB_NAMESPACE, options.database ?? options.user ?? "postgres"],
+      [ATTR_SERVER_ADDRESS, target.address],
+      [ATTR_SERVER_PORT, target.port]
+    ]
+    const acquirer: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.mapError(
+      Effect.map(pool.acquireShared, (session) => new SessionConnection(session, pool, true)),
+      (error) => toSqlError(error, "acquire")
+    )
+    const transactionAcquirer: Effect.Effect<SessionConnection, SqlError, Scope.Scope> = Effect.mapError(
+      Effect.map(pool.acquire, (session) => new SessionConnection(session, pool, false)),
+      (error) => toSqlError(error, "acquire")
+    )
+    const client = yield* SqlClient.make({
+      acquirer,
+      transactionAcquirer,
+      compiler,
+      driver: "effect-pgwire",
+      spanAttributes,
+      transformRows
+    })
+    const transactionService = client.transactionService
+
+    const control = (conn: SessionConnection, sql: string, operation: string) =>
+      Effect.mapError(Effect.asVoid(Transaction.control(conn.session, sql)), (error) => toSqlError(error, operation))
+    const connected = (conn: SessionConnection, effect: Effect.Effect<void, SqlError>) =>
+      Effect.flatMap(conn.session.isClosed, (closed) => (closed ? Effect.void : effect))
+
+    const baseWithTransaction = SqlClient.makeWithTransaction<SqlClient.TransactionConnection, SessionConnection>({
+      transactionService: transactionService as unknown as Context.Key<
+        SqlClient.TransactionConnection,
+        readonly [conn: SessionConnection, counter: number]
+      >,
+      spanAttributes,
+      acquireConnection: (restore) => restore(transactionAcquirer),
+      begin: (conn, statement) => control(conn, statement ?? "BEGIN", "begin"),
+      savepoint: (conn, id) => control(conn, `SAVEPOINT effect_sql_${id}`, "savepoint"),
+      releaseSavepoint: (conn, id) => connected(conn, control(conn, `RELEASE SAVEPOINT effect_sql_${id}`, "savepoint")),
+      commit: (conn) => Effect.mapError(Transaction.commit(conn.session), (error) => toSqlError(error, "commit")),
+      // A closed session has no transaction left on the server; one whose
+      // ROLLBACK fails is retired, which ends the transaction with the connection.
+      rollback: (conn) => Effect.catch(Transaction.rollback(conn.session), () => pool.retire(conn.session)),
+      rollbackSavepoint: (conn, id) =>
+        connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
+    })
+
+    const withTransaction = <R, E, A>(
+      self: Effect.Effect<A, E, R>,
+      txOptions?: Transaction.TransactionOptions
+    ): Effect.Effect<A, E | SqlError, R> => {
+      if (txOptions === undefined) return baseWithTransaction(self)
+      const invalid = Transaction.validateOptions(txOptions)
+      if (invalid !== undefined) return Effect.fail(toSqlError(invalid, "begin"))
+      return Effect.flatMap(SqlClient.BeginTransaction, (outer) =>
+        baseWithTransaction(Effect.provideService(self, SqlClient.BeginTransaction, outer)).pipe(
+          Effect.provideService(SqlClient.BeginTransaction, Transaction.beginStatement(txOptions))
+        ))
+    }
+
+    /** The current transaction's session, if any. */
+    const currentSession = Effect.map(
+      Effect.serviceOption(transactionService),
+      Option.map(([conn]) => (conn as SessionConnection).session)
+    )
+
+    const compile = (statement: Statement.Fragment | string, params?: ReadonlyArray<unknown>) =>
+      typeof statement === "string" ? [statement, params ?? []] as const : compiler.compile(statement, false)
+
+    const exclusiveStream = <A>(
+      f: (session: Session) => Stream.Stream<A, PgError>,
+      operation: string
+    ): Stream.Stream<A, SqlError> =>
+      Stream.mapError(
+        Stream.unwrap(
+          Effect.flatMap(currentSession, (tx) =>
+            Option.isSome(tx) ? Effect.succeed(f(tx.value)) : Effect.map(pool.acquire, f))
+        ),
+        (error) => toSqlError(error, operation)
+      )
+
+    const listenStream = (channel: string): Stream.Stream<Notification, SqlError> =>
+      Stream.mapError(
+        Stream.unwrap(pool.listen(channel)),
+        (error) => toSqlError(error, "listen")
+      )
+
+    const listen = (channel: string) =>
+      Effect.gen(function*() {
+        const notifications = yield* Effect.mapError(pool.listen(channel), (error) => toSqlError(error, "listen"))
+        const queue = yield* Effect.acquireRelease(
+          Queue.unbounded<Notification, SqlError>(),
+          (queue) => Queue.shutdown(queue)
+        )
+        yield* Effect.forkScoped(
+          Stream.runForEach(notifications, (notification) => Queue.offer(queue, notification)).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) =>
+              Exit.isFailure(exit)
+                ? Queue.failCause(queue, mapCause(exit.cause))
+                : Queue.fail(
+                  queue,
+                  new SqlError({
+                    reason: new SqlConnectionError({
+                      cause: undefined,
+                      message: "the LISTEN session ended",
+                      operation: "listen"
+                    })
+                  })
+                )
+            )
+          )
+        )
+        return queue as Queue.Dequeue<Notification, SqlError>
+      })
+
+    const service: PgClient = Object.assign(client, {
+      [TypeId]: TypeId,
+      config,
+      pool,
+      withTransaction,
+      json: Compiler.json,
+      listen,
+      listenStream,
+      notify: (channel: string, payload?: string) =>
+        Effect.mapError(pool.notify(channel, payload), (error) => toSqlError(error, "notify")),
+      stream: <A = Row>(
+        statement: Statement.Fragment | string,
+        streamOptions?: StreamOptions & { readonly params?: ReadonlyArray<unknown> | undefined }
+      ) => {
+        const [sql, params] = compile(statement, streamOptions?.params)
+        return exclusiveStream((session) => session.stream<A>(sql, params, streamOptions), "stream")
+      },
+      copyFrom: (statement: Statement.Fragment | string) => {
+        const [sql] = compile(statement)
+        return Sink.mapError(
+          Sink.unwrap(
+            Effect.flatMap(currentSession, (tx) =>
+              Option.isSome(tx)
+                ? Effect.succeed(tx.value.copyFrom(sql))
+                : Effect.map(pool.acquire, (session) => session.copyFrom(sql)))
+          ),
+          (error) => toSqlError(error, "copyFrom")
+        )
+      },
+      copyTo: (statement: Statement.Fragment | string) => {
+        const [sql] = compile(statement)
+        return exclusiveStream((session) => session.copyTo(sql), "copyTo")
+      }
+    })
+    return service
+  })
+
+const mapCause = (cause: Cause.Cause<PgError>): Cause.Cause<SqlError> =>
+  Cause.map(cause, (error) => toSqlError(error, "listen"))
+
+// ---------------------------------------------------------------------------
+// Layers
+// ---------------------------------------------------------------------------
+
+/**
+ * Provides `PgClient` and `SqlClient` from an acquisition effect.
+ *
+ * @since 0.1.0
+ */
+export const layerFrom = <E, R>(
+  acquire: Effect.Effect<PgClient, E, R>
+): Layer.Layer<PgClient | SqlClient.SqlClient, E, Exclude<R, Scope.Scope | Reactivity.Reactivity>> =>
+  Layer.effectContext(
+    Effect.map(acquire, (client) => Context.make(PgClient, client).pipe(Context.add(SqlClient.SqlClient, client)))
+  ).pipe(Layer.provide(Reactivity.layer)) as any
+
+/**
+ * The client as a Layer: the drop-in replacement of `@effect/sql-pg`'s
+ * `PgClient.layer`.
+ *
+ * ```ts
+ * const SqlLive = PgClient.layer({ url: Redacted.make("postgres://app@db/app"), maxConnections: 20 })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (config: PgClientConfig): Layer.Layer<PgClient | SqlClient.SqlClient, SqlError> =>
+  layerFrom(make(config))
+
+/**
+ * The client as a Layer, from `effect/Config` values (each field may be a
+ * `Config`): the drop-in replacement of `@effect/sql-pg`'s `layerConfig`.
+ *
+ * ```ts
+ * const SqlLive = PgClient.layerConfig({ url: Config.redacted("DATABASE_URL"), maxConnections: Config.succeed(20) })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Wrap<PgClientConfig>
+): Layer.Layer<PgClient | SqlClient.SqlClient, Config.ConfigError | SqlError> =>
+  layerFrom(Effect.flatMap(Config.unwrap(config), make))
