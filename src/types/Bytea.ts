@@ -3,8 +3,11 @@
  *
  * **Details**
  *
- * - Decoding copies the bytes out of the frame (`slice`), so the value never
- *   pins a socket chunk and stays valid after the row is gone.
+ * - Decoding copies the bytes out of the frame into a new plain `Uint8Array`,
+ *   so the value never pins a socket chunk and stays valid after the row is
+ *   gone. (Not `slice`: on a Node `Buffer`, which is what the socket delivers,
+ *   `slice` returns a view that shares the chunk's memory.) Both formats give a
+ *   plain `Uint8Array`, never a `Buffer`.
  * - The text form is read in both of the server's `bytea_output` styles: `hex`
  *   (`\x00ff`, the default) and `escape` (`\000\377`, printable bytes as is,
  *   `\\` for a backslash).
@@ -55,6 +58,15 @@ const decodeText = (buf: Uint8Array, start: number, end: number): Uint8Array => 
   return out.slice(0, n)
 }
 
+/**
+ * A copy of `buf[start, end)` in a new plain `Uint8Array` (whatever `buf`'s
+ * class: `Buffer.prototype.slice` would return a view).
+ *
+ * @since 0.1.0
+ */
+export const copyOut = (buf: Uint8Array, start: number, end: number): Uint8Array =>
+  new Uint8Array(buf.subarray(start, end))
+
 const isOctal = (c: number): boolean => c >= 0x30 && c <= 0x37
 
 const toBytes = (value: unknown): Uint8Array => {
@@ -72,7 +84,7 @@ export const bytea: TypeCodec.TypeCodec<Uint8Array> = TypeCodec.make<Uint8Array>
   name: NAME,
   oid: Oid.bytea,
   arrayOid: Oid._bytea,
-  decodeBinary: (buf, start, end) => buf.slice(start, end),
+  decodeBinary: (buf, start, end) => copyOut(buf, start, end),
   decodeText,
   encodeBinary: (w, value) => {
     w.bytes(toBytes(value))

@@ -59,6 +59,7 @@ import * as Utf8 from "../wire/Utf8.ts"
 import { Writer } from "../wire/Writer.ts"
 import * as ArrayCodec from "./Array.ts"
 import * as Builtins from "./Builtins.ts"
+import * as Bytea from "./Bytea.ts"
 import * as Catalog from "./Catalog.ts"
 import * as Extension from "./Extension.ts"
 import * as Json from "./Json.ts"
@@ -81,7 +82,8 @@ export type RegistryOptions = Builtins.Options
 const INT8_MIN = -(2n ** 63n)
 const INT8_MAX = 2n ** 63n - 1n
 
-const copyBytes: TypeCodec.FieldDecoder = (buf, start, end) => buf.slice(start, end)
+/** A copy, never a view of the frame (see `Bytea.copyOut`). */
+const copyBytes: TypeCodec.FieldDecoder = Bytea.copyOut
 const textFallback: TypeCodec.FieldDecoder = (buf, start, end) => {
   const s = Utf8.decode(buf, start, end)
   if (s === undefined) return TypeCodec.fail("text", "invalid UTF-8")
