@@ -320,6 +320,31 @@ const settingsOf = (options: PoolOptions): Settings | PgError => {
   }
 }
 
+/**
+ * The options every session of the pool is opened with: the pool's own
+ * settings removed (the session refuses options it does not know), and the
+ * statement cache off in transaction-pooler safe mode.
+ *
+ * @since 0.1.0
+ */
+export const sessionOptionsOf = (options: PoolOptions): SessionOptions => {
+  const {
+    acquireTimeout: _acquireTimeout,
+    healthCheckAfter: _healthCheckAfter,
+    idleTimeout: _idleTimeout,
+    maxLifetime: _maxLifetime,
+    maxLifetimeJitter: _maxLifetimeJitter,
+    maxSize: _maxSize,
+    minSize: _minSize,
+    multiplex: _multiplex,
+    multiplexConcurrency: _multiplexConcurrency,
+    name: _name,
+    transactionPooler,
+    ...session
+  } = options
+  return transactionPooler === true ? { ...session, statementCacheSize: 0 } : session
+}
+
 const sweepIntervalOf = (settings: Settings): number => {
   const shortest = Math.min(settings.idleTimeout, settings.maxLifetime - settings.maxLifetimeJitter)
   const half = Number.isFinite(shortest) ? shortest / 2 : MAX_SWEEP_INTERVAL_MILLIS
@@ -340,9 +365,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   if (settings instanceof PgError) return yield* Effect.fail(settings)
   const clock = yield* Clock.Clock
   const metrics = new PoolMetrics(settings.name, yield* Effect.context<never>())
-  const sessionOptions: SessionOptions = options.transactionPooler === true
-    ? { ...options, statementCacheSize: 0 }
-    : options
+  const sessionOptions = sessionOptionsOf(options)
   const entries = new Map<Session, Entry>()
   const transactionKey = Context.Service<Transaction.TransactionConnection>(
     `effect-pgwire/pool/Transaction/${++poolCounter}`

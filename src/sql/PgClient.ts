@@ -71,7 +71,6 @@ import { ConnectionError as SqlConnectionError, SqlError } from "effect/sql/SqlE
 import * as Statement from "effect/sql/Statement"
 import * as Stream from "effect/Stream"
 import * as PgConfig from "../config/Config.ts"
-import * as PassFile from "../config/PassFile.ts"
 import { ConfigError, PgError } from "../errors/PgError.ts"
 import * as PgPool from "../pool/Pool.ts"
 import * as Transaction from "../pool/Transaction.ts"
@@ -117,7 +116,7 @@ export type TypeId = "~effect-pgwire/sql/PgClient"
  *
  * @since 0.1.0
  */
-export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout" | "keepAlive"> {
+export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout" | "url"> {
   /** A libpq connection string (URI or keyword/value), parsed with `PgConfig.parse`. */
   readonly url?: Redacted.Redacted<string> | string | undefined
   /** `@effect/sql-pg`: a Unix socket file such as `/run/postgresql/.s.PGSQL.5432`. */
@@ -128,8 +127,8 @@ export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout
   readonly username?: string | undefined
   /** Connect + authenticate timeout (a number is milliseconds). Default 30 s. */
   readonly connectTimeout?: Duration.Input | undefined
-  /** `true`/`false`, or (`@effect/sql-pg`) the idle time before TCP keepalive probes start. */
-  readonly keepAlive?: boolean | Duration.Input | undefined
+  /** `@effect/sql-pg`: TCP keepalive on, with probes after this idle time (whole seconds, at least 1). */
+  readonly keepAlive?: Duration.Input | undefined
   /** `@effect/sql-pg`: run-time parameters sent at startup. */
   readonly startupParameters?: Readonly<Record<string, string>> | undefined
   /** `@effect/sql-pg`: the startup `options` string (`-c name=value ...`). */
@@ -168,24 +167,19 @@ const defined = <A extends object>(record: A): A => {
  *
  * @since 0.1.0
  */
-export const sessionOptionsFromConfig = (config: PgConfig.PgConfig): SessionOptions => {
-  const first = config.hosts[0]
-  const password = config.password !== undefined
-    ? config.password
-    : config.passfile !== undefined
-    ? Effect.map(PassFile.passwordFor(config, first), (found) => found ?? "")
-    : undefined
-  return defined<SessionOptions>({
+export const sessionOptionsFromConfig = (config: PgConfig.PgConfig): SessionOptions =>
+  defined<SessionOptions>({
     hosts: config.hosts.map((h) => defined({ host: h.host, port: h.port, hostaddr: h.hostaddr })),
     user: config.user,
-    password,
+    password: config.password,
+    passfile: config.passfile,
     database: config.database,
-    applicationName: config.applicationName ?? config.fallbackApplicationName,
+    options: config.options === "" ? undefined : config.options,
+    applicationName: config.applicationName,
+    fallbackApplicationName: config.fallbackApplicationName,
     connectTimeout: config.connectTimeout === undefined ? undefined : config.connectTimeoutMillis ?? 0,
-    keepAlive: config.keepalives,
-    keepAliveIdleMillis: config.keepalivesIdle !== undefined && config.keepalivesIdle > 0
-      ? config.keepalivesIdle * 1000
-      : undefined,
+    keepalives: config.keepalives,
+    keepalivesIdle: config.keepalivesIdle,
     sslMode: config.sslMode,
     sslNegotiation: config.sslNegotiation,
     gssEncMode: config.gssEncMode,
@@ -201,10 +195,8 @@ export const sessionOptionsFromConfig = (config: PgConfig.PgConfig): SessionOpti
     targetSessionAttrs: config.targetSessionAttrs,
     loadBalanceHosts: config.loadBalanceHosts,
     protocolVersion: config.maxProtocolVersion,
-    minProtocolVersion: config.minProtocolVersion,
-    parameters: config.options === "" ? undefined : { options: config.options }
+    minProtocolVersion: config.minProtocolVersion
   })
-}
 
 const SOCKET_FILE = /^(.*)\/\.s\.PGSQL\.(\d+)$/
 
@@ -238,15 +230,13 @@ export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOp
       if (Option.isNone(parsed)) return yield* Effect.fail(configError("invalid connectTimeout", "connectTimeout"))
       connectTimeout = Duration.toMillis(parsed.value)
     }
-    let keepAlive: boolean | undefined
-    let keepAliveIdleMillis = config.keepAliveIdleMillis
-    if (typeof config.keepAlive === "boolean") {
-      keepAlive = config.keepAlive
-    } else if (config.keepAlive !== undefined) {
+    let keepalives = config.keepalives
+    let keepalivesIdle = config.keepalivesIdle
+    if (config.keepAlive !== undefined) {
       const parsed = Duration.fromInput(config.keepAlive)
       if (Option.isNone(parsed)) return yield* Effect.fail(configError("invalid keepAlive", "keepAlive"))
-      keepAlive = true
-      keepAliveIdleMillis = keepAliveIdleMillis ?? Math.max(1000, Duration.toMillis(parsed.value))
+      keepalives = keepalives ?? true
+      keepalivesIdle = keepalivesIdle ?? Math.max(1, Math.floor(Duration.toMillis(parsed.value) / 1000))
     }
     const startupParameters = config.startupParameters === undefined && config.startupOptions === undefined
       ? undefined
@@ -282,9 +272,10 @@ export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOp
       user: config.user ?? config.username,
       sslMode: config.sslMode ?? (config.ssl === true ? "verify-full" : config.ssl === false ? "disable" : undefined),
       sslRootCert: config.sslRootCert ?? (config.ssl === true ? "system" : undefined),
+      keepAlive: undefined,
       connectTimeout,
-      keepAlive,
-      keepAliveIdleMillis,
+      keepalives,
+      keepalivesIdle,
       parameters,
       statementCacheSize,
       maxSize: config.maxSize ?? config.maxConnections,
