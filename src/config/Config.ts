@@ -30,8 +30,10 @@
  * error, never "no TLS"), `sslnegotiation=direct` needs `sslmode` require or
  * stronger, `sslrootcert=system` needs `verify-full`, the TLS and protocol
  * version ranges must be ordered, and `require_auth` must parse
- * (`AuthPolicy.parseRequireAuth`). `max_protocol_version` defaults to 3.0, or
- * to the latest (3.2) when `min_protocol_version` asks for more than 3.0.
+ * (`AuthPolicy.parseRequireAuth`). `max_protocol_version` defaults to the
+ * latest (3.2): unlike libpq 18, which defaults to 3.0, a server that does not
+ * speak 3.2 answers with NegotiateProtocolVersion and the session continues at
+ * 3.0 (set `max_protocol_version=3.0` for a pooler that cannot negotiate).
  *
  * Where this differs from libpq, on purpose (and what the connection-time
  * checks of libpq happen here instead):
@@ -693,10 +695,8 @@ const buildConfig = (values: ConnString.Params, platform: Platform.Platform): Pg
   const minText = get("min_protocol_version")
   const minProtocolVersion = minText === undefined ? "3.0" : protocolVersion("min_protocol_version", minText)
   const maxText = get("max_protocol_version")
-  // Default 3.0 so old servers and poolers keep working, unless the minimum asks for more.
-  const maxProtocolVersion = maxText === undefined
-    ? minProtocolVersion === "3.0" ? "3.0" : "3.2"
-    : protocolVersion("max_protocol_version", maxText)
+  // Default: the latest (libpq 18 defaults to 3.0; see the module header).
+  const maxProtocolVersion = maxText === undefined ? "3.2" : protocolVersion("max_protocol_version", maxText)
   if (minProtocolVersion === "3.2" && maxProtocolVersion === "3.0") {
     fail(`"min_protocol_version" is greater than "max_protocol_version"`, "min_protocol_version")
   }

@@ -46,6 +46,7 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as Net from "node:net"
 import * as AuthPolicy from "../auth/AuthPolicy.ts"
+import * as PgConfig from "../config/Config.ts"
 import { CancelError, CodecError, ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Catalog from "../types/Catalog.ts"
@@ -115,7 +116,23 @@ export type TargetSessionAttrs = "any" | "read-write" | "read-only" | "primary" 
  * @since 0.1.0
  */
 export interface SessionOptions {
-  /** Host name, IP address, or Unix socket directory (a path starting with `/`). Default `localhost`. */
+  /**
+   * A libpq connection string (`postgres://...` URI or `key=value` pairs). Explicit
+   * options win over it; it wins over the `PG*` environment, the service file
+   * and the defaults (libpq's precedence).
+   */
+  readonly url?: string | undefined
+  /** libpq `passfile` (default `~/.pgpass`): looked up per host when no password is given. */
+  readonly passfile?: string | undefined
+  /** libpq `service`: a section of the connection service file. */
+  readonly service?: string | undefined
+  /** libpq `servicefile`. */
+  readonly serviceFile?: string | undefined
+  /** libpq `options`: command-line options sent at start-up (`-c search_path=app`). */
+  readonly options?: string | undefined
+  /** libpq `fallback_application_name`. */
+  readonly fallbackApplicationName?: string | undefined
+  /** Host name, IP address, or Unix socket directory (a path starting with `/`). Default: libpq's (a Unix socket directory when one exists, else `localhost`). */
   readonly host?: string | undefined
   /** Numeric address to connect to instead of resolving `host` (which still names the server for TLS checks). */
   readonly hostaddr?: string | undefined
@@ -154,14 +171,14 @@ export interface SessionOptions {
   /** The random source for `loadBalanceHosts: "random"` (tests). Default Math.random. */
   readonly random?: (() => number) | undefined
   /** libpq `keepalives`. Default true. */
-  readonly keepAlive?: boolean | undefined
-  /** libpq `keepalives_idle`, in milliseconds. Default 60000. */
-  readonly keepAliveIdleMillis?: number | undefined
-  /** Default: `postgres`. */
+  readonly keepalives?: boolean | undefined
+  /** libpq `keepalives_idle`, in seconds. Default 60. */
+  readonly keepalivesIdle?: number | undefined
+  /** Default: libpq's (`PGUSER`, else the operating system user name). */
   readonly user?: string | undefined
   /** A password, a Redacted password, or an Effect evaluated at each connection attempt (rotating credentials). */
   readonly password?: string | Redacted.Redacted<string> | Effect.Effect<string | Redacted.Redacted<string>, PgError> | undefined
-  /** Default: the user name. */
+  /** Default: the user name (libpq). */
   readonly database?: string | undefined
   readonly applicationName?: string | undefined
   /** Extra run-time parameters sent in the StartupMessage (`options`-style settings such as `search_path`). */
@@ -170,7 +187,7 @@ export interface SessionOptions {
   readonly protocolVersion?: "3.0" | "3.2" | undefined
   /** Lowest protocol version accepted when the server offers an older one. Default "3.0". */
   readonly minProtocolVersion?: "3.0" | "3.2" | undefined
-  /** Connect + authenticate timeout in milliseconds (0: none). Default 30000. */
+  /** Connect + authenticate timeout per host attempt, in milliseconds (0: none). Default: `connect_timeout` from the connection string or `PGCONNECT_TIMEOUT` (seconds), else 30000. */
   readonly connectTimeout?: number | undefined
   /** Prepared statements cached per session (LRU). 0 disables the cache: every query uses the unnamed statement (safe behind transaction poolers). Default 256. */
   readonly statementCacheSize?: number | undefined
@@ -729,9 +746,6 @@ const resolvePassword = (
   return Effect.map(password, (p) => (typeof p === "string" ? p : Redacted.value(p)))
 }
 
-const configFailure = (parameter: string, message: string) =>
-  new PgError({ reason: new ConfigError({ message, parameter }) })
-
 /** One host to try (libpq's host/hostaddr/port lists, expanded). */
 interface HostAttempt {
   readonly host: string
@@ -739,45 +753,81 @@ interface HostAttempt {
   readonly port: number
 }
 
-/** The hosts to try, in order (shuffled for `loadBalanceHosts: "random"`). */
-const hostAttempts = (options: SessionOptions): Effect.Effect<ReadonlyArray<HostAttempt>, PgError> => {
-  const defaultPort = options.port ?? 5432
-  const list: Array<HostAttempt> = options.hosts !== undefined && options.hosts.length > 0
-    ? options.hosts.map((h) => ({ host: h.host, hostaddr: h.hostaddr, port: h.port ?? defaultPort }))
-    : [{ host: options.host ?? "localhost", hostaddr: options.hostaddr, port: defaultPort }]
-  for (const h of list) {
-    if (!Number.isInteger(h.port) || h.port <= 0 || h.port > 65535) {
-      return Effect.fail(configFailure("port", `invalid port number: "${h.port}"`))
-    }
-  }
-  if (options.loadBalanceHosts === "random") {
-    const random = options.random ?? Math.random
-    for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1))
-      const t = list[i]!
-      list[i] = list[j]!
-      list[j] = t
-    }
-  }
-  return Effect.succeed(list)
+/** Everything `connect` resolved: the libpq configuration and the session's own settings. */
+interface Resolved {
+  readonly config: PgConfig.PgConfig
+  readonly settings: PgConfig.SessionSettings
+  readonly options: SessionOptions
+  readonly connectTimeoutMillis: number
 }
 
-const tlsSettingsOf = (options: SessionOptions): TlsSettings => ({
-  sslMode: options.sslMode ?? (options.sslRootCert === "system" ? "verify-full" : "prefer"),
-  sslNegotiation: options.sslNegotiation ?? "postgres",
-  gssEncMode: options.gssEncMode ?? "disable",
-  sslRootCert: options.sslRootCert,
-  sslCert: options.sslCert,
-  sslKey: options.sslKey,
-  sslPassword: options.sslPassword === undefined
-    ? undefined
-    : Redacted.isRedacted(options.sslPassword)
-    ? Redacted.value(options.sslPassword)
-    : options.sslPassword,
-  sslSni: options.sslSni,
-  sslMinProtocolVersion: options.sslMinProtocolVersion,
-  sslMaxProtocolVersion: options.sslMaxProtocolVersion
+const SESSION_ONLY_KEYS: ReadonlyArray<keyof SessionOptions> = [
+  "password",
+  "connectTimeout",
+  "protocolVersion",
+  "statementCacheSize",
+  "maxPipelineDepth",
+  "maxMessageSize",
+  "registry",
+  "streamPageSize",
+  "scramMaxIterations",
+  "trace",
+  "random",
+  "parameters"
+]
+
+/**
+ * libpq's resolution: explicit options, then `url`, then the service file, then
+ * `PG*` environment variables, then defaults (see `PgConfig.load`).
+ */
+const resolveOptions = (given: SessionOptions): Effect.Effect<Resolved, PgError> =>
+  Effect.gen(function*() {
+    const libpq: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(given)) {
+      if (!(SESSION_ONLY_KEYS as ReadonlyArray<string>).includes(key)) libpq[key] = value
+    }
+    if (given.protocolVersion !== undefined) libpq["maxProtocolVersion"] = given.protocolVersion
+    if (typeof given.password === "string" || Redacted.isRedacted(given.password)) libpq["password"] = given.password
+    const config = yield* PgConfig.load(libpq as PgConfig.Options)
+    const settings = PgConfig.toSessionOptions(config)
+    const connectTimeoutMillis = given.connectTimeout ??
+      (config.connectTimeout === undefined ? DEFAULT_CONNECT_TIMEOUT_MILLIS : (config.connectTimeoutMillis ?? 0))
+    return { config, settings, options: given, connectTimeoutMillis }
+  })
+
+/** The hosts to try, in order (shuffled for `loadBalanceHosts: "random"`). */
+const hostAttempts = (resolved: Resolved): ReadonlyArray<HostAttempt> =>
+  PgConfig.attempts(resolved.config, resolved.options.random ?? Math.random).map((a) => ({
+    host: a.host,
+    hostaddr: a.hostaddr,
+    port: a.port
+  }))
+
+const tlsSettingsOf = (settings: PgConfig.SessionSettings): TlsSettings => ({
+  sslMode: settings.sslMode,
+  sslNegotiation: settings.sslNegotiation,
+  gssEncMode: settings.gssEncMode,
+  sslRootCert: settings.sslRootCert,
+  sslCert: settings.sslCert,
+  sslKey: settings.sslKey,
+  sslPassword: settings.sslPassword === undefined ? undefined : Redacted.value(settings.sslPassword),
+  sslSni: settings.sslSni,
+  sslMinProtocolVersion: settings.sslMinProtocolVersion,
+  sslMaxProtocolVersion: settings.sslMaxProtocolVersion
 })
+
+/** The password for one attempt: the given one (a value or an Effect), else the password file's entry for that host. */
+const passwordFor = (resolved: Resolved, attempt: HostAttempt): Effect.Effect<string | undefined, PgError> => {
+  const given = resolved.options.password
+  if (given !== undefined && !(typeof given === "string" || Redacted.isRedacted(given))) {
+    return resolvePassword(given)
+  }
+  if (resolved.config.password !== undefined) return Effect.succeed(Redacted.value(resolved.config.password))
+  return Effect.map(
+    PgConfig.passwordFor(resolved.config, { host: attempt.host, hostaddr: attempt.hostaddr, port: attempt.port } as never),
+    (p) => (p === undefined || Redacted.value(p) === "" ? undefined : Redacted.value(p))
+  )
+}
 
 /**
  * Whether a session satisfies `target_session_attrs` (libpq-connect.sgml):
@@ -834,26 +884,33 @@ const mayFallBack = (error: PgError): boolean => {
  * @since 0.1.0
  */
 export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOptions) {
-  const options: SessionOptions = given.registry === undefined ? { ...given, registry: yield* CurrentRegistry } : given
-  const attempts = yield* hostAttempts(options)
-  const tls = tlsSettingsOf(options)
-  const encryptions = yield* encryptionOrder(tls)
+  const withRegistry: SessionOptions = given.registry === undefined
+    ? { ...given, registry: yield* CurrentRegistry }
+    : given
+  const resolved = yield* resolveOptions(withRegistry)
+  const settings = resolved.settings
+  const attempts = hostAttempts(resolved)
+  const tls = tlsSettingsOf(settings)
   const policy = yield* Effect.fromResult(
-    AuthPolicy.make({ requireAuth: options.requireAuth, channelBinding: options.channelBinding })
+    AuthPolicy.make({ requireAuth: settings.requireAuth, channelBinding: settings.channelBinding })
   ).pipe(Effect.mapError((reason) => new PgError({ reason })))
-  const attrs = options.targetSessionAttrs ?? "any"
+  const attrs = settings.targetSessionAttrs
   const failures: Array<string> = []
   let lastError: PgError | undefined
   // prefer-standby: a first pass for standbys, then any server (libpq).
   const passes: ReadonlyArray<TargetSessionAttrs> = attrs === "prefer-standby" ? ["standby", "any"] : [attrs]
   for (const pass of passes) {
     for (const attempt of attempts) {
+      // No TLS over Unix-domain sockets (libpq).
+      const encryptions = Transport.isUnixHost(attempt.hostaddr ?? attempt.host)
+        ? ["plain" as const]
+        : yield* encryptionOrder(tls)
       for (let i = 0; i < encryptions.length; i++) {
         const encryption = encryptions[i]!
         const canFallBack = i + 1 < encryptions.length
         const exit = yield* Effect.exit(
           Effect.acquireRelease(
-            openSession(options, attempt, encryption, canFallBack, tls, policy),
+            openSession(resolved, attempt, encryption, canFallBack, tls, policy),
             ([engine]) => Effect.sync(() => engine.conn.terminate())
           )
         )
@@ -899,7 +956,7 @@ const describeAttempt = (attempt: HostAttempt): string =>
 
 /** One attempt: open the stream, run start-up; fails (with everything closed) or returns the live engine. */
 const openSession = (
-  options: SessionOptions,
+  resolved: Resolved,
   attempt: HostAttempt,
   encryption: Encryption,
   plainAfterReject: boolean,
@@ -907,12 +964,14 @@ const openSession = (
   policy: AuthPolicy.AuthPolicy
 ): Effect.Effect<readonly [Engine, Session], PgError> =>
   Effect.gen(function*() {
+    const options = resolved.options
+    const settings = resolved.settings
     const target = Transport.endpoint(attempt.hostaddr ?? attempt.host, attempt.port)
-    const connectTimeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MILLIS
-    const keepAlive: Transport.KeepAlive = options.keepAlive === false
+    const connectTimeout = resolved.connectTimeoutMillis
+    const keepAlive: Transport.KeepAlive = settings.keepAlive === false
       ? { enabled: false, idleMillis: 0 }
-      : { enabled: true, idleMillis: options.keepAliveIdleMillis ?? Transport.DEFAULT_KEEPALIVE.idleMillis }
-    const password = yield* resolvePassword(options.password)
+      : { enabled: true, idleMillis: settings.keepAliveIdleMillis ?? Transport.DEFAULT_KEEPALIVE.idleMillis }
+    const password = yield* passwordFor(resolved, attempt)
     const noticeHub = yield* PubSub.unbounded<Notice>()
     const parameterHub = yield* PubSub.unbounded<{ readonly name: string; readonly value: string }>()
     let established: Established | undefined
@@ -928,13 +987,13 @@ const openSession = (
       engine.queryOwner.registry = engine.registry
       engine.conn.attach(established.socket)
       const startup: StartupOptions = {
-        user: options.user ?? "postgres",
-        database: options.database,
+        user: settings.user,
+        database: settings.database,
         password,
-        applicationName: options.applicationName,
-        parameters: options.parameters,
-        protocolMinor: options.protocolVersion === "3.0" ? 0 : 2,
-        minProtocolMinor: options.minProtocolVersion === "3.2" ? 2 : 0,
+        applicationName: settings.applicationName,
+        parameters: { ...settings.parameters, ...options.parameters },
+        protocolMinor: settings.protocolVersion === "3.0" ? 0 : 2,
+        minProtocolMinor: settings.minProtocolVersion === "3.2" ? 2 : 0,
         scramMaxIterations: options.scramMaxIterations,
         policy,
         tls: used !== "plain",

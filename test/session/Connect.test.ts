@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Fs from "node:fs"
+import * as Os from "node:os"
 import * as Path from "node:path"
 import type { PgError } from "../../src/errors/PgError.ts"
 import * as PgSession from "../../src/session/Session.ts"
@@ -331,4 +332,51 @@ describe("connect: multiple hosts", () => {
       )
       assert.strictEqual(shuffled, readOnly.port)
     }), 120_000)
+})
+
+describe("connect: connection strings and the password file", () => {
+  it.live("connects with a libpq URI; explicit options win over it", () =>
+    Effect.gen(function*() {
+      const main = servers().main
+      const url = `postgres://scramuser:${encodeURIComponent(PASSWORDS.scramuser)}@${main.host}:${main.port}/no_such_db?sslmode=require&application_name=from-url`
+      const session = yield* PgSession.connect({ url, database: "postgres" })
+      assert.isTrue(session.encrypted)
+      const { rows } = yield* session.query("select current_user as u, current_database() as d, current_setting('application_name') as a")
+      assert.deepStrictEqual(rows, [{ u: "scramuser", d: "postgres", a: "from-url" }])
+    }))
+
+  it.live("connects with a keyword/value string and a multi-host URI", () =>
+    Effect.gen(function*() {
+      const main = servers().main
+      const kv = yield* PgSession.connect({ url: `host=${main.host} port=${main.port} user=postgres dbname=postgres sslmode=disable` })
+      assert.isFalse(kv.encrypted)
+      const multi = yield* PgSession.connect({
+        url: `postgresql://postgres@127.0.0.1:1,${main.host}:${main.port}/postgres?connect_timeout=2`
+      })
+      const { rows } = yield* multi.query("select inet_server_port() as port")
+      assert.deepStrictEqual(rows, [{ port: main.port }])
+    }))
+
+  it.live("reads the password from the password file for the host it connects to", () =>
+    Effect.gen(function*() {
+      const main = servers().main
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pgpass-"))
+      const passfile = Path.join(dir, "pgpass")
+      Fs.writeFileSync(passfile, `# comment\n${main.host}:${main.port}:*:scramuser:${PASSWORDS.scramuser}\n`, { mode: 0o600 })
+      try {
+        const session = yield* PgSession.connect({ host: main.host, port: main.port, user: "scramuser", database: "postgres", passfile })
+        const { rows } = yield* session.query("select current_user as u")
+        assert.deepStrictEqual(rows, [{ u: "scramuser" }])
+      } finally {
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }))
+
+  it.live("an invalid connection string is a ConfigError naming the parameter, without the password", () =>
+    Effect.gen(function*() {
+      const error = failureOf(yield* Effect.exit(PgSession.connect({ url: "postgres://u:sekrit@localhost/db?sslmode=sometimes" })))
+      assert.strictEqual(error.reason._tag, "ConfigError")
+      assert.strictEqual((error.reason as { parameter?: string }).parameter, "sslmode")
+      assert.notInclude(error.message, "sekrit")
+    }))
 })
