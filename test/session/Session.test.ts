@@ -667,3 +667,57 @@ describe("PgSession: types at the session boundary", () => {
       assert.deepStrictEqual(rows, [{ n: "9007199254740993" }])
     }))
 })
+
+describe("PgSession: bounded memory and COPY consistency", () => {
+  it.live("a 10,000,000-row stream runs in bounded memory", () =>
+    Effect.gen(function*() {
+      const session = yield* connect({ sslMode: "disable" })
+      if (typeof globalThis.gc === "function") globalThis.gc()
+      const baseline = process.memoryUsage().rss
+      let peak = baseline
+      const sampler = setInterval(() => {
+        peak = Math.max(peak, process.memoryUsage().rss)
+      }, 20)
+      let count = 0
+      let sum = 0
+      yield* Stream.runForEach(
+        session.stream<{ g: number }>("select generate_series(1, 10000000) as g", [], { pageSize: 4096 }),
+        (row) =>
+          Effect.sync(() => {
+            count++
+            sum += row.g
+          })
+      ).pipe(Effect.ensuring(Effect.sync(() => clearInterval(sampler))))
+      assert.strictEqual(count, 10_000_000)
+      assert.strictEqual(sum, 50000005000000)
+      const growthMiB = (peak - baseline) / 1024 / 1024
+      assert.isBelow(growthMiB, 64, `peak RSS grew by ${growthMiB.toFixed(1)} MiB`)
+    }), 120_000)
+
+  it.live("COPY inside a transaction rolls back with it; COPY amid pipelined queries keeps every result right", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const encoder = new TextEncoder()
+      yield* session.query("create temp table copytx (a int)")
+      yield* session.query("begin")
+      const inTx = yield* Stream.run(Stream.make(encoder.encode("1\n2\n")), session.copyFrom("copy copytx from stdin"))
+      assert.strictEqual(inTx.rowCount, 2)
+      assert.strictEqual(yield* session.transactionStatus, "T")
+      yield* session.query("rollback")
+      assert.deepStrictEqual((yield* session.query("select count(*)::int as c from copytx")).rows, [{ c: 0 }])
+      const [before, copied, after, out] = yield* Effect.all(
+        [
+          session.query("select 1 as one"),
+          Stream.run(Stream.make(encoder.encode("7\n8\n9\n")), session.copyFrom("copy copytx from stdin")),
+          session.query("select count(*)::int as c from copytx"),
+          Stream.runCollect(session.copyTo("copy (select 'x') to stdout"))
+        ],
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(before.rows, [{ one: 1 }])
+      assert.strictEqual(copied.rowCount, 3)
+      assert.strictEqual(after.rows.length, 1)
+      assert.strictEqual(new TextDecoder().decode(out[0]!), "x\n")
+      assert.deepStrictEqual((yield* session.query("select count(*)::int as c from copytx")).rows, [{ c: 3 }])
+    }))
+})
