@@ -58,9 +58,13 @@
  * **Transaction-pooler safe mode.** `transactionPooler: true` (for PgBouncer
  * with `pool_mode = transaction`) turns the statement cache off (every
  * statement uses the unnamed statement, so no statement name is assumed to
- * survive between transactions) and refuses LISTEN, whose notifications go to
+ * survive between transactions), asks for protocol 3.0 unless told otherwise
+ * (see `sessionOptionsOf`), and refuses LISTEN, whose notifications go to
  * whichever server connection the pooler picked. Nothing else the pool does
- * relies on session state.
+ * relies on session state: transaction control, the health check and the
+ * release check are single statements. PgBouncer also needs
+ * `ignore_startup_parameters = extra_float_digits`: the session sends that
+ * parameter at start-up and PgBouncer refuses parameters it does not track.
  *
  * Deliberately not here: statement spans (the `effect/sql` client in
  * `src/sql` adds them), reconnecting LISTEN streams, and forcing leases back
@@ -155,7 +159,7 @@ export interface PoolOptions extends SessionOptions {
   readonly multiplex?: boolean | undefined
   /** Callers per shared session at most. Default 32. */
   readonly multiplexConcurrency?: number | undefined
-  /** Safe mode for transaction poolers (PgBouncer `pool_mode = transaction`): no statement cache, no LISTEN. */
+  /** Safe mode for transaction poolers (PgBouncer `pool_mode = transaction`): no statement cache, protocol 3.0 by default, no LISTEN. */
   readonly transactionPooler?: boolean | undefined
 }
 
@@ -322,8 +326,11 @@ const settingsOf = (options: PoolOptions): Settings | PgError => {
 
 /**
  * The options every session of the pool is opened with: the pool's own
- * settings removed (the session refuses options it does not know), and the
- * statement cache off in transaction-pooler safe mode.
+ * settings removed (the session refuses options it does not know); in
+ * transaction-pooler safe mode the statement cache off, and protocol 3.0
+ * unless `protocolVersion` says otherwise (poolers that predate protocol 3.2
+ * refuse its start-up packet: PgBouncer 1.18 answers FATAL 08P01 "bad packet
+ * header" instead of NegotiateProtocolVersion).
  *
  * @since 0.1.0
  */
@@ -342,7 +349,9 @@ export const sessionOptionsOf = (options: PoolOptions): SessionOptions => {
     transactionPooler,
     ...session
   } = options
-  return transactionPooler === true ? { ...session, statementCacheSize: 0 } : session
+  return transactionPooler === true
+    ? { ...session, statementCacheSize: 0, protocolVersion: session.protocolVersion ?? "3.0" }
+    : session
 }
 
 const sweepIntervalOf = (settings: Settings): number => {
