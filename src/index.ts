@@ -11,6 +11,18 @@
 export * as PgSession from "./session/Session.ts"
 /** Connection configuration: libpq connection strings, environment, service and password files. @since 0.1.0 */
 export * as PgConfig from "./config/Config.ts"
+/** Sessions in an Effect Pool: limits, timeouts, lifetime, health checks, multiplexing, metrics. @since 0.1.0 */
+export * as PgPool from "./pool/Pool.ts"
+/** Transactions on pooled sessions: BEGIN modes, savepoints, checked COMMIT, retry on conflicts. @since 0.1.0 */
+export * as PgTransaction from "./pool/Transaction.ts"
+/** The `effect/sql` SqlClient layer (drop-in for `@effect/sql-pg`'s PgClient). @since 0.1.0 */
+export * as PgClient from "./sql/PgClient.ts"
+/** `effect/sql` migrations under an advisory lock. @since 0.1.0 */
+export * as PgMigrator from "./sql/PgMigrator.ts"
+/** The `effect/sql` statement compiler for PostgreSQL. @since 0.1.0 */
+export * as PgCompiler from "./sql/Compiler.ts"
+/** PgError to `effect/sql` SqlError reasons. @since 0.1.0 */
+export * as PgSqlErrors from "./sql/SqlErrors.ts"
 /** The error type and its reasons. @since 0.1.0 */
 export * as PgError from "./errors/PgError.ts"
 /** SQLSTATE table and classification. @since 0.1.0 */
