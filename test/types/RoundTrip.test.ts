@@ -20,10 +20,12 @@
  * Each run works in databases of its own, created and dropped here, so the
  * user-defined and extension types it creates meet nobody else's.
  */
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, describe, layer, type Vitest } from "@effect/vitest"
+import * as BigDecimal from "effect/BigDecimal"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import { existsSync, readFileSync } from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -164,9 +166,6 @@ const extraCases: ReadonlyArray<Case> = [
   extra("tsquery phrase", "'fat <2> (cat | !rat) & ''it''''s'':*'::tsquery"),
   extra("xml document", "'<?xml version=\"1.0\"?><doc a=\"1\">é &amp; <b/></doc>'::xml"),
   extra("pg_lsn max", "'FFFFFFFF/FFFFFFFF'::pg_lsn"),
-  extra("pg_lsn live", "pg_current_wal_lsn()"),
-  extra("txid_snapshot live", "txid_current_snapshot()"),
-  extra("pg_snapshot live", "pg_current_snapshot()"),
   extra("money zero", "0::money"),
   extra("money large", "'92233720368547758.07'::money"),
   extra("char(5)", "'ab'::char(5)"),
@@ -554,6 +553,697 @@ const assertStillFails = (o: Outcome, run: CaseRun, what: string, reason: string
 }
 
 // ---------------------------------------------------------------------------
+// Targeted tests: values built in JavaScript, parameter rules, session behaviour
+// ---------------------------------------------------------------------------
+
+type It = Vitest.MethodsNonLive<Scratch>
+
+/** The two statement-cache modes: prepared (server-declared types, binary) and unnamed (OID 0, text results). */
+const MODES = [
+  { name: "cache on", options: {} },
+  { name: "cache off", options: { statementCacheSize: 0 } }
+] as const
+
+let tableCounter = 0
+/** A table name unique in the run (the scratch database goes away with everything in it). */
+const tableName = (): string => `t_${process.pid}_${++tableCounter}`
+
+/** Fails the test unless the effect fails; returns the error's reason. */
+const failureOf = <A>(effect: Effect.Effect<A, PgError>) => Effect.map(Effect.flip(effect), (error) => error.reason)
+
+const assertServerError = (reason: PgError["reason"], code: string): void => {
+  assert.strictEqual(reason._tag, "ServerError", reason.message)
+  if (reason._tag === "ServerError") assert.strictEqual(reason.code, code, reason.message)
+}
+
+/** `SELECT <expression> AS v` with one parameter: the decoded value. */
+const valueOf = (session: PgSession.Session, expression: string, param: unknown) =>
+  Effect.map(session.query(`SELECT ${expression} AS v`, [param]), (r) => r.rows[0]!["v"])
+
+const targetedTests = (it: It, label: string, server: ServerInfo): void => {
+  const major = server.majorVersion
+  const sessions = (options: Partial<PgSession.SessionOptions> = {}) =>
+    Effect.flatMap(targetOf(label), (t) => connectTo(t.server, t.database, options))
+
+  describe("numbers", () => {
+    it.effect("int8 extremes and ±(2^53 + 1) go in and come out exact, also inside json_build_object", () =>
+      Effect.gen(function*() {
+        const values = [-(2n ** 63n), 2n ** 63n - 1n, 2n ** 53n + 1n, -(2n ** 53n + 1n), 0n]
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const x of values) {
+            const { rows } = yield* session.query(
+              "SELECT $1::int8 AS v, $1::int8::text AS t, json_build_object('v', $1::int8) AS j, " +
+                "jsonb_build_object('v', $1::int8) AS jb",
+              [x]
+            )
+            const row = rows[0]!
+            assert.strictEqual(row["v"], x, mode.name)
+            assert.strictEqual(row["t"], String(x), mode.name)
+            assert.deepStrictEqual(row["j"], { v: x === 0n ? 0 : x }, mode.name)
+            assert.deepStrictEqual(row["jb"], { v: x === 0n ? 0 : x }, mode.name)
+          }
+          // Beyond int8 a bigint is declared numeric: still exact.
+          assert.strictEqual(yield* valueOf(session, "$1::numeric::text", 2n ** 70n + 1n), String(2n ** 70n + 1n))
+          // The largest safe number goes as a number and comes back as an int8 bigint.
+          assert.strictEqual(yield* valueOf(session, "$1::int8", Number.MAX_SAFE_INTEGER), 9007199254740991n)
+        }
+      }))
+
+    it.effect("numeric: 1000 digits, NaN and ±Infinity as strings, exact both ways", () =>
+      Effect.gen(function*() {
+        const thousand = "1" + "0".repeat(499) + "." + "9".repeat(500)
+        const values = ["-" + thousand, thousand, "0.000", "-0.5", "NaN", ...(major >= 14 ? ["Infinity", "-Infinity"] : [])]
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const x of values) {
+            const { rows } = yield* session.query("SELECT $1::numeric AS v, $1::numeric::text AS t", [x])
+            assert.strictEqual(rows[0]!["v"], x, mode.name)
+            assert.strictEqual(rows[0]!["t"], x, mode.name)
+          }
+          if (major < 14) {
+            // PostgreSQL 13 has no numeric infinity: an error, never a silently different value.
+            assertServerError(yield* failureOf(session.query("SELECT $1::numeric AS v", ["Infinity"])), "22P02")
+          }
+        }
+        const exact = yield* sessions({ registry: Registry.make({ numeric: "BigDecimal" }) })
+        const decimal = BigDecimal.fromStringUnsafe("-" + thousand)
+        const back = yield* valueOf(exact, "$1::numeric", decimal)
+        assert.isTrue(BigDecimal.isBigDecimal(back))
+        assert.isTrue(BigDecimal.equals(back as BigDecimal.BigDecimal, decimal))
+        assert.strictEqual(yield* valueOf(exact, "$1::numeric::text", decimal), "-" + thousand)
+      }))
+
+    it.effect("float8 and float4 edge values keep their bits: -0, NaN, ±Infinity, denormals, 2^53 - 1", () =>
+      Effect.gen(function*() {
+        const float8: ReadonlyArray<readonly [number, string]> = [
+          [-0, "-0"],
+          [Number.NaN, "NaN"],
+          [Number.POSITIVE_INFINITY, "Infinity"],
+          [Number.NEGATIVE_INFINITY, "-Infinity"],
+          [5e-324, "5e-324"],
+          [9007199254740991, "9.007199254740991e+15"],
+          [0.1, "0.1"],
+          [1.7976931348623157e308, "1.7976931348623157e+308"],
+          [2.2250738585072014e-308, "2.2250738585072014e-308"]
+        ]
+        const float4: ReadonlyArray<readonly [number, string]> = [
+          [-0, "-0"],
+          [Number.NaN, "NaN"],
+          [Math.fround(1.1), "1.1"],
+          [Math.fround(3.4028234663852886e38), "3.4028235e+38"],
+          [Math.fround(1e-45), "1e-45"]
+        ]
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const [type, cases] of [["float8", float8], ["float4", float4]] as const) {
+            for (const [x, text] of cases) {
+              const { rows } = yield* session.query(`SELECT $1::${type} AS v, $1::${type}::text AS t`, [x])
+              assert.isTrue(Object.is(rows[0]!["v"], x), `${mode.name} ${type} ${text}: ${rows[0]!["v"]}`)
+              assert.strictEqual(rows[0]!["t"], text, `${mode.name} ${type}`)
+            }
+          }
+        }
+      }))
+  })
+
+  describe("time", () => {
+    it.effect("timestamptz keeps microseconds in the exact mode, and a decoded value finds its row", () =>
+      Effect.gen(function*() {
+        const table = tableName()
+        const setup = yield* sessions()
+        yield* setup.simple(
+          `CREATE TABLE ${table} (k int4, t timestamptz, ts timestamp);` +
+            `INSERT INTO ${table} VALUES ` +
+            `(1, '2017-01-01 00:00:00.000001+00', '2017-01-01 00:00:00.000001'), (2, 'infinity', 'infinity'), ` +
+            `(3, '-infinity', '-infinity'), (4, '0044-03-15 01:02:03.5+00 BC', '0044-03-15 01:02:03.5 BC'), ` +
+            `(5, '2024-05-31 16:08:37.123+00', '2024-05-31 16:08:37.123'), ` +
+            `(6, '1969-12-31 23:59:59.999999+00', '1969-12-31 23:59:59.999999')`
+        )
+        for (const mode of MODES) {
+          const exact = yield* sessions({ ...mode.options, registry: Registry.make({ timestamp: "micros" }) })
+          const { rows } = yield* exact.query(`SELECT k, t, ts FROM ${table} ORDER BY k`)
+          assert.strictEqual(rows[0]!["t"], 1483228800000001n, mode.name)
+          assert.strictEqual(rows[0]!["ts"], 1483228800000001n, mode.name)
+          assert.strictEqual(rows[1]!["t"], Number.POSITIVE_INFINITY, mode.name)
+          assert.strictEqual(rows[2]!["t"], Number.NEGATIVE_INFINITY, mode.name)
+          assert.strictEqual(rows[5]!["t"], -1n, mode.name)
+          for (const row of rows) {
+            const byT = yield* exact.query(`SELECT k FROM ${table} WHERE t = $1`, [PgTypes.timestamptz(row["t"] as bigint)])
+            assert.deepStrictEqual(byT.rows, [{ k: row["k"] }], `${mode.name}: t of row ${row["k"]}`)
+            const byTs = yield* exact.query(`SELECT k FROM ${table} WHERE ts = $1`, [PgTypes.timestamp(row["ts"] as bigint)])
+            assert.deepStrictEqual(byTs.rows, [{ k: row["k"] }], `${mode.name}: ts of row ${row["k"]}`)
+          }
+          // The Date representation floors to the millisecond: rows with microseconds are not found again.
+          const dates = yield* sessions(mode.options)
+          const dateRows = (yield* dates.query(`SELECT k, t FROM ${table} ORDER BY k`)).rows
+          assert.deepStrictEqual(dateRows[4]!["t"], new Date(Date.UTC(2024, 4, 31, 16, 8, 37, 123)))
+          assert.deepStrictEqual(dateRows[5]!["t"], new Date(-1))
+          const found: Array<number> = []
+          for (const row of dateRows) {
+            const r = yield* dates.query(`SELECT k FROM ${table} WHERE t = $1`, [row["t"]])
+            if (r.rows.length === 1) found.push(r.rows[0]!["k"] as number)
+          }
+          assert.deepStrictEqual(found, [2, 3, 4, 5], `${mode.name}: rows found again through a Date`)
+        }
+      }))
+
+    it.effect("a Date for a timestamp column: PgTypes.timestamp in any TimeZone; an untyped Date is a timestamptz", () =>
+      Effect.gen(function*() {
+        const table = tableName()
+        const session = yield* sessions({ parameters: { TimeZone: "America/New_York" } })
+        yield* session.simple(`CREATE TABLE ${table} (ts timestamp); INSERT INTO ${table} VALUES ('2024-05-31 16:08:37.123')`)
+        const ts = (yield* session.query(`SELECT ts FROM ${table}`)).rows[0]!["ts"] as Date
+        // timestamp decodes as if UTC: the Date's UTC fields are the stored wall-clock fields.
+        assert.strictEqual(ts.toISOString(), "2024-05-31T16:08:37.123Z")
+        const typed = yield* session.query(`SELECT count(*)::int4 AS n FROM ${table} WHERE ts = $1 /* typed */`, [
+          PgTypes.timestamp(ts)
+        ])
+        assert.strictEqual(typed.rows[0]!["n"], 1)
+        // Untyped, a Date is declared timestamptz, so the column is compared in the session's TimeZone.
+        const untyped = yield* session.query(`SELECT count(*)::int4 AS n FROM ${table} WHERE ts = $1 /* untyped */`, [ts])
+        assert.strictEqual(untyped.rows[0]!["n"], 0)
+      }))
+
+    // Known session issue (Startup.ts FIXED_PARAMETERS): the session does not pin DateStyle and IntervalStyle,
+    // though the text decoders expect ISO and postgres (the Temporal.ts header says the session sets them). With
+    // DateStyle German a text date decodes to "29.02.2024", silently unlike the binary "2024-02-29", and a text
+    // timestamptz or an iso_8601 interval is a CodecError. Remove `.fails` once the session pins both (and
+    // watches their ParameterStatus).
+    it.effect.fails("text results decode as binary ones whatever DateStyle and IntervalStyle the session starts with", () =>
+      Effect.gen(function*() {
+        const binary = yield* sessions()
+        const text = yield* sessions({
+          statementCacheSize: 0,
+          parameters: { DateStyle: "German", IntervalStyle: "iso_8601" }
+        })
+        const date = "SELECT '2024-02-29'::date AS d"
+        assert.deepStrictEqual((yield* text.query(date)).rows, (yield* binary.query(date)).rows)
+        const others = "SELECT '2024-05-31 16:08:37.123+00'::timestamptz AS t, '1 day 02:00:00'::interval AS i"
+        assert.deepStrictEqual((yield* text.query(others)).rows, (yield* binary.query(others)).rows)
+      }))
+
+    it.effect("dates, times and intervals built in JavaScript go in", () =>
+      Effect.gen(function*() {
+        const intervals: Array<readonly [PgTypes.Interval, string]> = [
+          [PgTypes.makeInterval(14, 3, 14706789000n), "1 year 2 mons 3 days 04:05:06.789"],
+          [PgTypes.makeInterval(0, 0, 1n), "00:00:00.000001"],
+          [PgTypes.makeInterval(-1, -1, -1n), "-1 mons -1 days -00:00:00.000001"],
+          [PgTypes.makeInterval(0, 45, 0n), "45 days"],
+          [PgTypes.makeInterval(1200, 0, 0n), "100 years"]
+        ]
+        if (major >= 14) intervals.push([PgTypes.makeInterval(0, 0, 2562047788n * 3600000000n), "2562047788:00:00"])
+        if (major >= 17) {
+          intervals.push([PgTypes.makeInterval(2147483647, 2147483647, 2n ** 63n - 1n), "infinity"])
+          intervals.push([PgTypes.makeInterval(-2147483648, -2147483648, -(2n ** 63n)), "-infinity"])
+        }
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const [value, text] of intervals) {
+            // Untyped objects need the server's declared type (cache on); typed ones go anywhere.
+            if (mode.name === "cache on") assert.strictEqual(yield* valueOf(session, "$1::interval::text", value), text)
+            assert.strictEqual(yield* valueOf(session, "$1::interval::text", PgTypes.interval(value)), text, mode.name)
+            assert.deepStrictEqual(yield* valueOf(session, "$1::interval", PgTypes.interval(value)), value, mode.name)
+          }
+          const dates: ReadonlyArray<readonly [unknown, string]> = [
+            [new Date(Date.UTC(2024, 1, 29)), "2024-02-29"],
+            [new Date(Date.UTC(-43, 2, 15)), "0044-03-15 BC"],
+            [Number.POSITIVE_INFINITY, "infinity"],
+            [Number.NEGATIVE_INFINITY, "-infinity"],
+            ["5874897-12-31", "5874897-12-31"]
+          ]
+          for (const [value, text] of dates) {
+            assert.strictEqual(yield* valueOf(session, "$1::date::text", PgTypes.date(value as Date)), text, mode.name)
+          }
+          assert.strictEqual(yield* valueOf(session, "$1::time::text", PgTypes.time(45296123456n)), "12:34:56.123456")
+          assert.strictEqual(yield* valueOf(session, "$1::time::text", PgTypes.time(86400000000n)), "24:00:00")
+          assert.strictEqual(yield* valueOf(session, "$1::timetz::text", PgTypes.timetz("12:34:56+05:30")), "12:34:56+05:30")
+          // ±Infinity and BC Dates as timestamps, untyped.
+          assert.strictEqual(yield* valueOf(session, "$1::timestamptz::text", Number.POSITIVE_INFINITY), "infinity")
+          assert.strictEqual(yield* valueOf(session, "$1::timestamptz::text", Number.NEGATIVE_INFINITY), "-infinity")
+          assert.strictEqual(
+            yield* valueOf(session, "$1::timestamptz::text", new Date(Date.UTC(-43, 2, 15, 1, 2, 3, 500))),
+            "0044-03-15 01:02:03.5+00 BC"
+          )
+        }
+      }))
+  })
+
+  describe("arrays", () => {
+    it.effect("JavaScript arrays go in: empty, NULL elements, dimensions, lower bounds, quotes and backslashes", () =>
+      Effect.gen(function*() {
+        const int4: ReadonlyArray<readonly [unknown, string]> = [
+          [[], "{}"],
+          [[1, null, 3], "{1,NULL,3}"],
+          [[[1, 2], [3, 4]], "{{1,2},{3,4}}"],
+          [[[[1], [null]], [[3], [4]]], "{{{1},{NULL}},{{3},{4}}}"],
+          [PgTypes.bounded([1, 2], [2]), "[2:3]={1,2}"],
+          [PgTypes.bounded([[1], [2]], [0, -5]), "[0:1][-5:-5]={{1},{2}}"]
+        ]
+        const texts = ["a\"b", "c\\d", "\\", "\"", "", " lead", "trail ", "NULL", "null", "{}", "a,b", "tab\there", "é𝄞", null]
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const [value, text] of int4) {
+            assert.strictEqual(yield* valueOf(session, "$1::int4[]::text", value), text, mode.name)
+            assert.deepStrictEqual(yield* valueOf(session, "$1::int4[]", value), value, mode.name)
+          }
+          // Every element arrives exactly: unnest them one by one.
+          const unnested = yield* session.query(
+            "SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n",
+            [texts]
+          )
+          assert.deepStrictEqual(unnested.rows.map((r) => r["x"]), texts, mode.name)
+          assert.deepStrictEqual(yield* valueOf(session, "$1::text[]", texts), texts, mode.name)
+          // Mixed element kinds: each element's text.
+          assert.deepStrictEqual(yield* valueOf(session, "$1::text[]", ["a", 1, 2.5, true, 3n]), ["a", "1", "2.5", "true", "3"])
+          assert.deepStrictEqual(yield* valueOf(session, "$1::numeric[]", [1, "2.5", 3n, null]), ["1", "2.5", "3", null])
+          assert.deepStrictEqual(yield* valueOf(session, "$1::int8[]", [1n, 2, null]), [1n, 2n, null])
+          const bytes = [new Uint8Array([0, 255]), null, new Uint8Array(0)]
+          assert.deepStrictEqual(yield* valueOf(session, "$1::bytea[]", bytes), bytes, mode.name)
+          const dates = [new Date(0), null]
+          assert.deepStrictEqual(yield* valueOf(session, "$1::timestamptz[]", dates), dates, mode.name)
+        }
+      }))
+
+    it.effect("an empty JavaScript array for jsonb: the server's type decides with the cache on, {} with it off", () =>
+      Effect.gen(function*() {
+        const on = yield* sessions()
+        const off = yield* sessions({ statementCacheSize: 0 })
+        assert.deepStrictEqual(yield* valueOf(on, "$1::jsonb", []), [])
+        // OID 0: the array literal {} is what the server reads, and for jsonb that is an empty object.
+        assert.deepStrictEqual(yield* valueOf(off, "$1::jsonb", []), {})
+        assert.deepStrictEqual(yield* valueOf(off, "$1::jsonb", PgTypes.jsonb([])), [])
+      }))
+  })
+
+  describe("ranges and multiranges", () => {
+    it.effect("JavaScript ranges go in for every built-in range type: empty, unbounded, infinite, inclusive", () =>
+      Effect.gen(function*() {
+        const cases: Array<readonly [string, unknown, string]> = [
+          ["int4range", PgTypes.range(1, 5, "[]"), "[1,6)"],
+          ["int4range", PgTypes.emptyRange, "empty"],
+          ["int4range", PgTypes.range(null, 5), "(,5)"],
+          ["int4range", PgTypes.range(null, null), "(,)"],
+          ["int8range", PgTypes.range(-(2n ** 63n), 2n ** 63n - 1n), "[-9223372036854775808,9223372036854775807)"],
+          ["numrange", PgTypes.range("1.5", "2.5", "(]"), "(1.5,2.5]"],
+          ["numrange", PgTypes.range(major >= 14 ? "-Infinity" : "-1e100", "0.5", "()"), major >= 14
+            ? "(-Infinity,0.5)"
+            : "(-10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000,0.5)"],
+          ["tsrange", PgTypes.range(new Date(0), new Date(1000), "[]"), "[\"1970-01-01 00:00:00\",\"1970-01-01 00:00:01\"]"],
+          ["tstzrange", PgTypes.range(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, "[]"), "[-infinity,infinity]"],
+          ["tstzrange", PgTypes.range(new Date(0), null), "[\"1970-01-01 00:00:00+00\",)"],
+          ["daterange", PgTypes.range("2024-01-01", "2024-01-31", "[]"), "[2024-01-01,2024-02-01)"],
+          ["daterange", PgTypes.range<string | number>("2024-01-01", Number.POSITIVE_INFINITY), "[2024-01-01,infinity)"]
+        ]
+        if (major >= 14) {
+          cases.push(
+            ["int4multirange", [PgTypes.range(1, 3), PgTypes.range(5, 7, "[]")], "{[1,3),[5,8)}"],
+            ["int4multirange", [], "{}"],
+            ["nummultirange", [PgTypes.range(null, "0"), PgTypes.range("1", null)], "{(,0),[1,)}"],
+            ["datemultirange", [PgTypes.range("2024-01-01", "2024-01-05")], "{[2024-01-01,2024-01-05)}"],
+            ["tstzmultirange", [PgTypes.range<Date | number>(Number.NEGATIVE_INFINITY, new Date(0))], "{[-infinity,\"1970-01-01 00:00:00+00\")}"]
+          )
+        }
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const [type, value, text] of cases) {
+            // Untyped objects take the server's declared type (cache on); typed ones go anywhere.
+            if (mode.name === "cache on") assert.strictEqual(yield* valueOf(session, `$1::${type}::text`, value), text, type)
+            assert.strictEqual(
+              yield* valueOf(session, `$1::${type}::text`, PgTypes.typedOid(builtinByName.get(type)!.oid, value)),
+              text,
+              `${mode.name} ${type}`
+            )
+          }
+        }
+      }))
+
+    if (major < 14) {
+      it.effect("PostgreSQL 13 has no multiranges: a multirange parameter is a server error, not a guess", () =>
+        Effect.gen(function*() {
+          const session = yield* sessions()
+          assertServerError(yield* failureOf(session.query("SELECT $1::int4multirange AS v", [[]])), "42704")
+        }))
+    }
+  })
+
+  describe("records, composites, enums, domains and a user range (through pg_type)", () => {
+    it.effect("JavaScript objects, strings and ranges go in as user-defined types and come back equal", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        const wrapper = {
+          p: { a: 1, b: "x, \"y\" (z)" },
+          m: "happy",
+          n: 5,
+          l: "lbl",
+          r: PgTypes.range(1.5, Number.POSITIVE_INFINITY, "[]"),
+          tags: ["a", null, "b c"],
+          ps: [{ a: 2, b: null }, null]
+        }
+        const cases: ReadonlyArray<readonly [string, unknown]> = [
+          ["public.pair", { a: 1, b: "x y" }],
+          ["public.pair", { a: null, b: "" }],
+          ["public.pair[]", [{ a: 1, b: "a" }, null]],
+          ["public.mood", "happy"],
+          ["public.mood[]", ["sad", null, "happy"]],
+          ["public.posint", 5],
+          ["public.posint[]", [[1, 2], [3, null]]],
+          ["public.label", "a label"],
+          ["public.floatrange", PgTypes.range(1.5, 2.5)],
+          ["public.floatrange", PgTypes.emptyRange],
+          ["public.wrapper", wrapper],
+          ["public.wrapper", { p: null, m: null, n: null, l: null, r: null, tags: null, ps: null }]
+        ]
+        for (const [type, value] of cases) {
+          assert.deepStrictEqual(yield* valueOf(session, `$1::${type}`, value), value, type)
+        }
+        // Anonymous records decode positionally, nested ones too.
+        const { rows } = yield* session.query("SELECT row(1, 'a', NULL) AS r, row(1, row(2.5::float8, 'x'), ARRAY[1, 2]) AS n")
+        assert.deepStrictEqual(rows[0], { r: [1, "a", null], n: [1, [2.5, "x"], [1, 2]] })
+        // Domains check their constraints on the server: 23514 check_violation, never a silent value.
+        assertServerError(yield* failureOf(valueOf(session, "$1::public.posint", 0)), "23514")
+        assertServerError(yield* failureOf(valueOf(session, "$1::public.label", "")), "23514")
+        assertServerError(yield* failureOf(valueOf(session, "$1::public.mood", "angry")), "22P02")
+      }))
+
+    it.effect("a named typed parameter resolves through the pg_type lookup of its statement (cache on)", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        assert.strictEqual(
+          yield* valueOf(session, "$1::public.pair::text", PgTypes.typedAs("pair", { a: 1, b: "x" })),
+          "(1,x)"
+        )
+        // Where nothing in the statement names the type, the session has not looked it up yet: a CodecError
+        // naming the parameter, before anything is sent ...
+        const reason = yield* failureOf(valueOf(session, "$1", PgTypes.typedAs("mood", "sad")))
+        assert.strictEqual(reason._tag, "CodecError")
+        if (reason._tag === "CodecError") assert.strictEqual(reason.parameter, 1)
+        assert.include(reason.message, "unknown type mood")
+        // ... and once a statement brought the type in, the name resolves anywhere.
+        yield* session.query("SELECT NULL::public.mood AS m")
+        assert.strictEqual(yield* valueOf(session, "$1 /* after */", PgTypes.typedAs("mood", "sad")), "sad")
+        assert.strictEqual(yield* valueOf(session, "pg_typeof($1)::text", PgTypes.typedAs("mood", "sad")), "mood")
+      }))
+
+    it.effect("with the cache off, user types the registry does not know come back as their text", () =>
+      Effect.gen(function*() {
+        const off = yield* sessions({ statementCacheSize: 0 })
+        // The documented fallback for unknown types: their text, never a crash.
+        assert.strictEqual(yield* valueOf(off, "row($1::int4, 'x y')::public.pair", 1), "(1,\"x y\")")
+        // A named typed parameter has nothing to resolve against: a CodecError naming it, before anything is sent.
+        const reason = yield* failureOf(valueOf(off, "$1::public.pair", PgTypes.typedAs("pair", { a: 1, b: "x" })))
+        assert.strictEqual(reason._tag, "CodecError")
+        if (reason._tag === "CodecError") assert.strictEqual(reason.parameter, 1)
+        // Given a registry that learned the types (from a session with the cache on), they decode.
+        const on = yield* sessions()
+        yield* on.query("SELECT NULL::public.pair AS p")
+        const taught = yield* sessions({ statementCacheSize: 0, registry: on.registry })
+        assert.deepStrictEqual(yield* valueOf(taught, "row($1::int4, 'x y')::public.pair", 1), { a: 1, b: "x y" })
+      }))
+
+    // Known session bug (Session.ts Engine.describeStatement): an OID whose pg_type lookup is still in flight
+    // counts as looked up, so statements described meanwhile ask for text results and decode the type as a
+    // string. Remove `.fails` once concurrent first queries wait for the lookup.
+    it.effect.fails("concurrent first queries of a user type all decode it", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        const values = yield* Effect.forEach(
+          [1, 2, 3, 4],
+          (i) => valueOf(session, `row($1::int4, 'x')::public.pair /* ${i} */`, i),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(values, [1, 2, 3, 4].map((a) => ({ a, b: "x" })))
+      }))
+  })
+
+  describe("extension types", () => {
+    it.effect("pg_available_extensions lists exactly the extensions these binaries ship", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        const { rows } = yield* session.query<{ name: string }>(
+          "SELECT name FROM pg_available_extensions WHERE name = ANY($1::text[]) ORDER BY name",
+          [[...EXTENSIONS]]
+        )
+        assert.deepStrictEqual(
+          rows.map((r) => r.name),
+          EXTENSIONS.filter((e) => shipsExtension(server, e)).sort()
+        )
+      }))
+
+    const extensionTests: ReadonlyArray<readonly [string, string, Effect.Effect<void, PgError, Scratch | Scope.Scope>]> = [
+      ["hstore", "an object of strings and NULLs goes in and comes back equal", Effect.gen(function*() {
+        const session = yield* sessions()
+        const value = { "a": "1", "b": null, "é k": "x\"y\\z", "": "" }
+        assert.deepStrictEqual(yield* valueOf(session, "$1::public.hstore", value), value)
+        assert.strictEqual(yield* valueOf(session, "$1::public.hstore -> 'é k'", value), "x\"y\\z")
+        assert.deepStrictEqual(yield* valueOf(session, "$1::public.hstore", {}), {})
+      })],
+      ["citext", "a string goes in and compares case-insensitively", Effect.gen(function*() {
+        const session = yield* sessions()
+        assert.strictEqual(yield* valueOf(session, "$1::public.citext", "MiXeD"), "MiXeD")
+        assert.strictEqual(yield* valueOf(session, "$1::public.citext = 'mixed'", "MiXeD"), true)
+        assert.deepStrictEqual(yield* valueOf(session, "$1::public.citext[]", ["A", null]), ["A", null])
+      })],
+      ["ltree", "a label path goes in and its operators see it", Effect.gen(function*() {
+        const session = yield* sessions()
+        assert.strictEqual(yield* valueOf(session, "$1::public.ltree", "Top.Science"), "Top.Science")
+        assert.strictEqual(yield* valueOf(session, "$1::public.ltree @> 'Top.Science.Astronomy'", "Top.Science"), true)
+      })]
+    ]
+    for (const [name, behaviour, body] of extensionTests) {
+      if (shipsExtension(server, name)) it.effect(`${name}: ${behaviour}`, () => body)
+      else it.effect.skip(`${name}: absent from these binaries (no contrib), so not tested`, () => Effect.void)
+    }
+  })
+
+  describe("parameters without a declared type (OID 0) and typed parameters", () => {
+    it.effect("untyped values in typical contexts: insert ... values ($1) and where x = $1", () =>
+      Effect.gen(function*() {
+        const columns: ReadonlyArray<readonly [string, string, unknown]> = [
+          ["i", "int4", 5],
+          ["b", "int8", 9007199254740993n],
+          ["n", "numeric", "1.50"],
+          ["f", "float8", 2.5],
+          ["s", "text", "it's \"quoted\""],
+          ["ok", "bool", true],
+          ["j", "jsonb", { a: [1, { b: null }], big: 9007199254740993n }],
+          ["js", "json", { k: "v" }],
+          ["ia", "int4[]", [1, null, 3]],
+          ["ta", "text[]", ["a", "b c"]],
+          ["by", "bytea", new Uint8Array([0, 1, 255])],
+          ["ts", "timestamptz", new Date(Date.UTC(2024, 4, 31, 16, 8, 37, 123))],
+          ["d", "date", "2024-02-29"],
+          ["u", "uuid", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"]
+        ]
+        for (const mode of MODES) {
+          const table = tableName()
+          const session = yield* sessions(mode.options)
+          yield* session.simple(`CREATE TABLE ${table} (${columns.map(([c, t]) => `${c} ${t}`).join(", ")})`)
+          const inserted = yield* session.query(
+            `INSERT INTO ${table} VALUES (${columns.map((_, i) => `$${i + 1}`).join(", ")})`,
+            columns.map(([, , v]) => v)
+          )
+          assert.strictEqual(inserted.rowCount, 1)
+          const row = (yield* session.query(`SELECT * FROM ${table}`)).rows[0]!
+          for (const [c, , v] of columns) assert.deepStrictEqual(row[c], v, `${mode.name}: ${c}`)
+          for (const [c, t, v] of columns) {
+            if (t === "json") continue // json has no equality operator
+            const found = yield* session.query(`SELECT count(*)::int4 AS n FROM ${table} WHERE ${c} = $1`, [v])
+            assert.strictEqual(found.rows[0]!["n"], 1, `${mode.name}: where ${c} = $1`)
+          }
+        }
+      }))
+
+    it.effect("a polymorphic context cannot infer a type (42P18); a typed parameter fixes it", () =>
+      Effect.gen(function*() {
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          assertServerError(yield* failureOf(valueOf(session, "jsonb_build_object('k', $1)", "x")), "42P18")
+          assert.deepStrictEqual(yield* valueOf(session, "jsonb_build_object('k', $1)", PgTypes.text("x")), { k: "x" })
+          assert.deepStrictEqual(
+            yield* valueOf(session, "jsonb_build_object('n', $1)", PgTypes.int8(2n ** 60n)),
+            { n: 2n ** 60n }
+          )
+          assert.strictEqual(yield* valueOf(session, "array_length($1, 1)", PgTypes.array("int4", [1, 2, 3])), 3)
+          assert.strictEqual(yield* valueOf(session, "$1 IS NULL", PgTypes.int4(null)), true)
+          // One SQL text per type: the statement cache keys statements by their text (see the known issue below).
+          assert.strictEqual(yield* valueOf(session, "pg_typeof($1)::text /* 1 */", PgTypes.jsonb({})), "jsonb")
+          assert.strictEqual(yield* valueOf(session, "pg_typeof($1)::text /* 2 */", PgTypes.array("text", ["a"])), "text[]")
+          assert.strictEqual(
+            yield* valueOf(session, "pg_typeof($1)::text /* 3 */", PgTypes.int4range(PgTypes.emptyRange)),
+            "int4range"
+          )
+          const { rows } = yield* session.query("SELECT coalesce($1, $2) AS v", [PgTypes.int8(null), 7n])
+          assert.strictEqual(rows[0]!["v"], 7n)
+          assert.deepStrictEqual(yield* valueOf(session, "$1", PgTypes.jsonb("a string")), "a string")
+        }
+      }))
+
+    // Known session issue (Session.ts Engine.withStatement): the statement cache is keyed by the SQL text
+    // alone, so a statement first prepared with a text parameter keeps declaring text, and a later typed
+    // int8 goes as text (Registry rule 2): {"k": "5"} instead of {"k": 5}. Remove `.fails` once typed
+    // parameters whose OIDs differ from the cached statement's declared types get a statement of their own.
+    it.effect.fails("a typed parameter keeps its type when the same SQL ran before with another type", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        assert.deepStrictEqual(yield* valueOf(session, "jsonb_build_object('k', $1)", PgTypes.text("x")), { k: "x" })
+        assert.deepStrictEqual(yield* valueOf(session, "jsonb_build_object('k', $1)", PgTypes.int8(5n)), { k: 5 })
+        assert.strictEqual(yield* valueOf(session, "pg_typeof($1)::text", PgTypes.jsonb({})), "jsonb")
+        assert.strictEqual(yield* valueOf(session, "pg_typeof($1)::text", PgTypes.array("text", ["a"])), "text[]")
+      }))
+
+    it.effect("a typed parameter where the server declared another type goes as text for the server to convert", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        // A prepared statement whose parameter the server declared int4.
+        const prepared = yield* session.prepare("SELECT $1 + 1 AS v", [PgTypes.Oid.int4])
+        assert.deepStrictEqual(prepared.parameterTypes, [PgTypes.Oid.int4])
+        assert.deepStrictEqual((yield* prepared.execute([PgTypes.int8(41n)])).rows, [{ v: 42 }])
+        // A value the declared type cannot hold is the server's error, never a rounded number.
+        assertServerError(yield* failureOf(prepared.execute([PgTypes.numeric("1.5")])), "22P02")
+        // The statement cache: the first call's untyped value lets the server declare int4.
+        assert.strictEqual(yield* valueOf(session, "$1::int4 + 0", 1), 1)
+        assert.strictEqual(yield* valueOf(session, "$1::int4 + 0", PgTypes.float8(2)), 2)
+        assertServerError(yield* failureOf(valueOf(session, "$1::int4 + 0", PgTypes.float8(2.5))), "22P02")
+      }))
+
+    it.effect("a value that cannot be encoded is a CodecError naming the parameter, and nothing is sent", () =>
+      Effect.gen(function*() {
+        for (const mode of MODES) {
+          const table = tableName()
+          const lines: Array<string> = []
+          const session = yield* sessions({ ...mode.options, trace: (line) => lines.push(line) })
+          yield* session.simple(`CREATE TABLE ${table} (i int4, s text)`)
+          const insert = `INSERT INTO ${table} VALUES ($1, $2)`
+          const bad: ReadonlyArray<readonly [ReadonlyArray<unknown>, number]> = [
+            [[PgTypes.int4(2 ** 40), "a"], 1],
+            [[1, "a\u0000b"], 2],
+            [[1, "lone \ud800 surrogate"], 2],
+            [[1, new Map([["k", "v"]])], 2],
+            [[1, Symbol("s")], 2],
+            ...(mode.name === "cache on" ? [[[2 ** 31, "a"], 1] as const] : [])
+          ]
+          for (const [params, index] of bad) {
+            const before = lines.length
+            const reason = yield* failureOf(session.query(insert, params))
+            assert.strictEqual(reason._tag, "CodecError", `${mode.name}: ${reason.message}`)
+            if (reason._tag === "CodecError") assert.strictEqual(reason.parameter, index, reason.message)
+            assert.include(reason.message, `$${index}`)
+            // Neither Bind nor Execute left for it (with the cache on, the Parse of the first try did).
+            const sent = lines.slice(before).filter((l) => l.startsWith("F\t"))
+            assert.deepStrictEqual(sent.filter((l) => /\t(Bind|Execute)\t/.test(l)), [], `${mode.name}: $${index}`)
+          }
+          // The session is still usable and the server never saw a row.
+          assert.deepStrictEqual((yield* session.query(`SELECT count(*)::int4 AS n FROM ${table}`)).rows, [{ n: 0 }])
+          yield* session.query(insert, [1, "ok"])
+          assert.deepStrictEqual((yield* session.query(`SELECT i, s FROM ${table}`)).rows, [{ i: 1, s: "ok" }])
+        }
+      }))
+
+    it.effect("with the cache on, values go in binary wherever their codec can, and results come in binary", () =>
+      Effect.gen(function*() {
+        const runs = [...(yield* Effect.flatMap(targetOf(label), (t) => t.runs)).values()]
+        // A string is the literal text of the value (rule 3), so values holding strings (numeric, date, inet,
+        // ...) go as text; the anonymous record has no input at all. Everything else goes in binary.
+        const containsString = (v: unknown): boolean =>
+          typeof v === "string" || (typeof v === "object" && v !== null && Object.values(v).some(containsString))
+        for (const r of runs) {
+          if (r.parameterFormat === 1) continue
+          assert.isTrue(containsString(r.fromBinary) || r.type === "pg_catalog.record" || r.type === "pg_catalog._record", r.c.label)
+        }
+        assert.isAtLeast(runs.filter((r) => r.parameterFormat === 1).length, 180)
+        // Only the types without a binary decoder (tsquery, aclitem) come back as text.
+        const textResults = new Set(runs.filter((r) => r.binaryFormat === 0).map((r) => r.type))
+        assert.deepStrictEqual(
+          [...textResults].sort(),
+          ["pg_catalog._aclitem", "pg_catalog._tsquery", "pg_catalog.aclitem", "pg_catalog.tsquery"]
+        )
+        const lines: Array<string> = []
+        const session = yield* sessions({ trace: (line) => lines.push(line) })
+        yield* session.query("SELECT $1::int8 AS a, $2::float8 AS b, $3::jsonb AS c, $4::int4[] AS d", [
+          1n,
+          0.5,
+          { a: 1 },
+          [1, 2]
+        ])
+        const bind = lines.find((l) => l.startsWith("F\t") && l.includes("\tBind\t"))!
+        // One format code for all four parameters: 1 (binary); and binary results for all four columns.
+        assert.match(bind, /^F\t\d+\tBind\t "" "s\d+" 1 1 4 /)
+        assert.match(bind, / 4 1 1 1 1$| 1 1$/)
+        assert.include(bind, "'\\x01{\"a\":1}'")
+      }))
+  })
+
+  describe("other families", () => {
+    it.effect("bytea: the same bytes from binary, hex text and escape text, as plain Uint8Array copies", () =>
+      Effect.gen(function*() {
+        const every = new Uint8Array(256).map((_, i) => i)
+        const on = yield* sessions()
+        const hex = yield* sessions({ statementCacheSize: 0 })
+        const escape = yield* sessions({ statementCacheSize: 0, parameters: { bytea_output: "escape" } })
+        for (const session of [on, hex, escape]) {
+          const v = (yield* valueOf(session, "$1::bytea", every)) as Uint8Array
+          assert.deepStrictEqual(v, every)
+          // A copy of its own, not a Buffer view pinning the socket chunk.
+          assert.isFalse(Buffer.isBuffer(v))
+          assert.strictEqual(v.buffer.byteLength, 256)
+        }
+        assert.strictEqual(
+          yield* valueOf(escape, "encode($1::bytea, 'escape')", new Uint8Array([0x61, 0x5c, 0x00, 0xff])),
+          "a\\\\\\000\\377"
+        )
+      }))
+
+    it.effect("jsonb goes in binary with its version byte, as the server's own jsonb_send", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        const value = { a: [1, "é"], b: null }
+        const encoded = session.registry.encodeParameter(PgTypes.jsonb(value), PgTypes.Oid.jsonb)
+        assert.strictEqual(encoded.format, 1)
+        assert.strictEqual(encoded.bytes![0], 1)
+        const sent = (yield* valueOf(session, "jsonb_send($1::jsonb)", PgTypes.jsonb(value))) as Uint8Array
+        assert.strictEqual(sent[0], 1)
+        assert.deepStrictEqual(yield* valueOf(session, "$1::jsonb", PgTypes.jsonb(value)), value)
+        assert.deepStrictEqual(yield* valueOf(session, "jsonb_send($1::jsonb)", PgTypes.jsonb(value)), sent)
+      }))
+
+    it.effect("live values (the server's current WAL position and snapshots) come back as they went", () =>
+      Effect.gen(function*() {
+        for (const mode of MODES) {
+          const session = yield* sessions(mode.options)
+          for (const [expression, type] of [
+            ["pg_current_wal_lsn()", "pg_lsn"],
+            ["txid_current_snapshot()", "txid_snapshot"],
+            ["pg_current_snapshot()", "pg_snapshot"]
+          ] as const) {
+            // The value and its text from one query: they change from one query to the next.
+            const { rows } = yield* session.query(`SELECT x AS v, x::text AS t FROM (SELECT ${expression} AS x) s`)
+            const { v, t } = rows[0]!
+            assert.strictEqual(yield* valueOf(session, `$1::${type}::text`, PgTypes.typedOid(
+              builtinByName.get(type)!.oid,
+              v
+            )), t, `${mode.name} ${type}`)
+          }
+        }
+      }))
+
+    it.effect("money: PgTypes.money sends cents; an untyped bigint is read as whole units by the int8 cast", () =>
+      Effect.gen(function*() {
+        const session = yield* sessions()
+        assert.strictEqual(yield* valueOf(session, "$1::money::text", PgTypes.money(1234567n)), "$12,345.67")
+        assert.strictEqual(yield* valueOf(session, "$1::money::text", "12345.67"), "$12,345.67")
+        assert.strictEqual(yield* valueOf(session, "$1::money", PgTypes.money(-1n)), -1n)
+        // The hazard the corpus lists (MONEY_AS_INT8): a statement first prepared with an untyped bigint
+        // declares int8, and the server's cast reads 100 times the amount, with no error.
+        assert.strictEqual(yield* valueOf(session, "$1::money::text /* untyped first */", 1234567n), "$1,234,567.00")
+        // Once so declared, even PgTypes.money goes as text, which the money codec refuses for cents.
+        const reason = yield* failureOf(valueOf(session, "$1::money::text /* untyped first */", PgTypes.money(1n)))
+        assert.strictEqual(reason._tag, "CodecError")
+      }))
+  })
+}
+
+// ---------------------------------------------------------------------------
 // The tests
 // ---------------------------------------------------------------------------
 
@@ -604,6 +1294,19 @@ layer(Scratch.layer, { excludeTestServices: true, timeout: 120_000 })("value typ
             }))
         }
       })
+
+      targetedTests(it, label, server)
     })
   }
+
+  it.effect("the generated array cases cover every built-in element type that has a codec and an input", () =>
+    Effect.sync(() => {
+      const covered = new Set(arrayCases.map((c) => c.label.slice(0, c.label.indexOf("[]"))))
+      const missing = builtinTypes
+        .filter((t) => t.array !== 0 && t.type !== "p" && t.category !== "A" && exactRegistry.has(t.oid))
+        .map((t) => t.name)
+        .filter((name) => !covered.has(name))
+      // gtsvector is an index-internal type without an input function.
+      assert.deepStrictEqual(missing, ["gtsvector"])
+    }))
 })
