@@ -1,11 +1,14 @@
 /**
- * Timing loops for the micro benchmarks: a per-iteration loop for whole byte
- * streams (MB/s, rows/s) and a batched loop for small operations (ns/op).
+ * Timing loops for the micro benchmarks: whole passes over byte streams
+ * (MB/s, rows/s) and batches of small operations (ns/op).
  *
- * Each measurement warms up first (so the JIT has settled), then takes
- * several samples and reports the median, which is robust to a stray GC pause
- * or a neighbour process on a shared machine. Results feed the tables; nothing
- * here asserts.
+ * Contenders are always measured interleaved: one sample of each in turn,
+ * round after round, so a neighbour process or a frequency change on a shared
+ * machine weighs on all of them alike instead of on whoever ran at that
+ * moment. Each contender warms up first (so the JIT has settled); when the
+ * process runs with `--expose-gc`, a full GC runs before every sample, so no
+ * contender pays for another's garbage. The median sample is reported.
+ * Results feed the tables; nothing here asserts.
  *
  * @since 0.1.0
  */
@@ -29,70 +32,93 @@ export const consume = (value: number): void => {
  */
 export const sinkValue = (): number => sink
 
+const gc = (globalThis as { gc?: () => void }).gc
+
 /**
- * Times `run` (one full pass over a stream): `warmup` passes, then samples
- * until `minSamples` passes and at least `minMillis` have been measured (at most
- * `maxSamples`). Returns the median milliseconds per pass.
+ * Whether samples start from a collected heap (`node --expose-gc`).
  *
  * @since 0.1.0
  */
-export const timePasses = (
-  run: () => number,
+export const collectsBetweenSamples = gc !== undefined
+
+const medianOf = (values: Array<number>): number => {
+  values.sort((a, b) => a - b)
+  return values[values.length >> 1]!
+}
+
+/**
+ * Times full passes of each contender (`run` returns a checksum): `warmup`
+ * passes each, then rounds of one pass per contender until every contender
+ * has `minSamples` samples and `minMillis` of measured time (at most
+ * `maxSamples`). Returns the median milliseconds per pass, per contender.
+ *
+ * @since 0.1.0
+ */
+export const comparePasses = (
+  runs: ReadonlyArray<() => number>,
   options: { readonly warmup?: number; readonly minSamples?: number; readonly maxSamples?: number; readonly minMillis?: number } = {}
-): number => {
+): Array<number> => {
   const warmup = options.warmup ?? 3
   const minSamples = options.minSamples ?? 7
   const maxSamples = options.maxSamples ?? 25
   const minMillis = options.minMillis ?? 1500
-  for (let i = 0; i < warmup; i++) consume(run())
-  const samples: Array<number> = []
-  let total = 0
-  while (samples.length < maxSamples && (samples.length < minSamples || total < minMillis)) {
-    const t0 = performance.now()
-    consume(run())
-    const dt = performance.now() - t0
-    samples.push(dt)
-    total += dt
+  for (const run of runs) for (let i = 0; i < warmup; i++) consume(run())
+  const samples = runs.map(() => [] as Array<number>)
+  const totals = runs.map(() => 0)
+  let taken = 0
+  while (taken < maxSamples && (taken < minSamples || totals.some((t) => t < minMillis))) {
+    runs.forEach((run, i) => {
+      gc?.()
+      const t0 = performance.now()
+      consume(run())
+      const dt = performance.now() - t0
+      samples[i]!.push(dt)
+      totals[i]! += dt
+    })
+    taken++
   }
-  samples.sort((a, b) => a - b)
-  return samples[samples.length >> 1]!
+  return samples.map(medianOf)
 }
 
-/**
- * Times a small operation: calibrates a batch size so one batch takes about
- * `batchMillis`, then takes `samples` batches. Returns the median nanoseconds
- * per call of `op`.
- *
- * @since 0.1.0
- */
-export const timeOp = (
-  op: () => number,
-  options: { readonly batchMillis?: number; readonly samples?: number } = {}
-): number => {
-  const batchMillis = options.batchMillis ?? 10
-  const samples = options.samples ?? 9
+const batchSize = (op: () => number, batchMillis: number): number => {
   let n = 16
-  // Calibrate (this doubles as the warmup).
   while (true) {
     const t0 = performance.now()
     let acc = 0
     for (let i = 0; i < n; i++) acc += op()
     consume(acc)
     const dt = performance.now() - t0
-    if (dt >= batchMillis || n >= 1 << 26) {
-      n = Math.max(1, Math.round((n * batchMillis) / Math.max(dt, 0.001)))
-      break
-    }
+    if (dt >= batchMillis || n >= 1 << 26) return Math.max(1, Math.round((n * batchMillis) / Math.max(dt, 0.001)))
     n *= 2
   }
-  const times: Array<number> = []
+}
+
+/**
+ * Times small operations (each `op` returns a number to keep its work
+ * observable): calibrates a batch size per contender so a batch takes about
+ * `batchMillis` (this doubles as the warm-up), then takes `samples` rounds of
+ * one batch per contender. Returns the median nanoseconds per call, per
+ * contender.
+ *
+ * @since 0.1.0
+ */
+export const compareOps = (
+  ops: ReadonlyArray<() => number>,
+  options: { readonly batchMillis?: number; readonly samples?: number } = {}
+): Array<number> => {
+  const batchMillis = options.batchMillis ?? 10
+  const samples = options.samples ?? 9
+  const sizes = ops.map((op) => batchSize(op, batchMillis))
+  const times = ops.map(() => [] as Array<number>)
   for (let s = 0; s < samples; s++) {
-    const t0 = performance.now()
-    let acc = 0
-    for (let i = 0; i < n; i++) acc += op()
-    consume(acc)
-    times.push(((performance.now() - t0) * 1e6) / n)
+    ops.forEach((op, i) => {
+      const n = sizes[i]!
+      const t0 = performance.now()
+      let acc = 0
+      for (let k = 0; k < n; k++) acc += op()
+      consume(acc)
+      times[i]!.push(((performance.now() - t0) * 1e6) / n)
+    })
   }
-  times.sort((a, b) => a - b)
-  return times[times.length >> 1]!
+  return times.map(medianOf)
 }

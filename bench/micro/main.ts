@@ -46,7 +46,7 @@ import { Reader } from "../../src/wire/Reader.ts"
 import { Writer } from "../../src/wire/Writer.ts"
 import { describeMachine, fmt, markdownTable, textTable } from "../Machine.ts"
 import { type ByteStream, loadReply, manifest, replyStream, rowStream, typeValues } from "./Fixtures.ts"
-import { sinkValue, timeOp, timePasses } from "./Harness.ts"
+import { collectsBetweenSamples, compareOps, comparePasses, sinkValue } from "./Harness.ts"
 
 const quick = process.env["MICRO_QUICK"] === "1"
 const passOptions = quick ? { warmup: 1, minSamples: 3, maxSamples: 5, minMillis: 200 } : {}
@@ -171,11 +171,9 @@ const measureStreams = (
   }>
 ): void => {
   for (const { stream, contenders, baseline } of cases) {
-    const measured = contenders.map(([name, run, own]) => {
-      const input = own ?? stream
-      const millis = timePasses(() => run(input), passOptions)
-      return { name, input, millis }
-    })
+    const inputs = contenders.map(([, , own]) => own ?? stream)
+    const millis = comparePasses(contenders.map(([, run], i) => () => run(inputs[i]!)), passOptions)
+    const measured = contenders.map(([name], i) => ({ name, input: inputs[i]!, millis: millis[i]! }))
     const base = measured.find((m) => m.name === baseline)
     for (const m of measured) {
       streamResults.push({
@@ -310,8 +308,7 @@ const encodeCases: ReadonlyArray<{ readonly name: string; readonly ours: () => n
 ]
 
 for (const c of encodeCases) {
-  const ours = timeOp(c.ours, opOptions)
-  const pg = timeOp(c.pg, opOptions)
+  const [ours, pg] = compareOps([c.ours, c.pg], opOptions) as [number, number]
   encodeResults.push({ operation: c.name, ours, pgProtocol: pg, ratio: pg / ours })
 }
 console.log("encode done")
@@ -340,25 +337,42 @@ for (const value of typeValues()) {
     skippedTypes.push(`${value.label} (oid ${value.oid}: a user-defined or extension type, built from the catalog at run time)`)
     continue
   }
-  const timeDecoder = (decode: (b: Uint8Array, s: number, e: number) => unknown, bytes: Uint8Array): number | undefined => {
+  // Each form is checked once before timing: a value its decoder rejects is shown as "—".
+  const works = (decode: (b: Uint8Array, s: number, e: number) => unknown, bytes: Uint8Array): boolean => {
     try {
       decode(bytes, 0, bytes.length)
+      return true
     } catch {
-      return undefined
+      return false
     }
-    const end = bytes.length
-    return timeOp(() => (decode(bytes, 0, end) === undefined ? 0 : 1), typeOptions)
   }
-  const binary = value.binary === null || codec.decodeBinary === undefined
-    ? undefined
-    : timeDecoder(codec.decodeBinary, Buffer.from(value.binary, "hex"))
-  const text = value.text === null ? undefined : timeDecoder(codec.decodeText, utf8.encode(value.text))
-  let pgTypesText: number | undefined
-  if (value.text !== null) {
-    const parse = getTypeParser(value.oid, "text") as (s: string) => unknown
-    const input = value.text
-    pgTypesText = timeOp(() => (parse(input) === undefined ? 0 : 1), typeOptions)
+  const contenders: Array<() => number> = []
+  const slot = (op: (() => number) | undefined): number | undefined => {
+    if (op === undefined) return undefined
+    contenders.push(op)
+    return contenders.length - 1
   }
+  const binaryBytes = value.binary === null ? undefined : Buffer.from(value.binary, "hex")
+  const decodeBinary = codec.decodeBinary
+  const binarySlot = slot(
+    binaryBytes === undefined || decodeBinary === undefined || !works(decodeBinary, binaryBytes)
+      ? undefined
+      : () => (decodeBinary(binaryBytes, 0, binaryBytes.length) === undefined ? 0 : 1)
+  )
+  const textBytes = value.text === null ? undefined : utf8.encode(value.text)
+  const textSlot = slot(
+    textBytes === undefined || !works(codec.decodeText, textBytes)
+      ? undefined
+      : () => (codec.decodeText(textBytes, 0, textBytes.length) === undefined ? 0 : 1)
+  )
+  const pgTypesInput = value.text
+  const pgTypesParse = getTypeParser(value.oid, "text") as (s: string) => unknown
+  const pgTypesSlot = slot(pgTypesInput === null ? undefined : () => (pgTypesParse(pgTypesInput) === undefined ? 0 : 1))
+  const times = compareOps(contenders, typeOptions)
+  const at = (i: number | undefined): number | undefined => (i === undefined ? undefined : times[i])
+  const binary = at(binarySlot)
+  const text = at(textSlot)
+  const pgTypesText = at(pgTypesSlot)
   typeResults.push({ label: value.label, oid: value.oid, type: codec.name, binaryNs: binary, textNs: text, pgTypesTextNs: pgTypesText })
 }
 console.log("types done")
@@ -387,7 +401,7 @@ console.log(textTable(streamHeader, streamRows("rows")))
 console.log("\nEncoding\n")
 console.log(textTable(encodeHeader, encodeRows))
 console.log(`\nType codecs: ${typeResults.length} values measured, ${skippedTypes.length} skipped (see RESULTS.md)`)
-console.log(`(checksum ${sinkValue()})`)
+console.log(`(checksum ${sinkValue()}${collectsBetweenSamples ? "" : "; run with --expose-gc to collect between samples"})`)
 
 const fixtures = manifest()
 const markdown = `# Micro benchmark results
@@ -395,7 +409,8 @@ const markdown = `# Micro benchmark results
 Generated by \`npm run bench:micro\` (\`bench/micro/main.ts\`) on checked-in fixtures captured from
 ${fixtures.server} (\`bench/fixtures/\`, regenerated by \`node bench/micro/generate.ts\`). No network.
 Every contender gets the same bytes, cut into ${65536 / 1024} KiB chunks, in the same process and run.
-Each figure is the median of several timed passes after a warm-up.${quick ? " **Quick run (MICRO_QUICK=1): fewer samples.**" : ""}
+Contenders are sampled in turn (interleaved), after a warm-up each${collectsBetweenSamples ? ", with a full GC before every sample" : ""};
+each figure is the median sample. The machine is shared: compare figures within a table, not across runs.${quick ? " **Quick run (MICRO_QUICK=1): fewer samples.**" : ""}
 
 - Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}
 - Node ${machine.node}; date ${machine.date}
@@ -433,7 +448,8 @@ ${markdownTable(encodeHeader, encodeRows)}
 Decode time of one value from its bytes, for every value of the type corpus (captured from
 PostgreSQL 18.4, see \`bench/fixtures/README.md\`). "—": no such form (a type without a binary
 decoder, or a value the decoder rejects by design). \`pg-types\` is node-postgres's text parser for the
-same OID (for an OID it does not know it returns the string unchanged).
+same OID (for an OID it does not know it returns the string unchanged); it starts from a JavaScript string that
+pg-protocol has already decoded from UTF-8, while ours start from the bytes.
 
 ${markdownTable(typeHeader, typeRows)}
 
