@@ -14,8 +14,18 @@
  *   type, the value goes in binary where the codec can), as the codec's text
  *   form with the cache off (OID 0: the server's input function parses it), and
  *   untyped with the cache off for the values the parameter rules infer.
- * Values that cannot go back that way are listed below with the reason, the
- * list is checked (each still fails), and each goes back typed (`PgTypes`).
+ * Values that cannot go back that way are listed below with the reason; the
+ * lists are checked (each listed case still fails), and the untyped ones go
+ * back typed (`PgTypes`) unless listed again.
+ *
+ * Then values built in JavaScript (numbers, times, arrays, ranges, composites,
+ * extension types), the parameter rules (OID 0 inference, typed parameters,
+ * encoding errors before anything is sent) and the session's use of the
+ * registry. Known session issues are `it.effect.fails` tests with the cause in a
+ * comment: they start failing once the issue is fixed.
+ *
+ * Not here: byte layouts and the codecs' edge cases without a server
+ * (Goldens, Corpus, Properties, Fuzz), and the session's own protocol tests.
  *
  * Each run works in databases of its own, created and dropped here, so the
  * user-defined and extension types it creates meet nobody else's.
@@ -258,7 +268,7 @@ const NESTED_VALUES_ARE_ARRAYS =
   "one-dimensional"
 const BIGINT_ELEMENTS = "bigint elements go as their digits in an array literal, which the element type does not read"
 
-/** Untyped values that do not come back through the cache-on session (they do typed, unless `typedToo`). */
+/** Untyped values that do not come back through the cache-on session (they do typed, unless in `typedFails`). */
 const untypedFails: Readonly<Record<string, string>> = {
   "xid8": BIGINT_DECLARED,
   "money": MONEY_AS_INT8,
@@ -392,9 +402,8 @@ const scratchDatabase = (label: string, server: ServerInfo) =>
         connectTo(server, database),
         (s) => s.simple([...extensions.map((e) => `CREATE EXTENSION ${e} SCHEMA public`), ...userTypesSql].join(";\n"))
       ))
-      const partial = { label, server, database }
-      const runs = yield* Effect.cached(runCases({ ...partial, runs: Effect.die("unused") }, casesFor(server)))
-      const target: Target = { ...partial, runs }
+      const runs = yield* Effect.cached(runCases(server, database, casesFor(server)))
+      const target: Target = { label, server, database, runs }
       return target
     }),
     (target) =>
@@ -480,11 +489,14 @@ const inferable = (v: unknown): boolean =>
   (Array.isArray(v) && v.every(inferable)) ||
   (ArrayCodec.isBoundedArray(v) && inferable(v.elements))
 
-
-const runCases = (t: Target, cases: ReadonlyArray<Case>) =>
+/** Runs every case through two sessions of `database` (see the module header); one `CaseRun` per label. */
+const runCases = (server: ServerInfo, database: string, cases: ReadonlyArray<Case>) =>
   Effect.scoped(Effect.gen(function*() {
-    const binary = yield* connectTo(t.server, t.database, { registry: exactRegistry, statementCacheSize: 8192 })
-    // One at a time: the first query of each user type completes the session's registry from pg_type.
+    // Every SQL text below is unique (a comment numbers it): the statement cache keys statements by their
+    // text, and the first execution's values declare the parameter types for all later ones.
+    const binary = yield* connectTo(server, database, { registry: exactRegistry, statementCacheSize: 8192 })
+    // One at a time: the first query of each user type completes the session's registry from pg_type (and
+    // concurrent first queries would meet the known lookup race, tested below).
     const values = yield* Effect.forEach(cases, (c, i) =>
       binary.query(
         `SELECT (${c.sql}) AS v, ty.oid AS o, format('%I.%I', n.nspname, ty.typname) AS type ` +
@@ -492,7 +504,8 @@ const runCases = (t: Target, cases: ReadonlyArray<Case>) =>
           `WHERE ty.oid = pg_typeof(${c.sql}) /* value ${i} */`
       ).pipe(Effect.map((r) => ({ row: r.rows[0]!, format: r.fields[0]!.format }))))
     // The text session starts from the registry the binary one completed from pg_type.
-    const text = yield* connectTo(t.server, t.database, { registry: binary.registry, statementCacheSize: 0 })
+    // (With the cache off a session never looks types up: see "with the cache off, user types ..." below.)
+    const text = yield* connectTo(server, database, { registry: binary.registry, statementCacheSize: 0 })
     const runs = yield* Effect.forEach(cases, (c, i) =>
       Effect.gen(function*() {
         const { row, format } = values[i]!
