@@ -72,6 +72,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -542,6 +543,18 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       if (retire) yield* EffectPool.invalidate(pool, session)
     })
 
+  const closedError = () =>
+    new PgError({
+      reason: new ConnectionError({ message: "the pool is closed: no new sessions are handed out", requestSent: false })
+    })
+
+  // The Pool interrupts the borrowers still waiting when it shuts down: once
+  // the pool is closing, that is the typed "pool is closed" failure instead.
+  const getFromPool: Effect.Effect<Session, PgError, Scope.Scope> = Effect.catchCause(
+    EffectPool.get(pool),
+    (cause) => closing && Cause.hasInterruptsOnly(cause) ? Effect.fail(closedError()) : Effect.failCause(cause)
+  )
+
   /**
    * One checkout attempt into a fresh lease scope. `undefined` when the
    * session it got was unusable (it is retired and the lease returned).
@@ -554,7 +567,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         const body = Effect.gen(function*() {
           // Added first, so it runs last: after the Pool has taken the lease back.
           yield* Scope.addFinalizer(scope, Effect.sync(() => leased !== undefined && afterRelease(leased)))
-          const session = yield* restore(Scope.provide(EffectPool.get(pool), scope))
+          const session = yield* restore(Scope.provide(getFromPool, scope))
           const entry = entries.get(session)
           const reject = Effect.andThen(
             EffectPool.invalidate(pool, session),
@@ -584,11 +597,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         return body.pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
       })
     )
-
-  const closedError = () =>
-    new PgError({
-      reason: new ConnectionError({ message: "the pool is closed: no new sessions are handed out", requestSent: false })
-    })
 
   const acquireTimeoutError = Effect.suspend(() => {
     metrics.count("timedOut")

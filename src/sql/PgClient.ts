@@ -36,7 +36,9 @@
  * - Every statement gets a client span from `effect/sql` named after the
  *   database, with OpenTelemetry attributes `db.system.name` =
  *   "postgresql", `db.namespace`, `server.address`, `server.port` and
- *   `db.query.text` (the SQL with placeholders: parameter values never appear).
+ *   `db.query.text` (the SQL with placeholders: parameter values never appear);
+ *   the extras (`stream`, `copyFrom`, `copyTo`, `listen`, `notify`) get a
+ *   client span of the same name and attributes plus `db.operation.name`.
  * - Failures are `SqlError`s whose reason comes from the SQLSTATE
  *   (`SqlErrors.ts`); the `PgError` is the reason's cause.
  *
@@ -70,6 +72,7 @@ import type { Connection } from "effect/sql/SqlConnection"
 import { ConnectionError as SqlConnectionError, SqlError } from "effect/sql/SqlError"
 import * as Statement from "effect/sql/Statement"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import * as PgConfig from "../config/Config.ts"
 import { ConfigError, PgError } from "../errors/PgError.ts"
 import * as PgPool from "../pool/Pool.ts"
@@ -426,6 +429,8 @@ const ATTR_DB_SYSTEM_NAME = "db.system.name"
 const ATTR_DB_NAMESPACE = "db.namespace"
 const ATTR_SERVER_ADDRESS = "server.address"
 const ATTR_SERVER_PORT = "server.port"
+const ATTR_DB_OPERATION_NAME = "db.operation.name"
+const ATTR_DB_QUERY_TEXT = "db.query.text"
 
 /** Where the client connects, for span attributes. */
 const spanTarget = (options: PgPool.PoolOptions): { readonly address: string; readonly port: number } => {
@@ -522,9 +527,21 @@ export const make = (
     const compile = (statement: Statement.Fragment | string, params?: ReadonlyArray<unknown>) =>
       typeof statement === "string" ? [statement, params ?? []] as const : compiler.compile(statement, false)
 
+    // The extras get client spans like statements do: same name, same attributes.
+    const name = Statement.spanName(spanAttributes)
+    const spanOptions = (operation: string, sql?: string): Tracer.SpanOptions => ({
+      kind: "client",
+      attributes: {
+        ...Object.fromEntries(spanAttributes),
+        [ATTR_DB_OPERATION_NAME]: operation,
+        ...(sql === undefined ? {} : { [ATTR_DB_QUERY_TEXT]: sql })
+      }
+    })
+
     const exclusiveStream = <A>(
       f: (session: Session) => Stream.Stream<A, PgError>,
-      operation: string
+      operation: string,
+      sql: string
     ): Stream.Stream<A, SqlError> =>
       Stream.mapError(
         Stream.unwrap(
@@ -532,17 +549,19 @@ export const make = (
             Option.isSome(tx) ? Effect.succeed(f(tx.value)) : Effect.map(pool.acquire, f))
         ),
         (error) => toSqlError(error, operation)
-      )
+      ).pipe(Stream.withSpan(name, spanOptions(operation, sql)))
 
     const listenStream = (channel: string): Stream.Stream<Notification, SqlError> =>
       Stream.mapError(
         Stream.unwrap(pool.listen(channel)),
         (error) => toSqlError(error, "listen")
-      )
+      ).pipe(Stream.withSpan(name, spanOptions("LISTEN")))
 
     const listen = (channel: string) =>
       Effect.gen(function*() {
-        const notifications = yield* Effect.mapError(pool.listen(channel), (error) => toSqlError(error, "listen"))
+        const notifications = yield* Effect.mapError(pool.listen(channel), (error) => toSqlError(error, "listen")).pipe(
+          Effect.withSpan(name, spanOptions("LISTEN"))
+        )
         const queue = yield* Effect.acquireRelease(
           Queue.unbounded<Notification, SqlError>(),
           (queue) => Queue.shutdown(queue)
@@ -578,29 +597,34 @@ export const make = (
       listen,
       listenStream,
       notify: (channel: string, payload?: string) =>
-        Effect.mapError(pool.notify(channel, payload), (error) => toSqlError(error, "notify")),
+        Effect.mapError(pool.notify(channel, payload), (error) => toSqlError(error, "notify")).pipe(
+          Effect.withSpan(name, spanOptions("NOTIFY"))
+        ),
       stream: <A = Row>(
         statement: Statement.Fragment | string,
         streamOptions?: StreamOptions & { readonly params?: ReadonlyArray<unknown> | undefined }
       ) => {
         const [sql, params] = compile(statement, streamOptions?.params)
-        return exclusiveStream((session) => session.stream<A>(sql, params, streamOptions), "stream")
+        return exclusiveStream((session) => session.stream<A>(sql, params, streamOptions), "stream", sql)
       },
       copyFrom: (statement: Statement.Fragment | string) => {
         const [sql] = compile(statement)
         return Sink.mapError(
           Sink.unwrap(
-            Effect.flatMap(currentSession, (tx) =>
-              Option.isSome(tx)
-                ? Effect.succeed(tx.value.copyFrom(sql))
-                : Effect.map(pool.acquire, (session) => session.copyFrom(sql)))
+            Effect.andThen(
+              Effect.makeSpanScoped(name, spanOptions("COPY", sql)),
+              Effect.flatMap(currentSession, (tx) =>
+                Option.isSome(tx)
+                  ? Effect.succeed(tx.value.copyFrom(sql))
+                  : Effect.map(pool.acquire, (session) => session.copyFrom(sql)))
+            )
           ),
           (error) => toSqlError(error, "copyFrom")
         )
       },
       copyTo: (statement: Statement.Fragment | string) => {
         const [sql] = compile(statement)
-        return exclusiveStream((session) => session.copyTo(sql), "copyTo")
+        return exclusiveStream((session) => session.copyTo(sql), "copyTo", sql)
       }
     })
     return service

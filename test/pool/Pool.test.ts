@@ -94,7 +94,7 @@ describe("PgPool: limits and timeouts", () => {
       const name = `pool-timeout-${++poolCounter}`
       const pool = yield* makePool({ name, maxSize: 1, acquireTimeout: 200 })
       const holder = yield* Effect.forkChild(pool.withSession(() => Effect.sleep(2_000)))
-      yield* Effect.sleep(50)
+      while ((yield* pool.stats).inUse === 0) yield* Effect.sleep(5)
       const started = Date.now()
       const exit = yield* Effect.exit(pool.query("select 1"))
       const elapsed = Date.now() - started
@@ -121,7 +121,7 @@ describe("PgPool: limits and timeouts", () => {
       const metrics = PgPool.metricsOf(name)
       const gauge = (id: "size" | "idle" | "inUse" | "waiting") => Effect.map(Metric.value(metrics[id]), (s) => s.value)
       const held = yield* Effect.forkChild(pool.withSession(() => Effect.sleep(300)))
-      yield* Effect.sleep(100)
+      while ((yield* pool.stats).inUse === 0) yield* Effect.sleep(5)
       assert.strictEqual(yield* gauge("inUse"), 1)
       assert.strictEqual(yield* gauge("size"), 1)
       yield* Fiber.join(held)
@@ -267,6 +267,26 @@ describe("PgPool: closing", () => {
       assert.strictEqual(done.rows[0]!.n, 7)
       yield* Fiber.join(closing)
       assert.strictEqual((yield* pool.stats).size, 0)
+    }))
+})
+
+describe("PgPool: closing, with callers waiting", () => {
+  it.live("a caller still waiting when the pool closes gets the typed closed error", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.provide(makePool({ maxSize: 1, acquireTimeout: 5_000 }), scope)
+      yield* pool.query("select 1")
+      const holder = yield* Effect.forkChild(pool.query<{ n: number }>("select 1 as n, pg_sleep(0.3)"))
+      while ((yield* pool.stats).inUse === 0) yield* Effect.sleep(5)
+      const waiter = yield* Effect.forkChild(Effect.exit(pool.query("select 2")))
+      while ((yield* pool.stats).waiting === 0) yield* Effect.sleep(5)
+      assert.strictEqual((yield* pool.stats).waiting, 1)
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+      const waited = yield* Fiber.join(waiter)
+      const reason = reasonOf(waited)
+      assert.strictEqual(reason._tag, "ConnectionError")
+      assert.strictEqual((yield* Fiber.join(holder)).rows[0]!.n, 1)
+      yield* Fiber.join(closing)
     }))
 })
 

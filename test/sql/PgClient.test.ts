@@ -268,6 +268,13 @@ describe("PgClient: statements", () => {
       assert.strictEqual(attributes.get("db.query.text"), "select $1::text as s, $2::int as n")
       assert.strictEqual(attributes.get("app"), "billing")
       for (const value of attributes.values()) assert.notInclude(String(value), "secret-value")
+      const client = yield* PgClient.PgClient
+      spans.length = 0
+      yield* client.stream(client`select ${"another-secret"}::text as s`).pipe(Stream.runCollect, Effect.withTracer(tracer))
+      const streamSpan = spans.find((s) => s._attributes?.get("db.operation.name") === "stream")
+      assert.isDefined(streamSpan)
+      assert.strictEqual(streamSpan!._attributes!.get("db.query.text"), "select $1::text as s")
+      assert.strictEqual(streamSpan!._attributes!.get("db.system.name"), "postgresql")
     }).pipe(Effect.provide(layer({ spanAttributes: { app: "billing" } }))))
 })
 
@@ -401,6 +408,33 @@ describe("PgClient: PostgreSQL extras", () => {
       }).pipe(Stream.runCollect)
       assert.deepStrictEqual(rows, [[1], [2]])
     }).pipe(Effect.scoped, Effect.provide(layer())))
+})
+
+describe("PgClient: multiplexing", () => {
+  it.live("shares sessions between statements, and streams and transactions still get their own", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const streamed = yield* Effect.forkChild(
+        sql<{ n: number; a: string }>`select n, current_setting('application_name') as a from generate_series(1, 3000) n`
+          .stream.pipe(Stream.runCollect)
+      )
+      const tx = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
+        yield* sql`set local application_name = 'in-tx'`
+        yield* Effect.sleep(100)
+        return yield* sql<{ a: string }>`select current_setting('application_name') as a`
+      })))
+      const shared = yield* Effect.forEach(
+        Array.from({ length: 40 }, (_, i) => i),
+        (i) => sql<{ n: number; a: string }>`select ${i}::int as n, current_setting('application_name') as a`,
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(shared.map((rows) => rows[0]!.n), Array.from({ length: 40 }, (_, i) => i))
+      assert.isTrue(shared.every((rows) => rows[0]!.a !== "in-tx"))
+      assert.deepStrictEqual(yield* Fiber.join(tx), [{ a: "in-tx" }])
+      const rows = yield* Fiber.join(streamed)
+      assert.strictEqual(rows.length, 3000)
+      assert.isTrue(rows.every((r) => r.a !== "in-tx"))
+    }).pipe(Effect.provide(layer({ multiplex: true, maxConnections: 2 }))))
 })
 
 describe("PgClient: configuration", () => {
