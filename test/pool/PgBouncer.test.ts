@@ -136,7 +136,8 @@ if (binary === undefined) {
     it.live("a cancelled statement is cancelled through the pooler and the next caller gets its own answer", () =>
       Effect.gen(function*() {
         const b = yield* bouncer()
-        const pool = yield* poolThrough(b, { maxSize: 1 })
+        const applicationName = unique("bouncer-cancel")
+        const pool = yield* poolThrough(b, { maxSize: 1, applicationName })
         const sleeper = yield* Effect.forkChild(pool.query("select pg_sleep(30)"))
         yield* Effect.sleep(300)
         yield* Fiber.interrupt(sleeper)
@@ -144,7 +145,9 @@ if (binary === undefined) {
         assert.deepStrictEqual(rows, [{ n: 2 }])
         const watcher = yield* direct()
         const { rows: active } = yield* watcher.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where state = 'active' and query = 'select pg_sleep(30)'"
+          "select count(*)::int as n from pg_stat_activity where state = 'active' and query = 'select pg_sleep(30)' " +
+            "and application_name = $1",
+          [applicationName]
         )
         assert.strictEqual(active[0]!.n, 0)
       }), 60_000)

@@ -211,7 +211,8 @@ describe("PgPool: retirement", () => {
       const { rows } = yield* pool.query<{ n: number }>("select 2 as n")
       assert.deepStrictEqual(rows, [{ n: 2 }])
       const { rows: active } = yield* watcher.query<{ n: number }>(
-        "select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(30)%' and state = 'active'"
+        "select count(*)::int as n from pg_stat_activity where pid = $1 and query like 'select pg_sleep(30)%' and state = 'active'",
+        [pid]
       )
       assert.strictEqual(active[0]!.n, 0)
       const stats = yield* pool.stats
@@ -256,9 +257,9 @@ describe("PgPool: closing", () => {
       const scope = yield* Scope.make()
       const pool = yield* Scope.provide(makePool({ maxSize: 2 }), scope)
       const inFlight = yield* Effect.forkChild(pool.query<{ n: number }>("select 7 as n, pg_sleep(0.3)"))
-      yield* Effect.sleep(50)
+      while ((yield* pool.stats).inUse === 0) yield* Effect.sleep(5)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
-      yield* Effect.sleep(50)
+      yield* Effect.sleep(20)
       const refused = yield* Effect.exit(pool.query("select 1"))
       const reason = reasonOf(refused)
       assert.strictEqual(reason._tag, "ConnectionError")

@@ -211,7 +211,8 @@ describe("Transaction: interruption", () => {
   it.live("interrupting a transaction mid-statement rolls it back and leaves no open transaction on the server", () =>
     Effect.gen(function*() {
       const watcher = yield* monitor()
-      const pool = yield* makePool({ maxSize: 1 })
+      const applicationName = unique("tx-interrupt")
+      const pool = yield* makePool({ maxSize: 1, applicationName })
       const t = yield* table(pool, "x int")
       const pid = (yield* pool.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid
       const fiber = yield* Effect.forkChild(pool.withTransaction(Effect.gen(function*() {
@@ -228,8 +229,9 @@ describe("Transaction: interruption", () => {
       }
       yield* Fiber.interrupt(fiber)
       const { rows: open } = yield* watcher.query<{ n: number }>(
-        "select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' " +
-          "and (state like 'idle in transaction%' or (state = 'active' and query like 'select pg_sleep(30)%'))"
+        "select count(*)::int as n from pg_stat_activity where application_name = $1 " +
+          "and (state like 'idle in transaction%' or (state = 'active' and query like 'select pg_sleep(30)%'))",
+        [applicationName]
       )
       assert.strictEqual(open[0]!.n, 0)
       assert.strictEqual(yield* count(pool, t), 0)

@@ -334,20 +334,20 @@ describe("PgClient: transactions", () => {
       assert.strictEqual(after!["i"], "read committed")
     }).pipe(Effect.provide(layer())))
 
-  it.live("interruption mid-transaction leaves no open transaction on the server", () =>
-    Effect.gen(function*() {
+  it.live("interruption mid-transaction leaves no open transaction on the server", () => {
+    const applicationName = unique("interrupt")
+    return Effect.gen(function*() {
       const watcher = yield* monitor()
       const sql = yield* SqlClient.SqlClient
       const t = yield* table("x int")
-      const applicationName = unique("interrupt")
       const fiber = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
         yield* sql`insert into ${sql(t)} values (1)`
-        yield* sql`select set_config('application_name', ${applicationName}, true)`
         yield* sql`select pg_sleep(30)`
       })))
       for (let i = 0; i < 500; i++) {
         const { rows } = yield* watcher.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'active'",
+          "select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'active' " +
+            "and query like 'select pg_sleep%'",
           [applicationName]
         )
         if (rows[0]!.n > 0) break
@@ -355,13 +355,14 @@ describe("PgClient: transactions", () => {
       }
       yield* Fiber.interrupt(fiber)
       const { rows } = yield* watcher.query<{ n: number }>(
-        "select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' " +
-          "and (state like 'idle in transaction%' or application_name = $1)",
+        "select count(*)::int as n from pg_stat_activity where application_name = $1 " +
+          "and (state like 'idle in transaction%' or (state = 'active' and query like 'select pg_sleep%'))",
         [applicationName]
       )
       assert.strictEqual(rows[0]!.n, 0)
       assert.deepStrictEqual(yield* sql`select count(*)::int as n from ${sql(t)}`, [{ n: 0 }])
-    }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 1 }))))
+    }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 1, applicationName })))
+  })
 })
 
 describe("PgClient: PostgreSQL extras", () => {
@@ -377,9 +378,10 @@ describe("PgClient: PostgreSQL extras", () => {
       assert.deepStrictEqual([first.channel, first.payload], [channel, "hello"])
       assert.strictEqual(second.payload, "world")
       const stream = yield* Effect.forkChild(client.listenStream(channel).pipe(Stream.take(1), Stream.runCollect))
-      yield* Effect.sleep(100)
-      yield* client.notify(channel, "streamed")
+      // The stream's LISTEN is confirmed at some point after the fork: notify until it has seen one.
+      const notifier = yield* Effect.forkChild(Effect.forever(Effect.delay(client.notify(channel, "streamed"), 50)))
       const streamed = yield* Fiber.join(stream)
+      yield* Fiber.interrupt(notifier)
       assert.strictEqual(streamed[0]!.payload, "streamed")
     }).pipe(Effect.scoped, Effect.provide(layer())))
 
