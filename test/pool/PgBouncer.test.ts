@@ -137,7 +137,8 @@ if (binary === undefined) {
       Effect.gen(function*() {
         const b = yield* bouncer()
         const applicationName = unique("bouncer-cancel")
-        const pool = yield* poolThrough(b, { maxSize: 1, applicationName })
+        // healthCheckAfter 0: every checkout also runs the health check through the pooler.
+        const pool = yield* poolThrough(b, { maxSize: 1, applicationName, healthCheckAfter: 0 })
         const sleeper = yield* Effect.forkChild(pool.query("select pg_sleep(30)"))
         yield* Effect.sleep(300)
         yield* Fiber.interrupt(sleeper)
