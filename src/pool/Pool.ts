@@ -101,33 +101,34 @@ import type {
 import { type PoolStats, PoolMetrics } from "./Metrics.ts"
 import * as Transaction from "./Transaction.ts"
 
+/** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
 export { metricsOf, type PoolMetricDefinitions, type PoolStats } from "./Metrics.ts"
 
 // ---------------------------------------------------------------------------
 // Defaults (every timeout a named constant)
 // ---------------------------------------------------------------------------
 
-/** Sessions at most, by default. */
+/** Sessions at most, by default. @since 0.1.0 */
 export const DEFAULT_MAX_SIZE = 10
-/** How long a checkout may wait for a session, by default. */
+/** How long a checkout may wait for a session, by default. @since 0.1.0 */
 export const DEFAULT_ACQUIRE_TIMEOUT_MILLIS = 30_000
-/** How long a session above `minSize` may stay unused before it is closed, by default. */
+/** How long a session above `minSize` may stay unused before it is closed, by default. @since 0.1.0 */
 export const DEFAULT_IDLE_TIMEOUT_MILLIS = 60_000
-/** How long a session may live, by default (minus the jitter). */
+/** How long a session may live, by default (minus the jitter). @since 0.1.0 */
 export const DEFAULT_MAX_LIFETIME_MILLIS = 30 * 60_000
-/** The default jitter, as a fraction of the lifetime. */
+/** The default jitter, as a fraction of the lifetime. @since 0.1.0 */
 export const DEFAULT_MAX_LIFETIME_JITTER_RATIO = 0.1
-/** A session unused for this long is checked at checkout, by default. */
+/** A session unused for this long is checked at checkout, by default. @since 0.1.0 */
 export const DEFAULT_HEALTH_CHECK_AFTER_MILLIS = 30_000
-/** How long the checkout health check may take before the session is retired. */
+/** How long the checkout health check may take before the session is retired. @since 0.1.0 */
 export const HEALTH_CHECK_TIMEOUT_MILLIS = 5_000
-/** How long a release may wait for the session to settle, and then for ROLLBACK, before retiring it. */
+/** How long a release may wait for the session to settle, and then for ROLLBACK, before retiring it. @since 0.1.0 */
 export const RELEASE_TIMEOUT_MILLIS = PgSession.DRAIN_TIMEOUT_MILLIS + 1_000
-/** Callers sharing one session at most on a multiplexed pool, by default. */
+/** Callers sharing one session at most on a multiplexed pool, by default. @since 0.1.0 */
 export const DEFAULT_MULTIPLEX_CONCURRENCY = 32
-/** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. */
+/** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. @since 0.1.0 */
 export const MAX_SWEEP_INTERVAL_MILLIS = 1_000
-/** ... and at most this often. */
+/** ... and at most this often. @since 0.1.0 */
 export const MIN_SWEEP_INTERVAL_MILLIS = 20
 
 // ---------------------------------------------------------------------------
@@ -148,9 +149,9 @@ export interface PoolOptions extends SessionOptions {
   readonly maxSize?: number | undefined
   /** How long a checkout may wait (finite, > 0). Default 30 s. */
   readonly acquireTimeout?: Duration.Input | undefined
-  /** Unused sessions above `minSize` are closed after this. Default 60 s. */
+  /** Unused sessions above `minSize` are closed after this (0: never). Default 60 s. */
   readonly idleTimeout?: Duration.Input | undefined
-  /** Sessions are replaced after this. Default 30 minutes. */
+  /** Sessions are replaced after this (0: never). Default 30 minutes. */
   readonly maxLifetime?: Duration.Input | undefined
   /** Each session's lifetime is shortened by a random amount up to this. Default 10% of `maxLifetime`. */
   readonly maxLifetimeJitter?: Duration.Input | undefined
@@ -294,10 +295,13 @@ const settingsOf = (options: PoolOptions): Settings | PgError => {
   if (!Number.isFinite(acquireTimeout) || acquireTimeout <= 0) {
     return configError("acquireTimeout must be finite and > 0: a checkout never waits forever", "acquireTimeout")
   }
-  const idleTimeout = millisOf(options.idleTimeout, DEFAULT_IDLE_TIMEOUT_MILLIS, "idleTimeout")
-  if (idleTimeout instanceof PgError) return idleTimeout
-  const maxLifetime = millisOf(options.maxLifetime, DEFAULT_MAX_LIFETIME_MILLIS, "maxLifetime")
-  if (maxLifetime instanceof PgError) return maxLifetime
+  // 0 means "no limit" for both, as in HikariCP; it never means "retire at once", which would loop.
+  const idleMillis = millisOf(options.idleTimeout, DEFAULT_IDLE_TIMEOUT_MILLIS, "idleTimeout")
+  if (idleMillis instanceof PgError) return idleMillis
+  const idleTimeout = idleMillis === 0 ? Infinity : idleMillis
+  const lifetimeMillis = millisOf(options.maxLifetime, DEFAULT_MAX_LIFETIME_MILLIS, "maxLifetime")
+  if (lifetimeMillis instanceof PgError) return lifetimeMillis
+  const maxLifetime = lifetimeMillis === 0 ? Infinity : lifetimeMillis
   const maxLifetimeJitter = millisOf(
     options.maxLifetimeJitter,
     Number.isFinite(maxLifetime) ? maxLifetime * DEFAULT_MAX_LIFETIME_JITTER_RATIO : 0,

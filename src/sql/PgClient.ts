@@ -89,6 +89,7 @@ import type {
 import * as Compiler from "./Compiler.ts"
 import { toSqlError } from "./SqlErrors.ts"
 
+/** A notification from LISTEN/NOTIFY. @since 0.1.0 */
 export type { Notification } from "../session/Session.ts"
 
 /**

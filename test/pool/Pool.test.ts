@@ -143,6 +143,15 @@ describe("PgPool: limits and timeouts", () => {
       assert.isAtLeast(stats.retired, 1)
     }))
 
+  it.live("a lifetime or idle timeout of 0 means no limit", () =>
+    Effect.gen(function*() {
+      const pool = yield* makePool({ maxSize: 1, maxLifetime: 0, idleTimeout: 0 })
+      const first = yield* pidOf(pool)
+      yield* Effect.sleep(100)
+      assert.strictEqual(yield* pidOf(pool), first)
+      assert.strictEqual((yield* pool.stats).retired, 0)
+    }))
+
   it.live("rejects settings that could hang or make no sense", () =>
     Effect.gen(function*() {
       for (
