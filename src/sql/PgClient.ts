@@ -157,6 +157,23 @@ export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout
   readonly connectionTTL?: Duration.Input | undefined
 }
 
+/**
+ * `@effect/sql-pg`'s name for the pooled client's configuration: the same type.
+ *
+ * @since 0.1.0
+ */
+export type PgPoolConfig = PgClientConfig
+
+/**
+ * The statement compiler (see `Compiler.ts`), under `@effect/sql-pg`'s name.
+ *
+ * @since 0.1.0
+ */
+export const makeCompiler: (
+  transform?: ((name: string) => string) | undefined,
+  transformJson?: boolean
+) => Statement.Compiler = Compiler.makeCompiler
+
 const configError = (message: string, parameter: string) =>
   new PgError({ reason: new ConfigError({ message, parameter }) })
 

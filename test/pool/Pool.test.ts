@@ -169,6 +169,21 @@ describe("PgPool: limits and timeouts", () => {
     }))
 })
 
+describe("PgPool: as a service", () => {
+  it.live("PgPool.layer provides the PgPool service", () =>
+    Effect.gen(function*() {
+      const pool = yield* PgPool.PgPool
+      const { rows } = yield* pool.query<{ one: number }>("select 1 as one")
+      assert.deepStrictEqual(rows, [{ one: 1 }])
+    }).pipe(Effect.provide(PgPool.layer({
+      host: servers().main.host,
+      port: servers().main.port,
+      user: "postgres",
+      database: "postgres",
+      name: `pool-layer-${++poolCounter}`
+    }))))
+})
+
 describe("PgPool: retirement", () => {
   it.live("rotates sessions after their lifetime", () =>
     Effect.gen(function*() {
