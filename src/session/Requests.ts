@@ -219,6 +219,8 @@ export const makeResult = <R>(
  */
 export interface QueryOwner {
   readonly registry: Registry
+  /** Whether result types are unknown and not looked up yet (then rows are kept raw until they are). */
+  readonly needsTypes?: ((oids: ReadonlyArray<number>) => boolean) | undefined
   /** Called on ReadyForQuery or failure; decides about re-running (stale statement, stray cancel). */
   readonly settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined) => void
 }
@@ -265,6 +267,7 @@ export class QueryRequest extends Request {
     this.rows = []
     this.fields = []
     this.shape = undefined
+    this.raw = undefined
     this.tag = ""
     this.serverError = undefined
     this.clientError = undefined
@@ -298,12 +301,41 @@ export class QueryRequest extends Request {
 
   override onRowDescription(message: Backend.RowDescription): void {
     this.fields = toFields(message.fields)
+    if (this.owner.needsTypes?.(this.fields.map((f) => f.dataTypeOid)) === true) {
+      // Types not looked up yet: keep the rows' bytes and decode them once the
+      // session has looked the types up (before the result is handed out).
+      this.raw = []
+      return
+    }
     this.shape = new RowShape(this.fields, this.owner.registry)
   }
 
+  /** Rows kept as bytes while their types are being looked up. */
+  raw: Array<Uint8Array> | undefined = undefined
+
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
+    if (this.raw !== undefined) {
+      this.raw.push(buf.slice(start, end))
+      return
+    }
     const shape = this.shape!
     this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+  }
+
+  /** Decodes the rows kept raw, with `registry` (which now knows their types). */
+  decodeRaw(registry: Registry): void {
+    const raw = this.raw
+    if (raw === undefined) return
+    this.raw = undefined
+    const shape = new RowShape(this.fields, registry)
+    this.shape = shape
+    try {
+      for (const row of raw) {
+        this.rows.push(this.rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
+      }
+    } catch (e) {
+      this.clientError = e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+    }
   }
 
   override onCommandComplete(tag: string): void {

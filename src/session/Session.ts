@@ -50,6 +50,7 @@ import * as PgConfig from "../config/Config.ts"
 import { CancelError, CodecError, ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Catalog from "../types/Catalog.ts"
+import * as PgTypes from "../types/PgTypes.ts"
 import { defaultRegistry, type Registry } from "../types/Registry.ts"
 import * as Transport from "../transport/Transport.ts"
 import { sendCancel } from "./Cancel.ts"
@@ -80,7 +81,7 @@ import {
 } from "./Requests.ts"
 import type { Field, Notice, QueryResult, Row, RowMode } from "./Result.ts"
 import { Statement, StatementCache } from "./Statement.ts"
-import { StartupRequest, type StartupOptions } from "./Startup.ts"
+import { checkParameter, StartupRequest, type StartupOptions } from "./Startup.ts"
 import { CopyInRequest, type CopyResult, CopyOutRequest, DEFAULT_STREAM_PAGE_ROWS, StreamRequest } from "./Streaming.ts"
 
 export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, Row, RowMode }
@@ -387,6 +388,10 @@ class Engine {
         },
         onParameterStatus: (name, value) => {
           PubSub.publishUnsafe(this.parameterHub, { name, value })
+          const unusable = checkParameter(name, value)
+          if (unusable !== undefined) {
+            this.conn.breakWith(new PgError({ reason: new ConfigError({ message: unusable, parameter: name }) }))
+          }
         },
         onClose: (error) => {
           for (const listener of this.listeners.values()) {
@@ -405,7 +410,13 @@ class Engine {
 
   // -- statements -------------------------------------------------------------
 
-  /** Runs `start` with the cached statement for `sql` once it is prepared (or with none when the cache is off). */
+  /**
+   * Runs `start` with the cached statement for `sql` once it is prepared (or with
+   * none when the cache is off). The cache key is the SQL text plus the types
+   * declared for its parameters, so the same SQL with a differently typed
+   * parameter is another statement. Named typed parameters (`PgTypes.typedAs`)
+   * whose type the registry does not know are looked up first.
+   */
   withStatement(
     sql: string,
     params: ReadonlyArray<unknown>,
@@ -413,17 +424,24 @@ class Engine {
     start: (statement: Statement | undefined) => void,
     failed: (error: PgError) => void
   ): void {
+    const names = this.unknownTypeNames(params)
+    if (names !== undefined) {
+      return this.ensureTypeNames(names, () => {
+        if (!request.done) this.withStatement(sql, params, request, start, failed)
+      })
+    }
     const cache = this.cache
     if (cache === undefined) return start(undefined)
-    let statement = cache.get(sql)
+    const key = statementKey(this.registry, sql, params)
+    let statement = cache.get(key)
     if (statement === undefined || statement.state === "failed" || statement.state === "closed") {
-      statement = new Statement(cache.nextName(), sql, declaredTypes(this.registry, params))
+      statement = new Statement(cache.nextName(), sql, declaredTypes(this.registry, params), key)
       const prepared = statement
-      for (const evicted of cache.add(sql, prepared)) this.closeStatement(evicted)
+      for (const evicted of cache.add(key, prepared)) this.closeStatement(evicted)
       this.conn.submit(
         new PrepareRequest(prepared, (error, parameterTypes, fields) =>
           this.describeStatement(prepared, error, parameterTypes, fields, (failure) => {
-            if (failure !== undefined) cache.remove(sql, prepared)
+            if (failure !== undefined) cache.remove(key, prepared)
           }))
       )
     }
@@ -442,8 +460,12 @@ class Engine {
     })
   }
 
-  /** OIDs already looked up in pg_type (found or not): each is looked up once per session. */
+  /** OIDs looked up in pg_type (found or not): each is looked up once per session. */
   private readonly lookedUp = new Set<number>()
+  /** OIDs being looked up, with who waits for them. */
+  private readonly lookingUp = new Map<number, Array<() => void>>()
+  /** Type names looked up (found or not). */
+  private readonly namesLookedUp = new Set<string>()
 
   /**
    * Records a statement's description and settles it; types the registry does
@@ -461,46 +483,112 @@ class Engine {
       statement.settle(error)
       return done(error)
     }
-    const finish = () => {
+    this.ensureTypes([...parameterTypes, ...(fields ?? []).map((f) => f.dataTypeOid)], () => {
       statement.describe(parameterTypes, fields, this.registry)
       statement.settle(undefined)
       done(undefined)
-    }
-    const oids = [...parameterTypes, ...(fields ?? []).map((f) => f.dataTypeOid)]
+    })
+  }
+
+  /** Whether some of `oids` are unknown and not looked up yet (their values would decode as text). */
+  needsTypes(oids: ReadonlyArray<number>): boolean {
+    for (const oid of this.registry.unknownOids(oids)) if (!this.lookedUp.has(oid)) return true
+    return false
+  }
+
+  /**
+   * Calls `then` once every OID of `oids` is known or has been looked up,
+   * joining lookups already in flight (concurrent first uses of a type wait for
+   * the same lookup).
+   */
+  ensureTypes(oids: ReadonlyArray<number>, then: () => void): void {
     const unknown = this.registry.unknownOids(oids).filter((oid) => !this.lookedUp.has(oid))
-    if (unknown.length === 0) return finish()
-    this.resolveTypes(unknown, finish)
+    if (unknown.length === 0) return then()
+    const fetch = unknown.filter((oid) => !this.lookingUp.has(oid))
+    const inFlight = unknown.filter((oid) => this.lookingUp.has(oid))
+    let remaining = inFlight.length + (fetch.length > 0 ? 1 : 0)
+    const done = () => {
+      if (--remaining === 0) then()
+    }
+    for (const oid of inFlight) this.lookingUp.get(oid)!.push(done)
+    if (fetch.length === 0) return
+    for (const oid of fetch) this.lookingUp.set(oid, [])
+    this.lookUpOids(fetch, () => {
+      for (const oid of fetch) {
+        this.lookedUp.add(oid)
+        const waiters = this.lookingUp.get(oid) ?? []
+        this.lookingUp.delete(oid)
+        for (const w of waiters) w()
+      }
+      done()
+    })
+  }
+
+  /** Names of typed parameters whose type the registry does not know, or undefined. */
+  private unknownTypeNames(params: ReadonlyArray<unknown>): Array<string> | undefined {
+    let names: Array<string> | undefined
+    for (const p of params) {
+      if (
+        PgTypes.isTypedParam(p) && p.oid === 0 && p.typeName !== undefined &&
+        this.registry.getByName(p.typeName) === undefined && !this.namesLookedUp.has(p.typeName)
+      ) {
+        ;(names ??= []).push(p.typeName)
+      }
+    }
+    return names
+  }
+
+  /** Resolves type names (`to_regtype`) and looks their OIDs up. */
+  private ensureTypeNames(names: ReadonlyArray<string>, then: () => void): void {
+    for (const name of names) this.namesLookedUp.add(name)
+    this.internalQuery(
+      "select to_regtype(n)::oid::int8 as oid from unnest($1::text[]) as n",
+      [names],
+      (rows) => {
+        const oids = rows.map((row) => Number(row[0])).filter((oid) => Number.isInteger(oid) && oid > 0)
+        this.ensureTypes(oids, then)
+      }
+    )
   }
 
   /** Looks `oids` up in pg_type and extends this session's registry with what it finds. */
-  private resolveTypes(oids: ReadonlyArray<number>, then: () => void): void {
-    for (const oid of oids) this.lookedUp.add(oid)
+  private lookUpOids(oids: ReadonlyArray<number>, then: () => void): void {
     const version = this.conn.parameters.get("server_version") ?? "0"
     const versionNum = Number.parseInt(version, 10) * 10000
+    this.internalQuery(Catalog.typeQuery(versionNum), [oids], (rows) => {
+      try {
+        const typeRows = rows.map((row) =>
+          Catalog.rowFromText(
+            row.map((v) => (v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : String(v)))
+          )
+        )
+        this.registry = this.registry.withTypes(typeRows)
+        this.queryOwner.registry = this.registry
+      } catch {
+        // Unreadable catalog rows: the types stay unknown and decode as text.
+      }
+      then()
+    })
+  }
+
+  /**
+   * A query of the session's own (catalog lookups), ahead of queued requests;
+   * `then` gets the rows (empty when it failed: lookups are best effort).
+   */
+  private internalQuery(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    then: (rows: ReadonlyArray<ReadonlyArray<unknown>>) => void
+  ): void {
     const owner: QueryOwner = {
       registry: this.registry,
       settleQuery: (request) => {
-        if (request.serverError === undefined && request.clientError === undefined) {
-          try {
-            const rows = request.rows.map((row) =>
-              Catalog.rowFromText(
-                (row as ReadonlyArray<unknown>).map((v) =>
-                  v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : String(v)
-                )
-              )
-            )
-            this.registry = this.registry.withTypes(rows)
-            this.queryOwner.registry = this.registry
-          } catch {
-            // Unreadable catalog rows: the types stay unknown and decode as text.
-          }
-        }
-        then()
+        const ok = request.serverError === undefined && request.clientError === undefined &&
+          request.brokenWith === undefined
+        then(ok ? (request.rows as ReadonlyArray<ReadonlyArray<unknown>>) : [])
       }
     }
-    this.conn.submitFirst(
-      new QueryRequest(owner, Catalog.typeQuery(versionNum), [oids], undefined, "array", () => {})
-    )
+    this.conn.submitFirst(new QueryRequest(owner, sql, params, undefined, "array", () => {}))
   }
 
   /** Closes a statement on the server (after every execution already written). */
@@ -512,13 +600,20 @@ class Engine {
 
   /** Evicts a statement the server no longer accepts (26000, 0A000). */
   evict(statement: Statement): void {
-    if (this.cache?.remove(statement.sql, statement) === true) this.closeStatement(statement)
+    if (this.cache?.remove(statement.key, statement) === true) this.closeStatement(statement)
   }
 
   readonly queryOwner = {
     registry: undefined as unknown as Registry,
+    needsTypes: (oids: ReadonlyArray<number>): boolean => this.needsTypes(oids),
     settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined): void => {
       if (request.discard) return
+      if (request.raw !== undefined && status !== undefined) {
+        return this.ensureTypes(request.fields.map((f) => f.dataTypeOid), () => {
+          request.decodeRaw(this.registry)
+          this.queryOwner.settleQuery(request, status)
+        })
+      }
       const error = request.serverError
       if (error !== undefined && status !== undefined && request.retries === 0) {
         // Stale cached statement: re-prepare transparently, but only outside a transaction
@@ -689,6 +784,20 @@ class Engine {
 interface Listener {
   readonly subscribers: Set<Queue.Queue<Notification, PgError | Cause.Done>>
   ready: Effect.Effect<void, PgError>
+}
+
+/**
+ * The statement cache key: the SQL text, plus the declared parameter types
+ * when any is not 0 (no allocation in the common all-inferred case).
+ */
+const statementKey = (registry: Registry, sql: string, params: ReadonlyArray<unknown>): string => {
+  let key: string | undefined
+  for (let i = 0; i < params.length; i++) {
+    const v = params[i]
+    const oid = v === null || v === undefined ? 0 : registry.parameterOid(v)
+    if (oid !== 0) key = `${key ?? `${sql}\u0000`}${i}:${oid},`
+  }
+  return key ?? sql
 }
 
 /**

@@ -60,14 +60,45 @@ export interface StartupOptions {
 }
 
 /**
- * Run-time parameters the session always sends: results must be UTF-8 (every
- * string decoder assumes it), and text-format floats must round-trip exactly
- * on servers older than 12 (S46; harmless on newer ones).
+ * Run-time parameters the session always sends (unless given): results must be
+ * UTF-8 (every string decoder assumes it), text-format floats must round-trip
+ * exactly on servers older than 12 (S46; harmless on newer ones), and text
+ * dates and intervals must be in the styles the decoders read.
  */
 const FIXED_PARAMETERS: ReadonlyArray<readonly [string, string]> = [
   ["client_encoding", "UTF8"],
-  ["extra_float_digits", "3"]
+  ["extra_float_digits", "3"],
+  // Text-format dates, times and intervals are read in these styles (results of
+  // the simple protocol and of unnamed statements come as text).
+  ["DateStyle", "ISO, MDY"],
+  ["IntervalStyle", "postgres"]
 ]
+
+/**
+ * Parameters the session pins whatever the options say: text-format temporal
+ * values would otherwise decode wrongly (as pgjdbc and Npgsql do, a later SET
+ * to another style breaks the session rather than return wrong values: see
+ * `checkParameter`).
+ */
+const PINNED_PARAMETERS: ReadonlySet<string> = new Set(["DateStyle", "IntervalStyle"])
+
+/**
+ * Why a reported parameter value cannot be used by this session, or undefined.
+ *
+ * @since 0.1.0
+ */
+export const checkParameter = (name: string, value: string): string | undefined => {
+  if (name === "DateStyle" && !value.startsWith("ISO")) {
+    return `DateStyle was changed to "${value}": the session reads dates in the ISO style only`
+  }
+  if (name === "IntervalStyle" && value !== "postgres") {
+    return `IntervalStyle was changed to "${value}": the session reads intervals in the postgres style only`
+  }
+  if (name === "client_encoding" && value !== "UTF8") {
+    return `client_encoding was changed to "${value}": the session reads and writes UTF-8 only`
+  }
+  return undefined
+}
 
 /**
  * The start-up request.
@@ -95,9 +126,11 @@ export class StartupRequest extends Request {
     if (o.database !== undefined && o.database !== "") parameters.push({ name: "database", value: o.database })
     if (o.applicationName !== undefined) parameters.push({ name: "application_name", value: o.applicationName })
     for (const [name, value] of FIXED_PARAMETERS) {
-      if (o.parameters?.[name] === undefined) parameters.push({ name, value })
+      if (o.parameters?.[name] === undefined || PINNED_PARAMETERS.has(name)) parameters.push({ name, value })
     }
-    for (const [name, value] of Object.entries(o.parameters ?? {})) parameters.push({ name, value })
+    for (const [name, value] of Object.entries(o.parameters ?? {})) {
+      if (!PINNED_PARAMETERS.has(name)) parameters.push({ name, value })
+    }
     const version = o.protocolMinor === 2 ? StartupCodec.PROTOCOL_3_2 : StartupCodec.PROTOCOL_3_0
     StartupCodec.writeStartupMessage(w, version, parameters)
     this.begin(PLAN_STARTUP)

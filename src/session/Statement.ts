@@ -30,6 +30,8 @@ import { type Field, RowShape } from "./Result.ts"
 export class Statement {
   readonly name: string
   readonly sql: string
+  /** The cache key (SQL text plus declared parameter types). */
+  readonly key: string
   /** Parameter type OIDs declared in Parse (0 = let the server infer). */
   readonly declaredTypes: ReadonlyArray<number>
   state: "preparing" | "ready" | "failed" | "closed" = "preparing"
@@ -49,9 +51,10 @@ export class Statement {
   /** Evicted while in use: close once the last execution is answered. */
   closeWhenIdle = false
 
-  constructor(name: string, sql: string, declaredTypes: ReadonlyArray<number>) {
+  constructor(name: string, sql: string, declaredTypes: ReadonlyArray<number>, key: string = sql) {
     this.name = name
     this.sql = sql
+    this.key = key
     this.declaredTypes = declaredTypes
   }
 
