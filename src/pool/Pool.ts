@@ -62,9 +62,9 @@
  * (see `sessionOptionsOf`), and refuses LISTEN, whose notifications go to
  * whichever server connection the pooler picked. Nothing else the pool does
  * relies on session state: transaction control, the health check and the
- * release check are single statements. PgBouncer also needs
- * `ignore_startup_parameters = extra_float_digits`: the session sends that
- * parameter at start-up and PgBouncer refuses parameters it does not track.
+ * release check are single statements. PgBouncer refuses start-up
+ * parameters it does not track: list the session's (`extra_float_digits`,
+ * and `IntervalStyle` before PgBouncer 1.20) in `ignore_startup_parameters`.
  *
  * Deliberately not here: statement spans (the `effect/sql` client in
  * `src/sql` adds them), reconnecting LISTEN streams, and forcing leases back
@@ -523,6 +523,33 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       Effect.asVoid
     )
 
+  /**
+   * Whether the session settles within the release timeout. The common case
+   * (already settled) answers at once, without the timer and the race of
+   * `Effect.timeoutOrElse` on every release.
+   */
+  const settledWithin = (session: Session): Effect.Effect<boolean> =>
+    Effect.suspend(() => {
+      const fiber = Effect.runFork(session.settled)
+      if (fiber.pollUnsafe() !== undefined) return Effect.succeed(true)
+      return Effect.callback<boolean>((resume) => {
+        const timer = setTimeout(() => {
+          stopObserving()
+          fiber.interruptUnsafe()
+          resume(Effect.succeed(false))
+        }, RELEASE_TIMEOUT_MILLIS)
+        const stopObserving = fiber.addObserver(() => {
+          clearTimeout(timer)
+          resume(Effect.succeed(true))
+        })
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          stopObserving()
+          fiber.interruptUnsafe()
+        })
+      })
+    })
+
   const withReleaseTimeout = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<boolean> =>
     effect.pipe(
       Effect.as(true),
@@ -536,7 +563,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       const session = entry.session
       let retire = yield* session.isClosed
       if (!retire && exclusive) {
-        retire = !(yield* withReleaseTimeout(session.settled))
+        retire = !(yield* settledWithin(session))
         if (!retire && (yield* session.transactionStatus) !== "I") {
           const rolledBack = yield* withReleaseTimeout(Transaction.rollback(session))
           retire = !rolledBack || (yield* session.isClosed) || (yield* session.transactionStatus) !== "I"
@@ -626,8 +653,15 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
           leaseOnce(kind),
           (leased) => leased === undefined ? attempt : Effect.succeed(leased)
         )
+        const timed = attempt.pipe(
+          Effect.timeoutOrElse({ duration: settings.acquireTimeout, orElse: () => acquireTimeoutError })
+        )
+        // Fast path: a session is free and nobody queues for one, so this checkout cannot wait
+        // (only the health check could, and it has its own timeout): no timer, no race.
+        const free = pool.state.waiters.size === 0 && pool.state.availableHead?.exit._tag === "Success" &&
+          (kind === "shared" || !settings.multiplex)
         const leased = yield* restore(
-          attempt.pipe(Effect.timeoutOrElse({ duration: settings.acquireTimeout, orElse: () => acquireTimeoutError }))
+          free ? Effect.flatMap(leaseOnce(kind), (first) => first === undefined ? timed : Effect.succeed(first)) : timed
         ).pipe(
           Effect.ensuring(Effect.sync(() => {
             metrics.waiting--

@@ -17,7 +17,8 @@
  * `max_prepared_statements = 0` (written only for PgBouncer 1.21 and later,
  * which know the setting; older ones never track prepared statements);
  * `ignore_startup_parameters = extra_float_digits` (the session sends it at
- * startup, PgBouncer refuses parameters it does not track); no Unix socket;
+ * startup, PgBouncer refuses parameters it does not track), plus
+ * `IntervalStyle` before PgBouncer 1.20 (which tracks it); no Unix socket;
  * no TLS to the server.
  *
  * **Root.** PgBouncer refuses to run as root: when this process is root it
@@ -205,7 +206,8 @@ export const startPgBouncer = async (options: PgBouncerOptions): Promise<Running
     `pool_mode = ${options.poolMode ?? "transaction"}`,
     `default_pool_size = ${options.defaultPoolSize ?? 2}`,
     "max_client_conn = 500",
-    "ignore_startup_parameters = extra_float_digits",
+    // PgBouncer refuses start-up parameters it does not track; IntervalStyle is tracked from 1.20 on.
+    `ignore_startup_parameters = extra_float_digits${version[0] === 1 && version[1] < 20 ? ",IntervalStyle" : ""}`,
     "server_tls_sslmode = disable",
     `logfile = ${log}`,
     "admin_users = postgres",
