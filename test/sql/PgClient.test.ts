@@ -2,6 +2,7 @@ import { NodeServices } from "@effect/platform-node"
 import * as SqlPg from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Config from "effect/Config"
+import * as Deferred from "effect/Deferred"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,6 +20,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as path from "node:path"
 import { PgError } from "../../src/errors/PgError.ts"
+import * as Transaction from "../../src/pool/Transaction.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import * as PgMigrator from "../../src/sql/PgMigrator.ts"
 import * as PgSession from "../../src/session/Session.ts"
@@ -333,6 +335,39 @@ describe("PgClient: transactions", () => {
       const [after] = yield* client.withTransaction(level)
       assert.strictEqual(after!["i"], "read committed")
     }).pipe(Effect.provide(layer())))
+
+  it.live("a serialization failure surfaces as SerializationError and PgTransaction.retry runs it again", () =>
+    Effect.gen(function*() {
+      const client = yield* PgClient.PgClient
+      const t = yield* table("v int")
+      const bothRead = yield* Deferred.make<void>()
+      let reads = 0
+      let attempts = 0
+      const writer = client.withTransaction(Effect.gen(function*() {
+        attempts++
+        yield* client`select coalesce(sum(v), 0) as s from ${client(t)}`
+        if (++reads === 2) yield* Deferred.succeed(bothRead, undefined)
+        yield* Deferred.await(bothRead)
+        yield* client`insert into ${client(t)} values (1)`
+      }), { isolationLevel: "serializable" })
+      const exits = yield* Effect.all([Effect.exit(writer), Effect.exit(writer)], { concurrency: 2 })
+      const failed = exits.filter(Exit.isFailure)
+      assert.strictEqual(failed.length, 1)
+      assert.strictEqual(sqlErrorOf(failed[0]!).reason._tag, "SerializationError")
+      reads = 0
+      attempts = 0
+      const again = yield* Deferred.make<void>()
+      const retried = client.withTransaction(Effect.gen(function*() {
+        attempts++
+        yield* client`select coalesce(sum(v), 0) as s from ${client(t)}`
+        if (++reads === 2) yield* Deferred.succeed(again, undefined)
+        yield* Deferred.await(again)
+        yield* client`insert into ${client(t)} values (1)`
+      }), { isolationLevel: "serializable" }).pipe(Transaction.retry())
+      yield* Effect.all([retried, retried], { concurrency: 2 })
+      assert.isAtLeast(attempts, 3)
+      assert.deepStrictEqual(yield* client`select count(*)::int as n from ${client(t)}`, [{ n: 3 }])
+    }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 2 }))))
 
   it.live("interruption mid-transaction leaves no open transaction on the server", () => {
     const applicationName = unique("interrupt")
