@@ -243,6 +243,8 @@ export class QueryRequest extends Request {
   tag = ""
   /** Whether a cancel sent for another request may have hit this one (see `Session`). */
   atRiskOfStrayCancel = false
+  /** Run as an unnamed statement even with the statement cache on (`prepare: false`). */
+  unnamed = false
 
   constructor(
     owner: QueryOwner,

@@ -214,6 +214,11 @@ export interface SessionOptions {
 export interface QueryOptions {
   /** "object" (default): rows keyed by column name; "array": rows by position. */
   readonly rowMode?: RowMode | undefined
+  /**
+   * false: run this query as an unnamed statement (Parse/Bind/Describe/Execute/Sync in
+   * one write) even when the statement cache is on. Default true.
+   */
+  readonly prepare?: boolean | undefined
 }
 
 /**
@@ -329,6 +334,8 @@ export interface Session {
   readonly isClosed: Effect.Effect<boolean>
   /** Waits until nothing is in flight and no cancel is pending (a pool checks this before reuse). */
   readonly settled: Effect.Effect<void>
+  /** Whether nothing is in flight, queued, or being cancelled right now (synchronous). */
+  readonly isSettled: () => boolean
   /** The type registry in use. */
   readonly registry: Registry
 }
@@ -525,7 +532,7 @@ class Engine {
   }
 
   /** Names of typed parameters whose type the registry does not know, or undefined. */
-  private unknownTypeNames(params: ReadonlyArray<unknown>): Array<string> | undefined {
+  unknownTypeNames(params: ReadonlyArray<unknown>): Array<string> | undefined {
     let names: Array<string> | undefined
     for (const p of params) {
       if (
@@ -539,7 +546,7 @@ class Engine {
   }
 
   /** Resolves type names (`to_regtype`) and looks their OIDs up. */
-  private ensureTypeNames(names: ReadonlyArray<string>, then: () => void): void {
+  ensureTypeNames(names: ReadonlyArray<string>, then: () => void): void {
     for (const name of names) this.namesLookedUp.add(name)
     this.internalQuery(
       "select to_regtype(n)::oid::int8 as oid from unnest($1::text[]) as n",
@@ -632,14 +639,25 @@ class Engine {
           // finished; this request was rolled back by it, so running it again is safe.
           request.retries++
           request.reset(request.statement)
-          return this.startQuery(request, true)
+          return this.startQuery(request, true, request.unnamed)
         }
       }
       request.resume(request.outcome())
     }
   }
 
-  startQuery(request: QueryRequest, first = false): void {
+  startQuery(request: QueryRequest, first = false, unnamed = false): void {
+    request.unnamed = unnamed
+    if (unnamed) {
+      const names = this.unknownTypeNames(request.params)
+      if (names !== undefined) {
+        return this.ensureTypeNames(names, () => {
+          if (!request.done) this.startQuery(request, first, true)
+        })
+      }
+      request.statement = undefined
+      return first ? this.conn.submitFirst(request) : this.conn.submit(request)
+    }
     this.withStatement(
       request.sql,
       request.params,
@@ -1017,12 +1035,20 @@ export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOp
       for (let i = 0; i < encryptions.length; i++) {
         const encryption = encryptions[i]!
         const canFallBack = i + 1 < encryptions.length
-        const exit = yield* Effect.exit(
-          Effect.acquireRelease(
-            openSession(resolved, attempt, encryption, canFallBack, tls, policy),
-            ([engine]) => Effect.sync(() => engine.conn.terminate())
+        const open = (protocolMinor: number | undefined) =>
+          Effect.exit(
+            Effect.acquireRelease(
+              openSession(resolved, attempt, encryption, canFallBack, tls, policy, protocolMinor),
+              ([engine]) => Effect.sync(() => engine.conn.terminate())
+            )
           )
-        )
+        let exit = yield* open(undefined)
+        if (Exit.isFailure(exit) && refusedProtocol32(exit, settings)) {
+          // A server or pooler that cannot even answer NegotiateProtocolVersion (PgBouncer before
+          // 1.22 answers a 3.2 start-up with 08P01 "bad packet header"): try 3.0, which the
+          // minimum allows.
+          exit = yield* open(0)
+        }
         if (Exit.isSuccess(exit)) {
           const [engine, session] = exit.value
           const ok = yield* satisfies(session, engine.conn.parameters, pass).pipe(Effect.exit)
@@ -1060,6 +1086,13 @@ export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOp
   )
 })
 
+/** Whether a start-up failed because the server refused protocol 3.2 itself (and 3.0 is allowed). */
+const refusedProtocol32 = (exit: Exit.Exit<unknown, unknown>, settings: PgConfig.SessionSettings): boolean => {
+  if (settings.protocolVersion !== "3.2" || settings.minProtocolVersion === "3.2") return false
+  const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+  return error instanceof PgError && error.reason._tag === "ServerError" && error.reason.code === "08P01"
+}
+
 const describeAttempt = (attempt: HostAttempt): string =>
   `${attempt.host}${attempt.hostaddr === undefined ? "" : ` (${attempt.hostaddr})`}:${attempt.port}`
 
@@ -1070,7 +1103,8 @@ const openSession = (
   encryption: Encryption,
   plainAfterReject: boolean,
   tls: TlsSettings,
-  policy: AuthPolicy.AuthPolicy
+  policy: AuthPolicy.AuthPolicy,
+  protocolMinor?: number | undefined
 ): Effect.Effect<readonly [Engine, Session], PgError> =>
   Effect.gen(function*() {
     const options = resolved.options
@@ -1101,7 +1135,7 @@ const openSession = (
         password,
         applicationName: settings.applicationName,
         parameters: { ...settings.parameters, ...options.parameters },
-        protocolMinor: settings.protocolVersion === "3.0" ? 0 : 2,
+        protocolMinor: protocolMinor ?? (settings.protocolVersion === "3.0" ? 0 : 2),
         minProtocolMinor: settings.minProtocolVersion === "3.2" ? 2 : 0,
         scramMaxIterations: options.scramMaxIterations,
         policy,
@@ -1163,7 +1197,7 @@ const makeService = (engine: Engine): Session => {
         options?.rowMode ?? "object",
         resume as Resume<QueryResult<unknown>>
       )
-      engine.startQuery(request)
+      engine.startQuery(request, false, options?.prepare === false)
       if (request.done) return
       return engine.abandon(request)
     })
@@ -1411,6 +1445,7 @@ const makeService = (engine: Engine): Session => {
     cancel,
     isClosed: Effect.sync(() => conn.isClosed),
     settled: engine.settled,
+    isSettled: () => conn.idle || conn.isClosed,
     get registry() {
       return engine.registry
     }

@@ -721,3 +721,19 @@ describe("PgSession: bounded memory and COPY consistency", () => {
       assert.deepStrictEqual((yield* session.query("select count(*)::int as c from copytx")).rows, [{ c: 3 }])
     }))
 })
+
+describe("PgSession: per-query options", () => {
+  it.live("prepare: false runs an unnamed statement even with the cache on", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const sql = "select $1::int * 3 as n /* unnamed */"
+      const { rows } = yield* session.query(sql, [14], { prepare: false })
+      assert.deepStrictEqual(rows, [{ n: 42 }])
+      const prepared = yield* session.query<{ c: number }>(
+        "select count(*)::int as c from pg_prepared_statements where statement = $1",
+        [sql]
+      )
+      assert.deepStrictEqual(prepared.rows, [{ c: 0 }])
+      assert.isTrue(session.isSettled())
+    }))
+})
