@@ -530,8 +530,8 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
    */
   const settledWithin = (session: Session): Effect.Effect<boolean> =>
     Effect.suspend(() => {
+      if (session.isSettled()) return Effect.succeed(true)
       const fiber = Effect.runFork(session.settled)
-      if (fiber.pollUnsafe() !== undefined) return Effect.succeed(true)
       return Effect.callback<boolean>((resume) => {
         const timer = setTimeout(() => {
           stopObserving()
