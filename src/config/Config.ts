@@ -1103,6 +1103,10 @@ export interface SessionSettings {
   readonly sslSni: boolean
   readonly sslMinProtocolVersion?: TlsVersion | undefined
   readonly sslMaxProtocolVersion?: TlsVersion | undefined
+  readonly sslCrl?: string | undefined
+  readonly sslCrlDir?: string | undefined
+  readonly sslCertMode: SslCertMode
+  readonly sslKeyLogFile?: string | undefined
   readonly channelBinding: ChannelBinding
   readonly requireAuth?: string | undefined
   readonly targetSessionAttrs: TargetSessionAttrs
@@ -1171,6 +1175,10 @@ export const toSessionOptions = (config: PgConfig, platform?: { readonly windows
     sslSni: config.sslSni,
     ...(config.sslMinProtocolVersion === undefined ? {} : { sslMinProtocolVersion: config.sslMinProtocolVersion }),
     ...(config.sslMaxProtocolVersion === undefined ? {} : { sslMaxProtocolVersion: config.sslMaxProtocolVersion }),
+    ...(config.sslCrl === undefined ? {} : { sslCrl: config.sslCrl }),
+    ...(config.sslCrlDir === undefined ? {} : { sslCrlDir: config.sslCrlDir }),
+    sslCertMode: config.sslCertMode,
+    ...(config.sslKeyLogFile === undefined ? {} : { sslKeyLogFile: config.sslKeyLogFile }),
     channelBinding: config.channelBinding,
     ...(config.requireAuth === undefined ? {} : { requireAuth: config.requireAuth }),
     targetSessionAttrs: config.targetSessionAttrs,

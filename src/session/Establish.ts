@@ -71,6 +71,14 @@ export interface TlsSettings {
   /** Default TLSv1.2, as libpq. */
   readonly sslMinProtocolVersion?: TlsVersion | undefined
   readonly sslMaxProtocolVersion?: TlsVersion | undefined
+  /** A file of certificate revocation lists (PEM). */
+  readonly sslCrl?: string | undefined
+  /** A directory of CRL files (every file in it is read). */
+  readonly sslCrlDir?: string | undefined
+  /** "allow" (default): send a client certificate when one is configured; "disable": never. */
+  readonly sslCertMode?: "disable" | "allow" | undefined
+  /** Append TLS key material in NSS key log format (for packet analysers), as libpq's `sslkeylogfile`. */
+  readonly sslKeyLogFile?: string | undefined
 }
 
 /**
@@ -179,9 +187,24 @@ export const tlsOptions = (
     if (ca !== undefined) options.ca = ca
     if (settings.sslMaxProtocolVersion !== undefined) options.maxVersion = settings.sslMaxProtocolVersion
     if ((settings.sslSni ?? true) && Net.isIP(host) === 0 && !Transport.isUnixHost(host)) options.servername = host
+    const crls: Array<Buffer> = []
+    if (settings.sslCrl !== undefined) crls.push(yield* readRequired("sslcrl", settings.sslCrl))
+    if (settings.sslCrlDir !== undefined) {
+      const dir = settings.sslCrlDir
+      const names = yield* Effect.try({
+        try: () => Fs.readdirSync(dir),
+        catch: () => new PgError({ reason: new ConfigError({ message: `sslcrldir: cannot read "${dir}"`, parameter: "sslcrldir" }) })
+      })
+      for (const name of names) crls.push(yield* readRequired("sslcrldir", Path.join(dir, name)))
+    }
+    if (crls.length > 0) options.crl = crls
     const certPath = settings.sslCert ?? Path.join(userDirectory(), "postgresql.crt")
     const keyPath = settings.sslKey ?? Path.join(userDirectory(), "postgresql.key")
-    const cert = settings.sslCert !== undefined ? yield* readRequired("sslcert", certPath) : readIfExists(certPath)
+    const cert = settings.sslCertMode === "disable"
+      ? undefined
+      : settings.sslCert !== undefined
+      ? yield* readRequired("sslcert", certPath)
+      : readIfExists(certPath)
     if (cert !== undefined) {
       const key = settings.sslKey !== undefined || settings.sslCert !== undefined
         ? yield* readRequired("sslkey", keyPath)
@@ -255,7 +278,15 @@ export const open = (
         return yield* Effect.fail(tlsError(`invalid answer 0x${answer.toString(16)} to SSLRequest`))
       }
     }
-    const tls = yield* Transport.upgradeTls(socket, options, handshakeTimeout).pipe(
+    const keyLogFile = settings.sslKeyLogFile
+    const onKeylog = keyLogFile === undefined ? undefined : (line: Buffer) => {
+      try {
+        Fs.appendFileSync(keyLogFile, line, { mode: 0o600 })
+      } catch {
+        // A key log is a debugging aid: failing to write it never fails the connection.
+      }
+    }
+    const tls = yield* Transport.upgradeTls(socket, options, handshakeTimeout, onKeylog).pipe(
       Effect.mapError((error) =>
         encryption === "direct-tls" && error.reason._tag === "TlsError"
           ? tlsError(`direct TLS failed: ${error.reason.message}`, error.reason.cause)

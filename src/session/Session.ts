@@ -157,6 +157,14 @@ export interface SessionOptions {
   readonly sslPassword?: string | Redacted.Redacted<string> | undefined
   /** libpq `sslsni`. Default true. */
   readonly sslSni?: boolean | undefined
+  /** libpq `sslcrl`: certificate revocation lists (PEM file). */
+  readonly sslCrl?: string | undefined
+  /** libpq `sslcrldir`. */
+  readonly sslCrlDir?: string | undefined
+  /** libpq `sslcertmode`: "allow" (default) or "disable" ("require" is refused, as libpq without it). */
+  readonly sslCertMode?: "disable" | "allow" | undefined
+  /** libpq `sslkeylogfile`. */
+  readonly sslKeyLogFile?: string | undefined
   /** libpq `ssl_min_protocol_version`. Default "TLSv1.2". */
   readonly sslMinProtocolVersion?: TlsVersion | undefined
   /** libpq `ssl_max_protocol_version`. */
@@ -940,7 +948,11 @@ const tlsSettingsOf = (settings: PgConfig.SessionSettings): TlsSettings => ({
   sslPassword: settings.sslPassword === undefined ? undefined : Redacted.value(settings.sslPassword),
   sslSni: settings.sslSni,
   sslMinProtocolVersion: settings.sslMinProtocolVersion,
-  sslMaxProtocolVersion: settings.sslMaxProtocolVersion
+  sslMaxProtocolVersion: settings.sslMaxProtocolVersion,
+  sslCrl: settings.sslCrl,
+  sslCrlDir: settings.sslCrlDir,
+  sslCertMode: settings.sslCertMode,
+  sslKeyLogFile: settings.sslKeyLogFile
 })
 
 /** The password for one attempt: the given one (a value or an Effect), else the password file's entry for that host. */

@@ -224,11 +224,14 @@ export const exchangeEncryptionRequest = (
 export const upgradeTls = (
   socket: Net.Socket,
   options: Tls.ConnectionOptions,
-  timeoutMillis: number
+  timeoutMillis: number,
+  onKeylog?: (line: Buffer) => void
 ): Effect.Effect<Tls.TLSSocket, PgError> =>
   Effect.callback<Tls.TLSSocket, PgError>((resume) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     const tls = Tls.connect({ ...options, socket })
+    // Key material is emitted during the handshake: listen before it starts.
+    if (onKeylog !== undefined) tls.on("keylog", onKeylog)
     const cleanup = () => {
       if (timer !== undefined) clearTimeout(timer)
       tls.off("secureConnect", onSecure)

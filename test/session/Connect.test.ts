@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -378,5 +379,69 @@ describe("connect: connection strings and the password file", () => {
       assert.strictEqual(error.reason._tag, "ConfigError")
       assert.strictEqual((error.reason as { parameter?: string }).parameter, "sslmode")
       assert.notInclude(error.message, "sekrit")
+    }))
+})
+
+describe("connect: revocation, certificate mode, key log", () => {
+  const openssl = (args: ReadonlyArray<string>, cwd: string) =>
+    ChildProcess.execFileSync("openssl", args as Array<string>, { cwd, stdio: "pipe" })
+
+  it.live("a CRL that revokes the server certificate fails verification; sslcertmode=disable sends no certificate; sslkeylogfile gets the keys", () =>
+    Effect.gen(function*() {
+      const certs = servers().certs
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "crl-"))
+      try {
+        Fs.writeFileSync(Path.join(dir, "index.txt"), "")
+        Fs.writeFileSync(Path.join(dir, "crlnumber"), "01\n")
+        Fs.writeFileSync(
+          Path.join(dir, "ca.cnf"),
+          [
+            "[ca]",
+            "default_ca = test_ca",
+            "[test_ca]",
+            `database = ${Path.join(dir, "index.txt")}`,
+            `crlnumber = ${Path.join(dir, "crlnumber")}`,
+            `certificate = ${certs.caCert}`,
+            `private_key = ${certs.caKey}`,
+            "default_md = sha256",
+            "default_crl_days = 30",
+            ""
+          ].join("\n")
+        )
+        openssl(["ca", "-config", "ca.cnf", "-revoke", certs.serverCert], dir)
+        openssl(["ca", "-config", "ca.cnf", "-gencrl", "-out", "revoked.crl"], dir)
+        const options = { ...base(), user: "postgres", sslMode: "verify-ca" as const, sslRootCert: certs.caCert }
+        const revoked = failureOf(
+          yield* Effect.exit(PgSession.connect({ ...options, sslCrl: Path.join(dir, "revoked.crl") }))
+        )
+        assert.strictEqual(revoked.reason._tag, "TlsError")
+        assert.match(revoked.message, /revoked/i)
+        Fs.mkdirSync(Path.join(dir, "crls"))
+        Fs.copyFileSync(Path.join(dir, "revoked.crl"), Path.join(dir, "crls", "one.crl"))
+        const revokedDir = failureOf(
+          yield* Effect.exit(PgSession.connect({ ...options, sslCrlDir: Path.join(dir, "crls") }))
+        )
+        assert.strictEqual(revokedDir.reason._tag, "TlsError")
+
+        const noCert = failureOf(
+          yield* Effect.exit(
+            PgSession.connect({
+              ...base(),
+              user: "certuser",
+              sslMode: "require",
+              sslCert: certs.clientCert,
+              sslKey: certs.clientKey,
+              sslCertMode: "disable"
+            })
+          )
+        )
+        assert.isTrue(noCert.reason._tag === "ServerError" || noCert.reason._tag === "TlsError", noCert.message)
+
+        const keyLog = Path.join(dir, "keys.log")
+        yield* Effect.scoped(PgSession.connect({ ...base(), user: "postgres", sslMode: "require", sslKeyLogFile: keyLog }))
+        assert.match(Fs.readFileSync(keyLog, "utf8"), /^(CLIENT|SERVER)_[A-Z_]+ [0-9a-f]+ [0-9a-f]+$/m)
+      } finally {
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
     }))
 })
