@@ -100,6 +100,18 @@ const packageVersion = (name: string): string => {
   }
 }
 
+/** Files under `src/` that differ from the commit (new, changed or deleted): what the run measured beyond it. */
+const uncommittedSources = (): ReadonlyArray<string> => {
+  try {
+    return execFileSync("git", ["status", "--porcelain", "--untracked-files=all", "--", "src"], { cwd: repoRoot, encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.trim().length > 0)
+      .map((l) => l.slice(3))
+  } catch {
+    return []
+  }
+}
+
 const gitRevision = (): string => {
   try {
     return execFileSync("git", ["describe", "--always", "--dirty"], { cwd: repoRoot, encoding: "utf8" }).trim()
@@ -300,6 +312,7 @@ const main = async (): Promise<void> => {
       pgbench: tools.pgbench ?? "not installed",
       psql: tools.psql ?? "not installed"
     }
+    const uncommitted = uncommittedSources()
     const pending = workloads.flatMap((w) =>
       (summaries[w.id] ?? []).filter((s) => s.status !== "ok").map((s) => `- ${w.number} ${w.id}, ${s.driver}: ${s.status} (${s.note})`)
     )
@@ -310,6 +323,7 @@ const main = async (): Promise<void> => {
       summaries,
       targets,
       pending,
+      uncommitted,
       totalSeconds,
       loadBefore,
       loadAfter,
@@ -327,6 +341,7 @@ const main = async (): Promise<void> => {
           rounds,
           scale,
           versions,
+          uncommittedSources: uncommitted,
           loadAverage: { before: loadBefore, after: loadAfter },
           totalSeconds,
           workloads: workloads.map((w) => ({ ...w, ops: opsOf(w), summaries: summaries[w.id], runs: runs[w.id] })),
@@ -351,6 +366,7 @@ const renderMarkdown = (r: {
   readonly summaries: Readonly<Record<string, ReadonlyArray<Summary>>>
   readonly targets: ReadonlyArray<Target>
   readonly pending: ReadonlyArray<string>
+  readonly uncommitted: ReadonlyArray<string>
   readonly totalSeconds: number
   readonly loadBefore: ReadonlyArray<number>
   readonly loadAfter: ReadonlyArray<number>
@@ -371,7 +387,11 @@ Every number comes from one run of that command; it is replaced by the next full
 - Machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB memory, ${r.machine.os}
 - Node ${r.machine.node}; ${r.server}
 - Date: ${r.machine.date}; ${rounds} rounds; total ${fmt(r.totalSeconds)} s; load average (1/5/15 min) before ${load(r.loadBefore)}, after ${load(r.loadAfter)}
-- Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join("; ")}
+- Versions: ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join("; ")}${
+    r.uncommitted.length === 0
+      ? ""
+      : `\n- Work in progress measured with it (not yet committed at the time of the run): ${r.uncommitted.map((f) => `\`${f}\``).join(", ")}`
+  }
 - Data: \`${ROWS_TABLE}\` ${rowsCount.toLocaleString("en-US")} rows (int4, int8, text with 10% NULL, timestamptz, float8, bool, numeric(16,4), uuid, small jsonb); \`${JSON_TABLE}\` ${jsonCount.toLocaleString("en-US")} rows of ${r.jsonSize} bytes of jsonb on average; COPY file ${fmt(r.copyBytes / 2 ** 20)} MiB.
 
 How to read the tables:
