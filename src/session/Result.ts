@@ -75,6 +75,8 @@ export interface QueryResult<R = Row> {
  */
 export type RowMode = "object" | "array"
 
+const internalize = (name: string): string => Object.keys({ [name]: 0 })[0] ?? name
+
 const countedCommands = new Set(["INSERT", "DELETE", "UPDATE", "SELECT", "MOVE", "FETCH", "COPY", "MERGE"])
 
 /**
@@ -135,12 +137,16 @@ export class RowShape {
   readonly names: ReadonlyArray<string>
   readonly decoders: ReadonlyArray<FieldDecoder>
   readonly count: number
+  private readonly protoColumn: boolean
 
   constructor(fields: ReadonlyArray<Field>, registry: Registry) {
     this.fields = fields
-    this.names = fields.map((f) => f.name)
+    // Property names as internalized strings: every row object then shares one hidden class
+    // without a string-table lookup per property.
+    this.names = fields.map((f) => internalize(f.name))
     this.decoders = fields.map((f) => registry.decoder(f.dataTypeOid, f.format))
     this.count = fields.length
+    this.protoColumn = this.names.includes("__proto__")
   }
 
   /** Reads one DataRow body into an object. Throws `PgError` (CodecError or ProtocolError). */
@@ -150,20 +156,26 @@ export class RowShape {
     if (p > end || ((buf[start]! << 8) | buf[start + 1]!) !== n) this.columnCountMismatch(buf, start, end)
     const names = this.names
     const decoders = this.decoders
-    const row: Row = {}
-    for (let i = 0; i < n; i++) {
-      if (p + 4 > end) this.truncated(p - start)
-      const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
-      p += 4
-      if (len === -1) {
-        row[names[i]!] = null
-        continue
+    // A column named __proto__ must be an own property, not the row's prototype.
+    const row: Row = this.protoColumn ? Object.create(null) : {}
+    let i = 0
+    try {
+      for (; i < n; i++) {
+        if (p + 4 > end) break
+        const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
+        p += 4
+        if (len === -1) {
+          row[names[i]!] = null
+          continue
+        }
+        if (len < 0 || p + len > end) break
+        row[names[i]!] = decoders[i]!(buf, p, p + len)
+        p += len
       }
-      if (len < 0 || p + len > end) this.truncated(p - start)
-      row[names[i]!] = this.decode(i, decoders[i]!, buf, p, p + len)
-      p += len
+    } catch (e) {
+      this.decodeFailure(i, e)
     }
-    if (p !== end) this.truncated(p - start)
+    if (i !== n || p !== end) this.truncated(p - start)
     return row
   }
 
@@ -174,41 +186,43 @@ export class RowShape {
     if (p > end || ((buf[start]! << 8) | buf[start + 1]!) !== n) this.columnCountMismatch(buf, start, end)
     const decoders = this.decoders
     const row = new Array<unknown>(n)
-    for (let i = 0; i < n; i++) {
-      if (p + 4 > end) this.truncated(p - start)
-      const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
-      p += 4
-      if (len === -1) {
-        row[i] = null
-        continue
+    let i = 0
+    try {
+      for (; i < n; i++) {
+        if (p + 4 > end) break
+        const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
+        p += 4
+        if (len === -1) {
+          row[i] = null
+          continue
+        }
+        if (len < 0 || p + len > end) break
+        row[i] = decoders[i]!(buf, p, p + len)
+        p += len
       }
-      if (len < 0 || p + len > end) this.truncated(p - start)
-      row[i] = this.decode(i, decoders[i]!, buf, p, p + len)
-      p += len
+    } catch (e) {
+      this.decodeFailure(i, e)
     }
-    if (p !== end) this.truncated(p - start)
+    if (i !== n || p !== end) this.truncated(p - start)
     return row
   }
 
-  private decode(i: number, decoder: FieldDecoder, buf: Uint8Array, start: number, end: number): unknown {
-    try {
-      return decoder(buf, start, end)
-    } catch (e) {
-      const field = this.fields[i]!
-      if (e instanceof CodecError) {
-        throw new PgError({
-          reason: new CodecError({ message: `column "${field.name}": ${e.message}`, oid: field.dataTypeOid, column: field.name })
-        })
-      }
-      if (e instanceof PgError) throw e
+  /** A decoder threw for column `i`: a CodecError naming the column. */
+  private decodeFailure(i: number, e: unknown): never {
+    const field = this.fields[i]!
+    if (e instanceof CodecError) {
       throw new PgError({
-        reason: new CodecError({
-          message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
-          oid: field.dataTypeOid,
-          column: field.name
-        })
+        reason: new CodecError({ message: `column "${field.name}": ${e.message}`, oid: field.dataTypeOid, column: field.name })
       })
     }
+    if (e instanceof PgError) throw e
+    throw new PgError({
+      reason: new CodecError({
+        message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
+        oid: field.dataTypeOid,
+        column: field.name
+      })
+    })
   }
 
   private columnCountMismatch(buf: Uint8Array, start: number, end: number): never {

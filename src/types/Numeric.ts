@@ -30,6 +30,7 @@
 import * as BigDecimal from "effect/BigDecimal"
 import type { Writer } from "../wire/Writer.ts"
 import { Oid } from "./Oid.ts"
+import * as Utf8 from "../wire/Utf8.ts"
 import * as TypeCodec from "./TypeCodec.ts"
 
 const NAME = "numeric"
@@ -70,22 +71,45 @@ const binaryToString = (buf: Uint8Array, start: number, end: number): string => 
   for (let i = 0; i < ndigits; i++) {
     if (TypeCodec.uint16At(buf, p + 2 * i) > 9999) return TypeCodec.fail(NAME, `invalid digit at byte ${8 + 2 * i}`)
   }
-  let s = sign === SIGN_NEG ? "-" : ""
-  if (weight < 0) s += "0"
+  // Written as ASCII into a scratch buffer and read as one flat string (see Utf8.fromAscii).
+  const size = 2 + 4 * (weight >= 0 ? weight + 1 : 1) + dscale + 4
+  const out = size <= numericScratch.length ? numericScratch : new Uint8Array(size)
+  let o = 0
+  if (sign === SIGN_NEG) out[o++] = 0x2d
+  if (weight < 0) out[o++] = 0x30
   else {
     for (let d = 0; d <= weight; d++) {
       const digit = d < ndigits ? TypeCodec.uint16At(buf, p + 2 * d) : 0
-      s += d === 0 ? String(digit) : pad4(digit)
+      if (d === 0) {
+        // The leading group without leading zeros.
+        if (digit >= 1000) out[o++] = 0x30 + ((digit / 1000) | 0)
+        if (digit >= 100) out[o++] = 0x30 + (((digit / 100) | 0) % 10)
+        if (digit >= 10) out[o++] = 0x30 + (((digit / 10) | 0) % 10)
+        out[o++] = 0x30 + (digit % 10)
+      } else o = writeGroup(out, o, digit)
     }
   }
   if (dscale > 0) {
-    let frac = ""
-    for (let d = weight + 1; frac.length < dscale; d++) {
-      frac += pad4(d >= 0 && d < ndigits ? TypeCodec.uint16At(buf, p + 2 * d) : 0)
+    out[o++] = 0x2e
+    const fracEnd = o + dscale
+    for (let d = weight + 1; o < fracEnd; d++) {
+      o = writeGroup(out, o, d >= 0 && d < ndigits ? TypeCodec.uint16At(buf, p + 2 * d) : 0)
     }
-    s += "." + frac.slice(0, dscale)
+    o = fracEnd
   }
-  return s
+  return Utf8.fromAscii(out, 0, o)
+}
+
+/** Room for numerics up to a few hundred digits; larger ones get a buffer of their own. */
+const numericScratch = new Uint8Array(512)
+
+/** Writes a base-10000 digit group as four ASCII digits. */
+const writeGroup = (out: Uint8Array, o: number, digit: number): number => {
+  out[o] = 0x30 + ((digit / 1000) | 0)
+  out[o + 1] = 0x30 + (((digit / 100) | 0) % 10)
+  out[o + 2] = 0x30 + (((digit / 10) | 0) % 10)
+  out[o + 3] = 0x30 + (digit % 10)
+  return o + 4
 }
 
 /** A parsed decimal: sign, the base-10000 digits, weight and display scale. */

@@ -10,19 +10,28 @@
  * @since 0.1.0
  */
 import { Oid } from "./Oid.ts"
+import * as Utf8 from "../wire/Utf8.ts"
 import * as TypeCodec from "./TypeCodec.ts"
 
 const NAME = "uuid"
 const canonical = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
-const H = TypeCodec.HEX_BYTES
+
+/** ASCII codes of the lower-case hexadecimal digits. */
+const HEX_DIGITS = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0))
+/** The formatted UUID is written here, then read as one flat string. */
+const scratch = new Uint8Array(36)
 
 const decodeBinary = (buf: Uint8Array, start: number, end: number): string => {
   TypeCodec.expectLength(NAME, start, end, 16)
-  const p = start
-  return H[buf[p]!]! + H[buf[p + 1]!] + H[buf[p + 2]!] + H[buf[p + 3]!] + "-" + H[buf[p + 4]!] + H[buf[p + 5]!] +
-    "-" + H[buf[p + 6]!] + H[buf[p + 7]!] + "-" + H[buf[p + 8]!] + H[buf[p + 9]!] + "-" + H[buf[p + 10]!] +
-    H[buf[p + 11]!] + H[buf[p + 12]!] + H[buf[p + 13]!] + H[buf[p + 14]!] + H[buf[p + 15]!]
+  let o = 0
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) scratch[o++] = 0x2d
+    const b = buf[start + i]!
+    scratch[o++] = HEX_DIGITS[b >> 4]!
+    scratch[o++] = HEX_DIGITS[b & 15]!
+  }
+  return Utf8.fromAscii(scratch, 0, 36)
 }
 
 const toCanonical = (value: unknown): string => {

@@ -105,3 +105,14 @@ export const encodeInto = (s: string, target: Uint8Array, offset: number): numbe
  * @since 0.1.0
  */
 export const encode = (s: string): Uint8Array => encoder.encode(s)
+
+/**
+ * A string of the Latin-1 (here: ASCII) bytes `bytes[start, end)`, built in one
+ * native call as a flat string. Codecs that format values byte by byte (uuid,
+ * numeric) write into a scratch buffer and call this, instead of concatenating:
+ * a string built with `+` is a tree of pieces that costs hundreds of bytes
+ * per value until something flattens it.
+ *
+ * @since 0.1.0
+ */
+export const fromAscii = (bytes: Uint8Array, start: number, end: number): string => latin1Slice.call(bytes, start, end)
