@@ -32,9 +32,12 @@
  * tries the next one.
  *
  * **Exclusive and shared checkouts.** `acquire` leases a session for the
- * caller alone. With `multiplex: true`, `acquireShared` (and the one-statement
- * helpers `query`, `simple`, `batch`, `notify`) may put up to
- * `multiplexConcurrency` callers on one session: their requests are pipelined
+ * caller alone. With `multiplex: true`, `acquireShared` may put up to
+ * `multiplexConcurrency` callers on one session, and the one-statement helpers
+ * `query`, `simple`, `batch`, `notify` go through lanes (see "lanes" below):
+ * another session is brought in once every lane carries `multiplexConcurrency`
+ * callers, and beyond `maxSize` callers queue on the least loaded session.
+ * Their requests are pipelined
  * by the session engine. Transactions, streams, COPY and LISTEN always get an
  * exclusive session: on a multiplexed pool the session is reserved (no new
  * shared lease can land on it) and the checkout waits until the shared
@@ -126,6 +129,9 @@ export const HEALTH_CHECK_TIMEOUT_MILLIS = 5_000
 export const RELEASE_TIMEOUT_MILLIS = PgSession.DRAIN_TIMEOUT_MILLIS + 1_000
 /** Callers sharing one session at most on a multiplexed pool, by default. @since 0.1.0 */
 export const DEFAULT_MULTIPLEX_CONCURRENCY = 32
+
+/** A multiplexing lane idle this long is returned to the pool (so idle timeouts and exclusive checkouts see it). */
+export const LANE_LINGER_MILLIS = 50
 /** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. @since 0.1.0 */
 export const MAX_SWEEP_INTERVAL_MILLIS = 1_000
 /** ... and at most this often. @since 0.1.0 */
@@ -159,7 +165,7 @@ export interface PoolOptions extends SessionOptions {
   readonly healthCheckAfter?: Duration.Input | undefined
   /** Let independent one-statement callers share sessions (pipelined). Default false. */
   readonly multiplex?: boolean | undefined
-  /** Callers per shared session at most. Default 32. */
+  /** Callers per shared session before another session is brought in. Default 32. */
   readonly multiplexConcurrency?: number | undefined
   /** Safe mode for transaction poolers (PgBouncer `pool_mode = transaction`): no statement cache, protocol 3.0 by default, no LISTEN. */
   readonly transactionPooler?: boolean | undefined
@@ -456,7 +462,16 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     strategy
   })
   // Runs before the Pool's own shutdown (finalizers run in reverse order).
-  yield* Effect.addFinalizer(() => Effect.sync(() => (closing = true)))
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      closing = true
+      for (const lane of lanes.slice()) {
+        lane.closed = true
+        if (lane.inflight === 0) releaseLane(lane)
+      }
+      wakeLaneWaiters()
+    })
+  )
 
   // -- leases -----------------------------------------------------------------
 
@@ -501,8 +516,142 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     Effect.gen(function*() {
       if (!settings.multiplex) return
       yield* Scope.provide(EffectPool.reserve(pool, entry.session), scope)
+      // A lane on this session takes no new work and is returned once its callers are done.
+      closeLaneOf(entry)
       yield* awaitSoleLease(entry)
       yield* entry.session.settled
+    })
+
+  // -- lanes: the multiplexed fast path ----------------------------------------
+  //
+  // With `multiplex`, one-statement callers do not each check a session out of
+  // the Effect Pool. The pool leases sessions to itself ("lanes", one shared
+  // lease each) and hands callers the least loaded lane synchronously; the
+  // session's own FIFO pipelines them. A new lane is opened (up to `maxSize`)
+  // when every lane already carries `multiplexConcurrency` callers; once all
+  // sessions are lanes, callers queue on the least loaded one. A lane whose
+  // session is reserved for an exclusive checkout, broken, expired, or idle for
+  // `LANE_LINGER_MILLIS` takes no new work and is returned when its callers
+  // are done, so exclusive checkouts, the lifetime and the idle timeout work as
+  // without lanes.
+
+  interface Lane {
+    readonly entry: Entry
+    readonly scope: Scope.Closeable
+    inflight: number
+    /** Takes no new callers; returned to the pool when `inflight` reaches 0. */
+    closed: boolean
+    idleTimer: ReturnType<typeof setTimeout> | undefined
+  }
+  const lanes: Array<Lane> = []
+  let lanesOpening = 0
+  let laneWaiters: Array<() => void> = []
+
+  const wakeLaneWaiters = (): void => {
+    const waiters = laneWaiters
+    laneWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  const releaseLane = (lane: Lane): void => {
+    lane.closed = true
+    if (lane.idleTimer !== undefined) clearTimeout(lane.idleTimer)
+    lane.idleTimer = undefined
+    const i = lanes.indexOf(lane)
+    if (i >= 0) lanes.splice(i, 1)
+    Effect.runFork(Scope.close(lane.scope, Exit.void))
+    wakeLaneWaiters()
+  }
+
+  const closeLaneOf = (entry: Entry): void => {
+    for (const lane of lanes) {
+      if (lane.entry !== entry) continue
+      lane.closed = true
+      if (lane.inflight === 0) releaseLane(lane)
+    }
+  }
+
+  /** The least loaded lane that may take a caller, or undefined when a new lane should be opened. */
+  const pickLane = (): Lane | undefined => {
+    const now = clock.currentTimeMillisUnsafe()
+    let best: Lane | undefined
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!
+      if (!lane.closed && (!lane.entry.session.isOpen() || now >= lane.entry.retireAt || closing)) {
+        lane.closed = true
+        if (lane.inflight === 0) {
+          releaseLane(lane)
+          i--
+          continue
+        }
+      }
+      if (lane.closed) continue
+      if (best === undefined || lane.inflight < best.inflight) best = lane
+    }
+    if (best !== undefined && best.inflight >= settings.concurrency && lanes.length + lanesOpening < settings.maxSize) {
+      return undefined
+    }
+    return best
+  }
+
+  const openLane: Effect.Effect<void, PgError> = Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      lanesOpening++
+      return Effect.flatMap(Scope.make(), (scope) =>
+        restore(Scope.provide(acquireShared, scope)).pipe(
+          Effect.map((session) => {
+            const entry = entries.get(session)
+            if (entry === undefined || closing) {
+              Effect.runFork(Scope.close(scope, Exit.void))
+              return
+            }
+            lanes.push({ entry, scope, inflight: 0, closed: false, idleTimer: undefined })
+          }),
+          Effect.onError(() => Scope.close(scope, Exit.void)),
+          Effect.ensuring(Effect.sync(() => {
+            lanesOpening--
+            wakeLaneWaiters()
+          }))
+        ))
+    })
+  )
+
+  const awaitLaneChange: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    const wake = () => resume(Effect.void)
+    laneWaiters.push(wake)
+    return Effect.sync(() => {
+      const i = laneWaiters.indexOf(wake)
+      if (i >= 0) laneWaiters.splice(i, 1)
+    })
+  })
+
+  const laneDone = (lane: Lane): void => {
+    lane.inflight--
+    if (lane.inflight > 0) return
+    if (lane.closed || closing) return releaseLane(lane)
+    if (lane.idleTimer === undefined) {
+      lane.idleTimer = setTimeout(() => {
+        lane.idleTimer = undefined
+        if (lane.inflight === 0) releaseLane(lane)
+      }, LANE_LINGER_MILLIS)
+    }
+  }
+
+  /** Runs a one-statement operation on a lane (the multiplexed fast path). */
+  const onLane = <A, E>(f: (session: Session) => Effect.Effect<A, E>): Effect.Effect<A, E | PgError> =>
+    Effect.suspend((): Effect.Effect<A, E | PgError> => {
+      const lane = pickLane()
+      if (lane !== undefined) {
+        lane.inflight++
+        if (lane.idleTimer !== undefined) {
+          clearTimeout(lane.idleTimer)
+          lane.idleTimer = undefined
+        }
+        return Effect.onExit(f(lane.entry.session), () => Effect.sync(() => laneDone(lane)))
+      }
+      if (closing) return Effect.fail(closedError())
+      if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, onLane(f))
+      return Effect.andThen(awaitLaneChange, onLane(f))
     })
 
   const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
@@ -697,7 +846,12 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   ): Effect.Effect<A, E | PgError> =>
     Effect.flatMap(
       currentTransaction,
-      (tx) => Option.isSome(tx) ? f(tx.value.session) : Effect.scoped(Effect.flatMap(lease, f))
+      (tx) =>
+        Option.isSome(tx)
+          ? f(tx.value.session)
+          : lease === acquireShared && settings.multiplex
+          ? onLane(f)
+          : Effect.scoped(Effect.flatMap(lease, f))
     )
 
   const withSession = <A, E, R>(f: (session: Session) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PgError, R> =>

@@ -344,6 +344,8 @@ export interface Session {
   readonly settled: Effect.Effect<void>
   /** Whether nothing is in flight, queued, or being cancelled right now (synchronous). */
   readonly isSettled: () => boolean
+  /** Whether the session is open (not closed or broken), synchronously. */
+  readonly isOpen: () => boolean
   /** The type registry in use. */
   readonly registry: Registry
 }
@@ -1458,6 +1460,7 @@ const makeService = (engine: Engine): Session => {
     isClosed: Effect.sync(() => conn.isClosed),
     settled: engine.settled,
     isSettled: () => conn.idle || conn.isClosed,
+    isOpen: () => !conn.isClosed,
     get registry() {
       return engine.registry
     }
