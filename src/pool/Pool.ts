@@ -458,7 +458,8 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     acquire: openSession,
     min: settings.minSize,
     max: settings.maxSize,
-    concurrency: settings.concurrency,
+    // Sharing happens through lanes (below): every Pool lease is a session of its own.
+    concurrency: 1,
     strategy
   })
   // Runs before the Pool's own shutdown (finalizers run in reverse order).
@@ -598,7 +599,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     Effect.suspend(() => {
       lanesOpening++
       return Effect.flatMap(Scope.make(), (scope) =>
-        restore(Scope.provide(acquireShared, scope)).pipe(
+        restore(Scope.provide(leaseForLane, scope)).pipe(
           Effect.map((session) => {
             const entry = entries.get(session)
             if (entry === undefined || closing) {
@@ -637,22 +638,30 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     }
   }
 
+  /** Takes a place on a lane (opening one, or waiting for one, when needed). */
+  const acquireLane: Effect.Effect<Lane, PgError> = Effect.suspend((): Effect.Effect<Lane, PgError> => {
+    const lane = pickLane()
+    if (lane !== undefined) {
+      lane.inflight++
+      if (lane.idleTimer !== undefined) {
+        clearTimeout(lane.idleTimer)
+        lane.idleTimer = undefined
+      }
+      return Effect.succeed(lane)
+    }
+    if (closing) return Effect.fail(closedError())
+    if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, acquireLane)
+    return Effect.andThen(awaitLaneChange, acquireLane)
+  })
+
   /** Runs a one-statement operation on a lane (the multiplexed fast path). */
   const onLane = <A, E>(f: (session: Session) => Effect.Effect<A, E>): Effect.Effect<A, E | PgError> =>
-    Effect.suspend((): Effect.Effect<A, E | PgError> => {
-      const lane = pickLane()
-      if (lane !== undefined) {
-        lane.inflight++
-        if (lane.idleTimer !== undefined) {
-          clearTimeout(lane.idleTimer)
-          lane.idleTimer = undefined
-        }
-        return Effect.onExit(f(lane.entry.session), () => Effect.sync(() => laneDone(lane)))
-      }
-      if (closing) return Effect.fail(closedError())
-      if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, onLane(f))
-      return Effect.andThen(awaitLaneChange, onLane(f))
-    })
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        restore(acquireLane),
+        (lane) => Effect.onExit(restore(f(lane.entry.session)), () => Effect.sync(() => laneDone(lane)))
+      )
+    )
 
   const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
     session.simple("").pipe(
@@ -823,8 +832,29 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       })
     )
 
-  const acquire = checkout("exclusive")
-  const acquireShared = checkout("shared")
+  /** Exclusive checkouts wait for a session: when every session is a lane, one lane is drained for them. */
+  const drainLaneFor: Effect.Effect<void> = Effect.sync(() => {
+    if (!settings.multiplex || lanes.length === 0) return
+    if (pool.state.availableHead !== undefined || pool.state.items.size < settings.maxSize) return
+    let least: Lane | undefined
+    for (const lane of lanes) {
+      if (!lane.closed && (least === undefined || lane.inflight < least.inflight)) least = lane
+    }
+    if (least === undefined) return
+    least.closed = true
+    if (least.inflight === 0) releaseLane(least)
+  })
+
+  const acquire = Effect.andThen(drainLaneFor, checkout("exclusive"))
+  /** A Pool lease of its own for a new lane. */
+  const leaseForLane = checkout("shared")
+  /** A shared session: a lane (multiplexed), released with the caller's Scope. */
+  const acquireShared: Effect.Effect<Session, PgError, Scope.Scope> = settings.multiplex
+    ? Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(acquireLane), (lane) =>
+        Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.sync(() => laneDone(lane)))), lane.entry.session))
+    )
+    : checkout("shared")
 
   const reserve = (session: Session): Effect.Effect<void, PgError, Scope.Scope> =>
     Effect.gen(function*() {

@@ -328,6 +328,29 @@ describe("PgPool: multiplexing", () => {
       assert.strictEqual(new Set(results.map((r) => r.pid)).size, 1)
     }))
 
+  it.live("lanes: a burst spreads over every session, an exclusive checkout is served while the burst runs, idle lanes go back", () =>
+    Effect.gen(function*() {
+      const pool = yield* makePool({ maxSize: 2, minSize: 2, multiplex: true, multiplexConcurrency: 4 })
+      const burst = yield* Effect.forkChild(
+        Effect.forEach(
+          Array.from({ length: 2000 }, (_, i) => i),
+          (i) => Effect.map(pool.query<{ n: number; pid: number }>("select $1::int as n, pg_backend_pid() as pid", [i]), (r) => r.rows[0]!),
+          { concurrency: "unbounded" }
+        )
+      )
+      yield* Effect.sleep(5)
+      // An exclusive checkout in the middle of the burst: one lane is drained and handed over.
+      const inTx = yield* pool.withTransaction(Effect.map(pool.query<{ t: string }>("select 'tx' as t"), (r) => r.rows[0]!.t))
+      assert.strictEqual(inTx, "tx")
+      const results = yield* Fiber.join(burst)
+      assert.deepStrictEqual(results.map((r) => r.n), Array.from({ length: 2000 }, (_, i) => i))
+      assert.strictEqual(new Set(results.map((r) => r.pid)).size, 2)
+      yield* Effect.sleep(PgPool.LANE_LINGER_MILLIS * 4)
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.inUse, 0)
+      assert.strictEqual(stats.idle, 2)
+    }))
+
   it.live("transactions get an exclusive session: shared queries never run inside them", () =>
     Effect.gen(function*() {
       const pool = yield* makePool({ maxSize: 1, multiplex: true })
