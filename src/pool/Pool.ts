@@ -657,10 +657,23 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   /** Runs a one-statement operation on a lane (the multiplexed fast path). */
   const onLane = <A, E>(f: (session: Session) => Effect.Effect<A, E>): Effect.Effect<A, E | PgError> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        restore(acquireLane),
-        (lane) => Effect.onExit(restore(f(lane.entry.session)), () => Effect.sync(() => laneDone(lane)))
-      )
+      Effect.suspend(() => {
+        // The common case: a lane is there; the place is taken and its release installed
+        // without an interruptible step in between.
+        const lane = pickLane()
+        if (lane !== undefined) {
+          lane.inflight++
+          if (lane.idleTimer !== undefined) {
+            clearTimeout(lane.idleTimer)
+            lane.idleTimer = undefined
+          }
+          return Effect.onExit(restore(f(lane.entry.session)), () => Effect.sync(() => laneDone(lane)))
+        }
+        return Effect.flatMap(
+          restore(acquireLane),
+          (taken) => Effect.onExit(restore(f(taken.entry.session)), () => Effect.sync(() => laneDone(taken)))
+        )
+      })
     )
 
   const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
