@@ -548,3 +548,33 @@ describe("Faults: protocol negotiation", () => {
       assert.deepStrictEqual(rows, [{ x: "ok" }])
     }), TEST_MILLIS)
 })
+
+describe("Faults: COPY BOTH", () => {
+  it.live("CopyBothResponse is recognised: its CopyData is read and the query ends at ReadyForQuery", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeServer.make([
+        FakeServer.handshake(),
+        FakeServer.respond("Query", () => [
+          { _tag: "CopyBothResponse", format: 0, columnFormats: [] },
+          { _tag: "CopyData", data: Uint8Array.of(0x6b, 1, 2, 3) },
+          { _tag: "CopyData", data: Uint8Array.of(0x6b, 4, 5, 6) },
+          { _tag: "CopyDone" },
+          FakeServer.commandComplete("START_REPLICATION"),
+          FakeServer.readyForQuery()
+        ]),
+        FakeServer.readUntil("Sync"),
+        FakeServer.send([
+          ...queryHead(["x"]),
+          FakeServer.dataRow(["after"]),
+          FakeServer.commandComplete("SELECT 1"),
+          FakeServer.readyForQuery()
+        ]),
+        FakeServer.waitForever
+      ])
+      const session = yield* connect(server)
+      const results = yield* session.simple("START_REPLICATION SLOT s LOGICAL 0/0")
+      assert.strictEqual(results[0]!.command, "START_REPLICATION")
+      const { rows } = yield* session.query("select 'after' as x")
+      assert.deepStrictEqual(rows, [{ x: "after" }])
+    }))
+})
