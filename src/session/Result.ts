@@ -86,6 +86,11 @@ const countedCommands = new Set(["INSERT", "DELETE", "UPDATE", "SELECT", "MOVE",
  * @since 0.1.0
  */
 export const parseCommandTag = (tag: string): { readonly command: string; readonly rowCount: number | null } => {
+  // The common tags first, without slicing twice.
+  if (tag.startsWith("SELECT ")) {
+    const n = Number(tag.slice(7))
+    if (Number.isInteger(n) && n >= 0) return { command: "SELECT", rowCount: n }
+  }
   const space = tag.lastIndexOf(" ")
   if (space === -1) return { command: tag, rowCount: null }
   const last = tag.slice(space + 1)

@@ -668,6 +668,15 @@ class Engine {
       request.statement = undefined
       return first ? this.conn.submitFirst(request) : this.conn.submit(request)
     }
+    // The hot path: a cached, prepared statement and no type to look up (no closures).
+    const cache = this.cache
+    if (cache !== undefined && !first && this.unknownTypeNames(request.params) === undefined) {
+      const statement = cache.get(statementKey(this.registry, request.sql, request.params))
+      if (statement !== undefined && statement.state === "ready") {
+        request.statement = statement
+        return this.conn.submit(request)
+      }
+    }
     this.withStatement(
       request.sql,
       request.params,
