@@ -464,20 +464,13 @@ export class CloseRequest extends Request {
 }
 
 /**
- * A simple Query: every statement of the string, every result in order.
- *
- * **Details**
- *
- * Results come in the text format (the simple protocol has no format
- * choice). An error stops the string: statements after it do not run
- * (protocol-3.2 "Simple Query"), and the request fails with that error.
- * A COPY inside the string is refused with CopyFail (COPY FROM) or its data
- * is dropped (COPY TO): use `copyFrom`/`copyTo` for COPY.
+ * What a request returning several result sets shares: it collects each
+ * statement's rows, fields, command tag and notices into one result, in order,
+ * and hands the list over at ReadyForQuery.
  *
  * @since 0.1.0
  */
-export class SimpleRequest extends Request {
-  readonly sql: string
+abstract class ResultSetsRequest extends Request {
   readonly registry: Registry
   readonly rowMode: RowMode
   readonly resume: Resume<ReadonlyArray<QueryResult<unknown>>>
@@ -487,23 +480,22 @@ export class SimpleRequest extends Request {
   private shape: RowShape | undefined = undefined
   private noticeStart = 0
 
-  constructor(sql: string, registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
+  constructor(registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
     super()
-    this.sql = sql
     this.registry = registry
     this.rowMode = rowMode
     this.resume = resume
-  }
-
-  encode(w: Writer): void {
-    Frontend.writeQuery(w, this.sql)
-    this.begin(PLAN_SIMPLE)
   }
 
   override onRowDescription(message: Backend.RowDescription): void {
     this.fields = toFields(message.fields)
     this.shape = new RowShape(this.fields, this.registry)
     this.rows = []
+  }
+
+  override onNoData(): void {
+    this.fields = []
+    this.shape = undefined
   }
 
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
@@ -528,14 +520,6 @@ export class SimpleRequest extends Request {
     this.push("")
   }
 
-  override onCopyIn(conn: Connection): void {
-    conn.send((w) => {
-      w.begin(Code.CopyFail, "CopyFail")
-      w.cstring("COPY FROM STDIN is not supported by simple(); use copyFrom")
-      w.end()
-    })
-  }
-
   complete(): void {
     if (this.discard) return
     if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
@@ -545,6 +529,50 @@ export class SimpleRequest extends Request {
 
   fail(error: PgError): void {
     if (!this.discard) this.resume(Effect.fail(error))
+  }
+}
+
+/**
+ * Writes CopyFail: ends a COPY FROM the request did not mean to feed.
+ *
+ * @since 0.1.0
+ */
+export const sendCopyFail = (conn: Connection, message: string): void => {
+  conn.send((w) => {
+    w.begin(Code.CopyFail, "CopyFail")
+    w.cstring(message.replace(/\0/g, " "))
+    w.end()
+  })
+}
+
+/**
+ * A simple Query: every statement of the string, every result in order.
+ *
+ * **Details**
+ *
+ * Results come in the text format (the simple protocol has no format
+ * choice). An error stops the string: statements after it do not run
+ * (protocol-3.2 "Simple Query"), and the request fails with that error.
+ * A COPY inside the string is refused with CopyFail (COPY FROM) or its data
+ * is dropped (COPY TO): use `copyFrom`/`copyTo` for COPY.
+ *
+ * @since 0.1.0
+ */
+export class SimpleRequest extends ResultSetsRequest {
+  readonly sql: string
+
+  constructor(sql: string, registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
+    super(registry, rowMode, resume)
+    this.sql = sql
+  }
+
+  encode(w: Writer): void {
+    Frontend.writeQuery(w, this.sql)
+    this.begin(PLAN_SIMPLE)
+  }
+
+  override onCopyIn(conn: Connection): void {
+    sendCopyFail(conn, "COPY FROM STDIN is not supported by simple(); use copyFrom")
   }
 }
 
@@ -572,16 +600,8 @@ export interface BatchItem {
  *
  * @since 0.1.0
  */
-export class BatchRequest extends Request {
+export class BatchRequest extends ResultSetsRequest {
   readonly items: ReadonlyArray<BatchItem>
-  readonly registry: Registry
-  readonly rowMode: RowMode
-  readonly resume: Resume<ReadonlyArray<QueryResult<unknown>>>
-  readonly results: Array<QueryResult<unknown>> = []
-  private rows: Array<unknown> = []
-  private fields: ReadonlyArray<Field> = []
-  private shape: RowShape | undefined = undefined
-  private noticeStart = 0
 
   constructor(
     items: ReadonlyArray<BatchItem>,
@@ -589,11 +609,8 @@ export class BatchRequest extends Request {
     rowMode: RowMode,
     resume: Resume<ReadonlyArray<QueryResult<unknown>>>
   ) {
-    super()
+    super(registry, rowMode, resume)
     this.items = items
-    this.registry = registry
-    this.rowMode = rowMode
-    this.resume = resume
   }
 
   encode(w: Writer): void {
@@ -610,47 +627,6 @@ export class BatchRequest extends Request {
     w.bytes(Frontend.SYNC)
     plan.push("ReadyForQuery")
     this.begin(plan)
-  }
-
-  override onRowDescription(message: Backend.RowDescription): void {
-    this.fields = toFields(message.fields)
-    this.shape = new RowShape(this.fields, this.registry)
-  }
-
-  override onNoData(): void {
-    this.fields = []
-    this.shape = undefined
-  }
-
-  override onDataRow(buf: Uint8Array, start: number, end: number): void {
-    const shape = this.shape!
-    this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
-  }
-
-  private push(tag: string): void {
-    const notices = this.notices?.slice(this.noticeStart)
-    this.noticeStart = this.notices?.length ?? 0
-    this.results.push(makeResult(this.rows, this.fields, tag, notices))
-    this.rows = []
-  }
-
-  override onCommandComplete(tag: string): void {
-    this.push(tag)
-  }
-
-  override onEmptyQuery(): void {
-    this.push("")
-  }
-
-  complete(): void {
-    if (this.discard) return
-    if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
-    else if (this.clientError !== undefined) this.resume(Effect.fail(this.clientError))
-    else this.resume(Effect.succeed(this.results))
-  }
-
-  fail(error: PgError): void {
-    if (!this.discard) this.resume(Effect.fail(error))
   }
 }
 

@@ -33,7 +33,7 @@ import * as Frontend from "../protocol/Frontend.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
 import type { Writer } from "../wire/Writer.ts"
 import { type Connection, READ_PAUSE_HIGH_WATER_BYTES, Request } from "./Connection.ts"
-import { declaredTypes, PLAN_SIMPLE, writeBind } from "./Requests.ts"
+import { declaredTypes, PLAN_SIMPLE, sendCopyFail, writeBind } from "./Requests.ts"
 import type { QueryOwner } from "./Requests.ts"
 import { type Field, parseCommandTag, type RowMode, RowShape, toFields } from "./Result.ts"
 import type * as State from "./State.ts"
@@ -290,11 +290,7 @@ export class CopyOutRequest extends PullRequest<Uint8Array> {
   }
 
   override onCopyIn(conn: Connection): void {
-    conn.send((w) => {
-      w.begin(Code.CopyFail, "CopyFail")
-      w.cstring("copyTo expects COPY ... TO STDOUT")
-      w.end()
-    })
+    sendCopyFail(conn, "copyTo expects COPY ... TO STDOUT")
   }
 
   override onCopyData(buf: Uint8Array, start: number, end: number): void {
@@ -450,13 +446,7 @@ export class CopyInRequest extends Request {
     const conn = this.conn
     if (conn === undefined) return
     if (failure === undefined) conn.sendBytes(Frontend.COPY_DONE)
-    else {
-      conn.send((w) => {
-        w.begin(Code.CopyFail, "CopyFail")
-        w.cstring(failure.replace(/\0/g, " "))
-        w.end()
-      })
-    }
+    else sendCopyFail(conn, failure)
   }
 
   /** Waits for the server's answer (CommandComplete + ReadyForQuery, or the error). */
