@@ -477,6 +477,13 @@ class Engine {
     })
   }
 
+  private statementCount = 0
+
+  /** A statement name unique on this connection (from the cache's sequence when there is a cache). */
+  nextStatementName(): string {
+    return this.cache?.nextName() ?? `p${++this.statementCount}`
+  }
+
   /** OIDs looked up in pg_type (found or not): each is looked up once per session. */
   private readonly lookedUp = new Set<number>()
   /** OIDs being looked up, with who waits for them. */
@@ -580,7 +587,6 @@ class Engine {
           )
         )
         this.registry = this.registry.withTypes(typeRows)
-        this.queryOwner.registry = this.registry
       } catch {
         // Unreadable catalog rows: the types stay unknown and decode as text.
       }
@@ -620,8 +626,11 @@ class Engine {
     if (this.cache?.remove(statement.key, statement) === true) this.closeStatement(statement)
   }
 
-  readonly queryOwner = {
-    registry: undefined as unknown as Registry,
+  readonly queryOwner: QueryOwner = ((engine: Engine): QueryOwner => ({
+    /** Read when a request is encoded: the session's registry as it is then (it grows with pg_type lookups). */
+    get registry(): Registry {
+      return engine.registry
+    },
     needsTypes: (oids: ReadonlyArray<number>): boolean => this.needsTypes(oids),
     settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined): void => {
       if (request.discard) return
@@ -654,7 +663,7 @@ class Engine {
       }
       request.resume(request.outcome())
     }
-  }
+  }))(this)
 
   startQuery(request: QueryRequest, first = false, unnamed = false): void {
     request.unnamed = unnamed
@@ -1150,7 +1159,6 @@ const openSession = (
         (e) => e.socket
       )
       const engine = new Engine(options, openSide, noticeHub, parameterHub)
-      engine.queryOwner.registry = engine.registry
       engine.conn.attach(established.socket)
       const startup: StartupOptions = {
         user: settings.user,
@@ -1310,7 +1318,7 @@ const makeService = (engine: Engine): Session => {
 
   const prepare = (sql: string, types: ReadonlyArray<number> = []) =>
     Effect.gen(function*() {
-      const name = engine.cache?.nextName() ?? `p${++preparedCounter}`
+      const name = engine.nextStatementName()
       const statement = new Statement(name, sql, types)
       yield* Effect.acquireRelease(
         Effect.callback<void, PgError>((resume) => {
@@ -1475,8 +1483,6 @@ const makeService = (engine: Engine): Session => {
     }
   }
 }
-
-let preparedCounter = 0
 
 /**
  * A Layer that provides `PgSession` for its lifetime.

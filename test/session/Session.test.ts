@@ -737,3 +737,26 @@ describe("PgSession: per-query options", () => {
       assert.isTrue(session.isSettled())
     }))
 })
+
+describe("PgSession: cancel", () => {
+  it.live("session.cancel cancels the running query (57014) and the session stays usable", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const monitor = yield* connect()
+      const fiber = yield* Effect.forkChild(Effect.exit(session.query("select pg_sleep(30)")))
+      for (let i = 0; i < 200; i++) {
+        const { rows } = yield* monitor.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where pid = $1 and state = 'active' and query like '%pg_sleep(30)%'",
+          [session.processId]
+        )
+        if (rows[0]!.n === 1) break
+        yield* Effect.sleep(10)
+      }
+      yield* session.cancel
+      const exit = yield* Fiber.join(fiber)
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "57014")
+      assert.isTrue((reasonOf(exit) as ServerError).sqlState.canceled)
+      const { rows } = yield* session.query("select 1 as one")
+      assert.deepStrictEqual(rows, [{ one: 1 }])
+    }))
+})
