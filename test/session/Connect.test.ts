@@ -4,6 +4,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { PgError } from "../../src/errors/PgError.ts"
@@ -443,5 +444,26 @@ describe("connect: revocation, certificate mode, key log", () => {
       } finally {
         Fs.rmSync(dir, { recursive: true, force: true })
       }
+    }))
+})
+
+describe("connect: bytes before the TLS handshake (CVE-2021-23222)", () => {
+  it.live("an 'S' followed by more bytes is refused, never read as if it came over TLS", () =>
+    Effect.gen(function*() {
+      const server = Net.createServer((socket) => {
+        socket.once("data", () => socket.write(Buffer.from("Sinjected")))
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<void>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () => Effect.sync(() => server.close())
+      )
+      const port = (server.address() as Net.AddressInfo).port
+      const error = failureOf(
+        yield* Effect.exit(PgSession.connect({ host: "127.0.0.1", port, user: "postgres", sslMode: "require", connectTimeout: 2000 }))
+      )
+      assert.strictEqual(error.reason._tag, "TlsError")
+      assert.match(error.message, /unexpected bytes/)
     }))
 })
