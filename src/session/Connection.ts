@@ -662,6 +662,14 @@ export class Connection {
     if (request === undefined) return this.desync(typeName(type), undefined)
     const outcome = State.step(request.phase, event)
     if (outcome === "Desync") return this.desync(typeName(type), request)
+    if (type === Code.CommandComplete) {
+      // Once per statement: the tag goes to the request without a message object.
+      const tag = this.reader.reset(buf, start, end, "CommandComplete").cstring()
+      this.reader.done()
+      request.onCommandComplete(tag)
+      if (outcome === "Advance" && !request.done) request.advance(event)
+      return
+    }
     const message = Backend.readUnsafe(type, buf, start, end, this.reader)
     switch (outcome) {
       case "Stay":

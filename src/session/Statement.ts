@@ -48,6 +48,8 @@ export class Statement {
   waiters: Array<(error: PgError | undefined) => void> = []
   /** Executions of this statement written and not yet answered. */
   inUse = 0
+  /** The cache's use counter at this statement's last use (least recently used goes first). */
+  lastUsed = 0
   /** Evicted while in use: close once the last execution is answered. */
   closeWhenIdle = false
 
@@ -114,13 +116,16 @@ export class StatementCache {
     return this.entries.size
   }
 
-  /** The cached statement for `key`, refreshed as most recently used. */
+  private uses = 0
+
+  /**
+   * The cached statement for `key`, marked as most recently used. (A use stamp,
+   * not a Map reinsertion: deleting and re-adding a key on every query makes
+   * the map rehash and allocate; eviction scans the few hundred entries instead.)
+   */
   get(key: string): Statement | undefined {
     const statement = this.entries.get(key)
-    if (statement !== undefined) {
-      this.entries.delete(key)
-      this.entries.set(key, statement)
-    }
+    if (statement !== undefined) statement.lastUsed = ++this.uses
     return statement
   }
 
@@ -134,13 +139,20 @@ export class StatementCache {
    * closes them on the server).
    */
   add(key: string, statement: Statement): ReadonlyArray<Statement> {
+    statement.lastUsed = ++this.uses
     this.entries.set(key, statement)
     const evicted: Array<Statement> = []
     while (this.entries.size > this.capacity) {
-      const oldestKey = this.entries.keys().next().value as string
-      const oldest = this.entries.get(oldestKey)!
-      this.entries.delete(oldestKey)
-      evicted.push(oldest)
+      let oldestKey: string | undefined
+      let oldest: Statement | undefined
+      for (const [k, s] of this.entries) {
+        if (oldest === undefined || s.lastUsed < oldest.lastUsed) {
+          oldest = s
+          oldestKey = k
+        }
+      }
+      this.entries.delete(oldestKey!)
+      evicted.push(oldest!)
     }
     return evicted
   }

@@ -92,11 +92,26 @@ const textFallback: TypeCodec.FieldDecoder = (buf, start, end) => {
 
 /** How one parameter is sent: the codec (if any), the value it encodes, and the format. */
 interface Plan {
-  readonly codec: AnyCodec | undefined
-  readonly value: unknown
-  readonly format: TypeCodec.Format
+  codec: AnyCodec | undefined
+  value: unknown
+  format: TypeCodec.Format
   /** A string to send verbatim as text (bypassing the codec). */
-  readonly verbatim: boolean
+  verbatim: boolean
+}
+
+/**
+ * The one plan object `plan` fills (parameters are planned one at a time, and
+ * every caller reads the fields before anything can plan again): no allocation
+ * per parameter on the hot path.
+ */
+const scratchPlan: Plan = { codec: undefined, value: undefined, format: 0, verbatim: false }
+
+const planned = (codec: AnyCodec | undefined, value: unknown, format: TypeCodec.Format, verbatim: boolean): Plan => {
+  scratchPlan.codec = codec
+  scratchPlan.value = value
+  scratchPlan.format = format
+  scratchPlan.verbatim = verbatim
+  return scratchPlan
 }
 
 const isPrimitiveLeaf = (v: unknown): boolean =>
@@ -397,21 +412,22 @@ export class Registry {
     const mark = w.mark()
     try {
       if (Param.isNull(value)) TypeCodec.fail("parameter", "NULL has no bytes (write length -1 instead)")
-      const plan = this.plan(value, oid)
+      // Read the shared plan before any codec runs (an array codec plans its elements).
+      const { codec, value: planValue, format: planFormat, verbatim } = this.plan(value, oid)
       if (format === 1) {
-        if (plan.format !== 1) {
-          TypeCodec.fail(plan.codec?.name ?? "parameter", `${TypeCodec.describe(plan.value)} cannot be sent in binary`)
+        if (planFormat !== 1) {
+          TypeCodec.fail(codec?.name ?? "parameter", `${TypeCodec.describe(planValue)} cannot be sent in binary`)
         }
         // A declared type without a codec takes raw bytes as its binary form.
-        if (plan.codec === undefined) w.bytes(plan.value as Uint8Array)
-        else plan.codec.encodeBinary!(w, plan.value)
+        if (codec === undefined) w.bytes(planValue as Uint8Array)
+        else codec.encodeBinary!(w, planValue)
         return
       }
-      const text = plan.verbatim
-        ? TypeCodec.checkText(plan.codec?.name ?? "parameter", plan.value as string)
-        : plan.codec === undefined
-        ? inferText(plan.value)
-        : plan.codec.encodeText(plan.value)
+      const text = verbatim
+        ? TypeCodec.checkText(codec?.name ?? "parameter", planValue as string)
+        : codec === undefined
+        ? inferText(planValue)
+        : codec.encodeText(planValue)
       w.string(text)
     } catch (e) {
       w.pos -= w.since(mark)
@@ -449,30 +465,25 @@ export class Registry {
       const inner = value.value
       if (codec === undefined) {
         if (value.oid === 0 && value.typeName === undefined) {
-          return { codec: undefined, value: inner, format: 0, verbatim: typeof inner === "string" }
+          return planned(undefined, inner, 0, typeof inner === "string")
         }
         return TypeCodec.fail("parameter", `unknown type ${value.typeName ?? value.oid}`)
       }
       if (oid !== 0 && oid !== codec.oid) {
-        return { codec, value: inner, format: 0, verbatim: false }
+        return planned(codec, inner, 0, false)
       }
-      return { codec, value: inner, format: codec.formatFor(inner), verbatim: false }
+      return planned(codec, inner, codec.formatFor(inner), false)
     }
     const codec = oid === 0 ? undefined : this.codecs.get(oid)
     if (codec === undefined) {
       if (oid !== 0 && (value instanceof Uint8Array || value instanceof ArrayBuffer)) {
-        return {
-          codec: undefined,
-          value: value instanceof ArrayBuffer ? new Uint8Array(value) : value,
-          format: 1,
-          verbatim: false
-        }
+        return planned(undefined, value instanceof ArrayBuffer ? new Uint8Array(value) : value, 1, false)
       }
-      return { codec: undefined, value, format: 0, verbatim: typeof value === "string" }
+      return planned(undefined, value, 0, typeof value === "string")
     }
     const format = codec.formatFor(value)
-    if (typeof value === "string") return { codec, value, format, verbatim: format === 0 }
-    return { codec, value, format, verbatim: false }
+    if (typeof value === "string") return planned(codec, value, format, format === 0)
+    return planned(codec, value, format, false)
   }
 }
 
