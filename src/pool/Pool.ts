@@ -543,6 +543,8 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     /** Takes no new callers; returned to the pool when `inflight` reaches 0. */
     closed: boolean
     idleTimer: ReturnType<typeof setTimeout> | undefined
+    /** Counts a query in while the session creates it, and out once it is finished (`Session.queryTracked`). */
+    readonly tracker: PgSession.QueryTracker
   }
   const lanes: Array<Lane> = []
   let lanesOpening = 0
@@ -606,7 +608,24 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
               Effect.runFork(Scope.close(scope, Exit.void))
               return
             }
-            lanes.push({ entry, scope, inflight: 0, closed: false, idleTimer: undefined })
+            const lane: Lane = {
+              entry,
+              scope,
+              inflight: 0,
+              closed: false,
+              idleTimer: undefined,
+              tracker: {
+                start: () => {
+                  lane.inflight++
+                  if (lane.idleTimer !== undefined) {
+                    clearTimeout(lane.idleTimer)
+                    lane.idleTimer = undefined
+                  }
+                },
+                finish: () => laneDone(lane)
+              }
+            }
+            lanes.push(lane)
           }),
           Effect.onError(() => Scope.close(scope, Exit.void)),
           Effect.ensuring(Effect.sync(() => {
@@ -921,7 +940,17 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     retire,
     withSession,
     query: <R = Row>(sql: string, params?: ReadonlyArray<unknown>, queryOptions?: QueryOptions) =>
-      onSession(acquireShared, (session) => session.query<R>(sql, params, queryOptions)),
+      settings.multiplex
+        ? Effect.withFiber((fiber) => {
+          // The lane fast path: no checkout, no Scope, no wrapper per statement; the session
+          // counts the query in and out of the lane itself.
+          const tx = Context.getOrUndefined(fiber.context, transactionKey)
+          if (tx !== undefined) return tx.session.query<R>(sql, params, queryOptions)
+          const lane = pickLane()
+          if (lane !== undefined) return lane.entry.session.queryTracked<R>(sql, params, queryOptions, lane.tracker)
+          return onLane((session) => session.query<R>(sql, params, queryOptions))
+        })
+        : onSession(acquireShared, (session) => session.query<R>(sql, params, queryOptions)),
     simple: (sql, queryOptions) => onSession(acquireShared, (session) => session.simple(sql, queryOptions)),
     batch: (items, queryOptions) => onSession(acquireShared, (session) => session.batch(items, queryOptions)),
     stream: <R = Row>(sql: string, params?: ReadonlyArray<unknown>, streamOptions?: StreamOptions) =>

@@ -213,6 +213,17 @@ export const makeResult = <R>(
 }
 
 /**
+ * Hooks for whoever lends the session (a pool's lane): `start` when the
+ * request is created, `finish` once it no longer occupies the session.
+ *
+ * @since 0.1.0
+ */
+export interface QueryTracker {
+  readonly start: () => void
+  readonly finish: () => void
+}
+
+/**
  * What a `QueryRequest` needs from the session around it.
  *
  * @since 0.1.0
@@ -245,6 +256,16 @@ export class QueryRequest extends Request {
   atRiskOfStrayCancel = false
   /** Run as an unnamed statement even with the statement cache on (`prepare: false`). */
   unnamed = false
+  /** Told when the request starts and when it is finished for good (a pool's lane bookkeeping). */
+  tracker: QueryTracker | undefined = undefined
+  private finished = false
+
+  /** The request is finished for good (answered, failed, or dropped after an interruption): tell the tracker once. */
+  finish(): void {
+    if (this.finished) return
+    this.finished = true
+    this.tracker?.finish()
+  }
 
   constructor(
     owner: QueryOwner,

@@ -76,6 +76,7 @@ import {
   PrepareRequest,
   type QueryOwner,
   QueryRequest,
+  type QueryTracker,
   type Resume,
   SimpleRequest
 } from "./Requests.ts"
@@ -84,7 +85,7 @@ import { Statement, StatementCache } from "./Statement.ts"
 import { checkParameter, StartupRequest, type StartupOptions } from "./Startup.ts"
 import { CopyInRequest, type CopyResult, CopyOutRequest, DEFAULT_STREAM_PAGE_ROWS, StreamRequest } from "./Streaming.ts"
 
-export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, Row, RowMode }
+export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, QueryTracker, Row, RowMode }
 
 // ---------------------------------------------------------------------------
 // Timeouts (every one a named constant)
@@ -346,6 +347,18 @@ export interface Session {
   readonly isSettled: () => boolean
   /** Whether the session is open (not closed or broken), synchronously. */
   readonly isOpen: () => boolean
+  /**
+   * `query` for whoever lends the session (a pool): `tracker.start` runs when
+   * the request is created and `tracker.finish` once it no longer occupies the
+   * session (answered, failed, or drained after an interruption). Rows are not
+   * Schema-decoded here.
+   */
+  readonly queryTracked: <R = Row>(
+    sql: string,
+    params: ReadonlyArray<unknown> | undefined,
+    options: QueryOptions | undefined,
+    tracker: QueryTracker
+  ) => Effect.Effect<QueryResult<R>, PgError>
   /** The type registry in use. */
   readonly registry: Registry
 }
@@ -633,7 +646,7 @@ class Engine {
     },
     needsTypes: (oids: ReadonlyArray<number>): boolean => this.needsTypes(oids),
     settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined): void => {
-      if (request.discard) return
+      if (request.discard) return request.finish()
       if (request.raw !== undefined && status !== undefined) {
         return this.ensureTypes(request.fields.map((f) => f.dataTypeOid), () => {
           request.decodeRaw(this.registry)
@@ -661,6 +674,7 @@ class Engine {
           return this.startQuery(request, true, request.unnamed)
         }
       }
+      request.finish()
       request.resume(request.outcome())
     }
   }))(this)
@@ -695,7 +709,10 @@ class Engine {
         if (first) this.conn.submitFirst(request)
         else this.conn.submit(request)
       },
-      (error) => request.resume(Effect.fail(error))
+      (error) => {
+        request.finish()
+        request.resume(Effect.fail(error))
+      }
     )
   }
 
@@ -753,6 +770,7 @@ class Engine {
         this.conn.withdraw(request)
         request.discard = true
         request.done = true
+        if (request instanceof QueryRequest) request.finish()
         return Effect.void
       }
       request.discard = true
@@ -1218,7 +1236,12 @@ const openEstablished = (
 const makeService = (engine: Engine): Session => {
   const conn = engine.conn
 
-  const rawQuery = <R = Row>(sql: string, params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
+  const rawQuery = <R = Row>(
+    sql: string,
+    params: ReadonlyArray<unknown> = [],
+    options?: QueryOptions,
+    tracker?: QueryTracker
+  ) =>
     Effect.callback<QueryResult<R>, PgError>((resume) => {
       const request = new QueryRequest(
         engine.queryOwner,
@@ -1228,6 +1251,10 @@ const makeService = (engine: Engine): Session => {
         options?.rowMode ?? "object",
         resume as Resume<QueryResult<unknown>>
       )
+      if (tracker !== undefined) {
+        request.tracker = tracker
+        tracker.start()
+      }
       engine.startQuery(request, false, options?.prepare === false)
       if (request.done) return
       return engine.abandon(request)
@@ -1478,6 +1505,7 @@ const makeService = (engine: Engine): Session => {
     settled: engine.settled,
     isSettled: () => conn.idle || conn.isClosed,
     isOpen: () => !conn.isClosed,
+    queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? [], options, tracker),
     get registry() {
       return engine.registry
     }

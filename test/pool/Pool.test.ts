@@ -351,6 +351,21 @@ describe("PgPool: multiplexing", () => {
       assert.strictEqual(stats.idle, 2)
     }))
 
+  it.live("lanes: an interrupted shared query gives its place back once the session has drained it", () =>
+    Effect.gen(function*() {
+      const pool = yield* makePool({ maxSize: 1, multiplex: true })
+      const sleeper = yield* Effect.forkChild(pool.query("select pg_sleep(5)"))
+      yield* Effect.sleep(100)
+      yield* Fiber.interrupt(sleeper)
+      const { rows } = yield* pool.query<{ n: number }>("select 1 as n")
+      assert.deepStrictEqual(rows, [{ n: 1 }])
+      // An exclusive checkout needs every lane place back: it would wait forever on a leaked one.
+      const inTx = yield* pool.withTransaction(pool.query<{ t: string }>("select 'tx' as t")).pipe(Effect.timeout(3000))
+      assert.deepStrictEqual(inTx.rows, [{ t: "tx" }])
+      yield* Effect.sleep(PgPool.LANE_LINGER_MILLIS * 4)
+      assert.strictEqual((yield* pool.stats).inUse, 0)
+    }))
+
   it.live("transactions get an exclusive session: shared queries never run inside them", () =>
     Effect.gen(function*() {
       const pool = yield* makePool({ maxSize: 1, multiplex: true })
