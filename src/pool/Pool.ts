@@ -130,8 +130,12 @@ export const RELEASE_TIMEOUT_MILLIS = PgSession.DRAIN_TIMEOUT_MILLIS + 1_000
 /** Callers sharing one session at most on a multiplexed pool, by default. @since 0.1.0 */
 export const DEFAULT_MULTIPLEX_CONCURRENCY = 32
 
-/** A multiplexing lane idle this long is returned to the pool (so idle timeouts and exclusive checkouts see it). */
-export const LANE_LINGER_MILLIS = 50
+/**
+ * A multiplexing lane idle this long is returned to the pool (so the idle
+ * timeout, the health check and exclusive checkouts see its session); a full
+ * pool drains a lane for an exclusive checkout at once.
+ */
+export const LANE_LINGER_MILLIS = 1_000
 /** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. @since 0.1.0 */
 export const MAX_SWEEP_INTERVAL_MILLIS = 1_000
 /** ... and at most this often. @since 0.1.0 */
@@ -548,12 +552,50 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   }
   const lanes: Array<Lane> = []
   let lanesOpening = 0
-  let laneWaiters: Array<() => void> = []
+  let exclusiveDemand = 0
 
-  const wakeLaneWaiters = (): void => {
-    const waiters = laneWaiters
-    laneWaiters = []
-    for (const wake of waiters) wake()
+  /** Drains lanes for the exclusive checkouts waiting on a full pool (see `acquire`). */
+  const yieldLanes = (): void => {
+    if (!settings.multiplex || exclusiveDemand === 0) return
+    let draining = 0
+    for (const lane of lanes) if (lane.closed) draining++
+    while (
+      exclusiveDemand > draining && pool.state.availableHead === undefined && pool.state.items.size >= settings.maxSize
+    ) {
+      let least: Lane | undefined
+      for (const lane of lanes) {
+        if (!lane.closed && (least === undefined || lane.inflight < least.inflight)) least = lane
+      }
+      if (least === undefined) return
+      least.closed = true
+      draining++
+      if (least.inflight === 0) releaseLane(least)
+    }
+  }
+  /** Callers waiting for a place on a lane, first come first served (cancelled ones stay as undefined). */
+  let laneWaiters: Array<(() => void) | undefined> = []
+  let laneWaitersHead = 0
+
+  /**
+   * Wakes waiting callers to try again: `count` of them (the places that just
+   * became free), or all once every session is a lane and none is being opened
+   * (they then queue on the least loaded lane). Waking only as many as can be
+   * served keeps a burst of thousands of callers from retrying on every change.
+   */
+  const wakeLaneWaiters = (count = settings.concurrency): void => {
+    const saturated = lanesOpening === 0 && lanes.length >= settings.maxSize
+    let n = saturated || closing ? Infinity : count
+    while (n > 0 && laneWaitersHead < laneWaiters.length) {
+      const wake = laneWaiters[laneWaitersHead]
+      laneWaiters[laneWaitersHead++] = undefined
+      if (wake === undefined) continue
+      n--
+      wake()
+    }
+    if (laneWaitersHead === laneWaiters.length) {
+      laneWaiters = []
+      laneWaitersHead = 0
+    }
   }
 
   const releaseLane = (lane: Lane): void => {
@@ -591,7 +633,12 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       if (lane.closed) continue
       if (best === undefined || lane.inflight < best.inflight) best = lane
     }
-    if (best !== undefined && best.inflight >= settings.concurrency && lanes.length + lanesOpening < settings.maxSize) {
+    // The best lane is full: bring in another session if there is room, or wait for the
+    // lanes being opened, rather than pile everyone on the first lane of a burst.
+    if (
+      best !== undefined && best.inflight >= settings.concurrency &&
+      (lanes.length + lanesOpening < settings.maxSize || lanesOpening > 0)
+    ) {
       return undefined
     }
     return best
@@ -626,6 +673,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
               }
             }
             lanes.push(lane)
+            yieldLanes()
           }),
           Effect.onError(() => Scope.close(scope, Exit.void)),
           Effect.ensuring(Effect.sync(() => {
@@ -638,15 +686,17 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
 
   const awaitLaneChange: Effect.Effect<void> = Effect.callback<void>((resume) => {
     const wake = () => resume(Effect.void)
+    const at = laneWaiters.length
     laneWaiters.push(wake)
     return Effect.sync(() => {
-      const i = laneWaiters.indexOf(wake)
-      if (i >= 0) laneWaiters.splice(i, 1)
+      if (laneWaiters[at] === wake) laneWaiters[at] = undefined
     })
   })
 
   const laneDone = (lane: Lane): void => {
     lane.inflight--
+    if (exclusiveDemand > 0) yieldLanes()
+    if (laneWaitersHead < laneWaiters.length && lane.inflight < settings.concurrency) wakeLaneWaiters(1)
     if (lane.inflight > 0) return
     if (lane.closed || closing) return releaseLane(lane)
     if (lane.idleTimer === undefined) {
@@ -672,6 +722,28 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, acquireLane)
     return Effect.andThen(awaitLaneChange, acquireLane)
   })
+
+  /**
+   * `query` on a multiplexed pool: no checkout, no Scope, no wrapper per
+   * statement; the session counts the query in and out of the lane itself
+   * (`queryTracked`). With no lane free, the caller opens one or waits, holding
+   * nothing, and tries again.
+   */
+  const laneQuery = <R>(
+    sql: string,
+    params: ReadonlyArray<unknown> | undefined,
+    queryOptions: QueryOptions | undefined
+  ): Effect.Effect<PgSession.QueryResult<R>, PgError> =>
+    Effect.withFiber((fiber) => {
+      const tx = Context.getOrUndefined(fiber.context, transactionKey)
+      if (tx !== undefined) return tx.session.query<R>(sql, params, queryOptions)
+      const lane = pickLane()
+      if (lane !== undefined) return lane.entry.session.queryTracked<R>(sql, params, queryOptions, lane.tracker)
+      if (closing) return Effect.fail(closedError())
+      const retry = Effect.suspend(() => laneQuery<R>(sql, params, queryOptions))
+      if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, retry)
+      return Effect.andThen(awaitLaneChange, retry)
+    })
 
   /** Runs a one-statement operation on a lane (the multiplexed fast path). */
   const onLane = <A, E>(f: (session: Session) => Effect.Effect<A, E>): Effect.Effect<A, E | PgError> =>
@@ -864,20 +936,22 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       })
     )
 
-  /** Exclusive checkouts wait for a session: when every session is a lane, one lane is drained for them. */
-  const drainLaneFor: Effect.Effect<void> = Effect.sync(() => {
-    if (!settings.multiplex || lanes.length === 0) return
-    if (pool.state.availableHead !== undefined || pool.state.items.size < settings.maxSize) return
-    let least: Lane | undefined
-    for (const lane of lanes) {
-      if (!lane.closed && (least === undefined || lane.inflight < least.inflight)) least = lane
-    }
-    if (least === undefined) return
-    least.closed = true
-    if (least.inflight === 0) releaseLane(least)
+  /**
+   * Exclusive checkouts waiting now. While there are more of them than lanes
+   * being drained and the pool is full, lanes are drained (take no new callers,
+   * go back once their callers are done), so an exclusive checkout is never
+   * starved by shared traffic.
+   */
+  const acquire = Effect.suspend(() => {
+    exclusiveDemand++
+    yieldLanes()
+    return Effect.ensuring(
+      checkout("exclusive"),
+      Effect.sync(() => {
+        exclusiveDemand--
+      })
+    )
   })
-
-  const acquire = Effect.andThen(drainLaneFor, checkout("exclusive"))
   /** A Pool lease of its own for a new lane. */
   const leaseForLane = checkout("shared")
   /** A shared session: a lane (multiplexed), released with the caller's Scope. */
@@ -941,15 +1015,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     withSession,
     query: <R = Row>(sql: string, params?: ReadonlyArray<unknown>, queryOptions?: QueryOptions) =>
       settings.multiplex
-        ? Effect.withFiber((fiber) => {
-          // The lane fast path: no checkout, no Scope, no wrapper per statement; the session
-          // counts the query in and out of the lane itself.
-          const tx = Context.getOrUndefined(fiber.context, transactionKey)
-          if (tx !== undefined) return tx.session.query<R>(sql, params, queryOptions)
-          const lane = pickLane()
-          if (lane !== undefined) return lane.entry.session.queryTracked<R>(sql, params, queryOptions, lane.tracker)
-          return onLane((session) => session.query<R>(sql, params, queryOptions))
-        })
+        ? laneQuery<R>(sql, params, queryOptions)
         : onSession(acquireShared, (session) => session.query<R>(sql, params, queryOptions)),
     simple: (sql, queryOptions) => onSession(acquireShared, (session) => session.simple(sql, queryOptions)),
     batch: (items, queryOptions) => onSession(acquireShared, (session) => session.batch(items, queryOptions)),
@@ -980,6 +1046,17 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     withTransaction: transactions,
     currentTransaction,
     stats: Effect.sync(() => metrics.snapshot())
+  }
+  // A multiplexed pool keeps its first minSize sessions as lanes from the start, so the
+  // first burst of callers takes the fast path too.
+  if (settings.multiplex && settings.minSize > 0) {
+    yield* Effect.forkScoped(
+      Effect.forEach(
+        Array.from({ length: Math.min(settings.minSize, settings.maxSize) }),
+        () => Effect.ignore(openLane),
+        { concurrency: "unbounded", discard: true }
+      )
+    )
   }
   return service
 })
