@@ -29,10 +29,29 @@ import * as TypeCodec from "./TypeCodec.ts"
 /** Digits in a row from which an integer may exceed 2^53. */
 const UNSAFE_DIGITS = 16
 
-/** A run of `UNSAFE_DIGITS` digits; a compiled regular expression scans about 3x faster than a loop. */
-const LONG_DIGIT_RUN = new RegExp(`[0-9]{${UNSAFE_DIGITS}}`)
+const isDigit = (c: number): boolean => c >= 48 && c <= 57
 
-const hasLongDigitRun = (s: string): boolean => LONG_DIGIT_RUN.test(s)
+/**
+ * Whether `s` holds a run of `UNSAFE_DIGITS` digits. Any such run covers
+ * exactly one index `p` with `p % UNSAFE_DIGITS === UNSAFE_DIGITS - 1`, so only
+ * those indices are probed, and the run is measured around a probe that hits a
+ * digit: about `length / 16` reads for ordinary documents, where a regular
+ * expression reads every character.
+ *
+ * @since 0.1.0
+ */
+export const hasLongDigitRun = (s: string): boolean => {
+  const n = s.length
+  for (let p = UNSAFE_DIGITS - 1; p < n; p += UNSAFE_DIGITS) {
+    if (!isDigit(s.charCodeAt(p))) continue
+    let start = p
+    while (start > 0 && isDigit(s.charCodeAt(start - 1))) start--
+    let end = p + 1
+    while (end < n && end - start < UNSAFE_DIGITS && isDigit(s.charCodeAt(end))) end++
+    if (end - start >= UNSAFE_DIGITS) return true
+  }
+  return false
+}
 
 const integerSource = /^-?\d+$/
 

@@ -91,6 +91,15 @@ describe("round trips of generated values", () => {
     assert.deepStrictEqual(text(Json.json, v), normal)
   })
 
+  it.prop(
+    "json: the probe for 16-digit runs agrees with a regular expression",
+    [Schema.Array(Schema.Literals(["0", "9", "1234567", "123456789012345", ",", "-", "\"a\"", "1.5e300"]))],
+    ([pieces]) => {
+      const s = pieces.join("")
+      assert.strictEqual(Json.hasLongDigitRun(s), /[0-9]{16}/.test(s), s)
+    }
+  )
+
   it.prop("json integers beyond 2^53 stay exact", [Fields.Int64], ([n]) => {
     const value = { n, list: [n, 1.5] }
     const decoded = binary(Json.jsonb, value) as { n: unknown; list: Array<unknown> }
