@@ -351,6 +351,12 @@ export class Connection {
   private socket: Net.Socket | undefined = undefined
   private readonly hooks: ConnectionHooks
   readonly maxPipelineDepth: number
+  /**
+   * A full pipeline is refilled once it has drained to this many requests in
+   * flight, not one request per answer: the queued requests then go out in a
+   * few large writes instead of one small write per socket read.
+   */
+  private readonly refillAt: number
 
   /** In-flight requests: `inflight[head..]`. */
   private inflight: Array<Request> = []
@@ -384,6 +390,7 @@ export class Connection {
     this.hooks = hooks
     this.framer = new Framer({ maxMessageSize: options.maxMessageSize })
     this.maxPipelineDepth = options.maxPipelineDepth ?? DEFAULT_MAX_PIPELINE_DEPTH
+    this.refillAt = Math.floor(this.maxPipelineDepth / 2)
     this.tracer = options.trace === undefined ? undefined : new Tracer(options.trace)
   }
 
@@ -710,7 +717,7 @@ export class Connection {
         if (this.exclusiveOwner === request) this.exclusiveOwner = undefined
         request.complete(this, status)
         request.onSettled?.()
-        this.pump()
+        if (this.pending.length > 0 && this.inflightCount <= this.refillAt) this.pump()
         return
       }
     }

@@ -524,6 +524,48 @@ describe("Faults: what the server receives (S3, S31)", () => {
     }), TEST_MILLIS)
 })
 
+describe("Faults: a slow server and a full pipeline", () => {
+  it.live("a full pipeline is refilled once half of it is answered, in order", () =>
+    Effect.gen(function*() {
+      const answer = (value: string) => [
+        ...queryHead(["x"]),
+        FakeServer.dataRow([value]),
+        FakeServer.commandComplete("SELECT 1"),
+        FakeServer.readyForQuery()
+      ]
+      const server = yield* FakeServer.make([
+        FakeServer.handshake(),
+        FakeServer.readUntil("Sync"),
+        FakeServer.readUntil("Sync"),
+        FakeServer.readUntil("Sync"),
+        FakeServer.readUntil("Sync"),
+        FakeServer.send(answer("1")),
+        FakeServer.delay(300),
+        FakeServer.send(answer("2")),
+        FakeServer.readUntil("Sync"),
+        FakeServer.readUntil("Sync"),
+        FakeServer.send([...answer("3"), ...answer("4"), ...answer("5"), ...answer("6")]),
+        FakeServer.waitForever
+      ])
+      const session = yield* connect(server, { maxPipelineDepth: 4 })
+      const fibers = yield* Effect.forEach(
+        ["1", "2", "3", "4", "5", "6"],
+        (n) => Effect.forkChild(session.query(`select '${n}'`)),
+      )
+      const syncs = Effect.map(server.received, (received) => received.filter((m) => m._tag === "Sync").length)
+      const first = yield* Fiber.join(fibers[0]!).pipe(Effect.timeout(FAULT_MILLIS))
+      assert.deepStrictEqual(first.rows, [{ x: "1" }])
+      // Three still in flight, above half of the depth: the two queued queries wait.
+      yield* Effect.sleep(100)
+      assert.strictEqual(yield* syncs, 4)
+      // The second answer leaves two in flight: both queued queries go out.
+      const rows = yield* Effect.forEach(fibers.slice(1), (f) => Fiber.join(f)).pipe(Effect.timeout(FAULT_MILLIS))
+      assert.deepStrictEqual(rows.map((r) => r.rows), [[{ x: "2" }], [{ x: "3" }], [{ x: "4" }], [{ x: "5" }], [{ x: "6" }]])
+      assert.deepStrictEqual(parseQueries(yield* server.received), ["1", "2", "3", "4", "5", "6"].map((n) => `select '${n}'`))
+      assert.deepStrictEqual(yield* server.errors, [])
+    }), TEST_MILLIS)
+})
+
 describe("Faults: protocol negotiation", () => {
   it.live("NegotiateProtocolVersion with a lower minor and unrecognized _pq_ options: the session continues at 3.0", () =>
     Effect.gen(function*() {
