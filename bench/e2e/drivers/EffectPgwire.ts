@@ -7,9 +7,6 @@
  * the benchmark server has TLS on and libpq's default (`prefer`) would
  * otherwise encrypt every workload.
  *
- * The pool workload loads `src/pool/Pool.ts` at run time and reports itself as
- * pending when that module is not there yet.
- *
  * @since 0.1.0
  */
 import * as fs from "node:fs"
@@ -17,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as PgPool from "../../../src/pool/Pool.ts"
 import * as PgSession from "../../../src/session/Session.ts"
 import {
   type Context,
@@ -38,26 +36,6 @@ const plain = (ctx: Context): PgSession.SessionOptions => ({
   database: ctx.database,
   sslMode: "disable"
 })
-
-/** The part of `src/pool/Pool.ts` the pool workload uses. */
-interface PoolModule {
-  readonly make: (options: PgSession.SessionOptions & {
-    readonly maxSize?: number
-    readonly minSize?: number
-    readonly multiplex?: boolean
-  }) => Effect.Effect<{ readonly query: Session["query"] }, unknown, Scope.Scope>
-}
-
-const POOL_MODULE = "../../../src/pool/Pool.ts"
-
-const loadPool = async (): Promise<PoolModule | undefined> => {
-  try {
-    const module = (await import(POOL_MODULE)) as Partial<PoolModule>
-    return typeof module.make === "function" ? (module as PoolModule) : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** Opens `acquire` in a fresh Scope; the Scope closes at `close`. */
 const scoped = async <A>(acquire: Effect.Effect<A, unknown, Scope.Scope>): Promise<{ value: A; close: () => Promise<void> }> => {
@@ -132,9 +110,7 @@ export const open: Open = async (workload, ctx) => {
           return sum
         }))
     case "pool": {
-      const Pool = await loadPool()
-      if (Pool === undefined) return { notApplicable: "pending: PgPool (src/pool/Pool.ts) is not in the tree yet" }
-      const { value: pool, close } = await scoped(Pool.make({ ...plain(ctx), maxSize: 4, minSize: 4, multiplex: true }))
+      const { value: pool, close } = await scoped(PgPool.make({ ...plain(ctx), maxSize: 4, minSize: 4, multiplex: true }))
       return {
         run: () =>
           Effect.runPromise(Effect.gen(function*() {
