@@ -139,6 +139,8 @@ export abstract class Request {
   onCopyBoth(_conn: Connection, _message: Backend.CopyBothResponse): void {}
   onCopyData(_buf: Uint8Array, _start: number, _end: number): void {}
   onCopyDone(): void {}
+  /** After every message of a received chunk was handled (see `Connection.atChunkEnd`). */
+  onChunkEnd(): void {}
   onFunctionCallResponse(_message: Backend.FunctionCallResponse): void {}
   onAuthentication(_conn: Connection, _message: Backend.BackendMessage): void {}
   onBackendKeyData(_conn: Connection, _message: Backend.BackendKeyData): void {}
@@ -371,6 +373,8 @@ export class Connection {
   private paused = false
   /** Bytes parked by consumers that asked reading to pause. */
   private readonly pauseReasons = new Set<object>()
+  /** The request to tell when the chunk being handled is done (`atChunkEnd`). */
+  private chunkEndRequest: Request | undefined = undefined
 
   /** Transaction status from the last ReadyForQuery. */
   transactionStatus: Backend.TransactionStatus = "I"
@@ -420,6 +424,20 @@ export class Connection {
     } catch (e) {
       this.breakWith(asPgError(e))
     }
+    const request = this.chunkEndRequest
+    if (request !== undefined) {
+      this.chunkEndRequest = undefined
+      request.onChunkEnd()
+    }
+  }
+
+  /**
+   * Calls `request.onChunkEnd()` once the received chunk being handled is
+   * done: a stream hands its consumer everything one chunk carried at once,
+   * not one resumption per message.
+   */
+  atChunkEnd(request: Request): void {
+    this.chunkEndRequest = request
   }
 
   private readonly onSocketError = (cause: Error): void => {

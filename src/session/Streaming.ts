@@ -300,6 +300,10 @@ export class CopyOutRequest extends PullRequest<Uint8Array> {
       this.paused = true
       this.conn?.pauseReading(this)
     }
+    this.conn?.atChunkEnd(this)
+  }
+
+  override onChunkEnd(): void {
     this.deliver()
   }
 
