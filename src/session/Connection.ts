@@ -878,27 +878,29 @@ export class Connection {
     if (this.closedWith !== null) return
     this.closedWith = error
     if (error === undefined) this.state = State.Closed
-    const failure = error ??
-      new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: true }) })
     const inflight = this.inflight.slice(this.head)
     const pending = this.pending.drain()
     this.inflight = []
     this.head = 0
     this.exclusiveOwner = undefined
+    // Errors are built only for requests still waiting (a clean close usually has none).
+    let failure: PgError | undefined = error
     for (const request of inflight) {
       if (request.done) continue
       request.done = true
+      failure ??= new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: true }) })
       request.fail(failure)
       request.onSettled?.()
     }
-    const notSent = error ?? new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: false }) })
     for (const request of pending) {
       if (request.done) continue
       request.done = true
       request.fail(
-        notSent.reason._tag === "ConnectionError"
-          ? new PgError({ reason: new ConnectionError({ message: notSent.reason.message, requestSent: false }) })
-          : notSent
+        error === undefined || error.reason._tag === "ConnectionError"
+          ? new PgError({
+            reason: new ConnectionError({ message: error?.reason.message ?? "the session was closed", requestSent: false })
+          })
+          : error
       )
       request.onSettled?.()
     }
