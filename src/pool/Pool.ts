@@ -644,8 +644,12 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     return best
   }
 
+  // Opens a lane unless every session already is one or is being opened as one: the minSize
+  // opener at start and the first callers race here, and one lane too many would wait on the
+  // full pool (callers then trickle in one per answer, and the extra lease times out).
   const openLane: Effect.Effect<void, PgError> = Effect.uninterruptibleMask((restore) =>
     Effect.suspend(() => {
+      if (lanes.length + lanesOpening >= settings.maxSize) return Effect.void
       lanesOpening++
       return Effect.flatMap(Scope.make(), (scope) =>
         restore(Scope.provide(leaseForLane, scope)).pipe(

@@ -328,6 +328,27 @@ describe("PgPool: multiplexing", () => {
       assert.strictEqual(new Set(results.map((r) => r.pid)).size, 1)
     }))
 
+  it.live("lanes: a caller racing the minSize opener opens no lane past maxSize; nothing waits on the full pool", () =>
+    Effect.gen(function*() {
+      const pool = yield* makePool({ maxSize: 2, minSize: 2, multiplex: true, multiplexConcurrency: 4, acquireTimeout: 1000 })
+      // Called before the forked minSize opener has run: both open lanes.
+      const first = yield* pool.query<{ n: number }>("select 1 as n")
+      assert.deepStrictEqual(first.rows, [{ n: 1 }])
+      yield* Effect.sleep(50)
+      // A third lane would be a lease queued on the full pool, waiting until it times out.
+      assert.strictEqual((yield* pool.stats).waiting, 0)
+      const results = yield* Effect.forEach(
+        Array.from({ length: 500 }, (_, i) => i),
+        (i) => Effect.map(pool.query<{ n: number }>("select $1::int as n", [i]), (r) => r.rows[0]!.n),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(results, Array.from({ length: 500 }, (_, i) => i))
+      yield* Effect.sleep(1200)
+      const stats = yield* pool.stats
+      assert.strictEqual(stats.timedOut, 0)
+      assert.strictEqual(stats.waiting, 0)
+    }))
+
   it.live("lanes: a burst spreads over every session, an exclusive checkout is served while the burst runs, idle lanes go back", () =>
     Effect.gen(function*() {
       const pool = yield* makePool({ maxSize: 2, minSize: 2, multiplex: true, multiplexConcurrency: 4 })
