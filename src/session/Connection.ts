@@ -413,11 +413,6 @@ export class Connection {
     if (socket.isPaused()) socket.resume()
   }
 
-  /** The socket, for the TLS details of the cancel connection and channel binding. */
-  get rawSocket(): Net.Socket | undefined {
-    return this.socket
-  }
-
   private readonly onData = (chunk: Buffer): void => {
     try {
       this.framer.push(chunk, this.onFrame)
@@ -610,6 +605,20 @@ export class Connection {
     if (this.socket === undefined || this.closedWith !== null) return
     this.writer.bytes(bytes)
     this.scheduleFlush()
+  }
+
+  /**
+   * Writes everything encoded so far (a frame header, typically), then `payload` as it is, corked into one
+   * writev: a large frame body (CopyData) goes out without being copied into the write buffer.
+   */
+  sendPayload(payload: Uint8Array): void {
+    const socket = this.socket
+    if (socket === undefined || this.closedWith !== null || socket.destroyed) return
+    socket.cork()
+    this.flush()
+    this.tracer?.sent(payload)
+    socket.write(payload)
+    socket.uncork()
   }
 
   /** The exclusive owner lets go of the wire: queued requests may be written. */

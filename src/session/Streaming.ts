@@ -355,8 +355,11 @@ export interface CopyResult {
   readonly rowCount: number | null
 }
 
-/** CopyData payloads up to this size are copied into the write buffer; larger ones are written as they are. */
-const COPY_INLINE_MAX_BYTES = 64 * 1024
+/**
+ * CopyData payloads up to this size are copied into the write buffer (small chunks share a write); larger ones go
+ * to the socket as they are, behind their header.
+ */
+const COPY_INLINE_MAX_BYTES = 8 * 1024
 
 /**
  * COPY ... FROM STDIN.
@@ -430,15 +433,14 @@ export class CopyInRequest extends Request {
           w.bytes(chunk)
           w.end()
         })
+        conn.flush()
       } else {
         conn.send((w) => {
           w.uint8(Code.CopyData)
           w.int32(chunk.length + 4)
         })
-        conn.flush()
-        conn.rawSocket?.write(chunk)
+        conn.sendPayload(chunk)
       }
-      conn.flush()
       if (!conn.writeBlocked(() => resume(Effect.void))) resume(Effect.void)
     })
   }

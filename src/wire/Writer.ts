@@ -47,8 +47,11 @@ export class Writer {
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return
     const pending = this.pos - this.start
+    // The flushed bytes before `start` belong to the socket now, so a full buffer is replaced, not compacted. A
+    // replacement of the same size when the unflushed bytes fit in it: doubling every time would grow a writer fed
+    // one large frame per flush (CopyData) to MAX_RETAINED_SIZE and back, allocating twice what it carries.
     // `Math.max` keeps a zero-sized writer from doubling 0 forever.
-    let size = Math.max(this.buf.length * 2, 64)
+    let size = Math.max(this.buf.length, 64)
     while (size < pending + n) size *= 2
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(this.start, this.pos), 0)

@@ -504,6 +504,23 @@ describe("PgSession: COPY", () => {
       assert.isBelow(batches, rows / 20)
     }), 120_000)
 
+  it.live("small chunks are batched and large ones written behind their header; the trace sees whole frames", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const session = yield* connect({ trace: (line) => lines.push(line) })
+      yield* session.query("create temp table copymix (a int)")
+      let large = ""
+      for (let i = 3; i < 30_003; i++) large += `${i}\n`
+      const chunks = [encoder.encode("1\n"), encoder.encode(large), encoder.encode("2\n"), encoder.encode(large)]
+      const result = yield* Stream.run(Stream.fromIterable(chunks), session.copyFrom("copy copymix from stdin"))
+      assert.strictEqual(result.rowCount, 2 + 2 * 30_000)
+      const { rows } = yield* session.query("select count(distinct a)::int as d, sum(a)::int8 as s from copymix")
+      assert.deepStrictEqual(rows, [{ d: 30_002, s: 3n + 2n * BigInt((30_002 * 30_003) / 2 - 3) }])
+      const sent = lines.filter((line) => /^F\t\d+\tCopyData/.test(line)).map((line) => Number(line.split("\t")[1]))
+      assert.deepStrictEqual(sent, chunks.map((chunk) => chunk.length + 4))
+      assert.isTrue(lines.some((line) => /^F\t4\tCopyDone/.test(line)))
+    }))
+
   it.live("a COPY whose upstream fails sends CopyFail and leaves the table unchanged", () =>
     Effect.gen(function*() {
       const session = yield* connect()

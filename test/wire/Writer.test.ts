@@ -111,6 +111,21 @@ describe("Writer", () => {
     assert.strictEqual(hex(w.flush()), "02")
   })
 
+  it("a full buffer is replaced by one of the same size when the unflushed bytes fit: one large frame per flush does not grow it", () => {
+    const w = new Writer()
+    const payload = new Uint8Array(64 * 1024).fill(7)
+    const capacities = new Set<number>()
+    for (let i = 0; i < 40; i++) {
+      w.begin(0x64).bytes(payload).end()
+      const out = w.flush()
+      assert.strictEqual(out.length, payload.length + 5)
+      assert.strictEqual(out[5 + 1000], 7)
+      capacities.add(out.buffer.byteLength)
+    }
+    // Doubling at every replacement went 128 KiB, 256 KiB, ... up to 2 MiB and back.
+    assert.deepStrictEqual([...capacities], [128 * 1024])
+  })
+
   it("flushCopy returns a copy the writer can never touch", () => {
     const w = new Writer()
     w.uint8(5)
