@@ -36,6 +36,12 @@ import type * as State from "./State.ts"
 const PLAN_STARTUP: ReadonlyArray<State.Phase> = ["Startup"]
 
 /**
+ * SCRAM keys derived in this process, shared by every connection: a reconnect with the same password to the same
+ * server secret skips PBKDF2 (about 1 ms of CPU at 4096 iterations, more where administrators raised them).
+ */
+export const SCRAM_KEYS = new Scram.KeyCache()
+
+/**
  * What the start-up exchange needs.
  *
  * @since 0.1.0
@@ -204,7 +210,8 @@ export class StartupRequest extends Request {
         const client = Scram.ScramClient.make({
           password: o.password,
           channelBinding: binding,
-          maxIterations: o.scramMaxIterations
+          maxIterations: o.scramMaxIterations,
+          keyCache: SCRAM_KEYS
         })
         if (Result.isFailure(client)) return this.refuse(conn, client.failure.message, client.failure.method)
         this.scram = client.success

@@ -63,6 +63,42 @@ describe("Scram client", () => {
     ok(client.receiveServerFinal(new TextEncoder().encode(v.expected_server_final_message)))
   })
 
+  it("a KeyCache yields the same messages and derives once per (password, salt, iterations)", () => {
+    const g = goldens.scram
+    const cache = new Scram.KeyCache()
+    for (let i = 0; i < 3; i++) {
+      const client = ok(Scram.ScramClient.make({ password: g.password, nonce: g.clientNonce, keyCache: cache }))
+      assert.strictEqual(ok(client.receiveServerFirst(g.serverFirstMessage)), g.clientFinalMessage)
+      ok(client.receiveServerFinal(g.serverFinalMessage))
+    }
+    assert.strictEqual(cache.misses, 1)
+    // Another password: another entry, and a proof the server refuses (its signature no longer matches).
+    const other = ok(Scram.ScramClient.make({ password: `${g.password}x`, nonce: g.clientNonce, keyCache: cache }))
+    assert.notStrictEqual(ok(other.receiveServerFirst(g.serverFirstMessage)), g.clientFinalMessage)
+    err(other.receiveServerFinal(g.serverFinalMessage))
+    assert.strictEqual(cache.misses, 2)
+    assert.strictEqual(cache.size, 2)
+  })
+
+  it("a KeyCache keeps at most its capacity, least recently used out first, and no input triples collide", () => {
+    const cache = new Scram.KeyCache(2)
+    const bytes = (s: string) => new TextEncoder().encode(s)
+    const a = cache.derive(bytes("a"), bytes("salt"), 1)
+    cache.derive(bytes("b"), bytes("salt"), 1)
+    assert.strictEqual(cache.derive(bytes("a"), bytes("salt"), 1), a)
+    cache.derive(bytes("c"), bytes("salt"), 1)
+    assert.strictEqual(cache.size, 2)
+    assert.strictEqual(cache.misses, 3)
+    assert.strictEqual(cache.derive(bytes("a"), bytes("salt"), 1), a)
+    cache.derive(bytes("b"), bytes("salt"), 1)
+    assert.strictEqual(cache.misses, 4)
+    // The same bytes split differently between password and salt, or another count: other entries, other keys.
+    const split = cache.derive(bytes("as"), bytes("alt"), 1)
+    assert.notDeepEqual(split.clientKey, a.clientKey)
+    assert.notDeepEqual(cache.derive(bytes("a"), bytes("salt"), 2).clientKey, a.clientKey)
+    assert.strictEqual(cache.misses, 6)
+  })
+
   it("replays the exchange a live PostgreSQL 16 accepted", () => {
     const g = goldens.scram
     const client = ok(Scram.ScramClient.make({ password: g.password, nonce: g.clientNonce }))

@@ -9,6 +9,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import type { PgError } from "../../src/errors/PgError.ts"
 import * as PgSession from "../../src/session/Session.ts"
+import { SCRAM_KEYS } from "../../src/session/Startup.ts"
 import { acquire, type ServerInfo } from "../support/EmbeddedPostgres.ts"
 import { PASSWORDS, servers } from "../support/Servers.ts"
 
@@ -205,6 +206,37 @@ describe("connect: certificate verification", () => {
       const { rows } = yield* session.query("select 1 as one")
       assert.deepStrictEqual(rows, [{ one: 1 }])
     }))
+})
+
+describe("connect: SCRAM keys derived once per password and server secret", () => {
+  it.live("a reconnect skips PBKDF2; a new password or a new secret derives again, a stale password fails", () =>
+    Effect.gen(function*() {
+      const server = yield* acquire({
+        name: "scram-keys",
+        hba: ["127.0.0.1/32", "::1/128"].map((a) => `host all rotator ${a} scram-sha-256`)
+      })
+      const target = { host: server.host, port: server.port, database: "postgres", sslMode: "disable" as const }
+      const admin = yield* PgSession.connect({ ...target, user: "postgres" })
+      yield* admin.query("create role rotator login password 'first secret'")
+      const login = (password: string) =>
+        Effect.scoped(
+          Effect.flatMap(
+            PgSession.connect({ ...target, user: "rotator", password }),
+            (s) => s.query<{ readonly u: string }>("select current_user as u")
+          )
+        )
+      const before = SCRAM_KEYS.misses
+      for (let i = 0; i < 3; i++) assert.deepStrictEqual((yield* login("first secret")).rows, [{ u: "rotator" }])
+      assert.strictEqual(SCRAM_KEYS.misses - before, 1)
+      // ALTER ROLE makes a new secret with a new salt: the cached keys no longer apply.
+      yield* admin.query("alter role rotator password 'second secret'")
+      const stale = failureOf(yield* Effect.exit(login("first secret")))
+      assert.strictEqual(stale.reason._tag, "ServerError")
+      assert.strictEqual((stale.reason as { readonly code?: string }).code, "28P01")
+      assert.deepStrictEqual((yield* login("second secret")).rows, [{ u: "rotator" }])
+      assert.deepStrictEqual((yield* login("second secret")).rows, [{ u: "rotator" }])
+      assert.strictEqual(SCRAM_KEYS.misses - before, 3)
+    }), 60_000)
 })
 
 describe("connect: channel binding and require_auth", () => {
