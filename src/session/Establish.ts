@@ -31,6 +31,8 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import { Buffer } from "node:buffer"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -215,7 +217,61 @@ export const tlsOptions = (
       if (settings.sslPassword !== undefined) options.passphrase = settings.sslPassword
     }
     if (direct && options.ALPNProtocols === undefined) options.ALPNProtocols = ["postgresql"]
-    return options
+    return yield* withSecureContext(options)
+  })
+
+/** Secure contexts kept for reuse; each holds parsed certificates, keys and CRLs. */
+const SECURE_CONTEXT_ENTRIES = 16
+const secureContexts = new Map<string, Tls.SecureContext>()
+const secureContextSecret = Crypto.createSecretKey(Crypto.randomBytes(32))
+
+/**
+ * Gives the options a secure context built once per distinct content: `tls.connect` would otherwise parse the CA,
+ * certificate, key and CRLs again for every connection (about 0.6 ms). The files are still read at every attempt, as
+ * libpq does, so a changed file is a new context. Keyed by an HMAC under a random key (the passphrase is an input).
+ */
+const withSecureContext = (options: Tls.ConnectionOptions): Effect.Effect<Tls.ConnectionOptions, PgError> =>
+  Effect.try({
+    try: () => {
+      const h = Crypto.createHmac("sha256", secureContextSecret)
+      const part = (label: string, value: unknown) => {
+        if (value === undefined) return
+        for (const item of Array.isArray(value) ? value : [value]) {
+          const bytes = typeof item === "string" ? Buffer.from(item) : item as Uint8Array
+          h.update(`${label}:${bytes.length}:`).update(bytes)
+        }
+      }
+      part("ca", options.ca)
+      part("cert", options.cert)
+      part("key", options.key)
+      part("crl", options.crl)
+      part("passphrase", options.passphrase)
+      part("min", options.minVersion)
+      part("max", options.maxVersion)
+      const id = h.digest("base64")
+      let context = secureContexts.get(id)
+      if (context === undefined) {
+        context = Tls.createSecureContext({
+          ca: options.ca,
+          cert: options.cert,
+          key: options.key,
+          crl: options.crl,
+          passphrase: options.passphrase,
+          minVersion: options.minVersion,
+          maxVersion: options.maxVersion
+        })
+        if (secureContexts.size >= SECURE_CONTEXT_ENTRIES) secureContexts.delete(secureContexts.keys().next().value!)
+      } else secureContexts.delete(id)
+      secureContexts.set(id, context)
+      return { ...options, secureContext: context }
+    },
+    catch: (cause) =>
+      new PgError({
+        reason: new TlsError({
+          message: `TLS configuration: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
+      })
   })
 
 /**

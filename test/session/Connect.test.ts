@@ -122,6 +122,34 @@ describe("connect: certificate verification", () => {
       }
     }))
 
+  it.live("the root certificate file is read at every connect: a replaced file takes effect (no stale TLS context)", () =>
+    Effect.gen(function*() {
+      const certs = servers().certs
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "pgwire-rootcert-"))
+      const rootCert = Path.join(dir, "root.crt")
+      const connectWith = (pem: string) =>
+        Effect.gen(function*() {
+          Fs.writeFileSync(rootCert, pem)
+          return yield* Effect.exit(Effect.scoped(Effect.flatMap(
+            PgSession.connect({ ...base(), user: "postgres", sslMode: "verify-full", sslRootCert: rootCert }),
+            (session) => Effect.succeed(session.encrypted)
+          )))
+        })
+      try {
+        const right = Fs.readFileSync(certs.caCert, "utf8")
+        const wrong = Fs.readFileSync(certs.otherCaCert, "utf8")
+        assert.deepStrictEqual(yield* connectWith(right), Exit.succeed(true))
+        assert.deepStrictEqual(yield* connectWith(right), Exit.succeed(true))
+        assert.strictEqual(failureOf(yield* connectWith(wrong)).reason._tag, "TlsError")
+        assert.deepStrictEqual(yield* connectWith(right), Exit.succeed(true))
+        // Unparsable contents are a TlsError, not a defect.
+        const broken = failureOf(yield* connectWith("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"))
+        assert.strictEqual(broken.reason._tag, "TlsError")
+      } finally {
+        Fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }))
+
   it.live("require without a root certificate does not verify", () =>
     Effect.gen(function*() {
       const session = yield* PgSession.connect({ ...base(), user: "postgres", sslMode: "require" })
