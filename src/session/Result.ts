@@ -77,6 +77,18 @@ export type RowMode = "object" | "array"
 
 const internalize = (name: string): string => Object.keys({ [name]: 0 })[0] ?? name
 
+/**
+ * A constructor of plain objects (their prototype is `Object.prototype`, as a literal's). V8 sizes the objects one
+ * constructor makes to the properties they end up with (slack tracking), so every column is stored in the row
+ * itself; a `{}` literal holds four and moves the rest to a second allocation (24 bytes more per 9-column row, and
+ * about a quarter slower to fill).
+ */
+const plainObjectConstructor = (): new() => Row => {
+  function PlainRow() {}
+  PlainRow.prototype = Object.prototype
+  return PlainRow as unknown as new() => Row
+}
+
 const countedCommands = new Set(["INSERT", "DELETE", "UPDATE", "SELECT", "MOVE", "FETCH", "COPY", "MERGE"])
 
 /**
@@ -143,6 +155,8 @@ export class RowShape {
   readonly decoders: ReadonlyArray<FieldDecoder>
   readonly count: number
   private readonly protoColumn: boolean
+  /** One per shape: the objects of one shape share their hidden class and size. */
+  private readonly PlainRow = plainObjectConstructor()
 
   constructor(fields: ReadonlyArray<Field>, registry: Registry) {
     this.fields = fields
@@ -162,7 +176,7 @@ export class RowShape {
     const names = this.names
     const decoders = this.decoders
     // A column named __proto__ must be an own property, not the row's prototype.
-    const row: Row = this.protoColumn ? Object.create(null) : {}
+    const row: Row = this.protoColumn ? Object.create(null) : new this.PlainRow()
     let i = 0
     try {
       for (; i < n; i++) {

@@ -149,6 +149,23 @@ describe("PgSession: queries", () => {
       assert.strictEqual(row["n"], null)
     }))
 
+  it.live("rows are plain objects with the columns in order; a column named __proto__ is an own property", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const columns = Array.from({ length: 20 }, (_, i) => `${i} as c${i}`).join(", ")
+      const { rows } = yield* session.query(`select ${columns} from generate_series(1, 3)`)
+      for (const row of rows) {
+        assert.strictEqual(Object.getPrototypeOf(row), Object.prototype)
+        assert.strictEqual(row.constructor, Object)
+        assert.deepStrictEqual(Object.keys(row), Array.from({ length: 20 }, (_, i) => `c${i}`))
+        assert.deepStrictEqual(row, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`c${i}`, i])))
+      }
+      const { rows: [odd] } = yield* session.query(`select 1 as a, 2 as "__proto__", 3 as b`)
+      assert.deepStrictEqual(Object.keys(odd!), ["a", "__proto__", "b"])
+      assert.strictEqual(Object.getOwnPropertyDescriptor(odd!, "__proto__")?.value, 2)
+      assert.strictEqual(Object.getPrototypeOf(odd!), null)
+    }))
+
   it.live("returns rows by position when asked", () =>
     Effect.gen(function*() {
       const session = yield* connect()
