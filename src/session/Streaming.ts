@@ -356,8 +356,8 @@ export interface CopyResult {
 }
 
 /**
- * CopyData payloads up to this size are copied into the write buffer (small chunks share a write); larger ones go
- * to the socket as they are, behind their header.
+ * CopyData payloads up to this size are copied into the write buffer behind their header (one write of one
+ * buffer); larger ones go to the socket as they are, behind their header, in one corked writev.
  */
 const COPY_INLINE_MAX_BYTES = 8 * 1024
 
