@@ -180,8 +180,10 @@ export const JSON_TABLE = "bench_json"
 export const TLS_CHECK_SQL = "select ssl as n from pg_stat_ssl where pid = pg_backend_pid()"
 
 /**
- * Rows per page for the streaming workloads (every driver pages by the same
- * count).
+ * Rows per page for the streaming workload, for the drivers that stream through
+ * a cursor (postgres.js `cursor`, node-postgres `pg-cursor`); effect-pgwire and
+ * @effect/sql-pg read the whole result through one Execute with socket
+ * backpressure by default.
  *
  * @since 0.1.0
  */

@@ -83,7 +83,7 @@ import {
 import type { Field, Notice, QueryResult, Row, RowMode } from "./Result.ts"
 import { Statement, StatementCache } from "./Statement.ts"
 import { checkParameter, StartupRequest, type StartupOptions } from "./Startup.ts"
-import { CopyInRequest, type CopyResult, CopyOutRequest, DEFAULT_STREAM_PAGE_ROWS, StreamRequest } from "./Streaming.ts"
+import { CopyInRequest, type CopyResult, CopyOutRequest, StreamRequest } from "./Streaming.ts"
 
 export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, QueryTracker, Row, RowMode }
 
@@ -207,7 +207,11 @@ export interface SessionOptions {
   readonly maxMessageSize?: number | undefined
   /** Type codecs. Default: the builtin registry. */
   readonly registry?: Registry | undefined
-  /** Rows per Execute for `stream`. Default 2048. */
+  /**
+   * Rows per Execute for `stream` (portal paging); 0: one Execute for the whole result, read as the consumer takes
+   * the rows (socket backpressure). Default: 0 outside a transaction block, 2048 inside one (stopping a stream early
+   * then needs no cancel, which would abort the transaction).
+   */
   readonly streamPageSize?: number | undefined
   /** Highest SCRAM iteration count accepted from a server (checked before any hashing). */
   readonly scramMaxIterations?: number | undefined
@@ -244,7 +248,10 @@ export interface SchemaOptions<A> extends QueryOptions {
  * @since 0.1.0
  */
 export interface StreamOptions extends QueryOptions {
-  /** Rows per Execute. Default: the session's `streamPageSize`. */
+  /**
+   * Rows per Execute: the portal is paged, one round trip per page. 0: one Execute for every row, the socket
+   * read as the consumer takes them. Default: the session's `streamPageSize`.
+   */
   readonly pageSize?: number | undefined
 }
 
@@ -1269,8 +1276,8 @@ const makeService = (engine: Engine): Session => {
     Stream.fromChannel(
       Channel.fromTransform((_, scope) =>
         Effect.suspend(() => {
-          const pageSize = options?.pageSize ?? engine.options.streamPageSize ?? DEFAULT_STREAM_PAGE_ROWS
-          if (!Number.isInteger(pageSize) || pageSize <= 0) {
+          const pageSize = options?.pageSize ?? engine.options.streamPageSize
+          if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 0)) {
             return Effect.fail(
               new PgError({ reason: new ConfigError({ message: `invalid page size ${pageSize}`, parameter: "pageSize" }) })
             )

@@ -1,15 +1,17 @@
 /**
- * Requests whose replies are consumed as they arrive: portal paging (`stream`),
+ * Requests whose replies are consumed as they arrive: rows (`stream`),
  * COPY TO (`copyTo`), COPY FROM (`copyFrom`).
  *
  * **Details**
  *
- * - `StreamRequest` binds the unnamed portal and pages through it with
+ * - `StreamRequest` runs one statement through the unnamed portal. Without a
+ *   page size it asks for every row with one Execute and pauses reading the
+ *   socket while the consumer is behind. With one it pages with
  *   Execute(pageSize) + Flush; on PortalSuspended it asks for the next page at
  *   once while fewer than a page of rows is buffered (so the server works while
- *   the consumer consumes), else when the consumer pulls. Memory is bounded by
- *   about two pages whatever the result size. It holds the wire until it writes
- *   its Sync (nothing else may be written while the portal is open: a Sync from
+ *   the consumer consumes), else when the consumer pulls. Memory is bounded
+ *   whatever the result size. It holds the wire until ReadyForQuery or its
+ *   Sync (nothing else may be written while the portal is open: a Sync from
  *   another request would close it).
  * - `CopyOutRequest` runs COPY ... TO STDOUT as a simple Query; CopyData
  *   payloads are buffered up to a byte high-water mark, above which reading the
@@ -50,8 +52,15 @@ const PLAN_STREAM_UNNAMED: ReadonlyArray<State.Phase> = [
   "ReadyForQuery"
 ]
 
-/** Rows per Execute when streaming, by default. */
-export const DEFAULT_STREAM_PAGE_ROWS = 2048
+/**
+ * A stream without a page size stops reading the socket once the rows the consumer has not taken yet came in this
+ * many bytes of DataRow, or number this many rows (`STREAM_PAUSE_HIGH_WATER_ROWS`); reading resumes when the
+ * consumer takes them. The socket read being handled is finished first (at most its 64 KiB more).
+ */
+export const STREAM_PAUSE_HIGH_WATER_BYTES = 1024 * 1024
+
+/** See `STREAM_PAUSE_HIGH_WATER_BYTES`: small rows cost more in memory than on the wire. */
+export const STREAM_PAUSE_HIGH_WATER_ROWS = 4096
 
 /**
  * Shared pull machinery: a buffer, at most one waiting consumer, and the end.
@@ -111,7 +120,28 @@ abstract class PullRequest<A> extends Request {
 }
 
 /**
- * Pages through the unnamed portal.
+ * Rows per Execute for a stream without a page size inside a transaction block: there it pages (stopping early is
+ * a Sync), because the cancel that stops a one-Execute stream would abort the transaction.
+ *
+ * @since 0.1.0
+ */
+export const TRANSACTION_STREAM_PAGE_ROWS = 2048
+
+/**
+ * The rows of one statement, as the consumer pulls them.
+ *
+ * **Details**
+ *
+ * Without a page size (`pageSize` 0; the default outside a transaction block), one Execute asks for every row and
+ * Sync follows at once, as a query's does: rows are handed over per socket read, and reading the socket pauses
+ * while the rows not yet taken exceed `STREAM_PAUSE_HIGH_WATER_ROWS` or `STREAM_PAUSE_HIGH_WATER_BYTES`, so TCP
+ * holds the server back (as pgx, rust-postgres and libpq's single-row mode read a result): no round trip per page,
+ * and stopping early is a CancelRequest. The wire is held until ReadyForQuery, so that cancel can only reach this
+ * statement.
+ *
+ * With a page size (given, or `TRANSACTION_STREAM_PAGE_ROWS` inside a transaction block), the unnamed portal is
+ * paged with Execute(pageSize) + Flush (a cursor, as pg-cursor and postgres.js's `cursor` page), holding the wire
+ * until its Sync; stopping early after a page is just that Sync.
  *
  * @since 0.1.0
  */
@@ -122,7 +152,8 @@ export class StreamRequest extends PullRequest<unknown> {
   readonly params: ReadonlyArray<unknown>
   statement: Statement | undefined
   readonly rowMode: RowMode
-  readonly pageSize: number
+  /** Rows per Execute; 0: every row in one Execute; undefined until written: chosen by the transaction status. */
+  private pageSize: number | undefined
   private conn: Connection | undefined = undefined
   private shape: RowShape | undefined = undefined
   fields: ReadonlyArray<Field> = []
@@ -130,6 +161,12 @@ export class StreamRequest extends PullRequest<unknown> {
   suspended = false
   /** Sync written: the portal is closed (or about to be). */
   synced = false
+  /** CommandComplete, EmptyQueryResponse or ErrorResponse received: the statement no longer runs. */
+  private executed = false
+  /** DataRow bytes of the rows not yet taken (paced mode). */
+  private pendingBytes = 0
+  /** Reading is paused for this request (paced mode). */
+  private paused = false
 
   constructor(
     owner: QueryOwner,
@@ -137,7 +174,7 @@ export class StreamRequest extends PullRequest<unknown> {
     params: ReadonlyArray<unknown>,
     statement: Statement | undefined,
     rowMode: RowMode,
-    pageSize: number
+    pageSize: number | undefined
   ) {
     super()
     this.owner = owner
@@ -150,6 +187,9 @@ export class StreamRequest extends PullRequest<unknown> {
 
   encode(w: Writer, conn: Connection): void {
     this.conn = conn
+    // The status the last ReadyForQuery reported: a BEGIN pipelined just ahead is not seen (such a stream, stopped
+    // early, cancels inside the transaction).
+    const pageSize = this.pageSize ??= conn.transactionStatus === "I" ? 0 : TRANSACTION_STREAM_PAGE_ROWS
     const registry = this.owner.registry
     const statement = this.statement
     if (statement !== undefined) {
@@ -165,8 +205,12 @@ export class StreamRequest extends PullRequest<unknown> {
       w.bytes(Frontend.DESCRIBE_UNNAMED_PORTAL)
       this.begin(PLAN_STREAM_UNNAMED)
     }
-    Frontend.writeExecute(w, "", this.pageSize)
-    w.bytes(Frontend.FLUSH)
+    Frontend.writeExecute(w, "", pageSize)
+    if (pageSize > 0) w.bytes(Frontend.FLUSH)
+    else {
+      w.bytes(Frontend.SYNC)
+      this.synced = true
+    }
   }
 
   override continuePortal(): boolean {
@@ -182,6 +226,21 @@ export class StreamRequest extends PullRequest<unknown> {
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
     const shape = this.shape!
     this.buffer.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+    if (this.pageSize !== 0) return
+    const conn = this.conn!
+    this.pendingBytes += end - start
+    if (
+      (this.pendingBytes > STREAM_PAUSE_HIGH_WATER_BYTES || this.buffer.length > STREAM_PAUSE_HIGH_WATER_ROWS) &&
+      !this.paused
+    ) {
+      this.paused = true
+      conn.pauseReading(this)
+    }
+    conn.atChunkEnd(this)
+  }
+
+  override onChunkEnd(): void {
+    this.deliver()
   }
 
   override onPortalSuspended(): void {
@@ -189,7 +248,7 @@ export class StreamRequest extends PullRequest<unknown> {
       this.sync()
       return
     }
-    if (this.buffer.length < this.pageSize) this.executeNext()
+    if (this.buffer.length < this.pageSize!) this.executeNext()
     else this.suspended = true
     this.deliver()
   }
@@ -197,13 +256,21 @@ export class StreamRequest extends PullRequest<unknown> {
   private executeNext(): void {
     this.suspended = false
     this.conn?.send((w) => {
-      Frontend.writeExecute(w, "", this.pageSize)
+      Frontend.writeExecute(w, "", this.pageSize!)
       w.bytes(Frontend.FLUSH)
     })
   }
 
   protected override afterTake(): void {
     if (this.suspended && !this.synced && !this.discard) this.executeNext()
+    this.pendingBytes = 0
+    this.resume()
+  }
+
+  private resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.conn?.resumeReading(this)
   }
 
   /** Ends the portal: Sync closes it and lets other requests be written. */
@@ -218,16 +285,19 @@ export class StreamRequest extends PullRequest<unknown> {
   }
 
   override onCommandComplete(): void {
+    this.executed = true
     this.sync()
     this.deliver()
   }
 
   override onEmptyQuery(): void {
+    this.executed = true
     this.sync()
   }
 
   override onServerError(conn: Connection, error: ServerError): void {
     super.onServerError(conn, error)
+    this.executed = true
     this.sync()
   }
 
@@ -235,20 +305,25 @@ export class StreamRequest extends PullRequest<unknown> {
   abandon(): boolean {
     this.discard = true
     this.buffer = []
+    // The rest of the result must be read (and dropped) for the session to reach ReadyForQuery.
+    this.resume()
     if (this.suspended) {
       this.sync()
       return true
     }
-    return this.synced
+    // Without pages, Sync went out with the Execute: the statement runs until its CommandComplete or error.
+    return this.pageSize === 0 ? this.executed : this.synced
   }
 
   complete(): void {
+    this.resume()
     if (this.statement !== undefined) this.statement.inUse--
     const error = this.serverError !== undefined ? new PgError({ reason: this.serverError }) : this.clientError
     this.end(error)
   }
 
   override fail(error: PgError): void {
+    this.resume()
     if (this.statement !== undefined && this.written) this.statement.inUse--
     super.fail(error)
   }

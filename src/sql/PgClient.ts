@@ -342,7 +342,10 @@ export interface PgClient extends SqlClient.SqlClient {
   readonly listenStream: (channel: string) => Stream.Stream<Notification, SqlError>
   /** NOTIFY (pg_notify). */
   readonly notify: (channel: string, payload?: string) => Effect.Effect<void, SqlError>
-  /** Rows of a statement, paged through a portal (`pageSize` rows per round trip), in object or array form. */
+  /**
+   * Rows of a statement as they are taken, in object or array form: one Execute, the socket read as the consumer
+   * goes; with `pageSize`, paged through a portal (one round trip per page).
+   */
   readonly stream: <A = Row>(
     statement: Statement.Fragment | string,
     options?: StreamOptions & { readonly params?: ReadonlyArray<unknown> | undefined }

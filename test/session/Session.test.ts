@@ -424,6 +424,104 @@ describe("PgSession: streams", () => {
     }))
 })
 
+describe("PgSession: streams without a page size", () => {
+  it.live("one Execute and one Sync for the whole result; rows come in batches per socket read", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const session = yield* connect({ trace: (line) => lines.push(line) })
+      yield* session.query("select 1")
+      lines.length = 0
+      let batches = 0
+      let count = 0
+      let sum = 0
+      yield* Stream.runForEachArray(session.stream<{ g: number }>("select g from generate_series(1, 200000) g"), (rows) =>
+        Effect.sync(() => {
+          batches++
+          for (const row of rows) {
+            count++
+            sum += row.g
+          }
+        }))
+      assert.strictEqual(count, 200_000)
+      assert.strictEqual(sum, (200_000 * 200_001) / 2)
+      assert.isBelow(batches, 200_000 / 100)
+      const sent = lines.filter((line) => line.startsWith("F\t")).map((line) => line.split("\t")[2]!.split(" ")[0])
+      assert.deepStrictEqual(sent.filter((name) => name === "Execute" || name === "Flush"), ["Execute"])
+      assert.strictEqual(sent.at(-1), "Sync")
+      const { rows } = yield* session.query("select 'next' as n")
+      assert.deepStrictEqual(rows, [{ n: "next" }])
+    }))
+
+  it.live("a consumer that stops taking rows stops the reading: what waits for it stays bounded", () =>
+    Effect.gen(function*() {
+      const session = yield* connect({ sslMode: "disable" })
+      let largest = 0
+      let first = true
+      let count = 0
+      yield* Stream.runForEachArray(session.stream<{ g: number }>("select g from generate_series(1, 3000000) g"), (rows) =>
+        Effect.gen(function*() {
+          largest = Math.max(largest, rows.length)
+          count += rows.length
+          if (first) {
+            first = false
+            // Unpaused, the whole result (3,000,000 rows) would be waiting after this second.
+            yield* Effect.sleep(1000)
+          }
+        }))
+      assert.strictEqual(count, 3_000_000)
+      // 4096 rows, plus the rest of one socket read (64 KiB of 10-byte DataRows).
+      assert.isBelow(largest, 12_000)
+    }), 60_000)
+
+  it.live("taking a few rows of a huge result cancels the statement; the session stays usable", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const started = Date.now()
+      const few = yield* Stream.runCollect(Stream.take(session.stream("select generate_series(1, 1000000000) as g"), 10))
+      assert.deepStrictEqual(few.map((row) => row["g"]), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+      assert.isBelow(Date.now() - started, 5000)
+      const { rows } = yield* session.query<{ readonly n: number }>(
+        "select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%1000000000%' and pid <> pg_backend_pid()"
+      )
+      assert.deepStrictEqual(rows, [{ n: 0 }])
+    }), 30_000)
+
+  it.live("inside a transaction block the stream pages instead: stopping early keeps the transaction", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const session = yield* connect({ trace: (line) => lines.push(line) })
+      yield* session.query("create temp table streamtx (a int)")
+      yield* session.query("begin")
+      yield* session.query("insert into streamtx values (1)")
+      const few = yield* Stream.runCollect(Stream.take(session.stream("select generate_series(1, 100000000) as g"), 5))
+      assert.strictEqual(few.length, 5)
+      assert.strictEqual(yield* session.transactionStatus, "T")
+      assert.isTrue(lines.some((line) => /^F\t\d+\tExecute\t ?"" 2048$/.test(line)), "paged by 2048 rows")
+      yield* session.query("insert into streamtx values (2)")
+      yield* session.query("commit")
+      const { rows } = yield* session.query<{ readonly n: number }>("select count(*)::int as n from streamtx")
+      assert.deepStrictEqual(rows, [{ n: 2 }])
+    }))
+
+  it.live("an error in the middle fails the stream; a query issued while it runs waits for it and succeeds", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const exit = yield* Effect.exit(
+        Stream.runDrain(session.stream("select 1.0 / (50000 - g) from generate_series(1, 100000) g"))
+      )
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "22012")
+      let side: Fiber.Fiber<PgSession.QueryResult, PgError> | undefined = undefined
+      let sum = 0
+      yield* Stream.runForEachArray(session.stream<{ g: number }>("select g from generate_series(1, 100000) g"), (rows) =>
+        Effect.gen(function*() {
+          if (side === undefined) side = yield* Effect.forkDetach(session.query("select 'side' as s"))
+          for (const row of rows) sum += row.g
+        }))
+      assert.strictEqual(sum, (100_000 * 100_001) / 2)
+      assert.deepStrictEqual((yield* Fiber.join(side!)).rows, [{ s: "side" }])
+    }))
+})
+
 describe("PgSession: cancellation", () => {
   it.live("interrupting pg_sleep(30) returns within a second, the query is gone, the session works", () =>
     Effect.gen(function*() {
@@ -709,7 +807,10 @@ describe("PgSession: types at the session boundary", () => {
 })
 
 describe("PgSession: bounded memory and COPY consistency", () => {
-  it.live("a 10,000,000-row stream runs in bounded memory", () =>
+  it.live.each([
+    ["paged with Execute(4096)", { pageSize: 4096 }],
+    ["read as the consumer takes the rows (no page size)", {}]
+  ] as const)("a 10,000,000-row stream runs in bounded memory: %s", ([, options]) =>
     Effect.gen(function*() {
       const session = yield* connect({ sslMode: "disable" })
       if (typeof globalThis.gc === "function") globalThis.gc()
@@ -721,7 +822,7 @@ describe("PgSession: bounded memory and COPY consistency", () => {
       let count = 0
       let sum = 0
       yield* Stream.runForEach(
-        session.stream<{ g: number }>("select generate_series(1, 10000000) as g", [], { pageSize: 4096 }),
+        session.stream<{ g: number }>("select generate_series(1, 10000000) as g", [], options),
         (row) =>
           Effect.sync(() => {
             count++

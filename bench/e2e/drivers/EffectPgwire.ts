@@ -3,6 +3,10 @@
  * `PgSession` (or a `PgPool`) opened in a Scope, each workload one Effect run
  * with `Effect.runPromise`, loops inside the Effect.
  *
+ * `stream` keeps its default: one Execute for the whole result, the socket read
+ * as the rows are taken (no page size, like @effect/sql-pg's; the cursor-based
+ * drivers page by `STREAM_PAGE_ROWS`).
+ *
  * Every connection that is not meant to use TLS says `sslMode: "disable"`:
  * the benchmark server has TLS on and libpq's default (`prefer`) would
  * otherwise encrypt every workload.
@@ -23,7 +27,6 @@ import {
   PARAMS_SQL,
   type Prepared,
   ROWS_TABLE,
-  STREAM_PAGE_ROWS,
   TLS_CHECK_SQL
 } from "../Workloads.ts"
 
@@ -136,7 +139,7 @@ export const open: Open = async (workload, ctx) => {
         Effect.gen(function*() {
           let sum = 0
           yield* Stream.runForEachArray(
-            s.stream<{ readonly id: number }>(`select * from ${ROWS_TABLE}`, [], { pageSize: STREAM_PAGE_ROWS }),
+            s.stream<{ readonly id: number }>(`select * from ${ROWS_TABLE}`),
             (rows) => Effect.sync(() => void (sum += sumIds(rows)))
           )
           return sum
