@@ -342,7 +342,11 @@ export class QueryRequest extends Request {
       return
     }
     const shape = this.shape!
-    this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+    const row = this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end)
+    // A first row makes an array of exactly one (a push onto [] reserves room for 17): most results of small
+    // queries have one row.
+    if (this.rows.length === 0) this.rows = [row]
+    else this.rows.push(row)
   }
 
   /** Decodes the rows kept raw, with `registry` (which now knows their types). */

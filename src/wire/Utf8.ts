@@ -17,8 +17,37 @@ const encoder = new TextEncoder()
 const latin1Slice = Buffer.prototype.latin1Slice as unknown as (this: Uint8Array, start: number, end: number) => string
 const utf8Slice = Buffer.prototype.utf8Slice as unknown as (this: Uint8Array, start: number, end: number) => string
 
-/** Strings at most this long are built character by character when ASCII. */
+/** Strings at most this long are built by one `String.fromCharCode` call when ASCII. */
 const TINY_MAX_BYTES = 8
+
+const fromCharCode = String.fromCharCode
+
+/**
+ * ASCII bytes `[s, e)`, at most `TINY_MAX_BYTES`, as one string made at once (appending characters one by one
+ * made a string per character; a native slice costs more than the whole of this for so few bytes).
+ */
+const tinyAscii = (b: Uint8Array, s: number, e: number): string => {
+  switch (e - s) {
+    case 0:
+      return ""
+    case 1:
+      return fromCharCode(b[s]!)
+    case 2:
+      return fromCharCode(b[s]!, b[s + 1]!)
+    case 3:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!)
+    case 4:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!)
+    case 5:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!)
+    case 6:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!)
+    case 7:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!)
+    default:
+      return fromCharCode(b[s]!, b[s + 1]!, b[s + 2]!, b[s + 3]!, b[s + 4]!, b[s + 5]!, b[s + 6]!, b[s + 7]!)
+  }
+}
 /** Strings at most this long are scanned for ASCII in JavaScript, then sliced natively. */
 const SHORT_MAX_BYTES = 48
 
@@ -35,13 +64,9 @@ const SHORT_MAX_BYTES = 48
 export const decode = (bytes: Uint8Array, start: number, end: number): string | undefined => {
   const length = end - start
   if (length <= TINY_MAX_BYTES) {
-    let out = ""
-    for (let i = start; i < end; i++) {
-      const c = bytes[i]!
-      if (c >= 0x80) return decodeValidated(bytes, start, end)
-      out += String.fromCharCode(c)
-    }
-    return out
+    let or = 0
+    for (let i = start; i < end; i++) or |= bytes[i]!
+    return or < 0x80 ? tinyAscii(bytes, start, end) : decodeValidated(bytes, start, end)
   }
   if (length <= SHORT_MAX_BYTES) {
     for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return decodeValidated(bytes, start, end)

@@ -13,6 +13,33 @@ describe("Utf8", () => {
     assert.strictEqual(Utf8.decode(new Uint8Array(0), 0, 0), "")
   })
 
+  it("agrees with a strict TextDecoder at every length up to 80, at any offset, ASCII or not, valid or not", () => {
+    const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+    let seed = 7
+    const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff)
+    const pools = [
+      () => 0x20 + (next() % 95),
+      () => next() % 256,
+      () => (next() % 4 === 0 ? 0xc3 : 0x61 + (next() % 26))
+    ]
+    for (let length = 0; length <= 80; length++) {
+      for (const byte of pools) {
+        for (let k = 0; k < 20; k++) {
+          const offset = next() % 5
+          const buf = new Uint8Array(offset + length + 3).fill(0x21)
+          for (let i = 0; i < length; i++) buf[offset + i] = byte()
+          let expected: string | undefined
+          try {
+            expected = strict.decode(buf.subarray(offset, offset + length))
+          } catch {
+            expected = undefined
+          }
+          assert.strictEqual(Utf8.decode(buf, offset, offset + length), expected, `${length} ${buf.join(",")}`)
+        }
+      }
+    }
+  })
+
   it("keeps a byte order mark (it is data, not a signature)", () => {
     assert.strictEqual(Utf8.decode(Uint8Array.of(0xef, 0xbb, 0xbf, 0x61), 0, 4), "\ufeffa")
   })
