@@ -30,7 +30,16 @@ import { isNullParameter, type Registry } from "../types/Registry.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
 import type { Writer } from "../wire/Writer.ts"
 import { Connection, Request } from "./Connection.ts"
-import { type Field, type Notice, parseCommandTag, type QueryResult, type RowMode, RowShape, toFields } from "./Result.ts"
+import {
+  type Field,
+  type Notice,
+  parseCommandTag,
+  type QueryResult,
+  type RowMode,
+  RowShape,
+  selectCount,
+  toFields
+} from "./Result.ts"
 import type * as State from "./State.ts"
 import type { Statement } from "./Statement.ts"
 
@@ -208,6 +217,8 @@ export const makeResult = <R>(
   tag: string,
   notices: ReadonlyArray<Notice> | undefined
 ): QueryResult<R> => {
+  const selected = selectCount(tag)
+  if (selected >= 0) return { rows, fields, command: "SELECT", rowCount: selected, notices: notices ?? EMPTY_NOTICES }
   const { command, rowCount } = parseCommandTag(tag)
   return { rows, fields, command, rowCount, notices: notices ?? EMPTY_NOTICES }
 }

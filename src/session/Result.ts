@@ -92,17 +92,33 @@ const plainObjectConstructor = (): new() => Row => {
 const countedCommands = new Set(["INSERT", "DELETE", "UPDATE", "SELECT", "MOVE", "FETCH", "COPY", "MERGE"])
 
 /**
+ * The row count of a `SELECT n` tag, read without making strings; -1 for any other tag.
+ *
+ * @since 0.1.0
+ */
+export const selectCount = (tag: string): number => {
+  const n = tag.length
+  // At most 15 digits: every such count is exact as a number.
+  if (n < 8 || n > 22 || !tag.startsWith("SELECT ")) return -1
+  let count = 0
+  for (let i = 7; i < n; i++) {
+    const d = tag.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    count = count * 10 + d
+  }
+  return count
+}
+
+/**
  * Splits a CommandComplete tag into the command and the row count
  * (protocol-3.2 "CommandComplete": `INSERT oid rows`, `SELECT rows`, ...).
  *
  * @since 0.1.0
  */
 export const parseCommandTag = (tag: string): { readonly command: string; readonly rowCount: number | null } => {
-  // The common tags first, without slicing twice.
-  if (tag.startsWith("SELECT ")) {
-    const n = Number(tag.slice(7))
-    if (Number.isInteger(n) && n >= 0) return { command: "SELECT", rowCount: n }
-  }
+  // The common tag first, without slicing.
+  const selected = selectCount(tag)
+  if (selected >= 0) return { command: "SELECT", rowCount: selected }
   const space = tag.lastIndexOf(" ")
   if (space === -1) return { command: tag, rowCount: null }
   const last = tag.slice(space + 1)
