@@ -206,9 +206,82 @@ const decodeMicrosBinary = (type: string) => (buf: Uint8Array, start: number, en
   return TypeCodec.int64At(buf, start) + PG_EPOCH_US
 }
 
+/** `n` ASCII digits at `p` as a number; -1 when one of them is not a digit. */
+const digitsAt = (b: Uint8Array, p: number, n: number): number => {
+  let v = 0
+  for (let i = p; i < p + n; i++) {
+    const d = b[i]! - 48
+    if (d < 0 || d > 9) return -1
+    v = v * 10 + d
+  }
+  return v
+}
+
+/**
+ * Reads the common shape of a timestamp the server writes in ISO DateStyle, `YYYY-MM-DD HH:MM:SS[.f{1,6}]` then
+ * `+HH[:MM[:SS]]`, `-...` or nothing, straight from the bytes into `parsed` (no string, no regular expression).
+ * Returns false for anything else (five-digit years, BC, infinity, malformed text): `parseTimestampText` decides.
+ */
+const parseTimestampBytes = (b: Uint8Array, start: number, end: number): boolean => {
+  if (end - start < 19 || b[start + 4] !== 0x2d || b[start + 7] !== 0x2d || b[start + 13] !== 0x3a) return false
+  const sep = b[start + 10]
+  if ((sep !== 0x20 && sep !== 0x54) || b[start + 16] !== 0x3a) return false
+  const year = digitsAt(b, start, 4)
+  const month = digitsAt(b, start + 5, 2)
+  const day = digitsAt(b, start + 8, 2)
+  const hour = digitsAt(b, start + 11, 2)
+  const minute = digitsAt(b, start + 14, 2)
+  const second = digitsAt(b, start + 17, 2)
+  if ((year | month | day | hour | minute | second) < 0) return false
+  if (month < 1 || month > 12 || day < 1 || day > 31) return false
+  let p = start + 19
+  let fraction = 0
+  if (p < end && b[p] === 0x2e) {
+    p++
+    let scale = 100000
+    const first = p
+    while (p < end) {
+      const d = b[p]! - 48
+      if (d < 0 || d > 9) break
+      // Digits past the sixth are dropped, as the pattern does.
+      if (scale >= 1) fraction += d * scale
+      scale /= 10
+      p++
+    }
+    if (p === first) return false
+  }
+  let offset = 0
+  if (p < end) {
+    const sign = b[p]
+    if (sign !== 0x2b && sign !== 0x2d) return false
+    const hours = end - p >= 3 ? digitsAt(b, p + 1, 2) : -1
+    if (hours < 0) return false
+    p += 3
+    let minutes = 0
+    let seconds = 0
+    if (p < end) {
+      if (b[p] !== 0x3a || end - p < 3 || (minutes = digitsAt(b, p + 1, 2)) < 0) return false
+      p += 3
+      if (p < end) {
+        if (b[p] !== 0x3a || end - p !== 3 || (seconds = digitsAt(b, p + 1, 2)) < 0) return false
+        p += 3
+      }
+    }
+    offset = (sign === 0x2d ? -1 : 1) * (hours * 3600 + minutes * 60 + seconds)
+  }
+  parsed.days = daysFromCivil(year, month, day)
+  parsed.us = ((hour * 60 + minute) * 60 + second) * 1000000 + fraction
+  parsed.offset = offset
+  return true
+}
+
+/** Parses a timestamp's text into `parsed`: the bytes directly when they have the common shape. */
+const parseTimestamp = (type: string, buf: Uint8Array, start: number, end: number): boolean =>
+  parseTimestampBytes(buf, start, end) || parseTimestampText(type, TypeCodec.utf8(type, buf, start, end))
+
 const decodeDateText = (type: string, withZone: boolean) =>
 (buf: Uint8Array, start: number, end: number): TimestampDate => {
-  if (!parseTimestampText(type, TypeCodec.utf8(type, buf, start, end))) {
+  if (!parseTimestamp(type, buf, start, end)) {
     return parsed.us > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
   }
   const ms = parsed.days * 86400000 + Math.floor(parsed.us / 1000) - (withZone ? parsed.offset * 1000 : 0)
@@ -220,7 +293,7 @@ const decodeDateText = (type: string, withZone: boolean) =>
 
 const decodeMicrosText = (type: string, withZone: boolean) =>
 (buf: Uint8Array, start: number, end: number): TimestampMicros => {
-  if (!parseTimestampText(type, TypeCodec.utf8(type, buf, start, end))) {
+  if (!parseTimestamp(type, buf, start, end)) {
     return parsed.us > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY
   }
   return BigInt(parsed.days) * US_PER_DAY + BigInt(parsed.us) - (withZone ? BigInt(parsed.offset) * 1000000n : 0n)

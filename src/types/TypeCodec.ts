@@ -344,6 +344,8 @@ export const parseBigIntText = (type: string, text: string, min: bigint, max: bi
  */
 export const formatFloat = (v: number): string => (Object.is(v, -0) ? "-0" : String(v))
 
+const isFloatDigit = (c: number): boolean => c >= 0x30 && c <= 0x39
+
 const floatPattern = /^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|Infinity|inf|NaN)$/i
 
 /**
@@ -353,6 +355,23 @@ const floatPattern = /^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|Infinity|inf
  * @since 0.1.0
  */
 export const parseFloatText = (type: string, text: string): number => {
+  // The common case first: digits, '.', exponent and sign only, ending in a digit (what the server writes for
+  // finite values), read by Number without the pattern.
+  const n = text.length
+  if (n > 0 && isFloatDigit(text.charCodeAt(n - 1))) {
+    let plain = true
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i)
+      if (!isFloatDigit(c) && c !== 0x2e && c !== 0x2d && c !== 0x2b && c !== 0x65 && c !== 0x45) {
+        plain = false
+        break
+      }
+    }
+    if (plain) {
+      const v = Number(text)
+      if (!Number.isNaN(v)) return v
+    }
+  }
   const t = text.trim()
   if (!floatPattern.test(t)) return fail(type, "invalid floating-point text")
   const lower = t.toLowerCase()
