@@ -40,11 +40,14 @@ const tour = (options: PgSession.SessionOptions) =>
     )
     yield* log(`  ${inspect(typed.rows[0])}`)
 
-    yield* section("stream: a portal paged 1000 rows at a time, with backpressure")
-    const summed = yield* session.stream<{ g: number }>("select generate_series(1, 100000) as g", [], { pageSize: 1000 }).pipe(
+    yield* section("stream: rows as they are taken (socket backpressure), or a portal paged like a cursor")
+    const summed = yield* session.stream<{ g: number }>("select generate_series(1, 100000) as g").pipe(
       Stream.runFold(() => 0, (sum, row) => sum + row.g)
     )
     yield* log(`  sum of 1..100000 streamed: ${summed}`)
+    const firstPage = yield* session.stream<{ g: number }>("select generate_series(1, 100000) as g", [], { pageSize: 1000 })
+      .pipe(Stream.take(3), Stream.runCollect)
+    yield* log(`  first rows of a portal paged 1000 at a time, then closed: ${firstPage.map((row) => row.g).join(", ")}`)
 
     yield* section("pipelining: 1000 concurrent queries on one connection")
     const started = Date.now()
