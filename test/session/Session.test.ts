@@ -747,6 +747,25 @@ describe("PgSession: function call and termination", () => {
       assert.isTrue(Exit.isFailure(next))
     }))
 
+  it.live("a backend killed while a stream's reading is paused fails the stream once the consumer pulls again", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const killer = yield* connect()
+      let batches = 0
+      const exit = yield* Effect.exit(
+        Stream.runForEachArray(session.stream("select g from generate_series(1, 5000000) g"), () =>
+          Effect.gen(function*() {
+            if (batches++ > 0) return
+            // Reading is paused now (the result is far larger than what may wait); the backend dies meanwhile.
+            yield* killer.query("select pg_terminate_backend($1)", [session.processId])
+            yield* Effect.sleep(300)
+          }))
+      )
+      const reason = reasonOf(exit as never)
+      assert.isTrue(reason._tag === "ServerError" || reason._tag === "ConnectionError", reason._tag)
+      assert.isTrue(yield* session.isClosed)
+    }), 30_000)
+
   it.live("closing the scope sends Terminate: the backend goes away", () =>
     Effect.gen(function*() {
       const monitor = yield* connect()
