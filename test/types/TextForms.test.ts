@@ -13,6 +13,7 @@ import * as Range from "../../src/types/Range.ts"
 import * as RecordCodec from "../../src/types/Record.ts"
 import { defaultRegistry, Registry } from "../../src/types/Registry.ts"
 import * as Temporal from "../../src/types/Temporal.ts"
+import { Writer } from "../../src/wire/Writer.ts"
 
 const decode = (oid: number, s: string, r: Registry = defaultRegistry): unknown => {
   const b = new TextEncoder().encode(s)
@@ -185,5 +186,38 @@ describe("text forms", () => {
     assert.strictEqual(Json.stringify("json", { n: 2n ** 64n }), "{\"n\":18446744073709551616}")
     bad(Oid.json, "{")
     assert.throws(() => defaultRegistry.decoder(Oid.jsonb, 1)(new Uint8Array([2, 0x31]), 0, 2), /unsupported binary version 2/)
+  })
+})
+
+describe("uuid parameters", () => {
+  const uuid = defaultRegistry.get(Oid.uuid)!
+  const encode = (value: string): string => {
+    const w = new Writer()
+    uuid.encodeBinary!(w, value)
+    return Array.from(w.flush(), (b) => b.toString(16).padStart(2, "0")).join("")
+  }
+
+  it("the canonical form in either case goes in binary, as its 16 bytes", () => {
+    for (const text of ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]) {
+      assert.strictEqual(uuid.formatFor(text), 1, text)
+      assert.strictEqual(encode(text), "a0eebc999c0b4ef8bb6d6bb9bd380a11")
+    }
+  })
+
+  it("any other text goes as text for the server to judge, and never as wrong bytes", () => {
+    const others = [
+      "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+      "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+      "a0eebc99-9c0b4-ef8-bb6d-6bb9bd380a11",
+      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+      // U+0161 and U+0130 share their low byte with 'a' and '0'.
+      "\u0161\u0130eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+      "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1\u0131"
+    ]
+    for (const text of others) {
+      assert.strictEqual(uuid.formatFor(text), 0, text)
+      assert.throws(() => encode(text), CodecError, undefined, text)
+    }
   })
 })
