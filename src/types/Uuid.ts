@@ -15,7 +15,6 @@ import * as TypeCodec from "./TypeCodec.ts"
 
 const NAME = "uuid"
 
-
 /** ASCII codes of the lower-case hexadecimal digits. */
 const HEX_DIGITS = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0))
 /** The formatted UUID is written here, then read as one flat string. */
