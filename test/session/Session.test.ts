@@ -15,6 +15,12 @@ const main = () => servers().main
 const connect = (options: Partial<PgSession.SessionOptions> = {}) =>
   PgSession.connect({ host: main().host, port: main().port, user: "postgres", database: "postgres", ...options })
 
+/** A session whose PQtrace-style lines are collected in `lines`. */
+const connectTraced = () => {
+  const lines: Array<string> = []
+  return Effect.map(connect({ trace: (line) => lines.push(line) }), (session) => ({ session, lines }))
+}
+
 const reasonOf = (exit: Exit.Exit<unknown, PgError>) => {
   assert.isTrue(Exit.isFailure(exit))
   const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
@@ -427,8 +433,7 @@ describe("PgSession: streams", () => {
 describe("PgSession: streams without a page size", () => {
   it.live("one Execute and one Sync for the whole result; rows come in batches per socket read", () =>
     Effect.gen(function*() {
-      const lines: Array<string> = []
-      const session = yield* connect({ trace: (line) => lines.push(line) })
+      const { lines, session } = yield* connectTraced()
       yield* session.query("select 1")
       lines.length = 0
       let batches = 0
@@ -488,8 +493,7 @@ describe("PgSession: streams without a page size", () => {
 
   it.live("inside a transaction block the stream pages instead: stopping early keeps the transaction", () =>
     Effect.gen(function*() {
-      const lines: Array<string> = []
-      const session = yield* connect({ trace: (line) => lines.push(line) })
+      const { lines, session } = yield* connectTraced()
       yield* session.query("create temp table streamtx (a int)")
       yield* session.query("begin")
       yield* session.query("insert into streamtx values (1)")
@@ -619,10 +623,9 @@ describe("PgSession: COPY", () => {
       assert.isBelow(batches, rows / 20)
     }), 120_000)
 
-  it.live("small chunks are batched and large ones written behind their header; the trace sees whole frames", () =>
+  it.live("small chunks are copied behind their header, large ones written after it; the trace sees whole frames", () =>
     Effect.gen(function*() {
-      const lines: Array<string> = []
-      const session = yield* connect({ trace: (line) => lines.push(line) })
+      const { lines, session } = yield* connectTraced()
       yield* session.query("create temp table copymix (a int)")
       let large = ""
       for (let i = 3; i < 30_003; i++) large += `${i}\n`
