@@ -206,6 +206,11 @@ export const declaredTypes = (registry: Registry, params: ReadonlyArray<unknown>
 
 const EMPTY_NOTICES: ReadonlyArray<Notice> = []
 
+/** The rows of a request that has none yet: shared, never written to (the first row replaces it). */
+const NO_ROWS: Array<unknown> = []
+/** The fields of a request before its description: shared and frozen, like a statement's fields it is handed out. */
+const NO_FIELDS: ReadonlyArray<Field> = Object.freeze([])
+
 /**
  * Builds a result from what a statement received.
  *
@@ -259,8 +264,9 @@ export class QueryRequest extends Request {
   statement: Statement | undefined
   readonly rowMode: RowMode
   readonly resume: Resume<QueryResult<unknown>>
-  rows: Array<unknown> = []
-  fields: ReadonlyArray<Field> = []
+  /** The rows so far: the shared `NO_ROWS` until the first one (many requests wait in a pipeline; each array is memory). */
+  rows: Array<unknown> = NO_ROWS
+  fields: ReadonlyArray<Field> = NO_FIELDS
   shape: RowShape | undefined = undefined
   tag = ""
   /** Whether a cancel sent for another request may have hit this one (see `Session`). */
@@ -298,8 +304,8 @@ export class QueryRequest extends Request {
   /** Clears what a previous run received (before a transparent re-run). */
   reset(statement: Statement | undefined): void {
     this.statement = statement
-    this.rows = []
-    this.fields = []
+    this.rows = NO_ROWS
+    this.fields = NO_FIELDS
     this.shape = undefined
     this.raw = undefined
     this.tag = ""
@@ -367,6 +373,7 @@ export class QueryRequest extends Request {
     this.raw = undefined
     const shape = new RowShape(this.fields, registry)
     this.shape = shape
+    if (this.rows === NO_ROWS) this.rows = []
     try {
       for (const row of raw) {
         this.rows.push(this.rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
@@ -399,7 +406,8 @@ export class QueryRequest extends Request {
     if (this.brokenWith !== undefined) return Effect.fail(this.brokenWith)
     if (this.serverError !== undefined) return Effect.fail(new PgError({ reason: this.serverError }))
     if (this.clientError !== undefined) return Effect.fail(this.clientError)
-    return Effect.succeed(makeResult(this.rows, this.fields, this.tag, this.notices))
+    // The shared empty array never leaves: a caller may push onto the rows it gets.
+    return Effect.succeed(makeResult(this.rows === NO_ROWS ? [] : this.rows, this.fields, this.tag, this.notices))
   }
 }
 

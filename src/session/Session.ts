@@ -1240,12 +1240,15 @@ const openEstablished = (
 ): Effect.Effect<Established, PgError> =>
   Establish.open(target, host, encryption, tls, timeoutMillis, keepAlive, plainAfterReject)
 
+/** The parameters of a query given none: shared (a default `[]` would be an array per call). */
+const NO_PARAMS: ReadonlyArray<unknown> = Object.freeze([])
+
 const makeService = (engine: Engine): Session => {
   const conn = engine.conn
 
   const rawQuery = <R = Row>(
     sql: string,
-    params: ReadonlyArray<unknown> = [],
+    params: ReadonlyArray<unknown> = NO_PARAMS,
     options?: QueryOptions,
     tracker?: QueryTracker
   ) =>
@@ -1299,7 +1302,7 @@ const makeService = (engine: Engine): Session => {
 
   const query: Session["query"] = (
     sql: string,
-    params: ReadonlyArray<unknown> = [],
+    params: ReadonlyArray<unknown> = NO_PARAMS,
     options?: QueryOptions & { readonly schema?: Schema.Decoder<unknown> }
   ) => {
     const schema = options?.schema
@@ -1311,7 +1314,7 @@ const makeService = (engine: Engine): Session => {
 
   const stream: Session["stream"] = (
     sql: string,
-    params: ReadonlyArray<unknown> = [],
+    params: ReadonlyArray<unknown> = NO_PARAMS,
     options?: StreamOptions & { readonly schema?: Schema.Decoder<unknown> }
   ) => {
     const schema = options?.schema
@@ -1370,7 +1373,7 @@ const makeService = (engine: Engine): Session => {
             conn.submit(new CloseRequest("S", name, () => resume(Effect.void)))
           }).pipe(Effect.timeoutOrElse({ duration: STATEMENT_CLOSE_TIMEOUT_MILLIS, orElse: () => Effect.void }))
       )
-      const execute = <R = Row>(params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
+      const execute = <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: QueryOptions) =>
         Effect.callback<QueryResult<R>, PgError>((resume) => {
           if (statement.state === "closed") {
             return resume(Effect.fail(
@@ -1395,7 +1398,7 @@ const makeService = (engine: Engine): Session => {
         parameterTypes: statement.parameterTypes,
         fields: statement.fields,
         execute,
-        stream: <R = Row>(params: ReadonlyArray<unknown> = [], options?: StreamOptions) =>
+        stream: <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: StreamOptions) =>
           streamRows<R>(sql, params, options, statement)
       }
       return prepared

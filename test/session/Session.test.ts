@@ -130,6 +130,22 @@ describe("PgSession: start-up", () => {
 })
 
 describe("PgSession: queries", () => {
+  it.live("hands every result its own rows array, also when it has no rows", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const sql = "select 1 as n where $1::bool"
+      const [a, b] = yield* Effect.all([session.query(sql, [false]), session.query(sql, [false])], {
+        concurrency: "unbounded"
+      })
+      assert.strictEqual(a.rows.length, 0)
+      assert.notStrictEqual(a.rows, b.rows)
+      ;(a.rows as Array<unknown>).push({ n: 0 })
+      const unnamed = yield* session.query(sql, [false], { prepare: false })
+      const raw = yield* session.query("update pg_class set relname = relname where false")
+      assert.deepStrictEqual([b.rows, unnamed.rows, raw.rows], [[], [], []])
+      assert.deepStrictEqual((yield* session.query(sql, [true])).rows, [{ n: 1 }])
+    }))
+
   it.live("decodes the common builtins in binary and takes parameters", () =>
     Effect.gen(function*() {
       const session = yield* connect()
