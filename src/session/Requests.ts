@@ -22,6 +22,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import { CodecError, PgError, ServerError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
@@ -250,6 +251,8 @@ export interface QueryOwner {
   readonly needsTypes?: ((oids: ReadonlyArray<number>) => boolean) | undefined
   /** Called on ReadyForQuery or failure; decides about re-running (stale statement, stray cancel). */
   readonly settleQuery: (request: QueryRequest, status: Backend.TransactionStatus | undefined) => void
+  /** Called once the request is finished for good, if a fiber was registered as waiting on it (`waiter`). */
+  readonly release?: ((request: QueryRequest) => void) | undefined
 }
 
 /**
@@ -275,13 +278,19 @@ export class QueryRequest extends Request {
   unnamed = false
   /** Told when the request starts and when it is finished for good (a pool's lane bookkeeping). */
   tracker: QueryTracker | undefined = undefined
+  /** The fiber waiting on this request, as registered with the session (interruption finds the request by it). */
+  waiter: Fiber.Fiber<unknown, unknown> | undefined = undefined
   private finished = false
 
-  /** The request is finished for good (answered, failed, or dropped after an interruption): tell the tracker once. */
+  /**
+   * The request is finished for good (answered, failed, or dropped after an interruption): tell the tracker and
+   * the owner once.
+   */
   finish(): void {
     if (this.finished) return
     this.finished = true
     this.tracker?.finish()
+    if (this.waiter !== undefined) this.owner.release?.(this)
   }
 
   constructor(

@@ -542,21 +542,24 @@ describe("PgSession: streams without a page size", () => {
     }))
 })
 
+/** Waits until the server shows `session`'s backend running a statement containing `text` (as libpq's test_cancel does). */
+const awaitActive = (monitor: PgSession.Session, session: PgSession.Session, text: string) =>
+  monitor.query(
+    "select 1 from pg_stat_activity where pid = $1 and state = 'active' and strpos(query, $2) > 0",
+    [session.processId, text]
+  ).pipe(
+    Effect.flatMap(({ rows }) => (rows.length === 1 ? Effect.void : Effect.fail("not yet"))),
+    Effect.retry({ times: 200, schedule: undefined }),
+    Effect.delay(10)
+  )
+
 describe("PgSession: cancellation", () => {
   it.live("interrupting pg_sleep(30) returns within a second, the query is gone, the session works", () =>
     Effect.gen(function*() {
       const session = yield* connect()
       const monitor = yield* connect()
       const fiber = yield* Effect.forkChild(session.query("select pg_sleep(30)"))
-      // Wait until the server shows the query running (as libpq's test_cancel does).
-      yield* monitor.query(
-        "select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like '%pg_sleep(30)%'",
-        [session.processId]
-      ).pipe(
-        Effect.flatMap(({ rows }) => (rows.length === 1 ? Effect.void : Effect.fail("not yet"))),
-        Effect.retry({ times: 200, schedule: undefined }),
-        Effect.delay(10)
-      )
+      yield* awaitActive(monitor, session, "pg_sleep(30)")
       const started = Date.now()
       yield* Fiber.interrupt(fiber)
       const elapsed = Date.now() - started
@@ -591,6 +594,49 @@ describe("PgSession: cancellation", () => {
         assert.isTrue(Exit.isSuccess(exit), `iteration ${i}: ${Exit.isFailure(exit) ? String(exit.cause) : ""}`)
       }
     }), 60_000)
+
+  it.live("interrupting one of many fibers waiting on one session cancels that fiber's query and no other", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const monitor = yield* connect()
+      const value = (i: number) => Effect.map(session.query<{ n: number }>("select $1::int as n", [i]), (r) => r.rows[0]!.n)
+      const before = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => Effect.forkChild(value(i)))
+      const sleeper = yield* Effect.forkChild(session.query("select pg_sleep(30), 'sleeper'"))
+      const after = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => 100 + i), (i) => Effect.forkChild(value(i)))
+      yield* awaitActive(monitor, session, "'sleeper'")
+      // One queued behind the sleeper goes too: it is dropped without a cancel.
+      yield* Fiber.interrupt(after[7]!)
+      const started = Date.now()
+      yield* Fiber.interrupt(sleeper)
+      assert.isBelow(Date.now() - started, 1000)
+      assert.deepStrictEqual(yield* Fiber.joinAll(before), Array.from({ length: 20 }, (_, i) => i))
+      const rest = after.filter((_, i) => i !== 7)
+      assert.deepStrictEqual(yield* Fiber.joinAll(rest), Array.from({ length: 20 }, (_, i) => 100 + i).filter((n) => n !== 107))
+      assert.deepStrictEqual((yield* session.query("select 'usable' as u")).rows, [{ u: "usable" }])
+    }))
+
+  it.live("an interrupted fiber's finalizer can query, and interrupting a prepared statement's execution cancels it", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const monitor = yield* connect()
+      let cleanup: unknown = undefined
+      const fiber = yield* Effect.forkChild(
+        session.query("select pg_sleep(30), 'finalized'").pipe(
+          Effect.onInterrupt(() => Effect.map(session.query("select 'cleaned up' as c"), (r) => void (cleanup = r.rows)))
+        )
+      )
+      yield* awaitActive(monitor, session, "'finalized'")
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(cleanup, [{ c: "cleaned up" }])
+
+      const statement = yield* session.prepare("select pg_sleep($1::float8), 'prepared'")
+      const execution = yield* Effect.forkChild(statement.execute([30]))
+      yield* awaitActive(monitor, session, "'prepared'")
+      const started = Date.now()
+      yield* Fiber.interrupt(execution)
+      assert.isBelow(Date.now() - started, 1000)
+      assert.strictEqual((yield* statement.execute([0])).rowCount, 1)
+    }))
 
   it.live("interrupting before anything is written sends nothing", () =>
     Effect.gen(function*() {
