@@ -29,6 +29,7 @@
  * @since 0.1.0
  */
 import type * as Net from "node:net"
+import type { LentReads } from "../transport/Transport.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
@@ -402,28 +403,67 @@ export class Connection {
   // Socket
   // -------------------------------------------------------------------------
 
-  /** Takes ownership of an open socket and starts reading. */
-  attach(socket: Net.Socket): void {
+  /** Takes ownership of an open socket and starts reading (through `reads` when the socket lends its reads). */
+  attach(socket: Net.Socket, reads?: LentReads): void {
     this.socket = socket
     this.state = State.Startup
-    socket.on("data", this.onData)
+    if (reads !== undefined) reads.onBytes = this.onLent
+    else socket.on("data", this.onData)
     socket.on("error", this.onSocketError)
     socket.on("close", this.onSocketClose)
     socket.on("drain", this.onDrain)
     if (socket.isPaused()) socket.resume()
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  /** Whether the bytes being framed are lent (the socket's next read overwrites them). */
+  private lending = false
+  /** Whether a request keeps views of the bytes it receives past the read that brought them (see `keepViews`). */
+  private keepingViews = false
+
+  private readonly onData = (chunk: Buffer): void => this.receive(chunk, false)
+
+  /**
+   * Bytes the socket lends: framed where they are, which every handler allows (they decode or copy what they
+   * keep), except while a request keeps views: then they are copied first.
+   */
+  private readonly onLent = (bytes: Uint8Array, length: number): void =>
+    this.keepingViews ? this.receive(bytes.slice(0, length), false) : this.receive(bytes.subarray(0, length), true)
+
+  private receive(chunk: Uint8Array, lent: boolean): void {
     try {
-      this.framer.push(chunk, this.onFrame)
+      this.lending = lent
+      let consumed = this.framer.push(chunk, this.onFrame)
+      // A request began keeping views in the middle of lent bytes (`keepViews` stopped the framer): the rest of
+      // them is framed from a copy.
+      while (consumed < chunk.length) {
+        chunk = chunk.slice(consumed)
+        this.lending = false
+        consumed = this.framer.push(chunk, this.onFrame)
+      }
     } catch (e) {
       this.breakWith(asPgError(e))
     }
+    this.lending = false
     const request = this.chunkEndRequest
     if (request !== undefined) {
       this.chunkEndRequest = undefined
       request.onChunkEnd()
     }
+  }
+
+  /**
+   * From the next message on, the current request keeps views of the bytes it receives (COPY TO hands its chunks
+   * out as they arrived), so received bytes must stay as they are: lent bytes are copied before they are framed,
+   * until `releaseViews`.
+   */
+  keepViews(): void {
+    this.keepingViews = true
+    if (this.lending) this.framer.stop()
+  }
+
+  /** The request that kept views of received bytes is done with them (see `keepViews`). */
+  releaseViews(): void {
+    this.keepingViews = false
   }
 
   /**

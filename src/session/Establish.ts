@@ -281,6 +281,8 @@ const withSecureContext = (options: Tls.ConnectionOptions): Effect.Effect<Tls.Co
  */
 export interface Established {
   readonly socket: Net.Socket
+  /** Set when the socket lends its reads (a plain socket opened with `lendReads`): read through it, not 'data'. */
+  readonly reads: Transport.LentReads | undefined
   readonly encryption: Encryption
   /** DER of the server certificate (for SCRAM-SHA-256-PLUS channel binding). */
   readonly peerCertificate: Uint8Array | undefined
@@ -308,11 +310,14 @@ export const open = (
   settings: TlsSettings,
   timeoutMillis: number,
   keepAlive?: Transport.KeepAlive,
-  plainAfterReject = false
+  plainAfterReject = false,
+  lendReads = false
 ): Effect.Effect<Established, PgError> =>
   Effect.gen(function*() {
-    const socket = yield* Transport.openSocket(target, timeoutMillis, keepAlive)
-    if (encryption === "plain") return { socket, encryption, peerCertificate: undefined }
+    // Only a socket that will never carry TLS can lend its reads (`onread` is fixed when the socket is made).
+    const reads = lendReads && encryption === "plain" ? new Transport.LentReads() : undefined
+    const socket = yield* Transport.openSocket(target, timeoutMillis, keepAlive, reads)
+    if (encryption === "plain") return { socket, reads, encryption, peerCertificate: undefined }
     const handshakeTimeout = timeoutMillis > 0 ? timeoutMillis : TLS_HANDSHAKE_TIMEOUT_MILLIS
     const options = yield* tlsOptions(settings, host, encryption === "direct-tls").pipe(
       Effect.onError(() => Effect.sync(() => socket.destroy()))
@@ -323,7 +328,7 @@ export const open = (
       )
       if (answer === 0x4e && plainAfterReject) {
         // sslmode=prefer: continue in clear on the same connection, as libpq does.
-        return { socket, encryption: "plain" as const, peerCertificate: undefined }
+        return { socket, reads: undefined, encryption: "plain" as const, peerCertificate: undefined }
       }
       if (answer !== 0x53) {
         socket.destroy()
@@ -354,5 +359,10 @@ export const open = (
       return yield* Effect.fail(tlsError("direct TLS: the server did not agree to ALPN protocol \"postgresql\""))
     }
     const peer = tls.getPeerX509Certificate()
-    return { socket: tls, encryption, peerCertificate: peer === undefined ? undefined : new Uint8Array(peer.raw) }
+    return {
+      socket: tls,
+      reads: undefined,
+      encryption,
+      peerCertificate: peer === undefined ? undefined : new Uint8Array(peer.raw)
+    }
   })

@@ -1227,7 +1227,7 @@ const openSession = (
     const parameterHub = yield* PubSub.unbounded<{ readonly name: string; readonly value: string }>()
     let established: Established | undefined
     const run = Effect.gen(function*() {
-      established = yield* openEstablished(target, attempt.host, encryption, plainAfterReject, tls, connectTimeout, keepAlive)
+      established = yield* openEstablished(target, attempt.host, encryption, plainAfterReject, tls, connectTimeout, keepAlive, true)
       const used = established.encryption
       // The cancel connection uses the same transport settings as this one.
       const openSide = Effect.map(
@@ -1235,7 +1235,7 @@ const openSession = (
         (e) => e.socket
       )
       const engine = new Engine(options, openSide, noticeHub, parameterHub)
-      engine.conn.attach(established.socket)
+      engine.conn.attach(established.socket, established.reads)
       const startup: StartupOptions = {
         user: settings.user,
         database: settings.database,
@@ -1287,9 +1287,10 @@ const openEstablished = (
   plainAfterReject: boolean,
   tls: TlsSettings,
   timeoutMillis: number,
-  keepAlive: Transport.KeepAlive
+  keepAlive: Transport.KeepAlive,
+  lendReads = false
 ): Effect.Effect<Established, PgError> =>
-  Establish.open(target, host, encryption, tls, timeoutMillis, keepAlive, plainAfterReject)
+  Establish.open(target, host, encryption, tls, timeoutMillis, keepAlive, plainAfterReject, lendReads)
 
 /** The parameters of a query given none: shared (a default `[]` would be an array per call). */
 const NO_PARAMS: ReadonlyArray<unknown> = Object.freeze([])

@@ -362,6 +362,8 @@ export class CopyOutRequest extends PullRequest<Uint8Array> {
 
   override onCopyOut(): void {
     this.started = true
+    // The chunks handed out are views of the received bytes.
+    this.conn?.keepViews()
   }
 
   override onCopyIn(conn: Connection): void {
@@ -402,6 +404,7 @@ export class CopyOutRequest extends PullRequest<Uint8Array> {
   }
 
   complete(): void {
+    this.conn?.releaseViews()
     if (this.paused) this.conn?.resumeReading(this)
     if (this.serverError !== undefined) return this.end(new PgError({ reason: this.serverError }))
     if (!this.started) {
@@ -415,6 +418,7 @@ export class CopyOutRequest extends PullRequest<Uint8Array> {
   }
 
   override fail(error: PgError): void {
+    this.conn?.releaseViews()
     if (this.paused) this.conn?.resumeReading(this)
     super.fail(error)
   }

@@ -74,6 +74,27 @@ export interface KeepAlive {
 /** Node's default when the configuration says nothing: libpq leaves the OS default; we enable keepalive after 60 s idle. */
 export const DEFAULT_KEEPALIVE: KeepAlive = { enabled: true, idleMillis: 60_000 }
 
+/** Size of the buffer a socket with lent reads reads into (Node's own read size). */
+export const LENT_READ_BUFFER_BYTES = 65_536
+
+/**
+ * Reads of a plain socket into one buffer that every read reuses (`net.connect`'s `onread`): no Readable-stream
+ * machinery and no allocation per read. Whoever takes the bytes (`onBytes`) must not keep views of them once it
+ * returns: the next read overwrites them.
+ *
+ * @since 0.1.0
+ */
+export class LentReads {
+  /** A plain Uint8Array, not a Buffer: `slice` of what is lent must copy (`Buffer#slice` makes a view). */
+  readonly buffer: Uint8Array = new Uint8Array(LENT_READ_BUFFER_BYTES)
+  onBytes: ((bytes: Uint8Array, length: number) => void) | undefined = undefined
+  /** Node's `onread.callback` (false would pause the socket). */
+  readonly callback = (length: number, bytes: Uint8Array): boolean => {
+    this.onBytes?.(bytes, length)
+    return true
+  }
+}
+
 /**
  * Opens a plain socket to the endpoint within `timeoutMillis` (0 = no limit).
  *
@@ -82,18 +103,25 @@ export const DEFAULT_KEEPALIVE: KeepAlive = { enabled: true, idleMillis: 60_000 
  * The returned socket is paused-free and has no listeners but the ones Node
  * installs; the caller owns it (and must destroy it). `noDelay` is set: the
  * protocol writes whole requests at once, so Nagle's algorithm only adds latency.
+ * Given `reads`, the socket reads into `reads.buffer` and hands the bytes to
+ * `reads.onBytes` (it emits no 'data'); such a socket cannot carry TLS.
  *
  * @since 0.1.0
  */
 export const openSocket = (
   target: Endpoint,
   timeoutMillis: number,
-  keepAlive: KeepAlive = DEFAULT_KEEPALIVE
+  keepAlive: KeepAlive = DEFAULT_KEEPALIVE,
+  reads?: LentReads
 ): Effect.Effect<Net.Socket, PgError> =>
   Effect.callback<Net.Socket, PgError>((resume) => {
-    const socket = target._tag === "Tcp"
-      ? Net.createConnection({ host: target.host, port: target.port, noDelay: true })
-      : Net.createConnection({ path: target.path })
+    const onread: Net.OnReadOpts | undefined = reads === undefined
+      ? undefined
+      : { buffer: reads.buffer, callback: reads.callback }
+    const options: Net.NetConnectOpts = target._tag === "Tcp"
+      ? { host: target.host, port: target.port, noDelay: true }
+      : { path: target.path }
+    const socket = Net.createConnection(onread === undefined ? options : { ...options, onread })
     let timer: ReturnType<typeof setTimeout> | undefined
     const cleanup = () => {
       if (timer !== undefined) clearTimeout(timer)

@@ -6,14 +6,26 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { PgError, ServerError } from "../../src/errors/PgError.ts"
 import * as PgSession from "../../src/session/Session.ts"
+import * as Transport from "../../src/transport/Transport.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import * as PgRegistry from "../../src/types/Registry.ts"
 import { PASSWORDS, servers } from "../support/Servers.ts"
 
 const main = () => servers().main
 
+/**
+ * A session in clear (`sslmode=disable`): its socket lends its reads (one reused buffer, see `Transport.LentReads`),
+ * so this suite runs the protocol over that path; the pool and SqlClient suites run over TLS.
+ */
 const connect = (options: Partial<PgSession.SessionOptions> = {}) =>
-  PgSession.connect({ host: main().host, port: main().port, user: "postgres", database: "postgres", ...options })
+  PgSession.connect({
+    host: main().host,
+    port: main().port,
+    user: "postgres",
+    database: "postgres",
+    sslMode: "disable",
+    ...options
+  })
 
 /** A session whose PQtrace-style lines are collected in `lines`. */
 const connectTraced = () => {
@@ -645,6 +657,57 @@ describe("PgSession: cancellation", () => {
       yield* Fiber.interrupt(fiber)
       const { rows } = yield* session.query("select 3 as three")
       assert.deepStrictEqual(rows, [{ three: 3 }])
+    }))
+})
+
+describe("PgSession: lent reads (plain sockets)", () => {
+  it.live("a plain socket opened with lent reads hands every byte to onBytes and emits no 'data'", () =>
+    Effect.gen(function*() {
+      const reads = new Transport.LentReads()
+      const received: Array<number> = []
+      reads.onBytes = (bytes, length) => received.push(...bytes.subarray(0, length))
+      const socket = yield* Transport.openSocket({ _tag: "Tcp", host: main().host, port: main().port }, 5_000, undefined, reads)
+      let dataEvents = 0
+      socket.on("data", () => dataEvents++)
+      // SSLRequest: the server answers with one byte ('S' here, where TLS is on).
+      socket.write(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f))
+      yield* Effect.sleep(200).pipe(Effect.repeat({ until: () => received.length > 0, times: 25 }))
+      socket.destroy()
+      assert.deepStrictEqual(received, [0x53])
+      assert.strictEqual(dataEvents, 0)
+    }))
+
+  it.live("COPY TO chunks kept while later reads reuse the buffer stay intact", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const chunks = yield* Stream.runCollect(
+        session.copyTo("copy (select g, repeat(chr(65 + g % 26), g % 60) from generate_series(1, 30000) g) to stdout")
+      )
+      let expected = ""
+      for (let g = 1; g <= 30000; g++) expected += `${g}\t${String.fromCharCode(65 + (g % 26)).repeat(g % 60)}\n`
+      const decoder = new TextDecoder()
+      assert.strictEqual(chunks.map((c) => decoder.decode(c)).join(""), expected)
+    }))
+
+  it.live("rows of types looked up after the rows arrived, and a backend key used after many reads, are intact", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      const monitor = yield* connect()
+      const name = `mood_${Date.now().toString(36)}`
+      yield* session.query(`create type ${name} as enum ('sad', 'ok', 'happy')`)
+      // The enum is unknown to the session: its rows are kept as bytes until pg_type has been read.
+      const { rows } = yield* session.query<{ m: string; n: number }>(
+        `select (array['sad','ok','happy']::${name}[])[1 + g % 3] as m, g as n from generate_series(1, 5000) g`
+      )
+      assert.deepStrictEqual(rows.slice(0, 3), [{ m: "ok", n: 1 }, { m: "happy", n: 2 }, { m: "sad", n: 3 }])
+      assert.strictEqual(rows[4999]!.m, ["sad", "ok", "happy"][5000 % 3])
+      // The cancel key came in the first read; thousands of reads later it must still cancel.
+      const fiber = yield* Effect.forkChild(session.query("select pg_sleep(30), 'lent'"))
+      yield* awaitActive(monitor, session, "'lent'")
+      const started = Date.now()
+      yield* Fiber.interrupt(fiber)
+      assert.isBelow(Date.now() - started, 1000)
+      yield* session.query(`drop type ${name}`)
     }))
 })
 
