@@ -654,7 +654,7 @@ class Engine {
   /**
    * What an interrupted caller of a query runs: one Effect for the session, which finds the query by the
    * interrupted fiber. (A canceller per query, an Effect with a closure and its context, stayed in memory for as
-   * long as the query waited: in a deep pipeline that memory cost about a tenth of the time, in garbage collection.)
+   * long as the query waited: in a deep pipeline, a few percent of the time went to collecting it.)
    */
   private readonly abandonWaiting: Effect.Effect<void> = Effect.withFiber((fiber) => {
     const request = this.waiting.get(fiber)
