@@ -28,6 +28,8 @@ const connect = (server: FakeServer.FakeServer, options: Partial<PgSession.Sessi
     host: server.host,
     port: server.port,
     user: "postgres",
+    // In clear from the first byte: the socket lends its reads, the path where framing works in a reused buffer.
+    sslMode: "disable",
     // Unnamed statements: one Parse/Bind/Describe/Execute/Sync per query, so scripts answer one request per query.
     statementCacheSize: 0,
     connectTimeout: FAULT_MILLIS,
