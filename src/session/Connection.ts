@@ -420,7 +420,12 @@ export class Connection {
   /** Whether a request keeps views of the bytes it receives past the read that brought them (see `keepViews`). */
   private keepingViews = false
 
-  private readonly onData = (chunk: Buffer): void => this.receive(chunk, false)
+  /**
+   * Bytes read through the socket's stream (TLS, or a socket opened for TLS). Framed as a plain Uint8Array, as lent
+   * bytes are: handlers that keep bytes copy them with `slice`, which on a Buffer would make a view.
+   */
+  private readonly onData = (chunk: Buffer): void =>
+    this.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length), false)
 
   /**
    * Bytes the socket lends: framed where they are, which every handler allows (they decode or copy what they
