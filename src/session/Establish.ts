@@ -281,7 +281,7 @@ const withSecureContext = (options: Tls.ConnectionOptions): Effect.Effect<Tls.Co
  */
 export interface Established {
   readonly socket: Net.Socket
-  /** Set when the socket lends its reads (a plain socket opened with `lendReads`): read through it, not 'data'. */
+  /** Set when the socket lends its reads (a socket in clear opened with `lendReads`): read through it, not 'data'. */
   readonly reads: Transport.LentReads | undefined
   readonly encryption: Encryption
   /** DER of the server certificate (for SCRAM-SHA-256-PLUS channel binding). */
@@ -314,8 +314,12 @@ export const open = (
   lendReads = false
 ): Effect.Effect<Established, PgError> =>
   Effect.gen(function*() {
-    // Only a socket that will never carry TLS can lend its reads (`onread` is fixed when the socket is made).
-    const reads = lendReads && encryption === "plain" ? new Transport.LentReads() : undefined
+    // `onread` is fixed when the socket is made: a socket that may stay in clear (plain, or `prefer` awaiting the
+    // answer to SSLRequest, which comes through the lent reads too) lends its reads; if TLS starts over it, the TLS
+    // socket reads the raw bytes itself and the buffer (64 KiB) goes unused. Sockets that must carry TLS get none.
+    const reads = lendReads && (encryption === "plain" || (encryption === "tls" && plainAfterReject))
+      ? new Transport.LentReads()
+      : undefined
     const socket = yield* Transport.openSocket(target, timeoutMillis, keepAlive, reads)
     if (encryption === "plain") return { socket, reads, encryption, peerCertificate: undefined }
     const handshakeTimeout = timeoutMillis > 0 ? timeoutMillis : TLS_HANDSHAKE_TIMEOUT_MILLIS
@@ -323,12 +327,12 @@ export const open = (
       Effect.onError(() => Effect.sync(() => socket.destroy()))
     )
     if (encryption === "tls") {
-      const answer = yield* Transport.exchangeEncryptionRequest(socket, StartupCodec.SSL_REQUEST, handshakeTimeout).pipe(
+      const answer = yield* Transport.exchangeEncryptionRequest(socket, StartupCodec.SSL_REQUEST, handshakeTimeout, reads).pipe(
         Effect.onError(() => Effect.sync(() => socket.destroy()))
       )
       if (answer === 0x4e && plainAfterReject) {
         // sslmode=prefer: continue in clear on the same connection, as libpq does.
-        return { socket, reads: undefined, encryption: "plain" as const, peerCertificate: undefined }
+        return { socket, reads, encryption: "plain" as const, peerCertificate: undefined }
       }
       if (answer !== 0x53) {
         socket.destroy()

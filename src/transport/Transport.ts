@@ -104,7 +104,8 @@ export class LentReads {
  * installs; the caller owns it (and must destroy it). `noDelay` is set: the
  * protocol writes whole requests at once, so Nagle's algorithm only adds latency.
  * Given `reads`, the socket reads into `reads.buffer` and hands the bytes to
- * `reads.onBytes` (it emits no 'data'); such a socket cannot carry TLS.
+ * `reads.onBytes` (it emits no 'data'). TLS can still be started over it: the
+ * TLS socket made over it reads the raw bytes itself and emits 'data' as usual.
  *
  * @since 0.1.0
  */
@@ -176,17 +177,19 @@ export const openSocket = (
 export const exchangeEncryptionRequest = (
   socket: Net.Socket,
   request: Uint8Array,
-  timeoutMillis: number
+  timeoutMillis: number,
+  reads?: LentReads
 ): Effect.Effect<number, PgError> =>
   Effect.callback<number, PgError>((resume) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     const cleanup = () => {
       if (timer !== undefined) clearTimeout(timer)
-      socket.off("data", onData)
+      if (reads !== undefined) reads.onBytes = undefined
+      else socket.off("data", onData)
       socket.off("error", onError)
       socket.off("close", onClose)
     }
-    const onData = (chunk: Buffer) => {
+    const onData = (chunk: Uint8Array) => {
       cleanup()
       socket.pause()
       if (chunk.length !== 1) {
@@ -215,7 +218,8 @@ export const exchangeEncryptionRequest = (
         new PgError({ reason: new ConnectionError({ message: "server closed the connection during the encryption request" }) })
       ))
     }
-    socket.on("data", onData)
+    if (reads !== undefined) reads.onBytes = (bytes, length) => onData(bytes.subarray(0, length))
+    else socket.on("data", onData)
     socket.on("error", onError)
     socket.on("close", onClose)
     if (timeoutMillis > 0) {

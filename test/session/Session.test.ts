@@ -689,6 +689,31 @@ describe("PgSession: lent reads (plain sockets)", () => {
       assert.strictEqual(chunks.map((c) => decoder.decode(c)).join(""), expected)
     }))
 
+  it.live("sslmode=prefer against a server without TLS continues in clear on lent reads: COPY TO and the cancel key intact", () =>
+    Effect.gen(function*() {
+      const noTls = servers().noTls
+      const open = () =>
+        PgSession.connect({ host: noTls.host, port: noTls.port, user: "postgres", database: "postgres", sslMode: "prefer" })
+      const session = yield* open()
+      const monitor = yield* open()
+      const chunks = yield* Stream.runCollect(
+        session.copyTo("copy (select g, md5(g::text) from generate_series(1, 20000) g) to stdout")
+      )
+      const text = chunks.map((c) => new TextDecoder().decode(c)).join("")
+      const lines = text.split("\n")
+      assert.strictEqual(lines.length, 20001)
+      const { rows } = yield* session.query<{ ok: boolean }>(
+        "select bool_and(md5(g::text) = ($1::text[])[g]) as ok from generate_series(1, 20000) g",
+        [lines.slice(0, 20000).map((line) => line.split("\t")[1]!)]
+      )
+      assert.deepStrictEqual(rows, [{ ok: true }])
+      const fiber = yield* Effect.forkChild(session.query("select pg_sleep(30), 'prefer'"))
+      yield* awaitActive(monitor, session, "'prefer'")
+      const started = Date.now()
+      yield* Fiber.interrupt(fiber)
+      assert.isBelow(Date.now() - started, 1000)
+    }))
+
   it.live("rows of types looked up after the rows arrived, and a backend key used after many reads, are intact", () =>
     Effect.gen(function*() {
       const session = yield* connect()
