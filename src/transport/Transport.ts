@@ -78,7 +78,7 @@ export const DEFAULT_KEEPALIVE: KeepAlive = { enabled: true, idleMillis: 60_000 
 export const LENT_READ_BUFFER_BYTES = 65_536
 
 /**
- * Reads of a plain socket into one buffer that every read reuses (`net.connect`'s `onread`): no Readable-stream
+ * Reads of a socket in clear into one buffer that every read reuses (`net.connect`'s `onread`): no Readable-stream
  * machinery and no allocation per read. Whoever takes the bytes (`onBytes`) must not keep views of them once it
  * returns: the next read overwrites them.
  *

@@ -8,8 +8,10 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { PgError } from "../../src/errors/PgError.ts"
+import * as StartupCodec from "../../src/protocol/Startup.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { SCRAM_KEYS } from "../../src/session/Startup.ts"
+import * as Transport from "../../src/transport/Transport.ts"
 import { acquire, type ServerInfo } from "../support/EmbeddedPostgres.ts"
 import { PASSWORDS, servers } from "../support/Servers.ts"
 
@@ -508,18 +510,35 @@ describe("connect: revocation, certificate mode, key log", () => {
 })
 
 describe("connect: bytes before the TLS handshake (CVE-2021-23222)", () => {
+  /** A server that answers anything with 'S' and injected bytes; its port. */
+  const injectingServer = Effect.gen(function*() {
+    const server = Net.createServer((socket) => {
+      socket.once("data", () => socket.write(Buffer.from("Sinjected")))
+    })
+    yield* Effect.acquireRelease(
+      Effect.callback<void>((resume) => {
+        server.listen(0, "127.0.0.1", () => resume(Effect.void))
+      }),
+      () => Effect.sync(() => server.close())
+    )
+    return (server.address() as Net.AddressInfo).port
+  })
+
+  it.live("an 'S' followed by more bytes is refused through lent reads too (the socket sslmode=prefer opens)", () =>
+    Effect.gen(function*() {
+      const port = yield* injectingServer
+      const reads = new Transport.LentReads()
+      const socket = yield* Transport.openSocket({ _tag: "Tcp", host: "127.0.0.1", port }, 2000, undefined, reads)
+      const exit = yield* Effect.exit(Transport.exchangeEncryptionRequest(socket, StartupCodec.SSL_REQUEST, 2000, reads))
+      socket.destroy()
+      const error = failureOf(exit)
+      assert.strictEqual(error.reason._tag, "TlsError")
+      assert.match(error.message, /received 8 unexpected bytes/)
+    }))
+
   it.live("an 'S' followed by more bytes is refused, never read as if it came over TLS", () =>
     Effect.gen(function*() {
-      const server = Net.createServer((socket) => {
-        socket.once("data", () => socket.write(Buffer.from("Sinjected")))
-      })
-      yield* Effect.acquireRelease(
-        Effect.callback<void>((resume) => {
-          server.listen(0, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () => Effect.sync(() => server.close())
-      )
-      const port = (server.address() as Net.AddressInfo).port
+      const port = yield* injectingServer
       const error = failureOf(
         yield* Effect.exit(PgSession.connect({ host: "127.0.0.1", port, user: "postgres", sslMode: "require", connectTimeout: 2000 }))
       )
