@@ -33,6 +33,7 @@ import { ConfigError, PgError, type ServerError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
+import { view } from "../wire/Reader.ts"
 import type { Writer } from "../wire/Writer.ts"
 import { type Connection, READ_PAUSE_HIGH_WATER_BYTES, Request } from "./Connection.ts"
 import { declaredTypes, PLAN_SIMPLE, sendCopyFail, writeBind } from "./Requests.ts"
@@ -371,7 +372,7 @@ export class CopyOutRequest extends PullRequest<Uint8Array> {
   }
 
   override onCopyData(buf: Uint8Array, start: number, end: number): void {
-    this.buffer.push(buf.subarray(start, end))
+    this.buffer.push(view(buf, start, end))
     this.bytes += end - start
     if (this.bytes > READ_PAUSE_HIGH_WATER_BYTES && !this.paused) {
       this.paused = true

@@ -28,6 +28,7 @@
  * @since 0.1.0
  */
 import { ProtocolError } from "../errors/PgError.ts"
+import { view } from "./Reader.ts"
 
 /**
  * Receives one frame: `type` is the type byte (or -1 for an untyped startup
@@ -248,7 +249,7 @@ export class Framer {
    */
   pushAll(chunk: Uint8Array): Array<{ readonly type: number; readonly body: Uint8Array }> {
     const out: Array<{ readonly type: number; readonly body: Uint8Array }> = []
-    this.push(chunk, (type, buf, start, end) => out.push({ type, body: buf.subarray(start, end) }))
+    this.push(chunk, (type, buf, start, end) => out.push({ type, body: view(buf, start, end) }))
     return out
   }
 }

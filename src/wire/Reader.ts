@@ -17,6 +17,16 @@ import { ProtocolError } from "../errors/PgError.ts"
 import * as Utf8 from "./Utf8.ts"
 
 /**
+ * A view of `buf[start, end)`, always a plain `Uint8Array` (a `Buffer`'s own
+ * `subarray` makes a `Buffer`, whose `slice` is a view too, not a copy), made
+ * by the constructor, which costs less than `subarray`.
+ *
+ * @since 0.1.0
+ */
+export const view = (buf: Uint8Array, start: number, end: number): Uint8Array =>
+  new Uint8Array(buf.buffer, buf.byteOffset + start, end - start)
+
+/**
  * @since 0.1.0
  */
 export class Reader {
@@ -123,18 +133,18 @@ export class Reader {
     return v
   }
 
-  /** A view of the next `n` bytes. */
+  /** A view of the next `n` bytes (a plain `Uint8Array`, see `view`). */
   bytes(n: number): Uint8Array {
     if (n < 0) this.fail(`negative length ${n}`)
     this.need(n, "bytes")
-    const v = this.buf.subarray(this.pos, this.pos + n)
+    const v = view(this.buf, this.pos, this.pos + n)
     this.pos += n
     return v
   }
 
-  /** A view of every remaining byte. */
+  /** A view of every remaining byte (a plain `Uint8Array`, see `view`). */
   rest(): Uint8Array {
-    const v = this.buf.subarray(this.pos, this.end)
+    const v = view(this.buf, this.pos, this.end)
     this.pos = this.end
     return v
   }

@@ -76,7 +76,9 @@ export const decode = (bytes: Uint8Array, start: number, end: number): string | 
 }
 
 const decodeValidated = (bytes: Uint8Array, start: number, end: number): string | undefined =>
-  isUtf8(bytes.subarray(start, end)) ? utf8Slice.call(bytes, start, end) : undefined
+  isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start))
+    ? utf8Slice.call(bytes, start, end)
+    : undefined
 
 /**
  * The number of bytes `s` takes in UTF-8.

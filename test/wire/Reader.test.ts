@@ -71,6 +71,22 @@ describe("Reader", () => {
     assert.strictEqual(r.remaining(), 0)
   })
 
+  it("views over a Buffer are plain Uint8Arrays, so their slice is a copy", () => {
+    // A Buffer's own subarray is a Buffer, whose slice is another view: a value kept with slice
+    // would change when the read buffer is reused.
+    const buf = Buffer.from([0xee, 1, 2, 3, 4, 0xee])
+    const r = new Reader(buf, 1, 5, "Test")
+    const a = r.bytes(2)
+    const b = r.rest()
+    assert.isFalse(Buffer.isBuffer(a))
+    assert.isFalse(Buffer.isBuffer(b))
+    assert.strictEqual(a.buffer, buf.buffer)
+    const kept = [a.slice(), b.slice()]
+    buf.fill(9)
+    assert.deepStrictEqual(kept, [Uint8Array.of(1, 2), Uint8Array.of(3, 4)])
+    assert.deepStrictEqual([a, b], [Uint8Array.of(9, 9), Uint8Array.of(9, 9)])
+  })
+
   it("rejects a negative byte count", () => {
     assert.include(failure(() => over(1).bytes(-1)).message, "negative length -1")
   })
