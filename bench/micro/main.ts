@@ -17,8 +17,10 @@
  * 3. Encoding (ns/op): Parse, Bind with 2 and 10 parameters, and the frames of
  *    one cached-statement query (Bind, Execute, Sync), ours against
  *    `pg-protocol`'s `serialize` with node-postgres's `prepareValue`.
- * 4. Every type codec's decode (ns/op), binary and text, on the value corpus
- *    captured from PostgreSQL 18, with `pg-types`' text parser beside it.
+ * 4. Every type codec on the value corpus captured from PostgreSQL 18: decode
+ *    (ns/op, and MB/s for the binary form), binary and text, with `pg-types`'
+ *    text parser beside it; encode (ns/op) of the decoded value as a Bind
+ *    parameter, in the format the codec picks for it.
  *
  * Results are printed and written to `bench/micro/RESULTS.md` and
  * `bench/micro/results.json`. Set `MICRO_QUICK=1` for a short run (fewer
@@ -324,6 +326,11 @@ interface TypeResult {
   readonly binaryNs: number | undefined
   readonly textNs: number | undefined
   readonly pgTypesTextNs: number | undefined
+  /** Size of the binary form (the text form's when there is none). */
+  readonly bytes: number
+  /** Encoding the decoded value as a Bind parameter, in the format the codec picks for it. */
+  readonly encodeNs: number | undefined
+  readonly encodeFormat: "binary" | "text" | undefined
 }
 
 const typeResults: Array<TypeResult> = []
@@ -368,12 +375,45 @@ for (const value of typeValues()) {
   const pgTypesInput = value.text
   const pgTypesParse = getTypeParser(value.oid, "text") as (s: string) => unknown
   const pgTypesSlot = slot(pgTypesInput === null ? undefined : () => (pgTypesParse(pgTypesInput) === undefined ? 0 : 1))
+  // Encoding starts from the decoded value (the binary form's, else the text form's) and does what a Bind
+  // does with it as a parameter: the codec picks the format for the value (strings go as text), and the
+  // bytes are appended to one reused Writer and dropped again (no allocation by the writer).
+  const decoded: { readonly value: unknown } | undefined = binarySlot !== undefined
+    ? { value: decodeBinary!(binaryBytes!, 0, binaryBytes!.length) }
+    : textSlot !== undefined
+    ? { value: codec.decodeText(textBytes!, 0, textBytes!.length) }
+    : undefined
+  const encodeBinary = codec.encodeBinary
+  const asBinary = decoded !== undefined && encodeBinary !== undefined && codec.formatFor(decoded.value) === 1
+  const writer = new Writer()
+  const encodeOnce = (v: unknown): number => {
+    const mark = writer.mark()
+    if (asBinary) encodeBinary!(writer, v)
+    else writer.string(codec.encodeText(v))
+    const n = writer.since(mark)
+    writer.truncate(mark)
+    return n
+  }
+  let encodable = decoded !== undefined
+  try {
+    if (decoded !== undefined) encodeOnce(decoded.value)
+  } catch {
+    encodable = false
+  }
+  const encodeSlot = slot(encodable ? () => encodeOnce(decoded!.value) : undefined)
   const times = compareOps(contenders, typeOptions)
   const at = (i: number | undefined): number | undefined => (i === undefined ? undefined : times[i])
-  const binary = at(binarySlot)
-  const text = at(textSlot)
-  const pgTypesText = at(pgTypesSlot)
-  typeResults.push({ label: value.label, oid: value.oid, type: codec.name, binaryNs: binary, textNs: text, pgTypesTextNs: pgTypesText })
+  typeResults.push({
+    label: value.label,
+    oid: value.oid,
+    type: codec.name,
+    binaryNs: at(binarySlot),
+    textNs: at(textSlot),
+    pgTypesTextNs: at(pgTypesSlot),
+    bytes: binaryBytes?.length ?? textBytes?.length ?? 0,
+    encodeNs: at(encodeSlot),
+    encodeFormat: encodable ? (asBinary ? "binary" : "text") : undefined
+  })
 }
 console.log("types done")
 
@@ -391,8 +431,30 @@ const streamHeader = ["stream", "contender", "ms/pass", "MB/s", "rows/s", "vs ba
 const encodeRows = encodeResults.map((r) => [r.operation, fmt(r.ours), fmt(r.pgProtocol), `${fmt(r.ratio)}x`])
 const encodeHeader = ["operation", "effect-pgwire ns/op", "pg-protocol ns/op", "speed-up"]
 const ns = (v: number | undefined) => (v === undefined ? "—" : fmt(v))
-const typeRows = typeResults.map((r) => [r.label, r.type, ns(r.binaryNs), ns(r.textNs), ns(r.pgTypesTextNs)])
-const typeHeader = ["value", "type", "binary ns/op", "text ns/op", "pg-types text ns/op"]
+/** Bytes per nanosecond is GB/s: times 1000 for MB/s. */
+const mbPerSecond = (bytes: number, nanos: number | undefined) => (nanos === undefined ? "—" : fmt((bytes / nanos) * 1000))
+const typeRows = typeResults.map((r) => [
+  r.label,
+  r.type,
+  String(r.bytes),
+  ns(r.binaryNs),
+  mbPerSecond(r.bytes, r.binaryNs),
+  ns(r.textNs),
+  ns(r.pgTypesTextNs),
+  ns(r.encodeNs),
+  r.encodeFormat ?? "—"
+])
+const typeHeader = [
+  "value",
+  "type",
+  "bytes",
+  "decode binary ns/op",
+  "decode binary MB/s",
+  "decode text ns/op",
+  "pg-types text ns/op",
+  "encode ns/op",
+  "sent as"
+]
 
 console.log("\nFraming + message decode (baseline: pg-protocol on the same text-format bytes)\n")
 console.log(textTable(streamHeader, streamRows("decode")))
@@ -445,10 +507,14 @@ ${markdownTable(encodeHeader, encodeRows)}
 
 ## Type codecs
 
-Decode time of one value from its bytes, for every value of the type corpus (captured from
-PostgreSQL 18.4, see \`bench/fixtures/README.md\`). "—": no such form (a type without a binary
-decoder, or a value the decoder rejects by design). \`pg-types\` is node-postgres's text parser for the
-same OID (for an OID it does not know it returns the string unchanged); it starts from a JavaScript string that
+For every value of the type corpus (captured from ${fixtures.server}, see \`bench/fixtures/README.md\`):
+the size of its binary form ("bytes"; the text form's for a type without one), the time to decode one
+value from its binary and text bytes (and the binary decode in MB/s), and the time to encode the decoded
+value again as a Bind parameter, appended to a reused \`Writer\`, in the format the codec picks for that
+value ("sent as": a value that decodes to a string, such as a date, numeric or inet, goes back as its
+text, the way every string parameter is sent). "—": no such form (a type without a binary decoder, or a
+value the codec rejects by design). \`pg-types\` is node-postgres's text parser for the same OID (for
+an OID it does not know it returns the string unchanged); it starts from a JavaScript string that
 pg-protocol has already decoded from UTF-8, while ours start from the bytes.
 
 ${markdownTable(typeHeader, typeRows)}
