@@ -75,6 +75,7 @@ export const decode = (bytes: Uint8Array, start: number, end: number): string | 
   return decodeValidated(bytes, start, end)
 }
 
+// The view by the constructor, as `Reader.view` makes it (Reader imports this module).
 const decodeValidated = (bytes: Uint8Array, start: number, end: number): string | undefined =>
   isUtf8(new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start))
     ? utf8Slice.call(bytes, start, end)
