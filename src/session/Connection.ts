@@ -37,7 +37,7 @@ import * as Trace from "../protocol/Trace.ts"
 import { CodecError, ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError, TlsError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
-import { Reader } from "../wire/Reader.ts"
+import { Reader, view } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
 import type { Notice } from "./Result.ts"
 import * as State from "./State.ts"
@@ -425,14 +425,14 @@ export class Connection {
    * bytes are: handlers that keep bytes copy them with `slice`, which on a Buffer would make a view.
    */
   private readonly onData = (chunk: Buffer): void =>
-    this.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length), false)
+    this.receive(view(chunk, 0, chunk.length), false)
 
   /**
    * Bytes the socket lends: framed where they are, which every handler allows (they decode or copy what they
    * keep), except while a request keeps views: then they are copied first.
    */
   private readonly onLent = (bytes: Uint8Array, length: number): void =>
-    this.keepingViews ? this.receive(bytes.slice(0, length), false) : this.receive(bytes.subarray(0, length), true)
+    this.keepingViews ? this.receive(bytes.slice(0, length), false) : this.receive(view(bytes, 0, length), true)
 
   private receive(chunk: Uint8Array, lent: boolean): void {
     try {
