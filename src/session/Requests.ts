@@ -563,6 +563,31 @@ abstract class ResultSetsRequest extends Request {
     this.rows = []
     this.fields = []
     this.shape = undefined
+    this.nextResult()
+  }
+
+  /** A result was completed; the next one (`results.length`) may now be announced with `expect`. */
+  protected nextResult(): void {}
+
+  /** The next result's columns are already known (a prepared statement): no RowDescription will come. */
+  protected expect(fields: ReadonlyArray<Field>, shape: RowShape | undefined): void {
+    this.fields = fields
+    this.shape = shape
+    this.rows = []
+  }
+
+  /** Forgets what a previous run received (before a transparent re-run). */
+  protected resetResults(): void {
+    this.results.length = 0
+    this.rows = []
+    this.fields = []
+    this.shape = undefined
+    this.noticeStart = 0
+    this.notices = undefined
+    this.serverError = undefined
+    this.clientError = undefined
+    this.written = false
+    this.done = false
   }
 
   override onCommandComplete(tag: string): void {
@@ -573,7 +598,7 @@ abstract class ResultSetsRequest extends Request {
     this.push("")
   }
 
-  complete(): void {
+  complete(_conn: Connection, _status: Backend.TransactionStatus): void {
     if (this.discard) return
     if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
     else if (this.clientError !== undefined) this.resume(Effect.fail(this.clientError))
@@ -640,46 +665,174 @@ export interface BatchItem {
 }
 
 /**
- * Several statements in one write, each Parse/Bind/Describe/Execute of the
- * unnamed statement, and one Sync at the end.
+ * A statement a batch parses under its own name (the first time the batch meets its SQL), and what the server
+ * said of it: the session adds it to its cache once the batch is answered, if it was described.
+ *
+ * @since 0.1.0
+ */
+export class BatchStatement {
+  readonly statement: Statement
+  /** ParseComplete arrived: the statement exists on the server. */
+  parsed = false
+  /** ParameterDescription and RowDescription (or NoData) arrived. */
+  described = false
+  parameterTypes: ReadonlyArray<number> = []
+  fields: ReadonlyArray<Field> | undefined = undefined
+
+  constructor(statement: Statement) {
+    this.statement = statement
+  }
+}
+
+/**
+ * What a `BatchRequest` needs from the session around it.
+ *
+ * @since 0.1.0
+ */
+export interface BatchOwner {
+  /** Read when the batch is encoded: the session's registry as it is then. */
+  readonly registry: Registry
+  /**
+   * Called when the batch is answered (`status`) or failed (`undefined`), before the caller hears of it; true when
+   * the session takes the batch over (it runs it again after a stale cached statement).
+   */
+  readonly settleBatch: (request: BatchRequest, status: Backend.TransactionStatus | undefined) => boolean
+}
+
+/**
+ * Several statements in one write and one Sync at the end (one implicit
+ * transaction).
  *
  * **Details**
  *
- * One Sync makes the batch one implicit transaction (protocol-3.2 "Extended
- * Query": the statements between two Syncs run in one transaction unless
- * they contain transaction control): either every statement takes effect or
- * none does, and after an error the server skips the rest. The result has one
- * entry per statement.
+ * With the session's statement cache, an item whose statement is cached runs
+ * as Bind/Execute of it (binary results; the server neither parses nor plans
+ * it again); the first item with SQL the cache does not know yet is parsed
+ * under a new name and described in the same write (Parse/Describe/Bind/Execute,
+ * text results), so the next batch finds it cached; any other item runs as
+ * Parse/Bind/Describe/Execute of the unnamed statement. Without a cache every
+ * item is unnamed.
  *
  * @since 0.1.0
  */
 export class BatchRequest extends ResultSetsRequest {
   readonly items: ReadonlyArray<BatchItem>
+  readonly owner: BatchOwner | undefined
+  /**
+   * Per item: a cached, ready statement to bind, a `BatchStatement` to parse under its name, or `undefined` for
+   * the unnamed statement. Set before the batch is submitted.
+   */
+  statements: ReadonlyArray<Statement | BatchStatement | undefined> = []
 
   constructor(
     items: ReadonlyArray<BatchItem>,
     registry: Registry,
     rowMode: RowMode,
-    resume: Resume<ReadonlyArray<QueryResult<unknown>>>
+    resume: Resume<ReadonlyArray<QueryResult<unknown>>>,
+    owner?: BatchOwner
   ) {
     super(registry, rowMode, resume)
     this.items = items
+    this.owner = owner
+  }
+
+  private get currentRegistry(): Registry {
+    return this.owner?.registry ?? this.registry
   }
 
   encode(w: Writer): void {
+    const registry = this.currentRegistry
     const plan: Array<State.Phase> = []
-    for (const item of this.items) {
+    for (let i = 0; i < this.items.length; i++) {
+      const item = this.items[i]!
       const params = item.params ?? []
-      const types = declaredTypes(this.registry, params)
-      Frontend.writeParse(w, "", item.sql, types)
-      writeBind(w, this.registry, "", "", params, types, [])
-      w.bytes(Frontend.DESCRIBE_UNNAMED_PORTAL)
-      w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
-      plan.push("ParseComplete", "BindComplete", "RowDescription", "Rows")
+      const target = this.statements[i]
+      if (target instanceof BatchStatement) {
+        const statement = target.statement
+        Frontend.writeParse(w, statement.name, item.sql, statement.declaredTypes)
+        Frontend.writeDescribe(w, "S", statement.name)
+        writeBind(w, registry, "", statement.name, params, statement.declaredTypes, [])
+        w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
+        plan.push("ParseComplete", "ParameterDescription", "RowDescription", "BindComplete", "Rows")
+      } else if (target !== undefined) {
+        writeBind(w, registry, "", target.name, params, target.parameterTypes, target.resultFormats)
+        w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
+        plan.push("BindComplete", "Rows")
+      } else {
+        const types = declaredTypes(registry, params)
+        Frontend.writeParse(w, "", item.sql, types)
+        writeBind(w, registry, "", "", params, types, [])
+        w.bytes(Frontend.DESCRIBE_UNNAMED_PORTAL)
+        w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
+        plan.push("ParseComplete", "BindComplete", "RowDescription", "Rows")
+      }
     }
     w.bytes(Frontend.SYNC)
     plan.push("ReadyForQuery")
+    // Only once every frame is written (a parameter that fails to encode throws above).
+    for (const target of this.statements) if (target !== undefined && !(target instanceof BatchStatement)) target.inUse++
     this.begin(plan)
+    this.nextResult()
+  }
+
+  /** The item the server is answering: every earlier item has its result. */
+  private get current(): Statement | BatchStatement | undefined {
+    return this.statements[this.results.length]
+  }
+
+  protected override nextResult(): void {
+    const target = this.current
+    if (target === undefined || target instanceof BatchStatement) return
+    this.expect(target.fields, target.returnsRows ? target.shape(this.currentRegistry) : undefined)
+  }
+
+  override onParseComplete(): void {
+    const target = this.current
+    if (target instanceof BatchStatement) target.parsed = true
+  }
+
+  override onParameterDescription(message: Backend.ParameterDescription): void {
+    const target = this.current
+    if (target instanceof BatchStatement) target.parameterTypes = message.parameterTypes
+  }
+
+  override onRowDescription(message: Backend.RowDescription): void {
+    super.onRowDescription(message)
+    const target = this.current
+    if (target instanceof BatchStatement && !target.described) {
+      // Describe of a statement reports text for every column; the Bind that follows asks for text too.
+      target.fields = toFields(message.fields)
+      target.described = true
+    }
+  }
+
+  override onNoData(): void {
+    super.onNoData()
+    const target = this.current
+    if (target instanceof BatchStatement && !target.described) target.described = true
+  }
+
+  /** Forgets what a previous run received and which statements it used (before a transparent re-run). */
+  reset(): void {
+    this.resetResults()
+    this.statements = []
+  }
+
+  private releaseStatements(): void {
+    if (!this.written) return
+    for (const target of this.statements) if (target !== undefined && !(target instanceof BatchStatement)) target.inUse--
+  }
+
+  override complete(conn: Connection, status: Backend.TransactionStatus): void {
+    this.releaseStatements()
+    if (this.owner?.settleBatch(this, status) === true) return
+    super.complete(conn, status)
+  }
+
+  override fail(error: PgError): void {
+    this.releaseStatements()
+    this.owner?.settleBatch(this, undefined)
+    super.fail(error)
   }
 }
 

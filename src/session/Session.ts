@@ -67,8 +67,10 @@ import {
 } from "./Establish.ts"
 import { Connection, type Request } from "./Connection.ts"
 import {
-  BatchRequest,
   type BatchItem,
+  type BatchOwner,
+  BatchRequest,
+  BatchStatement,
   CloseRequest,
   declaredTypes,
   FunctionCallRequest,
@@ -320,7 +322,11 @@ export interface Session {
   }
   /** Runs a simple Query (several statements allowed); every result in order. */
   readonly simple: (sql: string, options?: QueryOptions) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
-  /** Runs several statements in one write and one implicit transaction; one result per statement. */
+  /**
+   * Runs several statements in one write and one implicit transaction; one result per statement. Statements go
+   * through the statement cache like `query`'s (new SQL is parsed and described within the batch, cached SQL is only
+   * bound), unless `prepare: false`.
+   */
   readonly batch: (
     items: ReadonlyArray<BatchItem>,
     options?: QueryOptions
@@ -694,6 +700,95 @@ class Engine {
       if (!request.discard) request.resume(request.outcome())
     },
     release: (request: QueryRequest): void => this.release(request)
+  }))(this)
+
+  // -- batches ------------------------------------------------------------------
+
+  /**
+   * Chooses how each item of a batch runs (see `BatchRequest`) and submits it: cached, ready statements are bound;
+   * the first item with SQL the cache does not know is parsed under a new name in the batch itself (the statement
+   * joins the cache once the batch is answered); the rest go unnamed.
+   */
+  startBatch(request: BatchRequest, first = false, unnamed = false): void {
+    const cache = this.cache
+    if (cache !== undefined && !unnamed) {
+      const items = request.items
+      const statements = new Array<Statement | BatchStatement | undefined>(items.length)
+      let fresh: Set<string> | undefined
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!
+        const params = item.params ?? NO_PARAMS
+        // Typed parameters whose type is not known yet: the unnamed statement, as before the cache.
+        if (this.unknownTypeNames(params) !== undefined) continue
+        const key = statementKey(this.registry, item.sql, params)
+        const cached = cache.get(key)
+        if (cached !== undefined && cached.state !== "failed" && cached.state !== "closed") {
+          // A statement still being prepared is bound by a later batch.
+          if (cached.state === "ready") statements[i] = cached
+          continue
+        }
+        if (fresh?.has(key) === true) continue
+        ;(fresh ??= new Set()).add(key)
+        statements[i] = new BatchStatement(
+          new Statement(cache.nextName(), item.sql, declaredTypes(this.registry, params), key)
+        )
+      }
+      request.statements = statements
+    }
+    if (first) this.conn.submitFirst(request)
+    else this.conn.submit(request)
+  }
+
+  /** Statements whose completion ends a transaction: a batch that ran one is never run again. */
+  private static readonly endsTransaction = new Set([
+    "COMMIT",
+    "ROLLBACK",
+    "PREPARE TRANSACTION",
+    "COMMIT PREPARED",
+    "ROLLBACK PREPARED"
+  ])
+
+  /**
+   * A batch was answered (`status`) or failed (`undefined`): the statements it parsed join the cache; after a
+   * stale cached statement (26000, 0A000) the batch runs once more, if nothing of it can have been kept (outside a
+   * transaction block, no COMMIT or ROLLBACK among the items that ran).
+   */
+  settleBatch(request: BatchRequest, status: Backend.TransactionStatus | undefined): boolean {
+    for (const target of request.statements) if (target instanceof BatchStatement) this.adopt(target)
+    const error = request.serverError
+    if (status === undefined || error === undefined || request.discard || request.retries > 0) return false
+    if (error.code !== "26000" && error.code !== "0A000") return false
+    const stale = request.statements[request.results.length]
+    if (stale === undefined || stale instanceof BatchStatement) return false
+    this.evict(stale)
+    if (status !== "I" || request.results.some((result) => Engine.endsTransaction.has(result.command))) return false
+    request.retries++
+    request.reset()
+    this.startBatch(request, true)
+    return true
+  }
+
+  /** A statement a batch parsed: into the cache if the server described it (else closed if it exists). */
+  private adopt(target: BatchStatement): void {
+    const statement = target.statement
+    const cache = this.cache
+    const current = cache?.get(statement.key)
+    const taken = current !== undefined && current.state !== "failed" && current.state !== "closed"
+    if (cache === undefined || !target.described || taken || this.conn.isClosed) {
+      if (target.parsed && !this.conn.isClosed) this.closeStatement(statement)
+      return
+    }
+    for (const evicted of cache.add(statement.key, statement)) this.closeStatement(evicted)
+    this.describeStatement(statement, undefined, target.parameterTypes, target.fields, (failure) => {
+      if (failure !== undefined) cache.remove(statement.key, statement)
+    })
+  }
+
+  readonly batchOwner: BatchOwner = ((engine: Engine): BatchOwner => ({
+    get registry(): Registry {
+      return engine.registry
+    },
+    settleBatch: (request, status) => engine.settleBatch(request, status)
   }))(this)
 
   readonly queryOwner: QueryOwner = ((engine: Engine): QueryOwner => ({
@@ -1385,8 +1480,8 @@ const makeService = (engine: Engine): Session => {
   const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
     Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
       if (items.length === 0) return resume(Effect.succeed([]))
-      const request = new BatchRequest(items, engine.registry, options?.rowMode ?? "object", resume as never)
-      conn.submit(request)
+      const request = new BatchRequest(items, engine.registry, options?.rowMode ?? "object", resume as never, engine.batchOwner)
+      engine.startBatch(request, false, options?.prepare === false)
       if (request.done) return
       return engine.abandon(request)
     })
