@@ -27,7 +27,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type Context, JSON_TABLE, ROWS_TABLE, TLS_CHECK_SQL, type WorkloadId } from "./Workloads.ts"
+import { type Context, JSON_TABLE, PIPELINE_BATCH, ROWS_TABLE, TLS_CHECK_SQL, type WorkloadId } from "./Workloads.ts"
 
 /**
  * One measured run of a reference tool.
@@ -96,8 +96,9 @@ const plan = (workload: WorkloadId, ctx: Context): Plan | string => {
     case "params":
     case "prepared":
       return bench(paramsScript, ["-M", "prepared", "-t", String(ctx.ops)])
-    case "pipeline": {
-      const batch = 100
+    case "pipeline":
+    case "batch": {
+      const batch = PIPELINE_BATCH
       return bench(`\\startpipeline\n${repeat("select 1 as n;", batch)}\n\\endpipeline`, [
         "-M",
         "prepared",

@@ -176,6 +176,9 @@ export const judge = (workload: Workload, summaries: ReadonlyArray<Summary>, run
       ratio("time ÷ pgbench (\\startpipeline) ≤ 2", "pgbench", 2)
       ratio("time ÷ postgres.js ≤ 1/1.5 (issue 3: 1.5x postgres.js)", "postgres.js", 1 / 1.5)
       break
+    case "batch":
+      ratio("time ÷ pgbench (\\startpipeline) ≤ 2", "pgbench", 2)
+      break
     case "rows":
       ratio("time ÷ postgres.js ≤ 1 (issue 5)", "postgres.js", 1)
       ratio("time ÷ @effect/sql-pg ≤ 1 (issue 5)", "@effect/sql-pg", 1)

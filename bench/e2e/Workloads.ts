@@ -19,6 +19,7 @@ export type WorkloadId =
   | "select1"
   | "params"
   | "pipeline"
+  | "batch"
   | "pool"
   | "rows"
   | "stream"
@@ -81,6 +82,14 @@ export const WORKLOADS: ReadonlyArray<Workload> = [
     ops: 20_000,
     unit: "queries",
     target: "at least as fast as the fastest peer"
+  },
+  {
+    id: "batch",
+    number: "3c",
+    title: "20,000 `select 1` in explicit pipelines of 100 on one connection (the shape of pgbench's `\\startpipeline`)",
+    ops: 20_000,
+    unit: "queries",
+    target: "within 2x of pgbench `\\startpipeline` (the same batches of 100); at least as fast as the fastest peer"
   },
   {
     id: "rows",
@@ -190,6 +199,13 @@ export const TLS_CHECK_SQL = "select ssl as n from pg_stat_ssl where pid = pg_ba
 export const STREAM_PAGE_ROWS = 2048
 
 /**
+ * Queries per explicit pipeline in workload 3c (and in pgbench's `\startpipeline` scripts).
+ *
+ * @since 0.1.0
+ */
+export const PIPELINE_BATCH = 100
+
+/**
  * What a child process needs to run one workload with one driver.
  *
  * @since 0.1.0
@@ -260,6 +276,7 @@ export const expectedCheck = (workload: WorkloadId, ops: number, copyBytes: numb
   switch (workload) {
     case "select1":
     case "pipeline":
+    case "batch":
     case "pool":
     case "connect-scram":
     case "connect-tls":

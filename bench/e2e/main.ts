@@ -409,7 +409,9 @@ How to read the tables:
 - Each driver runs with its defaults: postgres.js and node-postgres receive text and return int8/numeric as strings; effect-pgwire
   and @effect/sql-pg receive binary (int8 as bigint, numeric as an exact string). For the concurrent workloads the pipelining switch
   of each driver that has one is on (effect-pgwire's pool and @effect/sql-pg: \`multiplex: true\`; postgres.js pipelines by default;
-  node-postgres cannot). A run whose result value (row count or checksum) is wrong counts as failed.
+  node-postgres cannot). Workload 3c is pgbench's \`\\startpipeline\` shape: 200 pipelines of 100 queries, each awaited before the
+  next; effect-pgwire sends each as one \`batch\` (one Sync), postgres.js and @effect/sql-pg as 100 queries issued together.
+  A run whose result value (row count or checksum) is wrong counts as failed.
 
 ## Results
 

@@ -25,6 +25,7 @@ import {
   JSON_TABLE,
   type Open,
   PARAMS_SQL,
+  PIPELINE_BATCH,
   type Prepared,
   ROWS_TABLE,
   TLS_CHECK_SQL
@@ -110,6 +111,18 @@ export const open: Open = async (workload, ctx) => {
             () => Effect.map(s.query<{ readonly n: number }>("select 1 as n"), (r) => void (sum += sumFirst(r.rows))),
             { concurrency: "unbounded", discard: true }
           )
+          return sum
+        }))
+    case "batch":
+      return withSession(ctx, (s) =>
+        Effect.gen(function*() {
+          const items = Array.from({ length: PIPELINE_BATCH }, () => ({ sql: "select 1 as n" }))
+          let sum = 0
+          for (let done = 0; done < ctx.ops; done += PIPELINE_BATCH) {
+            for (const result of yield* s.batch(items.slice(0, Math.min(PIPELINE_BATCH, ctx.ops - done)))) {
+              sum += sumFirst(result.rows as ReadonlyArray<{ readonly n: number }>)
+            }
+          }
           return sum
         }))
     case "pool": {

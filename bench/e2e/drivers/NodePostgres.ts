@@ -83,6 +83,8 @@ export const open: Open = async (workload, ctx) => {
         for (const r of results) sum += r.rows[0]!["n"] as number
         return sum
       })
+    case "batch":
+      return { notApplicable: "no pipeline or batch mode: the queries of one client run one after another" }
     case "pool": {
       const pool = new pg.Pool({ ...config(ctx), max: 4, min: 4 })
       return {

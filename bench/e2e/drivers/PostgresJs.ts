@@ -11,7 +11,16 @@
 import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import postgres from "postgres"
-import { type Context, JSON_TABLE, type Open, type Prepared, ROWS_TABLE, STREAM_PAGE_ROWS, TLS_CHECK_SQL } from "../Workloads.ts"
+import {
+  type Context,
+  JSON_TABLE,
+  type Open,
+  PIPELINE_BATCH,
+  type Prepared,
+  ROWS_TABLE,
+  STREAM_PAGE_ROWS,
+  TLS_CHECK_SQL
+} from "../Workloads.ts"
 
 type Sql = postgres.Sql
 
@@ -67,6 +76,16 @@ export const open: Open = async (workload, ctx) => {
         const results = await Promise.all(Array.from({ length: ctx.ops }, () => sql`select 1 as n`))
         let sum = 0
         for (const rows of results) sum += rows[0]!["n"] as number
+        return sum
+      })
+    case "batch":
+      // No batch API: a pipeline of 100 is 100 queries issued together (postgres.js pipelines them), awaited together.
+      return withSql(ctx, 1, async (sql) => {
+        let sum = 0
+        for (let done = 0; done < ctx.ops; done += PIPELINE_BATCH) {
+          const n = Math.min(PIPELINE_BATCH, ctx.ops - done)
+          for (const rows of await Promise.all(Array.from({ length: n }, () => sql`select 1 as n`))) sum += rows[0]!["n"] as number
+        }
         return sum
       })
     case "rows":

@@ -27,6 +27,7 @@ import {
   type Context,
   JSON_TABLE,
   type Open,
+  PIPELINE_BATCH,
   type Prepared,
   ROWS_TABLE,
   TLS_CHECK_SQL
@@ -112,6 +113,16 @@ export const open: Open = async (workload, ctx) => {
         }))
     case "pipeline":
       return withClient(PgClient.makeClient({ ...config(ctx), multiplex: true }), (sql) => concurrentSelect1(sql, ctx.ops))
+    case "batch":
+      // No batch API: a pipeline of 100 is 100 fibers on the multiplexed connection, awaited together.
+      return withClient(PgClient.makeClient({ ...config(ctx), multiplex: true }), (sql) =>
+        Effect.gen(function*() {
+          let sum = 0
+          for (let done = 0; done < ctx.ops; done += PIPELINE_BATCH) {
+            sum += yield* concurrentSelect1(sql, Math.min(PIPELINE_BATCH, ctx.ops - done))
+          }
+          return sum
+        }))
     case "pool":
       return withClient(
         PgClient.make({ ...config(ctx), maxConnections: 4, minConnections: 4, multiplex: true }),
