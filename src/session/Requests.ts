@@ -700,10 +700,15 @@ export interface BatchOwner {
 }
 
 /**
- * Several statements in one write and one Sync at the end (one implicit
- * transaction).
+ * Several statements in one write and one Sync at the end.
  *
  * **Details**
+ *
+ * One Sync makes the batch one implicit transaction (protocol-3.2 "Extended
+ * Query": the statements between two Syncs run in one transaction unless
+ * they contain transaction control): either every statement takes effect or
+ * none does, and after an error the server skips the rest. The result has one
+ * entry per statement.
  *
  * With the session's statement cache, an item whose statement is cached runs
  * as Bind/Execute of it (binary results; the server neither parses nor plans
