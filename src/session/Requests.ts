@@ -532,6 +532,10 @@ abstract class ResultSetsRequest extends Request {
   private fields: ReadonlyArray<Field> = []
   private shape: RowShape | undefined = undefined
   private noticeStart = 0
+  /** The current result's rows as bytes, while its types are unknown (see `typesUnknown`). */
+  private raw: Array<Uint8Array> | undefined = undefined
+  /** Results whose rows were kept as bytes: decoded (`decodeRaw`) once the session has looked their types up. */
+  readonly rawResults: Array<{ readonly rows: Array<unknown>; readonly fields: ReadonlyArray<Field>; readonly raw: Array<Uint8Array> }> = []
 
   constructor(registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
     super()
@@ -540,10 +544,25 @@ abstract class ResultSetsRequest extends Request {
     this.resume = resume
   }
 
+  /** The registry rows are decoded with. */
+  protected get rowRegistry(): Registry {
+    return this.registry
+  }
+
+  /** Whether these result types are unknown and not looked up yet: then the rows are kept as bytes. */
+  protected typesUnknown(_oids: ReadonlyArray<number>): boolean {
+    return false
+  }
+
   override onRowDescription(message: Backend.RowDescription): void {
     this.fields = toFields(message.fields)
-    this.shape = new RowShape(this.fields, this.registry)
     this.rows = []
+    if (this.typesUnknown(this.fields.map((f) => f.dataTypeOid))) {
+      this.raw = []
+      this.shape = undefined
+      return
+    }
+    this.shape = new RowShape(this.fields, this.rowRegistry)
   }
 
   override onNoData(): void {
@@ -552,14 +571,37 @@ abstract class ResultSetsRequest extends Request {
   }
 
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
+    if (this.raw !== undefined) {
+      this.raw.push(buf.slice(start, end))
+      return
+    }
     const shape = this.shape!
     this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+  }
+
+  /** Decodes the rows kept as bytes with `registry` (which now knows their types), into their results. */
+  decodeRaw(registry: Registry): void {
+    for (const { fields, raw, rows } of this.rawResults) {
+      const shape = new RowShape(fields, registry)
+      try {
+        for (const row of raw) {
+          rows.push(this.rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
+        }
+      } catch (e) {
+        this.clientError ??= e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+      }
+    }
+    this.rawResults.length = 0
   }
 
   private push(tag: string): void {
     const notices = this.notices?.slice(this.noticeStart)
     this.noticeStart = this.notices?.length ?? 0
     this.results.push(makeResult(this.rows, this.fields, tag, notices))
+    if (this.raw !== undefined) {
+      this.rawResults.push({ rows: this.rows, fields: this.fields, raw: this.raw })
+      this.raw = undefined
+    }
     this.rows = []
     this.fields = []
     this.shape = undefined
@@ -579,6 +621,8 @@ abstract class ResultSetsRequest extends Request {
   /** Forgets what a previous run received (before a transparent re-run). */
   protected resetResults(): void {
     this.results.length = 0
+    this.raw = undefined
+    this.rawResults.length = 0
     this.rows = []
     this.fields = []
     this.shape = undefined
@@ -599,6 +643,11 @@ abstract class ResultSetsRequest extends Request {
   }
 
   complete(_conn: Connection, _status: Backend.TransactionStatus): void {
+    this.answer()
+  }
+
+  /** Hands the results (or the error) to the caller. */
+  answer(): void {
     if (this.discard) return
     if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
     else if (this.clientError !== undefined) this.resume(Effect.fail(this.clientError))
@@ -692,6 +741,8 @@ export class BatchStatement {
 export interface BatchOwner {
   /** Read when the batch is encoded: the session's registry as it is then. */
   readonly registry: Registry
+  /** Whether result types are unknown and not looked up yet (then rows are kept as bytes until they are). */
+  readonly needsTypes: (oids: ReadonlyArray<number>) => boolean
   /**
    * Called when the batch is answered (`status`) or failed (`undefined`), before the caller hears of it; true when
    * the session takes the batch over (it runs it again after a stale cached statement).
@@ -743,6 +794,14 @@ export class BatchRequest extends ResultSetsRequest {
 
   private get currentRegistry(): Registry {
     return this.owner?.registry ?? this.registry
+  }
+
+  protected override get rowRegistry(): Registry {
+    return this.currentRegistry
+  }
+
+  protected override typesUnknown(oids: ReadonlyArray<number>): boolean {
+    return this.owner?.needsTypes(oids) === true
   }
 
   encode(w: Writer): void {

@@ -756,7 +756,8 @@ class Engine {
   settleBatch(request: BatchRequest, status: Backend.TransactionStatus | undefined): boolean {
     for (const target of request.statements) if (target instanceof BatchStatement) this.adopt(target)
     const error = request.serverError
-    if (status === undefined || error === undefined || request.discard || request.retries > 0) return false
+    if (status === undefined) return false
+    if (error === undefined || request.discard || request.retries > 0) return this.answerBatch(request)
     if (error.code !== "26000" && error.code !== "0A000") return false
     const stale = request.statements[request.results.length]
     if (stale === undefined || stale instanceof BatchStatement) return false
@@ -765,6 +766,17 @@ class Engine {
     request.retries++
     request.reset()
     this.startBatch(request, true)
+    return true
+  }
+
+  /** Rows kept as bytes (types not looked up yet): looked up, decoded, then the caller is answered. */
+  private answerBatch(request: BatchRequest): boolean {
+    if (request.rawResults.length === 0 || request.discard) return false
+    const oids = request.rawResults.flatMap((result) => result.fields.map((f) => f.dataTypeOid))
+    this.ensureTypes(oids, () => {
+      request.decodeRaw(this.registry)
+      request.answer()
+    })
     return true
   }
 
@@ -788,6 +800,7 @@ class Engine {
     get registry(): Registry {
       return engine.registry
     },
+    needsTypes: (oids) => engine.needsTypes(oids),
     settleBatch: (request, status) => engine.settleBatch(request, status)
   }))(this)
 

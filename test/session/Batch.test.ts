@@ -169,3 +169,25 @@ describe("PgSession: batches through the statement cache", () => {
       }
     }))
 })
+
+describe("PgSession: batches and types the session has not met", () => {
+  it.live("rows of a type not looked up yet are decoded once it is (as query decodes them), in every batch", () =>
+    Effect.gen(function*() {
+      const type = `batch_pair_${process.pid}_${Date.now() % 100000}`
+      const admin = yield* connect()
+      yield* admin.query(`create type ${type} as (a int4, b text)`)
+      yield* Effect.addFinalizer(() => Effect.ignore(Effect.scoped(Effect.flatMap(connect(), (s) => s.query(`drop type ${type}`)))))
+      const sql = `select row($1::int4, 'x')::${type} as p, array[row(2, 'y')::${type}] as ps`
+      const expected = (yield* admin.query(sql, [1])).rows
+      assert.notStrictEqual(typeof expected[0]!["p"], "string")
+      // Fresh sessions: the first batch meets the type before anything has looked it up.
+      for (const options of [{}, { statementCacheSize: 0 }]) {
+        const session = yield* connect(options)
+        const items = [{ sql, params: [1] }, { sql, params: [1] }]
+        const first = yield* session.batch(items)
+        const second = yield* session.batch(items)
+        assert.deepStrictEqual(first.map((r) => r.rows), [expected, expected])
+        assert.deepStrictEqual(second.map((r) => r.rows), [expected, expected])
+      }
+    }))
+})
