@@ -5,10 +5,10 @@ import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { PgError, PgErrorReason } from "../../src/errors/PgError.ts"
 import * as PgPool from "../../src/pool/Pool.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
+import { reasonOf } from "../support/Sessions.ts"
 
 let poolCounter = 0
 
@@ -24,13 +24,6 @@ const makePool = (options: Partial<PgPool.PoolOptions> = {}) =>
 
 const monitor = () =>
   PgSession.connect({ host: servers().main.host, port: servers().main.port, user: "postgres", database: "postgres" })
-
-const reasonOf = (exit: Exit.Exit<unknown, PgError>): PgErrorReason => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-  assert.isDefined(found, "expected a typed failure")
-  return (found as unknown as { error: PgError }).error.reason
-}
 
 const pidOf = (pool: PgPool.Pool) =>
   Effect.map(pool.query<{ pid: number }>("select pg_backend_pid() as pid"), (r) => r.rows[0]!.pid)

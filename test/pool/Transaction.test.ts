@@ -3,11 +3,12 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import { PgError, type PgErrorReason, ServerError } from "../../src/errors/PgError.ts"
+import { PgError, ServerError } from "../../src/errors/PgError.ts"
 import * as PgPool from "../../src/pool/Pool.ts"
 import * as Transaction from "../../src/pool/Transaction.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
+import { reasonOf } from "../support/Sessions.ts"
 
 let counter = 0
 const unique = (prefix: string) => `${prefix}_${process.pid}_${++counter}_${Math.floor(Math.random() * 1e6)}`
@@ -35,15 +36,6 @@ const table = (pool: PgPool.Pool, columns: string) =>
     }),
     (name) => Effect.ignore(pool.query(`drop table if exists ${name}`))
   )
-
-const reasonOf = (exit: Exit.Exit<unknown, unknown>): PgErrorReason => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-  assert.isDefined(found, "expected a typed failure")
-  const error = (found as unknown as { error: unknown }).error
-  assert.instanceOf(error, PgError)
-  return (error as PgError).reason
-}
 
 const count = (pool: PgPool.Pool, name: string) =>
   Effect.map(pool.query<{ n: number }>(`select count(*)::int as n from ${name}`), (r) => r.rows[0]!.n)

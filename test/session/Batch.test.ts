@@ -1,27 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import { type PgError, ServerError } from "../../src/errors/PgError.ts"
-import * as PgSession from "../../src/session/Session.ts"
-import { servers } from "../support/Servers.ts"
-
-const main = () => servers().main
-
-const connect = (options: Partial<PgSession.SessionOptions> = {}) =>
-  PgSession.connect({
-    host: main().host,
-    port: main().port,
-    user: "postgres",
-    database: "postgres",
-    sslMode: "disable",
-    ...options
-  })
-
-/** A session whose PQtrace-style lines are collected in `lines`. */
-const connectTraced = (options: Partial<PgSession.SessionOptions> = {}) => {
-  const lines: Array<string> = []
-  return Effect.map(connect({ trace: (line) => lines.push(line), ...options }), (session) => ({ session, lines }))
-}
+import type { ServerError } from "../../src/errors/PgError.ts"
+import type * as PgSession from "../../src/session/Session.ts"
+import { connectPlain as connect, connectTraced, reasonOf } from "../support/Sessions.ts"
 
 /** The frames the client sent, as `Name args`. */
 const sent = (lines: ReadonlyArray<string>) =>
@@ -40,13 +21,6 @@ const preparedCount = (session: PgSession.Session, text: string) =>
     ),
     (r) => r.rows[0]!.c
   )
-
-const reasonOf = (exit: Exit.Exit<unknown, PgError>) => {
-  assert.isTrue(Exit.isFailure(exit))
-  const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-  assert.isDefined(error)
-  return (error as { error: PgError }).error.reason
-}
 
 const SQL = "select $1::int8 as n, $2::text as t, $1::int8 * 2 as d"
 

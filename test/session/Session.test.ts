@@ -10,35 +10,9 @@ import * as Transport from "../../src/transport/Transport.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import * as PgRegistry from "../../src/types/Registry.ts"
 import { PASSWORDS, servers } from "../support/Servers.ts"
+import { connectPlain as connect, connectTraced, reasonOf } from "../support/Sessions.ts"
 
 const main = () => servers().main
-
-/**
- * A session in clear (`sslmode=disable`): its socket lends its reads (one reused buffer, see `Transport.LentReads`),
- * so this suite runs the protocol over that path; the pool and SqlClient suites run over TLS.
- */
-const connect = (options: Partial<PgSession.SessionOptions> = {}) =>
-  PgSession.connect({
-    host: main().host,
-    port: main().port,
-    user: "postgres",
-    database: "postgres",
-    sslMode: "disable",
-    ...options
-  })
-
-/** A session whose PQtrace-style lines are collected in `lines`. */
-const connectTraced = () => {
-  const lines: Array<string> = []
-  return Effect.map(connect({ trace: (line) => lines.push(line) }), (session) => ({ session, lines }))
-}
-
-const reasonOf = (exit: Exit.Exit<unknown, PgError>) => {
-  assert.isTrue(Exit.isFailure(exit))
-  const error = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-  assert.isDefined(error)
-  return (error as { error: PgError }).error.reason
-}
 
 describe("PgSession: start-up", () => {
   it.live("asks for protocol 3.2 and gets it from PostgreSQL 18", () =>
