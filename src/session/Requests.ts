@@ -205,6 +205,24 @@ export const declaredTypes = (registry: Registry, params: ReadonlyArray<unknown>
   return out
 }
 
+/**
+ * Decodes DataRow bodies kept as bytes (while their types were looked up) into `into`; the error that stopped it,
+ * if any.
+ */
+const readRows = (
+  shape: RowShape,
+  rowMode: RowMode,
+  raw: ReadonlyArray<Uint8Array>,
+  into: Array<unknown>
+): PgError | undefined => {
+  try {
+    for (const row of raw) into.push(rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
+    return undefined
+  } catch (e) {
+    return e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+  }
+}
+
 const EMPTY_NOTICES: ReadonlyArray<Notice> = []
 
 /** The rows of a request that has none yet: shared, never written to (the first row replaces it). */
@@ -383,13 +401,7 @@ export class QueryRequest extends Request {
     const shape = new RowShape(this.fields, registry)
     this.shape = shape
     if (this.rows === NO_ROWS) this.rows = []
-    try {
-      for (const row of raw) {
-        this.rows.push(this.rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
-      }
-    } catch (e) {
-      this.clientError = e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
-    }
+    this.clientError ??= readRows(shape, this.rowMode, raw, this.rows)
   }
 
   override onCommandComplete(tag: string): void {
@@ -582,14 +594,7 @@ abstract class ResultSetsRequest extends Request {
   /** Decodes the rows kept as bytes with `registry` (which now knows their types), into their results. */
   decodeRaw(registry: Registry): void {
     for (const { fields, raw, rows } of this.rawResults) {
-      const shape = new RowShape(fields, registry)
-      try {
-        for (const row of raw) {
-          rows.push(this.rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
-        }
-      } catch (e) {
-        this.clientError ??= e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
-      }
+      this.clientError ??= readRows(new RowShape(fields, registry), this.rowMode, raw, rows)
     }
     this.rawResults.length = 0
   }
