@@ -90,6 +90,27 @@ describe("PgSession: batches through the statement cache", () => {
       assert.deepStrictEqual(count.rows, [{ c: 2 }])
     }))
 
+  it.live("a batch whose COMMIT ran before the stale statement is not run again (the insert stays single)", () =>
+    Effect.gen(function*() {
+      const session = yield* connect()
+      yield* session.query("create temp table committed_once (a int)")
+      const items = [
+        { sql: "insert into committed_once values (1)" },
+        { sql: "commit" },
+        { sql: "select * from committed_once" }
+      ]
+      yield* session.batch(items)
+      yield* session.batch(items)
+      yield* session.query("alter table committed_once add column b int")
+      const exit = yield* Effect.exit(session.batch(items))
+      assert.strictEqual((reasonOf(exit) as ServerError).code, "0A000")
+      const count = yield* session.query<{ c: number }>("select count(*)::int as c from committed_once")
+      assert.deepStrictEqual(count.rows, [{ c: 3 }])
+      // The stale statement was evicted: the next batch prepares it afresh.
+      const results = yield* session.batch(items)
+      assert.deepStrictEqual(results[2]!.fields.map((f) => f.name), ["a", "b"])
+    }))
+
   it.live("inside a transaction block a stale statement fails the batch; after ROLLBACK it is prepared afresh", () =>
     Effect.gen(function*() {
       const session = yield* connect()
