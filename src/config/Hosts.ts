@@ -119,7 +119,10 @@ export const sslModeFor = (config: { readonly sslMode: SslMode }, a: Attempt): S
  *
  * @since 0.1.0
  */
-export const serverNameFor = (config: { readonly sslSni: boolean }, a: Attempt): string | undefined => {
+export const serverNameFor = (
+  config: { readonly sslSni: boolean },
+  a: Pick<Attempt, "host">
+): string | undefined => {
   if (!config.sslSni || a.host === "") return undefined
   if (/^[0-9.]*$/.test(a.host) || a.host.includes(":")) return undefined
   return a.host

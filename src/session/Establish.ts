@@ -38,6 +38,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
+import * as Hosts from "../config/Hosts.ts"
 import { ConfigError, PgError, TlsError } from "../errors/PgError.ts"
 import * as StartupCodec from "../protocol/Startup.ts"
 import * as Transport from "../transport/Transport.ts"
@@ -188,7 +189,8 @@ export const tlsOptions = (
     }
     if (ca !== undefined) options.ca = ca
     if (settings.sslMaxProtocolVersion !== undefined) options.maxVersion = settings.sslMaxProtocolVersion
-    if ((settings.sslSni ?? true) && Net.isIP(host) === 0 && !Transport.isUnixHost(host)) options.servername = host
+    const serverName = Hosts.serverNameFor({ sslSni: settings.sslSni ?? true }, { host })
+    if (serverName !== undefined) options.servername = serverName
     const crls: Array<Buffer> = []
     if (settings.sslCrl !== undefined) crls.push(yield* readRequired("sslcrl", settings.sslCrl))
     if (settings.sslCrlDir !== undefined) {
