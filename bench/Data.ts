@@ -95,3 +95,25 @@ export const jsonDocsSql = (rows: number): string =>
   `select g::int4 as id, (select jsonb_build_object('id', g, 'name', 'document ' || g, 'items', ` +
   `jsonb_agg(jsonb_build_object('n', i, 'label', 'item-' || i || '-' || g, 'price', i * 1.5, 'tags', ` +
   `jsonb_build_array('a', 'b', i % 7)))) from generate_series(1, 100) i) as doc from generate_series(1, ${rows}) g`
+
+/**
+ * The definition of the table of nested jsonb documents (issue 22, workload 7b).
+ * Its values are stored uncompressed (`storage external`), so the server sends
+ * them without decompressing.
+ *
+ * @since 0.1.0
+ */
+export const WIDE_JSON_TABLE_COLUMNS = "id int4 primary key, doc jsonb"
+
+/**
+ * A `select` producing `rows` rows of `(id int4, doc jsonb)` where each
+ * document is an object of 86 keys (`key_1` .. `key_86`), each holding a small
+ * object of an integer, a 64-character hex string, a boolean and a decimal
+ * (`1.5`, `3.0`, ...): about 10.3 KB of JSON text (issue 22, workload 7b).
+ *
+ * @since 0.1.0
+ */
+export const wideJsonDocsSql = (rows: number): string =>
+  `select g::int4 as id, (select jsonb_object_agg('key_' || j, jsonb_build_object('n', g * j, ` +
+  `'s', md5((g * j)::text) || md5(j::text), 'b', (g + j) % 2 = 0, 'f', j * 1.5)) ` +
+  `from generate_series(1, 86) as k(j)) as doc from generate_series(1, ${rows}) as s(g)`

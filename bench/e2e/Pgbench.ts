@@ -27,7 +27,7 @@ import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type Context, JSON_TABLE, PIPELINE_BATCH, ROWS_TABLE, TLS_CHECK_SQL, type WorkloadId } from "./Workloads.ts"
+import { type Context, JSON_TABLE, PIPELINE_BATCH, ROWS_TABLE, TLS_CHECK_SQL, WIDE_JSON_TABLE, type WorkloadId } from "./Workloads.ts"
 
 /**
  * One measured run of a reference tool.
@@ -115,6 +115,8 @@ const plan = (workload: WorkloadId, ctx: Context): Plan | string => {
       return bench(`select * from ${ROWS_TABLE};`, ["-M", "extended", "-t", "1"], ctx.ops)
     case "jsonb":
       return bench(`select id, doc from ${JSON_TABLE};`, ["-M", "extended", "-t", "1"], ctx.ops)
+    case "wide-json":
+      return bench(`select id, doc from ${WIDE_JSON_TABLE};`, ["-M", "extended", "-t", "1"], ctx.ops)
     case "stream":
       return "pgbench keeps a whole result in memory (no row-by-row or paged fetch)"
     case "copy-in":

@@ -7,8 +7,10 @@
  *    durability off (fsync, synchronous_commit and full_page_writes off, as the
  *    test harness always sets them; JIT off so a plan's compile time does not
  *    blur the client's).
- * 2. Creates the data: `bench_rows` (the mixed rows), `bench_json` (the ~10 KB
- *    documents), and a COPY text file of `bench_rows` in a temporary directory.
+ * 2. Creates the data: `bench_rows` (the mixed rows), `bench_json` (the ~7 KB
+ *    documents), `bench_wide_json` (the ~10 KB nested documents, stored
+ *    uncompressed), and a COPY text file of `bench_rows` in a temporary
+ *    directory.
  * 3. For each round, each workload and each driver (in an order rotated every
  *    round), runs the workload in a fresh child process (`child.ts`), or the
  *    C reference (`Pgbench.ts`), and checks its result value.
@@ -29,6 +31,10 @@
  * - `BENCH_WRITE=1`: write the results files even for a partial run (by
  *   default only a full run, all workloads and drivers at scale 1, replaces
  *   `bench/RESULTS.md` and `bench/results.json`).
+ * - `BENCH_RESULTS=<name>`: write the results of this run, partial or not, to
+ *   `bench/<name>.md` and `bench/<name>.json` instead (a focused run, e.g.
+ *   `BENCH_ONLY=jsonb,wide-json BENCH_RESULTS=results-jsonb`, kept beside the
+ *   full run's files).
  * - `BENCH_FROM_SOURCE=1`: run the children from the TypeScript sources
  *   (Node's type stripping) instead of compiling them first.
  *
@@ -56,11 +62,21 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { to as copyTo } from "pg-copy-streams"
 import { PASSWORDS, ROLES, startServer } from "../../test/support/EmbeddedPostgres.ts"
-import { jsonDocsSql, MIXED_TABLE_COLUMNS, mixedRowsSql } from "../Data.ts"
+import { jsonDocsSql, MIXED_TABLE_COLUMNS, mixedRowsSql, WIDE_JSON_TABLE_COLUMNS, wideJsonDocsSql } from "../Data.ts"
 import { describeMachine, fmt } from "../Machine.ts"
 import { detectTools, runReference } from "./Pgbench.ts"
 import { consoleTable, judge, markdownTargets, markdownWorkload, type Run, type Runs, summarise, type Summary, type Target } from "./Report.ts"
-import { type Context, DRIVERS, type DriverId, expectedCheck, JSON_TABLE, ROWS_TABLE, type Workload, WORKLOADS } from "./Workloads.ts"
+import {
+  type Context,
+  DRIVERS,
+  type DriverId,
+  expectedCheck,
+  JSON_TABLE,
+  ROWS_TABLE,
+  WIDE_JSON_TABLE,
+  type Workload,
+  WORKLOADS
+} from "./Workloads.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const benchDir = path.join(here, "..")
@@ -87,10 +103,18 @@ if (unknown.length > 0) {
 const workloads = WORKLOADS.filter((w) => onlyWorkloads.length === 0 || onlyWorkloads.includes(w.id))
 const drivers = DRIVERS.filter((d) => onlyDrivers.length === 0 || onlyDrivers.includes(d))
 const complete = workloads.length === WORKLOADS.length && drivers.length === DRIVERS.length && scale === 1
-const write = complete || env["BENCH_WRITE"] === "1"
+const resultsName = env["BENCH_RESULTS"]
+if (resultsName !== undefined && !/^[A-Za-z0-9._-]+$/.test(resultsName)) {
+  console.error(`BENCH_RESULTS: a file name without a directory or extension (letters, digits, '.', '_', '-'), not ${resultsName}`)
+  process.exit(2)
+}
+const write = complete || env["BENCH_WRITE"] === "1" || resultsName !== undefined
+const mdFile = resultsName === undefined ? "RESULTS.md" : `${resultsName}.md`
+const jsonFile = resultsName === undefined ? "results.json" : `${resultsName}.json`
 const opsOf = (w: Workload): number => Math.max(1, Math.round(w.ops * scale))
 const rowsCount = opsOf(WORKLOADS.find((w) => w.id === "rows")!)
 const jsonCount = opsOf(WORKLOADS.find((w) => w.id === "jsonb")!)
+const wideJsonCount = opsOf(WORKLOADS.find((w) => w.id === "wide-json")!)
 
 const packageVersion = (name: string): string => {
   try {
@@ -206,18 +230,27 @@ const main = async (): Promise<void> => {
   try {
     const info = server.info
     await admin.connect()
-    console.log(`PostgreSQL ${info.version} on ${info.host}:${info.port}; creating ${rowsCount} mixed rows and ${jsonCount} jsonb documents...`)
-    await admin.query(`drop table if exists ${ROWS_TABLE}, ${JSON_TABLE}`)
+    console.log(
+      `PostgreSQL ${info.version} on ${info.host}:${info.port}; creating ${rowsCount} mixed rows, ${jsonCount} jsonb documents and ${wideJsonCount} nested ones...`
+    )
+    await admin.query(`drop table if exists ${ROWS_TABLE}, ${JSON_TABLE}, ${WIDE_JSON_TABLE}`)
     await admin.query(`create table ${ROWS_TABLE} (${MIXED_TABLE_COLUMNS})`)
     await admin.query(`insert into ${ROWS_TABLE} ${mixedRowsSql(rowsCount)}`)
     await admin.query(`create table ${JSON_TABLE} as ${jsonDocsSql(jsonCount)}`)
-    await admin.query(`vacuum analyze ${ROWS_TABLE}, ${JSON_TABLE}`)
+    // Issue 22's table as the issue gives it: unlogged, its documents stored uncompressed.
+    await admin.query(`create unlogged table ${WIDE_JSON_TABLE} (${WIDE_JSON_TABLE_COLUMNS})`)
+    await admin.query(`alter table ${WIDE_JSON_TABLE} alter column doc set storage external`)
+    await admin.query(`insert into ${WIDE_JSON_TABLE} ${wideJsonDocsSql(wideJsonCount)}`)
+    await admin.query(`vacuum analyze ${ROWS_TABLE}, ${JSON_TABLE}, ${WIDE_JSON_TABLE}`)
     const jsonSize = (await admin.query(`select avg(octet_length(doc::text))::int as n from ${JSON_TABLE}`)).rows[0]!["n"]
+    const wideJsonSize = (await admin.query(`select avg(octet_length(doc::text))::int as n from ${WIDE_JSON_TABLE}`)).rows[0]!["n"]
     const copyFile = path.join(tmp, "rows.copy")
     await pipeline(admin.query(copyTo(`copy ${ROWS_TABLE} to stdout`)), fs.createWriteStream(copyFile))
     const copyBytes = fs.statSync(copyFile).size
     // The server runs as another user when this process is root: it never opens the file itself (COPY FROM STDIN).
-    console.log(`data ready: COPY file ${fmt(copyBytes / 2 ** 20)} MiB, jsonb documents ${jsonSize} bytes on average`)
+    console.log(
+      `data ready: COPY file ${fmt(copyBytes / 2 ** 20)} MiB, jsonb documents ${jsonSize} bytes on average, nested ones ${wideJsonSize}`
+    )
 
     const baseCtx: Omit<Context, "ops" | "copyTable"> = {
       host: info.host,
@@ -300,7 +333,7 @@ const main = async (): Promise<void> => {
     console.log(`\ntotal ${fmt(totalSeconds)} s`)
 
     if (!write) {
-      console.log("partial run: bench/RESULTS.md and bench/results.json left as they are (BENCH_WRITE=1 to write them)")
+      console.log("partial run: bench/RESULTS.md and bench/results.json left as they are (BENCH_WRITE=1 or BENCH_RESULTS=<name> to write them)")
       return
     }
     const versions = {
@@ -328,11 +361,12 @@ const main = async (): Promise<void> => {
       loadBefore,
       loadAfter,
       copyBytes,
-      jsonSize: Number(jsonSize)
+      jsonSize: Number(jsonSize),
+      wideJsonSize: Number(wideJsonSize)
     })
-    fs.writeFileSync(path.join(benchDir, "RESULTS.md"), md)
+    fs.writeFileSync(path.join(benchDir, mdFile), md)
     fs.writeFileSync(
-      path.join(benchDir, "results.json"),
+      path.join(benchDir, jsonFile),
       JSON.stringify(
         {
           machine,
@@ -351,7 +385,7 @@ const main = async (): Promise<void> => {
         1
       ) + "\n"
     )
-    console.log(`wrote bench/RESULTS.md and bench/results.json`)
+    console.log(`wrote bench/${mdFile} and bench/${jsonFile}`)
   } finally {
     await admin.end().catch(() => {})
     fs.rmSync(tmp, { recursive: true, force: true })
@@ -372,6 +406,7 @@ const renderMarkdown = (r: {
   readonly loadAfter: ReadonlyArray<number>
   readonly copyBytes: number
   readonly jsonSize: number
+  readonly wideJsonSize: number
 }): string => {
   const load = (l: ReadonlyArray<number>) => l.map((x) => x.toFixed(2)).join(" / ")
   const sections = workloads.map((w) =>
@@ -379,8 +414,13 @@ const renderMarkdown = (r: {
   )
   return `# Benchmark results
 
-Generated by \`npm run bench\` (\`bench/e2e/main.ts\`); micro benchmarks are in [micro/RESULTS.md](micro/RESULTS.md).
-Every number comes from one run of that command; it is replaced by the next full run.
+${
+    resultsName === undefined
+      ? `Generated by \`npm run bench\` (\`bench/e2e/main.ts\`); micro benchmarks are in [micro/RESULTS.md](micro/RESULTS.md).
+Every number comes from one run of that command; it is replaced by the next full run.`
+      : `Generated by \`${only.length > 0 ? `BENCH_ONLY=${only.join(",")} ` : ""}BENCH_RESULTS=${resultsName} npm run bench\` (\`bench/e2e/main.ts\`): a focused run
+of ${workloads.length === WORKLOADS.length ? "every workload" : `workloads ${workloads.map((w) => w.number).join(", ")}`}; the full run is in [RESULTS.md](RESULTS.md).`
+  }
 
 ## Setup
 
@@ -392,7 +432,7 @@ Every number comes from one run of that command; it is replaced by the next full
       ? ""
       : `\n- Work in progress measured with it (not yet committed at the time of the run): ${r.uncommitted.map((f) => `\`${f}\``).join(", ")}`
   }
-- Data: \`${ROWS_TABLE}\` ${rowsCount.toLocaleString("en-US")} rows (int4, int8, text with 10% NULL, timestamptz, float8, bool, numeric(16,4), uuid, small jsonb); \`${JSON_TABLE}\` ${jsonCount.toLocaleString("en-US")} rows of ${r.jsonSize} bytes of jsonb on average; COPY file ${fmt(r.copyBytes / 2 ** 20)} MiB.
+- Data: \`${ROWS_TABLE}\` ${rowsCount.toLocaleString("en-US")} rows (int4, int8, text with 10% NULL, timestamptz, float8, bool, numeric(16,4), uuid, small jsonb); \`${JSON_TABLE}\` ${jsonCount.toLocaleString("en-US")} rows of ${r.jsonSize} bytes of jsonb on average; \`${WIDE_JSON_TABLE}\` ${wideJsonCount.toLocaleString("en-US")} rows of ${r.wideJsonSize} bytes of nested jsonb on average, stored uncompressed; COPY file ${fmt(r.copyBytes / 2 ** 20)} MiB.
 
 How to read the tables:
 

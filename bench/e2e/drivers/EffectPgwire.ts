@@ -28,7 +28,8 @@ import {
   PIPELINE_BATCH,
   type Prepared,
   ROWS_TABLE,
-  TLS_CHECK_SQL
+  TLS_CHECK_SQL,
+  WIDE_JSON_TABLE
 } from "../Workloads.ts"
 
 type Session = PgSession.Session
@@ -147,6 +148,9 @@ export const open: Open = async (workload, ctx) => {
     case "jsonb":
       return withSession(ctx, (s) =>
         Effect.map(s.query<{ readonly id: number }>(`select id, doc from ${JSON_TABLE}`), (r) => sumIds(r.rows)))
+    case "wide-json":
+      return withSession(ctx, (s) =>
+        Effect.map(s.query<{ readonly id: number }>(`select id, doc from ${WIDE_JSON_TABLE}`), (r) => sumIds(r.rows)))
     case "stream":
       return withSession(ctx, (s) =>
         Effect.gen(function*() {

@@ -22,7 +22,8 @@ import {
   type Prepared,
   ROWS_TABLE,
   STREAM_PAGE_ROWS,
-  TLS_CHECK_SQL
+  TLS_CHECK_SQL,
+  WIDE_JSON_TABLE
 } from "../Workloads.ts"
 
 const config = (ctx: Context): ClientConfig => ({ host: ctx.host, port: ctx.port, user: ctx.user, database: ctx.database })
@@ -101,6 +102,8 @@ export const open: Open = async (workload, ctx) => {
       return withClient(ctx, async (client) => sumIds((await client.query(`select * from ${ROWS_TABLE}`)).rows))
     case "jsonb":
       return withClient(ctx, async (client) => sumIds((await client.query(`select id, doc from ${JSON_TABLE}`)).rows))
+    case "wide-json":
+      return withClient(ctx, async (client) => sumIds((await client.query(`select id, doc from ${WIDE_JSON_TABLE}`)).rows))
     case "stream":
       return withClient(ctx, async (client) => {
         const cursor = client.query(new Cursor(`select * from ${ROWS_TABLE}`))

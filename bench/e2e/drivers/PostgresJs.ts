@@ -19,7 +19,8 @@ import {
   type Prepared,
   ROWS_TABLE,
   STREAM_PAGE_ROWS,
-  TLS_CHECK_SQL
+  TLS_CHECK_SQL,
+  WIDE_JSON_TABLE
 } from "../Workloads.ts"
 
 type Sql = postgres.Sql
@@ -92,6 +93,8 @@ export const open: Open = async (workload, ctx) => {
       return withSql(ctx, 1, async (sql) => sumIds(await sql.unsafe(`select * from ${ROWS_TABLE}`)))
     case "jsonb":
       return withSql(ctx, 1, async (sql) => sumIds(await sql.unsafe(`select id, doc from ${JSON_TABLE}`)))
+    case "wide-json":
+      return withSql(ctx, 1, async (sql) => sumIds(await sql.unsafe(`select id, doc from ${WIDE_JSON_TABLE}`)))
     case "stream":
       return withSql(ctx, 1, async (sql) => {
         let sum = 0

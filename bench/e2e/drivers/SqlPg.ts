@@ -30,7 +30,8 @@ import {
   PIPELINE_BATCH,
   type Prepared,
   ROWS_TABLE,
-  TLS_CHECK_SQL
+  TLS_CHECK_SQL,
+  WIDE_JSON_TABLE
 } from "../Workloads.ts"
 
 type Client = PgClient.PgClient
@@ -132,6 +133,8 @@ export const open: Open = async (workload, ctx) => {
       return withClient(one, (sql) => Effect.map(sql.unsafe<Record<string, unknown>>(`select * from ${ROWS_TABLE}`), sumIds))
     case "jsonb":
       return withClient(one, (sql) => Effect.map(sql.unsafe<Record<string, unknown>>(`select id, doc from ${JSON_TABLE}`), sumIds))
+    case "wide-json":
+      return withClient(one, (sql) => Effect.map(sql.unsafe<Record<string, unknown>>(`select id, doc from ${WIDE_JSON_TABLE}`), sumIds))
     case "stream":
       return withClient(one, (sql) =>
         Effect.gen(function*() {
