@@ -44,6 +44,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import { Buffer } from "node:buffer"
 import type * as Net from "node:net"
 import * as AuthPolicy from "../auth/AuthPolicy.ts"
 import * as PgConfig from "../config/Config.ts"
@@ -1072,6 +1073,24 @@ export const CurrentRegistry = Context.Reference<Registry>("effect-pgwire/sessio
 /** Quotes an identifier for LISTEN/UNLISTEN (channel names are identifiers, not parameters). */
 export const quoteIdentifier = (name: string): string => `"${name.replace(/"/g, "\"\"")}"`
 
+/** PostgreSQL's NAMEDATALEN - 1: the longest identifier, in bytes. A longer name is truncated by the server. */
+export const MAX_IDENTIFIER_BYTES = 63
+
+/**
+ * Refuses a channel name the server would not keep as given: LISTEN truncates a name over
+ * `MAX_IDENTIFIER_BYTES` (the listener would never hear the name's notifications) and pg_notify refuses it.
+ */
+const checkChannel = (channel: string): Effect.Effect<void, PgError> => {
+  const bytes = Buffer.byteLength(channel, "utf8")
+  return bytes <= MAX_IDENTIFIER_BYTES ? Effect.void : Effect.fail(
+    new PgError({
+      reason: new CodecError({
+        message: `channel name of ${bytes} bytes: PostgreSQL keeps at most ${MAX_IDENTIFIER_BYTES} (NAMEDATALEN - 1)`
+      })
+    })
+  )
+}
+
 // ---------------------------------------------------------------------------
 // connect
 // ---------------------------------------------------------------------------
@@ -1608,6 +1627,7 @@ const makeService = (engine: Engine): Session => {
 
   const listen = (channel: string) =>
     Effect.gen(function*() {
+      yield* checkChannel(channel)
       let listener = engine.listeners.get(channel)
       if (listener === undefined) {
         const created: Listener = { subscribers: new Set(), ready: Effect.void }
@@ -1645,7 +1665,7 @@ const makeService = (engine: Engine): Session => {
     })
 
   const notify = (channel: string, payload = "") =>
-    rawQuery("select pg_notify($1, $2)", [channel, payload]).pipe(Effect.asVoid)
+    checkChannel(channel).pipe(Effect.andThen(rawQuery("select pg_notify($1, $2)", [channel, payload])), Effect.asVoid)
 
   const cancel = Effect.suspend(() =>
     conn.isClosed ? Effect.void : sendCancel(engine.openSide, conn.processId, conn.secretKey)
