@@ -42,9 +42,12 @@
  * - Failures are `SqlError`s whose reason comes from the SQLSTATE
  *   (`SqlErrors.ts`); the `PgError` is the reason's cause.
  *
- * `.unprepared` without parameters runs through the simple query protocol,
- * so a migration may hold several statements; its rows are those of the last
- * statement.
+ * `.unprepared` and `.valuesUnprepared` never create a named prepared
+ * statement: without parameters they run through the simple query protocol,
+ * so a migration may hold several statements (the rows are those of the last
+ * statement); with parameters they run as the unnamed statement (one
+ * Parse/Bind/Execute/Sync, nothing left on the server), whatever the
+ * statement cache holds.
  *
  * Deliberately not here: `ssl` as a `tls.ConnectionOptions` object (use
  * `sslMode`, `sslRootCert`, `sslCert`, `sslKey`), `stream` (a custom duplex),
@@ -80,6 +83,7 @@ import * as Transaction from "../pool/Transaction.ts"
 import type {
   CopyResult,
   Notification,
+  QueryOptions,
   QueryResult,
   Row,
   Session,
@@ -363,6 +367,14 @@ export interface PgClient extends SqlClient.SqlClient {
  */
 export const PgClient = Context.Service<PgClient>("effect-pgwire/sql/PgClient")
 
+// `.unprepared` / `.valuesUnprepared` with parameters: the unnamed statement
+// (Parse/Bind/Execute/Sync in one write), never a named one in the statement
+// cache, so nothing outlives the statement on the server (what transaction
+// poolers such as PgBouncer rely on).
+const UNNAMED: QueryOptions = { prepare: false }
+const ARRAY_ROWS: QueryOptions = { rowMode: "array" }
+const UNNAMED_ARRAY_ROWS: QueryOptions = { rowMode: "array", prepare: false }
+
 /** The `effect/sql` connection of one session lease. */
 class SessionConnection implements Connection {
   readonly session: Session
@@ -376,9 +388,9 @@ class SessionConnection implements Connection {
     this.shared = shared
   }
 
-  private rows(sql: string, params: ReadonlyArray<unknown>, operation: string) {
+  private rows(sql: string, params: ReadonlyArray<unknown>, operation: string, options?: QueryOptions) {
     return Effect.mapError(
-      Effect.map(this.session.query(sql, params), (result) => result.rows),
+      Effect.map(this.session.query(sql, params, options), (result) => result.rows),
       (error) => toSqlError(error, operation)
     )
   }
@@ -411,9 +423,13 @@ class SessionConnection implements Connection {
   }
 
   executeValues(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
+    return this.values(sql, params, ARRAY_ROWS, "executeValues")
+  }
+
+  private values(sql: string, params: ReadonlyArray<unknown>, options: QueryOptions, operation: string) {
     return Effect.mapError(
-      Effect.map(this.session.query<ReadonlyArray<unknown>>(sql, params, { rowMode: "array" }), (r) => r.rows),
-      (error) => toSqlError(error, "executeValues")
+      Effect.map(this.session.query<ReadonlyArray<unknown>>(sql, params, options), (r) => r.rows),
+      (error) => toSqlError(error, operation)
     )
   }
 
@@ -421,7 +437,7 @@ class SessionConnection implements Connection {
     sql: string,
     params: ReadonlyArray<unknown>
   ): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
-    if (params.length > 0) return this.executeValues(sql, params)
+    if (params.length > 0) return this.values(sql, params, UNNAMED_ARRAY_ROWS, "executeValuesUnprepared")
     return Effect.mapError(
       Effect.map(
         this.session.simple(sql, { rowMode: "array" }),
@@ -437,7 +453,7 @@ class SessionConnection implements Connection {
     transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
   ): Effect.Effect<ReadonlyArray<any>, SqlError> {
     const rows = params.length > 0
-      ? this.rows(sql, params, "executeUnprepared")
+      ? this.rows(sql, params, "executeUnprepared", UNNAMED)
       : Effect.mapError(
         Effect.map(this.session.simple(sql), (results) => results[results.length - 1]?.rows ?? []),
         (error) => toSqlError(error, "executeUnprepared")

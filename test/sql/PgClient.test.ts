@@ -211,6 +211,25 @@ describe("PgClient: statements", () => {
       assert.deepStrictEqual(ids, [{ id: 1 }])
     }).pipe(Effect.scoped, Effect.provide(layer())))
 
+  it.live(".unprepared and .valuesUnprepared with parameters leave no named statement on the server", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const column = unique("unprepared")
+      // Without parameters: the simple query protocol, which never names a statement.
+      const named = Effect.map(
+        sql.unsafe<{ statement: string }>("select statement from pg_prepared_statements").unprepared,
+        (rows) => rows.filter((row) => row.statement.includes(column)).length
+      )
+      const rows = yield* sql`select ${1}::int as ${sql(column)}`.unprepared
+      assert.deepStrictEqual(rows, [{ [column]: 1 }])
+      const values = yield* sql`select ${2}::int as ${sql(column)}, ${"x"}::text as v`.valuesUnprepared
+      assert.deepStrictEqual(values, [[2, "x"]])
+      assert.strictEqual(yield* named, 0)
+      // The same statement through the cache is a named statement on the same (only) session.
+      yield* sql`select ${1}::int as ${sql(column)}`
+      assert.strictEqual(yield* named, 1)
+    }).pipe(Effect.provide(layer({ maxConnections: 1 }))))
+
   it.live("renames columns both ways with transformQueryNames / transformResultNames", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
