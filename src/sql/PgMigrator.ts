@@ -22,6 +22,11 @@
  * through transaction poolers, where a session-level lock would stay on
  * whichever server connection the pooler picked.
  *
+ * The migrations table is created inside that transaction, in a savepoint,
+ * so a table created at the same time by a process that does not take the
+ * lock (another migrator, a deployment script) is found instead of aborting
+ * the run (see `ensureTable`).
+ *
  * Deliberately not here: schema dumps (`schemaDirectory` is accepted and
  * ignored: writing `_schema.sql` would need `pg_dump` and a child process).
  *
@@ -73,10 +78,49 @@ export const run = <R2 = never>(
     return yield* sql.withTransaction(
       Effect.andThen(
         sql`SELECT pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}, hashtext(${table}))`.withoutTransform,
-        migrate(options)
+        Effect.andThen(ensureTable(sql, table), migrate(options))
       )
     )
   })
+
+/** Whether the migrations table exists (committed, or created by this transaction). */
+const tableExists = (sql: SqlClient.SqlClient, table: string): Effect.Effect<boolean, SqlError> => {
+  // to_regclass folds an unquoted name to lower case: give it the name quoted as statements quote it.
+  const quoted = sql`${sql(table)}`.compile(true)[0]
+  return Effect.map(
+    sql`SELECT 1 AS found WHERE to_regclass(${quoted}) IS NOT NULL`.withoutTransform,
+    (rows) => rows.length > 0
+  )
+}
+
+/**
+ * Creates the migrations table if it is missing, before the Migrator looks
+ * for it.
+ *
+ * **Details**
+ *
+ * The Migrator's own step (look, CREATE TABLE, look again when CREATE
+ * fails) assumes that a failed CREATE leaves the connection usable. Here it
+ * runs inside the migration transaction, where a failed CREATE would abort
+ * the transaction (25P02 on the next look). That happens when another
+ * process (one that does not take the advisory lock) creates the table
+ * first: this CREATE waits for its transaction and then fails with 23505 or
+ * 42P07. So the CREATE runs in a savepoint (a nested `withTransaction`),
+ * rolled back to when it fails; the table then exists and the Migrator
+ * skips its own CREATE. The columns are the Migrator's, for PostgreSQL.
+ */
+const ensureTable = (sql: SqlClient.SqlClient, table: string): Effect.Effect<void, SqlError> =>
+  Effect.flatMap(tableExists(sql, table), (exists) =>
+    exists ? Effect.void : sql.withTransaction(sql`CREATE TABLE ${sql(table)} (
+  migration_id integer primary key,
+  created_at timestamp with time zone not null default now(),
+  name text not null
+)`).pipe(
+      Effect.asVoid,
+      Effect.catch((error) =>
+        Effect.flatMap(tableExists(sql, table), (created) => created ? Effect.void : Effect.fail(error))
+      )
+    ))
 
 /**
  * Runs the migrations while the layer is built.

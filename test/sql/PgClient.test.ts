@@ -1,4 +1,3 @@
-import { NodeServices } from "@effect/platform-node"
 import * as SqlPg from "@effect/sql-pg/PgClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Config from "effect/Config"
@@ -18,7 +17,6 @@ import { SqlClient, SqlModel, SqlResolver, SqlSchema } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import * as path from "node:path"
 import { PgError } from "../../src/errors/PgError.ts"
 import * as Transaction from "../../src/pool/Transaction.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
@@ -590,80 +588,5 @@ describe("PgClient: drop-in for @effect/sql-pg", () => {
       assert.deepStrictEqual(ours, theirs)
       assert.deepStrictEqual(ours.rows, [{ id: 1, name: "a", flag: true }, { id: 2, name: "c", flag: false }])
       assert.strictEqual(ours.reason, "UniqueViolation")
-    }))
-})
-
-describe("PgMigrator", () => {
-  it.live("two migrators started at once apply each migration exactly once", () =>
-    Effect.gen(function*() {
-      const log = unique("migration_log")
-      const migrations = unique("migrations")
-      const loader = PgMigrator.fromRecord({
-        "1_first": Effect.gen(function*() {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`create table if not exists ${sql(log)} (migration text)`
-          yield* sql`select pg_sleep(0.2)`
-          yield* sql`insert into ${sql(log)} values ('first')`
-        }),
-        "2_second": Effect.gen(function*() {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`insert into ${sql(log)} values ('second')`
-        })
-      })
-      const migrate = PgMigrator.run({ loader, table: migrations }).pipe(Effect.provide(layer()))
-      const [a, b] = yield* Effect.all([migrate, migrate], { concurrency: 2 })
-      assert.strictEqual(a.length + b.length, 2)
-      const check = Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const applied = yield* sql`select migration from ${sql(log)} order by migration`
-        const recorded = yield* sql`select migration_id from ${sql(migrations)} order by migration_id`
-        yield* sql.unsafe(`drop table ${log}; drop table ${migrations}`).unprepared
-        return { applied, recorded }
-      })
-      const { applied, recorded } = yield* check.pipe(Effect.provide(layer()))
-      assert.deepStrictEqual(applied, [{ migration: "first" }, { migration: "second" }])
-      assert.deepStrictEqual(recorded, [{ migration_id: 1 }, { migration_id: 2 }])
-    }))
-
-  it.live("loads migrations from the file system, in id order, each once", () =>
-    Effect.gen(function*() {
-      const migrations = unique("migrations")
-      const directory = path.join(import.meta.dirname, "..", "fixtures", "migrations")
-      const run = PgMigrator.run({ loader: PgMigrator.fromFileSystem(directory), table: migrations })
-      const program = Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        yield* Effect.addFinalizer(() =>
-          Effect.ignore(sql.unsafe(`drop table if exists pgwire_fs_items; drop table if exists ${migrations}`).unprepared)
-        )
-        assert.deepStrictEqual(yield* run, [[1, "create_fs_items"], [2, "seed_fs_items"]])
-        assert.deepStrictEqual(yield* run, [])
-        assert.deepStrictEqual(yield* sql`select name from pgwire_fs_items order by id`, [{ name: "one" }, { name: "two" }])
-      })
-      yield* Effect.scoped(program).pipe(Effect.provide(Layer.merge(layer(), NodeServices.layer)))
-    }))
-
-  it.live("a failing migration leaves nothing behind", () =>
-    Effect.gen(function*() {
-      const migrations = unique("migrations")
-      const created = unique("half")
-      const loader = PgMigrator.fromRecord({
-        "1_create": Effect.gen(function*() {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`create table ${sql(created)} (x int)`
-        }),
-        "2_broken": Effect.gen(function*() {
-          const sql = yield* SqlClient.SqlClient
-          yield* sql`select * from table_that_does_not_exist`
-        })
-      })
-      const program = Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const exit = yield* Effect.exit(PgMigrator.run({ loader, table: migrations }))
-        assert.isTrue(Exit.isFailure(exit))
-        const [row] = yield* sql`select to_regclass(${created})::text as r`
-        assert.deepStrictEqual(row, { r: null })
-        yield* Effect.ignore(sql.unsafe(`drop table if exists ${migrations}`))
-      })
-      yield* program.pipe(Effect.provide(layer()))
     }))
 })
