@@ -738,7 +738,9 @@ export class Connection {
     }
     const event = EVENTS[type]
     if (event === undefined) return this.asynchronous(type, buf, start, end, request)
-    if (request === undefined) return this.desync(typeName(type), undefined)
+    if (request === undefined) {
+      return type === Code.ErrorResponse ? this.errorWhileIdle(buf, start, end) : this.desync(typeName(type), undefined)
+    }
     const outcome = State.step(request.phase, event)
     if (outcome === "Desync") return this.desync(typeName(type), request)
     if (type === Code.CommandComplete) {
@@ -874,6 +876,19 @@ export class Connection {
           })
         })
     }
+  }
+
+  /**
+   * An ErrorResponse while no request is in flight. A FATAL or PANIC one may come at any time (protocol-3.2
+   * "Termination": `pg_terminate_backend`, `idle_session_timeout`, shutdown): the session ends with the server's
+   * error, so whatever waits (a listener, the next caller) gets its SQLSTATE. Any other is a desync.
+   */
+  private errorWhileIdle(buf: Uint8Array, start: number, end: number): void {
+    const message = Backend.readUnsafe(Code.ErrorResponse, buf, start, end, this.reader) as Backend.ErrorResponse
+    const error = ErrorFields.toServerError(message.fields)
+    if (error.severity !== "FATAL" && error.severity !== "PANIC") return this.desync("ErrorResponse", undefined)
+    this.fatal = error
+    this.breakWith(new PgError({ reason: error }))
   }
 
   private desync(messageName: string, request: Request | undefined): void {

@@ -79,7 +79,10 @@ export const reasonOf = (error: PgError, operation: string): SqlErrorReason => {
   const props: ReasonProps = { cause: error, message: reason.message, operation }
   switch (reason._tag) {
     case "ServerError":
-      return byCode(reason.code, reason.constraint, props)
+      // A FATAL or PANIC error ends the server's session, whatever its code: the connection is lost.
+      return reason.severity === "FATAL" || reason.severity === "PANIC"
+        ? new ConnectionError(props)
+        : byCode(reason.code, reason.constraint, props)
     case "ConnectionError":
     case "TlsError":
     case "CancelError":

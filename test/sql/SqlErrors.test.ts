@@ -63,6 +63,14 @@ describe("SqlErrors: SQLSTATE to effect/sql reasons", () => {
     })
   }
 
+  it("a FATAL or PANIC server error is a lost connection whatever its code", () => {
+    for (const severity of ["FATAL", "PANIC"]) {
+      const error = wrap(new ServerError({ severity, code: "XX000", message: "the backend ended" }))
+      assert.strictEqual(reasonOf(error, "execute")._tag, "ConnectionError")
+    }
+    assert.strictEqual(reasonOf(server("XX000"), "execute")._tag, "UnknownError")
+  })
+
   it("keeps the constraint name of a unique violation", () => {
     const reason = reasonOf(server("23505", "users_email_key"), "execute")
     assert.strictEqual(reason._tag, "UniqueViolation")
