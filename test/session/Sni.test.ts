@@ -29,7 +29,9 @@ const relay = (port: number) =>
         resume(Effect.succeed({ port: address.port, sent: () => Buffer.concat(chunks), server }))
       })
     }),
-    ({ server }) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
+    ({ server }) => Effect.callback<void>((resume) => {
+      server.close(() => resume(Effect.void))
+    })
   )
 
 const sentByTls = (host: string, sslSni?: boolean) =>

@@ -318,7 +318,7 @@ describe("startServer / acquire", () => {
     // Run the Promise API in a child process as nobody: no uid switch, no chown. When the checkout
     // is private (mode 700), nobody can read neither it nor the Node inside it: the child then runs
     // from a world-readable mirror of what it needs.
-    const nobody = { uid: 65534, gid: 65534 }
+    const nobody = { name: "nobody", uid: 65534, gid: 65534 }
     const mirror = firstUntraversable(fileURLToPath(new URL(".", import.meta.url)), nobody, (d) => fs.statSync(d)) ===
         undefined
       ? undefined
