@@ -84,7 +84,7 @@ import {
   SimpleRequest
 } from "./Requests.ts"
 import type { Field, Notice, QueryResult, Row, RowMode } from "./Result.ts"
-import { Statement, StatementCache } from "./Statement.ts"
+import { isStaleStatementError, Statement, StatementCache } from "./Statement.ts"
 import { checkParameter, StartupRequest, type StartupOptions } from "./Startup.ts"
 import { CopyInRequest, type CopyResult, CopyOutRequest, StreamRequest } from "./Streaming.ts"
 
@@ -648,7 +648,7 @@ class Engine {
     this.conn.submit(new CloseRequest("S", statement.name))
   }
 
-  /** Evicts a statement the server no longer accepts (26000, 0A000). */
+  /** Evicts a statement the server no longer accepts (`isStaleStatementError`). */
   evict(statement: Statement): void {
     if (this.cache?.remove(statement.key, statement) === true) this.closeStatement(statement)
   }
@@ -751,7 +751,7 @@ class Engine {
 
   /**
    * A batch was answered (`status`) or failed (`undefined`): the statements it parsed join the cache; after a
-   * stale cached statement (26000, 0A000) the batch runs once more, if nothing of it can have been kept (outside a
+   * stale cached statement (`isStaleStatementError`) the batch runs once more, if nothing of it can have been kept (outside a
    * transaction block, no COMMIT or ROLLBACK among the items that ran).
    */
   settleBatch(request: BatchRequest, status: Backend.TransactionStatus | undefined): boolean {
@@ -759,7 +759,7 @@ class Engine {
     const error = request.serverError
     if (status === undefined) return false
     if (error === undefined || request.discard || request.retries > 0) return this.answerBatch(request)
-    if (error.code !== "26000" && error.code !== "0A000") return false
+    if (!isStaleStatementError(error)) return false
     const stale = request.statements[request.results.length]
     if (stale === undefined || stale instanceof BatchStatement) return false
     this.evict(stale)
@@ -824,9 +824,7 @@ class Engine {
       if (error !== undefined && status !== undefined && request.retries === 0) {
         // Stale cached statement: re-prepare transparently, but only outside a transaction
         // block (inside one the transaction is already aborted: asyncpg #103, Bun #35120).
-        if (
-          request.statement !== undefined && (error.code === "26000" || error.code === "0A000")
-        ) {
+        if (request.statement !== undefined && isStaleStatementError(error)) {
           this.evict(request.statement)
           if (status === "I") {
             request.retries++

@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import type { PgError } from "../errors/PgError.ts"
+import type { PgError, ServerError } from "../errors/PgError.ts"
 import type { Registry } from "../types/Registry.ts"
 import { type Field, RowShape } from "./Result.ts"
 
@@ -97,6 +97,19 @@ export class Statement {
 
 /** Statements kept per session by default. */
 export const DEFAULT_STATEMENT_CACHE_SIZE = 256
+
+/**
+ * Whether the server's error says a prepared statement no longer fits the schema, so preparing it again may
+ * succeed: 26000 (gone: `DISCARD ALL`, a pooler's other backend), 0A000 (`RevalidateCachedQuery`: the result type
+ * changed), and 42804 raised in `transformAssignedExpr` (a column's type changed under the parameter types the
+ * statement was prepared with, e.g. `ALTER TABLE ... ALTER COLUMN ... TYPE`; postgres.js recreates on the same
+ * routine). A statement prepared afresh with the same mistake fails again with the same error.
+ *
+ * @since 0.1.0
+ */
+export const isStaleStatementError = (error: ServerError): boolean =>
+  error.code === "26000" || error.code === "0A000" ||
+  (error.code === "42804" && error.routine === "transformAssignedExpr")
 
 /**
  * An LRU of statements keyed by SQL text.
