@@ -436,8 +436,10 @@ const encodeComponent = (value: string): string => {
  * `user`, `password`, the `host`/`port` lists and `dbname` go in their URI
  * positions (an IPv6 address in brackets); everything else becomes a query
  * parameter. Every component is percent-encoded. A setting the URI positions
- * cannot express exactly (an empty `user`, `password` or `dbname`, or `host`
- * and `port` lists of different lengths) becomes a query parameter instead.
+ * cannot express exactly (an empty `user`, `password`, `port` or `dbname`, or
+ * `host` and `port` lists of different lengths) becomes a query parameter
+ * instead: `port=''` is a setting of its own (the default port, not `PGPORT`,
+ * as libpq reads it), so it goes as `?port=`.
  *
  * @since 0.1.0
  */
@@ -475,7 +477,9 @@ export const formatUri = (params: Params): string => {
   for (const [keyword, value] of params) {
     const positional = keyword === "user" ? user !== ""
       : keyword === "password" ? password !== ""
-      : keyword === "host" || keyword === "port" ? inline
+      : keyword === "host" ? inline
+      // An empty port (the default port) has no place in the authority, where an empty item sets nothing.
+      : keyword === "port" ? inline && port !== ""
       : keyword === "dbname" ? dbname !== ""
       : false
     if (!positional) query.push(`${encodeComponent(keyword)}=${encodeComponent(value)}`)

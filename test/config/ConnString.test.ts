@@ -261,6 +261,31 @@ describe("formatting", () => {
       assert.deepStrictEqual(parsed, expected)
     }))
 
+  // A property run found it (issue 15): the empty port fell out of the URI. An empty port is a setting of its
+  // own (the default port, 5432, as libpq reads it, not PGPORT), so it goes back as ?port=.
+  it("keeps an empty port, which the authority cannot write", () => {
+    for (
+      const settings of [
+        [["host", "\u0001"], ["port", ""]],
+        [["host", "a,b"], ["port", ""]],
+        [["port", ""]],
+        [["host", "h"], ["port", ""], ["dbname", "d"]]
+      ] as const
+    ) {
+      const params = new Map<string, string>(settings)
+      const uri = ConnString.formatUri(params)
+      assert.deepStrictEqual(ok(uri), Object.fromEntries(params), uri)
+    }
+    assert.strictEqual(ConnString.formatUri(new Map([["host", "h"], ["port", ""]])), "postgresql://h/?port=")
+    // An empty port item of a list still goes in the authority: "h1:5433,h2" reads back as "5433,".
+    assert.strictEqual(ConnString.formatUri(new Map([["host", "h1,h2"], ["port", "5433,"]])), "postgresql://h1:5433,h2")
+    assert.deepStrictEqual(ok("postgresql://h1:5433,h2"), { host: "h1,h2", port: "5433," })
+    // What the empty port means: the default port, even where PGPORT names another (pqConnectOptions2).
+    const resolved = Config.resolve({ params: new Map(Object.entries(ok("postgresql://h/?port="))), env: { PGPORT: "6000" }, platform })
+    if (Result.isFailure(resolved)) assert.fail(resolved.failure.message)
+    assert.deepStrictEqual(resolved.success.hosts.map((h) => h.port), [5432])
+  })
+
   it("writes IPv6 hosts in brackets and socket directories percent-encoded", () => {
     const uri = ConnString.formatUri(new Map([["host", "::1,/tmp"], ["port", "5432,5433"], ["dbname", "d b"]]))
     assert.strictEqual(uri, "postgresql://[%3A%3A1]:5432,%2Ftmp:5433/d%20b")
