@@ -11,6 +11,8 @@
 export * as PgSession from "./session/Session.ts"
 /** Connection configuration: libpq connection strings, environment, service and password files. @since 0.1.0 */
 export * as PgConfig from "./config/Config.ts"
+/** Replication sessions: slots, logical change streams with acknowledgement, physical WAL streams. @since 0.1.0 */
+export * as PgReplication from "./replication/PgReplication.ts"
 /** Sessions in an Effect Pool: limits, timeouts, lifetime, health checks, multiplexing, metrics. @since 0.1.0 */
 export * as PgPool from "./pool/Pool.ts"
 /** Transactions on pooled sessions: BEGIN modes, savepoints, checked COMMIT, retry on conflicts. @since 0.1.0 */

@@ -1,0 +1,522 @@
+/**
+ * Typed logical changes: `pgoutput` messages turned into what a consumer
+ * needs (decoded rows keyed by column name, the relation each change belongs
+ * to, and an `ack` on every message that ends something acknowledgeable).
+ *
+ * **Details**
+ *
+ * - Values are decoded through the type registry by the Relation's column
+ *   type OIDs, in the format the server sent (text, or binary with
+ *   `binary: true`); a type the registry does not know stays text (or bytes).
+ *   A TOASTed value the server did not send is the `Unchanged` marker, never
+ *   null or undefined. With a Schema for a table, its rows are decoded by it.
+ * - The relation cache is per connection. A Relation message that changes a
+ *   relation already seen is delivered as `RelationChanged` (schema changes are
+ *   visible); Relation and Type messages inside a streamed transaction belong
+ *   to it and are applied only when it commits (REPLICATION.md fact 8).
+ * - Streamed in-progress transactions (proto_version 2+, `streaming`) are held
+ *   until Stream Commit and delivered as an ordinary Begin ... Commit; a Stream
+ *   Abort drops them (the whole transaction, or one subtransaction's changes).
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { CodecError, PgError } from "../errors/PgError.ts"
+import * as PgOutput from "../protocol/PgOutput.ts"
+import * as Replication from "../protocol/Replication.ts"
+import type { Registry } from "../types/Registry.ts"
+
+/**
+ * The marker of a TOASTed value the server did not send (it did not change).
+ *
+ * @since 0.1.0
+ */
+export const Unchanged: unique symbol = Symbol.for("effect-pgwire/replication/Unchanged")
+/** @since 0.1.0 */
+export type Unchanged = typeof Unchanged
+
+/**
+ * A decoded row: column name to value (`null`, `Unchanged`, or the decoded value).
+ *
+ * @since 0.1.0
+ */
+export type Row = Readonly<Record<string, unknown>>
+
+/**
+ * A relation as the server last described it.
+ *
+ * @since 0.1.0
+ */
+export interface RelationInfo {
+  readonly oid: number
+  readonly schema: string
+  readonly name: string
+  /** `schema.name`. */
+  readonly table: string
+  readonly replicaIdentity: PgOutput.ReplicaIdentity
+  readonly columns: ReadonlyArray<{
+    readonly name: string
+    readonly typeOid: number
+    readonly typeModifier: number
+    readonly key: boolean
+  }>
+}
+
+/** @since 0.1.0 */
+export interface Begin {
+  readonly _tag: "Begin"
+  readonly xid: number
+  /** The commit's LSN (the transaction's final LSN). */
+  readonly finalLsn: bigint
+  readonly commitTime: Date
+}
+/** @since 0.1.0 */
+export interface Insert {
+  readonly _tag: "Insert"
+  readonly relation: RelationInfo
+  readonly table: string
+  readonly new: Row
+}
+/** @since 0.1.0 */
+export interface Update {
+  readonly _tag: "Update"
+  readonly relation: RelationInfo
+  readonly table: string
+  readonly new: Row
+  /** The whole old row (REPLICA IDENTITY FULL). */
+  readonly old: Row | undefined
+  /** The old key, when the update changed it (DEFAULT or INDEX identity). */
+  readonly key: Row | undefined
+}
+/** @since 0.1.0 */
+export interface Delete {
+  readonly _tag: "Delete"
+  readonly relation: RelationInfo
+  readonly table: string
+  /** The whole old row (REPLICA IDENTITY FULL). */
+  readonly old: Row | undefined
+  /** The old key (DEFAULT or INDEX identity). */
+  readonly key: Row | undefined
+}
+/** @since 0.1.0 */
+export interface Truncate {
+  readonly _tag: "Truncate"
+  readonly relations: ReadonlyArray<RelationInfo>
+  readonly cascade: boolean
+  readonly restartIdentity: boolean
+}
+/** A `pg_logical_emit_message` message (`messages: true`). @since 0.1.0 */
+export interface Message {
+  readonly _tag: "Message"
+  readonly transactional: boolean
+  readonly lsn: bigint
+  readonly prefix: string
+  readonly content: Uint8Array
+}
+/** @since 0.1.0 */
+export interface Origin {
+  readonly _tag: "Origin"
+  readonly name: string
+  readonly commitLsn: bigint
+}
+/** A relation seen before was described anew (its columns or identity changed). @since 0.1.0 */
+export interface RelationChanged {
+  readonly _tag: "RelationChanged"
+  readonly relation: RelationInfo
+  readonly previous: RelationInfo
+}
+/** @since 0.1.0 */
+export interface Commit {
+  readonly _tag: "Commit"
+  readonly xid: number
+  readonly commitLsn: bigint
+  /** What to acknowledge: the end of the commit record. */
+  readonly endLsn: bigint
+  readonly commitTime: Date
+  /** Acknowledges this transaction and everything before it (call it after processing them). */
+  readonly ack: Effect.Effect<void>
+}
+/** @since 0.1.0 */
+export interface BeginPrepare {
+  readonly _tag: "BeginPrepare"
+  readonly xid: number
+  readonly gid: string
+  readonly prepareLsn: bigint
+  readonly endLsn: bigint
+  readonly prepareTime: Date
+}
+/** @since 0.1.0 */
+export interface Prepare {
+  readonly _tag: "Prepare"
+  readonly xid: number
+  readonly gid: string
+  readonly prepareLsn: bigint
+  readonly endLsn: bigint
+  readonly prepareTime: Date
+  readonly ack: Effect.Effect<void>
+}
+/** @since 0.1.0 */
+export interface CommitPrepared {
+  readonly _tag: "CommitPrepared"
+  readonly xid: number
+  readonly gid: string
+  readonly commitLsn: bigint
+  readonly endLsn: bigint
+  readonly commitTime: Date
+  readonly ack: Effect.Effect<void>
+}
+/** @since 0.1.0 */
+export interface RollbackPrepared {
+  readonly _tag: "RollbackPrepared"
+  readonly xid: number
+  readonly gid: string
+  readonly prepareEndLsn: bigint
+  readonly endLsn: bigint
+  readonly rollbackTime: Date
+  readonly ack: Effect.Effect<void>
+}
+
+/**
+ * Every change a logical stream delivers.
+ *
+ * @since 0.1.0
+ */
+export type Change =
+  | Begin
+  | Insert
+  | Update
+  | Delete
+  | Truncate
+  | Message
+  | Origin
+  | RelationChanged
+  | Commit
+  | BeginPrepare
+  | Prepare
+  | CommitPrepared
+  | RollbackPrepared
+
+/**
+ * The changes that end an acknowledgeable unit.
+ *
+ * @since 0.1.0
+ */
+export type Acknowledgeable = Commit | Prepare | CommitPrepared | RollbackPrepared
+
+/**
+ * Whether a change carries an `ack`.
+ *
+ * @since 0.1.0
+ */
+export const isAcknowledgeable = (change: Change): change is Acknowledgeable =>
+  change._tag === "Commit" || change._tag === "Prepare" || change._tag === "CommitPrepared" ||
+  change._tag === "RollbackPrepared"
+
+const utf8 = new TextDecoder()
+
+/**
+ * Turns `pgoutput` messages into changes, one connection's worth of state.
+ *
+ * @since 0.1.0
+ */
+export class Decoder {
+  readonly protoVersion: PgOutput.ProtoVersion
+  readonly registry: Registry
+  readonly tables: Readonly<Record<string, Schema.Decoder<unknown>>>
+  readonly ackTo: (endLsn: bigint) => Effect.Effect<void>
+  private readonly relations = new Map<number, RelationInfo>()
+  /** Between Stream Start and Stream Stop. */
+  private inStream = false
+  private streamXid = 0
+  /** Messages of streamed transactions, by top-level xid, until Stream Commit or Abort. */
+  private readonly streamed = new Map<number, Array<PgOutput.LogicalReplicationMessage>>()
+  private xid = 0
+
+  constructor(
+    protoVersion: PgOutput.ProtoVersion,
+    registry: Registry,
+    tables: Readonly<Record<string, Schema.Decoder<unknown>>>,
+    ackTo: (endLsn: bigint) => Effect.Effect<void>
+  ) {
+    this.protoVersion = protoVersion
+    this.registry = registry
+    this.tables = tables
+    this.ackTo = ackTo
+  }
+
+  /** Decodes one XLogData payload, appending the changes it yields to `out`. Throws `PgError`. */
+  push(data: Uint8Array, out: Array<Change>): void {
+    const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: this.inStream })
+    if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
+    const m = decoded.success
+    if (this.inStream && m._tag !== "StreamStop" && m._tag !== "StreamStart") {
+      let held = this.streamed.get(this.streamXid)
+      if (held === undefined) this.streamed.set(this.streamXid, held = [])
+      held.push(m)
+      return
+    }
+    this.apply(m, out)
+  }
+
+  private apply(m: PgOutput.LogicalReplicationMessage, out: Array<Change>): void {
+    switch (m._tag) {
+      case "Begin":
+        this.xid = m.xid
+        out.push({ _tag: "Begin", xid: m.xid, finalLsn: m.finalLsn, commitTime: Replication.toDate(m.commitTimestamp) })
+        return
+      case "Commit": {
+        const endLsn = m.endLsn
+        out.push({
+          _tag: "Commit",
+          xid: this.xid,
+          commitLsn: m.commitLsn,
+          endLsn,
+          commitTime: Replication.toDate(m.commitTimestamp),
+          ack: this.ackTo(endLsn)
+        })
+        return
+      }
+      case "Relation":
+        return this.relation(m, out)
+      case "Type":
+        return
+      case "Insert": {
+        const relation = this.relationOf(m.relationOid)
+        out.push({ _tag: "Insert", relation, table: relation.table, new: this.row(relation, m.newTuple) })
+        return
+      }
+      case "Update": {
+        const relation = this.relationOf(m.relationOid)
+        out.push({
+          _tag: "Update",
+          relation,
+          table: relation.table,
+          new: this.row(relation, m.newTuple),
+          old: m.oldTuple === undefined ? undefined : this.row(relation, m.oldTuple, true),
+          key: m.key === undefined ? undefined : this.row(relation, m.key, true)
+        })
+        return
+      }
+      case "Delete": {
+        const relation = this.relationOf(m.relationOid)
+        out.push({
+          _tag: "Delete",
+          relation,
+          table: relation.table,
+          old: m.oldTuple === undefined ? undefined : this.row(relation, m.oldTuple, true),
+          key: m.key === undefined ? undefined : this.row(relation, m.key, true)
+        })
+        return
+      }
+      case "Truncate":
+        out.push({
+          _tag: "Truncate",
+          relations: m.relationOids.map((oid) => this.relationOf(oid)),
+          cascade: (m.options & PgOutput.TruncateOption.Cascade) !== 0,
+          restartIdentity: (m.options & PgOutput.TruncateOption.RestartIdentity) !== 0
+        })
+        return
+      case "Message":
+        out.push({
+          _tag: "Message",
+          transactional: PgOutput.isTransactional(m),
+          lsn: m.lsn,
+          prefix: m.prefix,
+          content: m.content.slice()
+        })
+        return
+      case "Origin":
+        out.push({ _tag: "Origin", name: m.name, commitLsn: m.commitLsn })
+        return
+      case "StreamStart":
+        this.inStream = true
+        this.streamXid = m.xid
+        return
+      case "StreamStop":
+        this.inStream = false
+        return
+      case "StreamAbort": {
+        if (m.xid === m.subXid) this.streamed.delete(m.xid)
+        else {
+          const held = this.streamed.get(m.xid)
+          if (held !== undefined) {
+            // Only the subtransaction's data changes go; Relation and Type messages stay (the server will not
+            // send them again for this transaction).
+            this.streamed.set(m.xid, held.filter((h) => h._tag === "Relation" || h._tag === "Type" || (h as { readonly xid?: number }).xid !== m.subXid))
+          }
+        }
+        return
+      }
+      case "StreamCommit": {
+        const held = this.streamed.get(m.xid) ?? []
+        this.streamed.delete(m.xid)
+        this.xid = m.xid
+        out.push({ _tag: "Begin", xid: m.xid, finalLsn: m.commitLsn, commitTime: Replication.toDate(m.commitTimestamp) })
+        for (const h of held) this.apply(h, out)
+        const endLsn = m.endLsn
+        out.push({
+          _tag: "Commit",
+          xid: m.xid,
+          commitLsn: m.commitLsn,
+          endLsn,
+          commitTime: Replication.toDate(m.commitTimestamp),
+          ack: this.ackTo(endLsn)
+        })
+        return
+      }
+      case "BeginPrepare":
+        this.xid = m.xid
+        out.push({
+          _tag: "BeginPrepare",
+          xid: m.xid,
+          gid: m.gid,
+          prepareLsn: m.prepareLsn,
+          endLsn: m.endLsn,
+          prepareTime: Replication.toDate(m.prepareTimestamp)
+        })
+        return
+      case "StreamPrepare":
+      case "Prepare": {
+        if (m._tag === "StreamPrepare") {
+          const held = this.streamed.get(m.xid) ?? []
+          this.streamed.delete(m.xid)
+          out.push({
+            _tag: "BeginPrepare",
+            xid: m.xid,
+            gid: m.gid,
+            prepareLsn: m.prepareLsn,
+            endLsn: m.endLsn,
+            prepareTime: Replication.toDate(m.prepareTimestamp)
+          })
+          for (const h of held) this.apply(h, out)
+        }
+        const endLsn = m.endLsn
+        out.push({
+          _tag: "Prepare",
+          xid: m.xid,
+          gid: m.gid,
+          prepareLsn: m.prepareLsn,
+          endLsn,
+          prepareTime: Replication.toDate(m.prepareTimestamp),
+          ack: this.ackTo(endLsn)
+        })
+        return
+      }
+      case "CommitPrepared": {
+        const endLsn = m.endLsn
+        out.push({
+          _tag: "CommitPrepared",
+          xid: m.xid,
+          gid: m.gid,
+          commitLsn: m.commitLsn,
+          endLsn,
+          commitTime: Replication.toDate(m.commitTimestamp),
+          ack: this.ackTo(endLsn)
+        })
+        return
+      }
+      case "RollbackPrepared": {
+        const endLsn = m.rollbackEndLsn
+        out.push({
+          _tag: "RollbackPrepared",
+          xid: m.xid,
+          gid: m.gid,
+          prepareEndLsn: m.prepareEndLsn,
+          endLsn,
+          rollbackTime: Replication.toDate(m.rollbackTimestamp),
+          ack: this.ackTo(endLsn)
+        })
+        return
+      }
+    }
+  }
+
+  private relation(m: PgOutput.Relation, out: Array<Change>): void {
+    const schema = m.namespace === "" ? "pg_catalog" : m.namespace
+    const info: RelationInfo = {
+      oid: m.relationOid,
+      schema,
+      name: m.relationName,
+      table: `${schema}.${m.relationName}`,
+      replicaIdentity: m.replicaIdentity,
+      columns: m.columns.map((c) => ({
+        name: c.name,
+        typeOid: c.typeOid,
+        typeModifier: c.typeModifier,
+        key: PgOutput.isKeyColumn(c)
+      }))
+    }
+    const previous = this.relations.get(m.relationOid)
+    this.relations.set(m.relationOid, info)
+    if (previous !== undefined && !sameShape(previous, info)) out.push({ _tag: "RelationChanged", relation: info, previous })
+  }
+
+  private relationOf(oid: number): RelationInfo {
+    const info = this.relations.get(oid)
+    if (info === undefined) {
+      throw new PgError({
+        reason: new CodecError({ message: `a change of relation ${oid} arrived before its Relation message`, oid })
+      })
+    }
+    return info
+  }
+
+  /** Decodes a TupleData by the relation's columns (`partial`: a key or old tuple, not run through the table's Schema). */
+  private row(relation: RelationInfo, tuple: PgOutput.TupleData, partial = false): Row {
+    const row: Record<string, unknown> = {}
+    const n = Math.min(tuple.length, relation.columns.length)
+    for (let i = 0; i < n; i++) {
+      const column = relation.columns[i]!
+      const c = tuple[i]!
+      row[column.name] = this.value(c, column.typeOid, column.name)
+    }
+    const schema = partial ? undefined : this.tables[relation.table]
+    if (schema === undefined) return row
+    try {
+      return Schema.decodeUnknownSync(schema)(row) as Row
+    } catch (e) {
+      throw new PgError({
+        reason: new CodecError({
+          message: `a row of ${relation.table} does not match its schema: ${e instanceof Error ? e.message : String(e)}`
+        })
+      })
+    }
+  }
+
+  private value(c: PgOutput.TupleColumn, oid: number, column: string): unknown {
+    switch (c.kind) {
+      case "null":
+        return null
+      case "unchangedToast":
+        return Unchanged
+      case "text": {
+        const codec = this.registry.get(oid)
+        if (codec === undefined) return utf8.decode(c.value)
+        return this.decodeWith(() => codec.decodeText(c.value, 0, c.value.length), oid, column)
+      }
+      case "binary": {
+        const decode = this.registry.get(oid)?.decodeBinary
+        if (decode === undefined) return c.value.slice()
+        return this.decodeWith(() => decode(c.value, 0, c.value.length), oid, column)
+      }
+    }
+  }
+
+  private decodeWith(f: () => unknown, oid: number, column: string): unknown {
+    try {
+      return f()
+    } catch (e) {
+      if (e instanceof CodecError) throw new PgError({ reason: new CodecError({ ...e, column, oid, message: e.message }) })
+      if (e instanceof PgError) throw e
+      throw new PgError({ reason: new CodecError({ message: String(e), column, oid }) })
+    }
+  }
+}
+
+const sameShape = (a: RelationInfo, b: RelationInfo): boolean =>
+  a.table === b.table && a.replicaIdentity === b.replicaIdentity && a.columns.length === b.columns.length &&
+  a.columns.every((c, i) => {
+    const d = b.columns[i]!
+    return c.name === d.name && c.typeOid === d.typeOid && c.typeModifier === d.typeModifier && c.key === d.key
+  })

@@ -1,0 +1,60 @@
+/**
+ * Helpers of the replication suites: connection options for the shared
+ * servers, unique slot names, and a plain session to watch the server's
+ * replication views.
+ */
+import { assert } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as PgSession from "../../src/session/Session.ts"
+import { PgError } from "../../src/errors/PgError.ts"
+import { ReplicationError, type ReplicationErrorReason } from "../../src/replication/Errors.ts"
+import type { ServerInfo } from "../support/Servers.ts"
+
+/** Connection options for a shared server, in clear, as `postgres`. */
+export const optionsFor = (server: ServerInfo) => ({
+  host: server.host,
+  port: server.port,
+  user: "postgres",
+  database: "postgres",
+  sslMode: "disable" as const
+})
+
+let counter = 0
+/** A slot (or publication, table) name unique to this run and file. */
+export const uniqueName = (prefix: string): string =>
+  `${prefix}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`
+
+/** A plain SQL session on the server. */
+export const sqlSession = (server: ServerInfo) => PgSession.connect(optionsFor(server))
+
+/** The reason tag of a failure: a `ReplicationError`'s or a `PgError`'s. */
+export const failureTag = (exit: Exit.Exit<unknown, unknown>): string => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+  assert.isDefined(found, "expected a typed failure")
+  const error = (found as unknown as { error: unknown }).error
+  if (error instanceof ReplicationError) return (error.reason as ReplicationErrorReason)._tag
+  assert.instanceOf(error, PgError)
+  return (error as PgError).reason._tag
+}
+
+/** One row of pg_replication_slots, or undefined. */
+export const slotRow = (session: PgSession.Session, slot: string) =>
+  Effect.map(
+    session.query<{ active: boolean; confirmed_flush_lsn: string | null; restart_lsn: string | null; active_pid: number | null }>(
+      "select active, confirmed_flush_lsn::text, restart_lsn::text, active_pid from pg_replication_slots where slot_name = $1",
+      [slot]
+    ),
+    (r) => r.rows[0]
+  )
+
+/** Polls `check` every 50 ms until it holds or `attempts` run out; returns whether it held. */
+export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, attempts = 200): Effect.Effect<boolean, E, R> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < attempts; i++) {
+      if (yield* check) return true
+      yield* Effect.sleep(50)
+    }
+    return false
+  })
