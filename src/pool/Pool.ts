@@ -16,6 +16,8 @@
  * - after `maxLifetime` minus a random jitter of up to `maxLifetimeJitter`
  *   (so sessions opened together are not all replaced together); an idle
  *   session is retired by the sweeper, a leased one at its next checkout;
+ * - at the release of its `maxUses`-th checkout (on a multiplexed pool, once
+ *   its lane has taken `maxUses` statements and they are done);
  * - after `idleTimeout` without use, while the pool is above `minSize`;
  * - at release, when the session does not settle (requests still in flight,
  *   a cancel pending) within `RELEASE_TIMEOUT_MILLIS`;
@@ -167,6 +169,12 @@ export interface PoolOptions extends SessionOptions {
   readonly maxLifetimeJitter?: Duration.Input | undefined
   /** A session unused for this long is checked before a checkout returns it (0: always). Default 30 s. */
   readonly healthCheckAfter?: Duration.Input | undefined
+  /**
+   * Checkouts a session serves before it is retired (at the release of the last one); 1 uses every session
+   * once, as `@effect/sql-pg`'s `connectionTTL: 0` does. On a multiplexed pool each statement put on a
+   * shared session counts. Default 0: no limit.
+   */
+  readonly maxUses?: number | undefined
   /** Let independent one-statement callers share sessions (pipelined). Default false. */
   readonly multiplex?: boolean | undefined
   /** Callers per shared session before another session is brought in. Default 32. */
@@ -256,6 +264,8 @@ interface Entry {
   readonly session: Session
   readonly retireAt: number
   lastReleased: number
+  /** Checkouts served (each statement put on it, as a lane); retired at release once `maxUses` is reached. */
+  uses: number
   /** The pool's record of this session, found on first need (its refCount counts the leases). */
   item: EffectPool.PoolItem<Session, PgError> | undefined
   /** Counted in `inUse`. */
@@ -289,6 +299,7 @@ interface Settings {
   readonly maxLifetime: number
   readonly maxLifetimeJitter: number
   readonly healthCheckAfter: number
+  readonly maxUses: number
   readonly multiplex: boolean
   readonly concurrency: number
 }
@@ -320,6 +331,10 @@ const settingsOf = (options: PoolOptions): Settings | PgError => {
   if (maxLifetimeJitter instanceof PgError) return maxLifetimeJitter
   const healthCheckAfter = millisOf(options.healthCheckAfter, DEFAULT_HEALTH_CHECK_AFTER_MILLIS, "healthCheckAfter")
   if (healthCheckAfter instanceof PgError) return healthCheckAfter
+  const maxUses = options.maxUses ?? 0
+  if (!Number.isInteger(maxUses) || maxUses < 0) {
+    return configError(`maxUses must be an integer >= 0 (0: no limit), got ${maxUses}`, "maxUses")
+  }
   const multiplex = options.multiplex ?? false
   const concurrency = multiplex ? options.multiplexConcurrency ?? DEFAULT_MULTIPLEX_CONCURRENCY : 1
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -334,6 +349,7 @@ const settingsOf = (options: PoolOptions): Settings | PgError => {
     maxLifetime,
     maxLifetimeJitter: Math.min(maxLifetimeJitter, maxLifetime),
     healthCheckAfter,
+    maxUses: maxUses === 0 ? Infinity : maxUses,
     multiplex,
     concurrency
   }
@@ -357,6 +373,7 @@ export const sessionOptionsOf = (options: PoolOptions): SessionOptions => {
     maxLifetime: _maxLifetime,
     maxLifetimeJitter: _maxLifetimeJitter,
     maxSize: _maxSize,
+    maxUses: _maxUses,
     minSize: _minSize,
     multiplex: _multiplex,
     multiplexConcurrency: _multiplexConcurrency,
@@ -406,6 +423,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       session,
       retireAt: now + settings.maxLifetime - jitter,
       lastReleased: now,
+      uses: 0,
       item: undefined,
       busy: false,
       releaseWaiters: new Set()
@@ -666,13 +684,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
               closed: false,
               idleTimer: undefined,
               tracker: {
-                start: () => {
-                  lane.inflight++
-                  if (lane.idleTimer !== undefined) {
-                    clearTimeout(lane.idleTimer)
-                    lane.idleTimer = undefined
-                  }
-                },
+                start: () => enterLane(lane),
                 finish: () => laneDone(lane)
               }
             }
@@ -711,15 +723,24 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     }
   }
 
+  /**
+   * A caller takes a place on `lane`: one more in flight, one more use of its
+   * session (a lane whose session has served `maxUses` takes no new callers).
+   */
+  const enterLane = (lane: Lane): void => {
+    lane.inflight++
+    if (lane.idleTimer !== undefined) {
+      clearTimeout(lane.idleTimer)
+      lane.idleTimer = undefined
+    }
+    if (++lane.entry.uses >= settings.maxUses) lane.closed = true
+  }
+
   /** Takes a place on a lane (opening one, or waiting for one, when needed). */
   const acquireLane: Effect.Effect<Lane, PgError> = Effect.suspend((): Effect.Effect<Lane, PgError> => {
     const lane = pickLane()
     if (lane !== undefined) {
-      lane.inflight++
-      if (lane.idleTimer !== undefined) {
-        clearTimeout(lane.idleTimer)
-        lane.idleTimer = undefined
-      }
+      enterLane(lane)
       return Effect.succeed(lane)
     }
     if (closing) return Effect.fail(closedError())
@@ -757,11 +778,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         // without an interruptible step in between.
         const lane = pickLane()
         if (lane !== undefined) {
-          lane.inflight++
-          if (lane.idleTimer !== undefined) {
-            clearTimeout(lane.idleTimer)
-            lane.idleTimer = undefined
-          }
+          enterLane(lane)
           return Effect.onExit(restore(f(lane.entry.session)), () => Effect.sync(() => laneDone(lane)))
         }
         return Effect.flatMap(
@@ -827,7 +844,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   const releaseCheck = (entry: Entry, exclusive: boolean): Effect.Effect<void> =>
     Effect.gen(function*() {
       const session = entry.session
-      let retire = yield* session.isClosed
+      let retire = (yield* session.isClosed) || entry.uses >= settings.maxUses
       if (!retire && exclusive) {
         retire = !(yield* settledWithin(session))
         if (!retire && (yield* session.transactionStatus) !== "I") {
@@ -877,7 +894,12 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
             metrics.inUse++
             metrics.publish()
           }
-          if ((yield* session.isClosed) || clock.currentTimeMillisUnsafe() >= entry.retireAt) return yield* reject
+          if (
+            (yield* session.isClosed) || clock.currentTimeMillisUnsafe() >= entry.retireAt ||
+            entry.uses >= settings.maxUses
+          ) return yield* reject
+          // A lane's lease is not a use: each caller it takes is (see `enterLane`).
+          if (kind === "exclusive" || !settings.multiplex) entry.uses++
           if (kind === "exclusive") yield* restore(reserveIn(entry, scope))
           const idleFor = clock.currentTimeMillisUnsafe() - entry.lastReleased
           const sole = (itemOf(entry)?.refCount ?? 1) <= 1

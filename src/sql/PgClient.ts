@@ -118,7 +118,8 @@ export type TypeId = "~effect-pgwire/sql/PgClient"
  *
  * Where both spellings exist, ours wins when both are given: `user` over
  * `username`, `maxSize` over `maxConnections`, `minSize` over
- * `minConnections`, `maxLifetime` over `connectionTTL`, `statementCacheSize`
+ * `minConnections`, `maxLifetime` over `connectionTTL` (whose 0, as in
+ * `@effect/sql-pg`, is `maxUses: 1`: each connection used once), `statementCacheSize`
  * over `prepare` / `preparedStatementCacheSize`, `parameters` over
  * `startupParameters`. Explicit settings win over the `url`'s.
  *
@@ -157,7 +158,10 @@ export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout
   readonly maxConnections?: number | undefined
   /** `@effect/sql-pg`: `minSize`. */
   readonly minConnections?: number | undefined
-  /** `@effect/sql-pg`: `maxLifetime`. */
+  /**
+   * `@effect/sql-pg`: `maxLifetime`, except 0, which means what it means there: every connection is
+   * used once (`maxUses: 1`), never reused.
+   */
   readonly connectionTTL?: Duration.Input | undefined
 }
 
@@ -273,6 +277,18 @@ export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOp
         config.parameters === undefined
       ? undefined
       : { ...fromUrl.parameters, ...startupParameters, ...config.parameters }
+    // @effect/sql-pg's connectionTTL: a connection is used at least once, so 0 means "use each once";
+    // our maxLifetime 0 means "no limit", so 0 becomes maxUses 1 instead.
+    let connectionTTL = config.connectionTTL
+    let maxUses = config.maxUses
+    if (connectionTTL !== undefined && config.maxLifetime === undefined) {
+      const parsed = Duration.fromInput(connectionTTL)
+      if (Option.isNone(parsed)) return yield* Effect.fail(configError("invalid connectionTTL", "connectionTTL"))
+      if (Duration.toMillis(parsed.value) === 0) {
+        connectionTTL = undefined
+        maxUses = maxUses ?? 1
+      }
+    }
     const statementCacheSize = config.statementCacheSize ??
       (config.prepare === false ? 0 : config.preparedStatementCacheSize)
     const explicit = defined<PgPool.PoolOptions>({
@@ -305,7 +321,8 @@ export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOp
       statementCacheSize,
       maxSize: config.maxSize ?? config.maxConnections,
       minSize: config.minSize ?? config.minConnections,
-      maxLifetime: config.maxLifetime ?? config.connectionTTL
+      maxLifetime: config.maxLifetime ?? connectionTTL,
+      maxUses
     } as PgPool.PoolOptions)
     // An explicit host replaces the url's host list.
     const merged: PgPool.PoolOptions = { ...fromUrl, ...explicit }

@@ -190,6 +190,22 @@ describe("PgPool: retirement", () => {
       assert.isAtLeast((yield* pool.stats).retired, 1)
     }))
 
+  it.live("maxUses: a session serves that many checkouts, then is retired (lanes count each statement)", () =>
+    Effect.gen(function*() {
+      const pool = yield* makePool({ maxSize: 1, maxUses: 2 })
+      const pids = yield* Effect.forEach([1, 2, 3, 4, 5], () => pidOf(pool))
+      assert.strictEqual(pids[0], pids[1])
+      assert.notStrictEqual(pids[1], pids[2])
+      assert.strictEqual(pids[2], pids[3])
+      assert.notStrictEqual(pids[3], pids[4])
+      const shared = yield* makePool({ maxSize: 1, maxUses: 1, multiplex: true })
+      const sharedPids = yield* Effect.forEach([1, 2, 3], () => pidOf(shared))
+      assert.strictEqual(new Set(sharedPids).size, 3)
+      for (const maxUses of [-1, 1.5]) {
+        assert.strictEqual(reasonOf(yield* Effect.exit(makePool({ maxUses })))._tag, "ConfigError")
+      }
+    }))
+
   it.live("retires a session the server killed instead of handing it out again", () =>
     Effect.gen(function*() {
       const watcher = yield* monitor()

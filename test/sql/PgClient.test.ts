@@ -523,6 +523,24 @@ describe("PgClient: configuration", () => {
       )
     ))
 
+  it.live("connectionTTL: 0 uses each connection once, as in @effect/sql-pg; by default connections are reused", () =>
+    Effect.gen(function*() {
+      const pids = Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const pid = sql<{ pid: number }>`select pg_backend_pid() as pid`.pipe(Effect.map((rows) => rows[0]!.pid))
+        return [yield* pid, yield* pid, yield* pid] as const
+      })
+      const once = yield* pids.pipe(Effect.provide(layer({ connectionTTL: 0, maxConnections: 1 })))
+      assert.strictEqual(new Set(once).size, 3)
+      const shared = yield* pids.pipe(Effect.provide(layer({ connectionTTL: "0 millis", multiplex: true })))
+      assert.strictEqual(new Set(shared).size, 3)
+      const reused = yield* pids.pipe(Effect.provide(layer({ maxConnections: 1 })))
+      assert.strictEqual(new Set(reused).size, 1)
+      const options = yield* PgClient.poolOptions({ connectionTTL: 0 })
+      assert.strictEqual(options.maxUses, 1)
+      assert.isUndefined(options.maxLifetime)
+    }))
+
   it.live("maps @effect/sql-pg's option names onto the pool", () =>
     Effect.gen(function*() {
       const options = yield* PgClient.poolOptions({
