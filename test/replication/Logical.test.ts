@@ -1,0 +1,175 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
+import * as PgReplication from "../../src/replication/PgReplication.ts"
+import type * as PgSession from "../../src/session/Session.ts"
+import { servers } from "../support/Servers.ts"
+import { eventually, failureTag, optionsFor, slotRow, sqlSession, uniqueName } from "./Support.ts"
+
+const lsn = (text: string | null | undefined): bigint =>
+  text === null || text === undefined ? 0n : Result.getOrThrow(PgReplication.parseLsn(text))
+
+/** A table in a publication of its own and a logical slot created after it; dropped with the Scope. */
+const fixture = (session: PgSession.Session, columns = "id int primary key, v text") =>
+  Effect.gen(function*() {
+    const table = uniqueName("rt")
+    const publication = uniqueName("rp")
+    const slot = uniqueName("rs")
+    yield* session.query(`create table ${table} (${columns})`)
+    yield* session.query(`create publication ${publication} for table ${table}`)
+    yield* Effect.acquireRelease(
+      Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(servers().main)), (rs) =>
+        rs.createSlot(slot, { logical: "pgoutput" }))),
+      () =>
+        Effect.gen(function*() {
+          yield* Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(servers().main)), (rs) =>
+            rs.dropSlot(slot, { wait: true })))
+          yield* session.query(`drop publication ${publication}`)
+          yield* session.query(`drop table ${table}`)
+        }).pipe(Effect.ignore)
+    )
+    return { table, publication, slot }
+  })
+
+const stream = (
+  f: { readonly slot: string; readonly publication: string },
+  options: Partial<PgReplication.LogicalOptions> = {},
+  connect: Partial<PgReplication.ConnectOptions> = {}
+) =>
+  PgReplication.logical(
+    { ...optionsFor(servers().main), ...connect },
+    { slot: f.slot, publications: [f.publication], statusIntervalMillis: 100, ...options }
+  )
+
+/** The first `n` transactions of a fresh stream (the stream ends, unacknowledged, after them). */
+const firstTransactions = (
+  f: { readonly slot: string; readonly publication: string },
+  n: number,
+  options: Partial<PgReplication.LogicalOptions> = {}
+) => Stream.runCollect(Stream.take(PgReplication.transactions(stream(f, options)), n))
+
+const insertedIds = (tx: PgReplication.Transaction): Array<unknown> =>
+  tx.changes.flatMap((c) => (c._tag === "Insert" ? [c.new["id"]] : []))
+
+describe("PgReplication.logical: the delivery promise", () => {
+  it.live("unacknowledged transactions come again after a reconnect; acknowledged ones never do", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      for (const id of [1, 2, 3]) yield* session.query(`insert into ${f.table} values ($1, 'v${id}')`, [id])
+
+      // A consumer that "crashes" after receiving everything, before acknowledging anything.
+      const first = yield* firstTransactions(f, 3)
+      assert.deepStrictEqual(first.map(insertedIds), [[1], [2], [3]])
+      for (const tx of first) {
+        assert.isTrue(tx.endLsn > (tx.end as PgReplication.Commit).commitLsn, "endLsn is past the commit record's start")
+        assert.strictEqual(tx.begin?._tag, "Begin")
+      }
+      assert.isTrue(first[0]!.endLsn < first[1]!.endLsn && first[1]!.endLsn < first[2]!.endLsn)
+      assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === false)))
+      const before = yield* slotRow(session, f.slot)
+
+      // Everything comes again, the same transactions at the same positions.
+      const second = yield* firstTransactions(f, 3)
+      assert.deepStrictEqual(second.map((tx) => tx.endLsn), first.map((tx) => tx.endLsn))
+      assert.deepStrictEqual(second.map(insertedIds), [[1], [2], [3]])
+      assert.strictEqual((yield* slotRow(session, f.slot))?.confirmed_flush_lsn, before?.confirmed_flush_lsn)
+
+      // Acknowledge the first two through runAcked, then stop.
+      const seen: Array<bigint> = []
+      yield* PgReplication.runAcked(
+        Stream.take(stream(f), 6),
+        (tx) => Effect.sync(() => seen.push(tx.endLsn))
+      )
+      assert.deepStrictEqual(seen, [first[0]!.endLsn, first[1]!.endLsn])
+      assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === false)))
+      assert.strictEqual(lsn((yield* slotRow(session, f.slot))?.confirmed_flush_lsn), first[1]!.endLsn)
+
+      // Only the third comes again.
+      const third = yield* firstTransactions(f, 1)
+      assert.strictEqual(third[0]!.endLsn, first[2]!.endLsn)
+      assert.deepStrictEqual(insertedIds(third[0]!), [3])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a failing consumer acknowledges nothing: the transaction it failed on is delivered again", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      yield* session.query(`insert into ${f.table} values (1, 'a')`)
+      yield* session.query(`insert into ${f.table} values (2, 'b')`)
+      const exit = yield* Effect.exit(PgReplication.runAcked(stream(f), (tx) =>
+        insertedIds(tx)[0] === 2 ? Effect.fail("consumer failed" as const) : Effect.void))
+      assert.isTrue(exit._tag === "Failure")
+      const again = yield* firstTransactions(f, 1)
+      assert.deepStrictEqual(insertedIds(again[0]!), [2])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("before ack the server sees the transaction written but not flushed; after ack, flushed and confirmed", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      const app = uniqueName("app")
+      yield* session.query(`insert into ${f.table} values (1, 'a')`)
+      const txs = yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* Stream.toPull(PgReplication.transactions(stream(f, {}, { applicationName: app })))
+        const [tx] = yield* pull
+        const positions = session.query<{ write_lsn: string | null; flush_lsn: string | null }>(
+          "select write_lsn::text, flush_lsn::text from pg_stat_replication where application_name = $1",
+          [app]
+        )
+        assert.isTrue(
+          yield* eventually(Effect.map(positions, (r) => lsn(r.rows[0]?.write_lsn) >= tx!.endLsn)),
+          "write_lsn reaches the received transaction"
+        )
+        const unacked = (yield* positions).rows[0]!
+        assert.isTrue(lsn(unacked.flush_lsn) < tx!.endLsn, "flush_lsn stays behind the unacknowledged transaction")
+        assert.isTrue(lsn((yield* slotRow(session, f.slot))?.confirmed_flush_lsn) < tx!.endLsn)
+        yield* tx!.ack
+        assert.isTrue(yield* eventually(Effect.map(positions, (r) => lsn(r.rows[0]?.flush_lsn) === tx!.endLsn)))
+        assert.isTrue(
+          yield* eventually(Effect.map(slotRow(session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) === tx!.endLsn))
+        )
+        return [tx!]
+      }))
+      assert.strictEqual(txs.length, 1)
+    }).pipe(Effect.scoped), 60_000)
+})
+
+describe("PgReplication.logical: ending the stream", () => {
+  it.live("interrupting a consumer waiting for changes ends CopyBoth and leaves nothing active on the server", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      const app = uniqueName("app")
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream(f, {}, { applicationName: app })))
+      const walsenders = Effect.map(
+        session.query<{ n: number }>("select count(*)::int as n from pg_stat_replication where application_name = $1", [app]),
+        (r) => r.rows[0]!.n
+      )
+      assert.isTrue(yield* eventually(Effect.map(walsenders, (n) => n === 1)))
+      assert.isTrue((yield* slotRow(session, f.slot))?.active)
+      yield* Fiber.interrupt(fiber)
+      assert.isTrue(yield* eventually(Effect.map(walsenders, (n) => n === 0)))
+      assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === false)))
+      // The slot is free for the next consumer at once.
+      yield* session.query(`insert into ${f.table} values (7, 'x')`)
+      const next = yield* firstTransactions(f, 1)
+      assert.deepStrictEqual(insertedIds(next[0]!), [7])
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("a slot another consumer holds is SlotInUse; a missing slot is SlotNotFound", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream(f)))
+      assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === true)))
+      assert.strictEqual(failureTag(yield* Effect.exit(Stream.runDrain(stream(f)))), "SlotInUse")
+      yield* Fiber.interrupt(fiber)
+      assert.strictEqual(
+        failureTag(yield* Effect.exit(Stream.runDrain(stream({ slot: "no_such_slot_x", publication: f.publication })))),
+        "SlotNotFound"
+      )
+    }).pipe(Effect.scoped), 60_000)
+})
