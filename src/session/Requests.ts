@@ -535,8 +535,33 @@ export class CloseRequest extends Request {
  *
  * @since 0.1.0
  */
-abstract class ResultSetsRequest extends Request {
+/**
+ * What a request with result sets (`SimpleRequest`, `BatchRequest`) needs from the session around it.
+ *
+ * @since 0.1.0
+ */
+export interface ResultSetsOwner {
+  /** Read when the request is encoded and its rows decoded: the session's registry as it is then. */
   readonly registry: Registry
+  /** Whether result types are unknown and not looked up yet (then rows are kept as bytes until they are). */
+  readonly needsTypes: (oids: ReadonlyArray<number>) => boolean
+  /**
+   * Called when the request is answered (`status`) or failed (`undefined`), before the caller hears of it; true when
+   * the session takes the request over (it looks types up before answering, or runs a batch again after a stale
+   * cached statement).
+   */
+  readonly settle: (request: ResultSetsRequest, status: Backend.TransactionStatus | undefined) => boolean
+}
+
+/**
+ * Requests answered by a list of result sets: a simple Query's statements, a batch's items. Rows of types the
+ * session has not looked up yet are kept as bytes and decoded once the owner has looked them up (`decodeRaw`).
+ *
+ * @since 0.1.0
+ */
+export abstract class ResultSetsRequest extends Request {
+  readonly registry: Registry
+  readonly owner: ResultSetsOwner | undefined
   readonly rowMode: RowMode
   readonly resume: Resume<ReadonlyArray<QueryResult<unknown>>>
   readonly results: Array<QueryResult<unknown>> = []
@@ -549,21 +574,27 @@ abstract class ResultSetsRequest extends Request {
   /** Results whose rows were kept as bytes: decoded (`decodeRaw`) once the session has looked their types up. */
   readonly rawResults: Array<{ readonly rows: Array<unknown>; readonly fields: ReadonlyArray<Field>; readonly raw: Array<Uint8Array> }> = []
 
-  constructor(registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
+  constructor(
+    registry: Registry,
+    rowMode: RowMode,
+    resume: Resume<ReadonlyArray<QueryResult<unknown>>>,
+    owner?: ResultSetsOwner
+  ) {
     super()
     this.registry = registry
     this.rowMode = rowMode
     this.resume = resume
+    this.owner = owner
   }
 
-  /** The registry rows are decoded with. */
+  /** The registry rows are decoded with: the owner's as it is now (it grows with type lookups). */
   protected get rowRegistry(): Registry {
-    return this.registry
+    return this.owner?.registry ?? this.registry
   }
 
   /** Whether these result types are unknown and not looked up yet: then the rows are kept as bytes. */
-  protected typesUnknown(_oids: ReadonlyArray<number>): boolean {
-    return false
+  private typesUnknown(oids: ReadonlyArray<number>): boolean {
+    return this.owner?.needsTypes(oids) === true
   }
 
   override onRowDescription(message: Backend.RowDescription): void {
@@ -647,7 +678,8 @@ abstract class ResultSetsRequest extends Request {
     this.push("")
   }
 
-  complete(_conn: Connection, _status: Backend.TransactionStatus): void {
+  complete(_conn: Connection, status: Backend.TransactionStatus): void {
+    if (this.owner?.settle(this, status) === true) return
     this.answer()
   }
 
@@ -660,6 +692,7 @@ abstract class ResultSetsRequest extends Request {
   }
 
   fail(error: PgError): void {
+    this.owner?.settle(this, undefined)
     if (!this.discard) this.resume(Effect.fail(error))
   }
 }
@@ -693,8 +726,14 @@ export const sendCopyFail = (conn: Connection, message: string): void => {
 export class SimpleRequest extends ResultSetsRequest {
   readonly sql: string
 
-  constructor(sql: string, registry: Registry, rowMode: RowMode, resume: Resume<ReadonlyArray<QueryResult<unknown>>>) {
-    super(registry, rowMode, resume)
+  constructor(
+    sql: string,
+    registry: Registry,
+    rowMode: RowMode,
+    resume: Resume<ReadonlyArray<QueryResult<unknown>>>,
+    owner?: ResultSetsOwner
+  ) {
+    super(registry, rowMode, resume, owner)
     this.sql = sql
   }
 
@@ -739,23 +778,6 @@ export class BatchStatement {
 }
 
 /**
- * What a `BatchRequest` needs from the session around it.
- *
- * @since 0.1.0
- */
-export interface BatchOwner {
-  /** Read when the batch is encoded: the session's registry as it is then. */
-  readonly registry: Registry
-  /** Whether result types are unknown and not looked up yet (then rows are kept as bytes until they are). */
-  readonly needsTypes: (oids: ReadonlyArray<number>) => boolean
-  /**
-   * Called when the batch is answered (`status`) or failed (`undefined`), before the caller hears of it; true when
-   * the session takes the batch over (it runs it again after a stale cached statement).
-   */
-  readonly settleBatch: (request: BatchRequest, status: Backend.TransactionStatus | undefined) => boolean
-}
-
-/**
  * Several statements in one write and one Sync at the end.
  *
  * **Details**
@@ -778,7 +800,6 @@ export interface BatchOwner {
  */
 export class BatchRequest extends ResultSetsRequest {
   readonly items: ReadonlyArray<BatchItem>
-  readonly owner: BatchOwner | undefined
   /**
    * Per item: a cached, ready statement to bind, a `BatchStatement` to parse under its name, or `undefined` for
    * the unnamed statement. Set before the batch is submitted.
@@ -790,27 +811,14 @@ export class BatchRequest extends ResultSetsRequest {
     registry: Registry,
     rowMode: RowMode,
     resume: Resume<ReadonlyArray<QueryResult<unknown>>>,
-    owner?: BatchOwner
+    owner?: ResultSetsOwner
   ) {
-    super(registry, rowMode, resume)
+    super(registry, rowMode, resume, owner)
     this.items = items
-    this.owner = owner
-  }
-
-  private get currentRegistry(): Registry {
-    return this.owner?.registry ?? this.registry
-  }
-
-  protected override get rowRegistry(): Registry {
-    return this.currentRegistry
-  }
-
-  protected override typesUnknown(oids: ReadonlyArray<number>): boolean {
-    return this.owner?.needsTypes(oids) === true
   }
 
   encode(w: Writer): void {
-    const registry = this.currentRegistry
+    const registry = this.rowRegistry
     const plan: Array<State.Phase> = []
     for (let i = 0; i < this.items.length; i++) {
       const item = this.items[i]!
@@ -852,7 +860,7 @@ export class BatchRequest extends ResultSetsRequest {
   protected override nextResult(): void {
     const target = this.current
     if (target === undefined || target instanceof BatchStatement) return
-    this.expect(target.fields, target.returnsRows ? target.shape(this.currentRegistry) : undefined)
+    this.expect(target.fields, target.returnsRows ? target.shape(this.rowRegistry) : undefined)
   }
 
   override onParseComplete(): void {
@@ -894,13 +902,11 @@ export class BatchRequest extends ResultSetsRequest {
 
   override complete(conn: Connection, status: Backend.TransactionStatus): void {
     this.releaseStatements()
-    if (this.owner?.settleBatch(this, status) === true) return
     super.complete(conn, status)
   }
 
   override fail(error: PgError): void {
     this.releaseStatements()
-    this.owner?.settleBatch(this, undefined)
     super.fail(error)
   }
 }

@@ -69,7 +69,8 @@ import {
 import { Connection, type Request } from "./Connection.ts"
 import {
   type BatchItem,
-  type BatchOwner,
+  type ResultSetsOwner,
+  type ResultSetsRequest,
   BatchRequest,
   BatchStatement,
   CloseRequest,
@@ -504,6 +505,40 @@ class Engine {
     })
   }
 
+  /**
+   * Runs `start` once the result types of `sql` are known, without the statement cache: the unnamed statement is
+   * parsed and described first (one round trip), and types the registry does not know are looked up. A stream hands
+   * its rows over as they come, so, unlike a query, it cannot keep them as bytes until its ReadyForQuery and look
+   * the types up then.
+   */
+  withResultTypes(
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    request: Request,
+    start: () => void,
+    failed: (error: PgError) => void
+  ): void {
+    const names = this.unknownTypeNames(params)
+    if (names !== undefined) {
+      return this.ensureTypeNames(names, () => {
+        if (!request.done) this.withResultTypes(sql, params, request, start, failed)
+      })
+    }
+    const unnamed = new Statement("", sql, declaredTypes(this.registry, params))
+    this.conn.submit(
+      new PrepareRequest(unnamed, (error, _parameterTypes, fields) => {
+        if (request.done) return
+        if (error !== undefined) {
+          request.done = true
+          return failed(error)
+        }
+        this.ensureTypes((fields ?? []).map((f) => f.dataTypeOid), () => {
+          if (!request.done) start()
+        })
+      })
+    )
+  }
+
   private statementCount = 0
 
   /** A statement name unique on this connection (from the cache's sequence when there is a cache). */
@@ -758,7 +793,7 @@ class Engine {
     for (const target of request.statements) if (target instanceof BatchStatement) this.adopt(target)
     const error = request.serverError
     if (status === undefined) return false
-    if (error === undefined || request.discard || request.retries > 0) return this.answerBatch(request)
+    if (error === undefined || request.discard || request.retries > 0) return this.answerRaw(request)
     if (!isStaleStatementError(error)) return false
     const stale = request.statements[request.results.length]
     if (stale === undefined || stale instanceof BatchStatement) return false
@@ -771,7 +806,7 @@ class Engine {
   }
 
   /** Rows kept as bytes (types not looked up yet): looked up, decoded, then the caller is answered. */
-  private answerBatch(request: BatchRequest): boolean {
+  answerRaw(request: ResultSetsRequest): boolean {
     if (request.rawResults.length === 0 || request.discard) return false
     const oids = request.rawResults.flatMap((result) => result.fields.map((f) => f.dataTypeOid))
     this.ensureTypes(oids, () => {
@@ -797,12 +832,16 @@ class Engine {
     })
   }
 
-  readonly batchOwner: BatchOwner = ((engine: Engine): BatchOwner => ({
+  /** The owner of simple queries and batches: rows of unknown types are decoded once looked up; batches may re-run. */
+  readonly resultSetsOwner: ResultSetsOwner = ((engine: Engine): ResultSetsOwner => ({
     get registry(): Registry {
       return engine.registry
     },
     needsTypes: (oids) => engine.needsTypes(oids),
-    settleBatch: (request, status) => engine.settleBatch(request, status)
+    settle: (request, status) =>
+      request instanceof BatchRequest
+        ? engine.settleBatch(request, status)
+        : status !== undefined && !request.discard && engine.answerRaw(request)
   }))(this)
 
   readonly queryOwner: QueryOwner = ((engine: Engine): QueryOwner => ({
@@ -1468,7 +1507,9 @@ const makeService = (engine: Engine): Session => {
             conn.submit(request)
           }
           if (fixed !== undefined) submit(fixed)
-          else engine.withStatement(sql, params, request, submit, (error) => request.fail(error))
+          else if (engine.cache === undefined) {
+            engine.withResultTypes(sql, params, request, () => submit(undefined), (error) => request.fail(error))
+          } else engine.withStatement(sql, params, request, submit, (error) => request.fail(error))
           return Effect.as(
             Scope.addFinalizer(scope, engine.abandon(request, () => request.abandon())),
             request.pull as Effect.Effect<Arr.NonEmptyReadonlyArray<R>, PgError | Cause.Done>
@@ -1501,7 +1542,7 @@ const makeService = (engine: Engine): Session => {
 
   const simple = (sql: string, options?: QueryOptions) =>
     Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
-      const request = new SimpleRequest(sql, engine.registry, options?.rowMode ?? "object", resume as never)
+      const request = new SimpleRequest(sql, engine.registry, options?.rowMode ?? "object", resume as never, engine.resultSetsOwner)
       conn.submit(request)
       if (request.done) return
       return engine.abandon(request)
@@ -1510,7 +1551,7 @@ const makeService = (engine: Engine): Session => {
   const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
     Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
       if (items.length === 0) return resume(Effect.succeed([]))
-      const request = new BatchRequest(items, engine.registry, options?.rowMode ?? "object", resume as never, engine.batchOwner)
+      const request = new BatchRequest(items, engine.registry, options?.rowMode ?? "object", resume as never, engine.resultSetsOwner)
       engine.startBatch(request, false, options?.prepare === false)
       if (request.done) return
       return engine.abandon(request)
