@@ -27,6 +27,8 @@ export * as PgCompiler from "./sql/Compiler.ts"
 export * as PgSqlErrors from "./sql/SqlErrors.ts"
 /** The error type and its reasons. @since 0.1.0 */
 export * as PgError from "./errors/PgError.ts"
+/** The server engine: real PostgreSQL clients connect to an Effect handler. @since 0.1.0 */
+export * as PgServer from "./server/PgServer.ts"
 /** SQLSTATE table and classification. @since 0.1.0 */
 export * as SqlState from "./errors/SqlState.ts"
 /** Typed parameters and value shapes. @since 0.1.0 */

@@ -1,0 +1,551 @@
+/**
+ * One server connection from the first byte to the close: start-up,
+ * authentication, the command loop over `Machine.step`, and the statement
+ * fibers a CancelRequest interrupts.
+ *
+ * **Details**
+ *
+ * - Everything the connection acquires lives in its Scope: the socket, the
+ *   cancel registration, the portals' Scopes, the handler's resources.
+ * - Each statement (a Query's outcomes, Parse, Execute, FunctionCall) runs in a
+ *   child fiber held in a slot while it runs. A matching CancelRequest
+ *   interrupts the fiber in the slot (57014); the slot is emptied when the
+ *   statement ends, so a late cancel finds nothing. A client that drops
+ *   interrupts it too; Terminate ends the loop.
+ * - One ReadyForQuery per Query and per Sync, never another; after an error in
+ *   an extended message everything up to Sync is discarded.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Pull from "effect/Pull"
+import type * as Tls from "node:tls"
+import type { Duplex } from "node:stream"
+import * as Frontend from "../protocol/Frontend.ts"
+import { Reader } from "../wire/Reader.ts"
+import { authenticate } from "./Auth.ts"
+import type * as Cancel from "./Cancel.ts"
+import { KEY_BYTES_3_0, KEY_BYTES_3_2 } from "./Cancel.ts"
+import * as Copy from "./Copy.ts"
+import { type Outcome, Session } from "./Handler.ts"
+import * as Machine from "./Machine.ts"
+import { negotiate } from "./Negotiate.ts"
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_SERVER_VERSION,
+  DEFAULT_STARTUP_TIMEOUT_MILLIS,
+  type ServeOptions
+} from "./Options.ts"
+import * as Portals from "./Portals.ts"
+import * as ServerError from "./ServerError.ts"
+import { Wire } from "./Wire.ts"
+
+/**
+ * What every connection of one server shares.
+ *
+ * @since 0.1.0
+ */
+export interface Shared {
+  readonly registry: Cancel.Registry
+  readonly tls: Tls.TlsOptions | undefined
+  /** tls-server-end-point hash of the server certificate (SCRAM-SHA-256-PLUS). */
+  readonly certificateHash: Uint8Array | undefined
+  /** Live connections, for a fast shutdown. */
+  readonly live: Set<Live>
+}
+
+/**
+ * A live connection as the listener sees it.
+ *
+ * @since 0.1.0
+ */
+export interface Live {
+  /** Sends FATAL `error`, interrupts the running statement and closes. */
+  readonly terminate: (error: ServerError.ServerError) => void
+}
+
+type Extended = Extract<Frontend.FrontendMessage, { _tag: "Parse" | "Bind" | "Describe" | "Execute" | "Close" }>
+
+const reader = new Reader()
+
+/**
+ * PostgreSQL 18's ParameterStatus set at start-up (protocol-3.2
+ * "ParameterStatus"), with the values this engine runs under.
+ *
+ * @since 0.1.0
+ */
+export const defaultParameters = (user: string, parameters: ReadonlyMap<string, string>): Record<string, string> => ({
+  application_name: parameters.get("application_name") ?? "",
+  client_encoding: parameters.get("client_encoding") ?? "UTF8",
+  DateStyle: "ISO, MDY",
+  default_transaction_read_only: "off",
+  in_hot_standby: "off",
+  integer_datetimes: "on",
+  IntervalStyle: "postgres",
+  is_superuser: "off",
+  scram_iterations: "4096",
+  search_path: "\"$user\", public",
+  server_encoding: "UTF8",
+  server_version: DEFAULT_SERVER_VERSION,
+  session_authorization: user,
+  standard_conforming_strings: "on",
+  TimeZone: "UTC"
+})
+
+const durationMillis = (input: Duration.Input | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
+
+/** Sends an ErrorResponse (or a NoticeResponse fallback never needed: the fields come from a ServerError). */
+const sendError = (wire: Wire, error: ServerError.ServerError): void => {
+  wire.send({ _tag: "ErrorResponse", fields: ServerError.toFields(error) })
+}
+
+/**
+ * Serves one connection over `socket` until it closes. Never fails: every
+ * problem becomes an ErrorResponse (FATAL when the connection cannot go on).
+ * With `refusal`, start-up runs (so SSLRequest is answered as usual) and the
+ * refusal is sent FATAL in place of authentication (53300 over the limit).
+ *
+ * @since 0.1.0
+ */
+export const run = <R>(
+  socket: Duplex,
+  options: ServeOptions<R>,
+  shared: Shared,
+  refusal?: ServerError.ServerError
+): Effect.Effect<void, never, Exclude<R, Session>> =>
+  Effect.scoped(Effect.gen(function*() {
+    const wire = new Wire(socket, options.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES)
+    yield* Effect.addFinalizer(() => Effect.sync(() => wire.close()))
+
+    // The running statement: what a CancelRequest, a dropped client or a shutdown interrupts.
+    let running: { readonly fiber: Fiber.Fiber<unknown, unknown>; canceled: boolean } | undefined
+    const interruptRunning = (canceled: boolean) => {
+      const current = running
+      if (current !== undefined) {
+        current.canceled = canceled
+        current.fiber.interruptUnsafe()
+      }
+    }
+    wire.onClose(() => interruptRunning(false))
+    let shutdown: ServerError.ServerError | undefined
+    const live: Live = {
+      terminate: (error) => {
+        shutdown = error
+        try {
+          sendError(wire, error)
+        } catch {
+          // A ServerError's fields always encode.
+        }
+        interruptRunning(false)
+        wire.close()
+      }
+    }
+    shared.live.add(live)
+    yield* Effect.addFinalizer(() => Effect.sync(() => shared.live.delete(live)))
+
+    // --- start-up and authentication, under one time limit ---
+    const startupMillis = durationMillis(options.limits?.startupTimeout, DEFAULT_STARTUP_TIMEOUT_MILLIS)
+    const started = yield* Effect.timeoutOption(
+      Effect.gen(function*() {
+        const outcome = yield* negotiate(wire, options, shared.tls, shared.registry)
+        if (outcome._tag === "Done") return undefined
+        const n = outcome.negotiated
+        if (refusal !== undefined) {
+          sendError(wire, refusal)
+          return undefined
+        }
+        const certificateHash = n.tls === undefined ? undefined : shared.certificateHash
+        const auth = yield* Effect.exit(authenticate(wire, options.auth ?? { _tag: "Trust" }, n.user, certificateHash))
+        if (Exit.isFailure(auth)) {
+          sendError(wire, ServerError.fatal(Copy.failureOf(auth.cause)))
+          return undefined
+        }
+        const info = {
+          user: n.user,
+          database: n.database,
+          parameters: n.parameters,
+          protocol: { major: 3 as const, minor: n.minor },
+          tls: n.tls !== undefined
+        }
+        let extra: Readonly<Record<string, string>> = {}
+        if (options.parameters !== undefined) {
+          const hook = yield* Effect.exit(options.parameters(info))
+          if (Exit.isFailure(hook)) {
+            sendError(wire, ServerError.fatal(Copy.failureOf(hook.cause)))
+            return undefined
+          }
+          extra = hook.value
+        }
+        const values = { ...defaultParameters(n.user, n.parameters), ...extra }
+        return { negotiated: n, info, values }
+      }) as Effect.Effect<
+        | { negotiated: import("./Negotiate.ts").Negotiated; info: { user: string; database: string; parameters: ReadonlyMap<string, string>; protocol: { major: 3; minor: 0 | 2 }; tls: boolean }; values: Record<string, string> }
+        | undefined,
+        never,
+        Exclude<R, Session>
+      >,
+      Duration.millis(startupMillis)
+    )
+    if (Option.isNone(started) || started.value === undefined) {
+      if (Option.isNone(started)) wire.destroy()
+      return
+    }
+    const { negotiated, values } = started.value
+    const key = yield* shared.registry.register(
+      negotiated.minor >= 2 ? KEY_BYTES_3_2 : KEY_BYTES_3_0,
+      () => interruptRunning(true)
+    )
+    const parameterValues = new Map(Object.entries(values))
+    for (const [name, value] of parameterValues) wire.send({ _tag: "ParameterStatus", name, value })
+    wire.send({ _tag: "BackendKeyData", processId: key.processId, secretKey: key.secretKey })
+
+    let state = Machine.initial
+    const session = Session.of({
+      processId: key.processId,
+      protocol: { major: 3, minor: negotiated.minor },
+      startup: negotiated.parameters,
+      user: negotiated.user,
+      database: negotiated.database,
+      tls: negotiated.tls === undefined
+        ? Option.none()
+        : Option.some({
+          sni: (negotiated.tls as unknown as { servername?: string | false }).servername || undefined,
+          alpn: negotiated.tls.alpnProtocol || undefined
+        }),
+      transactionStatus: Effect.sync(() => state.transaction),
+      setParameter: (name, value) =>
+        Effect.suspend(() => {
+          parameterValues.set(name, value)
+          wire.send({ _tag: "ParameterStatus", name, value })
+          return wire.flush
+        }),
+      notice: (fields) =>
+        Effect.suspend(() => {
+          wire.send({ _tag: "NoticeResponse", fields })
+          return wire.flush
+        }),
+      notify: (channel, payload, processId) =>
+        Effect.suspend(() => {
+          wire.send({ _tag: "NotificationResponse", processId: processId ?? key.processId, channel, payload })
+          return wire.flush
+        })
+    })
+    const statementMillis = options.limits?.statementTimeout === undefined
+      ? 0
+      : durationMillis(options.limits.statementTimeout, 0)
+
+    /**
+     * Runs one statement in a child fiber registered for cancellation. Succeeds
+     * with its value or the ServerError the client must see.
+     */
+    const statement = <A>(
+      effect: Effect.Effect<A, ServerError.ServerError, R | Session>
+    ): Effect.Effect<{ readonly ok: A } | { readonly error: ServerError.ServerError }, never, Exclude<R, Session>> =>
+      Effect.gen(function*() {
+        let timedOut = false
+        const bounded = statementMillis > 0
+          ? Effect.flatMap(Effect.timeoutOption(effect, Duration.millis(statementMillis)), (o) => {
+            if (Option.isSome(o)) return Effect.succeed(o.value)
+            timedOut = true
+            return Effect.fail(ServerError.statementTimeout())
+          })
+          : effect
+        const fiber = yield* Effect.forkChild(Effect.provideService(bounded, Session, session), { startImmediately: true })
+        const slot = { fiber: fiber as Fiber.Fiber<unknown, unknown>, canceled: false }
+        running = slot
+        const exit = yield* Fiber.await(fiber)
+        if (running === slot) running = undefined
+        if (Exit.isSuccess(exit)) return { ok: exit.value }
+        if (timedOut) return { error: ServerError.statementTimeout() }
+        if (slot.canceled && Cause.hasInterrupts(exit.cause)) return { error: ServerError.queryCanceled() }
+        if (Cause.hasDies(exit.cause)) yield* Effect.logWarning("server handler defect", exit.cause)
+        return { error: Copy.failureOf(exit.cause) }
+      }) as Effect.Effect<{ readonly ok: A } | { readonly error: ServerError.ServerError }, never, Exclude<R, Session>>
+
+    // --- extended-protocol objects ---
+    const statements = new Map<string, Portals.Statement<R>>()
+    const portals = new Map<string, Portals.Portal<R>>()
+    const closePortal = (name: string) =>
+      Effect.suspend(() => {
+        const portal = portals.get(name)
+        if (portal === undefined) return Effect.void
+        portals.delete(name)
+        return Portals.closePortal(portal)
+      })
+    const closeAllPortals = (except?: string) =>
+      Effect.forEach([...portals.keys()].filter((k) => k !== except), closePortal, { discard: true })
+    yield* Effect.addFinalizer(() => closeAllPortals())
+
+    /** Applies an outcome's transaction effect; commit and rollback close the block's portals. */
+    const applyTransaction = (transaction: "begin" | "commit" | "rollback" | undefined, current?: string) =>
+      Effect.suspend(() => {
+        state = Machine.completed(state, transaction)
+        return transaction === "commit" || transaction === "rollback" ? closeAllPortals(current) : Effect.void
+      })
+
+    /** Sends one non-Rows outcome's frames; COPY FROM STDIN reads the client's data. Returns a FATAL when the client left. */
+    const sendOutcome = (
+      outcome: Exclude<Outcome<R>, { _tag: "Rows" }>,
+      extended: boolean
+    ): Effect.Effect<{ tag?: string; fatal?: ServerError.ServerError | undefined; gone?: boolean }, ServerError.ServerError, R> =>
+      Effect.gen(function*() {
+        switch (outcome._tag) {
+          case "Command":
+            return { tag: outcome.tag }
+          case "Empty":
+            wire.send({ _tag: "EmptyQueryResponse" })
+            return {}
+          case "CopyOut":
+            return { tag: yield* Copy.copyOut(wire, outcome) }
+          case "CopyIn": {
+            const result = yield* Copy.copyIn(wire, outcome, Machine.copyIn(state, extended))
+            if (result._tag === "Done") return { tag: result.tag }
+            if (result._tag === "Failed") return yield* Effect.fail(result.error)
+            return { gone: true, fatal: result.fatal }
+          }
+        }
+      })
+
+    // --- simple Query ---
+    let closing = false
+    const simpleQuery = (sql: string) =>
+      Effect.gen(function*() {
+        statements.delete("")
+        yield* closePortal("")
+        const result = yield* statement(Effect.scoped(Effect.gen(function*() {
+          const scope = yield* Effect.scope
+          const pull = yield* Stream.toPull(options.handler.simple(sql))
+          while (true) {
+            const chunk = yield* Pull.catchDone(pull, () => Effect.succeed(undefined))
+            if (chunk === undefined) return
+            for (const outcome of chunk) {
+              if (outcome._tag === "Rows") {
+                const formats = outcome.fields.map(() => 0 as const)
+                wire.send(Portals.rowDescription(outcome.fields, formats))
+                const rows = yield* Portals.startRows(outcome, formats, scope)
+                yield* Portals.pumpRows(wire, rows, 0)
+                wire.send({ _tag: "CommandComplete", tag: rows.tag(rows.sent) })
+                continue
+              }
+              const sent = yield* sendOutcome(outcome, false)
+              if (sent.gone === true) {
+                closing = true
+                if (sent.fatal !== undefined) sendError(wire, sent.fatal)
+                return
+              }
+              if (sent.tag !== undefined) wire.send({ _tag: "CommandComplete", tag: sent.tag })
+              if (outcome._tag === "Command") yield* applyTransaction(outcome.transaction)
+            }
+          }
+        })))
+        if (closing) return
+        if ("error" in result) {
+          sendError(wire, result.error)
+          state = Machine.failed(state, false)
+        }
+        if (state.transaction === "I") yield* closeAllPortals()
+        wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
+        yield* wire.flush
+      })
+
+    // --- extended protocol ---
+    const extendedMessage = (message: Extended): Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =>
+      Effect.gen(function*() {
+        switch (message._tag) {
+          case "Parse": {
+            const prepare = options.handler.prepare
+            if (prepare === undefined) {
+              return ServerError.featureNotSupported("the extended query protocol is not supported by this server")
+            }
+            if (message.name !== "" && statements.has(message.name)) return ServerError.duplicateStatement(message.name)
+            const result = yield* statement(
+              prepare({ name: message.name, sql: message.query, paramTypes: message.parameterTypes })
+            )
+            if ("error" in result) return result.error
+            statements.set(message.name, { name: message.name, sql: message.query, prepared: result.ok })
+            wire.send({ _tag: "ParseComplete" })
+            return undefined
+          }
+          case "Bind": {
+            const stmt = statements.get(message.statement)
+            if (stmt === undefined) return ServerError.unknownStatement(message.statement)
+            if (message.portal !== "" && portals.has(message.portal)) return ServerError.duplicatePortal(message.portal)
+            if (message.portal === "") yield* closePortal("")
+            const params = Portals.bindParams(message, stmt.prepared.paramTypes)
+            if (params instanceof ServerError.ServerError) return params
+            const formats = Portals.resultFormats(stmt.prepared.fields, message.resultFormats)
+            if (formats instanceof ServerError.ServerError) return formats
+            const scope = yield* Scope.make()
+            portals.set(message.portal, {
+              name: message.portal,
+              statement: stmt,
+              params,
+              formats,
+              scope,
+              outcome: undefined,
+              rows: undefined,
+              completedTag: undefined
+            })
+            wire.send({ _tag: "BindComplete" })
+            return undefined
+          }
+          case "Describe": {
+            if (message.target === "S") {
+              const stmt = statements.get(message.name)
+              if (stmt === undefined) return ServerError.unknownStatement(message.name)
+              wire.send({ _tag: "ParameterDescription", parameterTypes: [...stmt.prepared.paramTypes] })
+              const fields = stmt.prepared.fields
+              wire.send(fields === null ? { _tag: "NoData" } : Portals.rowDescription(fields, fields.map(() => 0)))
+              return undefined
+            }
+            const portal = portals.get(message.name)
+            if (portal === undefined) return ServerError.unknownPortal(message.name)
+            const fields = portal.statement.prepared.fields
+            wire.send(fields === null ? { _tag: "NoData" } : Portals.rowDescription(fields, portal.formats))
+            return undefined
+          }
+          case "Close": {
+            if (message.target === "S") statements.delete(message.name)
+            else yield* closePortal(message.name)
+            wire.send({ _tag: "CloseComplete" })
+            return undefined
+          }
+          case "Execute":
+            return yield* execute(message.portal, message.maxRows)
+        }
+      })
+
+    const execute = (name: string, maxRows: number): Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =>
+      Effect.gen(function*() {
+        const portal = portals.get(name)
+        if (portal === undefined) return ServerError.unknownPortal(name)
+        if (portal.completedTag !== undefined) {
+          wire.send({ _tag: "CommandComplete", tag: portal.completedTag })
+          return undefined
+        }
+        let transaction: "begin" | "commit" | "rollback" | undefined
+        const result = yield* statement(Effect.gen(function*() {
+          if (portal.outcome === undefined) {
+            portal.outcome = yield* Scope.provide(portal.statement.prepared.execute(portal.params), portal.scope)
+          }
+          const outcome = portal.outcome
+          if (outcome._tag === "Rows") {
+            if (portal.rows === undefined) portal.rows = yield* Portals.startRows(outcome, portal.formats, portal.scope)
+            const rows = portal.rows
+            const suspended = yield* Portals.pumpRows(wire, rows, maxRows)
+            if (suspended) {
+              wire.send({ _tag: "PortalSuspended" })
+              return false
+            }
+            const tag = rows.tag(rows.sent)
+            portal.completedTag = rows.tag(0)
+            wire.send({ _tag: "CommandComplete", tag })
+            return false
+          }
+          const sent = yield* sendOutcome(outcome, true)
+          if (sent.gone === true) {
+            if (sent.fatal !== undefined) sendError(wire, sent.fatal)
+            return true
+          }
+          if (sent.tag !== undefined) {
+            wire.send({ _tag: "CommandComplete", tag: sent.tag })
+            portal.completedTag = sent.tag
+          } else {
+            portal.completedTag = ""
+          }
+          if (outcome._tag === "Command") transaction = outcome.transaction
+          return false
+        }))
+        if ("error" in result) return result.error
+        if (result.ok) {
+          closing = true
+          return undefined
+        }
+        if (portal.completedTag === "") wire.send({ _tag: "EmptyQueryResponse" }), portal.completedTag = undefined
+        yield* applyTransaction(transaction, name)
+        return undefined
+      })
+
+    const functionCall = (message: Extract<Frontend.FrontendMessage, { _tag: "FunctionCall" }>) =>
+      Effect.gen(function*() {
+        const call = options.handler.functionCall
+        const result = call === undefined
+          ? { error: ServerError.featureNotSupported("function calls are not supported by this server") }
+          : yield* statement(call(message.functionOid, message.arguments.map((a) => (a === null ? null : a.slice())), message.resultFormat))
+        if ("error" in result) {
+          sendError(wire, result.error)
+          state = Machine.failed(state, false)
+        } else {
+          wire.send({ _tag: "FunctionCallResponse", result: result.ok })
+        }
+        wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
+        yield* wire.flush
+      })
+
+    wire.send({ _tag: "ReadyForQuery", transactionStatus: "I" })
+    yield* wire.flush
+
+    // --- the command loop ---
+    while (!closing && shutdown === undefined) {
+      const frame = yield* wire.take
+      if (!("type" in frame)) {
+        if (frame._tag === "Malformed") sendError(wire, ServerError.protocolViolation(frame.message))
+        return
+      }
+      let message: Frontend.FrontendMessage
+      try {
+        message = Frontend.readUnsafe(frame.type, frame.body, 0, frame.body.length, reader)
+      } catch (e) {
+        sendError(wire, ServerError.protocolViolation((e as Error).message))
+        return
+      }
+      const transition = Machine.step(state, message)
+      state = transition.state
+      const action = transition.action
+      switch (action._tag) {
+        case "Ignore":
+          break
+        case "Terminate":
+          return
+        case "Fatal":
+          sendError(wire, ServerError.protocolViolation(action.message))
+          return
+        case "Flush":
+          yield* wire.flush
+          break
+        case "Sync":
+          if (state.transaction === "I") yield* closeAllPortals()
+          wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
+          yield* wire.flush
+          break
+        case "Run": {
+          const m = action.message
+          if (m._tag === "Query") {
+            yield* simpleQuery(m.query)
+          } else if (m._tag === "FunctionCall") {
+            yield* functionCall(m)
+          } else {
+            const error = yield* extendedMessage(m)
+            if (error !== undefined && !closing) {
+              sendError(wire, error)
+              state = Machine.failed(state, true)
+              if (ServerError.isFatal(error)) return
+            }
+          }
+          break
+        }
+        default:
+          // Copy actions only arise in the CopyIn phase, which Copy.copyIn drives.
+          sendError(wire, ServerError.protocolViolation(`unexpected ${action._tag}`))
+          return
+      }
+    }
+  }))

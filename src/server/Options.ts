@@ -1,0 +1,145 @@
+/**
+ * The options of a server: where it listens, TLS, protocol versions, the
+ * authentication method, the ParameterStatus hook, the handler and the limits,
+ * with their defaults as named constants.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type { ScramSecret } from "../auth/Scram.ts"
+import type { Handler, Session } from "./Handler.ts"
+import type { ServerError } from "./ServerError.ts"
+
+/** Start-up and authentication must finish within this (PostgreSQL's `authentication_timeout`). */
+export const DEFAULT_STARTUP_TIMEOUT_MILLIS = 60_000
+
+/** Largest client message accepted after start-up (PostgreSQL's limit is 1 GiB - 1). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 0x3fffffff
+
+/** Connections served at once (PostgreSQL's default `max_connections`). */
+export const DEFAULT_MAX_CONNECTIONS = 100
+
+/** The `server_version` reported by default: digits first, as clients parse it. */
+export const DEFAULT_SERVER_VERSION = "18.0 (effect-pgwire)"
+
+/**
+ * Where to listen: TCP (`host` default 127.0.0.1, port 0 picks a free one) or a
+ * Unix-domain socket `<unixDirectory>/.s.PGSQL.<port>`.
+ *
+ * @since 0.1.0
+ */
+export type Listen =
+  | { readonly host?: string | undefined; readonly port: number }
+  | { readonly unixDirectory: string; readonly port: number }
+
+/**
+ * The server's certificate (PEM). With it SSLRequest is answered 'S';
+ * `required` refuses sessions in clear (FATAL 28000).
+ *
+ * @since 0.1.0
+ */
+export interface TlsOptions {
+  readonly key: string | Uint8Array
+  readonly cert: string | Uint8Array
+  readonly ca?: string | Uint8Array | undefined
+  readonly requestClientCert?: boolean | undefined
+  readonly required?: boolean | undefined
+}
+
+/**
+ * What start-up told the server, for the `parameters` hook and auth lookups.
+ *
+ * @since 0.1.0
+ */
+export interface StartupInfo {
+  readonly user: string
+  readonly database: string
+  readonly parameters: ReadonlyMap<string, string>
+  readonly protocol: { readonly major: 3; readonly minor: 0 | 2 }
+  readonly tls: boolean
+}
+
+/**
+ * How a connection proves its role.
+ *
+ * - `trust`: no password.
+ * - `cleartext`: AuthenticationCleartextPassword; `verify` decides.
+ * - `md5`: AuthenticationMD5Password; `lookup` gives the role's password, or
+ *   its stored form (`md5` + 32 hex digits), or `undefined` (unknown role).
+ * - `scram`: SCRAM-SHA-256 (and -PLUS over TLS unless `channelBinding` is
+ *   "off"; "require" offers only -PLUS); `lookup` gives the stored secret
+ *   (`SCRAM-SHA-256$...`, or parsed), a plain password, or `undefined`.
+ *
+ * A wrong password is FATAL 28P01.
+ *
+ * @since 0.1.0
+ */
+export type AuthMethod<R = never> =
+  | { readonly _tag: "Trust" }
+  | { readonly _tag: "Cleartext"; readonly verify: (user: string, password: string) => Effect.Effect<boolean, never, R> }
+  | { readonly _tag: "Md5"; readonly lookup: (user: string) => Effect.Effect<string | undefined, never, R> }
+  | {
+    readonly _tag: "Scram"
+    readonly lookup: (user: string) => Effect.Effect<string | ScramSecret | undefined, never, R>
+    readonly channelBinding: "off" | "offer" | "require"
+  }
+
+/**
+ * Authentication method constructors.
+ *
+ * @since 0.1.0
+ */
+export const Auth = {
+  trust: { _tag: "Trust" } as AuthMethod<never>,
+  cleartext: <R = never>(verify: (user: string, password: string) => Effect.Effect<boolean, never, R>): AuthMethod<R> => ({
+    _tag: "Cleartext",
+    verify
+  }),
+  md5: <R = never>(lookup: (user: string) => Effect.Effect<string | undefined, never, R>): AuthMethod<R> => ({
+    _tag: "Md5",
+    lookup
+  }),
+  scram: <R = never>(
+    lookup: (user: string) => Effect.Effect<string | ScramSecret | undefined, never, R>,
+    options?: { readonly channelBinding?: "off" | "offer" | "require" | undefined }
+  ): AuthMethod<R> => ({ _tag: "Scram", lookup, channelBinding: options?.channelBinding ?? "offer" })
+} as const
+
+/**
+ * Limits; every one has a default.
+ *
+ * @since 0.1.0
+ */
+export interface Limits {
+  /** Default `DEFAULT_MAX_CONNECTIONS`; one more is answered FATAL 53300. */
+  readonly maxConnections?: number | undefined
+  /** Default `DEFAULT_STARTUP_TIMEOUT_MILLIS`; a silent or slow start-up is closed after it. */
+  readonly startupTimeout?: Duration.Input | undefined
+  /** Default `DEFAULT_MAX_MESSAGE_BYTES`; a longer message is FATAL 08P01. */
+  readonly maxMessageBytes?: number | undefined
+  /** A statement running longer is interrupted (57014); default none. */
+  readonly statementTimeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface ServeOptions<R = never> {
+  readonly listen?: Listen | undefined
+  readonly tls?: TlsOptions | undefined
+  /** The newest protocol offered (default "3.2"). */
+  readonly protocol?: { readonly max?: "3.0" | "3.2" | undefined } | undefined
+  /** Default `Auth.trust`. */
+  readonly auth?: AuthMethod<R> | undefined
+  /**
+   * After authentication: ParameterStatus values to add or override, or a
+   * refusal (a `ServerError`, sent FATAL: e.g. `ServerError.unknownDatabase`).
+   */
+  readonly parameters?: ((info: StartupInfo) => Effect.Effect<Readonly<Record<string, string>>, ServerError, R>) | undefined
+  readonly handler: Handler<R>
+  readonly limits?: Limits | undefined
+}
+
+/** The services a server's handler may need from the caller (the engine provides `Session`). @since 0.1.0 */
+export type Requirements<R> = Exclude<R, Session>

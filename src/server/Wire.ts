@@ -1,0 +1,291 @@
+/**
+ * The byte side of one server connection: frames in (cut by `wire/Framer`),
+ * frames out (written by `wire/Writer`, flushed with the socket's
+ * backpressure), and the switch to TLS after SSLRequest.
+ *
+ * **Details**
+ *
+ * - Inbound frames are queued until the connection loop takes them; past
+ *   `INBOUND_HIGH_WATER_BYTES` queued the socket is paused, so a client that
+ *   pipelines faster than its statements run costs bounded memory.
+ * - In start-up each untyped frame stops the framer: the bytes after it wait
+ *   untouched, so the engine can refuse plaintext queued behind SSLRequest
+ *   (CVE-2021-3935) and hand the raw socket to TLS.
+ * - `flush` waits for 'drain' when the socket's buffer is full: a client that
+ *   reads slowly slows its own statement, never the listener.
+ *
+ * Does not decode messages: the connection does, with the codec the state
+ * asks for ('p' frames mean different things during authentication).
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type { Duplex } from "node:stream"
+import * as Tls from "node:tls"
+import * as Backend from "../protocol/Backend.ts"
+import { Framer } from "../wire/Framer.ts"
+import { Writer } from "../wire/Writer.ts"
+
+/** Queued inbound bytes above which the socket is paused. */
+export const INBOUND_HIGH_WATER_BYTES = 1_048_576
+
+/** Pending outbound bytes above which a row loop flushes (and waits for the socket). */
+export const OUTBOUND_FLUSH_BYTES = 65_536
+
+/**
+ * One frame: `type` is the type byte, -1 for an untyped start-up frame; `body`
+ * is a view of the bytes after the length word.
+ *
+ * @since 0.1.0
+ */
+export interface Frame {
+  readonly type: number
+  readonly body: Uint8Array
+}
+
+/**
+ * Why `take` returned no frame.
+ *
+ * @since 0.1.0
+ */
+export type End =
+  | { readonly _tag: "Closed" }
+  | { readonly _tag: "Malformed"; readonly message: string }
+
+/**
+ * @since 0.1.0
+ */
+export class Wire {
+  socket: Duplex
+  readonly framer: Framer
+  readonly writer = new Writer()
+  readonly #frames: Array<Frame> = []
+  #queuedBytes = 0
+  #leftover: Uint8Array | undefined = undefined
+  #end: End | undefined = undefined
+  #wake: (() => void) | undefined = undefined
+  #paused = false
+  #closed = false
+  #onClose: Array<() => void> = []
+
+  constructor(socket: Duplex, maxMessageSize: number) {
+    this.socket = socket
+    this.framer = new Framer({ startup: true, maxMessageSize })
+    this.#attach(socket)
+  }
+
+  #attach(socket: Duplex): void {
+    socket.on("data", this.#onData)
+    socket.on("end", this.#onEnd)
+    socket.on("close", this.#onEnd)
+    socket.on("error", this.#onEnd)
+  }
+
+  #detach(socket: Duplex): void {
+    socket.off("data", this.#onData)
+    socket.off("end", this.#onEnd)
+    socket.off("close", this.#onEnd)
+    socket.off("error", this.#onEnd)
+  }
+
+  readonly #onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+    this.#frames.push({ type, body: buf.subarray(start, end) })
+    this.#queuedBytes += end - start
+    if (type === -1) this.framer.stop()
+  }
+
+  #feed(chunk: Uint8Array): void {
+    try {
+      const used = this.framer.push(chunk, this.#onFrame)
+      if (used < chunk.length) {
+        // Start-up: keep the rest untouched until the engine says how to read it.
+        this.#leftover = chunk.subarray(used)
+        this.#pause()
+      }
+    } catch (e) {
+      this.#end ??= { _tag: "Malformed", message: e instanceof Error ? e.message : String(e) }
+    }
+    if (this.#queuedBytes > INBOUND_HIGH_WATER_BYTES) this.#pause()
+    this.#notify()
+  }
+
+  readonly #onData = (chunk: Uint8Array): void => {
+    if (this.#leftover !== undefined) {
+      const merged = new Uint8Array(this.#leftover.length + chunk.length)
+      merged.set(this.#leftover, 0)
+      merged.set(chunk, this.#leftover.length)
+      this.#leftover = merged
+      return
+    }
+    this.#feed(chunk)
+  }
+
+  readonly #onEnd = (): void => {
+    this.#end ??= { _tag: "Closed" }
+    if (!this.#closed) {
+      this.#closed = true
+      for (const f of this.#onClose) f()
+    }
+    this.#notify()
+  }
+
+  #notify(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  #pause(): void {
+    if (!this.#paused) {
+      this.#paused = true
+      this.socket.pause()
+    }
+  }
+
+  /** Runs `f` once when the peer closes or the socket fails. */
+  onClose(f: () => void): void {
+    if (this.#closed) f()
+    else this.#onClose.push(f)
+  }
+
+  /** Whether bytes the framer has not looked at yet are waiting (start-up only). */
+  get hasLeftover(): boolean {
+    return (this.#leftover !== undefined && this.#leftover.length > 0) || this.#frames.length > 0
+  }
+
+  /** The next frame, or why there is none. Never fails. */
+  readonly take: Effect.Effect<Frame | End> = Effect.callback<Frame | End>((resume) => {
+    const attempt = (): boolean => {
+      const frame = this.#frames.shift()
+      if (frame !== undefined) {
+        this.#queuedBytes -= frame.body.length
+        if (this.#paused && this.#leftover === undefined && this.#queuedBytes < INBOUND_HIGH_WATER_BYTES / 2) {
+          this.#paused = false
+          this.socket.resume()
+        }
+        resume(Effect.succeed(frame))
+        return true
+      }
+      if (this.#leftover !== undefined) {
+        const rest = this.#leftover
+        this.#leftover = undefined
+        this.#feed(rest)
+        return attempt()
+      }
+      if (this.#end !== undefined) {
+        resume(Effect.succeed(this.#end))
+        return true
+      }
+      if (this.#paused) {
+        this.#paused = false
+        this.socket.resume()
+      }
+      return false
+    }
+    const wake = (): void => {
+      if (!attempt()) this.#wake = wake
+    }
+    if (!attempt()) this.#wake = wake
+    return Effect.sync(() => {
+      this.#wake = undefined
+    })
+  })
+
+  /** Appends one message to the outbound buffer (sent at the next `flush`). Throws `ProtocolError`. */
+  send(message: Backend.BackendMessage): void {
+    Backend.writeUnsafe(this.writer, message)
+  }
+
+  /** Writes bytes outside the writer (the one-byte SSL/GSSENC answers), after anything pending. */
+  sendRaw(bytes: Uint8Array): void {
+    const pending = this.writer.flush()
+    if (pending.length > 0) this.socket.write(pending)
+    this.socket.write(bytes)
+  }
+
+  /** Sends everything pending; waits while the socket's buffer is full. */
+  readonly flush: Effect.Effect<void> = Effect.suspend(() => {
+    const bytes = this.writer.flush()
+    if (bytes.length === 0 || this.#closed || this.socket.destroyed) return Effect.void
+    const ok = this.socket.write(bytes)
+    if (ok) return Effect.void
+    return Effect.callback<void>((resume) => {
+      const done = () => {
+        this.socket.off("drain", done)
+        this.#onClose = this.#onClose.filter((f) => f !== done)
+        resume(Effect.void)
+      }
+      this.socket.on("drain", done)
+      this.onClose(done)
+      return Effect.sync(() => {
+        this.socket.off("drain", done)
+      })
+    })
+  })
+
+  /** Flushes only past `OUTBOUND_FLUSH_BYTES` (row loops). */
+  readonly flushIfFull: Effect.Effect<void> = Effect.suspend(() =>
+    this.writer.pending() >= OUTBOUND_FLUSH_BYTES ? this.flush : Effect.void
+  )
+
+  /**
+   * Replaces the socket with a server-side TLS socket over it and waits for the
+   * handshake. Fails (returns `false`) when it does not finish.
+   */
+  startTls(options: Tls.TlsOptions): Effect.Effect<Tls.TLSSocket | undefined> {
+    return Effect.callback<Tls.TLSSocket | undefined>((resume) => {
+      const raw = this.socket
+      this.#detach(raw)
+      this.#leftover = undefined
+      const tls = new Tls.TLSSocket(raw, { ...options, isServer: true })
+      const onSecure = () => {
+        cleanup()
+        this.socket = tls
+        this.#attach(tls)
+        if (this.#paused) {
+          this.#paused = false
+        }
+        tls.resume()
+        resume(Effect.succeed(tls))
+      }
+      const onFail = () => {
+        cleanup()
+        tls.destroy()
+        raw.destroy()
+        resume(Effect.succeed(undefined))
+      }
+      const cleanup = () => {
+        tls.off("secure", onSecure)
+        tls.off("error", onFail)
+        tls.off("close", onFail)
+      }
+      tls.once("secure", onSecure)
+      tls.once("error", onFail)
+      tls.once("close", onFail)
+      raw.resume()
+      return Effect.sync(() => {
+        cleanup()
+        tls.destroy()
+      })
+    })
+  }
+
+  /** Sends what is pending and closes the socket. */
+  close(): void {
+    const bytes = this.writer.flush()
+    if (!this.socket.destroyed) {
+      if (bytes.length > 0) this.socket.end(bytes)
+      else this.socket.end()
+      // A peer that never reads must not keep the socket half-open.
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MILLIS).unref()
+    }
+  }
+
+  /** Drops the socket now. */
+  destroy(): void {
+    this.socket.destroy()
+  }
+}
+
+/** How long a closing socket may take to hand its last bytes to a peer that does not read. */
+export const CLOSE_GRACE_MILLIS = 1_000
