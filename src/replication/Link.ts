@@ -389,16 +389,24 @@ interface Attempt {
   readonly mode: Mode
 }
 
+/**
+ * A walsender sends no notifications and the stream reports its own end, so the connection's hooks do nothing
+ * (a plain object, so hooks the connection core gains later are no excess properties here).
+ */
+const NOOP = (): void => {}
+const NO_HOOKS = {
+  onNotice: NOOP,
+  onNotification: NOOP,
+  onParameterStatus: NOOP,
+  onClose: NOOP,
+  onIdle: NOOP
+}
+
 const openOnce = (a: Attempt): Effect.Effect<Link, PgError> => {
   let established: Establish.Established | undefined
   const run = Effect.gen(function*() {
     established = yield* Establish.open(a.target, a.host, a.encryption, a.tls, a.timeoutMillis, a.keepAlive, a.canFallBack, true)
-    const conn = new Connection({
-      onNotice: () => {},
-      onNotification: () => {},
-      onParameterStatus: () => {},
-      onClose: () => {}
-    })
+    const conn = new Connection(NO_HOOKS)
     conn.attach(established.socket, established.reads)
     const startup: StartupOptions = {
       ...a.startup,
