@@ -44,6 +44,12 @@ export interface Options {
   readonly numeric?: "string" | "BigDecimal" | undefined
   /** `timestamp`/`timestamptz`: `"Date"` (default, milliseconds) or `"micros"` (exact bigint microseconds). */
   readonly timestamp?: "Date" | "micros" | undefined
+  /**
+   * `money`: `"typed"` (default: the count of cents tagged as money, `PgTypes.money(1234n)`, which goes back as
+   * money on every path) or `"bigint"` (the bare count, which goes back as an int8 unless sent as
+   * `PgTypes.money`).
+   */
+  readonly money?: "typed" | "bigint" | undefined
   /** The JSON parser of `json`/`jsonb` (default: `JSON.parse`, exact for large integers). */
   readonly jsonParse?: Json.JsonParser | undefined
 }
@@ -84,7 +90,7 @@ export const scalars = (options: Options = {}): Array<AnyCodec> => {
     Float.float8,
     Text.unknown,
     Geometric.circle,
-    Numeric.money,
+    options.money === "bigint" ? Numeric.moneyBigint : Numeric.money,
     Network.macaddr,
     Network.inet,
     Network.cidr,

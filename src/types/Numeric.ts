@@ -17,11 +17,16 @@
  *   `0.1` is sent as 0.1, not as the binary fraction), a `bigint` or a
  *   `BigDecimal`, and never rounds.
  * - `money` is a 64-bit count of the currency's smallest unit (cents for most
- *   locales) on the wire; it decodes to that count as a `bigint` (exact and
- *   locale-free). Its text form is locale-formatted (`$12,345.68`): it is read by
- *   keeping the digits and the sign. A `bigint` parameter is sent in binary (a
- *   count of cents); a number or a string is sent as text for the server to
- *   parse in its locale.
+ *   locales) on the wire. It decodes to that count tagged with its type,
+ *   `PgTypes.money(1234n)` (`.value` is the `bigint`; exact and locale-free), so
+ *   that the value written back is money again on every path: a bare `bigint`
+ *   parameter is declared int8 (the session cannot know the column), and the
+ *   server's int8 -> money cast reads whole units, 100 times the amount. The
+ *   `money: "bigint"` option decodes to the bare `bigint` (and keeps that
+ *   hazard). Its text form is locale-formatted (`$12,345.68`): it is read by
+ *   keeping the digits and the sign. A `bigint` (bare or tagged) is sent in
+ *   binary (a count of cents); a number or a string is sent as text for the
+ *   server to parse in its locale.
  *
  * Pure: imports `effect/BigDecimal` (a data module) and no Effect runtime.
  *
@@ -30,6 +35,7 @@
 import * as BigDecimal from "effect/BigDecimal"
 import type { Writer } from "../wire/Writer.ts"
 import { Oid } from "./Oid.ts"
+import * as Param from "./Param.ts"
 import * as Utf8 from "../wire/Utf8.ts"
 import * as TypeCodec from "./TypeCodec.ts"
 
@@ -290,39 +296,82 @@ export const numericBigDecimal: TypeCodec.TypeCodec<BigDecimal.BigDecimal | numb
   encodeText
 })
 
+const MONEY = "money"
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
 /**
- * `money` (OID 790) as a `bigint` count of the currency's smallest unit.
+ * A decoded money amount: the count of the currency's smallest unit tagged
+ * with the money type (what `PgTypes.money(count)` makes).
  *
  * @since 0.1.0
  */
-export const money: TypeCodec.TypeCodec<bigint> = TypeCodec.make<bigint>({
-  name: "money",
-  oid: Oid.money,
-  arrayOid: Oid._money,
-  decodeBinary: (buf, start, end) => {
-    TypeCodec.expectLength("money", start, end, 8)
-    return TypeCodec.int64At(buf, start)
-  },
-  decodeText: (buf, start, end) => {
-    const s = TypeCodec.utf8("money", buf, start, end)
-    const digits = s.replace(/[^0-9]/g, "")
-    if (digits.length === 0 || digits.length > 19) return TypeCodec.fail("money", "invalid money text")
-    const n = BigInt(digits)
-    return s.includes("-") || s.includes("(") ? -n : n
-  },
-  encodeBinary: (w, value) => {
-    if (typeof value !== "bigint") return TypeCodec.unsupported("money", value, "a bigint count of cents")
-    if (value < -(2n ** 63n) || value >= 2n ** 63n) return TypeCodec.fail("money", `${value} is out of range`)
-    w.int64(value)
-  },
-  encodeText: (value: unknown) => {
-    if (typeof value === "string") return value
-    if (typeof value === "number" && Number.isFinite(value)) return String(value)
-    return TypeCodec.unsupported(
-      "money",
-      value,
-      "a string or a number in text (a bigint count of cents is only sent in binary)"
-    )
-  },
-  formatFor: (value) => (typeof value === "bigint" ? 1 : 0)
-})
+export type Money = Param.TypedParam<bigint>
+
+/**
+ * `true` for a money amount tagged with its type (`PgTypes.money(x)`, or a
+ * decoded money value).
+ *
+ * @since 0.1.0
+ */
+export const isMoney = (u: unknown): u is Param.TypedParam<unknown> => Param.isTypedParam(u) && u.oid === Oid.money
+
+// A tagged amount stands for its value (inside an array or a composite the element codec sees it whole).
+const untag = (value: unknown): unknown => (isMoney(value) ? value.value : value)
+
+const moneyFromText = (buf: Uint8Array, start: number, end: number): bigint => {
+  const s = TypeCodec.utf8(MONEY, buf, start, end)
+  const digits = s.replace(/[^0-9]/g, "")
+  if (digits.length === 0 || digits.length > 19) return TypeCodec.fail(MONEY, "invalid money text")
+  const n = BigInt(digits)
+  return s.includes("-") || s.includes("(") ? -n : n
+}
+
+const moneyFromBinary = (buf: Uint8Array, start: number, end: number): bigint => {
+  TypeCodec.expectLength(MONEY, start, end, 8)
+  return TypeCodec.int64At(buf, start)
+}
+
+const makeMoney = <A>(wrap: (count: bigint) => A): TypeCodec.TypeCodec<A> =>
+  TypeCodec.make<A>({
+    name: MONEY,
+    oid: Oid.money,
+    arrayOid: Oid._money,
+    decodeBinary: (buf, start, end) => wrap(moneyFromBinary(buf, start, end)),
+    decodeText: (buf, start, end) => wrap(moneyFromText(buf, start, end)),
+    encodeBinary: (w, tagged) => {
+      const value = untag(tagged)
+      if (typeof value !== "bigint") return TypeCodec.unsupported(MONEY, value, "a bigint count of cents")
+      if (value < INT64_MIN || value > INT64_MAX) return TypeCodec.fail(MONEY, `${value} is out of range`)
+      w.int64(value)
+    },
+    encodeText: (tagged: unknown) => {
+      const value = untag(tagged)
+      if (typeof value === "string") return value
+      if (typeof value === "number" && Number.isFinite(value)) return String(value)
+      return TypeCodec.unsupported(
+        MONEY,
+        value,
+        "a string or a number in text (a bigint count of cents is only sent in binary)"
+      )
+    },
+    formatFor: (value) => (typeof untag(value) === "bigint" ? 1 : 0)
+  })
+
+/**
+ * `money` (OID 790) as a count of the currency's smallest unit tagged with its
+ * type (`PgTypes.money(1234n)` for `$12.34`), which goes back as money on every
+ * path.
+ *
+ * @since 0.1.0
+ */
+export const money: TypeCodec.TypeCodec<Money> = makeMoney((count) => Param.make(Oid.money, count))
+
+/**
+ * `money` as a bare `bigint` count of the currency's smallest unit (the
+ * `money: "bigint"` option). Written back untyped it is an int8, which the
+ * server's cast reads as whole units: send it as `PgTypes.money(x)`.
+ *
+ * @since 0.1.0
+ */
+export const moneyBigint: TypeCodec.TypeCodec<bigint> = makeMoney((count) => count)

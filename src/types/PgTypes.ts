@@ -125,7 +125,12 @@ export const float4 = typed<number>(Oid.float4)
 export const float8 = typed<number>(Oid.float8)
 /** @since 0.1.0 */
 export const numeric = typed<string | number | bigint | BigDecimal.BigDecimal>(Oid.numeric)
-/** A `money` amount: a bigint count of cents (binary) or a string/number the server parses. @since 0.1.0 */
+/**
+ * A `money` amount: a bigint count of cents (binary) or a string/number the server parses. A decoded money value is
+ * `money(count)`, so it goes back as money untyped or not.
+ *
+ * @since 0.1.0
+ */
 export const money = typed<bigint | string | number>(Oid.money)
 /** @since 0.1.0 */
 export const text = typed<string>(Oid.text)

@@ -37,8 +37,9 @@
  *    this way. Other objects (a Map, a Set, a Float32Array, a class instance
  *    without `toJSON`) are refused rather than serialised as `{}`. The exceptions, where inference would be lossy or wrong, are
  *    declared: `bigint` as int8 (numeric beyond the int8 range), `Uint8Array`
- *    as bytea, `Date` as timestamptz (binary, exact to the millisecond), and an
- *    Effect `BigDecimal` as numeric.
+ *    as bytea, `Date` as timestamptz (binary, exact to the millisecond), an
+ *    Effect `BigDecimal` as numeric, and an array of typed parameters of one
+ *    type (decoded money amounts) as that type's array.
  * 5. A value that cannot be encoded for the type is a `CodecError` naming the
  *    1-based parameter index, thrown by `writeParameter` before the message is
  *    sent.
@@ -377,7 +378,35 @@ export class Registry {
     if (value instanceof Uint8Array || value instanceof ArrayBuffer) return Oid.bytea
     if (value instanceof Date) return Oid.timestamptz
     if (BigDecimal.isBigDecimal(value)) return Oid.numeric
+    if (Array.isArray(value)) return this.typedArrayOid(value)
+    if (ArrayCodec.isBoundedArray(value) && Array.isArray(value.elements)) return this.typedArrayOid(value.elements)
     return 0
+  }
+
+  /**
+   * The array type of an array whose elements are all typed parameters of one
+   * type with an array type (decoded money amounts, `PgTypes.int4(x)`...), at any
+   * depth, NULLs allowed; else 0. The first element that is neither decides
+   * at once, so an array of plain values costs one look.
+   */
+  private typedArrayOid(value: ReadonlyArray<unknown>): number {
+    let oid = 0
+    const visit = (level: ReadonlyArray<unknown>): boolean => {
+      for (const item of level) {
+        if (item === null || item === undefined) continue
+        if (Array.isArray(item)) {
+          if (!visit(item)) return false
+          continue
+        }
+        if (!Param.isTypedParam(item)) return false
+        const own = this.parameterOid(item)
+        if (own === 0 || (oid !== 0 && own !== oid)) return false
+        oid = own
+      }
+      return true
+    }
+    if (!visit(value) || oid === 0) return 0
+    return this.codecs.get(oid)?.arrayOid ?? 0
   }
 
   /**

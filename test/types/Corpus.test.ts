@@ -10,6 +10,8 @@ import * as BigDecimal from "effect/BigDecimal"
 import { readFileSync } from "node:fs"
 import * as ArrayCodec from "../../src/types/Array.ts"
 import * as Catalog from "../../src/types/Catalog.ts"
+import { Oid } from "../../src/types/Oid.ts"
+import * as Param from "../../src/types/Param.ts"
 import * as Range from "../../src/types/Range.ts"
 import { Registry } from "../../src/types/Registry.ts"
 import * as Temporal from "../../src/types/Temporal.ts"
@@ -116,8 +118,8 @@ const expected: Record<string, unknown> = {
   "numeric Infinity": "Infinity",
   "numeric -Infinity": "-Infinity",
   "numeric 1000 digits": "1" + "0".repeat(499) + "." + "9".repeat(500),
-  "money": 1234567n,
-  "money negative": -1n,
+  "money": Param.make(Oid.money, 1234567n),
+  "money negative": Param.make(Oid.money, -1n),
   "text": "héllo ☃",
   "bpchar padded": "xy  ",
   "char high": "\\351",

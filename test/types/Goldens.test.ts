@@ -5,6 +5,7 @@
  * bytes and decodes the bytes to the value.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Param from "../../src/types/Param.ts"
 import { defaultRegistry, Registry } from "../../src/types/Registry.ts"
 import * as Extension from "../../src/types/Extension.ts"
 import { Oid } from "../../src/types/Oid.ts"
@@ -55,8 +56,10 @@ const goldens: ReadonlyArray<Golden> = [
   { name: "numeric 0.00", codec: c(Oid.numeric), value: "0.00", bytes: "0000|0000|0000|0002" },
   // NaN -> sign 0xC000, nothing else.
   { name: "numeric NaN", codec: c(Oid.numeric), value: "NaN", bytes: "0000|0000|c000|0000" },
-  // cash_send: int64 count of cents.
-  { name: "money -1.00", codec: c(Oid.money), value: -100n, bytes: "ffffffff ffffff9c" },
+  // cash_send: int64 count of cents; decoded as the count tagged money (the bare count with money: "bigint").
+  { name: "money -1.00", codec: c(Oid.money), value: Param.make(Oid.money, -100n), bytes: "ffffffff ffffff9c" },
+  { name: "money -1.00, bare count", codec: c(Oid.money), value: -100n, bytes: "ffffffff ffffff9c", decoded: Param.make(Oid.money, -100n) },
+  { name: "money -1.00 (money: bigint)", codec: c(Oid.money, Registry.make({ money: "bigint" })), value: -100n, bytes: "ffffffff ffffff9c" },
   // textsend/bytearecv: the bytes themselves.
   { name: "text é", codec: c(Oid.text), value: "é", bytes: "c3a9" },
   { name: "bytea", codec: c(Oid.bytea), value: new Uint8Array([0, 255]), bytes: "00ff" },

@@ -255,9 +255,6 @@ const JSON_NULL = "a JSON null element and an SQL NULL element both decode to nu
 const BIGINT_DECLARED =
   "an untyped bigint is declared int8 (numeric beyond the int8 range), and the server has no cast from that " +
   "to the type: send it typed"
-const MONEY_AS_INT8 =
-  "money decodes to a bigint of cents; an untyped bigint is declared int8 and the server's int8 -> money cast " +
-  "reads whole units, 100 times the amount (no error!): send PgTypes.money"
 const MICROS_AS_INT8 =
   "the exact timestamp representation is a bigint of microseconds, declared int8 when untyped: send " +
   "PgTypes.timestamp / PgTypes.timestamptz"
@@ -271,9 +268,6 @@ const BIGINT_ELEMENTS = "bigint elements go as their digits in an array literal,
 /** Untyped values that do not come back through the cache-on session (they do typed, unless in `typedFails`). */
 const untypedFails: Readonly<Record<string, string>> = {
   "xid8": BIGINT_DECLARED,
-  "money": MONEY_AS_INT8,
-  "money negative": MONEY_AS_INT8,
-  "money large": MONEY_AS_INT8,
   "jsonb string": JSON_STRING,
   "timestamp": MICROS_AS_INT8,
   "timestamp micro": MICROS_AS_INT8,
@@ -1229,17 +1223,41 @@ const targetedTests = (it: It, label: string, server: ServerInfo): void => {
         }
       }))
 
-    it.effect("money: PgTypes.money sends cents; an untyped bigint is read as whole units by the int8 cast", () =>
+    // Issue 15: a decoded amount written back used to be a bare bigint, declared int8, which the server's
+    // int8 -> money cast reads as whole units ($12.34 came back as $1,234.00, the minimum as "out of range").
+    it.effect("money: a decoded amount goes back as the same count of cents, cache on and off, extremes too", () =>
       Effect.gen(function*() {
-        const session = yield* sessions()
-        assert.strictEqual(yield* valueOf(session, "$1::money::text", PgTypes.money(1234567n)), "$12,345.67")
-        assert.strictEqual(yield* valueOf(session, "$1::money::text", "12345.67"), "$12,345.67")
-        assert.strictEqual(yield* valueOf(session, "$1::money", PgTypes.money(-1n)), -1n)
-        // The hazard the corpus lists (MONEY_AS_INT8): a statement first prepared with an untyped bigint
-        // declares int8, and the server's cast reads 100 times the amount, with no error.
-        assert.strictEqual(yield* valueOf(session, "$1::money::text /* untyped first */", 1234567n), "$1,234,567.00")
-        // A typed money parameter gets a statement of its own (the cache key includes declared types).
-        assert.strictEqual(yield* valueOf(session, "$1::money::text /* untyped first */", PgTypes.money(1n)), "$0.01")
+        const amounts = ["12.34", "-92233720368547758.08", "92233720368547758.07", "0", "-0.01"]
+        for (const mode of MODES) {
+          const source = tableName()
+          const copy = tableName()
+          const session = yield* sessions(mode.options)
+          yield* session.simple(
+            `CREATE TABLE ${source} (k int4, m money); CREATE TABLE ${copy} (k int4, m money, ms money[]);` +
+              `INSERT INTO ${source} VALUES ${amounts.map((a, i) => `(${i}, '${a}')`).join(", ")}`
+          )
+          const { rows } = yield* session.query(`SELECT k, m FROM ${source} ORDER BY k`)
+          assert.deepStrictEqual(rows[0]!["m"], PgTypes.money(1234n), mode.name)
+          assert.deepStrictEqual(rows[1]!["m"], PgTypes.money(-(2n ** 63n)), mode.name)
+          const all = rows.map((r) => r["m"])
+          for (const row of rows) {
+            yield* session.query(`INSERT INTO ${copy} VALUES ($1, $2, $3)`, [row["k"], row["m"], all])
+          }
+          const same = yield* session.query(
+            `SELECT count(*)::int4 AS n FROM ${source} s JOIN ${copy} c USING (k) ` +
+              `WHERE s.m = c.m AND c.ms = (SELECT array_agg(m ORDER BY k) FROM ${source})`
+          )
+          assert.deepStrictEqual(same.rows, [{ n: amounts.length }], mode.name)
+          assert.strictEqual(yield* valueOf(session, "$1::money::text", rows[0]!["m"]), "$12.34", mode.name)
+          assert.strictEqual(yield* valueOf(session, "$1::money::text", PgTypes.money(1234567n)), "$12,345.67")
+          assert.strictEqual(yield* valueOf(session, "$1::money::text", "12345.67"), "$12,345.67")
+        }
+        // The bare count (money: "bigint") keeps the hazard: untyped, it is an int8 the cast reads as whole units.
+        const bare = yield* sessions({ registry: Registry.make({ money: "bigint" }) })
+        const count = (yield* bare.query("SELECT '12.34'::money AS v")).rows[0]!["v"]
+        assert.strictEqual(count, 1234n)
+        assert.strictEqual(yield* valueOf(bare, "$1::money::text /* bare */", count), "$1,234.00")
+        assert.strictEqual(yield* valueOf(bare, "$1::money::text /* typed */", PgTypes.money(count as bigint)), "$12.34")
       }))
   })
 }

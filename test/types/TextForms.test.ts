@@ -11,6 +11,7 @@ import * as Numeric from "../../src/types/Numeric.ts"
 import { Oid } from "../../src/types/Oid.ts"
 import * as Range from "../../src/types/Range.ts"
 import * as RecordCodec from "../../src/types/Record.ts"
+import * as Param from "../../src/types/Param.ts"
 import { defaultRegistry, Registry } from "../../src/types/Registry.ts"
 import * as Temporal from "../../src/types/Temporal.ts"
 import { Writer } from "../../src/wire/Writer.ts"
@@ -122,10 +123,13 @@ describe("text forms", () => {
   })
 
   it("money keeps the digits and the sign of any locale's format", () => {
-    assert.strictEqual(decode(Oid.money, "$1,234.56"), 123456n)
-    assert.strictEqual(decode(Oid.money, "-$0.01"), -1n)
-    assert.strictEqual(decode(Oid.money, "($5.00)"), -500n)
-    assert.strictEqual(decode(Oid.money, "1.234,56 €"), 123456n)
+    const bare = Registry.make({ money: "bigint" })
+    assert.strictEqual(decode(Oid.money, "$1,234.56", bare), 123456n)
+    assert.strictEqual(decode(Oid.money, "-$0.01", bare), -1n)
+    assert.strictEqual(decode(Oid.money, "($5.00)", bare), -500n)
+    assert.strictEqual(decode(Oid.money, "1.234,56 €", bare), 123456n)
+    // By default the count comes tagged as money (PgTypes.money), from text as from binary.
+    assert.deepStrictEqual(decode(Oid.money, "$1,234.56"), Param.make(Oid.money, 123456n))
     bad(Oid.money, "$")
   })
 
