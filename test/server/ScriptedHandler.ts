@@ -28,8 +28,12 @@ export const makeProbe = (): Probe => ({ pulled: 0, finalized: 0, started: 0, co
 
 const int4 = PgServer.field("?column?", "int4")
 
-const outcomeOf = (probe: Probe, text: string, params: ReadonlyArray<unknown>): Effect.Effect<PgServer.Outcome, PgServer.Errors.ServerError> => {
-  const sql = text.trim().replace(/;+$/, "").trim()
+const outcomeOf = (
+  probe: Probe,
+  text: string,
+  params: ReadonlyArray<unknown>
+): Effect.Effect<PgServer.Outcome, PgServer.Errors.ServerError, PgServer.Session> => {
+  const sql = text.trim().replace(/;+$/, "").trim().replace(/\s+/g, " ")
   const lower = sql.toLowerCase()
   probe.statements.push(sql)
   let m: RegExpExecArray | null
@@ -61,11 +65,19 @@ const outcomeOf = (probe: Probe, text: string, params: ReadonlyArray<unknown>): 
       Effect.as(PgServer.Outcome.command("SLEEP"))
     )
   }
+  if ((m = /^set (\w+) (\S+)$/i.exec(sql)) !== null) {
+    const [, name, value] = m
+    return Effect.gen(function*() {
+      const session = yield* PgServer.Session
+      yield* session.setParameter(name!, value!)
+      return PgServer.Outcome.command("SET")
+    })
+  }
   if (lower === "begin") return Effect.succeed(PgServer.Outcome.command("BEGIN", "begin"))
   if (lower === "commit") return Effect.succeed(PgServer.Outcome.command("COMMIT", "commit"))
   if (lower === "rollback") return Effect.succeed(PgServer.Outcome.command("ROLLBACK", "rollback"))
   if (lower === "fail") return Effect.fail(PgServer.Errors.make("P0001", "failed on purpose"))
-  if (lower === "copy in") {
+  if (lower === "copy in" || lower === "copy in from stdin") {
     return Effect.succeed({
       _tag: "CopyIn",
       sink: Sink.forEach((chunk: Uint8Array) => Effect.sync(() => probe.copied.push(chunk))).pipe(
@@ -81,8 +93,8 @@ const outcomeOf = (probe: Probe, text: string, params: ReadonlyArray<unknown>): 
       )
     })
   }
-  if ((m = /^copy out (\d+)$/i.exec(sql)) !== null) {
-    const n = Number(m[1])
+  if ((m = /^copy (?:out (\d+)|\(\s*out (\d+)\s*\) to stdout)$/i.exec(sql)) !== null) {
+    const n = Number(m[1] ?? m[2])
     return Effect.succeed({
       _tag: "CopyOut",
       data: Stream.range(1, n).pipe(Stream.map((i) => new TextEncoder().encode(`${i}\n`)))
@@ -105,9 +117,9 @@ const paramCount = (sql: string): number => {
 }
 
 /** The statement forms `prepare` accepts (others fail at Parse, as PostgreSQL's parser would). */
-const KNOWN = /^(|select .*|series \d+|sleep \d+|begin|commit|rollback|fail|copy in( fail)?|copy out \d+)$/i
+const KNOWN = /^(|select .*|set \w+ \S+|series \d+|sleep \d+|begin|commit|rollback|fail|copy in( fail)?|copy out \d+)$/i
 
-export const handler = (probe: Probe): PgServer.Handler => ({
+export const handler = (probe: Probe, options: { readonly prepareDelayMs?: number } = {}): PgServer.Handler => ({
   simple: (sql) =>
     Stream.fromIterable(split(sql)).pipe(
       Stream.mapEffect((statement) => outcomeOf(probe, statement, []))
@@ -117,7 +129,7 @@ export const handler = (probe: Probe): PgServer.Handler => ({
     if (!KNOWN.test(sql)) {
       return Effect.fail(PgServer.Errors.syntaxError(`syntax error at or near "${sql.split(/\s+/)[0]}"`, { position: 1 }))
     }
-    return Effect.succeed({
+    return Effect.as(Effect.sleep(options.prepareDelayMs ?? 0), {
       paramTypes: Array.from({ length: paramCount(sql) }, (_, i) => paramTypes[i] || 25),
       fields: /^select (-?\d+)$/i.test(sql.trim())
         ? [int4]

@@ -1,0 +1,285 @@
+/**
+ * The server engine against real clients: psql and pgbench from Debian's
+ * postgresql-client, node-postgres, postgres.js and this library's own
+ * session, all talking to the scripted handler.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import pg from "pg"
+import postgres from "postgres"
+import * as PgSession from "../../src/session/Session.ts"
+import { handler, makeProbe } from "./ScriptedHandler.ts"
+import { codeOf, encodeStartup, psql, RawClient, run, startup, withServer } from "./Support.ts"
+
+const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), "pgserver-"))
+
+const waitUntil = async (done: () => boolean | Promise<boolean>, timeoutMs = 5_000) => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error("condition not reached")
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe("PgServer with psql", () => {
+  it("runs a multi-statement string, empty queries, and stops at an error mid-string with psql's exit code", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const two = await psql(port, ["-c", "select 1; select 2"], "sslmode=prefer")
+      assert.strictEqual(two.code, 0, two.stderr)
+      assert.deepStrictEqual(two.stdout.trim().split("\n"), ["1", "2"])
+      for (const empty of ["", ";;"]) {
+        const r = await psql(port, ["-c", empty])
+        assert.strictEqual(r.code, 0, r.stderr)
+      }
+      probe.statements.length = 0
+      const failing = await psql(port, ["-c", "select 1; select 1/0; select 3"])
+      assert.strictEqual(failing.code, 1)
+      assert.match(failing.stderr, /ERROR: {2}22012: division by zero/)
+      assert.deepStrictEqual(probe.statements, ["select 1", "select 1/0"])
+    })
+  })
+
+  it("copies 100,000 rows in with \\copy (every byte reaches the sink) and out byte-identically", async () => {
+    const probe = makeProbe()
+    const dir = scratch()
+    const lines = Array.from({ length: 100_000 }, (_, i) => `${i + 1}\n`).join("")
+    fs.writeFileSync(path.join(dir, "in.txt"), lines)
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const copyIn = await psql(port, ["-c", `\\copy in from '${path.join(dir, "in.txt")}'`])
+      assert.strictEqual(copyIn.code, 0, copyIn.stderr)
+      assert.strictEqual(Buffer.concat(probe.copied).toString(), lines)
+      const out = path.join(dir, "out.txt")
+      const copyOut = await psql(port, ["-c", `\\copy (out 100000) to '${out}'`])
+      assert.strictEqual(copyOut.code, 0, copyOut.stderr)
+      assert.strictEqual(copyOut.stdout.trim(), "COPY 100000")
+      assert.isTrue(fs.readFileSync(out).equals(Buffer.from(lines)))
+    })
+    fs.rmSync(dir, { recursive: true })
+  })
+
+  it("cancels a sleeping statement on SIGINT: psql shows 57014 and the handler's finalizer ran", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const child = spawn("psql", [`host=127.0.0.1 port=${port} user=tester dbname=db sslmode=disable`, "-X", "-v", "VERBOSITY=verbose", "-c", "sleep 30000"])
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+      await waitUntil(() => probe.started === 1)
+      child.kill("SIGINT")
+      const code = await exited
+      assert.strictEqual(code, 1)
+      assert.match(stderr, /57014: canceling statement due to user request/)
+      assert.strictEqual(probe.finalized, 1)
+    })
+  })
+})
+
+describe("PgServer with pgbench", () => {
+  it("runs a custom script in simple, extended and prepared modes and a \\startpipeline script with 0 failures", async () => {
+    const dir = scratch()
+    fs.writeFileSync(path.join(dir, "echo.sql"), "select 1;\n")
+    fs.writeFileSync(path.join(dir, "pipe.sql"), "\\startpipeline\nselect 1;\nselect 2;\n\\endpipeline\n")
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const bench = (script: string, mode: string) =>
+        run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "tester", "-n", "-f", path.join(dir, script), "-M", mode, "-c", "4", "-j", "2", "-t", "50", "db"])
+      for (const [script, mode] of [["echo.sql", "simple"], ["echo.sql", "extended"], ["echo.sql", "prepared"], ["pipe.sql", "extended"], ["pipe.sql", "prepared"]] as const) {
+        const r = await bench(script, mode)
+        assert.strictEqual(r.code, 0, `${script} ${mode}: ${r.stderr}`)
+        assert.match(r.stdout, /number of transactions actually processed: 200\/200/)
+        assert.match(r.stdout, /number of failed transactions: 0 /)
+      }
+    })
+    fs.rmSync(dir, { recursive: true })
+  })
+})
+
+describe("PgServer with node-postgres and postgres.js", () => {
+  it("answers node-postgres parameterised and named queries", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const client = new pg.Client({ host: "127.0.0.1", port, user: "tester", database: "db" })
+      await client.connect()
+      const r = await client.query("select $1, $2", ["a", null])
+      assert.deepStrictEqual(r.rows, [{ p1: "a", p2: null }])
+      for (const v of ["x", "y"]) {
+        const named = await client.query({ name: "echo", text: "select $1", values: [v] })
+        assert.deepStrictEqual(named.rows, [{ p1: v }])
+      }
+      const series = await client.query("series 3")
+      assert.deepStrictEqual(series.rows.map((row) => row.n), [1, 2, 3])
+      const failed = await client.query("select 1/0").then(() => undefined, (e: { code?: string }) => e.code)
+      assert.strictEqual(failed, "22012")
+      assert.deepStrictEqual((await client.query("select 5")).rows, [{ "?column?": 5 }])
+      await client.end()
+    })
+  })
+
+  it("serves postgres.js whose Parse is answered late (Flush without Sync) and reports setParameter through onparameter", async () => {
+    await withServer({ handler: handler(makeProbe(), { prepareDelayMs: 200 }) }, async ({ port }) => {
+      const changes: Array<string> = []
+      const sql = postgres({
+        host: "127.0.0.1",
+        port,
+        user: "tester",
+        database: "db",
+        max: 1,
+        fetch_types: false,
+        onparameter: (name, value) => changes.push(`${name}=${value}`)
+      })
+      try {
+        const first = await sql.unsafe("select $1", ["delayed"])
+        assert.deepStrictEqual([...first], [{ p1: "delayed" }])
+        await sql.unsafe("set application_name demo")
+        assert.include(changes, "application_name=demo")
+      } finally {
+        await sql.end()
+      }
+    })
+  })
+
+  it("answers 2,000 queries pipelined by postgres.js on one connection, one failing, each with its own result", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const sql = postgres({ host: "127.0.0.1", port, user: "tester", database: "db", max: 1, fetch_types: false })
+      try {
+        const results = await Promise.allSettled(
+          Array.from({ length: 2_000 }, (_, i) => (i === 1_000 ? sql.unsafe("fail") : sql.unsafe("select $1", [`v${i}`])))
+        )
+        results.forEach((r, i) => {
+          if (i === 1_000) {
+            assert.strictEqual(r.status, "rejected")
+            assert.strictEqual((r as PromiseRejectedResult).reason.code, "P0001")
+          } else {
+            assert.strictEqual(r.status, "fulfilled")
+            assert.deepStrictEqual([...(r as PromiseFulfilledResult<ReadonlyArray<unknown>>).value], [{ p1: `v${i}` }])
+          }
+        })
+      } finally {
+        await sql.end()
+      }
+    })
+  })
+
+  it("pages postgres.js's cursor(10) over 1,000 rows, pulling no more than 10 rows ahead of what was sent", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const sql = postgres({ host: "127.0.0.1", port, user: "tester", database: "db", max: 1, fetch_types: false })
+      try {
+        let seen = 0
+        await sql.begin(async (tx) => {
+          for await (const rows of tx.unsafe("series 1000").cursor(10)) {
+            seen += rows.length
+            assert.isAtMost(probe.pulled, seen + 10)
+          }
+        })
+        assert.strictEqual(seen, 1_000)
+      } finally {
+        await sql.end()
+      }
+    })
+  })
+})
+
+describe("PgServer with our own client", () => {
+  it("reports the default ParameterStatus set, runs 3.2 with a 32-byte key, and delivers setParameter as a change", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*(): Effect.fn.Return<void, unknown, import("effect/Scope").Scope> {
+        const session = yield* PgSession.connect({ host: "127.0.0.1", port, user: "tester", database: "db", sslMode: "disable", protocolVersion: "3.2" })
+        assert.deepStrictEqual(session.protocolVersion, { major: 3, minor: 2 })
+        const parameters = yield* session.parameters
+        assert.strictEqual(parameters.get("client_encoding"), "UTF8")
+        assert.strictEqual(parameters.get("DateStyle"), "ISO, MDY")
+        assert.strictEqual(parameters.get("integer_datetimes"), "on")
+        const results = yield* session.simple("select 7; series 2")
+        assert.deepStrictEqual(results.map((r) => r.rows), [[{ "?column?": 7 }], [{ n: 1 }, { n: 2 }]])
+        const change = yield* Effect.forkChild(Stream.runHead(session.parameterChanges))
+        yield* Effect.sleep(10)
+        yield* session.simple("set TimeZone Europe/Paris")
+        const got = yield* Fiber.join(change)
+        assert.deepStrictEqual(Option.getOrUndefined(got), { name: "TimeZone", value: "Europe/Paris" })
+      })))
+    })
+  })
+
+  it("accepts client_encoding SQL_ASCII from psql and refuses LATIN1", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const ascii = await psql(port, ["-c", "select 1"], "", { PGCLIENTENCODING: "SQL_ASCII" })
+      assert.strictEqual(ascii.code, 0, ascii.stderr)
+      const latin = await psql(port, ["-c", "select 1"], "", { PGCLIENTENCODING: "LATIN1" })
+      assert.strictEqual(latin.code, 2)
+      assert.match(latin.stderr, /invalid value for parameter "client_encoding": "LATIN1"/)
+    })
+  })
+})
+
+describe("PgServer cancellation and termination", () => {
+  it("lets 100 concurrent cancels stop A's statement only; a cancel after it ended never reaches A's next one", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const a = await RawClient.open(port)
+      a.send(startup())
+      const keyA = (await a.until("ReadyForQuery")).find((m) => m._tag === "BackendKeyData")!
+      const b = await RawClient.open(port)
+      b.send(startup())
+      await b.until("ReadyForQuery")
+      const q = (sql: string) => new Uint8Array([0x51, ...int32(sql.length + 5), ...new TextEncoder().encode(sql), 0])
+      let fromA = a.messages.length
+      const fromB = b.messages.length
+      a.send(q("sleep 30000"))
+      b.send(q("sleep 300"))
+      await waitUntil(() => probe.started === 2)
+      if (keyA._tag !== "BackendKeyData") throw new Error("no key")
+      const cancels = await Promise.all(Array.from({ length: 100 }, () => RawClient.open(port)))
+      for (const c of cancels) c.send(encodeStartup({ _tag: "CancelRequest", processId: keyA.processId, secretKey: keyA.secretKey }))
+      const gotA = await a.until("ReadyForQuery", fromA)
+      assert.strictEqual(codeOf(gotA[0]), "57014")
+      const gotB = await b.until("ReadyForQuery", fromB)
+      assert.deepStrictEqual(gotB.map((m) => m._tag), ["CommandComplete", "ReadyForQuery"])
+      await Promise.all(cancels.map((c) => c.untilClosed()))
+      // A is idle now: a late cancel is processed (its connection closes) and finds nothing to stop.
+      const late = await RawClient.open(port)
+      late.send(encodeStartup({ _tag: "CancelRequest", processId: keyA.processId, secretKey: keyA.secretKey }))
+      await late.untilClosed()
+      fromA = a.messages.length
+      a.send(q("sleep 50"))
+      const next = await a.until("ReadyForQuery", fromA)
+      assert.deepStrictEqual(next.map((m) => m._tag), ["CommandComplete", "ReadyForQuery"])
+      a.close()
+      b.close()
+    })
+  })
+
+  it("interrupts the handler of a client that drops mid-statement, and the connection gauge returns to 0", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port, server }) => {
+      const c = await RawClient.open(port)
+      c.send(startup())
+      await c.until("ReadyForQuery")
+      c.send(new Uint8Array([0x51, ...int32(16), ...new TextEncoder().encode("sleep 30000"), 0]))
+      await waitUntil(() => probe.started === 1)
+      c.close()
+      await waitUntil(() => probe.finalized === 1)
+      await waitUntil(async () => (await Effect.runPromise(server.connections)) === 0)
+    })
+  })
+
+  it("sends FATAL 57P01 to every session on a fast shutdown", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port, server }) => {
+      const c = await RawClient.open(port)
+      c.send(startup())
+      await c.until("ReadyForQuery")
+      const from = c.messages.length
+      await Effect.runPromise(server.shutdown("fast"))
+      await c.untilClosed()
+      assert.strictEqual(codeOf(c.messages[from]), "57P01")
+    })
+  })
+})
+
+const int32 = (n: number): Array<number> => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
