@@ -12,7 +12,10 @@
  * Sessions leave the pool (are "retired": closed, and replaced when needed):
  * - when the session engine closed or broke them (the server ended the
  *   connection, a cancel could not be confirmed and the drain timed out, a
- *   protocol error); checked at checkout, at release and by the sweeper;
+ *   protocol error); checked at checkout, at release and by the sweeper, and,
+ *   while checkouts wait, under the lease: a leased session that broke gives
+ *   its slot to a replacement at once (see `BROKEN_LEASE_CHECK_INTERVAL_MILLIS`),
+ *   the lease keeping the closed session until it is returned;
  * - after `maxLifetime` minus a random jitter of up to `maxLifetimeJitter`
  *   (so sessions opened together are not all replaced together); an idle
  *   session is retired by the sweeper, a leased one at its next checkout;
@@ -138,6 +141,14 @@ export const DEFAULT_MULTIPLEX_CONCURRENCY = 32
  * pool drains a lane for an exclusive checkout at once.
  */
 export const LANE_LINGER_MILLIS = 1_000
+/**
+ * While checkouts wait, leased sessions are checked this often for a break
+ * (the session closed under its lease), so a broken one's slot goes to the
+ * waiting checkout instead of waiting for the lease to end.
+ *
+ * @since 0.1.0
+ */
+export const BROKEN_LEASE_CHECK_INTERVAL_MILLIS = 20
 /** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. @since 0.1.0 */
 export const MAX_SWEEP_INTERVAL_MILLIS = 1_000
 /** ... and at most this often. @since 0.1.0 */
@@ -447,6 +458,23 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     )
     return session
   })
+
+  /**
+   * Leased sessions that are known broken (closed under their lease) and still
+   * hold their slot. Invalidating one frees the slot at once: the pool opens a
+   * replacement for whoever waits, while the lease keeps the closed session
+   * until it is returned. Only a checkout that has to wait looks (see
+   * `waitingFor`): with nobody waiting, the slot is freed when the lease is
+   * returned, and no replacement is opened before it is needed.
+   */
+  const brokenLeases = (pool: EffectPool.Pool<Session, PgError>): Array<Session> => {
+    const broken: Array<Session> = []
+    for (const item of pool.state.items) {
+      if (item.exit._tag !== "Success" || item.refCount === 0 || pool.state.invalidated.has(item)) continue
+      if (!item.exit.value.isOpen()) broken.push(item.exit.value)
+    }
+    return broken
+  }
 
   // The sweeper: lifetime, idle timeout, and sessions closed while idle.
   const sweep = (pool: EffectPool.Pool<Session, PgError>): Effect.Effect<void> =>
@@ -930,6 +958,46 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     )
   })
 
+  /** Frees the slots of broken leases (see `brokenLeases`). */
+  const freeBrokenLeases: Effect.Effect<void> = Effect.suspend(() => {
+    const broken = brokenLeases(pool)
+    return broken.length === 0
+      ? Effect.void
+      : Effect.forEach(broken, (session) => EffectPool.invalidate(pool, session), { discard: true })
+  })
+
+  // Checkouts that may wait, and the timer that looks for broken leases while there are any.
+  let waitingCheckouts = 0
+  let brokenLeaseTimer: ReturnType<typeof setInterval> | undefined
+
+  /**
+   * `wait` (a checkout that may have to wait) after freeing the slots of the
+   * broken leases; while it waits, a lease that breaks frees its slot within
+   * `BROKEN_LEASE_CHECK_INTERVAL_MILLIS`. The session engine closes a broken
+   * session without telling the pool, so the pool looks (the check reads a
+   * flag per leased session, and runs only while someone waits).
+   */
+  const waitingFor = <A>(wait: Effect.Effect<A, PgError>): Effect.Effect<A, PgError> =>
+    Effect.andThen(
+      freeBrokenLeases,
+      Effect.suspend(() => {
+        if (waitingCheckouts++ === 0) {
+          brokenLeaseTimer = setInterval(() => {
+            if (brokenLeases(pool).length > 0) Effect.runFork(freeBrokenLeases)
+          }, BROKEN_LEASE_CHECK_INTERVAL_MILLIS)
+        }
+        return Effect.ensuring(
+          wait,
+          Effect.sync(() => {
+            if (--waitingCheckouts === 0) {
+              clearInterval(brokenLeaseTimer)
+              brokenLeaseTimer = undefined
+            }
+          })
+        )
+      })
+    )
+
   const checkout = (kind: LeaseKind): Effect.Effect<Session, PgError, Scope.Scope> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -941,7 +1009,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
           leaseOnce(kind),
           (leased) => leased === undefined ? attempt : Effect.succeed(leased)
         )
-        const timed = attempt.pipe(
+        const timed = waitingFor(attempt).pipe(
           Effect.timeoutOrElse({ duration: settings.acquireTimeout, orElse: () => acquireTimeoutError })
         )
         // Fast path: a session is free and nobody queues for one, so this checkout cannot wait

@@ -221,6 +221,44 @@ describe("PgPool: retirement", () => {
       assert.strictEqual(stats.created, 2)
     }))
 
+  /** The backend of a session checked out of `pool` (exclusively). */
+  const pidOfCheckout = (pool: PgPool.Pool) =>
+    Effect.scoped(Effect.flatMap(pool.acquire, (session) =>
+      Effect.map(session.query<{ pid: number }>("select pg_backend_pid() as pid"), (r) => r.rows[0]!.pid)))
+
+  /** Has the server end `session`'s backend, and the session notice it (a query fails). */
+  const breakSession = (session: PgSession.Session, watcher: PgSession.Session) =>
+    Effect.gen(function*() {
+      yield* watcher.query("select pg_terminate_backend($1)", [session.processId])
+      yield* awaitGone(watcher, session.processId)
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(session.query("select 1"))))
+      assert.isFalse(session.isOpen())
+    })
+
+  it.live("a broken session frees its slot while its lease is held: the next checkout gets a new session", () =>
+    Effect.gen(function*() {
+      const watcher = yield* monitor()
+      const pool = yield* makePool({ maxSize: 1, acquireTimeout: "20 seconds" })
+      // Held until the test's scope closes (before the pool's).
+      const leased = yield* pool.acquire
+      yield* breakSession(leased, watcher)
+      const pid = yield* pidOfCheckout(pool)
+      assert.notStrictEqual(pid, leased.processId)
+    }).pipe(Effect.scoped))
+
+  it.live("a checkout already waiting gets a new session once the leased one breaks", () =>
+    Effect.gen(function*() {
+      const watcher = yield* monitor()
+      const pool = yield* makePool({ maxSize: 1, acquireTimeout: "20 seconds" })
+      // Held until the test's scope closes (before the pool's).
+      const leased = yield* pool.acquire
+      const waiting = yield* Effect.forkChild(pidOfCheckout(pool))
+      while ((yield* pool.stats).waiting === 0) yield* Effect.sleep(5)
+      yield* breakSession(leased, watcher)
+      const pid = yield* Fiber.join(waiting)
+      assert.notStrictEqual(pid, leased.processId)
+    }).pipe(Effect.scoped))
+
   it.live("checks a session idle for healthCheckAfter before handing it out", () =>
     Effect.gen(function*() {
       const watcher = yield* monitor()
