@@ -288,12 +288,13 @@ export class Decoder {
       }
       case "Update": {
         const relation = this.relationOf(m.relationOid)
+        const old = m.oldTuple === undefined ? undefined : this.row(relation, m.oldTuple, true)
         out.push({
           _tag: "Update",
           relation,
           table: relation.table,
-          new: this.row(relation, m.newTuple),
-          old: m.oldTuple === undefined ? undefined : this.row(relation, m.oldTuple, true),
+          new: this.row(relation, m.newTuple, false, old),
+          old,
           key: m.key === undefined ? undefined : this.row(relation, m.key, true)
         })
         return
@@ -462,14 +463,21 @@ export class Decoder {
     return info
   }
 
-  /** Decodes a TupleData by the relation's columns (`partial`: a key or old tuple, not run through the table's Schema). */
-  private row(relation: RelationInfo, tuple: PgOutput.TupleData, partial = false): Row {
+  /**
+   * Decodes a TupleData by the relation's columns (`partial`: a key or old tuple, not run through the table's
+   * Schema). An unchanged TOASTed value is taken from `old` when the server sent the old row (REPLICA IDENTITY
+   * FULL still sends 'u' in the new tuple), else it is `Unchanged`.
+   */
+  private row(relation: RelationInfo, tuple: PgOutput.TupleData, partial = false, old?: Row): Row {
     const row: Record<string, unknown> = {}
     const n = Math.min(tuple.length, relation.columns.length)
     for (let i = 0; i < n; i++) {
       const column = relation.columns[i]!
       const c = tuple[i]!
-      row[column.name] = this.value(c, column.typeOid, column.name)
+      const value = this.value(c, column.typeOid, column.name)
+      row[column.name] = value === Unchanged && old !== undefined && old[column.name] !== Unchanged
+        ? old[column.name]
+        : value
     }
     const schema = partial ? undefined : this.tables[relation.table]
     if (schema === undefined) return row

@@ -1,0 +1,188 @@
+/**
+ * Replication against a server of its own, with the settings these behaviours
+ * need: a short `wal_sender_timeout`, prepared transactions, and the smallest
+ * `logical_decoding_work_mem` (so transactions are streamed at small sizes).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
+import * as PgReplication from "../../src/replication/PgReplication.ts"
+import * as PgSession from "../../src/session/Session.ts"
+import { TestServer } from "../support/EmbeddedPostgres.ts"
+import type { ServerInfo } from "../support/Servers.ts"
+import { eventually, optionsFor, slotRow, uniqueName } from "./Support.ts"
+
+/** The walsender gives up on a client that has not replied for this long. */
+const WAL_SENDER_TIMEOUT_SECONDS = 2
+
+const server = TestServer.layer({
+  name: "replication",
+  settings: {
+    wal_level: "logical",
+    max_wal_senders: 10,
+    max_replication_slots: 10,
+    max_prepared_transactions: 10,
+    wal_sender_timeout: `${WAL_SENDER_TIMEOUT_SECONDS}s`,
+    logical_decoding_work_mem: "64kB"
+  }
+})
+
+const lsn = (text: string | null | undefined): bigint =>
+  text === null || text === undefined ? 0n : Result.getOrThrow(PgReplication.parseLsn(text))
+
+const setup = (info: ServerInfo, options: { readonly twoPhase?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const session = yield* PgSession.connect(optionsFor(info))
+    const table = uniqueName("wt")
+    const publication = uniqueName("wp")
+    const slot = uniqueName("ws")
+    yield* session.query(`create table ${table} (id int primary key, v text)`)
+    yield* session.query(`create publication ${publication} for table ${table}`)
+    yield* Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(info)), (rs) =>
+      rs.createSlot(slot, { logical: "pgoutput", twoPhase: options.twoPhase === true })))
+    const open = (o: Partial<PgReplication.LogicalOptions> = {}, c: Partial<PgReplication.ConnectOptions> = {}) =>
+      PgReplication.logical(
+        { ...optionsFor(info), ...c },
+        { slot, publications: [publication], ...o }
+      )
+    return { session, table, publication, slot, open }
+  })
+
+const ids = (tx: PgReplication.Transaction) => tx.changes.flatMap((c) => (c._tag === "Insert" ? [c.new["id"]] : []))
+
+describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
+  it.layer(server, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("a consumer busy for 3x wal_sender_timeout keeps its walsender: keepalives are answered meanwhile", () =>
+      Effect.gen(function*() {
+        const info = yield* TestServer
+        const f = yield* setup(info)
+        const app = uniqueName("slow")
+        yield* f.session.query(`insert into ${f.table} values (1, 'a')`)
+        yield* f.session.query(`insert into ${f.table} values (2, 'b')`)
+        const pids: Array<number> = []
+        const walsender = Effect.map(
+          f.session.query<{ pid: number }>("select pid from pg_stat_replication where application_name = $1", [app]),
+          (r) => r.rows[0]?.pid ?? 0
+        )
+        const seen: Array<unknown> = []
+        // The default status interval (10 s) is far beyond the timeout: only the answers to the
+        // walsender's reply-requested keepalives keep the connection alive.
+        yield* PgReplication.runAcked(
+          Stream.take(f.open({}, { applicationName: app }), 6),
+          (tx) =>
+            Effect.gen(function*() {
+              pids.push(yield* walsender)
+              seen.push(...ids(tx))
+              if (seen.length === 1) yield* Effect.sleep(`${3 * WAL_SENDER_TIMEOUT_SECONDS} seconds`)
+            })
+        )
+        assert.deepStrictEqual(seen, [1, 2])
+        assert.strictEqual(pids.length, 2)
+        assert.isTrue(pids[0]! > 0)
+        assert.strictEqual(pids[1], pids[0], "the same walsender served both transactions")
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("an idle slot advances to keepalive positions, but never past a received unacknowledged transaction", () =>
+      Effect.gen(function*() {
+        const info = yield* TestServer
+        const f = yield* setup(info)
+        const other = uniqueName("churn")
+        yield* f.session.query(`create table ${other} (id int, v text)`)
+        const app = uniqueName("idle")
+        const churn = Effect.gen(function*() {
+          yield* f.session.query(`insert into ${other} select g, repeat('x', 200) from generate_series(1, 2000) g`)
+          return lsn((yield* f.session.query<{ l: string }>("select pg_current_wal_flush_lsn()::text as l")).rows[0]!.l)
+        })
+        const positions = f.session.query<{ write_lsn: string | null }>(
+          "select write_lsn::text from pg_stat_replication where application_name = $1",
+          [app]
+        )
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pull = yield* Stream.toPull(PgReplication.transactions(
+            f.open({ statusIntervalMillis: 100 }, { applicationName: app })
+          ))
+          // Nothing published happens: the slot follows the server's WAL.
+          const target = yield* churn
+          assert.isTrue(
+            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= target)),
+            "confirmed_flush_lsn reaches the WAL written meanwhile"
+          )
+          // A published transaction is received and not acknowledged: unrelated WAL no longer moves the slot.
+          yield* f.session.query(`insert into ${f.table} values (1, 'a')`)
+          const [tx] = yield* pull
+          const after = yield* churn
+          assert.isTrue(yield* eventually(Effect.map(positions, (r) => lsn(r.rows[0]?.write_lsn) >= after)))
+          const confirmed = lsn((yield* slotRow(f.session, f.slot))?.confirmed_flush_lsn)
+          assert.isTrue(confirmed < tx!.endLsn, "the slot stays before the unacknowledged transaction")
+          yield* tx!.ack
+          const last = yield* churn
+          assert.isTrue(
+            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= last))
+          )
+        }))
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("two-phase: Prepare then CommitPrepared/RollbackPrepared; an acknowledged Prepare is not sent again", () =>
+      Effect.gen(function*() {
+        const info = yield* TestServer
+        const f = yield* setup(info, { twoPhase: true })
+        const gid = uniqueName("g")
+        yield* f.session.simple(`begin; insert into ${f.table} values (1, 'p'); prepare transaction '${gid}'`)
+        const first = yield* Stream.runCollect(Stream.take(PgReplication.transactions(f.open({ twoPhase: true })), 1))
+        assert.strictEqual(first[0]!.end._tag, "Prepare")
+        assert.strictEqual(first[0]!.begin?._tag, "BeginPrepare")
+        assert.deepStrictEqual(ids(first[0]!), [1])
+        assert.strictEqual((first[0]!.end as PgReplication.Prepare).gid, gid)
+        // Acknowledge the Prepare, then commit it: only CommitPrepared comes.
+        yield* PgReplication.runAcked(Stream.take(f.open({ twoPhase: true }), 3), () => Effect.void)
+        yield* f.session.query(`commit prepared '${gid}'`)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pull = yield* Stream.toPull(PgReplication.transactions(f.open({ twoPhase: true })))
+          const [committed] = yield* pull
+          assert.strictEqual(committed!.end._tag, "CommitPrepared")
+          assert.strictEqual((committed!.end as PgReplication.CommitPrepared).gid, gid)
+          assert.isUndefined(committed!.begin)
+          const gid2 = uniqueName("g")
+          yield* f.session.simple(`begin; insert into ${f.table} values (2, 'q'); prepare transaction '${gid2}'`)
+          const [prepared] = yield* pull
+          assert.strictEqual(prepared!.end._tag, "Prepare")
+          assert.deepStrictEqual(ids(prepared!), [2])
+          yield* f.session.query(`rollback prepared '${gid2}'`)
+          const [rolledBack] = yield* pull
+          assert.strictEqual(rolledBack!.end._tag, "RollbackPrepared")
+          assert.strictEqual((rolledBack!.end as PgReplication.RollbackPrepared).gid, gid2)
+          assert.strictEqual(
+            (rolledBack!.end as PgReplication.RollbackPrepared).prepareEndLsn,
+            prepared!.endLsn
+          )
+        }))
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("streamed transactions (larger than logical_decoding_work_mem) arrive whole once committed; aborted ones never", () =>
+      Effect.gen(function*() {
+        const info = yield* TestServer
+        const f = yield* setup(info)
+        const rows = 3000
+        yield* f.session.simple(
+          `begin; insert into ${f.table} select g, repeat('y', 100) from generate_series(1, ${rows}) g; rollback`
+        )
+        yield* f.session.query(
+          `insert into ${f.table} select g, repeat('z', 100) from generate_series(1, ${rows}) g`
+        )
+        yield* f.session.query(`insert into ${f.table} values (-1, 'marker')`)
+        for (const streaming of ["on", "off"] as const) {
+          const txs = yield* Stream.runCollect(Stream.take(PgReplication.transactions(f.open({ streaming })), 2))
+          assert.strictEqual(ids(txs[0]!).length, rows, `streaming ${streaming}`)
+          assert.deepStrictEqual(ids(txs[0]!).slice(0, 3), [1, 2, 3])
+          assert.strictEqual(txs[0]!.changes.find((c) => c._tag === "Insert" && c.new["v"] !== "z".repeat(100)), undefined)
+          assert.deepStrictEqual(ids(txs[1]!), [-1])
+        }
+        const stats = yield* f.session.query<{ stream_txns: string }>(
+          "select stream_txns::text from pg_stat_replication_slots where slot_name = $1",
+          [f.slot]
+        )
+        assert.isTrue(Number(stats.rows[0]?.stream_txns ?? 0) > 0, "the server streamed the transactions")
+      }).pipe(Effect.scoped), 60_000)
+  })
+})
