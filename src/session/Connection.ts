@@ -165,6 +165,8 @@ export interface ConnectionHooks {
   readonly onParameterStatus: (name: string, value: string) => void
   /** The session broke or closed; called once. */
   readonly onClose: (error: PgError | undefined) => void
+  /** Nothing is in flight, pending or holding the wire any more (after a reply or a released hold). */
+  readonly onIdle: () => void
 }
 
 /**
@@ -682,6 +684,7 @@ export class Connection {
   unhold(): void {
     if (this.holds > 0) this.holds--
     this.pump()
+    if (this.idle) this.hooks.onIdle()
   }
 
   private pump(): void {
@@ -792,6 +795,7 @@ export class Connection {
         request.complete(this, status)
         request.onSettled?.()
         if (this.pending.length > 0 && this.inflightCount <= this.refillAt) this.pump()
+        else if (this.idle) this.hooks.onIdle()
         return
       }
     }

@@ -75,6 +75,13 @@ export const PLAN_SIMPLE: ReadonlyArray<State.Phase> = ["SimpleResult"]
 /** @since 0.1.0 */
 export const PLAN_FUNCTION_CALL: ReadonlyArray<State.Phase> = ["FunctionCallResponse", "ReadyForQuery"]
 
+/**
+ * The parameters of a query given none: shared (a default `[]` would be an array per call).
+ *
+ * @since 0.1.0
+ */
+export const NO_PARAMS: ReadonlyArray<unknown> = Object.freeze([])
+
 /** Bind accepts at most this many parameters (the count is an Int16 the server reads as unsigned). */
 export const MAX_PARAMETERS = 65535
 
