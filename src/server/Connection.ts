@@ -548,4 +548,7 @@ export const run = <R>(
           return
       }
     }
-  }))
+  })).pipe(
+    // The loop turns every failure into an ErrorResponse; a defect here is a bug of the engine, kept off the listener.
+    Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError("server connection defect", cause))
+  )

@@ -65,7 +65,16 @@ export const make = (code: string, message: string, details?: ErrorDetails, seve
  * @since 0.1.0
  */
 export const fatal = (error: ServerError): ServerError =>
-  new ServerError({ ...error, severity: "FATAL", severityNonLocalized: "FATAL" })
+  make(error.code, error.message, {
+    detail: error.detail,
+    hint: error.hint,
+    position: error.position,
+    schema: error.schema,
+    table: error.table,
+    column: error.column,
+    dataType: error.dataType,
+    constraint: error.constraint
+  }, "FATAL")
 
 /** Whether the engine must close the connection after sending `error`. @since 0.1.0 */
 export const isFatal = (error: ServerError): boolean =>
