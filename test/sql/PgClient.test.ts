@@ -21,25 +21,8 @@ import { PgError } from "../../src/errors/PgError.ts"
 import * as Transaction from "../../src/pool/Transaction.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import * as PgMigrator from "../../src/sql/PgMigrator.ts"
-import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
-
-let counter = 0
-const unique = (prefix: string) => `${prefix}_${process.pid}_${++counter}_${Math.floor(Math.random() * 1e6)}`
-
-const config = (extra: Partial<PgClient.PgClientConfig> = {}): PgClient.PgClientConfig => ({
-  host: servers().main.host,
-  port: servers().main.port,
-  username: "postgres",
-  database: "postgres",
-  name: unique("client"),
-  ...extra
-})
-
-const layer = (extra: Partial<PgClient.PgClientConfig> = {}) => PgClient.layer(config(extra))
-
-const monitor = () =>
-  PgSession.connect({ host: servers().main.host, port: servers().main.port, user: "postgres", database: "postgres" })
+import { layer, monitor, unique } from "./Clients.ts"
 
 const sqlErrorOf = (exit: Exit.Exit<unknown, unknown>): SqlError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")

@@ -6,26 +6,9 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { SqlClient } from "effect/sql"
 import * as path from "node:path"
-import * as PgClient from "../../src/sql/PgClient.ts"
 import * as PgMigrator from "../../src/sql/PgMigrator.ts"
-import * as PgSession from "../../src/session/Session.ts"
-import { servers } from "../support/Servers.ts"
-
-let counter = 0
-const unique = (prefix: string) => `${prefix}_${process.pid}_${++counter}_${Math.floor(Math.random() * 1e6)}`
-
-const layer = (extra: Partial<PgClient.PgClientConfig> = {}) =>
-  PgClient.layer({
-    host: servers().main.host,
-    port: servers().main.port,
-    username: "postgres",
-    database: "postgres",
-    name: unique("client"),
-    ...extra
-  })
-
-const monitor = () =>
-  PgSession.connect({ host: servers().main.host, port: servers().main.port, user: "postgres", database: "postgres" })
+import type * as PgSession from "../../src/session/Session.ts"
+import { layer, monitor, unique } from "./Clients.ts"
 
 /** Waits until a backend of `applicationName` waits for a lock (another transaction holds it). */
 const awaitLockWait = (watcher: PgSession.Session, applicationName: string) =>
