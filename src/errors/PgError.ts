@@ -149,6 +149,11 @@ export class AuthError extends Schema.TaggedError<AuthError>("effect-pgwire/Auth
  */
 export class TlsError extends Schema.TaggedError<TlsError>("effect-pgwire/TlsError")("TlsError", {
   message: Schema.String,
+  /**
+   * The server answered SSLRequest with an ErrorResponse: it failed before negotiating anything (too old, or
+   * failing to start), so libpq tries no other encryption method.
+   */
+  failedBeforeNegotiation: Schema.optional(Schema.Boolean),
   cause: Schema.optional(Schema.Defect())
 }) {
   get isRetryable(): boolean {

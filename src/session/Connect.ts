@@ -146,8 +146,12 @@ const satisfies = (
     return attrs === "read-only" ? readOnly : !readOnly
   })
 
-/** Whether a failed attempt may be retried with the next encryption method (libpq 17's rules). */
-const mayFallBack = (error: PgError): boolean => {
+/**
+ * Whether a failed attempt may be retried with the next encryption method (libpq 17's rules).
+ *
+ * @since 0.1.0
+ */
+export const mayFallBack = (error: PgError): boolean => {
   const reason = error.reason
   switch (reason._tag) {
     case "ServerError":
@@ -157,7 +161,7 @@ const mayFallBack = (error: PgError): boolean => {
     case "TlsError":
       // A failed TLS start-up; but an ErrorResponse answer to SSLRequest means the
       // server failed before negotiating: no retry.
-      return !reason.message.includes("answered SSLRequest with an error")
+      return reason.failedBeforeNegotiation !== true
     default:
       return false
   }

@@ -340,7 +340,14 @@ export const open = (
         socket.destroy()
         if (answer === 0x4e) return yield* Effect.fail(tlsError("the server does not support SSL (it answered 'N' to SSLRequest)"))
         if (answer === 0x45) {
-          return yield* Effect.fail(tlsError("the server answered SSLRequest with an error (it may be too old, or failed to start)"))
+          return yield* Effect.fail(
+            new PgError({
+              reason: new TlsError({
+                message: "the server answered SSLRequest with an error (it may be too old, or failed to start)",
+                failedBeforeNegotiation: true
+              })
+            })
+          )
         }
         return yield* Effect.fail(tlsError(`invalid answer 0x${answer.toString(16)} to SSLRequest`))
       }
