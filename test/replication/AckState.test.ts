@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import { PgError, ServerError } from "../../src/errors/PgError.ts"
 import { AckState } from "../../src/replication/AckState.ts"
+import * as Errors from "../../src/replication/Errors.ts"
 
 describe("AckState", () => {
   it("a position of 0 (Relation, Type) never moves the received position back", () => {
@@ -62,5 +64,29 @@ describe("AckState", () => {
     assert.isFalse(a.onKeepalive(0x100n))
     assert.strictEqual(a.flushed, 0n)
     assert.strictEqual(a.received, 0x100n)
+  })
+})
+
+describe("Errors.classify", () => {
+  const server = (code: string, message: string) =>
+    new PgError({ reason: new ServerError({ severity: "ERROR", code, message }) })
+  const tagOf = (error: PgError) => {
+    const c = Errors.classify(error, "s")
+    return c instanceof Errors.ReplicationError ? c.reason._tag : c.reason._tag
+  }
+
+  it("maps the server's slot and WAL conditions to their reasons, and nothing else", () => {
+    assert.strictEqual(tagOf(server("42704", "replication slot \"s\" does not exist")), "SlotNotFound")
+    assert.strictEqual(tagOf(server("55006", "replication slot \"s\" is active for PID 42")), "SlotInUse")
+    assert.strictEqual(
+      tagOf(server("55000", "can no longer get changes from replication slot \"s\"")),
+      "SlotInvalidated"
+    )
+    assert.strictEqual(
+      tagOf(server("58P01", "requested WAL segment 000000010000000000000001 has already been removed")),
+      "WalRemoved"
+    )
+    assert.strictEqual(tagOf(server("42704", "type \"x\" does not exist")), "ServerError")
+    assert.strictEqual(tagOf(server("42601", "syntax error")), "ServerError")
   })
 })
