@@ -54,7 +54,7 @@ import * as State from "./State.ts"
  *
  * @since 0.1.0
  */
-export abstract class Request {
+export abstract class Request implements State.Cursor {
   /** The phases this request's replies walk through (see `State`). */
   plan: ReadonlyArray<State.Phase> = PLAN_READY
   index = 0
@@ -87,37 +87,9 @@ export abstract class Request {
   /** The request failed without completing (not sent, or the session broke). */
   abstract fail(error: PgError): void
 
-  /** Starts the plan; called when the request is written. */
+  /** Starts the plan; called when the request is written (see `State.begin`). */
   begin(plan: ReadonlyArray<State.Phase>): void {
-    this.plan = plan
-    this.index = 0
-    this.phase = plan[0]!
-  }
-
-  /** Moves to the next phase after an `Advance` outcome. */
-  advance(event: State.Event): void {
-    switch (this.phase) {
-      case "SimpleResult":
-        this.phase = "SimpleRows"
-        return
-      case "SimpleRows":
-        this.phase = "SimpleResult"
-        return
-      case "CopyOut":
-        this.phase = this.afterCopy === "SimpleResult" ? "SimpleResult" : "CopyOutDone"
-        return
-      case "CopyBoth":
-        this.phase = this.afterCopy
-        return
-      case "CopyIn":
-      case "CopyOutDone":
-        this.phase = this.afterCopy
-        return
-      default:
-        if (event === "PortalSuspended" && this.continuePortal()) return
-        this.index++
-        this.phase = this.plan[this.index] ?? "ReadyForQuery"
-    }
+    State.begin(this, plan)
   }
 
   /** Whether a PortalSuspended keeps the request in `Rows` (a portal being paged). */
@@ -720,7 +692,7 @@ export class Connection {
     const request = this.inflight[this.head]
     // The hot path: rows of the current result.
     if (type === Code.DataRow) {
-      if (request !== undefined && (request.phase === "Rows" || request.phase === "SimpleRows")) {
+      if (request !== undefined && State.step(request.phase, "DataRow") === "Stay") {
         if (!request.discard && request.clientError === undefined) {
           try {
             request.onDataRow(buf, start, end)
@@ -733,7 +705,7 @@ export class Connection {
       return this.desync("DataRow", request)
     }
     if (type === Code.CopyData) {
-      if (request !== undefined && (request.phase === "CopyOut" || request.phase === "CopyBoth")) {
+      if (request !== undefined && State.step(request.phase, "CopyData") === "Stay") {
         if (!request.discard) request.onCopyData(buf, start, end)
         return
       }
@@ -751,7 +723,7 @@ export class Connection {
       const tag = this.reader.reset(buf, start, end, "CommandComplete").cstring()
       this.reader.done()
       request.onCommandComplete(tag)
-      if (outcome === "Advance" && !request.done) request.advance(event)
+      if (outcome === "Advance" && !request.done) State.advance(request, event)
       return
     }
     const message = Backend.readUnsafe(type, buf, start, end, this.reader)
@@ -759,21 +731,17 @@ export class Connection {
       case "Stay":
       case "Advance":
         this.deliver(request, message)
-        if (outcome === "Advance" && !request.done) request.advance(event)
+        if (outcome === "Advance" && !request.done) State.advance(request, event)
         return
       case "Copy": {
-        request.afterCopy = request.phase === "SimpleResult"
-          ? "SimpleResult"
-          : (request.plan[request.index + 1] ?? "ReadyForQuery")
-        if (request.phase !== "SimpleResult") request.index++
-        request.phase = State.copyPhase(event as "CopyInResponse" | "CopyOutResponse" | "CopyBothResponse")
+        State.enterCopy(request, event as "CopyInResponse" | "CopyOutResponse" | "CopyBothResponse")
         this.deliver(request, message)
         return
       }
       case "Skip": {
         const error = ErrorFields.toServerError((message as Backend.ErrorResponse).fields)
         if (error.severity === "FATAL" || error.severity === "PANIC") this.fatal = error
-        request.phase = request.phase === "Startup" ? "Startup" : "ReadyForQuery"
+        State.skip(request)
         request.onServerError(this, error)
         return
       }

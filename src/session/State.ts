@@ -197,12 +197,90 @@ export const copyPhase = (event: "CopyInResponse" | "CopyOutResponse" | "CopyBot
   event === "CopyInResponse" ? "CopyIn" : event === "CopyOutResponse" ? "CopyOut" : "CopyBoth"
 
 /**
- * The phase after a simple query's result set or COPY finished: back to
- * waiting for the next result of the same query string.
+ * Where a request is in its replies: the phase it expects, the plan of phases
+ * its frames asked for, and where a COPY returns to. `Request` is one.
  *
  * @since 0.1.0
  */
-export const SIMPLE_NEXT: Phase = "SimpleResult"
+export interface Cursor {
+  phase: Phase
+  plan: ReadonlyArray<Phase>
+  index: number
+  afterCopy: Phase
+  /** Whether a PortalSuspended keeps the request in `Rows` (a portal being paged, not yet synced). */
+  continuePortal(): boolean
+}
+
+/**
+ * Starts a plan: the phases the request's frames will be answered in, ending
+ * in ReadyForQuery.
+ *
+ * @since 0.1.0
+ */
+export const begin = (cursor: Cursor, plan: ReadonlyArray<Phase>): void => {
+  cursor.plan = plan
+  cursor.index = 0
+  cursor.phase = plan[0]!
+}
+
+/**
+ * The phase after a message `step` answered with `Advance` (once the message
+ * was handed to the request): a simple query's result set opens and closes, a
+ * COPY returns where it started, a paged portal stays in `Rows`, anything else
+ * moves to the plan's next phase.
+ *
+ * @since 0.1.0
+ */
+export const advance = (cursor: Cursor, event: Event): void => {
+  switch (cursor.phase) {
+    case "SimpleResult":
+      cursor.phase = "SimpleRows"
+      return
+    case "SimpleRows":
+      cursor.phase = "SimpleResult"
+      return
+    case "CopyOut":
+      cursor.phase = cursor.afterCopy === "SimpleResult" ? "SimpleResult" : "CopyOutDone"
+      return
+    case "CopyBoth":
+    case "CopyIn":
+    case "CopyOutDone":
+      cursor.phase = cursor.afterCopy
+      return
+    default:
+      if (event === "PortalSuspended" && cursor.continuePortal()) return
+      cursor.index++
+      cursor.phase = cursor.plan[cursor.index] ?? "ReadyForQuery"
+  }
+}
+
+/**
+ * After `step` answered `Copy`: the COPY's phase, and where the request goes
+ * once the COPY is over (the next result of a simple query, else the plan's
+ * next phase).
+ *
+ * @since 0.1.0
+ */
+export const enterCopy = (cursor: Cursor, event: "CopyInResponse" | "CopyOutResponse" | "CopyBothResponse"): void => {
+  if (cursor.phase === "SimpleResult") {
+    cursor.afterCopy = "SimpleResult"
+  } else {
+    cursor.afterCopy = cursor.plan[cursor.index + 1] ?? "ReadyForQuery"
+    cursor.index++
+  }
+  cursor.phase = copyPhase(event)
+}
+
+/**
+ * After `step` answered `Skip` (an ErrorResponse): the server discards
+ * everything up to the next Sync, so only ReadyForQuery is expected (during
+ * start-up, the server closes the connection after it instead).
+ *
+ * @since 0.1.0
+ */
+export const skip = (cursor: Cursor): void => {
+  if (cursor.phase !== "Startup") cursor.phase = "ReadyForQuery"
+}
 
 /**
  * The connection-level state: a closed union.
