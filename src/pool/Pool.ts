@@ -18,7 +18,9 @@
  *   the lease keeping the closed session until it is returned;
  * - after `maxLifetime` minus a random jitter of up to `maxLifetimeJitter`
  *   (so sessions opened together are not all replaced together); an idle
- *   session is retired by the sweeper, a leased one at its next checkout;
+ *   session is retired by the sweeper, a leased one at its next checkout (a
+ *   session is handed out at least once, so a very short lifetime means one
+ *   use each, never a loop of connects);
  * - at the release of its `maxUses`-th checkout (on a multiplexed pool, once
  *   its lane has taken `maxUses` statements and they are done);
  * - after `idleTimeout` without use, while the pool is above `minSize`;
@@ -476,6 +478,15 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     return broken
   }
 
+  /**
+   * Whether `entry` is past its lifetime for a checkout. A session is handed
+   * out at least once (as in `@effect/sql-pg`), so a lifetime shorter than the
+   * way from connect to checkout means "use once" instead of opening session
+   * after session until the checkout times out. (The sweeper retires idle
+   * sessions past their lifetime whether used or not.)
+   */
+  const expiredAt = (entry: Entry, now: number): boolean => entry.uses > 0 && now >= entry.retireAt
+
   // The sweeper: lifetime, idle timeout, and sessions closed while idle.
   const sweep = (pool: EffectPool.Pool<Session, PgError>): Effect.Effect<void> =>
     Effect.gen(function*() {
@@ -668,7 +679,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     let best: Lane | undefined
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!
-      if (!lane.closed && (!lane.entry.session.isOpen() || now >= lane.entry.retireAt || closing)) {
+      if (!lane.closed && (!lane.entry.session.isOpen() || expiredAt(lane.entry, now) || closing)) {
         lane.closed = true
         if (lane.inflight === 0) {
           releaseLane(lane)
@@ -923,7 +934,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
             metrics.publish()
           }
           if (
-            (yield* session.isClosed) || clock.currentTimeMillisUnsafe() >= entry.retireAt ||
+            (yield* session.isClosed) || expiredAt(entry, clock.currentTimeMillisUnsafe()) ||
             entry.uses >= settings.maxUses
           ) return yield* reject
           // A lane's lease is not a use: each caller it takes is (see `enterLane`).

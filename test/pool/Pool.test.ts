@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -203,6 +204,24 @@ describe("PgPool: retirement", () => {
       assert.strictEqual(new Set(sharedPids).size, 3)
       for (const maxUses of [-1, 1.5]) {
         assert.strictEqual(reasonOf(yield* Effect.exit(makePool({ maxUses })))._tag, "ConfigError")
+      }
+    }))
+
+  it.live("a lifetime shorter than the way from connect to checkout uses each session once, never loops", () =>
+    Effect.gen(function*() {
+      // Every reading of the pool's clock is a minute later than the one before: each session is past
+      // its one-second lifetime by the time a checkout looks at it.
+      const real = yield* Clock.Clock
+      let skew = 0
+      const late: Clock.Clock = Object.assign(Object.create(real) as Clock.Clock, {
+        currentTimeMillisUnsafe: () => real.currentTimeMillisUnsafe() + (skew += 60_000)
+      })
+      for (const multiplex of [false, true]) {
+        const pool = yield* makePool({ maxSize: 1, maxLifetime: "1 second", maxLifetimeJitter: 0, acquireTimeout: "5 seconds", multiplex }).pipe(
+          Effect.provideService(Clock.Clock, late)
+        )
+        const pids = yield* Effect.forEach([1, 2, 3], () => pidOf(pool))
+        assert.strictEqual(new Set(pids).size, 3)
       }
     }))
 
