@@ -7,6 +7,14 @@
  * (extension and user types, resolved by the registry from the catalog). It is
  * a plain frozen object; `value` may be `null` for a typed SQL NULL.
  *
+ * A value decoded from the server remembers its type the same way, without
+ * being wrapped: the registry's decoders `remember` each object they return
+ * (an interval, a range, a point, a composite, an array...) with its type OID
+ * in a `WeakMap`, so that the very object, sent back untyped, is declared as
+ * that type on every path instead of going as JSON or as an array literal for
+ * the server to guess. Only the identity counts: a copy (`{ ...v }`) is an
+ * ordinary value again, and nothing is added to the object itself.
+ *
  * Pure: no Effect runtime, no IO.
  *
  * @since 0.1.0
@@ -70,3 +78,24 @@ export const isTypedParam = (u: unknown): u is TypedParam =>
  */
 export const isNull = (value: unknown): boolean =>
   value === null || value === undefined || (isTypedParam(value) && (value.value === null || value.value === undefined))
+
+/** The type OIDs of decoded objects, by identity (entries go with their objects). */
+const remembered = new WeakMap<object, number>()
+
+/**
+ * Records that `value` (when it is an object that is not frozen) was decoded
+ * as type `oid`; returns `value`.
+ *
+ * @since 0.1.0
+ */
+export const remember = <A>(value: A, oid: number): A => {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) remembered.set(value, oid)
+  return value
+}
+
+/**
+ * The type OID `value` was decoded as (see `remember`), if any.
+ *
+ * @since 0.1.0
+ */
+export const rememberedOid = (value: object): number | undefined => remembered.get(value)

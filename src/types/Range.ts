@@ -47,7 +47,12 @@ export interface Range<A> {
  *
  * @since 0.1.0
  */
-export const empty: Range<never> = { lower: null, upper: null, lowerInclusive: false, upperInclusive: false, empty: true }
+export const empty: Range<never> = Object.freeze(emptyRange())
+
+/** A fresh empty range (what the decoders return: a decoded value remembers its type, see `Param.remember`). */
+function emptyRange(): Range<never> {
+  return { lower: null, upper: null, lowerInclusive: false, upperInclusive: false, empty: true }
+}
 
 /**
  * Builds a non-empty range; `bounds` as in SQL's range constructors (`"[)"` by
@@ -112,7 +117,7 @@ const decodeBinaryRange = <A>(
   const flags = buf[start]!
   if (flags & EMPTY) {
     if (end - start !== 1) return TypeCodec.fail(type, "trailing bytes after an empty range")
-    return empty
+    return emptyRange()
   }
   let p = start + 1
   let lower: A | null = null
@@ -175,7 +180,7 @@ class RangeTextParser<A> {
       const word = String.fromCharCode(...buf.subarray(this.p, this.p + 5)).toLowerCase()
       if (word !== "empty") this.fail("invalid range")
       this.p += 5
-      return empty
+      return emptyRange()
     }
     const open = buf[this.p]
     if (open !== 0x5b && open !== 0x28) this.fail("expected [ or (")

@@ -29,7 +29,12 @@
  *    known): encoded for that type, in binary when the codec can. A string is
  *    always the literal text of the value (as in psql), sent as text; for the
  *    string types, and for canonical UUIDs, the same bytes go in binary.
- * 4. An untyped value whose type the server has not declared (OID 0): its
+ * 4. An object decoded from the server (an interval, a range, a composite, an
+ *    array, a Date of a timestamp column...) remembers its type
+ *    (`Param.remember`): sent back untyped, it is declared as that type, so it
+ *    comes back as it was on every path. (json/jsonb values do not: they are
+ *    the caller's JSON, see rule 5.)
+ * 5. An untyped value whose type the server has not declared (OID 0): its
  *    text is sent with OID 0 and the server infers the type from the context,
  *    exactly as for a quoted literal. Strings, numbers (shortest exact text,
  *    `-0`, `NaN`, `Infinity`), booleans (`true`/`false`), arrays of such values
@@ -40,11 +45,11 @@
  *    as bytea, `Date` as timestamptz (binary, exact to the millisecond), an
  *    Effect `BigDecimal` as numeric, and an array of typed parameters of one
  *    type (decoded money amounts) as that type's array.
- * 5. A value that cannot be encoded for the type is a `CodecError` naming the
+ * 6. A value that cannot be encoded for the type is a `CodecError` naming the
  *    1-based parameter index, thrown by `writeParameter` before the message is
  *    sent.
  *
- * Known ambiguity of rule 4: an empty JavaScript array is `{}`, which is an
+ * Known ambiguity of rule 5: an empty JavaScript array is `{}`, which is an
  * empty array for an array column but an empty object for a json column; and a
  * polymorphic context (`jsonb_build_object('k', $1)`) cannot infer a type.
  * Typed parameters resolve both.
@@ -82,6 +87,42 @@ export type RegistryOptions = Builtins.Options
 
 const INT8_MIN = -(2n ** 63n)
 const INT8_MAX = 2n ** 63n - 1n
+
+/**
+ * Types whose decoded values do not remember their type: json and jsonb (their
+ * objects are the caller's JSON: untyped they go as JSON text, which the server
+ * reads in any JSON context) and the types whose values are never objects.
+ */
+const FORGETFUL: ReadonlySet<number> = new Set([
+  Oid.json,
+  Oid.jsonb,
+  Oid.bool,
+  Oid.int2,
+  Oid.int4,
+  Oid.int8,
+  Oid.float4,
+  Oid.float8,
+  Oid.text,
+  Oid.varchar,
+  Oid.bpchar,
+  Oid.name,
+  Oid.oid,
+  Oid.uuid
+])
+
+/**
+ * Whether an array's text form (`array_out`) has more than one dimension: a
+ * dimension decoration with more than one `[l:u]`, or `{{` (an element that
+ * starts with `{` is quoted).
+ */
+const multidimensionalText = (buf: Uint8Array, start: number, end: number): boolean => {
+  if (buf[start] === 0x5b) {
+    let dims = 0
+    for (let p = start; p < end && buf[p] !== 0x3d; p++) if (buf[p] === 0x5b) dims++
+    return dims > 1
+  }
+  return buf[start] === 0x7b && buf[start + 1] === 0x7b
+}
 
 /** A copy, never a view of the frame (see `Bytea.copyOut`). */
 const copyBytes: TypeCodec.FieldDecoder = Bytea.copyOut
@@ -147,7 +188,7 @@ const isJsonLike = (value: unknown): boolean => {
 const quoteElement = (s: string): string => "\"" + s.replace(/[\\"]/g, "\\$&") + "\""
 
 /**
- * The text sent for an untyped value when the server infers its type (rule 4).
+ * The text sent for an untyped value when the server infers its type (rule 5).
  *
  * @since 0.1.0
  */
@@ -206,6 +247,8 @@ export class Registry {
   readonly options: RegistryOptions
   private readonly codecs: Map<number, AnyCodec>
   private readonly names: Map<string, AnyCodec>
+  /** The arrays whose elements are JavaScript arrays themselves (see `decoder`). */
+  private readonly nestedArrays: Set<number>
   private readonly extensions: Readonly<Record<string, Extension.ExtensionCodec>>
 
   private constructor(
@@ -221,7 +264,11 @@ export class Registry {
     codecs.set(Oid._record, ArrayCodec.make(record, Oid._record))
     this.codecs = codecs
     this.names = new Map()
-    for (const codec of codecs.values()) this.names.set(codec.name, codec)
+    this.nestedArrays = new Set()
+    for (const codec of codecs.values()) {
+      this.names.set(codec.name, codec)
+      if (codec.valuesAreArrays && codec.arrayOid !== undefined) this.nestedArrays.add(codec.arrayOid)
+    }
   }
 
   /**
@@ -333,8 +380,20 @@ export class Registry {
    */
   decoder(oid: number, format: 0 | 1): TypeCodec.FieldDecoder {
     const codec = this.codecs.get(oid)
-    if (format === 1) return codec?.decodeBinary ?? copyBytes
-    return codec?.decodeText ?? textFallback
+    const decode = format === 1 ? codec?.decodeBinary ?? copyBytes : codec?.decodeText ?? textFallback
+    if (codec === undefined || FORGETFUL.has(oid)) return decode
+    if (this.nestedArrays.has(oid)) {
+      // An array of array-valued elements (json[], polygon[], multirange arrays...) goes back one-dimensional
+      // (TypeCodec.valuesAreArrays): only a one-dimensional one remembers its type.
+      return (buf, start, end) => {
+        const value = decode(buf, start, end)
+        return (format === 1 ? TypeCodec.int32At(buf, start) <= 1 : !multidimensionalText(buf, start, end))
+          ? Param.remember(value, oid)
+          : value
+      }
+    }
+    // The object decoded remembers its type, so that sent back untyped it is that type again (Param.remember).
+    return (buf, start, end) => Param.remember(decode(buf, start, end), oid)
   }
 
   /**
@@ -373,6 +432,10 @@ export class Registry {
     if (Param.isTypedParam(value)) {
       if (value.oid !== 0) return value.oid
       return value.typeName === undefined ? 0 : this.names.get(value.typeName)?.oid ?? 0
+    }
+    if (typeof value === "object" && value !== null) {
+      const remembered = Param.rememberedOid(value)
+      if (remembered !== undefined) return remembered
     }
     if (typeof value === "bigint") return value >= INT8_MIN && value <= INT8_MAX ? Oid.int8 : Oid.numeric
     if (value instanceof Uint8Array || value instanceof ArrayBuffer) return Oid.bytea
@@ -483,7 +546,7 @@ export class Registry {
     }
   }
 
-  /** Decides the codec, value and format of one non-NULL parameter (rules 2-4). Throws `CodecError`. */
+  /** Decides the codec, value and format of one non-NULL parameter (rules 2-5). Throws `CodecError`. */
   private plan(value: unknown, oid: number): Plan {
     if (Param.isTypedParam(value)) {
       const codec = value.oid !== 0

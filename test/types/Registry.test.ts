@@ -273,7 +273,10 @@ describe("Registry", () => {
       assert.strictEqual(r.decoder(Oid.int8, 1)(bytes(0, 0x1f, 255, 255, 255, 255, 255, 255), 0, 8), 9007199254740991)
       assert.strictEqual(r.decoder(Oid.int8, 0)(utf8("-9007199254740991"), 0, 17), -9007199254740991)
       assert.throws(() => r.decoder(Oid.int8, 0)(utf8("9007199254740993"), 0, 16), CodecError)
-      assert.deepStrictEqual(r.decoder(Oid._int8, 1), r.get(Oid._int8)!.decodeBinary)
+      // The int8[] decoder is the array codec of int8 as number: the elements are numbers.
+      const array = bytes(0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 7)
+      assert.deepStrictEqual(r.decoder(Oid._int8, 1)(array, 0, array.length), [7])
+      assert.deepStrictEqual(r.decoder(Oid._int8, 1)(array, 0, array.length), r.get(Oid._int8)!.decodeBinary!(array, 0, array.length))
     })
     it("int8 as string", () => {
       const r = Registry.make({ int8: "string" })
@@ -361,5 +364,72 @@ describe("Registry", () => {
       assert.notInclude(Catalog.typeQuery(130000), "rngmultitypid")
       assert.include(Catalog.typeQuery(180000), "rngmultitypid")
     })
+  })
+})
+
+describe("decoded values remember their type (issue 15: what is read goes back as the same type)", () => {
+  const decodeText = (oid: number, s: string, registry: Registry = defaultRegistry): unknown => {
+    const b = utf8(s)
+    return registry.decoder(oid, 0)(b, 0, b.length)
+  }
+
+  it("an interval, a range, a point, an array and a timestamp Date are declared as the type they came from", () => {
+    const cases: ReadonlyArray<readonly [number, string]> = [
+      [Oid.interval, "3 mons"],
+      [Oid.int4range, "[1,6)"],
+      [Oid.int4range, "empty"],
+      [Oid.numrange, "empty"],
+      [Oid.point, "(1,2)"],
+      [Oid._int4, "{1,NULL,3}"],
+      [Oid.int2vector, "1 2 3"],
+      [Oid.timestamp, "2024-05-31 16:08:37.123"],
+      [Oid._polygon, "{\"((0,0),(1,1),(1,0))\"}"]
+    ]
+    for (const [oid, s] of cases) {
+      const value = decodeText(oid, s)
+      assert.strictEqual(defaultRegistry.parameterOid(value), oid, s)
+      assert.strictEqual(send(value).oid, oid, s)
+    }
+    // A two-dimensional array of array-valued elements would go back one-dimensional: it does not remember.
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._polygon, "{{\"((0,0),(1,1))\"}}")), 0)
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "{{1,2},{3,4}}")), 0)
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "[0:0][1:1]={{1}}")), 0)
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "{\"{\\\"a\\\": 1}\",null}")), Oid._jsonb)
+  })
+
+  it("an interval sent back with the cache off goes in binary as an interval, not as JSON text", () => {
+    const value = decodeText(Oid.interval, "1 year 2 mons 3 days 04:05:06.789")
+    const r = send(value)
+    assert.strictEqual(r.oid, Oid.interval)
+    assert.strictEqual(r.format, 1)
+    // A copy is an ordinary object again: JSON text for the server to infer.
+    assert.strictEqual(defaultRegistry.parameterOid({ ...(value as object) }), 0)
+  })
+
+  it("json and jsonb values and primitives do not remember; shared constants are never marked", () => {
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid.jsonb, "{\"a\": 1}")), 0)
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid.json, "[1]")), 0)
+    assert.strictEqual(decodeText(Oid.text, "x"), "x")
+    // Every decoded empty range is a fresh object; the shared PgTypes.emptyRange is frozen and stays untyped.
+    const a = decodeText(Oid.int4range, "empty")
+    const b = decodeText(Oid.numrange, "empty")
+    assert.notStrictEqual(a, b)
+    assert.deepStrictEqual(a, PgTypes.emptyRange)
+    assert.isTrue(Object.isFrozen(PgTypes.emptyRange))
+    assert.strictEqual(defaultRegistry.parameterOid(PgTypes.emptyRange), 0)
+  })
+
+  it("money decodes tagged as money, and arrays of typed parameters of one type are that type's array", () => {
+    const money = decodeText(Oid.money, "$12.34")
+    assert.deepStrictEqual(money, PgTypes.money(1234n))
+    const r = send(money)
+    assert.strictEqual(r.oid, Oid.money)
+    assert.strictEqual(r.format, 1)
+    assert.deepStrictEqual(r.bytes, bytes(0, 0, 0, 0, 0, 0, 0x04, 0xd2))
+    assert.strictEqual(defaultRegistry.parameterOid([PgTypes.money(1n), null, [PgTypes.money(2n)]]), Oid._money)
+    assert.strictEqual(defaultRegistry.parameterOid([PgTypes.int4(1), PgTypes.int4(2)]), Oid._int4)
+    assert.strictEqual(defaultRegistry.parameterOid([PgTypes.int4(1), PgTypes.int8(2)]), 0)
+    assert.strictEqual(defaultRegistry.parameterOid([1, PgTypes.int4(2)]), 0)
+    assert.strictEqual(defaultRegistry.parameterOid(PgTypes.bounded([PgTypes.money(1n)], [0])), Oid._money)
   })
 })

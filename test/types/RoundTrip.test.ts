@@ -13,7 +13,13 @@
  *   server's own text: untyped with the cache on (the server declares the
  *   type, the value goes in binary where the codec can), as the codec's text
  *   form with the cache off (OID 0: the server's input function parses it), and
- *   untyped with the cache off for the values the parameter rules infer.
+ *   untyped with the cache off (the unnamed statement).
+ * The two untyped round trips are the write-back property of issue 15: a value
+ * decoded from the server and sent back as it is stays the same value on the
+ * server, on the cached and on the unnamed path. The server compares by its own
+ * text (`::text`), which is stricter than `=` (it tells `1.50` from `1.5` and
+ * `-0` from `0`) and works for the types without an equality operator (json,
+ * point, polygon, pg_snapshot...).
  * Values that cannot go back that way are listed below with the reason; the
  * lists are checked (each listed case still fails), and the untyped ones go
  * back typed (`PgTypes`) unless listed again.
@@ -41,7 +47,6 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { type CodecError, PgError } from "../../src/errors/PgError.ts"
 import * as PgSession from "../../src/session/Session.ts"
-import * as ArrayCodec from "../../src/types/Array.ts"
 import { builtinTypes } from "../../src/types/Oid.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import { Registry } from "../../src/types/Registry.ts"
@@ -263,7 +268,6 @@ const NESTED_VALUES_ARE_ARRAYS =
   "the elements are themselves JavaScript arrays (TypeCodec.valuesAreArrays), so a nested JavaScript array is " +
   "one element, not a dimension: a multi-dimensional array of json, polygons, multiranges or records goes back " +
   "one-dimensional"
-const BIGINT_ELEMENTS = "bigint elements go as their digits in an array literal, which the element type does not read"
 
 /** Untyped values that do not come back through the cache-on session (they do typed, unless in `typedFails`). */
 const untypedFails: Readonly<Record<string, string>> = {
@@ -316,17 +320,15 @@ const textFormFails: Readonly<Record<string, string>> = {
   "record nested": ANONYMOUS_RECORD
 }
 
-/** Untyped values the cache-off session sends with OID 0 (or a declared OID) that the server does not read back. */
-const inferenceFails: Readonly<Record<string, string>> = {
-  // An array of numbers goes as an array literal, which jsonb[] reads element by element.
-  ...Object.fromEntries(Object.entries(untypedFails).filter(([label]) => label !== "jsonb[] 2d")),
-  "int2vector": "an array goes as an array literal ({1,2,3}); int2vector's input is space-separated",
-  "oidvector": "an array goes as an array literal; oidvector's input is space-separated",
-  "timestamptz[]": BIGINT_ELEMENTS,
-  "timestamp[] of timestamp": BIGINT_ELEMENTS,
-  "timestamptz[] of timestamptz": BIGINT_ELEMENTS,
-  "money[] of money": BIGINT_ELEMENTS
-}
+/**
+ * Decoded values that do not come back untyped through the cache-off session (the unnamed statement: the
+ * declared type is the value's own, or OID 0 for the server to infer). The same as with the cache on, except
+ * the 2-D jsonb[]: json arrays do not remember their type, so it goes as an array literal of numbers, which the
+ * server reads element by element.
+ */
+const inferenceFails: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(untypedFails).filter(([label]) => label !== "jsonb[] 2d")
+)
 
 /** Types whose text result carries less than the binary one (or other JavaScript values). */
 const decodeDiffers = (run: CaseRun): string | undefined => {
@@ -448,8 +450,8 @@ interface CaseRun {
   readonly typed: Outcome
   /** The codec's text form as a string, cache off (OID 0). */
   readonly asText: Outcome
-  /** Untyped, cache off, for the values the parameter rules infer. */
-  readonly inferred: Outcome | undefined
+  /** Untyped, cache off (the unnamed statement), the value as that session decoded it. */
+  readonly inferred: Outcome
 }
 
 /**
@@ -475,13 +477,6 @@ const outcome = (effect: Effect.Effect<PgSession.QueryResult, PgError>): Effect.
     onFailure: (error): Outcome => ({ ok: false, error: errorText(error) }),
     onSuccess: (result): Outcome => ({ ok: true, text: textOf(result.rows[0]!["t"]) })
   })
-
-/** Values the parameter rules send without a type of their own: primitives, Dates, bytes, and arrays of them. */
-const inferable = (v: unknown): boolean =>
-  v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean" ||
-  typeof v === "bigint" || v instanceof Date || v instanceof Uint8Array ||
-  (Array.isArray(v) && v.every(inferable)) ||
-  (ArrayCodec.isBoundedArray(v) && inferable(v.elements))
 
 /** Runs every case through two sessions of `database` (see the module header); one `CaseRun` per label. */
 const runCases = (server: ServerInfo, database: string, cases: ReadonlyArray<Case>) =>
@@ -527,9 +522,7 @@ const runCases = (server: ServerInfo, database: string, cases: ReadonlyArray<Cas
           untyped: yield* outcome(binary.query(`${back} /* untyped ${i} */`, [v])),
           typed: yield* outcome(binary.query(`${back} /* typed ${i} */`, [PgTypes.typedOid(oid, v)])),
           asText: yield* outcome(Effect.flatMap(literal, (l) => text.query(`${back} /* as text ${i} */`, [l]))),
-          inferred: inferable(v) || oid === PgTypes.Oid.json || oid === PgTypes.Oid.jsonb
-            ? yield* outcome(text.query(`${back} /* inferred ${i} */`, [v]))
-            : undefined
+          inferred: yield* outcome(text.query(`${back} /* inferred ${i} */`, [fromText]))
         }
         return run
       }), { concurrency: "unbounded" })
@@ -715,7 +708,7 @@ const targetedTests = (it: It, label: string, server: ServerInfo): void => {
         }
       }))
 
-    it.effect("a Date for a timestamp column: PgTypes.timestamp in any TimeZone; an untyped Date is a timestamptz", () =>
+    it.effect("a Date for a timestamp column: the decoded one or PgTypes.timestamp in any TimeZone; a new untyped Date is a timestamptz", () =>
       Effect.gen(function*() {
         const table = tableName()
         const session = yield* sessions({ parameters: { TimeZone: "America/New_York" } })
@@ -727,8 +720,13 @@ const targetedTests = (it: It, label: string, server: ServerInfo): void => {
           PgTypes.timestamp(ts)
         ])
         assert.strictEqual(typed.rows[0]!["n"], 1)
-        // Untyped, a Date is declared timestamptz, so the column is compared in the session's TimeZone.
-        const untyped = yield* session.query(`SELECT count(*)::int4 AS n FROM ${table} WHERE ts = $1 /* untyped */`, [ts])
+        // The decoded Date remembers its type (timestamp): sent back untyped it finds its row.
+        const decoded = yield* session.query(`SELECT count(*)::int4 AS n FROM ${table} WHERE ts = $1 /* decoded */`, [ts])
+        assert.strictEqual(decoded.rows[0]!["n"], 1)
+        // Any other untyped Date is declared timestamptz, so the column is compared in the session's TimeZone.
+        const untyped = yield* session.query(`SELECT count(*)::int4 AS n FROM ${table} WHERE ts = $1 /* untyped */`, [
+          new Date(ts.getTime())
+        ])
         assert.strictEqual(untyped.rows[0]!["n"], 0)
       }))
 
@@ -1304,12 +1302,11 @@ layer(Scratch.layer, { excludeTestServices: true, timeout: 120_000 })("value typ
               const textReason = textFormFails[c.label]
               if (textReason === undefined) assertPrints(run.asText, run, "text form, cache off")
               else assertStillFails(run.asText, run, "text form, cache off", textReason)
-              // 5. Untyped with the cache off: OID 0 text, or the type the parameter rules declare.
-              if (run.inferred !== undefined) {
-                const inferenceReason = inferenceFails[c.label]
-                if (inferenceReason === undefined) assertPrints(run.inferred, run, "untyped, cache off")
-                else assertStillFails(run.inferred, run, "untyped, cache off", inferenceReason)
-              }
+              // 5. Untyped with the cache off: the value's remembered type, the type the parameter rules
+              // declare, or OID 0 text.
+              const inferenceReason = inferenceFails[c.label]
+              if (inferenceReason === undefined) assertPrints(run.inferred, run, "untyped, cache off")
+              else assertStillFails(run.inferred, run, "untyped, cache off", inferenceReason)
             }))
         }
       })
