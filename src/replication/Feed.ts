@@ -17,9 +17,8 @@
  *   acknowledged (see `AckState`).
  * - Closing the Scope (the consumer is done, failed or interrupted) never
  *   acknowledges anything: it sends CopyDone, discards what is buffered, waits
- *   at most `COPY_END_TIMEOUT_MILLIS` for the server's CopyDone and
- *   ReadyForQuery, then the connection is terminated; the walsender exits and
- *   the slot is released.
+ *   at most `COPY_END_TIMEOUT_MILLIS` for the server's CopyDone, then sends
+ *   Terminate; the walsender exits and the slot is released.
  *
  * @since 0.1.0
  */
@@ -149,7 +148,15 @@ export class Feed implements Link.CopyBothHandler {
     this.link.conn.breakWith(new PgError({ reason: new ProtocolError({ message, messageName: "CopyData" }) }))
   }
 
+  /** The stream is being closed by the client (`close`). */
+  private closing = false
+
   onServerDone(): void {
+    // Ending on the client's initiative: both CopyDones are through, so Terminate now. A logical walsender may
+    // still send a keepalive after its CopyDone (it checks for one before it sees that streaming is over), which
+    // the connection core would take for a desync before the CommandComplete; Terminate is a clean end for the
+    // walsender either way (it exits on 'X').
+    if (this.closing) this.link.conn.terminate()
     this.wake()
   }
 
@@ -258,6 +265,8 @@ export class Feed implements Link.CopyBothHandler {
    * is broken. Nothing is acknowledged.
    */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
+    this.closing = true
+    if (this.request.serverDone) this.link.conn.terminate()
     this.request.finish()
     this.items = []
     this.bytes = 0

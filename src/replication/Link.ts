@@ -48,7 +48,10 @@ import type { Writer } from "../wire/Writer.ts"
  *
  * @since 0.1.0
  */
-export type ConnectOptions = Omit<PgConfig.Options, "replication">
+export type ConnectOptions = Omit<PgConfig.Options, "replication"> & {
+  /** Receives a PQtrace-style line for every message sent and received (see `Trace`). */
+  readonly trace?: ((line: string) => void) | undefined
+}
 
 /**
  * The kind of walsender: `database` for logical replication (SQL allowed, a
@@ -298,7 +301,8 @@ const connectionError = (message: string) => new PgError({ reason: new Connectio
  */
 export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, PgError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* PgConfig.load({ ...options, replication: mode === "database" ? "database" : "true" })
+    const { trace, ...libpq } = options
+    const config = yield* PgConfig.load({ ...libpq, replication: mode === "database" ? "database" : "true" })
     const settings = PgConfig.toSessionOptions(config)
     const policy = yield* Effect.fromResult(
       AuthPolicy.make({ requireAuth: settings.requireAuth, channelBinding: settings.channelBinding })
@@ -358,7 +362,8 @@ export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, P
               tls: false,
               peerCertificate: undefined
             },
-            mode
+            mode,
+            trace
           }),
           (link) => Effect.sync(() => link.conn.terminate())
         ))
@@ -387,6 +392,7 @@ interface Attempt {
   readonly keepAlive: Transport.KeepAlive
   readonly startup: StartupOptions
   readonly mode: Mode
+  readonly trace: ((line: string) => void) | undefined
 }
 
 /**
@@ -406,7 +412,7 @@ const openOnce = (a: Attempt): Effect.Effect<Link, PgError> => {
   let established: Establish.Established | undefined
   const run = Effect.gen(function*() {
     established = yield* Establish.open(a.target, a.host, a.encryption, a.tls, a.timeoutMillis, a.keepAlive, a.canFallBack, true)
-    const conn = new Connection(NO_HOOKS)
+    const conn = new Connection(NO_HOOKS, { trace: a.trace })
     conn.attach(established.socket, established.reads)
     const startup: StartupOptions = {
       ...a.startup,

@@ -173,3 +173,29 @@ describe("PgReplication.logical: ending the stream", () => {
       )
     }).pipe(Effect.scoped), 60_000)
 })
+
+describe("PgReplication.logical: how CopyBoth ends", () => {
+  it.live("the end of the consumer is CopyDone both ways, then Terminate", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      yield* session.query(`insert into ${f.table} values (1, 'a')`)
+      const lines: Array<string> = []
+      const txs = yield* Stream.runCollect(Stream.take(
+        PgReplication.transactions(stream(f, {}, { trace: (line) => lines.push(line) })),
+        1
+      ))
+      assert.deepStrictEqual(insertedIds(txs[0]!), [1])
+      const frames = lines.map((line) => {
+        const [direction, , rest] = line.split("\t")
+        return `${direction} ${(rest ?? "").split(" ")[0]}`
+      })
+      const clientDone = frames.indexOf("F CopyDone")
+      assert.isAtLeast(clientDone, 0, "the client sent CopyDone")
+      const after = frames.slice(clientDone + 1)
+      assert.notInclude(after, "F CopyData", "nothing is sent after CopyDone")
+      const serverDone = after.indexOf("B CopyDone")
+      assert.isAtLeast(serverDone, 0, "the server answered with CopyDone")
+      assert.strictEqual(frames[frames.length - 1], "F Terminate", "then Terminate, the walsender's clean exit")
+    }).pipe(Effect.scoped), 60_000)
+})
