@@ -34,7 +34,7 @@ import { authenticate } from "./Auth.ts"
 import type * as Cancel from "./Cancel.ts"
 import { KEY_BYTES_3_0, KEY_BYTES_3_2 } from "./Cancel.ts"
 import * as Copy from "./Copy.ts"
-import { type Outcome, Session } from "./Handler.ts"
+import { type Handler, type Outcome, Session } from "./Handler.ts"
 import * as Machine from "./Machine.ts"
 import { negotiate } from "./Negotiate.ts"
 import {
@@ -198,7 +198,18 @@ export const run = <R>(
       if (Option.isNone(started)) wire.destroy()
       return
     }
-    const { negotiated, values } = started.value
+    const { negotiated, values, info } = started.value
+    let handler: Handler<R>
+    if (typeof options.handler === "function") {
+      const made = yield* Effect.exit(options.handler(info))
+      if (Exit.isFailure(made)) {
+        sendError(wire, ServerError.fatal(Copy.failureOf(made.cause)))
+        return
+      }
+      handler = made.value
+    } else {
+      handler = options.handler
+    }
     const key = yield* shared.registry.register(
       negotiated.minor >= 2 ? KEY_BYTES_3_2 : KEY_BYTES_3_0,
       () => interruptRunning(true)
@@ -322,7 +333,7 @@ export const run = <R>(
         yield* closePortal("")
         const result = yield* statement(Effect.scoped(Effect.gen(function*() {
           const scope = yield* Effect.scope
-          const pull = yield* Stream.toPull(options.handler.simple(sql))
+          const pull = yield* Stream.toPull(handler.simple(sql))
           while (true) {
             const chunk = yield* Pull.catchDone(pull, () => Effect.succeed(undefined))
             if (chunk === undefined) return
@@ -361,7 +372,7 @@ export const run = <R>(
       Effect.gen(function*() {
         switch (message._tag) {
           case "Parse": {
-            const prepare = options.handler.prepare
+            const prepare = handler.prepare
             if (prepare === undefined) {
               return ServerError.featureNotSupported("the extended query protocol is not supported by this server")
             }
@@ -476,7 +487,7 @@ export const run = <R>(
 
     const functionCall = (message: Extract<Frontend.FrontendMessage, { _tag: "FunctionCall" }>) =>
       Effect.gen(function*() {
-        const call = options.handler.functionCall
+        const call = handler.functionCall
         const result = call === undefined
           ? { error: ServerError.featureNotSupported("function calls are not supported by this server") }
           : yield* statement(call(message.functionOid, message.arguments.map((a) => (a === null ? null : a.slice())), message.resultFormat))
@@ -551,4 +562,4 @@ export const run = <R>(
   })).pipe(
     // The loop turns every failure into an ErrorResponse; a defect here is a bug of the engine, kept off the listener.
     Effect.catchCause((cause) => Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.logError("server connection defect", cause))
-  )
+  ) as Effect.Effect<void, never, Exclude<R, Session>>

@@ -7,6 +7,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { ScramSecret } from "../auth/Scram.ts"
 import type { Handler, Session } from "./Handler.ts"
 import type { ServerError } from "./ServerError.ts"
@@ -137,7 +138,12 @@ export interface ServeOptions<R = never> {
    * refusal (a `ServerError`, sent FATAL: e.g. `ServerError.unknownDatabase`).
    */
   readonly parameters?: ((info: StartupInfo) => Effect.Effect<Readonly<Record<string, string>>, ServerError, R>) | undefined
-  readonly handler: Handler<R>
+  /**
+   * The program behind the server: one handler for every connection, or a
+   * function making one per connection after authentication, in the
+   * connection's Scope (a relay opens its upstream session there).
+   */
+  readonly handler: Handler<R> | ((info: StartupInfo) => Effect.Effect<Handler<R>, ServerError, R | Scope.Scope>)
   readonly limits?: Limits | undefined
 }
 
