@@ -12,22 +12,33 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
+import type { ChannelBinding } from "../config/AuthKeywords.ts"
+import type {
+  GssEncMode,
+  LoadBalanceHosts,
+  ProtocolVersion,
+  SslCertMode,
+  SslMode,
+  SslNegotiation,
+  TargetSessionAttrs,
+  TlsVersion
+} from "../config/Vocabulary.ts"
 import type { PgError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import { defaultRegistry, type Registry } from "../types/Registry.ts"
-import type { GssEncMode, SslMode, SslNegotiation, TlsVersion } from "./Establish.ts"
-import type { BatchItem, FunctionCallResult, QueryTracker } from "./Requests.ts"
+import type { FunctionCallResult, QueryTracker } from "./Requests.ts"
+import type { BatchItem } from "./ResultSets.ts"
 import type { Field, Notice, QueryResult, Row, RowMode } from "./Result.ts"
 import type { CopyResult } from "./Streaming.ts"
 
 export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, QueryTracker, Row, RowMode }
 
 /**
- * `target_session_attrs` (libpq-connect.sgml).
+ * `target_session_attrs` (libpq-connect.sgml), as the configuration defines it.
  *
  * @since 0.1.0
  */
-export type TargetSessionAttrs = "any" | "read-write" | "read-only" | "primary" | "standby" | "prefer-standby"
+export type { TargetSessionAttrs }
 
 /**
  * Options of `connect`: libpq's connection keywords in camelCase, plus
@@ -81,7 +92,7 @@ export interface SessionOptions {
   /** libpq `sslcrldir`. */
   readonly sslCrlDir?: string | undefined
   /** libpq `sslcertmode`: "allow" (default) or "disable" ("require" is refused, as libpq without it). */
-  readonly sslCertMode?: "disable" | "allow" | undefined
+  readonly sslCertMode?: SslCertMode | undefined
   /** libpq `sslkeylogfile`. */
   readonly sslKeyLogFile?: string | undefined
   /** libpq `ssl_min_protocol_version`. Default "TLSv1.2". */
@@ -89,13 +100,13 @@ export interface SessionOptions {
   /** libpq `ssl_max_protocol_version`. */
   readonly sslMaxProtocolVersion?: TlsVersion | undefined
   /** libpq `channel_binding`: "disable", "prefer" (default), "require". */
-  readonly channelBinding?: "disable" | "prefer" | "require" | undefined
+  readonly channelBinding?: ChannelBinding | undefined
   /** libpq `require_auth`: a comma-separated list of methods, or of negated methods (`!md5,!password`). */
   readonly requireAuth?: string | undefined
   /** libpq `target_session_attrs`. Default "any". */
   readonly targetSessionAttrs?: TargetSessionAttrs | undefined
   /** libpq `load_balance_hosts`: "disable" (default) or "random". */
-  readonly loadBalanceHosts?: "disable" | "random" | undefined
+  readonly loadBalanceHosts?: LoadBalanceHosts | undefined
   /** The random source for `loadBalanceHosts: "random"` (tests). Default Math.random. */
   readonly random?: (() => number) | undefined
   /** libpq `keepalives`. Default true. */
@@ -112,9 +123,9 @@ export interface SessionOptions {
   /** Extra run-time parameters sent in the StartupMessage (`options`-style settings such as `search_path`). */
   readonly parameters?: Readonly<Record<string, string>> | undefined
   /** Protocol version to ask for: "3.2" (default) or "3.0". */
-  readonly protocolVersion?: "3.0" | "3.2" | undefined
+  readonly protocolVersion?: ProtocolVersion | undefined
   /** Lowest protocol version accepted when the server offers an older one. Default "3.0". */
-  readonly minProtocolVersion?: "3.0" | "3.2" | undefined
+  readonly minProtocolVersion?: ProtocolVersion | undefined
   /** Connect + authenticate timeout per host attempt, in milliseconds (0: none). Default: `connect_timeout` from the connection string or `PGCONNECT_TIMEOUT` (seconds), else 30000. */
   readonly connectTimeout?: number | undefined
   /** Prepared statements cached per session (LRU). 0 disables the cache: every query uses the unnamed statement (safe behind transaction poolers). Default 256. */

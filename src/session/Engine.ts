@@ -28,18 +28,9 @@ import type { Notification, SessionOptions } from "./Api.ts"
 import { Connection, type Request } from "./Connection.ts"
 import type { Encryption } from "./Establish.ts"
 import { Interruption } from "./Interruption.ts"
-import {
-  BatchRequest,
-  BatchStatement,
-  CloseRequest,
-  declaredTypes,
-  NO_PARAMS,
-  PrepareRequest,
-  type QueryOwner,
-  type QueryRequest,
-  type ResultSetsOwner,
-  type ResultSetsRequest
-} from "./Requests.ts"
+import { declaredTypes, NO_PARAMS } from "./Frames.ts"
+import { CloseRequest, PrepareRequest, type QueryOwner, type QueryRequest } from "./Requests.ts"
+import { BatchRequest, BatchStatement, type ResultSetsOwner, type ResultSetsRequest } from "./ResultSets.ts"
 import type { Field, Notice } from "./Result.ts"
 import { decide, ENDS_TRANSACTION } from "./Settle.ts"
 import { Statement, StatementCache } from "./Statement.ts"

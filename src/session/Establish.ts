@@ -39,21 +39,14 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
 import * as Hosts from "../config/Hosts.ts"
+import type { GssEncMode, SslCertMode, SslMode, SslNegotiation, TlsVersion } from "../config/Vocabulary.ts"
 import { ConfigError, PgError, TlsError } from "../errors/PgError.ts"
 import * as StartupCodec from "../protocol/Startup.ts"
 import * as Transport from "../transport/Transport.ts"
 
-/** @since 0.1.0 */
-export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full"
-/** @since 0.1.0 */
-export type SslNegotiation = "postgres" | "direct"
-/** @since 0.1.0 */
-export type GssEncMode = "disable" | "prefer" | "require"
-/** @since 0.1.0 */
-export type TlsVersion = "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
-
 /**
- * TLS settings of a session (libpq's `ssl*` keywords).
+ * TLS settings of a session (libpq's `ssl*` keywords, typed by the
+ * configuration's vocabulary).
  *
  * @since 0.1.0
  */
@@ -79,7 +72,7 @@ export interface TlsSettings {
   /** A directory of CRL files (every file in it is read). */
   readonly sslCrlDir?: string | undefined
   /** "allow" (default): send a client certificate when one is configured; "disable": never. */
-  readonly sslCertMode?: "disable" | "allow" | undefined
+  readonly sslCertMode?: SslCertMode | undefined
   /** Append TLS key material in NSS key log format (for packet analysers), as libpq's `sslkeylogfile`. */
   readonly sslKeyLogFile?: string | undefined
 }
@@ -98,9 +91,6 @@ export type Encryption = "plain" | "tls" | "direct-tls"
  */
 export const encryptionOrder = (settings: TlsSettings): Effect.Effect<ReadonlyArray<Encryption>, PgError> => {
   const mode = settings.sslMode
-  if (settings.gssEncMode === "require") {
-    return configError("gssencmode", "gssencmode=require: GSSAPI encryption is not supported (no GSSAPI library)")
-  }
   if (settings.sslNegotiation === "direct" && (mode === "disable" || mode === "allow" || mode === "prefer")) {
     return configError("sslnegotiation", `sslnegotiation=direct requires sslmode require, verify-ca or verify-full (got ${mode})`)
   }

@@ -21,18 +21,16 @@ import type { Notification, PreparedStatement, QueryOptions, Session, StreamOpti
 import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
 import { DRAIN_TIMEOUT_MILLIS } from "./Interruption.ts"
+import { NO_PARAMS } from "./Frames.ts"
 import {
-  type BatchItem,
-  BatchRequest,
-  NO_PARAMS,
   CloseRequest,
   FunctionCallRequest,
   PrepareRequest,
   QueryRequest,
   type QueryTracker,
-  type Resume,
-  SimpleRequest
+  type Resume
 } from "./Requests.ts"
+import { type BatchItem, BatchRequest, SimpleRequest } from "./ResultSets.ts"
 import type { QueryResult, Row } from "./Result.ts"
 import { Statement } from "./Statement.ts"
 import { CopyInRequest, type CopyResult, CopyOutRequest, StreamRequest } from "./Streaming.ts"
