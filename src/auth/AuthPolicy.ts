@@ -37,6 +37,8 @@
  * @since 0.1.0
  */
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as AuthKeywords from "../config/AuthKeywords.ts"
 import { AuthError, ConfigError } from "../errors/PgError.ts"
 import { MECHANISM, MECHANISM_PLUS, type Mechanism } from "./Scram.ts"
 
@@ -64,7 +66,7 @@ export type AuthRequest =
  *
  * @since 0.1.0
  */
-export type RequireAuthMethod = "password" | "md5" | "gss" | "sspi" | "scram-sha-256" | "oauth"
+export type RequireAuthMethod = Exclude<AuthKeywords.RequireAuthMethod, "none">
 
 /** SASL mechanisms `require_auth` can name. */
 type SaslMethod = "scram-sha-256" | "oauth"
@@ -90,7 +92,7 @@ export interface RequireAuth {
  *
  * @since 0.1.0
  */
-export type ChannelBindingMode = "disable" | "prefer" | "require"
+export type ChannelBindingMode = AuthKeywords.ChannelBinding
 
 /**
  * The policy for one connection attempt.
@@ -166,77 +168,45 @@ const configError = (parameter: string, message: string) => Result.fail(new Conf
  *
  * **Details**
  *
- * `undefined` and the empty string mean no requirement. Fails with a
- * `ConfigError` (parameter `require_auth`) for an unknown method, a mix of
- * negated and plain methods, or a method given twice. The list is split at
- * every comma with no trimming, as libpq does: `"md5, password"` names the
- * unknown method `" password"`.
+ * `undefined` and the empty string mean no requirement. The list's grammar
+ * (and its `ConfigError`s, parameter `require_auth`: an unknown method, a mix
+ * of negated and plain methods, a method given twice) is the keyword's
+ * (`AuthKeywords.parseRequireAuth`); this gives each method its requests. A
+ * negated list starts from everything and subtracts.
  *
  * @since 0.1.0
  */
-export const parseRequireAuth = (value: string | undefined): Result.Result<RequireAuth | undefined, ConfigError> => {
-  if (value === undefined || value === "") return Result.succeed(undefined)
-  let authRequired = true
-  const allowed = new Set<AuthRequest>()
-  const sasl = new Set<SaslMethod>()
-  let negated = false
-  const parts = value.split(",")
-  for (let k = 0; k < parts.length; k++) {
-    const part = parts[k]!
-    let method: string
-    if (part.startsWith("!")) {
-      if (k === 0) {
-        // A negated list starts from everything and subtracts.
-        authRequired = false
-        for (const r of ALL_REQUESTS) allowed.add(r)
-        sasl.add("scram-sha-256").add("oauth")
-      } else if (!negated) {
-        return configError("require_auth", `negative require_auth method "${part}" cannot be mixed with non-negative methods`)
-      }
-      negated = true
-      method = part.slice(1)
-    } else if (negated) {
-      return configError("require_auth", `require_auth method "${part}" cannot be mixed with negative methods`)
-    } else {
-      method = part
-    }
-    const duplicate = () => configError("require_auth", `require_auth method "${part}" is specified more than once`)
+export const parseRequireAuth = (value: string | undefined): Result.Result<RequireAuth | undefined, ConfigError> =>
+  Result.map(AuthKeywords.parseRequireAuth(value), (list) => list === undefined ? undefined : requireAuthOf(list))
 
+const requireAuthOf = (list: AuthKeywords.RequireAuthList): RequireAuth => {
+  const negated = list.negated
+  // "none" allows (or "!none" forbids) AuthenticationOk without an exchange.
+  const authRequired = negated === list.methods.includes("none")
+  const allowed = new Set<AuthRequest>(negated ? ALL_REQUESTS : [])
+  const sasl = new Set<SaslMethod>(negated ? ["scram-sha-256", "oauth"] : [])
+  for (const method of list.methods) {
     switch (method) {
-      case "none": {
-        // "none" allows (or "!none" forbids) AuthenticationOk without an exchange.
-        if (negated === authRequired) return duplicate()
-        authRequired = negated
+      case "none":
         break
-      }
       case "scram-sha-256":
-      case "oauth": {
-        if (negated ? !sasl.delete(method) : sasl.has(method)) return duplicate()
-        if (!negated) sasl.add(method)
+      case "oauth":
+        if (negated) sasl.delete(method)
+        else sasl.add(method)
         break
-      }
-      case "password":
-      case "md5":
-      case "gss":
-      case "sspi": {
-        const requests = REQUESTS_OF[method]
-        if (negated) {
-          if (!requests.some((r) => allowed.has(r))) return duplicate()
-          for (const r of requests) allowed.delete(r)
-        } else {
-          if (requests.every((r) => allowed.has(r))) return duplicate()
-          for (const r of requests) allowed.add(r)
-        }
-        break
-      }
       default:
-        return configError("require_auth", `invalid require_auth value: "${method}"`)
+        for (const r of REQUESTS_OF[method]) {
+          if (negated) allowed.delete(r)
+          else allowed.add(r)
+        }
     }
   }
   // SASL requests are allowed exactly when some SASL mechanism is.
-  if (sasl.size > 0) for (const r of SASL_REQUESTS) allowed.add(r)
-  else for (const r of SASL_REQUESTS) allowed.delete(r)
-  return Result.succeed({ source: value, authRequired, allowedRequests: allowed, allowedSasl: sasl })
+  for (const r of SASL_REQUESTS) {
+    if (sasl.size > 0) allowed.add(r)
+    else allowed.delete(r)
+  }
+  return { source: list.source, authRequired, allowedRequests: allowed, allowedSasl: sasl }
 }
 
 /**
@@ -246,7 +216,7 @@ export const parseRequireAuth = (value: string | undefined): Result.Result<Requi
  */
 export const parseChannelBinding = (value: string | undefined): Result.Result<ChannelBindingMode, ConfigError> => {
   if (value === undefined) return Result.succeed("prefer")
-  if (value === "disable" || value === "prefer" || value === "require") return Result.succeed(value)
+  if (Schema.is(AuthKeywords.ChannelBinding)(value)) return Result.succeed(value)
   return configError("channel_binding", `invalid channel_binding value: "${value}"`)
 }
 

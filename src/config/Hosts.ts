@@ -27,7 +27,7 @@
  *
  * @since 0.1.0
  */
-import type { HostSpec, LoadBalanceHosts, SslMode } from "./Config.ts"
+import type { HostSpec, LoadBalanceHosts, SslMode } from "./Vocabulary.ts"
 
 /**
  * How one attempt reaches its server.
