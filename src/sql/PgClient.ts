@@ -457,7 +457,7 @@ class SessionConnection implements Connection {
     if (params.length > 0) return this.values(sql, params, UNNAMED_ARRAY_ROWS, "executeValuesUnprepared")
     return Effect.mapError(
       Effect.map(
-        this.session.simple(sql, { rowMode: "array" }),
+        this.session.simple(sql, ARRAY_ROWS),
         (results) => (results[results.length - 1]?.rows ?? []) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
       ),
       (error) => toSqlError(error, "executeValuesUnprepared")
