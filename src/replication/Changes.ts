@@ -262,21 +262,9 @@ export class Decoder {
   private apply(m: PgOutput.LogicalReplicationMessage, out: Array<Change>): void {
     switch (m._tag) {
       case "Begin":
-        this.xid = m.xid
-        out.push({ _tag: "Begin", xid: m.xid, finalLsn: m.finalLsn, commitTime: Replication.toDate(m.commitTimestamp) })
-        return
-      case "Commit": {
-        const endLsn = m.endLsn
-        out.push({
-          _tag: "Commit",
-          xid: this.xid,
-          commitLsn: m.commitLsn,
-          endLsn,
-          commitTime: Replication.toDate(m.commitTimestamp),
-          ack: this.ackTo(endLsn)
-        })
-        return
-      }
+        return this.begin(m.xid, m.finalLsn, m.commitTimestamp, out)
+      case "Commit":
+        return this.commit(this.xid, m.commitLsn, m.endLsn, m.commitTimestamp, out)
       case "Relation":
         return this.relation(m, out)
       case "Type":
@@ -350,47 +338,17 @@ export class Decoder {
         return
       }
       case "StreamCommit": {
-        const held = this.streamed.get(m.xid) ?? []
-        this.streamed.delete(m.xid)
-        this.xid = m.xid
-        out.push({ _tag: "Begin", xid: m.xid, finalLsn: m.commitLsn, commitTime: Replication.toDate(m.commitTimestamp) })
-        for (const h of held) this.apply(h, out)
-        const endLsn = m.endLsn
-        out.push({
-          _tag: "Commit",
-          xid: m.xid,
-          commitLsn: m.commitLsn,
-          endLsn,
-          commitTime: Replication.toDate(m.commitTimestamp),
-          ack: this.ackTo(endLsn)
-        })
-        return
+        this.begin(m.xid, m.commitLsn, m.commitTimestamp, out)
+        this.replay(m.xid, out)
+        return this.commit(m.xid, m.commitLsn, m.endLsn, m.commitTimestamp, out)
       }
       case "BeginPrepare":
-        this.xid = m.xid
-        out.push({
-          _tag: "BeginPrepare",
-          xid: m.xid,
-          gid: m.gid,
-          prepareLsn: m.prepareLsn,
-          endLsn: m.endLsn,
-          prepareTime: Replication.toDate(m.prepareTimestamp)
-        })
-        return
+        return this.beginPrepare(m, out)
       case "StreamPrepare":
       case "Prepare": {
         if (m._tag === "StreamPrepare") {
-          const held = this.streamed.get(m.xid) ?? []
-          this.streamed.delete(m.xid)
-          out.push({
-            _tag: "BeginPrepare",
-            xid: m.xid,
-            gid: m.gid,
-            prepareLsn: m.prepareLsn,
-            endLsn: m.endLsn,
-            prepareTime: Replication.toDate(m.prepareTimestamp)
-          })
-          for (const h of held) this.apply(h, out)
+          this.beginPrepare(m, out)
+          this.replay(m.xid, out)
         }
         const endLsn = m.endLsn
         out.push({
@@ -431,6 +389,34 @@ export class Decoder {
         return
       }
     }
+  }
+
+  private begin(xid: number, finalLsn: bigint, timestamp: bigint, out: Array<Change>): void {
+    this.xid = xid
+    out.push({ _tag: "Begin", xid, finalLsn, commitTime: Replication.toDate(timestamp) })
+  }
+
+  private commit(xid: number, commitLsn: bigint, endLsn: bigint, timestamp: bigint, out: Array<Change>): void {
+    out.push({ _tag: "Commit", xid, commitLsn, endLsn, commitTime: Replication.toDate(timestamp), ack: this.ackTo(endLsn) })
+  }
+
+  private beginPrepare(m: PgOutput.BeginPrepare | PgOutput.StreamPrepare, out: Array<Change>): void {
+    this.xid = m.xid
+    out.push({
+      _tag: "BeginPrepare",
+      xid: m.xid,
+      gid: m.gid,
+      prepareLsn: m.prepareLsn,
+      endLsn: m.endLsn,
+      prepareTime: Replication.toDate(m.prepareTimestamp)
+    })
+  }
+
+  /** Delivers the held messages of a streamed transaction (at its Stream Commit or Stream Prepare). */
+  private replay(xid: number, out: Array<Change>): void {
+    const held = this.streamed.get(xid) ?? []
+    this.streamed.delete(xid)
+    for (const h of held) this.apply(h, out)
   }
 
   private relation(m: PgOutput.Relation, out: Array<Change>): void {

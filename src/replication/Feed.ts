@@ -194,6 +194,14 @@ export class Feed implements Link.CopyBothHandler {
     if (this.ack.ack(endLsn)) this.sendStatus()
   }
 
+  /** Waits for the next thing the connection tells the feed (data, start, end). */
+  private readonly nextEvent: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    this.waiter = () => resume(Effect.void)
+    return Effect.sync(() => {
+      this.waiter = undefined
+    })
+  })
+
   /**
    * The next buffered messages (all of them), or undefined once the stream has ended cleanly; fails with the
    * stream's failure.
@@ -217,15 +225,7 @@ export class Feed implements Link.CopyBothHandler {
     }
     const now = ready()
     if (now !== undefined) return now
-    return Effect.flatMap(
-      Effect.callback<void>((resume) => {
-        this.waiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          this.waiter = undefined
-        })
-      }),
-      () => this.take
-    )
+    return Effect.flatMap(this.nextEvent, () => this.take)
   })
 
   /** Waits until streaming started, or the request ended (failing with its error, if any). */
@@ -233,15 +233,7 @@ export class Feed implements Link.CopyBothHandler {
     if (this.started) return Effect.void
     // A physical start exactly at the end of a timeline is answered without COPY (the next timeline's row).
     if (this.ending !== undefined) return this.ending.error === undefined ? Effect.void : Effect.fail(this.ending.error)
-    return Effect.flatMap(
-      Effect.callback<void>((resume) => {
-        this.waiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          this.waiter = undefined
-        })
-      }),
-      () => this.awaitStart
-    )
+    return Effect.flatMap(this.nextEvent, () => this.awaitStart)
   })
 
   /** Waits (bounded) until the server has ended the request after the client's CopyDone. */
@@ -249,15 +241,7 @@ export class Feed implements Link.CopyBothHandler {
     if (this.ending !== undefined) return Effect.void
     this.items = []
     this.bytes = 0
-    return Effect.flatMap(
-      Effect.callback<void>((resume) => {
-        this.waiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          this.waiter = undefined
-        })
-      }),
-      () => this.awaitEnd
-    )
+    return Effect.flatMap(this.nextEvent, () => this.awaitEnd)
   })
 
   /**

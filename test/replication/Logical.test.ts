@@ -1,57 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import type * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
-import { eventually, failureTag, optionsFor, slotRow, sqlSession, uniqueName } from "./Support.ts"
+import { eventually, failureTag, insertedIds, logicalFixture, lsn, optionsFor, slotRow, sqlSession, uniqueName } from "./Support.ts"
 
-const lsn = (text: string | null | undefined): bigint =>
-  text === null || text === undefined ? 0n : Result.getOrThrow(PgReplication.parseLsn(text))
-
-/** A table in a publication of its own and a logical slot created after it; dropped with the Scope. */
-const fixture = (session: PgSession.Session, columns = "id int primary key, v text") =>
-  Effect.gen(function*() {
-    const table = uniqueName("rt")
-    const publication = uniqueName("rp")
-    const slot = uniqueName("rs")
-    yield* session.query(`create table ${table} (${columns})`)
-    yield* session.query(`create publication ${publication} for table ${table}`)
-    yield* Effect.acquireRelease(
-      Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(servers().main)), (rs) =>
-        rs.createSlot(slot, { logical: "pgoutput" }))),
-      () =>
-        Effect.gen(function*() {
-          yield* Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(servers().main)), (rs) =>
-            rs.dropSlot(slot, { wait: true })))
-          yield* session.query(`drop publication ${publication}`)
-          yield* session.query(`drop table ${table}`)
-        }).pipe(Effect.ignore)
-    )
-    return { table, publication, slot }
-  })
-
-const stream = (
-  f: { readonly slot: string; readonly publication: string },
-  options: Partial<PgReplication.LogicalOptions> = {},
-  connect: Partial<PgReplication.ConnectOptions> = {}
-) =>
-  PgReplication.logical(
-    { ...optionsFor(servers().main), ...connect },
-    { slot: f.slot, publications: [f.publication], statusIntervalMillis: 100, ...options }
-  )
-
-/** The first `n` transactions of a fresh stream (the stream ends, unacknowledged, after them). */
-const firstTransactions = (
-  f: { readonly slot: string; readonly publication: string },
-  n: number,
-  options: Partial<PgReplication.LogicalOptions> = {}
-) => Stream.runCollect(Stream.take(PgReplication.transactions(stream(f, options)), n))
-
-const insertedIds = (tx: PgReplication.Transaction): Array<unknown> =>
-  tx.changes.flatMap((c) => (c._tag === "Insert" ? [c.new["id"]] : []))
+/** A fixture on the main server, with short status intervals and a stream whose connection options may vary. */
+const fixture = (session: PgSession.Session) =>
+  Effect.map(logicalFixture(session, servers().main), (f) => ({
+    ...f,
+    stream: (options: Partial<PgReplication.LogicalOptions> = {}, connect: Partial<PgReplication.ConnectOptions> = {}) =>
+      f.open({ statusIntervalMillis: 100, ...options }, connect)
+  }))
 
 describe("PgReplication.logical: the delivery promise", () => {
   it.live("unacknowledged transactions come again after a reconnect; acknowledged ones never do", () =>
@@ -61,7 +23,7 @@ describe("PgReplication.logical: the delivery promise", () => {
       for (const id of [1, 2, 3]) yield* session.query(`insert into ${f.table} values ($1, 'v${id}')`, [id])
 
       // A consumer that "crashes" after receiving everything, before acknowledging anything.
-      const first = yield* firstTransactions(f, 3)
+      const first = yield* f.first(3)
       assert.deepStrictEqual(first.map(insertedIds), [[1], [2], [3]])
       for (const tx of first) {
         assert.isTrue(tx.endLsn > (tx.end as PgReplication.Commit).commitLsn, "endLsn is past the commit record's start")
@@ -72,7 +34,7 @@ describe("PgReplication.logical: the delivery promise", () => {
       const before = yield* slotRow(session, f.slot)
 
       // Everything comes again, the same transactions at the same positions.
-      const second = yield* firstTransactions(f, 3)
+      const second = yield* f.first(3)
       assert.deepStrictEqual(second.map((tx) => tx.endLsn), first.map((tx) => tx.endLsn))
       assert.deepStrictEqual(second.map(insertedIds), [[1], [2], [3]])
       assert.strictEqual((yield* slotRow(session, f.slot))?.confirmed_flush_lsn, before?.confirmed_flush_lsn)
@@ -80,7 +42,7 @@ describe("PgReplication.logical: the delivery promise", () => {
       // Acknowledge the first two through runAcked, then stop.
       const seen: Array<bigint> = []
       yield* PgReplication.runAcked(
-        Stream.take(stream(f), 6),
+        Stream.take(f.stream(), 6),
         (tx) => Effect.sync(() => seen.push(tx.endLsn))
       )
       assert.deepStrictEqual(seen, [first[0]!.endLsn, first[1]!.endLsn])
@@ -88,7 +50,7 @@ describe("PgReplication.logical: the delivery promise", () => {
       assert.strictEqual(lsn((yield* slotRow(session, f.slot))?.confirmed_flush_lsn), first[1]!.endLsn)
 
       // Only the third comes again.
-      const third = yield* firstTransactions(f, 1)
+      const third = yield* f.first(1)
       assert.strictEqual(third[0]!.endLsn, first[2]!.endLsn)
       assert.deepStrictEqual(insertedIds(third[0]!), [3])
     }).pipe(Effect.scoped), 60_000)
@@ -99,10 +61,10 @@ describe("PgReplication.logical: the delivery promise", () => {
       const f = yield* fixture(session)
       yield* session.query(`insert into ${f.table} values (1, 'a')`)
       yield* session.query(`insert into ${f.table} values (2, 'b')`)
-      const exit = yield* Effect.exit(PgReplication.runAcked(stream(f), (tx) =>
+      const exit = yield* Effect.exit(PgReplication.runAcked(f.stream(), (tx) =>
         insertedIds(tx)[0] === 2 ? Effect.fail("consumer failed" as const) : Effect.void))
       assert.isTrue(exit._tag === "Failure")
-      const again = yield* firstTransactions(f, 1)
+      const again = yield* f.first(1)
       assert.deepStrictEqual(insertedIds(again[0]!), [2])
     }).pipe(Effect.scoped), 60_000)
 
@@ -113,7 +75,7 @@ describe("PgReplication.logical: the delivery promise", () => {
       const app = uniqueName("app")
       yield* session.query(`insert into ${f.table} values (1, 'a')`)
       const txs = yield* Effect.scoped(Effect.gen(function*() {
-        const pull = yield* Stream.toPull(PgReplication.transactions(stream(f, {}, { applicationName: app })))
+        const pull = yield* Stream.toPull(PgReplication.transactions(f.stream({}, { applicationName: app })))
         const [tx] = yield* pull
         const positions = session.query<{ write_lsn: string | null; flush_lsn: string | null }>(
           "select write_lsn::text, flush_lsn::text from pg_stat_replication where application_name = $1",
@@ -143,7 +105,7 @@ describe("PgReplication.logical: ending the stream", () => {
       const session = yield* sqlSession(servers().main)
       const f = yield* fixture(session)
       const app = uniqueName("app")
-      const fiber = yield* Effect.forkChild(Stream.runDrain(stream(f, {}, { applicationName: app })))
+      const fiber = yield* Effect.forkChild(Stream.runDrain(f.stream({}, { applicationName: app })))
       const walsenders = Effect.map(
         session.query<{ n: number }>("select count(*)::int as n from pg_stat_replication where application_name = $1", [app]),
         (r) => r.rows[0]!.n
@@ -155,7 +117,7 @@ describe("PgReplication.logical: ending the stream", () => {
       assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === false)))
       // The slot is free for the next consumer at once.
       yield* session.query(`insert into ${f.table} values (7, 'x')`)
-      const next = yield* firstTransactions(f, 1)
+      const next = yield* f.first(1)
       assert.deepStrictEqual(insertedIds(next[0]!), [7])
     }).pipe(Effect.scoped), 60_000)
 
@@ -163,12 +125,12 @@ describe("PgReplication.logical: ending the stream", () => {
     Effect.gen(function*() {
       const session = yield* sqlSession(servers().main)
       const f = yield* fixture(session)
-      const fiber = yield* Effect.forkChild(Stream.runDrain(stream(f)))
+      const fiber = yield* Effect.forkChild(Stream.runDrain(f.stream()))
       assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === true)))
-      assert.strictEqual(failureTag(yield* Effect.exit(Stream.runDrain(stream(f)))), "SlotInUse")
+      assert.strictEqual(failureTag(yield* Effect.exit(Stream.runDrain(f.stream()))), "SlotInUse")
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(
-        failureTag(yield* Effect.exit(Stream.runDrain(stream({ slot: "no_such_slot_x", publication: f.publication })))),
+        failureTag(yield* Effect.exit(Stream.runDrain(PgReplication.logical(optionsFor(servers().main), { slot: "no_such_slot_x", publications: [f.publication] })))),
         "SlotNotFound"
       )
     }).pipe(Effect.scoped), 60_000)
@@ -182,7 +144,7 @@ describe("PgReplication.logical: how CopyBoth ends", () => {
       yield* session.query(`insert into ${f.table} values (1, 'a')`)
       const lines: Array<string> = []
       const txs = yield* Stream.runCollect(Stream.take(
-        PgReplication.transactions(stream(f, {}, { trace: (line) => lines.push(line) })),
+        PgReplication.transactions(f.stream({}, { trace: (line) => lines.push(line) })),
         1
       ))
       assert.deepStrictEqual(insertedIds(txs[0]!), [1])

@@ -6,6 +6,9 @@
 import { assert } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
+import * as Stream from "effect/Stream"
+import * as PgReplication from "../../src/replication/PgReplication.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { PgError } from "../../src/errors/PgError.ts"
 import { ReplicationError, type ReplicationErrorReason } from "../../src/replication/Errors.ts"
@@ -58,3 +61,52 @@ export const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, attempts =
     }
     return false
   })
+
+/**
+ * A table (with `columns`) in a publication of its own and a logical slot created after it, all dropped with the
+ * Scope; `open` starts a logical stream on them.
+ */
+export const logicalFixture = (
+  session: PgSession.Session,
+  server: ServerInfo,
+  columns = "id int primary key, v text",
+  slotOptions: { readonly twoPhase?: boolean } = {}
+) =>
+  Effect.gen(function*() {
+    const table = uniqueName("rt")
+    const publication = uniqueName("rp")
+    const slot = uniqueName("rs")
+    const withSlots = <A, E>(f: (rs: PgReplication.ReplicationSession) => Effect.Effect<A, E>) =>
+      Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(server)), f))
+    yield* session.query(`create table ${table} (${columns})`)
+    yield* session.query(`create publication ${publication} for table ${table}`)
+    yield* Effect.acquireRelease(
+      withSlots((rs) => rs.createSlot(slot, { logical: "pgoutput", twoPhase: slotOptions.twoPhase === true })),
+      () =>
+        Effect.gen(function*() {
+          yield* withSlots((rs) => rs.dropSlot(slot, { wait: true }))
+          yield* session.query(`drop publication ${publication}`)
+          yield* session.query(`drop table ${table}`)
+        }).pipe(Effect.ignore)
+    )
+    const open = (
+      options: Partial<PgReplication.LogicalOptions> = {},
+      connect: Partial<PgReplication.ConnectOptions> = {}
+    ) =>
+      PgReplication.logical(
+        { ...optionsFor(server), ...connect },
+        { slot, publications: [publication], ...options }
+      )
+    /** The first `n` transactions of a fresh stream (which ends, unacknowledged, after them). */
+    const first = (n: number, options: Partial<PgReplication.LogicalOptions> = {}) =>
+      Stream.runCollect(Stream.take(PgReplication.transactions(open(options)), n))
+    return { table, publication, slot, open, first }
+  })
+
+/** The ids of a transaction's inserts. */
+export const insertedIds = (tx: PgReplication.Transaction): Array<unknown> =>
+  tx.changes.flatMap((c) => (c._tag === "Insert" ? [c.new["id"]] : []))
+
+/** An LSN column's value as a bigint (0 for null). */
+export const lsn = (text: string | null | undefined): bigint =>
+  text === null || text === undefined ? 0n : Result.getOrThrow(PgReplication.parseLsn(text))

@@ -1,39 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import type * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
-import { failureTag, optionsFor, sqlSession, uniqueName } from "./Support.ts"
+import { failureTag, logicalFixture, sqlSession } from "./Support.ts"
 
-/** A table (columns as given), its publication and a slot, dropped with the Scope; `changes(n)` reads n transactions. */
-const fixture = (session: PgSession.Session, columns: string, options: Partial<PgReplication.LogicalOptions> = {}) =>
-  Effect.gen(function*() {
-    const main = servers().main
-    const table = uniqueName("vt")
-    const publication = uniqueName("vp")
-    const slot = uniqueName("vs")
-    yield* session.query(`create table ${table} (${columns})`)
-    yield* session.query(`create publication ${publication} for table ${table}`)
-    yield* Effect.acquireRelease(
-      Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(main)), (rs) => rs.createSlot(slot, { logical: "pgoutput" }))),
-      () =>
-        Effect.gen(function*() {
-          yield* Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(main)), (rs) => rs.dropSlot(slot, { wait: true })))
-          yield* session.query(`drop publication ${publication}`)
-          yield* session.query(`drop table ${table}`)
-        }).pipe(Effect.ignore)
-    )
-    const changes = (n: number, more: Partial<PgReplication.LogicalOptions> = {}) =>
-      Stream.runCollect(Stream.take(
-        PgReplication.transactions(
-          PgReplication.logical(optionsFor(main), { slot, publications: [publication], ...options, ...more })
-        ),
-        n
-      ))
-    return { table, publication, slot, changes }
-  })
+/** A fixture on the main server; `changes(n)` reads the first n transactions with the fixture's options. */
+const fixture = (session: PgSession.Session, columns: string) =>
+  Effect.map(logicalFixture(session, servers().main, columns), (f) => ({ ...f, changes: f.first }))
 
 const COLUMNS = "id int8 primary key, n numeric, t timestamptz, j jsonb, a int4[], b bool, by bytea, u uuid, " +
   "txt text, d date, f float8, iv interval, ts timestamp, ta text[], nul int4"

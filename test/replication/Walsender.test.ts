@@ -5,13 +5,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
 import type { ServerInfo } from "../support/Servers.ts"
-import { eventually, optionsFor, slotRow, uniqueName } from "./Support.ts"
+import { eventually, insertedIds as ids, logicalFixture, lsn, optionsFor, slotRow, uniqueName } from "./Support.ts"
 
 /** The walsender gives up on a client that has not replied for this long. */
 const WAL_SENDER_TIMEOUT_SECONDS = 2
@@ -28,28 +27,12 @@ const server = TestServer.layer({
   }
 })
 
-const lsn = (text: string | null | undefined): bigint =>
-  text === null || text === undefined ? 0n : Result.getOrThrow(PgReplication.parseLsn(text))
-
 const setup = (info: ServerInfo, options: { readonly twoPhase?: boolean } = {}) =>
   Effect.gen(function*() {
     const session = yield* PgSession.connect(optionsFor(info))
-    const table = uniqueName("wt")
-    const publication = uniqueName("wp")
-    const slot = uniqueName("ws")
-    yield* session.query(`create table ${table} (id int primary key, v text)`)
-    yield* session.query(`create publication ${publication} for table ${table}`)
-    yield* Effect.scoped(Effect.flatMap(PgReplication.connect(optionsFor(info)), (rs) =>
-      rs.createSlot(slot, { logical: "pgoutput", twoPhase: options.twoPhase === true })))
-    const open = (o: Partial<PgReplication.LogicalOptions> = {}, c: Partial<PgReplication.ConnectOptions> = {}) =>
-      PgReplication.logical(
-        { ...optionsFor(info), ...c },
-        { slot, publications: [publication], ...o }
-      )
-    return { session, table, publication, slot, open }
+    const f = yield* logicalFixture(session, info, "id int primary key, v text", options)
+    return { ...f, session }
   })
-
-const ids = (tx: PgReplication.Transaction) => tx.changes.flatMap((c) => (c._tag === "Insert" ? [c.new["id"]] : []))
 
 describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
   it.layer(server, { excludeTestServices: true, timeout: "60 seconds" })((it) => {
