@@ -8,11 +8,11 @@
  *   `JSON.parse` would round (`json_build_object('id', 9007199254740993)`),
  *   becomes a `bigint`. The exact path (a `JSON.parse` reviver, several times
  *   slower) runs only when the text holds a run of 16 or more digits standing
- *   where a value can: after `[`, `,`, `:`, whitespace or a `-`, and before
- *   `,`, `]`, `}`, whitespace or the end. Integers of at most 15 digits are
- *   always exact as numbers, and digits inside strings (hex digests, long
- *   identifiers) touch letters or quotes, so such documents go straight to
- *   `JSON.parse`. A registry option replaces the parser.
+ *   where a value can (after `[`, `,`, `:`, whitespace or a `-`, and before
+ *   `,`, `]`, `}`, whitespace or the end; see `JsonScan`). Integers of at most
+ *   15 digits are always exact as numbers, and digits inside strings (hex
+ *   digests, long identifiers) touch letters or quotes, so such documents go
+ *   straight to `JSON.parse`. A registry option replaces the parser.
  * - Binary `jsonb` is a version byte (1) and the text; `json`'s binary form is
  *   the text. Any other jsonb version is a `CodecError` (a future format must not
  *   be misread).
@@ -27,85 +27,16 @@
  * @since 0.1.0
  */
 import type { Writer } from "../wire/Writer.ts"
+import { mayHoldUnsafeInteger } from "./JsonScan.ts"
 import { Oid } from "./Oid.ts"
 import * as TypeCodec from "./TypeCodec.ts"
 
-/** Digits in a row from which an integer may exceed 2^53 (2^53 itself has 16). */
-const UNSAFE_DIGITS = 16
-
-const isDigit = (c: number): boolean => c >= 48 && c <= 57
-
-/** JSON's whitespace (RFC 8259, section 2): space, tab, line feed, carriage return. */
-const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9
-
-/** What may stand before a number value outside a string (after its `-`): `[`, `,`, `:` or whitespace. */
-const mayPrecedeNumber = (c: number): boolean => c === 58 || c === 44 || c === 91 || isSpace(c)
-
-/**
- * What may follow an integer value outside a string: `,`, `]`, `}` or
- * whitespace (a `.`, `e` or `E` would make it a fraction or an exponent, which
- * is not an integer and stays a double).
- */
-const mayFollowInteger = (c: number): boolean => c === 44 || c === 93 || c === 125 || isSpace(c)
-
-/**
- * Whether the digits `s[start, end)` stand where an integer value can: at the
- * text's edges or between the characters JSON allows around a value. Digits
- * inside a string (a hex digest, an identifier) almost always touch a letter or
- * a quote, and are then skipped; a run in a string that looks like a value
- * (`"id 12345678901234567 ok"`) only sends its document down the exact path.
- */
-const looksLikeIntegerValue = (s: string, start: number, end: number): boolean => {
-  let before = start - 1
-  if (before >= 0 && s.charCodeAt(before) === 45) before--
-  return (before < 0 || mayPrecedeNumber(s.charCodeAt(before))) && (end >= s.length || mayFollowInteger(s.charCodeAt(end)))
-}
-
-/**
- * Finds runs of `UNSAFE_DIGITS` or more digits. Any such run covers exactly one
- * index `p` with `p % UNSAFE_DIGITS === UNSAFE_DIGITS - 1`, so only those
- * indices are probed, and a run is measured around a probe that hits a digit:
- * about `length / 16` reads for ordinary documents, where a regular expression
- * or a tokenizer reads every character. With `asValue`, a run counts only when
- * it `looksLikeIntegerValue`; the probing goes on past a run that does not.
- */
-const scanDigitRuns = (s: string, asValue: boolean): boolean => {
-  const n = s.length
-  for (let p = UNSAFE_DIGITS - 1; p < n; p += UNSAFE_DIGITS) {
-    if (!isDigit(s.charCodeAt(p))) continue
-    let start = p
-    while (start > 0 && isDigit(s.charCodeAt(start - 1))) start--
-    let end = p + 1
-    if (!asValue) {
-      while (end < n && end - start < UNSAFE_DIGITS && isDigit(s.charCodeAt(end))) end++
-      if (end - start >= UNSAFE_DIGITS) return true
-      continue
-    }
-    while (end < n && isDigit(s.charCodeAt(end))) end++
-    if (end - start >= UNSAFE_DIGITS && looksLikeIntegerValue(s, start, end)) return true
-    // The next probe at or after `end` (the run's digits are done with).
-    if (end > p + 1) p = end + (UNSAFE_DIGITS - 1 - (end % UNSAFE_DIGITS)) - UNSAFE_DIGITS
-  }
-  return false
-}
-
-/**
- * Whether `s` holds a run of `UNSAFE_DIGITS` digits, wherever it stands
- * (in a number or in a string).
- *
- * @since 0.1.0
- */
-export const hasLongDigitRun = (s: string): boolean => scanDigitRuns(s, false)
-
-/**
- * Whether JSON text `s` may hold an integer value `JSON.parse` would round:
- * a run of `UNSAFE_DIGITS` or more digits standing where a value can (see
- * `looksLikeIntegerValue`). Never false for such a value in valid JSON; true
- * for some strings that merely look like one.
- *
- * @since 0.1.0
- */
-export const mayHoldUnsafeInteger = (s: string): boolean => scanDigitRuns(s, true)
+export {
+  /** @since 0.1.0 */
+  hasLongDigitRun,
+  /** @since 0.1.0 */
+  mayHoldUnsafeInteger
+} from "./JsonScan.ts"
 
 const integerSource = /^-?\d+$/
 

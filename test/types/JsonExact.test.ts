@@ -90,7 +90,10 @@ describe("json exactness", () => {
         [`${spaces}12345678901234567890`, 12345678901234567890n],
         [`[${spaces}-12345678901234567890]`, [-12345678901234567890n]],
         [`{"${"k".repeat(pad)}":9007199254740993}`, { ["k".repeat(pad)]: 9007199254740993n }],
-        [`["${"f".repeat(pad)}",${"9".repeat(17 + (pad % 5))}]`, ["f".repeat(pad), BigInt("9".repeat(17 + (pad % 5)))]]
+        [`["${"f".repeat(pad)}",${"9".repeat(17 + (pad % 5))}]`, ["f".repeat(pad), BigInt("9".repeat(17 + (pad % 5)))]],
+        // A run that starts like a value but is not an integer, right before one: the probing resumes after it.
+        [`[${spaces}123456.5,12345678901234567890]`, [123456.5, 12345678901234567890n]],
+        [`[${spaces}1234567890123456789.5,-12345678901234567890]`, [1234567890123456789.5, -12345678901234567890n]]
       ] as const) {
         assert.isTrue(Json.mayHoldUnsafeInteger(text), text)
         assert.deepStrictEqual(Json.parse(text), expected, text)
@@ -134,6 +137,7 @@ describe("json exactness", () => {
     "-18446744073709551616",
     "1234567890123456789012345678901234567890",
     "12345678901234567890.5",
+    "123456.5",
     "1.12345678901234567890",
     "12345678901234567e2",
     "1e-12345678901234567",
