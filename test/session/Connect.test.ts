@@ -326,7 +326,8 @@ describe("connect: channel binding and require_auth", () => {
   it.live("invalid combinations are refused before connecting", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<Partial<PgSession.SessionOptions>> = [
-        { gssEncMode: "require" },
+        // The type refuses "require" (no GSSAPI); a connection string can still ask for it.
+        { url: "gssencmode=require" },
         { sslMode: "prefer", sslNegotiation: "direct" },
         { sslMode: "require", sslRootCert: "system" },
         { requireAuth: "md5,!password" }
