@@ -76,6 +76,22 @@ export const make = <A extends { readonly _tag: string }>(options: {
 })
 
 /**
+ * Builds the codec of a message without fields: its body is empty, and every
+ * decode returns one frozen instance.
+ *
+ * @since 0.1.0
+ */
+export const empty = <A extends { readonly _tag: string }>(options: {
+  readonly name: A["_tag"]
+  readonly framing?: Framing | undefined
+  readonly type: number
+  readonly schema: Schema.Codec<A, A>
+}): Codec<A> => {
+  const instance = Object.freeze({ _tag: options.name }) as A
+  return make({ ...options, readBody: () => instance, writeBody: () => {} })
+}
+
+/**
  * Writes one whole frame (header and body) into `w`. Throws `ProtocolError`.
  *
  * @since 0.1.0

@@ -61,4 +61,23 @@ describe("layer purity", () => {
   it("src/protocol imports no runtime, no IO and no layer above it", () => {
     assert.deepStrictEqual(violations("protocol"), [])
   })
+
+  it("reads every module of src/protocol, the protocol 2.0 modules included", () => {
+    const files = readdirSync(new URL("../../src/protocol/", import.meta.url)).filter((f) => f.endsWith(".ts"))
+    assert.includeMembers(files, [
+      "Backend.ts",
+      "Frontend.ts",
+      "Message.ts",
+      "PgOutput.ts",
+      "V2.ts",
+      "V2Backend.ts",
+      "V2BackendStream.ts",
+      "V2Codec.ts",
+      "V2CopyDataRows.ts",
+      "V2Decoder.ts",
+      "V2Frontend.ts",
+      "V2FrontendStream.ts",
+      "V2Rows.ts"
+    ])
+  })
 })

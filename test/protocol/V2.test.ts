@@ -3,6 +3,7 @@ import { Effect, Result, Schema } from "effect"
 import { ProtocolError } from "../../src/errors/PgError.ts"
 import * as Message from "../../src/protocol/Message.ts"
 import * as V2 from "../../src/protocol/V2.ts"
+import { golden } from "./Golden.ts"
 
 // Big-endian field builders written out by hand (independent of the Writer).
 const i16 = (v: number): Array<number> => [(v >> 8) & 0xff, v & 0xff]
@@ -57,19 +58,47 @@ const failure = <A>(result: Result.Result<A, ProtocolError>): ProtocolError => {
   return result.failure
 }
 
+/**
+ * The message's own codec (rows: the codec for their field count), or
+ * undefined for CopyDataRows, which has none.
+ */
+const codecOf = (message: { readonly _tag: string }, fieldCount = 0): Message.Codec<any> | undefined => {
+  if (message._tag === "AsciiRow") return V2.asciiRow(fieldCount)
+  if (message._tag === "BinaryRow") return V2.binaryRow(fieldCount)
+  const codec: unknown = (V2 as Record<string, unknown>)[message._tag]
+  return typeof codec === "object" && codec !== null && "readBody" in codec ? codec as Message.Codec<any> : undefined
+}
+
+/** The golden check of the stream functions, then of the message's own codec and its Schema. */
+const goldenBothWays = (
+  wire: Uint8Array,
+  message: V2.BackendMessage | V2.FrontendMessage,
+  encoded: Uint8Array,
+  decoded: V2.BackendMessage | V2.FrontendMessage,
+  fieldCount?: number
+) => {
+  assert.deepStrictEqual(encoded, wire)
+  assert.deepStrictEqual(decoded, message)
+  const codec = codecOf(message, fieldCount)
+  if (codec !== undefined) golden(codec, message, wire)
+  else assert.strictEqual(message._tag, "CopyDataRows")
+}
+
 /** Golden check in both directions for a server message. */
 const backendGolden = (name: string, wire: Uint8Array, message: V2.BackendMessage, context: V2.BackendContext = {}) =>
-  it(name, () => {
-    assert.deepStrictEqual(encodeBackendOk(message), wire)
-    assert.deepStrictEqual(Result.getOrThrow(V2.decodeBackend(wire, context)), message)
-  })
+  it(name, () =>
+    goldenBothWays(
+      wire,
+      message,
+      encodeBackendOk(message),
+      Result.getOrThrow(V2.decodeBackend(wire, context)),
+      context.fieldCount
+    ))
 
 /** Golden check in both directions for a client message. */
 const frontendGolden = (name: string, wire: Uint8Array, message: V2.FrontendMessage, mode: V2.FrontendMode) =>
-  it(name, () => {
-    assert.deepStrictEqual(encodeFrontendOk(message), wire)
-    assert.deepStrictEqual(Result.getOrThrow(V2.decodeFrontend(wire, mode)), message)
-  })
+  it(name, () =>
+    goldenBothWays(wire, message, encodeFrontendOk(message), Result.getOrThrow(V2.decodeFrontend(wire, mode))))
 
 const startupPacket: V2.StartupPacket = {
   _tag: "StartupPacket",
