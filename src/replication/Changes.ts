@@ -17,6 +17,9 @@
  * - Streamed in-progress transactions (proto_version 2+, `streaming`) are held
  *   until Stream Commit and delivered as an ordinary Begin ... Commit; a Stream
  *   Abort drops them (the whole transaction, or one subtransaction's changes).
+ *   What is held is bounded (`maxHeldBytes`): past it the stream fails with
+ *   `TransactionTooLarge` rather than grow without limit (nothing is spilled to
+ *   disk yet).
  *
  * @since 0.1.0
  */
@@ -26,6 +29,7 @@ import { CodecError, PgError } from "../errors/PgError.ts"
 import * as PgOutput from "../protocol/PgOutput.ts"
 import * as Replication from "../protocol/Replication.ts"
 import type { Registry } from "../types/Registry.ts"
+import { ReplicationError, TransactionTooLarge } from "./Errors.ts"
 
 /**
  * The marker of a TOASTed value the server did not send (it did not change).
@@ -216,6 +220,13 @@ export const isAcknowledgeable = (change: Change): change is Acknowledgeable =>
 const utf8 = new TextDecoder()
 
 /**
+ * The payload bytes a stream holds for one streamed transaction until its Stream Commit, by default.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_MAX_HELD_BYTES = 256 * 1024 * 1024
+
+/**
  * Turns `pgoutput` messages into changes, one connection's worth of state.
  *
  * @since 0.1.0
@@ -231,29 +242,47 @@ export class Decoder {
   private streamXid = 0
   /** Messages of streamed transactions, by top-level xid, until Stream Commit or Abort. */
   private readonly streamed = new Map<number, Array<PgOutput.LogicalReplicationMessage>>()
+  /** Payload bytes held for each streamed transaction. */
+  private readonly heldBytes = new Map<number, number>()
+  /** The most payload bytes held for one streamed transaction. */
+  readonly maxHeldBytes: number
   private xid = 0
 
   constructor(
     protoVersion: PgOutput.ProtoVersion,
     registry: Registry,
     tables: Readonly<Record<string, Schema.Decoder<unknown>>>,
-    ackTo: (endLsn: bigint) => Effect.Effect<void>
+    ackTo: (endLsn: bigint) => Effect.Effect<void>,
+    maxHeldBytes: number = DEFAULT_MAX_HELD_BYTES
   ) {
+    this.maxHeldBytes = maxHeldBytes
     this.protoVersion = protoVersion
     this.registry = registry
     this.tables = tables
     this.ackTo = ackTo
   }
 
-  /** Decodes one XLogData payload, appending the changes it yields to `out`. Throws `PgError`. */
+  /** Decodes one XLogData payload, appending the changes it yields to `out`. Throws `PgError` or `ReplicationError`. */
   push(data: Uint8Array, out: Array<Change>): void {
     const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: this.inStream })
     if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
     const m = decoded.success
     if (this.inStream && m._tag !== "StreamStop" && m._tag !== "StreamStart") {
-      let held = this.streamed.get(this.streamXid)
-      if (held === undefined) this.streamed.set(this.streamXid, held = [])
+      const xid = this.streamXid
+      let held = this.streamed.get(xid)
+      if (held === undefined) this.streamed.set(xid, held = [])
       held.push(m)
+      const bytes = (this.heldBytes.get(xid) ?? 0) + data.length
+      this.heldBytes.set(xid, bytes)
+      if (bytes > this.maxHeldBytes) {
+        throw new ReplicationError({
+          reason: new TransactionTooLarge({
+            message: `streamed transaction ${xid} holds more than ${this.maxHeldBytes} bytes before its commit`,
+            xid,
+            limit: this.maxHeldBytes
+          })
+        })
+      }
       return
     }
     this.apply(m, out)
@@ -326,7 +355,10 @@ export class Decoder {
         this.inStream = false
         return
       case "StreamAbort": {
-        if (m.xid === m.subXid) this.streamed.delete(m.xid)
+        if (m.xid === m.subXid) {
+          this.streamed.delete(m.xid)
+          this.heldBytes.delete(m.xid)
+        }
         else {
           const held = this.streamed.get(m.xid)
           if (held !== undefined) {
@@ -416,6 +448,7 @@ export class Decoder {
   private replay(xid: number, out: Array<Change>): void {
     const held = this.streamed.get(xid) ?? []
     this.streamed.delete(xid)
+    this.heldBytes.delete(xid)
     for (const h of held) this.apply(h, out)
   }
 

@@ -74,11 +74,29 @@ export class UnsupportedOption extends Schema.TaggedError<UnsupportedOption>(
 }) {}
 
 /**
+ * A streamed in-progress transaction grew past the bytes a stream may hold until its Stream Commit
+ * (`maxHeldBytes`): nothing of it was delivered or acknowledged, so it comes again on the next run (with a larger
+ * limit, or `streaming: "off"`).
+ *
+ * @since 0.1.0
+ */
+export class TransactionTooLarge extends Schema.TaggedError<TransactionTooLarge>(
+  "effect-pgwire/replication/TransactionTooLarge"
+)("TransactionTooLarge", { message: Schema.String, xid: Schema.Number, limit: Schema.Number }) {}
+
+/**
  * Every reason a `ReplicationError` can carry.
  *
  * @since 0.1.0
  */
-export const ReplicationErrorReason = Schema.Union([SlotNotFound, SlotInUse, SlotInvalidated, WalRemoved, UnsupportedOption])
+export const ReplicationErrorReason = Schema.Union([
+  SlotNotFound,
+  SlotInUse,
+  SlotInvalidated,
+  WalRemoved,
+  UnsupportedOption,
+  TransactionTooLarge
+])
 
 /** @since 0.1.0 */
 export type ReplicationErrorReason = typeof ReplicationErrorReason.Type

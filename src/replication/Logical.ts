@@ -62,6 +62,8 @@ export interface LogicalOptions {
   readonly idleAdvance?: boolean | undefined
   /** Rows of these tables (`schema.table`) are decoded by the Schema. */
   readonly tables?: Readonly<Record<string, Schema.Decoder<unknown>>> | undefined
+  /** Payload bytes held for one streamed transaction until it commits (default `DEFAULT_MAX_HELD_BYTES`). */
+  readonly maxHeldBytes?: number | undefined
   /** The type registry; default the session's `CurrentRegistry`. */
   readonly registry?: Registry | undefined
 }
@@ -213,7 +215,8 @@ export const logical = (
       protoVersion,
       registry,
       options.tables ?? {},
-      (endLsn) => Effect.sync(() => feed.acknowledge(endLsn))
+      (endLsn) => Effect.sync(() => feed.acknowledge(endLsn)),
+      options.maxHeldBytes
     )
     const pull: Effect.Effect<readonly [Changes.Change, ...Array<Changes.Change>], Errors.Failure | Cause.Done> = Effect
       .flatMap(feed.take, (batch) => {
@@ -222,7 +225,7 @@ export const logical = (
         try {
           for (const message of batch) decoder.push(message.data, out)
         } catch (e) {
-          return Effect.fail(e instanceof PgError ? e : configError(String(e), "decode"))
+          return Effect.fail(e instanceof PgError || e instanceof Errors.ReplicationError ? e : configError(String(e), "decode"))
         }
         return out.length === 0 ? pull : Effect.succeed(out as unknown as readonly [Changes.Change, ...Array<Changes.Change>])
       })

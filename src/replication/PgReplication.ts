@@ -25,6 +25,7 @@ import * as Link from "./Link.ts"
 
 export {
   type Acknowledgeable,
+  DEFAULT_MAX_HELD_BYTES,
   type Begin,
   type BeginPrepare,
   type Change,
@@ -59,6 +60,7 @@ export {
   SlotInUse,
   SlotInvalidated,
   SlotNotFound,
+  TransactionTooLarge,
   UnsupportedOption,
   WalRemoved
 } from "./Errors.ts"

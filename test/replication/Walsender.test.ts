@@ -10,7 +10,7 @@ import * as PgReplication from "../../src/replication/PgReplication.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
 import type { ServerInfo } from "../support/Servers.ts"
-import { eventually, insertedIds as ids, logicalFixture, lsn, optionsFor, slotRow, uniqueName } from "./Support.ts"
+import { eventually, failureTag, insertedIds as ids, logicalFixture, lsn, optionsFor, slotRow, uniqueName } from "./Support.ts"
 
 /** The walsender gives up on a client that has not replied for this long. */
 const WAL_SENDER_TIMEOUT_SECONDS = 2
@@ -161,6 +161,11 @@ describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
           assert.strictEqual(txs[0]!.changes.find((c) => c._tag === "Insert" && c.new["v"] !== "z".repeat(100)), undefined)
           assert.deepStrictEqual(ids(txs[1]!), [-1])
         }
+        // What a stream holds until a commit is bounded: past the limit, a typed failure and nothing acknowledged.
+        const exit = yield* Effect.exit(f.first(1, { streaming: "on", maxHeldBytes: 100_000 }))
+        assert.strictEqual(failureTag(exit), "TransactionTooLarge")
+        const again = yield* f.first(1, { streaming: "on" })
+        assert.strictEqual(ids(again[0]!).length, rows)
         const stats = yield* f.session.query<{ stream_txns: string }>(
           "select stream_txns::text from pg_stat_replication_slots where slot_name = $1",
           [f.slot]
