@@ -161,3 +161,31 @@ describe("PgReplication.logical: how CopyBoth ends", () => {
       assert.strictEqual(frames[frames.length - 1], "F Terminate", "then Terminate, the walsender's clean exit")
     }).pipe(Effect.scoped), 60_000)
 })
+
+describe("PgReplication.logical: a connection lost mid-stream", () => {
+  it.live("the walsender terminated after one transaction was acknowledged and one received: a typed failure, then only the second again", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session)
+      const app = uniqueName("killed")
+      yield* session.query(`insert into ${f.table} values (1, 'a')`)
+      yield* session.query(`insert into ${f.table} values (2, 'b')`)
+      const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+        const pull = yield* Stream.toPull(PgReplication.transactions(f.stream({}, { applicationName: app })))
+        const [first] = yield* pull
+        yield* first!.ack
+        assert.isTrue(
+          yield* eventually(Effect.map(slotRow(session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) === first!.endLsn))
+        )
+        const [second] = yield* pull
+        assert.deepStrictEqual(insertedIds(second!), [2])
+        yield* session.query("select pg_terminate_backend(pid) from pg_stat_replication where application_name = $1", [app])
+        // The stream fails once the connection is gone; nothing more is delivered.
+        while (true) yield* pull
+      })))
+      assert.include(["ServerError", "ConnectionError"], failureTag(exit))
+      assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === false)))
+      const again = yield* f.first(1)
+      assert.deepStrictEqual(insertedIds(again[0]!), [2])
+    }).pipe(Effect.scoped), 60_000)
+})
