@@ -92,7 +92,7 @@ export { type Options, PgConfig } from "./ConfigSchema.ts"
 export { describe, format, toParams } from "./Format.ts"
 export { type Attempt, attempts, type Random, serverNameFor, sslModeFor } from "./Hosts.ts"
 export { optionParams, parseInteger, resolve, type ResolveInput, settings, withDefaults } from "./Resolve.ts"
-export { type SessionSettings, toSessionOptions } from "./SessionSettings.ts"
+export { type SessionSettings, type TlsKeywords, toSessionOptions } from "./SessionSettings.ts"
 export {
   GssEncMode,
   HostSpec,

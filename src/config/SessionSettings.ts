@@ -22,32 +22,51 @@ import type {
 } from "./Vocabulary.ts"
 
 /**
+ * The encryption keywords of a configuration as the transport applies them:
+ * `sslmode`, `sslnegotiation`, `gssencmode` and the other `ssl*` keywords.
+ *
+ * @since 0.1.0
+ */
+export interface TlsKeywords {
+  readonly sslMode: SslMode
+  readonly sslNegotiation: SslNegotiation
+  readonly gssEncMode: GssEncMode
+  /** A file of trusted root certificates, or "system". Default `~/.postgresql/root.crt` when it exists. */
+  readonly sslRootCert?: string | undefined
+  /** Client certificate file. Default `~/.postgresql/postgresql.crt` when it exists. */
+  readonly sslCert?: string | undefined
+  /** Client key file. Default `~/.postgresql/postgresql.key` when it exists. */
+  readonly sslKey?: string | undefined
+  /** Passphrase of the client key. */
+  readonly sslPassword?: Redacted.Redacted<string> | undefined
+  /** Send the host name as SNI (never for IP addresses). */
+  readonly sslSni: boolean
+  /** Unset: libpq's TLSv1.2. */
+  readonly sslMinProtocolVersion?: TlsVersion | undefined
+  readonly sslMaxProtocolVersion?: TlsVersion | undefined
+  /** A file of certificate revocation lists (PEM). */
+  readonly sslCrl?: string | undefined
+  /** A directory of CRL files (every file in it is read). */
+  readonly sslCrlDir?: string | undefined
+  /** "allow": send a client certificate when one is configured; "disable": never. */
+  readonly sslCertMode: SslCertMode
+  /** Append TLS key material in NSS key log format (for packet analysers), as libpq's `sslkeylogfile`. */
+  readonly sslKeyLogFile?: string | undefined
+}
+
+/**
  * The connection settings of a configuration in the shape of the session's
  * `connect` options (libpq keywords in camelCase, durations in milliseconds).
  *
  * @since 0.1.0
  */
-export interface SessionSettings {
+export interface SessionSettings extends TlsKeywords {
   readonly hosts: ReadonlyArray<{ readonly host: string; readonly hostaddr?: string | undefined; readonly port: number }>
   readonly user: string
   readonly password?: Redacted.Redacted<string> | Effect.Effect<Redacted.Redacted<string>, PgError> | undefined
   readonly database: string
   readonly applicationName?: string | undefined
   readonly parameters?: Readonly<Record<string, string>> | undefined
-  readonly sslMode: SslMode
-  readonly sslNegotiation: SslNegotiation
-  readonly gssEncMode: GssEncMode
-  readonly sslRootCert?: string | undefined
-  readonly sslCert?: string | undefined
-  readonly sslKey?: string | undefined
-  readonly sslPassword?: Redacted.Redacted<string> | undefined
-  readonly sslSni: boolean
-  readonly sslMinProtocolVersion?: TlsVersion | undefined
-  readonly sslMaxProtocolVersion?: TlsVersion | undefined
-  readonly sslCrl?: string | undefined
-  readonly sslCrlDir?: string | undefined
-  readonly sslCertMode: SslCertMode
-  readonly sslKeyLogFile?: string | undefined
   readonly channelBinding: ChannelBinding
   readonly requireAuth?: string | undefined
   readonly targetSessionAttrs: TargetSessionAttrs

@@ -39,42 +39,20 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
 import * as Hosts from "../config/Hosts.ts"
-import type { GssEncMode, SslCertMode, SslMode, SslNegotiation, TlsVersion } from "../config/Vocabulary.ts"
+import type { TlsKeywords } from "../config/SessionSettings.ts"
 import { ConfigError, PgError, TlsError } from "../errors/PgError.ts"
 import * as StartupCodec from "../protocol/Startup.ts"
 import * as Transport from "../transport/Transport.ts"
 
 /**
- * TLS settings of a session (libpq's `ssl*` keywords, typed by the
- * configuration's vocabulary).
+ * TLS settings of a session: the configuration's encryption keywords, with
+ * the client key's passphrase in clear.
  *
  * @since 0.1.0
  */
-export interface TlsSettings {
-  readonly sslMode: SslMode
-  readonly sslNegotiation: SslNegotiation
-  readonly gssEncMode: GssEncMode
-  /** A file of trusted root certificates, or "system". Default `~/.postgresql/root.crt` when it exists. */
-  readonly sslRootCert?: string | undefined
-  /** Client certificate file. Default `~/.postgresql/postgresql.crt` when it exists. */
-  readonly sslCert?: string | undefined
-  /** Client key file. Default `~/.postgresql/postgresql.key` when it exists. */
-  readonly sslKey?: string | undefined
+export interface TlsSettings extends Omit<TlsKeywords, "sslPassword"> {
   /** Passphrase of the client key. */
   readonly sslPassword?: string | undefined
-  /** Send the host name as SNI (default true; never for IP addresses). */
-  readonly sslSni?: boolean | undefined
-  /** Default TLSv1.2, as libpq. */
-  readonly sslMinProtocolVersion?: TlsVersion | undefined
-  readonly sslMaxProtocolVersion?: TlsVersion | undefined
-  /** A file of certificate revocation lists (PEM). */
-  readonly sslCrl?: string | undefined
-  /** A directory of CRL files (every file in it is read). */
-  readonly sslCrlDir?: string | undefined
-  /** "allow" (default): send a client certificate when one is configured; "disable": never. */
-  readonly sslCertMode?: SslCertMode | undefined
-  /** Append TLS key material in NSS key log format (for packet analysers), as libpq's `sslkeylogfile`. */
-  readonly sslKeyLogFile?: string | undefined
 }
 
 /**
