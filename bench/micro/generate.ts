@@ -35,7 +35,7 @@ import { Backend as Code } from "../../src/wire/Codes.ts"
 import { Framer } from "../../src/wire/Framer.ts"
 import { Writer } from "../../src/wire/Writer.ts"
 import { startServer } from "../../test/support/EmbeddedPostgres.ts"
-import { mixedRowsSql, wideRowsSql } from "../Data.ts"
+import { mixedRowsSql, wideJsonDocsSql, wideRowsSql } from "../Data.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const fixturesDir = path.join(here, "..", "fixtures")
@@ -58,6 +58,8 @@ const STREAMS: ReadonlyArray<StreamSpec> = [
   { name: "mixed-text", sql: mixedRowsSql(1000), format: 0, rows: 1000 },
   { name: "wide-binary", sql: wideRowsSql(200), format: 1, rows: 200 },
   { name: "wide-text", sql: wideRowsSql(200), format: 0, rows: 200 },
+  { name: "nested-json-binary", sql: wideJsonDocsSql(20), format: 1, rows: 20 },
+  { name: "nested-json-text", sql: wideJsonDocsSql(20), format: 0, rows: 20 },
   { name: "small-binary", sql: "select 1::int4 as n", format: 1, rows: 1 },
   { name: "small-text", sql: "select 1::int4 as n", format: 0, rows: 1 }
 ]

@@ -24,7 +24,9 @@
  *
  * Results are printed and written to `bench/micro/RESULTS.md` and
  * `bench/micro/results.json`. Set `MICRO_QUICK=1` for a short run (fewer
- * samples, useful while editing). Nothing here asserts.
+ * samples, useful while editing), `MICRO_ONLY=<sections>` (comma-separated:
+ * `decode`, `rows`, `encode`, `types`) to run only those and print them
+ * without writing the results files. Nothing here asserts.
  *
  * @since 0.1.0
  */
@@ -54,6 +56,8 @@ const quick = process.env["MICRO_QUICK"] === "1"
 const passOptions = quick ? { warmup: 1, minSamples: 3, maxSamples: 5, minMillis: 200 } : {}
 const opOptions = quick ? { batchMillis: 3, samples: 5 } : {}
 const here = path.dirname(fileURLToPath(import.meta.url))
+const only = process.env["MICRO_ONLY"]?.split(",").map((s) => s.trim())
+const runs = (section: "decode" | "rows" | "encode" | "types"): boolean => only === undefined || only.includes(section)
 
 // ---------------------------------------------------------------------------
 // The contenders: one full pass over a stream each, returning a checksum
@@ -200,6 +204,8 @@ const wideBinary = loadReply("wide-binary")
 const wideText = loadReply("wide-text")
 const smallBinary = loadReply("small-binary")
 const smallText = loadReply("small-text")
+const nestedJsonBinary = loadReply("nested-json-binary")
+const nestedJsonText = loadReply("nested-json-text")
 
 const ROWS = 100_000
 const streams = {
@@ -207,6 +213,8 @@ const streams = {
   mixedBinary: rowStream(mixedBinary, ROWS),
   wideText: rowStream(wideText, ROWS),
   wideBinary: rowStream(wideBinary, ROWS),
+  nestedJsonText: rowStream(nestedJsonText, 2_000),
+  nestedJsonBinary: rowStream(nestedJsonBinary, 2_000),
   smallText: replyStream(smallText, 20_000),
   smallBinary: replyStream(smallBinary, 20_000)
 }
@@ -222,7 +230,7 @@ const decodeContenders = (
   ["effect-pgwire Framer + Backend.readUnsafe (binary stream)", oursMessages, binary]
 ]
 
-measureStreams("decode", [
+measureStreams("decode", !runs("decode") ? [] : [
   { stream: streams.mixedText, contenders: decodeContenders(streams.mixedBinary), baseline: PG_PROTOCOL },
   { stream: streams.wideText, contenders: decodeContenders(streams.wideBinary), baseline: PG_PROTOCOL },
   { stream: streams.smallText, contenders: decodeContenders(streams.smallBinary), baseline: PG_PROTOCOL }
@@ -237,9 +245,11 @@ const rowContenders = (
   ["effect-pgwire: Framer + RowShape.readObject (text)", oursRows]
 ]
 
-measureStreams("rows", [
+measureStreams("rows", !runs("rows") ? [] : [
   { stream: streams.mixedText, contenders: rowContenders(streams.mixedBinary), baseline: NODE_POSTGRES_ROWS },
-  { stream: streams.wideText, contenders: rowContenders(streams.wideBinary), baseline: NODE_POSTGRES_ROWS }
+  { stream: streams.wideText, contenders: rowContenders(streams.wideBinary), baseline: NODE_POSTGRES_ROWS },
+  // Issue 22's nested jsonb documents (~10 KB each): UTF-8 decode, the scan for integers beyond 2^53, JSON.parse.
+  { stream: streams.nestedJsonText, contenders: rowContenders(streams.nestedJsonBinary), baseline: NODE_POSTGRES_ROWS }
 ])
 
 // ---------------------------------------------------------------------------
@@ -309,7 +319,7 @@ const encodeCases: ReadonlyArray<{ readonly name: string; readonly ours: () => n
   }
 ]
 
-for (const c of encodeCases) {
+for (const c of runs("encode") ? encodeCases : []) {
   const [ours, pg] = compareOps([c.ours, c.pg], opOptions) as [number, number]
   encodeResults.push({ operation: c.name, ours, pgProtocol: pg, ratio: pg / ours })
 }
@@ -338,7 +348,7 @@ const skippedTypes: Array<string> = []
 const typeOptions = quick ? { batchMillis: 1, samples: 3 } : { batchMillis: 4, samples: 5 }
 const utf8 = new TextEncoder()
 
-for (const value of typeValues()) {
+for (const value of runs("types") ? typeValues() : []) {
   const codec = defaultRegistry.get(value.oid)
   if (codec === undefined) {
     skippedTypes.push(`${value.label} (oid ${value.oid}: a user-defined or extension type, built from the catalog at run time)`)
@@ -522,9 +532,11 @@ ${markdownTable(typeHeader, typeRows)}
 Skipped (${skippedTypes.length}): ${skippedTypes.join("; ") || "none"}.
 `
 
-fs.writeFileSync(path.join(here, "RESULTS.md"), markdown)
-fs.writeFileSync(
-  path.join(here, "results.json"),
-  JSON.stringify({ machine, quick, fixtures: fixtures.server, streams: streamResults, encode: encodeResults, types: typeResults, skippedTypes }, null, 2) + "\n"
-)
-console.log(`\nwrote ${path.join("bench", "micro", "RESULTS.md")} and results.json`)
+if (only === undefined) {
+  fs.writeFileSync(path.join(here, "RESULTS.md"), markdown)
+  fs.writeFileSync(
+    path.join(here, "results.json"),
+    JSON.stringify({ machine, quick, fixtures: fixtures.server, streams: streamResults, encode: encodeResults, types: typeResults, skippedTypes }, null, 2) + "\n"
+  )
+  console.log(`\nwrote ${path.join("bench", "micro", "RESULTS.md")} and results.json`)
+} else console.log(`\nMICRO_ONLY=${only.join(",")}: bench/micro/RESULTS.md and results.json left as they are`)
