@@ -33,7 +33,6 @@ import type { LentReads } from "../transport/Transport.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
-import * as Trace from "../protocol/Trace.ts"
 import { CodecError, ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError, TlsError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
@@ -42,89 +41,12 @@ import { Writer } from "../wire/Writer.ts"
 import type { Notice } from "./Result.ts"
 import * as State from "./State.ts"
 
-/**
- * A request in the FIFO: it writes its frames once and receives exactly its
- * own replies, up to its ReadyForQuery.
- *
- * **Details**
- *
- * Subclasses override the hooks for the messages their plan allows; `State.step`
- * has already checked a message against the phase before a hook runs, so hooks
- * never see a message out of order.
- *
- * @since 0.1.0
- */
-export abstract class Request implements State.Cursor {
-  /** The phases this request's replies walk through (see `State`). */
-  plan: ReadonlyArray<State.Phase> = PLAN_READY
-  index = 0
-  phase: State.Phase = "ReadyForQuery"
-  /** Where a COPY returns to once it is finished. */
-  afterCopy: State.Phase = "ReadyForQuery"
-  /** The frames have been handed to the writer. */
-  written = false
-  /** ReadyForQuery received, or the request failed. */
-  done = false
-  /** The caller went away (interrupted): replies are read and dropped. */
-  discard = false
-  /** Holds the wire while written and not released (portal paging, COPY). */
-  exclusive = false
-  /** The first error the server reported for this request. */
-  serverError: ServerError | undefined = undefined
-  /** A client-side error (decoding) that fails the request once it is synced. */
-  clientError: PgError | undefined = undefined
-  /** Notices that arrived while this request was at the head. */
-  notices: Array<Notice> | undefined = undefined
-  /** Times this request was re-run after a stray cancel or a stale statement. */
-  retries = 0
-  /** Called once the request leaves the FIFO (or fails), so waiters can proceed. */
-  onSettled: (() => void) | undefined = undefined
+import { Request } from "./Request.ts"
+import { Tracer } from "./Tracer.ts"
 
-  /** Writes every frame of the request. May throw `PgError` before anything is flushed (the writer is rolled back). */
-  abstract encode(w: Writer, conn: Connection): void
-  /** ReadyForQuery arrived: the request is complete. */
-  abstract complete(conn: Connection, status: Backend.TransactionStatus): void
-  /** The request failed without completing (not sent, or the session broke). */
-  abstract fail(error: PgError): void
+export { Request } from "./Request.ts"
 
-  /** Starts the plan; called when the request is written (see `State.begin`). */
-  begin(plan: ReadonlyArray<State.Phase>): void {
-    State.begin(this, plan)
-  }
 
-  /** Whether a PortalSuspended keeps the request in `Rows` (a portal being paged). */
-  continuePortal(): boolean {
-    return false
-  }
-
-  onParseComplete(): void {}
-  onBindComplete(): void {}
-  onParameterDescription(_message: Backend.ParameterDescription): void {}
-  onRowDescription(_message: Backend.RowDescription): void {}
-  onNoData(): void {}
-  onDataRow(_buf: Uint8Array, _start: number, _end: number): void {}
-  onCommandComplete(_tag: string): void {}
-  onEmptyQuery(): void {}
-  onPortalSuspended(_conn: Connection): void {}
-  onCloseComplete(): void {}
-  onCopyIn(_conn: Connection, _message: Backend.CopyInResponse): void {}
-  onCopyOut(_message: Backend.CopyOutResponse): void {}
-  onCopyBoth(_conn: Connection, _message: Backend.CopyBothResponse): void {}
-  onCopyData(_buf: Uint8Array, _start: number, _end: number): void {}
-  onCopyDone(): void {}
-  /** After every message of a received chunk was handled (see `Connection.atChunkEnd`). */
-  onChunkEnd(): void {}
-  onFunctionCallResponse(_message: Backend.FunctionCallResponse): void {}
-  onAuthentication(_conn: Connection, _message: Backend.BackendMessage): void {}
-  onBackendKeyData(_conn: Connection, _message: Backend.BackendKeyData): void {}
-  onNegotiateProtocolVersion(_conn: Connection, _message: Backend.NegotiateProtocolVersion): void {}
-  /** An ErrorResponse: the server now skips to the next Sync. */
-  onServerError(_conn: Connection, error: ServerError): void {
-    if (this.serverError === undefined) this.serverError = error
-  }
-}
-
-const PLAN_READY: ReadonlyArray<State.Phase> = ["ReadyForQuery"]
 
 /**
  * Callbacks from the connection to its owner.
@@ -152,50 +74,6 @@ export interface ConnectionOptions {
   readonly trace?: ((line: string) => void) | undefined
 }
 
-/**
- * Renders every frame in both directions, as libpq's PQtrace does. Only built
- * when tracing is asked for: it decodes every frame a second time.
- */
-class Tracer {
-  private readonly outgoing = new Framer({ startup: true })
-  private password: "PasswordMessage" | "SASLInitialResponse" | "SASLResponse" = "PasswordMessage"
-  readonly emit: (line: string) => void
-
-  constructor(emit: (line: string) => void) {
-    this.emit = emit
-  }
-
-  sent(bytes: Uint8Array): void {
-    this.outgoing.push(bytes, (type, buf, start, end) => {
-      this.emit(
-        Trace.renderFrame("F", frameOf(type, buf, start, end), { startup: type === -1, password: this.password })
-      )
-    })
-  }
-
-  received(type: number, buf: Uint8Array, start: number, end: number): void {
-    if (type === Code.Authentication && end - start >= 4) {
-      const code = (buf[start]! << 24) | (buf[start + 1]! << 16) | (buf[start + 2]! << 8) | buf[start + 3]!
-      this.password = code === 10 ? "SASLInitialResponse" : code === 11 ? "SASLResponse" : "PasswordMessage"
-    }
-    this.emit(Trace.renderFrame("B", frameOf(type, buf, start, end)))
-  }
-}
-
-/** Rebuilds a whole frame (header and body) from a body range. */
-const frameOf = (type: number, buf: Uint8Array, start: number, end: number): Uint8Array => {
-  const header = type === -1 ? 4 : 5
-  const frame = new Uint8Array(header + end - start)
-  const length = end - start + 4
-  let o = 0
-  if (type !== -1) frame[o++] = type
-  frame[o] = length >>> 24
-  frame[o + 1] = (length >>> 16) & 0xff
-  frame[o + 2] = (length >>> 8) & 0xff
-  frame[o + 3] = length & 0xff
-  frame.set(buf.subarray(start, end), header)
-  return frame
-}
 
 /** Requests in flight at most, by default: deep enough to keep a server busy, shallow enough to bound memory. */
 export const DEFAULT_MAX_PIPELINE_DEPTH = 1024
@@ -587,6 +465,7 @@ export class Connection {
   withdraw(request: Request): boolean {
     if (request.written) return false
     this.pending.remove(request)
+    if (this.idle) this.hooks.onIdle()
     return true
   }
 
@@ -603,6 +482,7 @@ export class Connection {
       this.writer.truncate(mark)
       request.done = true
       request.fail(asPgError(e))
+      if (this.idle) this.hooks.onIdle()
       return
     }
     request.written = true

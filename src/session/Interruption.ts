@@ -111,9 +111,8 @@ export class Interruption {
 
   /** Called when the connection becomes idle or closes: releases what waits for `settled`. */
   notifySettled(): void {
-    if (!this.conn.idle && !this.conn.isClosed) return
     const waiters = this.settledWaiters
-    if (waiters.length === 0) return
+    if (waiters.length === 0 || (!this.conn.idle && !this.conn.isClosed)) return
     this.settledWaiters = []
     for (const w of waiters) w()
   }
