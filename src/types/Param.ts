@@ -8,12 +8,13 @@
  * a plain frozen object; `value` may be `null` for a typed SQL NULL.
  *
  * A value decoded from the server remembers its type the same way, without
- * being wrapped: the registry's decoders `remember` each object they return
- * (an interval, a range, a point, a composite, an array...) with its type OID
- * in a `WeakMap`, so that the very object, sent back untyped, is declared as
- * that type on every path instead of going as JSON or as an array literal for
- * the server to guess. Only the identity counts: a copy (`{ ...v }`) is an
- * ordinary value again, and nothing is added to the object itself.
+ * being wrapped: the registry's decoders `remember` each object they return of
+ * the types whose values say nothing of their type (an interval, a range, a
+ * point, a composite, an array of those...) in a non-enumerable symbol
+ * property, so that the object, sent back untyped, is declared as that type on
+ * every path instead of going as JSON or as an array literal for the server to
+ * guess. Equality, spreading, JSON and printing do not see the property: a copy
+ * (`{ ...v }`) is an ordinary value again.
  *
  * Pure: no Effect runtime, no IO.
  *
@@ -79,17 +80,19 @@ export const isTypedParam = (u: unknown): u is TypedParam =>
 export const isNull = (value: unknown): boolean =>
   value === null || value === undefined || (isTypedParam(value) && (value.value === null || value.value === undefined))
 
-/** The type OIDs of decoded objects, by identity (entries go with their objects). */
-const remembered = new WeakMap<object, number>()
+/** The property that holds the type OID of a decoded object (non-enumerable). */
+const DecodedType: unique symbol = Symbol.for("effect-pgwire/types/DecodedType")
 
 /**
- * Records that `value` (when it is an object that is not frozen) was decoded
- * as type `oid`; returns `value`.
+ * Records on `value` (when it is an object that is not frozen) that it was
+ * decoded as type `oid`; returns `value`.
  *
  * @since 0.1.0
  */
 export const remember = <A>(value: A, oid: number): A => {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) remembered.set(value, oid)
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.defineProperty(value, DecodedType, { value: oid, configurable: true })
+  }
   return value
 }
 
@@ -98,4 +101,5 @@ export const remember = <A>(value: A, oid: number): A => {
  *
  * @since 0.1.0
  */
-export const rememberedOid = (value: object): number | undefined => remembered.get(value)
+export const rememberedOid = (value: object): number | undefined =>
+  (value as { readonly [DecodedType]?: number })[DecodedType]

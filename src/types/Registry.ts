@@ -29,11 +29,11 @@
  *    known): encoded for that type, in binary when the codec can. A string is
  *    always the literal text of the value (as in psql), sent as text; for the
  *    string types, and for canonical UUIDs, the same bytes go in binary.
- * 4. An object decoded from the server (an interval, a range, a composite, an
- *    array, a Date of a timestamp column...) remembers its type
- *    (`Param.remember`): sent back untyped, it is declared as that type, so it
- *    comes back as it was on every path. (json/jsonb values do not: they are
- *    the caller's JSON, see rule 5.)
+ * 4. An object decoded from the server whose kind does not say its type (an
+ *    interval, a range, a point, a composite, an hstore, an int2vector, an
+ *    array of those) remembers its type (`Param.remember`): sent back untyped,
+ *    it is declared as that type, so it comes back as it was on every path.
+ *    (json/jsonb values do not: they are the caller's JSON, see rule 5.)
  * 5. An untyped value whose type the server has not declared (OID 0): its
  *    text is sent with OID 0 and the server infers the type from the context,
  *    exactly as for a quoted literal. Strings, numbers (shortest exact text,
@@ -70,7 +70,7 @@ import * as Catalog from "./Catalog.ts"
 import * as Extension from "./Extension.ts"
 import * as Json from "./Json.ts"
 import * as Numeric from "./Numeric.ts"
-import { Oid } from "./Oid.ts"
+import { builtinTypes, Oid } from "./Oid.ts"
 import * as Param from "./Param.ts"
 import * as RecordCodec from "./Record.ts"
 import * as Temporal from "./Temporal.ts"
@@ -89,26 +89,30 @@ const INT8_MIN = -(2n ** 63n)
 const INT8_MAX = 2n ** 63n - 1n
 
 /**
- * Types whose decoded values do not remember their type: json and jsonb (their
- * objects are the caller's JSON: untyped they go as JSON text, which the server
- * reads in any JSON context) and the types whose values are never objects.
+ * The built-in types whose decoded values need not remember their type, and
+ * their arrays: primitives (an array of them goes as an array literal the
+ * server reads for any element type), values whose JavaScript kind already
+ * says the type (`Uint8Array`, `BigDecimal`, a `Date`, which is declared
+ * timestamptz as before), money (tagged), and json/jsonb, whose objects are the
+ * caller's JSON (untyped they go as JSON text, which the server reads in any
+ * JSON context; their arrays do remember). Only the other objects pay for
+ * remembering (a property defined per value).
  */
-const FORGETFUL: ReadonlySet<number> = new Set([
-  Oid.json,
-  Oid.jsonb,
-  Oid.bool,
-  Oid.int2,
-  Oid.int4,
-  Oid.int8,
-  Oid.float4,
-  Oid.float8,
-  Oid.text,
-  Oid.varchar,
-  Oid.bpchar,
-  Oid.name,
-  Oid.oid,
-  Oid.uuid
-])
+const FORGETFUL: ReadonlySet<number> = (() => {
+  const scalars = [
+    Oid.bool, Oid.bytea, Oid.char, Oid.name, Oid.int8, Oid.int2, Oid.int4, Oid.regproc, Oid.text, Oid.oid, Oid.xid,
+    Oid.cid, Oid.json, Oid.xml, Oid.xid8, Oid.float4, Oid.float8, Oid.unknown, Oid.money, Oid.macaddr, Oid.inet,
+    Oid.cidr, Oid.macaddr8, Oid.bpchar, Oid.varchar, Oid.date, Oid.time, Oid.timestamp, Oid.timestamptz, Oid.timetz,
+    Oid.bit, Oid.varbit, Oid.numeric, Oid.refcursor, Oid.regprocedure, Oid.regoper, Oid.regoperator, Oid.regclass,
+    Oid.regtype, Oid.regrole, Oid.regnamespace, Oid.regconfig, Oid.regdictionary, Oid.regcollation, Oid.uuid,
+    Oid.pg_lsn, Oid.tsvector, Oid.tsquery, Oid.jsonb, Oid.jsonpath, Oid.cstring
+  ]
+  const arrays = new Map(builtinTypes.map((t) => [t.oid, t.array]))
+  // An array of JSON values goes as an array literal of their JSON text only when they are numbers: json[] and
+  // jsonb[] remember (one-dimensional ones, see `decoder`).
+  const literalArrays = scalars.filter((oid) => oid !== Oid.json && oid !== Oid.jsonb).map((oid) => arrays.get(oid) ?? 0)
+  return new Set([...scalars, ...literalArrays.filter((oid) => oid !== 0)])
+})()
 
 /**
  * Whether an array's text form (`array_out`) has more than one dimension: a

@@ -373,16 +373,15 @@ describe("decoded values remember their type (issue 15: what is read goes back a
     return registry.decoder(oid, 0)(b, 0, b.length)
   }
 
-  it("an interval, a range, a point, an array and a timestamp Date are declared as the type they came from", () => {
+  it("an interval, a range, a point, an int2vector and an array of polygons are declared as the type they came from", () => {
     const cases: ReadonlyArray<readonly [number, string]> = [
       [Oid.interval, "3 mons"],
       [Oid.int4range, "[1,6)"],
       [Oid.int4range, "empty"],
       [Oid.numrange, "empty"],
       [Oid.point, "(1,2)"],
-      [Oid._int4, "{1,NULL,3}"],
+      [Oid._interval, "{\"1 day\",NULL}"],
       [Oid.int2vector, "1 2 3"],
-      [Oid.timestamp, "2024-05-31 16:08:37.123"],
       [Oid._polygon, "{\"((0,0),(1,1),(1,0))\"}"]
     ]
     for (const [oid, s] of cases) {
@@ -390,11 +389,20 @@ describe("decoded values remember their type (issue 15: what is read goes back a
       assert.strictEqual(defaultRegistry.parameterOid(value), oid, s)
       assert.strictEqual(send(value).oid, oid, s)
     }
+    // Values whose kind says enough (or that go as an array literal any element type reads) do not pay for it.
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._int4, "{1,NULL,3}")), 0)
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid.timestamptz, "2024-05-31 16:08:37.123+00")), Oid.timestamptz)
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid.timestamp, "2024-05-31 16:08:37.123")), Oid.timestamptz)
     // A two-dimensional array of array-valued elements would go back one-dimensional: it does not remember.
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._polygon, "{{\"((0,0),(1,1))\"}}")), 0)
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "{{1,2},{3,4}}")), 0)
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "[0:0][1:1]={{1}}")), 0)
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "{\"{\\\"a\\\": 1}\",null}")), Oid._jsonb)
+    // Nothing shows: equality, spreading and JSON see the plain value.
+    const interval = decodeText(Oid.interval, "3 mons")
+    assert.deepStrictEqual(Object.keys(interval as object), ["months", "days", "microseconds"])
+    assert.deepStrictEqual(interval, { months: 3, days: 0, microseconds: 0n })
+    assert.strictEqual(Object.getOwnPropertySymbols({ ...(interval as object) }).length, 0)
   })
 
   it("an interval sent back with the cache off goes in binary as an interval, not as JSON text", () => {
