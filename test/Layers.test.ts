@@ -251,6 +251,10 @@ const layerOf = (module: string): string => {
   return parts.length === 1 ? Path.basename(module, ".ts") : parts[0]!
 }
 
+/** The module a relative specifier names, as a path under `src/`. */
+const resolve = (module: string, specifier: string): string =>
+  Path.posix.normalize(Path.posix.join(Path.posix.dirname(module), specifier))
+
 /**
  * Every import of the modules (paths under `src/` to their text) that the
  * table does not allow, as `file -> import (why)`.
@@ -258,8 +262,6 @@ const layerOf = (module: string): string => {
 const violations = (modules: ReadonlyMap<string, string>): Array<string> => {
   const out: Array<string> = []
   const importsByModule = new Map([...modules].map(([module, text]) => [module, importsOf(text)]))
-  const resolve = (module: string, specifier: string): string =>
-    Path.posix.normalize(Path.posix.join(Path.posix.dirname(module), specifier))
 
   for (const [module, specifiers] of importsByModule) {
     const layer = layerOf(module)
@@ -315,6 +317,36 @@ const violations = (modules: ReadonlyMap<string, string>): Array<string> => {
   return out
 }
 
+/**
+ * The import circles among the modules of one layer (type imports count: a
+ * circle of types is still two modules that cannot be read one before the
+ * other), each as `a -> b -> a`.
+ */
+const circles = (modules: ReadonlyMap<string, string>, layer: string): Array<string> => {
+  const inLayer = [...modules.keys()].filter((module) => layerOf(module) === layer)
+  const next = new Map(inLayer.map((module) => [
+    module,
+    importsOf(modules.get(module)!)
+      .filter((specifier) => specifier.startsWith("."))
+      .map((specifier) => resolve(module, specifier))
+      .filter((target) => layerOf(target) === layer && modules.has(target))
+  ]))
+  const out: Array<string> = []
+  const done = new Set<string>()
+  const visit = (module: string, path: ReadonlyArray<string>) => {
+    const at = path.indexOf(module)
+    if (at >= 0) {
+      out.push([...path.slice(at), module].join(" -> "))
+      return
+    }
+    if (done.has(module)) return
+    for (const target of next.get(module) ?? []) visit(target, [...path, module])
+    done.add(module)
+  }
+  for (const module of inLayer) visit(module, [])
+  return out
+}
+
 const SRC = Path.join(Path.dirname(Url.fileURLToPath(import.meta.url)), "..", "src")
 
 const readSources = (): Map<string, string> => {
@@ -340,6 +372,16 @@ describe("layers", () => {
   it("every import of every module under src/ follows the layer table", () => {
     const found = violations(readSources())
     assert.deepStrictEqual(found, [], `\n${found.join("\n")}\n`)
+  })
+
+  it("the configuration's modules import one another without a circle", () => {
+    assert.deepStrictEqual(circles(readSources(), "config"), [])
+    // The circle there was: Config re-exported Hosts, Hosts took its types from Config.
+    const before = new Map([
+      ["config/Config.ts", `export { attempts } from "./Hosts.ts"`],
+      ["config/Hosts.ts", `import type { HostSpec } from "./Config.ts"`]
+    ])
+    assert.deepStrictEqual(circles(before, "config"), ["config/Config.ts -> config/Hosts.ts -> config/Config.ts"])
   })
 
   it("reads every import form, and none in comments, strings, templates or regular expressions", () => {
