@@ -14,136 +14,41 @@ import * as Keywords from "./Keywords.ts"
  * The libpq settings that reproduce a configuration, in libpq's keyword
  * order. Secrets are included in clear.
  *
+ * **Details**
+ *
+ * Each honoured keyword is written from the `PgConfig` field its `Keywords`
+ * row names (booleans as libpq's `1`/`0`); the host lists come from `hosts`.
+ *
  * @since 0.1.0
  */
 export const toParams = (config: PgConfig): ConnString.Params => {
   const params = new Map<string, string>()
-  const put = (keyword: string, value: string | number | undefined) => {
-    if (value !== undefined) params.set(keyword, String(value))
-  }
-  const flag = (b: boolean) => (b ? "1" : "0")
   for (const row of Keywords.KEYWORDS) {
-    switch (row.keyword) {
-      case "user":
-        put("user", config.user)
-        break
-      case "password":
-        put("password", config.password === undefined ? undefined : Redacted.value(config.password))
-        break
-      case "passfile":
-        put("passfile", config.passfile)
-        break
-      case "channel_binding":
-        put("channel_binding", config.channelBinding)
-        break
-      case "connect_timeout":
-        put("connect_timeout", config.connectTimeout)
-        break
-      case "dbname":
-        put("dbname", config.database)
-        break
-      case "host":
-        put("host", config.hosts.map((h) => h.host).join(","))
-        break
-      case "hostaddr":
-        if (config.hosts.some((h) => h.hostaddr !== undefined)) {
-          put("hostaddr", config.hosts.map((h) => h.hostaddr ?? "").join(","))
-        }
-        break
-      case "port":
-        put("port", config.hosts.map((h) => h.port).join(","))
-        break
-      case "client_encoding":
-        put("client_encoding", config.clientEncoding)
-        break
-      case "options":
-        put("options", config.options)
-        break
-      case "application_name":
-        put("application_name", config.applicationName)
-        break
-      case "fallback_application_name":
-        put("fallback_application_name", config.fallbackApplicationName)
-        break
-      case "keepalives":
-        put("keepalives", flag(config.keepalives))
-        break
-      case "keepalives_idle":
-        put("keepalives_idle", config.keepalivesIdle)
-        break
-      case "keepalives_interval":
-        put("keepalives_interval", config.keepalivesInterval)
-        break
-      case "keepalives_count":
-        put("keepalives_count", config.keepalivesCount)
-        break
-      case "tcp_user_timeout":
-        put("tcp_user_timeout", config.tcpUserTimeout)
-        break
-      case "sslmode":
-        put("sslmode", config.sslMode)
-        break
-      case "sslnegotiation":
-        put("sslnegotiation", config.sslNegotiation)
-        break
-      case "sslcert":
-        put("sslcert", config.sslCert)
-        break
-      case "sslkey":
-        put("sslkey", config.sslKey)
-        break
-      case "sslcertmode":
-        put("sslcertmode", config.sslCertMode)
-        break
-      case "sslpassword":
-        put("sslpassword", config.sslPassword === undefined ? undefined : Redacted.value(config.sslPassword))
-        break
-      case "sslrootcert":
-        put("sslrootcert", config.sslRootCert)
-        break
-      case "sslcrl":
-        put("sslcrl", config.sslCrl)
-        break
-      case "sslcrldir":
-        put("sslcrldir", config.sslCrlDir)
-        break
-      case "sslsni":
-        put("sslsni", flag(config.sslSni))
-        break
-      case "require_auth":
-        put("require_auth", config.requireAuth)
-        break
-      case "min_protocol_version":
-        put("min_protocol_version", config.minProtocolVersion)
-        break
-      case "max_protocol_version":
-        put("max_protocol_version", config.maxProtocolVersion)
-        break
-      case "ssl_min_protocol_version":
-        // Empty keeps the minimum unset instead of the TLSv1.2 default.
-        put("ssl_min_protocol_version", config.sslMinProtocolVersion ?? "")
-        break
-      case "ssl_max_protocol_version":
-        put("ssl_max_protocol_version", config.sslMaxProtocolVersion)
-        break
-      case "gssencmode":
-        put("gssencmode", config.gssEncMode)
-        break
-      case "replication":
-        put("replication", config.replication)
-        break
-      case "target_session_attrs":
-        put("target_session_attrs", config.targetSessionAttrs)
-        break
-      case "load_balance_hosts":
-        put("load_balance_hosts", config.loadBalanceHosts)
-        break
-      case "sslkeylogfile":
-        put("sslkeylogfile", config.sslKeyLogFile)
-        break
-    }
+    const value = valueOf(config, row)
+    if (value !== undefined) params.set(row.keyword, value)
   }
   return params
+}
+
+const valueOf = (config: PgConfig, row: Keywords.Keyword): string | undefined => {
+  switch (row.keyword) {
+    case "host":
+      return config.hosts.map((h) => h.host).join(",")
+    case "hostaddr":
+      return config.hosts.some((h) => h.hostaddr !== undefined)
+        ? config.hosts.map((h) => h.hostaddr ?? "").join(",")
+        : undefined
+    case "port":
+      return config.hosts.map((h) => h.port).join(",")
+    case "ssl_min_protocol_version":
+      // Empty keeps the minimum unset instead of the TLSv1.2 default.
+      return config.sslMinProtocolVersion ?? ""
+  }
+  if (row.support !== "honoured" || !Object.hasOwn(config, row.option)) return undefined
+  const value: unknown = config[row.option as keyof PgConfig]
+  if (typeof value === "boolean") return value ? "1" : "0"
+  if (Redacted.isRedacted(value)) return String(Redacted.value(value))
+  return value === undefined ? undefined : String(value)
 }
 
 /**
