@@ -12,8 +12,7 @@
  * Not here: AsciiRow and BinaryRow, whose layout depends on the preceding
  * RowDescription (`V2Rows`); CopyDataRows, which both directions send
  * (`V2CopyDataRows`); and the union of server messages with its stream
- * decoder (`V2BackendStream`).
- * Pure: no Effect runtime, no IO.
+ * decoder (`V2BackendStream`). Pure: no Effect runtime, no IO.
  *
  * @since 0.1.0
  */
@@ -326,7 +325,7 @@ export const EmptyQueryResponse: Message.Codec<EmptyQueryResponse> = Message.mak
 })
 
 // ---------------------------------------------------------------------------
-// ErrorResponse (B) 'E' / NoticeResponse (B) 'N'
+// ErrorResponse (B) 'E'
 // ---------------------------------------------------------------------------
 
 /** @since 0.1.0 */
@@ -342,22 +341,6 @@ export const ErrorResponse: Message.Codec<ErrorResponse> = stringCodec({
   name: "ErrorResponse",
   type: BackendCode.ErrorResponse,
   schema: ErrorResponseSchema,
-  field: "message"
-})
-
-/** @since 0.1.0 */
-export const NoticeResponseSchema = Schema.TaggedStruct("NoticeResponse", {
-  /** The notice message itself. */
-  message: Fields.CString
-})
-/** @since 0.1.0 */
-export interface NoticeResponse extends Schema.Schema.Type<typeof NoticeResponseSchema> {}
-
-/** @since 0.1.0 */
-export const NoticeResponse: Message.Codec<NoticeResponse> = stringCodec({
-  name: "NoticeResponse",
-  type: BackendCode.NoticeResponse,
-  schema: NoticeResponseSchema,
   field: "message"
 })
 
@@ -422,6 +405,26 @@ export const FunctionVoidResponse: Message.Codec<FunctionVoidResponse> = Message
   writeBody: (w) => {
     w.uint8(RESULT_END)
   }
+})
+
+// ---------------------------------------------------------------------------
+// NoticeResponse (B) 'N'
+// ---------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export const NoticeResponseSchema = Schema.TaggedStruct("NoticeResponse", {
+  /** The notice message itself. */
+  message: Fields.CString
+})
+/** @since 0.1.0 */
+export interface NoticeResponse extends Schema.Schema.Type<typeof NoticeResponseSchema> {}
+
+/** @since 0.1.0 */
+export const NoticeResponse: Message.Codec<NoticeResponse> = stringCodec({
+  name: "NoticeResponse",
+  type: BackendCode.NoticeResponse,
+  schema: NoticeResponseSchema,
+  field: "message"
 })
 
 // ---------------------------------------------------------------------------
