@@ -1,8 +1,9 @@
 /**
  * What the protocol 2.0 codecs of both directions share: limits and marker
- * bytes, the "Unused" string, the codec of a message whose whole body is one
- * String, the encoder behind `encodeBackend` / `encodeFrontend`, and the
- * error wrapper.
+ * bytes (the COPY end marker, the bytes after 'V'), the "Unused" string, the
+ * codec of a message whose whole body is one String, the check of an Int32
+ * code, the writer that picks a codec by `_tag`, the encoder behind
+ * `encodeBackend` / `encodeFrontend`, and the error wrapper.
  *
  * **Details**
  *
