@@ -22,10 +22,11 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { ConfigError, PgError } from "../errors/PgError.ts"
+import { type CodecError, ConfigError, PgError } from "../errors/PgError.ts"
 import * as PgOutput from "../protocol/PgOutput.ts"
 import * as Replication from "../protocol/Replication.ts"
 import { CurrentRegistry } from "../session/Session.ts"
+import * as Catalog from "../types/Catalog.ts"
 import type { Registry } from "../types/Registry.ts"
 import type { AckState } from "./AckState.ts"
 import * as Changes from "./Changes.ts"
@@ -186,6 +187,24 @@ const observer = (protoVersion: PgOutput.ProtoVersion) => {
   }
 }
 
+/** The OIDs of types created in the database (`FirstNormalObjectId`): enums, domains, composites, extensions. */
+const USER_TYPES = "ARRAY(SELECT u.oid FROM pg_catalog.pg_type u WHERE u.oid >= 16384)"
+
+/**
+ * The registry extended with the database's own types, read on the replication connection before streaming
+ * starts (no SQL can run during it); a type created later stays text.
+ */
+const userTypes = (link: Link.Link, registry: Registry): Effect.Effect<Registry, PgError> =>
+  Effect.gen(function*() {
+    const result = yield* Link.command(link, Catalog.typeQuery(link.serverVersionNum).replace("$1::pg_catalog.oid[]", USER_TYPES))
+    if (result.rows.length === 0) return registry
+    const rows = yield* Effect.try({
+      try: () => result.rows.map((row) => Catalog.rowFromText(result.columns.map((c) => row[c] ?? null))),
+      catch: (e) => e instanceof PgError ? e : new PgError({ reason: e as CodecError })
+    })
+    return registry.withTypes(rows)
+  })
+
 /**
  * A logical stream: every change of every transaction from the slot's confirmed position on, decoded.
  *
@@ -202,9 +221,9 @@ export const logical = (
   options: LogicalOptions
 ): Stream.Stream<Changes.Change, Errors.Failure> =>
   Stream.unwrap(Effect.gen(function*() {
-    const registry = options.registry ?? (yield* CurrentRegistry)
     const link = yield* Link.open(connect, "database")
     const { protoVersion, sql } = yield* startCommand(options, link.majorVersion)
+    const registry = yield* userTypes(link, options.registry ?? (yield* CurrentRegistry))
     const feed = yield* Feed.start(link, sql, {
       slot: options.slot,
       statusIntervalMillis: options.statusIntervalMillis ?? DEFAULT_STATUS_INTERVAL_MILLIS,

@@ -4,7 +4,7 @@ import * as Schema from "effect/Schema"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import type * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
-import { failureTag, logicalFixture, sqlSession } from "./Support.ts"
+import { failureTag, logicalFixture, sqlSession, uniqueName } from "./Support.ts"
 
 /** A fixture on the main server; `changes(n)` reads the first n transactions with the fixture's options. */
 const fixture = (session: PgSession.Session, columns: string) =>
@@ -30,6 +30,34 @@ describe("PgReplication.logical: values", () => {
         assert.deepStrictEqual(insert.new, selected, `binary: ${binary}`)
         assert.strictEqual(insert.table, `public.${f.table}`)
         assert.deepStrictEqual(insert.relation.columns.filter((c) => c.key).map((c) => c.name), ["id"])
+      }
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("enums, domains, composites and arrays of them decode equal to a SELECT, in text and in binary", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const mood = uniqueName("mood")
+      const positive = uniqueName("positive")
+      const pair = uniqueName("pair")
+      yield* session.query(`create type ${mood} as enum ('sad', 'ok', 'happy')`)
+      yield* session.query(`create domain ${positive} as int4 check (value > 0)`)
+      yield* session.query(`create type ${pair} as (a int4, b text)`)
+      yield* Effect.addFinalizer(() =>
+        session.simple(`drop type if exists ${pair}; drop domain if exists ${positive}; drop type if exists ${mood}`).pipe(Effect.ignore)
+      )
+      const f = yield* fixture(
+        session,
+        `id int primary key, m ${mood}, ms ${mood}[], p ${positive}, c ${pair}, cs ${pair}[]`
+      )
+      yield* session.query(
+        `insert into ${f.table} values (1, 'happy', '{sad,ok}', 7, row(1, 'x y'), array[row(2, 'z')::${pair}, null])`
+      )
+      const selected = (yield* session.query(`select * from ${f.table}`)).rows[0]!
+      assert.deepStrictEqual(selected["ms"], ["sad", "ok"])
+      for (const binary of [false, true]) {
+        const [tx] = yield* f.changes(1, { binary })
+        const insert = tx!.changes.find((c) => c._tag === "Insert") as PgReplication.Insert
+        assert.deepStrictEqual(insert.new, selected, `binary: ${binary}`)
       }
     }).pipe(Effect.scoped), 60_000)
 
