@@ -36,3 +36,14 @@ export const reasonOf = (exit: Exit.Exit<unknown, unknown>): PgErrorReason => {
   assert.instanceOf(error, PgError)
   return (error as PgError).reason
 }
+
+/** Waits until `session`'s backend is running a statement containing `text` (seen from `monitor`). */
+export const awaitActive = (monitor: PgSession.Session, session: PgSession.Session, text: string) =>
+  monitor.query(
+    "select 1 from pg_stat_activity where pid = $1 and state = 'active' and strpos(query, $2) > 0",
+    [session.processId, text]
+  ).pipe(
+    Effect.flatMap(({ rows }) => (rows.length === 1 ? Effect.void : Effect.fail("not yet"))),
+    Effect.retry({ times: 200, schedule: undefined }),
+    Effect.delay(10)
+  )
