@@ -34,7 +34,7 @@ const readPassword = (wire: Wire, password: PasswordContext["password"]): Effect
   Effect.flatMap(wire.take, (frame) => {
     if (!("type" in frame)) {
       return Effect.fail(ServerError.protocolViolation(
-        frame._tag === "Closed" ? "the client closed the connection during authentication" : frame.message
+        frame._tag === "Malformed" ? frame.message : "the client closed the connection during authentication"
       ))
     }
     if (frame.type !== Code.PasswordFamily) {

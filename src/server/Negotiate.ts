@@ -96,6 +96,21 @@ export const negotiate = <R>(
       const frame = yield* wire.take
       if (!("type" in frame)) {
         if (frame._tag === "Closed") return DONE
+        if (frame._tag === "DirectTls") {
+          // Direct TLS (protocol-3.2 "SSL Session Encryption"): only with a certificate, and only for ALPN "postgresql".
+          if (tlsOptions === undefined || tls !== undefined) {
+            wire.destroy()
+            return DONE
+          }
+          tls = yield* wire.startTls(tlsOptions)
+          if (tls === undefined) return DONE
+          if (tls.alpnProtocol !== "postgresql") {
+            wire.destroy()
+            return DONE
+          }
+          wire.framer.expectUntyped()
+          continue
+        }
         return refuse(wire, ServerError.protocolViolation(`invalid startup packet: ${frame.message}`))
       }
       const body = frame.body

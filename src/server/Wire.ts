@@ -20,7 +20,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import type { Duplex } from "node:stream"
+import { Duplex } from "node:stream"
 import * as Tls from "node:tls"
 import * as Backend from "../protocol/Backend.ts"
 import { Framer } from "../wire/Framer.ts"
@@ -51,6 +51,11 @@ export interface Frame {
 export type End =
   | { readonly _tag: "Closed" }
   | { readonly _tag: "Malformed"; readonly message: string }
+  /** The first byte was a TLS handshake record (0x16): direct TLS, the bytes kept for the handshake. */
+  | { readonly _tag: "DirectTls" }
+
+/** The first byte of a TLS handshake record: a client using direct TLS (`sslnegotiation=direct`). */
+const TLS_HANDSHAKE_RECORD = 0x16
 
 /**
  * @since 0.1.0
@@ -66,6 +71,8 @@ export class Wire {
   #wake: (() => void) | undefined = undefined
   #paused = false
   #closed = false
+  #first = true
+  #direct: Uint8Array | undefined = undefined
   #onClose: Array<() => void> = []
 
   constructor(socket: Duplex, maxMessageSize: number) {
@@ -110,6 +117,17 @@ export class Wire {
   }
 
   readonly #onData = (chunk: Uint8Array): void => {
+    if (this.#first) {
+      this.#first = false
+      if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+        // No startup packet starts so (its length would exceed every limit): keep the bytes for TLS.
+        this.#direct = chunk
+        this.#end = { _tag: "DirectTls" }
+        this.#pause()
+        this.#notify()
+        return
+      }
+    }
     if (this.#leftover !== undefined) {
       const merged = new Uint8Array(this.#leftover.length + chunk.length)
       merged.set(this.#leftover, 0)
@@ -237,14 +255,17 @@ export class Wire {
       const raw = this.socket
       this.#detach(raw)
       this.#leftover = undefined
-      const tls = new Tls.TLSSocket(raw, { ...options, isServer: true })
+      const direct = this.#direct
+      this.#direct = undefined
+      this.#end = undefined
+      // Direct TLS: the ClientHello was already read, so the TLS layer reads through a stream that replays it.
+      const under: Duplex = direct === undefined ? raw : replaying(raw, direct)
+      const tls = new Tls.TLSSocket(under, { ...options, isServer: true })
       const onSecure = () => {
         cleanup()
         this.socket = tls
         this.#attach(tls)
-        if (this.#paused) {
-          this.#paused = false
-        }
+        this.#paused = false
         tls.resume()
         resume(Effect.succeed(tls))
       }
@@ -284,6 +305,41 @@ export class Wire {
   /** Drops the socket now. */
   destroy(): void {
     this.socket.destroy()
+  }
+}
+
+/** A duplex over `raw` that first yields `head` (bytes already read from it). */
+const replaying = (raw: Duplex, head: Uint8Array): Duplex => {
+  const stream = new PassThroughDuplex(raw)
+  stream.push(head)
+  return stream
+}
+
+class PassThroughDuplex extends Duplex {
+  readonly #raw: Duplex
+  constructor(raw: Duplex) {
+    super()
+    this.#raw = raw
+    raw.on("data", (d: Uint8Array) => {
+      if (!this.push(d)) raw.pause()
+    })
+    raw.on("end", () => this.push(null))
+    raw.on("error", (e) => this.destroy(e))
+    raw.on("close", () => this.destroy())
+  }
+  override _read(): void {
+    this.#raw.resume()
+  }
+  override _write(chunk: Uint8Array, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#raw.write(chunk, callback)
+  }
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#raw.end()
+    callback()
+  }
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#raw.destroy()
+    callback(error)
   }
 }
 

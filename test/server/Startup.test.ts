@@ -8,6 +8,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Startup from "../../src/protocol/Startup.ts"
 import * as Frontend from "../../src/protocol/Frontend.ts"
 import * as Backend from "../../src/protocol/Backend.ts"
+import * as Effect from "effect/Effect"
+import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import * as fs from "node:fs"
 import * as tls from "node:tls"
@@ -175,6 +177,40 @@ describe("PgServer start-up", () => {
         check()
       })
       secure.destroy()
+    })
+  })
+
+  it("serves direct TLS with ALPN postgresql (our client, sslnegotiation=direct) and closes direct TLS without it before any protocol byte", async () => {
+    const certs = servers().certs
+    const options = {
+      handler: handler(makeProbe()),
+      tls: { key: fs.readFileSync(certs.serverKey, "utf8"), cert: fs.readFileSync(certs.serverCert, "utf8") }
+    }
+    await withServer(options, async ({ port }) => {
+      const rows = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const session = yield* PgSession.connect({
+          host: "127.0.0.1",
+          port,
+          user: "tester",
+          database: "db",
+          sslMode: "require",
+          sslNegotiation: "direct"
+        })
+        assert.isTrue(session.encrypted)
+        return (yield* session.simple("select 8"))[0]!.rows
+      })))
+      assert.deepStrictEqual(rows, [{ "?column?": 8 }])
+      for (const ALPNProtocols of [["h2"], undefined]) {
+        const received: Array<Buffer> = []
+        const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false, ...(ALPNProtocols ? { ALPNProtocols } : {}) })
+        socket.on("data", (d: Buffer) => received.push(d))
+        socket.on("secureConnect", () => socket.write(startup()))
+        await new Promise<void>((r) => {
+          socket.once("close", () => r())
+          socket.once("error", () => r())
+        })
+        assert.deepStrictEqual(received, [])
+      }
     })
   })
 
