@@ -5,7 +5,7 @@
  *
  * A typed parameter names its type by OID (built-in types) or by name
  * (extension and user types, resolved by the registry from the catalog). It is
- * a plain frozen object; `value` may be `null` for a typed SQL NULL.
+ * a frozen object; `value` may be `null` for a typed SQL NULL.
  *
  * A value decoded from the server remembers its type the same way, without
  * being wrapped: the registry's decoders `remember` each object they return of
@@ -48,12 +48,29 @@ export interface TypedParam<A = unknown> {
 }
 
 /**
+ * A typed parameter is an instance of a class of its own, not a plain object:
+ * code that rebuilds plain objects (effect/sql's result name transforms, which
+ * recurse into objects whose constructor is `Object`) leaves a decoded money
+ * amount as it is.
+ */
+class Typed<A> implements TypedParam<A> {
+  readonly [TypeId]: TypeId = TypeId
+  readonly oid: number
+  readonly typeName: string | undefined
+  readonly value: A
+  constructor(oid: number, typeName: string | undefined, value: A) {
+    this.oid = oid
+    this.typeName = typeName
+    this.value = value
+  }
+}
+
+/**
  * Tags `value` with a type OID.
  *
  * @since 0.1.0
  */
-export const make = <A>(oid: number, value: A): TypedParam<A> =>
-  Object.freeze({ [TypeId]: TypeId, oid, typeName: undefined, value })
+export const make = <A>(oid: number, value: A): TypedParam<A> => Object.freeze(new Typed(oid, undefined, value))
 
 /**
  * Tags `value` with a type name (resolved by the registry, for extension and
@@ -61,8 +78,7 @@ export const make = <A>(oid: number, value: A): TypedParam<A> =>
  *
  * @since 0.1.0
  */
-export const named = <A>(typeName: string, value: A): TypedParam<A> =>
-  Object.freeze({ [TypeId]: TypeId, oid: 0, typeName, value })
+export const named = <A>(typeName: string, value: A): TypedParam<A> => Object.freeze(new Typed(0, typeName, value))
 
 /**
  * @since 0.1.0

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Result from "effect/Result"
+import * as Statement from "effect/sql/Statement"
 import { CodecError } from "../../src/errors/PgError.ts"
 import * as Catalog from "../../src/types/Catalog.ts"
 import { Oid } from "../../src/types/Oid.ts"
@@ -439,5 +440,16 @@ describe("decoded values remember their type (issue 15: what is read goes back a
     assert.strictEqual(defaultRegistry.parameterOid([PgTypes.int4(1), PgTypes.int8(2)]), 0)
     assert.strictEqual(defaultRegistry.parameterOid([1, PgTypes.int4(2)]), 0)
     assert.strictEqual(defaultRegistry.parameterOid(PgTypes.bounded([PgTypes.money(1n)], [0])), Oid._money)
+  })
+})
+
+describe("typed parameters survive effect/sql's result transforms", () => {
+  it("a decoded money amount in a row stays PgTypes.money through transformResultNames", () => {
+    const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+    const rows: ReadonlyArray<Record<string, unknown>> = Statement.defaultTransforms(camel).array([
+      { unit_price: PgTypes.money(1234n), other_field: { a_b: 1 } }
+    ])
+    assert.deepStrictEqual(rows, [{ unitPrice: PgTypes.money(1234n), otherField: { aB: 1 } }])
+    assert.strictEqual(defaultRegistry.parameterOid(rows[0]!["unitPrice"]), Oid.money)
   })
 })
