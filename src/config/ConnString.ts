@@ -29,7 +29,7 @@
  * Where this differs from libpq, on purpose:
  *
  * - A NUL character anywhere is an error naming the parameter (C strings end
- *   at a NUL, which silently truncates; RELIABILITY S43).
+ *   at a NUL, which silently truncates).
  * - Errors never quote a secret: libpq quotes the offending input, so a
  *   malformed password, or a whole URI holding one, would land in logs. Here a
  *   bad password component says which component failed, syntax errors give an

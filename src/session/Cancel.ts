@@ -10,7 +10,7 @@
  * up to 256 in 3.2), and waits for the server to close it: the postmaster
  * closes the connection after it has signalled the backend, so EOF means the
  * signal was sent. Callers hold the session's wire until then, so a cancel can
- * never land on a request written after it (RELIABILITY B1).
+ * never land on a request written after it (src/README.md, "Cancellation").
  *
  * Cancellation is advisory: the server may already have finished the query.
  * Nothing here assumes the cancel succeeded.

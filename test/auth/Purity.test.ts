@@ -5,7 +5,7 @@ import * as Url from "node:url"
 
 const root = Path.resolve(Path.dirname(Url.fileURLToPath(import.meta.url)), "..", "..")
 
-// The auth layer is pure (ARCHITECTURE.md "Layers"): data modules of effect,
+// The auth layer is pure (src/README.md "Layers"): data modules of effect,
 // hashing and base64 from Node, and the lower pure layers. No Effect runtime,
 // no sockets, no timers.
 const ALLOWED = /^(?:effect\/(?:Result|Schema|SchemaGetter|Data|Predicate|Redacted)|node:(?:crypto|buffer))$/

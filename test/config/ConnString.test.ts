@@ -230,7 +230,7 @@ describe("errors never carry a secret", () => {
     })
   }
 
-  it("names the parameter that holds a NUL (RELIABILITY S43)", () => {
+  it("names the parameter that holds a NUL", () => {
     const e = rejected("application_name='x\u0000user\u0000admin'")
     assert.strictEqual(e.parameter, "application_name")
     assert.strictEqual(rejected("options='-c a=\u0000'").parameter, "options")

@@ -1,5 +1,5 @@
 /**
- * The wire and protocol layers are pure (ARCHITECTURE "Layers"): bytes in,
+ * The wire and protocol layers are pure (src/README.md "Layers"): bytes in,
  * data out. This test reads their imports and fails on the Effect runtime, the
  * `effect` barrel, any Node built-in, and any layer above them.
  */

@@ -1,5 +1,5 @@
 /**
- * The types layer is pure (ARCHITECTURE "Layers"): it may import the wire,
+ * The types layer is pure (src/README.md "Layers"): it may import the wire,
  * protocol and errors layers and Effect's data modules, never the Effect
  * runtime, the `effect` barrel, a Node built-in, or a layer above it.
  */
