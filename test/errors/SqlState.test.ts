@@ -5,7 +5,7 @@ import * as Url from "node:url"
 import { ServerError } from "../../src/errors/PgError.ts"
 import * as SqlState from "../../src/errors/SqlState.ts"
 import fixture from "../fixtures/errcodes/pg_sqlstate_codes.json" with { type: "json" }
-import * as SqlStateTable from "../codegen/SqlStateTable.ts"
+import * as SqlStateTable from "../../scripts/codegen/SqlStateTable.ts"
 
 const root = Path.resolve(Path.dirname(Url.fileURLToPath(import.meta.url)), "..", "..")
 

