@@ -1312,6 +1312,19 @@ layer(Scratch.layer, { excludeTestServices: true, timeout: 120_000 })("value typ
         }
       })
 
+      // The write-back property of issue 15 in one place: what fails is exactly what the lists name.
+      it.effect("write-back: every decoded value sent back untyped is the same value, cache on and off, but the listed", () =>
+        Effect.gen(function*() {
+          const runs = [...(yield* runsOf).values()]
+          const differs = (o: Outcome, run: CaseRun) => !(o.ok && o.text === run.serverText)
+          const failing = (path: "untyped" | "inferred") => runs.filter((r) => differs(r[path], r)).map((r) => r.c.label)
+          const listed = (list: Readonly<Record<string, string>>) =>
+            runs.map((r) => r.c.label).filter((label) => list[label] !== undefined)
+          assert.deepStrictEqual(failing("untyped"), listed(untypedFails), "cache on")
+          assert.deepStrictEqual(failing("inferred"), listed(inferenceFails), "cache off")
+          assert.isAtLeast(runs.length, 300)
+        }))
+
       targetedTests(it, label, server)
     })
   }
