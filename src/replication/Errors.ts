@@ -85,6 +85,17 @@ export class TransactionTooLarge extends Schema.TaggedError<TransactionTooLarge>
 )("TransactionTooLarge", { message: Schema.String, xid: Schema.Number, limit: Schema.Number }) {}
 
 /**
+ * A base backup's archives do not match its manifest (a size, a checksum, a missing file, or the manifest's own
+ * checksum).
+ *
+ * @since 0.1.0
+ */
+export class ManifestMismatch extends Schema.TaggedError<ManifestMismatch>("effect-pgwire/replication/ManifestMismatch")(
+  "ManifestMismatch",
+  { message: Schema.String }
+) {}
+
+/**
  * Every reason a `ReplicationError` can carry.
  *
  * @since 0.1.0
@@ -95,7 +106,8 @@ export const ReplicationErrorReason = Schema.Union([
   SlotInvalidated,
   WalRemoved,
   UnsupportedOption,
-  TransactionTooLarge
+  TransactionTooLarge,
+  ManifestMismatch
 ])
 
 /** @since 0.1.0 */

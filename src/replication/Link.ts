@@ -119,8 +119,12 @@ const textFields = (buf: Uint8Array, start: number, end: number): Array<string |
   return out
 }
 
-/** Collects the rows of a simple-query result set as text. */
-abstract class TextRowsRequest extends Request {
+/**
+ * Collects the rows of a simple-query result set as text (the last one, when there are several).
+ *
+ * @since 0.1.0
+ */
+export abstract class TextRowsRequest extends Request {
   columns: ReadonlyArray<string> = []
   rows: Array<TextRow> = []
   command = ""

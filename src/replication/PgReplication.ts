@@ -54,8 +54,10 @@ export {
   type TimelineHistory,
   type TimelineHistoryEntry
 } from "./Commands.ts"
+export { BACKUP_HIGH_WATER_BYTES, baseBackup, type BackupEvent, type BaseBackupOptions } from "./BaseBackup.ts"
 export {
   type Failure,
+  ManifestMismatch,
   ReplicationError,
   SlotInUse,
   SlotInvalidated,
