@@ -145,6 +145,8 @@ export interface StartOptions {
    * `pg_is_in_recovery()` is true and `in_hot_standby` is reported on.
    */
   readonly standby?: boolean | undefined
+  /** A data directory to copy instead of the template (e.g. a base backup to start as a standby). */
+  readonly dataFrom?: string | undefined
   /** SQL run as `postgres` once the server is ready (not possible on a standby). */
   readonly setupSql?: ReadonlyArray<string> | undefined
   /** Readiness deadline. Default 30 s. */
@@ -872,7 +874,7 @@ export const startServer = async (options: StartOptions = {}): Promise<RunningSe
     if (socketDir.length + "/.s.PGSQL.65535".length > MAX_SOCKET_PATH) {
       throw new HarnessError(`the socket directory ${socketDir} is too long for a Unix socket path; set a shorter TMPDIR`)
     }
-    await fs.cp(template, dataDir, { recursive: true })
+    await fs.cp(options.dataFrom ?? template, dataDir, { recursive: true })
     await fs.chmod(dataDir, 0o700)
     await fs.mkdir(socketDir, { mode: 0o755 })
 
