@@ -25,7 +25,6 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Pull from "effect/Pull"
 import type * as Tls from "node:tls"
 import type { Duplex } from "node:stream"
 import * as Frontend from "../protocol/Frontend.ts"
@@ -331,32 +330,36 @@ export const run = <R>(
       Effect.gen(function*() {
         statements.delete("")
         yield* closePortal("")
-        const result = yield* statement(Effect.scoped(Effect.gen(function*() {
-          const scope = yield* Effect.scope
-          const pull = yield* Stream.toPull(handler.simple(sql))
-          while (true) {
-            const chunk = yield* Pull.catchDone(pull, () => Effect.succeed(undefined))
-            if (chunk === undefined) return
-            for (const outcome of chunk) {
-              if (outcome._tag === "Rows") {
-                const formats = outcome.fields.map(() => 0 as const)
-                wire.send(Portals.rowDescription(outcome.fields, formats))
-                const rows = yield* Portals.startRows(outcome, formats, scope)
-                yield* Portals.pumpRows(wire, rows, 0)
-                wire.send({ _tag: "CommandComplete", tag: rows.tag(rows.sent) })
-                continue
+        const result = yield* statement(Stream.runForEachWhile(handler.simple(sql), (outcome) => {
+          if (outcome._tag === "Rows") {
+            // A simple query sends every row: no portal, no pull kept between messages.
+            const formats = outcome.fields.map(() => 0 as const)
+            const encode = Portals.encoders(outcome.fields, formats)
+            if (encode instanceof ServerError.ServerError) return Effect.fail(encode)
+            wire.send(Portals.rowDescription(outcome.fields, formats))
+            let sent = 0
+            return Stream.runForEachArray(outcome.rows, (rows) => {
+              for (const row of rows) {
+                const failure = Portals.writeDataRow(wire.writer, row, encode)
+                if (failure !== undefined) return Effect.fail(failure)
+                sent++
               }
-              const sent = yield* sendOutcome(outcome, false)
-              if (sent.gone === true) {
-                closing = true
-                if (sent.fatal !== undefined) sendError(wire, sent.fatal)
-                return
-              }
-              if (sent.tag !== undefined) wire.send({ _tag: "CommandComplete", tag: sent.tag })
-              if (outcome._tag === "Command") yield* applyTransaction(outcome.transaction)
-            }
+              return wire.flushIfFull
+            }).pipe(Effect.map(() => {
+              wire.send({ _tag: "CommandComplete", tag: (outcome.tag ?? Portals.selectTag)(sent) })
+              return true
+            }))
           }
-        })))
+          return Effect.flatMap(sendOutcome(outcome, false), (sent) => {
+            if (sent.gone === true) {
+              closing = true
+              if (sent.fatal !== undefined) sendError(wire, sent.fatal)
+              return Effect.succeed(false)
+            }
+            if (sent.tag !== undefined) wire.send({ _tag: "CommandComplete", tag: sent.tag })
+            return outcome._tag === "Command" ? Effect.as(applyTransaction(outcome.transaction), true) : Effect.succeed(true)
+          })
+        }))
         if (closing) return
         if ("error" in result) {
           sendError(wire, result.error)

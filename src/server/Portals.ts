@@ -79,7 +79,8 @@ export interface Portal<R> {
   completedTag: string | undefined
 }
 
-const defaultTag = (n: number): string => `SELECT ${n}`
+/** The command tag of a row result when the handler gives none. @since 0.1.0 */
+export const selectTag = (n: number): string => `SELECT ${n}`
 
 /**
  * The format of each result column from Bind's result format codes (none: all
@@ -216,7 +217,7 @@ export const startRows = <R>(
     const encode = encoders(outcome.fields, formats)
     if (encode instanceof PgServerError) return yield* Effect.fail(encode)
     const pull = yield* Scope.provide(Stream.toPull(outcome.rows), scope)
-    return { encoders: encode, pull, chunk: [], index: 0, sent: 0, tag: outcome.tag ?? defaultTag }
+    return { encoders: encode, pull, chunk: [], index: 0, sent: 0, tag: outcome.tag ?? selectTag }
   })
 
 /**
