@@ -49,6 +49,12 @@ describe("the property seed", () => {
       assert.notDeepEqual(other, first)
     }))
 
+  it.effect("makes a sample that names no seed the same every time", () =>
+    Effect.gen(function*() {
+      const sample = Arbitrary.sampleEffect(Arbitrary.schema(Schema.String), { count: 10 })
+      assert.deepStrictEqual(yield* sample, yield* sample)
+    }))
+
   it.effect("is in the report of a falsified property", () =>
     Effect.gen(function*() {
       const result = yield* Arbitrary.checkEffect(Arbitrary.schema(Schema.Int), (n) => n < 10)

@@ -1,8 +1,8 @@
 /**
  * One seed for every property test of a run (vitest `setupFiles`): the
- * property checks of `it.prop` / `it.effect.prop` (effect's `Arbitrary`) draw
- * their inputs from it, so a run is reproducible, and a new day explores new
- * inputs.
+ * property checks of `it.prop` / `it.effect.prop` (effect's `Arbitrary`) and
+ * `Arbitrary.sample` draw their inputs from it, so a run is reproducible, and a
+ * new day explores new inputs.
  *
  * **Details**
  *
@@ -39,7 +39,7 @@ export const resolveSeed = (value: string | undefined, today: Date): number => {
 /** This run's seed. */
 export const seed = resolveSeed(process.env[SEED_VARIABLE], new Date())
 
-Arbitrary.configureGlobal({ check: { seed } })
+Arbitrary.configureGlobal({ check: { seed }, sample: { seed } })
 
 const PROPERTY_FAILURE = /Property (falsified|exhausted|replay failed)/
 
