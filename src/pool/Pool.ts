@@ -96,6 +96,7 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
+import { LenderKey } from "../session/Lender.ts"
 import * as PgSession from "../session/Session.ts"
 import type {
   BatchItem,
@@ -473,7 +474,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     const broken: Array<Session> = []
     for (const item of pool.state.items) {
       if (item.exit._tag !== "Success" || item.refCount === 0 || pool.state.invalidated.has(item)) continue
-      if (!item.exit.value.isOpen()) broken.push(item.exit.value)
+      if (!item.exit.value[LenderKey].isOpen()) broken.push(item.exit.value)
     }
     return broken
   }
@@ -581,7 +582,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       // A lane on this session takes no new work and is returned once its callers are done.
       closeLaneOf(entry)
       yield* awaitSoleLease(entry)
-      yield* entry.session.settled
+      yield* entry.session[LenderKey].settled
     })
 
   // -- lanes: the multiplexed fast path ----------------------------------------
@@ -679,7 +680,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     let best: Lane | undefined
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]!
-      if (!lane.closed && (!lane.entry.session.isOpen() || expiredAt(lane.entry, now) || closing)) {
+      if (!lane.closed && (!lane.entry.session[LenderKey].isOpen() || expiredAt(lane.entry, now) || closing)) {
         lane.closed = true
         if (lane.inflight === 0) {
           releaseLane(lane)
@@ -802,7 +803,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       const tx = Context.getOrUndefined(fiber.context, transactionKey)
       if (tx !== undefined) return tx.session.query<R>(sql, params, queryOptions)
       const lane = pickLane()
-      if (lane !== undefined) return lane.entry.session.queryTracked<R>(sql, params, queryOptions, lane.tracker)
+      if (lane !== undefined) return lane.entry.session[LenderKey].queryTracked<R>(sql, params, queryOptions, lane.tracker)
       if (closing) return Effect.fail(closedError())
       const retry = Effect.suspend(() => laneQuery<R>(sql, params, queryOptions))
       if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, retry)
@@ -851,26 +852,11 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
    * `Effect.timeoutOrElse` on every release.
    */
   const settledWithin = (session: Session): Effect.Effect<boolean> =>
-    Effect.suspend(() => {
-      if (session.isSettled()) return Effect.succeed(true)
-      const fiber = Effect.runFork(session.settled)
-      return Effect.callback<boolean>((resume) => {
-        const timer = setTimeout(() => {
-          stopObserving()
-          fiber.interruptUnsafe()
-          resume(Effect.succeed(false))
-        }, RELEASE_TIMEOUT_MILLIS)
-        const stopObserving = fiber.addObserver(() => {
-          clearTimeout(timer)
-          resume(Effect.succeed(true))
-        })
-        return Effect.sync(() => {
-          clearTimeout(timer)
-          stopObserving()
-          fiber.interruptUnsafe()
-        })
-      })
-    })
+    Effect.suspend(() =>
+      session[LenderKey].isSettled()
+        ? Effect.succeed(true)
+        : Effect.map(Effect.timeoutOption(session[LenderKey].settled, RELEASE_TIMEOUT_MILLIS), Option.isSome)
+    )
 
   const withReleaseTimeout = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<boolean> =>
     effect.pipe(

@@ -29,6 +29,7 @@ import { defaultRegistry, type Registry } from "../types/Registry.ts"
 import type { FunctionCallResult, QueryTracker } from "./Requests.ts"
 import type { BatchItem } from "./ResultSets.ts"
 import type { Field, Notice, QueryResult, Row, RowMode } from "./Result.ts"
+import type { Lender, LenderKey } from "./Lender.ts"
 import type { CopyResult } from "./Streaming.ts"
 
 export type { BatchItem, CopyResult, Field, FunctionCallResult, Notice, QueryResult, QueryTracker, Row, RowMode }
@@ -281,24 +282,8 @@ export interface Session {
   readonly cancel: Effect.Effect<void, PgError>
   /** Whether the session is closed or broken. */
   readonly isClosed: Effect.Effect<boolean>
-  /** Waits until nothing is in flight and no cancel is pending (a pool checks this before reuse). */
-  readonly settled: Effect.Effect<void>
-  /** Whether nothing is in flight, queued, or being cancelled right now (synchronous). */
-  readonly isSettled: () => boolean
-  /** Whether the session is open (not closed or broken), synchronously. */
-  readonly isOpen: () => boolean
-  /**
-   * `query` for whoever lends the session (a pool): `tracker.start` runs when
-   * the request is created and `tracker.finish` once it no longer occupies the
-   * session (answered, failed, or drained after an interruption). Rows are not
-   * Schema-decoded here.
-   */
-  readonly queryTracked: <R = Row>(
-    sql: string,
-    params: ReadonlyArray<unknown> | undefined,
-    options: QueryOptions | undefined,
-    tracker: QueryTracker
-  ) => Effect.Effect<QueryResult<R>, PgError>
+  /** For whoever lends the session (a pool); the key is not exported by the public module. */
+  readonly [LenderKey]: Lender
   /** The type registry in use. */
   readonly registry: Registry
 }

@@ -10,6 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -22,6 +23,7 @@ import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
 import { DRAIN_TIMEOUT_MILLIS } from "./Interruption.ts"
 import { NO_PARAMS } from "./Frames.ts"
+import { LenderKey } from "./Lender.ts"
 import {
   CloseRequest,
   FunctionCallRequest,
@@ -257,7 +259,7 @@ export const makeService = (engine: Engine): Session => {
     })
 
   const copyFrom = (sql: string): Sink.Sink<CopyResult, Uint8Array, never, PgError> =>
-    Sink.fromTransform((upstream, scope) =>
+    Sink.fromTransform<Uint8Array, CopyResult, PgError, never>((upstream, scope) =>
       Effect.gen(function*() {
         const request = new CopyInRequest(sql)
         conn.submit(request)
@@ -266,14 +268,12 @@ export const makeService = (engine: Engine): Session => {
             if (request.done) return Effect.void
             if (Exit.isSuccess(exit) && request.ended) return Effect.void
             // The upstream failed or the consumer was interrupted: CopyFail, so nothing is committed.
-            request.finish(Exit.isFailure(exit) ? "COPY aborted by the client" : "COPY aborted by the client")
+            request.finish("COPY aborted by the client")
             return engine.interruption.awaitDone(request, DRAIN_TIMEOUT_MILLIS).pipe(Effect.asVoid)
           }))
         yield* request.awaitStart
         while (true) {
-          const chunk = yield* upstream.pipe(Effect.catchCause((cause) =>
-            Cause.hasFails(cause) && Cause.isDone(Cause.squash(cause)) ? Effect.succeed(undefined) : Effect.failCause(cause)
-          ))
+          const chunk = yield* upstream.pipe(Pull.catchDone(() => Effect.succeed(undefined)))
           if (chunk === undefined) break
           if (request.ended || request.done) break
           for (const piece of chunk) {
@@ -284,7 +284,7 @@ export const makeService = (engine: Engine): Session => {
         request.finish(undefined)
         const result = yield* request.result
         return [result] as const
-      }) as any
+      })
     )
 
   const copyTo = (sql: string): Stream.Stream<Uint8Array, PgError> =>
@@ -365,10 +365,12 @@ export const makeService = (engine: Engine): Session => {
     functionCall,
     cancel,
     isClosed: Effect.sync(() => conn.isClosed),
-    settled: engine.interruption.settled,
-    isSettled: () => conn.idle || conn.isClosed,
-    isOpen: () => !conn.isClosed,
-    queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? NO_PARAMS, options, tracker),
+    [LenderKey]: {
+      settled: engine.interruption.settled,
+      isSettled: () => conn.idle || conn.isClosed,
+      isOpen: () => !conn.isClosed,
+      queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? NO_PARAMS, options, tracker)
+    },
     get registry() {
       return engine.registry
     }

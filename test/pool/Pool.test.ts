@@ -9,6 +9,7 @@ import * as Stream from "effect/Stream"
 import * as PgPool from "../../src/pool/Pool.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
+import { LenderKey } from "../../src/session/Lender.ts"
 import { reasonOf } from "../support/Sessions.ts"
 
 let poolCounter = 0
@@ -251,7 +252,7 @@ describe("PgPool: retirement", () => {
       yield* watcher.query("select pg_terminate_backend($1)", [session.processId])
       yield* awaitGone(watcher, session.processId)
       assert.isTrue(Exit.isFailure(yield* Effect.exit(session.query("select 1"))))
-      assert.isFalse(session.isOpen())
+      assert.isFalse(session[LenderKey].isOpen())
     })
 
   it.live("a broken session frees its slot while its lease is held: the next checkout gets a new session", () =>

@@ -10,6 +10,7 @@ import { ServerError } from "../../src/errors/PgError.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import * as PgRegistry from "../../src/types/Registry.ts"
+import { LenderKey } from "../../src/session/Lender.ts"
 import { connectPlain as connect, reasonOf } from "../support/Sessions.ts"
 
 
@@ -354,6 +355,6 @@ describe("PgSession: per-query options", () => {
         [sql]
       )
       assert.deepStrictEqual(prepared.rows, [{ c: 0 }])
-      assert.isTrue(session.isSettled())
+      assert.isTrue(session[LenderKey].isSettled())
     }))
 })
