@@ -25,7 +25,7 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import { PgError, ProtocolError, type ServerError } from "../errors/PgError.ts"
+import { ConfigError, PgError, ProtocolError, type ServerError } from "../errors/PgError.ts"
 import * as Replication from "../protocol/Replication.ts"
 import { AckState } from "./AckState.ts"
 import * as Errors from "./Errors.ts"
@@ -278,6 +278,17 @@ export class Feed implements Link.CopyBothHandler {
    */
   static start(link: Link.Link, sql: string, options: FeedOptions): Effect.Effect<Feed, Errors.Failure, Scope.Scope> {
     return Effect.gen(function*() {
+      const interval = options.statusIntervalMillis
+      if (!(Number.isFinite(interval) && interval > 0)) {
+        return yield* Effect.fail(
+          new PgError({
+            reason: new ConfigError({
+              message: `statusIntervalMillis must be a positive number of milliseconds (got ${interval})`,
+              parameter: "statusIntervalMillis"
+            })
+          })
+        )
+      }
       const feed = new Feed(link, sql, options)
       yield* Effect.acquireRelease(
         Effect.sync(() => link.conn.submit(feed.request)),

@@ -60,7 +60,7 @@ describe("PgReplication.physical", () => {
       yield* rs.dropSlot(slot)
     }).pipe(Effect.scoped), 60_000)
 
-  it.live("a bad slot name or timeline never reaches the server; streaming from a logical slot is the server's error", () =>
+  it.live("a bad slot name, timeline or status interval is a ConfigError; streaming from a logical slot is the server's error", () =>
     Effect.gen(function*() {
       const main = servers().main
       assert.strictEqual(
@@ -69,6 +69,12 @@ describe("PgReplication.physical", () => {
       )
       assert.strictEqual(
         failureTag(yield* Effect.exit(Stream.runDrain(PgReplication.physical(optionsFor(main), { startLsn: 0n, timeline: 0 })))),
+        "ConfigError"
+      )
+      assert.strictEqual(
+        failureTag(yield* Effect.exit(Stream.runDrain(
+          PgReplication.physical(optionsFor(main), { startLsn: 0n, statusIntervalMillis: 0 })
+        ))),
         "ConfigError"
       )
       const slot = uniqueName("notphys")
