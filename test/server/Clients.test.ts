@@ -14,7 +14,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 import postgres from "postgres"
+import * as PgServer from "../../src/server/PgServer.ts"
 import * as PgSession from "../../src/session/Session.ts"
+import { reasonOf } from "../support/Sessions.ts"
 import { handler, makeProbe } from "./ScriptedHandler.ts"
 import { codeOf, encodeStartup, psql, RawClient, run, startup, withServer } from "./Support.ts"
 
@@ -204,6 +206,31 @@ describe("PgServer with our own client", () => {
         const got = yield* Fiber.join(change)
         assert.deepStrictEqual(Option.getOrUndefined(got), { name: "TimeZone", value: "Europe/Paris" })
       })))
+    })
+  })
+
+  it("answers FunctionCall through the handler's functionCall, and 0A000 without one", async () => {
+    const call: PgServer.Handler["functionCall"] = (oid, args) =>
+      oid === 1
+        ? Effect.succeed(new Uint8Array(args.flatMap((a) => (a === null ? [] : [...a].reverse()))))
+        : Effect.fail(PgServer.Errors.make("42883", `function with OID ${oid} does not exist`))
+    await withServer({ handler: { ...handler(makeProbe()), functionCall: call } }, async ({ port }) => {
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*(): Effect.fn.Return<void, unknown, import("effect/Scope").Scope> {
+        const session = yield* PgSession.connect({ host: "127.0.0.1", port, user: "tester", database: "db", sslMode: "disable" })
+        const result = yield* session.functionCall(1, [new Uint8Array([1, 2, 3]), null])
+        assert.deepStrictEqual(result.result === null ? null : [...result.result], [3, 2, 1])
+        const missing = yield* Effect.exit(session.functionCall(2, []))
+        assert.strictEqual(reasonOf(missing)._tag, "ServerError")
+        assert.strictEqual((reasonOf(missing) as { code: string }).code, "42883")
+        assert.strictEqual(yield* session.transactionStatus, "I")
+      })))
+    })
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const exit = await Effect.runPromise(Effect.exit(Effect.scoped(Effect.flatMap(
+        PgSession.connect({ host: "127.0.0.1", port, user: "tester", database: "db", sslMode: "disable" }),
+        (session) => session.functionCall(1, [])
+      ))))
+      assert.strictEqual((reasonOf(exit) as { code: string }).code, "0A000")
     })
   })
 
