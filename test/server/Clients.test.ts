@@ -16,6 +16,7 @@ import pg from "pg"
 import postgres from "postgres"
 import * as PgServer from "../../src/server/PgServer.ts"
 import * as PgSession from "../../src/session/Session.ts"
+import { servers } from "../support/Servers.ts"
 import { reasonOf } from "../support/Sessions.ts"
 import { handler, makeProbe } from "./ScriptedHandler.ts"
 import { codeOf, encodeStartup, psql, RawClient, run, startup, withServer } from "./Support.ts"
@@ -80,6 +81,28 @@ describe("PgServer with psql", () => {
       assert.strictEqual(code, 1)
       assert.match(stderr, /57014: canceling statement due to user request/)
       assert.strictEqual(probe.finalized, 1)
+    })
+  })
+})
+
+describe("PgServer with psql over TLS", () => {
+  it("cancels a sleeping statement of a TLS session: psql's CancelRequest arrives in clear", async () => {
+    const probe = makeProbe()
+    const certs = servers().certs
+    const tls = { key: fs.readFileSync(certs.serverKey, "utf8"), cert: fs.readFileSync(certs.serverCert, "utf8") }
+    await withServer({ handler: handler(probe), tls: { ...tls, required: true } }, async ({ port }) => {
+      const child = spawn("psql", [`host=127.0.0.1 port=${port} user=tester dbname=db sslmode=require`, "-X", "-v", "VERBOSITY=verbose", "-c", "sleep 30000"])
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += d))
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+      await waitUntil(() => probe.started === 1)
+      child.kill("SIGINT")
+      assert.strictEqual(await exited, 1)
+      assert.match(stderr, /57014: canceling statement due to user request/)
+      assert.strictEqual(probe.finalized, 1)
+      const clear = await psql(port, ["-c", "select 1"])
+      assert.strictEqual(clear.code, 2)
+      assert.match(clear.stderr, /sslmode=require/)
     })
   })
 })

@@ -402,6 +402,45 @@ describe("PgServer messages", () => {
     })
   })
 
+  it("ignores Flush and Sync during COPY FROM STDIN started by Execute, and answers the batch's Sync once", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const c = await session(port)
+      const from = c.messages.length
+      const data = (text: string) => encodeFrontend({ _tag: "CopyData", data: new TextEncoder().encode(text) })
+      c.send(
+        encodeFrontend({ _tag: "Parse", name: "", query: "copy in", parameterTypes: [] }),
+        encodeFrontend({ _tag: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] }),
+        encodeFrontend({ _tag: "Execute", portal: "", maxRows: 0 }),
+        Frontend.FLUSH
+      )
+      await c.until("CopyInResponse", from)
+      c.send(data("a\n"), Frontend.FLUSH, SYNC, data("b\n"), encodeFrontend({ _tag: "CopyDone" }), SYNC)
+      const got = await c.until("ReadyForQuery", from)
+      assert.deepStrictEqual(got.map((m) => m._tag), ["ParseComplete", "BindComplete", "CopyInResponse", "CommandComplete", "ReadyForQuery"])
+      assert.deepStrictEqual(got[3], { _tag: "CommandComplete", tag: "COPY 2" })
+      assert.strictEqual(Buffer.concat(probe.copied).toString(), "a\nb\n")
+      c.close()
+    })
+  })
+
+  it("interrupts a statement past limits.statementTimeout with 57014 and runs the next one", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe), limits: { statementTimeout: 100 } }, async ({ port }) => {
+      const c = await session(port)
+      let from = c.messages.length
+      c.send(query("sleep 30000"))
+      const got = await c.until("ReadyForQuery", from)
+      assert.strictEqual(codeOf(got[0]), "57014")
+      assert.match(got[0]!._tag === "ErrorResponse" ? got[0].fields.find((f) => f.code === "M")!.value : "", /statement timeout/)
+      assert.strictEqual(probe.finalized, 1)
+      from = c.messages.length
+      c.send(query("select 1"))
+      assert.deepStrictEqual((await c.until("ReadyForQuery", from)).map((m) => m._tag), ["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"])
+      c.close()
+    })
+  })
+
   it("ends COPY FROM STDIN at a failing sink with one ErrorResponse and one ReadyForQuery, dropping the CopyData after it", async () => {
     await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
       const c = await session(port)
