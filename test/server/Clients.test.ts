@@ -18,7 +18,7 @@ import * as PgServer from "../../src/server/PgServer.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import { reasonOf } from "../support/Sessions.ts"
-import { handler, makeProbe } from "./ScriptedHandler.ts"
+import { handler, makeProbe, type Probe } from "./ScriptedHandler.ts"
 import { codeOf, encodeStartup, psql, RawClient, run, startup, withServer } from "./Support.ts"
 
 const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), "pgserver-"))
@@ -29,6 +29,19 @@ const waitUntil = async (done: () => boolean | Promise<boolean>, timeoutMs = 5_0
     if (Date.now() > deadline) throw new Error("condition not reached")
     await new Promise((r) => setTimeout(r, 10))
   }
+}
+
+/** Runs psql's `sleep 30000`, sends it SIGINT once the handler started: psql reports 57014 and the finalizer ran. */
+const cancelPsqlSleep = async (port: number, conn: string, probe: Probe) => {
+  const child = spawn("psql", [`host=127.0.0.1 port=${port} user=tester dbname=db ${conn}`, "-X", "-v", "VERBOSITY=verbose", "-c", "sleep 30000"])
+  let stderr = ""
+  child.stderr.on("data", (d) => (stderr += d))
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
+  await waitUntil(() => probe.started === 1)
+  child.kill("SIGINT")
+  assert.strictEqual(await exited, 1)
+  assert.match(stderr, /57014: canceling statement due to user request/)
+  assert.strictEqual(probe.finalized, 1)
 }
 
 describe("PgServer with psql", () => {
@@ -71,16 +84,7 @@ describe("PgServer with psql", () => {
   it("cancels a sleeping statement on SIGINT: psql shows 57014 and the handler's finalizer ran", async () => {
     const probe = makeProbe()
     await withServer({ handler: handler(probe) }, async ({ port }) => {
-      const child = spawn("psql", [`host=127.0.0.1 port=${port} user=tester dbname=db sslmode=disable`, "-X", "-v", "VERBOSITY=verbose", "-c", "sleep 30000"])
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr += d))
-      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
-      await waitUntil(() => probe.started === 1)
-      child.kill("SIGINT")
-      const code = await exited
-      assert.strictEqual(code, 1)
-      assert.match(stderr, /57014: canceling statement due to user request/)
-      assert.strictEqual(probe.finalized, 1)
+      await cancelPsqlSleep(port, "sslmode=disable", probe)
     })
   })
 })
@@ -91,15 +95,7 @@ describe("PgServer with psql over TLS", () => {
     const certs = servers().certs
     const tls = { key: fs.readFileSync(certs.serverKey, "utf8"), cert: fs.readFileSync(certs.serverCert, "utf8") }
     await withServer({ handler: handler(probe), tls: { ...tls, required: true } }, async ({ port }) => {
-      const child = spawn("psql", [`host=127.0.0.1 port=${port} user=tester dbname=db sslmode=require`, "-X", "-v", "VERBOSITY=verbose", "-c", "sleep 30000"])
-      let stderr = ""
-      child.stderr.on("data", (d) => (stderr += d))
-      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
-      await waitUntil(() => probe.started === 1)
-      child.kill("SIGINT")
-      assert.strictEqual(await exited, 1)
-      assert.match(stderr, /57014: canceling statement due to user request/)
-      assert.strictEqual(probe.finalized, 1)
+      await cancelPsqlSleep(port, "sslmode=require", probe)
       const clear = await psql(port, ["-c", "select 1"])
       assert.strictEqual(clear.code, 2)
       assert.match(clear.stderr, /sslmode=require/)

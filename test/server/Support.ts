@@ -41,15 +41,7 @@ export const withServer = async <A>(options: PgServer.ServeOptions, f: (s: Runni
 
 export const encodeStartup = (message: Startup.StartupPhaseMessage): Uint8Array => Result.getOrThrow(Startup.encode(message))
 export const encodeFrontend = (message: Frontend.FrontendMessage): Uint8Array => Result.getOrThrow(Frontend.encode(message))
-export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
+export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => new Uint8Array(Buffer.concat(parts))
 
 export const startup = (user = "tester", version = Startup.PROTOCOL_3_0, extra: Record<string, string> = {}): Uint8Array =>
   encodeStartup({
