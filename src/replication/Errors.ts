@@ -96,6 +96,18 @@ export class ManifestMismatch extends Schema.TaggedError<ManifestMismatch>("effe
 ) {}
 
 /**
+ * The server ended streaming on its own: a walsender of a server shutting down ends with CommandComplete once
+ * the client has confirmed everything it sent (`walsender.c WalSndDone`). Run the stream again once the server
+ * is back.
+ *
+ * @since 0.1.0
+ */
+export class ServerDraining extends Schema.TaggedError<ServerDraining>("effect-pgwire/replication/ServerDraining")(
+  "ServerDraining",
+  { message: Schema.String }
+) {}
+
+/**
  * Every reason a `ReplicationError` can carry.
  *
  * @since 0.1.0
@@ -107,7 +119,8 @@ export const ReplicationErrorReason = Schema.Union([
   WalRemoved,
   UnsupportedOption,
   TransactionTooLarge,
-  ManifestMismatch
+  ManifestMismatch,
+  ServerDraining
 ])
 
 /** @since 0.1.0 */
@@ -161,9 +174,15 @@ export const reasonOf = (error: ServerError, slot: string | undefined): Replicat
  * @since 0.1.0
  */
 export const classify = (error: PgError, slot?: string): Failure => {
+  const reason = error.reason
+  if (reason._tag === "ProtocolDesync" && reason.messageName === "CommandComplete" && reason.state === "CopyBoth") {
+    return new ReplicationError({
+      reason: new ServerDraining({ message: "the server ended streaming (it is shutting down)" })
+    })
+  }
   if (error.reason._tag !== "ServerError") return error
-  const reason = reasonOf(error.reason, slot)
-  return reason === undefined ? error : new ReplicationError({ reason })
+  const mapped = reasonOf(error.reason, slot)
+  return mapped === undefined ? error : new ReplicationError({ reason: mapped })
 }
 
 /**

@@ -59,6 +59,7 @@ export {
   type Failure,
   ManifestMismatch,
   ReplicationError,
+  ServerDraining,
   SlotInUse,
   SlotInvalidated,
   SlotNotFound,
