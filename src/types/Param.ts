@@ -112,6 +112,31 @@ export const remember = <A>(value: A, oid: number): A => {
   return value
 }
 
+/** The dimensions of a decoded multi-dimensional array whose elements are JavaScript arrays themselves. */
+const DecodedDimensions: unique symbol = Symbol.for("effect-pgwire/types/DecodedDimensions")
+
+/**
+ * Records that the array `value` was decoded with `dimensions` dimensions
+ * (only needed where its elements are arrays themselves, so that its shape
+ * does not tell); returns `value`.
+ *
+ * @since 0.1.0
+ */
+export const rememberDimensions = <A>(value: A, dimensions: number): A => {
+  if (dimensions > 1 && Array.isArray(value) && !Object.isFrozen(value)) {
+    Object.defineProperty(value, DecodedDimensions, { value: dimensions, configurable: true })
+  }
+  return value
+}
+
+/**
+ * The dimensions recorded by `rememberDimensions`, 1 when none were.
+ *
+ * @since 0.1.0
+ */
+export const rememberedDimensions = (value: object): number =>
+  (value as { readonly [DecodedDimensions]?: number })[DecodedDimensions] ?? 1
+
 /**
  * The type OID `value` was decoded as (see `remember`), if any.
  *

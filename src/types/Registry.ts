@@ -115,17 +115,15 @@ const FORGETFUL: ReadonlySet<number> = (() => {
 })()
 
 /**
- * Whether an array's text form (`array_out`) has more than one dimension: a
- * dimension decoration with more than one `[l:u]`, or `{{` (an element that
- * starts with `{` is quoted).
+ * The dimensions of an array's text form (`array_out`) without a dimension
+ * decoration: its leading `{`s (an element that starts with `{` is quoted).
+ * With a decoration (`[0:1]={...}`) it decodes to a bounded array, which
+ * carries its dimensions: 1 then.
  */
-const multidimensionalText = (buf: Uint8Array, start: number, end: number): boolean => {
-  if (buf[start] === 0x5b) {
-    let dims = 0
-    for (let p = start; p < end && buf[p] !== 0x3d; p++) if (buf[p] === 0x5b) dims++
-    return dims > 1
-  }
-  return buf[start] === 0x7b && buf[start + 1] === 0x7b
+const textDimensions = (buf: Uint8Array, start: number, end: number): number => {
+  let p = start
+  while (p < end && buf[p] === 0x7b) p++
+  return Math.max(1, p - start)
 }
 
 /** A copy, never a view of the frame (see `Bytea.copyOut`). */
@@ -387,13 +385,11 @@ export class Registry {
     const decode = format === 1 ? codec?.decodeBinary ?? copyBytes : codec?.decodeText ?? textFallback
     if (codec === undefined || FORGETFUL.has(oid)) return decode
     if (this.nestedArrays.has(oid)) {
-      // An array of array-valued elements (json[], polygon[], multirange arrays...) goes back one-dimensional
-      // (TypeCodec.valuesAreArrays): only a one-dimensional one remembers its type.
+      // An array of array-valued elements (json[], polygon[], multirange arrays...): its shape does not tell a
+      // dimension from an element (TypeCodec.valuesAreArrays), so it remembers its dimensions too.
       return (buf, start, end) => {
-        const value = decode(buf, start, end)
-        return (format === 1 ? TypeCodec.int32At(buf, start) <= 1 : !multidimensionalText(buf, start, end))
-          ? Param.remember(value, oid)
-          : value
+        const dimensions = format === 1 ? TypeCodec.int32At(buf, start) : textDimensions(buf, start, end)
+        return Param.rememberDimensions(Param.remember(decode(buf, start, end), oid), dimensions)
       }
     }
     // The object decoded remembers its type, so that sent back untyped it is that type again (Param.remember).
@@ -558,7 +554,7 @@ export class Registry {
         : value.typeName === undefined
         ? undefined
         : this.names.get(value.typeName)
-      const inner = value.value
+      const inner = Array.isArray(value.value) ? withDimensions(value.value) : value.value
       if (codec === undefined) {
         if (value.oid === 0 && value.typeName === undefined) {
           return planned(undefined, inner, 0, typeof inner === "string")
@@ -571,6 +567,7 @@ export class Registry {
       return planned(codec, inner, codec.formatFor(inner), false)
     }
     const codec = oid === 0 ? undefined : this.codecs.get(oid)
+    if (codec !== undefined && Array.isArray(value)) value = withDimensions(value)
     if (codec === undefined) {
       if (oid !== 0 && (value instanceof Uint8Array || value instanceof ArrayBuffer)) {
         return planned(undefined, value instanceof ArrayBuffer ? new Uint8Array(value) : value, 1, false)
@@ -584,6 +581,16 @@ export class Registry {
 }
 
 const scratch = new Writer(1024)
+
+/**
+ * A decoded multi-dimensional array of array-valued elements as a bounded
+ * array of its dimensions (lower bounds 1), so the array codec writes every
+ * dimension instead of taking the nested arrays for elements.
+ */
+const withDimensions = (value: ReadonlyArray<unknown>): unknown => {
+  const dimensions = Param.rememberedDimensions(value)
+  return dimensions > 1 ? ArrayCodec.bounded(value, new Array<number>(dimensions).fill(1)) : value
+}
 
 /** Turns any failure while encoding parameter `index` into a `CodecError` naming it. */
 const parameterError = (e: unknown, index: number, oid: number): CodecError => {

@@ -394,10 +394,16 @@ describe("decoded values remember their type (issue 15: what is read goes back a
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._int4, "{1,NULL,3}")), 0)
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid.timestamptz, "2024-05-31 16:08:37.123+00")), Oid.timestamptz)
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid.timestamp, "2024-05-31 16:08:37.123")), Oid.timestamptz)
-    // A two-dimensional array of array-valued elements would go back one-dimensional: it does not remember.
-    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._polygon, "{{\"((0,0),(1,1))\"}}")), 0)
-    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "{{1,2},{3,4}}")), 0)
-    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "[0:0][1:1]={{1}}")), 0)
+    // A two-dimensional array of array-valued elements remembers its dimensions too, so it does not go back as a
+    // one-dimensional array of arrays.
+    for (const [oid, s] of [[Oid._polygon, "{{\"((0,0),(1,1))\"}}"], [Oid._jsonb, "{{1,2},{3,4}}"]] as const) {
+      const value = decodeText(oid, s)
+      assert.strictEqual(defaultRegistry.parameterOid(value), oid)
+      const sent = send(value)
+      assert.deepStrictEqual(defaultRegistry.get(oid)!.decodeBinary!(sent.bytes, 0, sent.bytes.length), value)
+      assert.strictEqual(new DataView(sent.bytes.buffer, sent.bytes.byteOffset).getInt32(0), 2)
+    }
+    assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "[0:0][1:1]={{1}}")), Oid._jsonb)
     assert.strictEqual(defaultRegistry.parameterOid(decodeText(Oid._jsonb, "{\"{\\\"a\\\": 1}\",null}")), Oid._jsonb)
     // Nothing shows: equality, spreading and JSON see the plain value.
     const interval = decodeText(Oid.interval, "3 mons")

@@ -268,9 +268,9 @@ const BIGINT_ELEMENTS =
   "an array of primitives goes as an array literal, and bigint elements (microseconds) as their digits, which " +
   "the timestamp types do not read"
 const NESTED_VALUES_ARE_ARRAYS =
-  "the elements are themselves JavaScript arrays (TypeCodec.valuesAreArrays), so a nested JavaScript array is " +
-  "one element, not a dimension: a multi-dimensional array of json, polygons, multiranges or records goes back " +
-  "one-dimensional"
+  "the elements are themselves JavaScript arrays (TypeCodec.valuesAreArrays), so in the codec's text form a " +
+  "nested JavaScript array is one element, not a dimension (a decoded value remembers its dimensions, so it " +
+  "goes back whole untyped or typed)"
 
 /** Untyped values that do not come back through the cache-on session (they do typed, unless in `typedFails`). */
 const untypedFails: Readonly<Record<string, string>> = {
@@ -290,7 +290,6 @@ const untypedFails: Readonly<Record<string, string>> = {
   "timestamptz before 1970": MICROS_AS_INT8,
   "timestamptz year 10000": MICROS_AS_INT8,
   "jsonb integer of 40 digits": BIGINT_DECLARED,
-  "jsonb[] 2d": NESTED_VALUES_ARE_ARRAYS,
   "json[]": JSON_ARRAY_STRING,
   "jsonb[]": JSON_NULL,
   "record": ANONYMOUS_RECORD,
@@ -300,7 +299,6 @@ const untypedFails: Readonly<Record<string, string>> = {
 
 /** Cases that do not come back even typed. */
 const typedFails: Readonly<Record<string, string>> = {
-  "jsonb[] 2d": NESTED_VALUES_ARE_ARRAYS,
   "record[] of record": ANONYMOUS_RECORD,
   "json[]": JSON_ARRAY_STRING,
   "jsonb[]": JSON_NULL,
@@ -325,12 +323,11 @@ const textFormFails: Readonly<Record<string, string>> = {
 
 /**
  * Decoded values that do not come back untyped through the cache-off session (the unnamed statement: the
- * declared type is the value's own, or OID 0 for the server to infer). The same as with the cache on, except
- * the 2-D jsonb[], which goes as an array literal of numbers that the server reads element by element, and the
+ * declared type is the value's own, or OID 0 for the server to infer). The same as with the cache on, and the
  * arrays of bigint microseconds.
  */
 const inferenceFails: Readonly<Record<string, string>> = {
-  ...Object.fromEntries(Object.entries(untypedFails).filter(([label]) => label !== "jsonb[] 2d")),
+  ...untypedFails,
   "timestamptz[]": BIGINT_ELEMENTS,
   "timestamp[] of timestamp": BIGINT_ELEMENTS,
   "timestamptz[] of timestamptz": BIGINT_ELEMENTS
