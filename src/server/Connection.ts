@@ -329,7 +329,7 @@ export const run = <R>(
     const simpleQuery = (sql: string) =>
       Effect.gen(function*() {
         statements.delete("")
-        yield* closePortal("")
+        if (portals.size > 0) yield* closePortal("")
         const result = yield* statement(Stream.runForEachWhile(handler.simple(sql), (outcome) => {
           if (outcome._tag === "Rows") {
             // A simple query sends every row: no portal, no pull kept between messages.
@@ -365,7 +365,7 @@ export const run = <R>(
           sendError(wire, result.error)
           state = Machine.failed(state, false)
         }
-        if (state.transaction === "I") yield* closeAllPortals()
+        if (state.transaction === "I" && portals.size > 0) yield* closeAllPortals()
         wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
         yield* wire.flush
       })

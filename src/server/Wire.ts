@@ -172,7 +172,17 @@ export class Wire {
   }
 
   /** The next frame, or why there is none. Never fails. */
-  readonly take: Effect.Effect<Frame | End> = Effect.callback<Frame | End>((resume) => {
+  readonly take: Effect.Effect<Frame | End> = Effect.suspend(() => {
+    // Fast path: a frame already queued (pipelined messages) is taken without a callback.
+    if (this.#frames.length > 0 && !this.#paused) {
+      const frame = this.#frames.shift()!
+      this.#queuedBytes -= frame.body.length
+      return Effect.succeed(frame)
+    }
+    return this.#takeAsync
+  })
+
+  readonly #takeAsync: Effect.Effect<Frame | End> = Effect.callback<Frame | End>((resume) => {
     const attempt = (): boolean => {
       const frame = this.#frames.shift()
       if (frame !== undefined) {
