@@ -100,13 +100,15 @@ export const isNull = (value: unknown): boolean =>
 const DecodedType: unique symbol = Symbol.for("effect-pgwire/types/DecodedType")
 
 /**
- * Records on `value` (when it is an object that is not frozen) that it was
+ * Records on `value` (when it is an object that can take a property: frozen,
+ * sealed or non-extensible objects, shared constants among them, are left as
+ * they are) that it was
  * decoded as type `oid`; returns `value`.
  *
  * @since 0.1.0
  */
 export const remember = <A>(value: A, oid: number): A => {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+  if (typeof value === "object" && value !== null && Object.isExtensible(value)) {
     Object.defineProperty(value, DecodedType, { value: oid, configurable: true })
   }
   return value
@@ -123,7 +125,7 @@ const DecodedDimensions: unique symbol = Symbol.for("effect-pgwire/types/Decoded
  * @since 0.1.0
  */
 export const rememberDimensions = <A>(value: A, dimensions: number): A => {
-  if (dimensions > 1 && Array.isArray(value) && !Object.isFrozen(value)) {
+  if (dimensions > 1 && Array.isArray(value) && Object.isExtensible(value)) {
     Object.defineProperty(value, DecodedDimensions, { value: dimensions, configurable: true })
   }
   return value

@@ -5,6 +5,7 @@ import * as Statement from "effect/sql/Statement"
 import { CodecError } from "../../src/errors/PgError.ts"
 import * as Catalog from "../../src/types/Catalog.ts"
 import { Oid } from "../../src/types/Oid.ts"
+import * as Param from "../../src/types/Param.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import { defaultRegistry, Registry } from "../../src/types/Registry.ts"
 import * as Text from "../../src/types/Text.ts"
@@ -410,6 +411,13 @@ describe("decoded values remember their type (issue 15: what is read goes back a
     assert.deepStrictEqual(Object.keys(interval as object), ["months", "days", "microseconds"])
     assert.deepStrictEqual(interval, { months: 3, days: 0, microseconds: 0n })
     assert.strictEqual(Object.getOwnPropertySymbols({ ...(interval as object) }).length, 0)
+  })
+
+  it("objects that cannot take a property (an extension codec's sealed values) are left as they are", () => {
+    const sealed = Object.preventExtensions({ a: 1 })
+    assert.strictEqual(Param.remember(sealed, Oid.point), sealed)
+    assert.strictEqual(Param.rememberedOid(sealed), undefined)
+    assert.strictEqual(Param.remember(7, Oid.int4), 7)
   })
 
   it("an interval sent back with the cache off goes in binary as an interval, not as JSON text", () => {
