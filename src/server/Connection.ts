@@ -472,8 +472,6 @@ export const run = <R>(
           if (sent.tag !== undefined) {
             wire.send({ _tag: "CommandComplete", tag: sent.tag })
             portal.completedTag = sent.tag
-          } else {
-            portal.completedTag = ""
           }
           if (outcome._tag === "Command") transaction = outcome.transaction
           return false
@@ -483,7 +481,6 @@ export const run = <R>(
           closing = true
           return undefined
         }
-        if (portal.completedTag === "") wire.send({ _tag: "EmptyQueryResponse" }), portal.completedTag = undefined
         yield* applyTransaction(transaction, name)
         return undefined
       })

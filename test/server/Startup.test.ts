@@ -424,6 +424,23 @@ describe("PgServer messages", () => {
     })
   })
 
+  it("answers an empty statement's Execute with one EmptyQueryResponse", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const c = await session(port)
+      const from = c.messages.length
+      c.send(
+        encodeFrontend({ _tag: "Parse", name: "", query: "", parameterTypes: [] }),
+        encodeFrontend({ _tag: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] }),
+        encodeFrontend({ _tag: "Describe", target: "P", name: "" }),
+        encodeFrontend({ _tag: "Execute", portal: "", maxRows: 0 }),
+        SYNC
+      )
+      const got = await c.until("ReadyForQuery", from)
+      assert.deepStrictEqual(got.map((m) => m._tag), ["ParseComplete", "BindComplete", "NoData", "EmptyQueryResponse", "ReadyForQuery"])
+      c.close()
+    })
+  })
+
   it("interrupts a statement past limits.statementTimeout with 57014 and runs the next one", async () => {
     const probe = makeProbe()
     await withServer({ handler: handler(probe), limits: { statementTimeout: 100 } }, async ({ port }) => {
