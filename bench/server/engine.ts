@@ -1,6 +1,7 @@
 /**
- * The engine's own CPU per simple query, without the kernel: one client
- * writes 20,000 Query messages in batches of 1,000 and reads the answers; the
+ * The engine's own CPU per query, with few system calls: one client writes
+ * 20,000 queries (a simple Query, or Parse/Bind/Describe/Execute/Sync) in
+ * batches of 1,000 and reads the answers; the
  * process's CPU (user + system) over the run, divided by the queries, is
  * reported beside the same loop against a bare Node server that only frames
  * the queries and writes canned answers (the floor of any Node server).
@@ -33,9 +34,21 @@ const startup = (() => {
   new DataView(out.buffer).setInt32(4, 196608)
   return out
 })()
-const query = frame(0x51, enc.encode("select 1\0"))
-const batch = new Uint8Array(query.length * BATCH)
-for (let i = 0; i < BATCH; i++) batch.set(query, i * query.length)
+const simpleQuery = frame(0x51, enc.encode("select 1\0"))
+// Parse, Bind, Describe (portal), Execute, Sync of an unnamed statement: what pgbench -M extended sends.
+const extendedQuery = new Uint8Array(Buffer.concat([
+  frame(0x50, enc.encode("\0select 1\0\0\0")),
+  frame(0x42, new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0])),
+  frame(0x44, enc.encode("P\0")),
+  frame(0x45, new Uint8Array([0, 0, 0, 0, 0])),
+  frame(0x53, new Uint8Array(0))
+]))
+const batchOf = (query: Uint8Array) => {
+  const batch = new Uint8Array(query.length * BATCH)
+  for (let i = 0; i < BATCH; i++) batch.set(query, i * query.length)
+  return batch
+}
+let batch = batchOf(simpleQuery)
 
 /** Sends every batch and counts ReadyForQuery ('Z') frames until all arrived. */
 const drive = (port: number): Promise<void> =>
@@ -112,7 +125,18 @@ bare.close()
 const one = [PgServer.field("n", "int4")]
 const scope = Effect.runSync(Scope.make())
 const server = await Effect.runPromise(Scope.provide(PgServer.serve({
-  handler: { simple: () => Stream.make(PgServer.Outcome.rows(one, Stream.make([1]))) }
+  handler: {
+    simple: () => Stream.make(PgServer.Outcome.rows(one, Stream.make([1]))),
+    prepare: () =>
+      Effect.succeed({
+        paramTypes: [],
+        fields: one,
+        execute: () => Effect.succeed(PgServer.Outcome.rows(one, Stream.make([1])))
+      })
+  }
 }), scope))
-await measure("PgServer", server.address._tag === "Tcp" ? server.address.port : 0)
+const port = server.address._tag === "Tcp" ? server.address.port : 0
+await measure("PgServer, simple Query", port)
+batch = batchOf(extendedQuery)
+await measure("PgServer, Parse/Bind/Describe/Execute/Sync", port)
 await Effect.runPromise(Scope.close(scope, Exit.void))
