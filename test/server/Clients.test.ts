@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
@@ -329,3 +330,41 @@ describe("PgServer cancellation and termination", () => {
 })
 
 const int32 = (n: number): Array<number> => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
+
+describe("PgServer.handle and smart shutdown", () => {
+  it("serves a socket accepted elsewhere through handle()", async () => {
+    const listener = net.createServer((socket) => {
+      Effect.runFork(PgServer.handle(socket, { handler: handler(makeProbe()) }))
+    })
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", () => r()))
+    try {
+      const r = await psql((listener.address() as net.AddressInfo).port, ["-c", "select 6; series 2"])
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.deepStrictEqual(r.stdout.trim().split("\n"), ["6", "1", "2"])
+    } finally {
+      listener.close()
+    }
+  })
+
+  it("stops accepting on a smart shutdown and waits for the open session to end", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port, server }) => {
+      const c = await RawClient.open(port)
+      c.send(startup())
+      await c.until("ReadyForQuery")
+      let done = false
+      const shutdown = Effect.runPromise(server.shutdown("smart")).then(() => (done = true))
+      await waitUntil(() => new Promise<boolean>((resolve) => {
+        const probe = net.connect({ port, host: "127.0.0.1" })
+        probe.once("connect", () => (probe.destroy(), resolve(false)))
+        probe.once("error", () => resolve(true))
+      }))
+      const from = c.messages.length
+      c.send(new Uint8Array([0x51, ...int32(13), ...new TextEncoder().encode("select 2"), 0]))
+      assert.deepStrictEqual((await c.until("ReadyForQuery", from)).map((m) => m._tag), ["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"])
+      assert.isFalse(done)
+      c.close()
+      await shutdown
+      assert.isTrue(done)
+    })
+  })
+})
