@@ -258,7 +258,9 @@ export class Feed implements Link.CopyBothHandler {
       this.paused = false
       this.link.conn.resumeReading(this)
     }
-    return this.awaitEnd.pipe(
+    // `close` runs as a finalizer, where everything is uninterruptible: the wait itself must be interruptible,
+    // or the timeout could never cut it short and a server that does not answer would hang the close.
+    return Effect.interruptible(this.awaitEnd).pipe(
       Effect.timeoutOrElse({
         duration: COPY_END_TIMEOUT_MILLIS,
         orElse: () =>

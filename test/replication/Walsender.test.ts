@@ -73,9 +73,12 @@ describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
         const other = uniqueName("churn")
         yield* f.session.query(`create table ${other} (id int, v text)`)
         const app = uniqueName("idle")
+        // Unpublished WAL; returns the flush position from before it (REPLICATION.md 2.B): the walsender decodes
+        // past it for sure, while the position after it may fall inside a record not yet complete.
         const churn = Effect.gen(function*() {
+          const before = lsn((yield* f.session.query<{ l: string }>("select pg_current_wal_flush_lsn()::text as l")).rows[0]!.l)
           yield* f.session.query(`insert into ${other} select g, repeat('x', 200) from generate_series(1, 2000) g`)
-          return lsn((yield* f.session.query<{ l: string }>("select pg_current_wal_flush_lsn()::text as l")).rows[0]!.l)
+          return before
         })
         const positions = f.session.query<{ write_lsn: string | null }>(
           "select write_lsn::text from pg_stat_replication where application_name = $1",
@@ -88,20 +91,23 @@ describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
           // Nothing published happens: the slot follows the server's WAL.
           const target = yield* churn
           assert.isTrue(
-            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= target)),
-            "confirmed_flush_lsn reaches the WAL written meanwhile"
+            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= target), 400),
+            "confirmed_flush_lsn passes the position the unrelated WAL started at"
           )
           // A published transaction is received and not acknowledged: unrelated WAL no longer moves the slot.
           yield* f.session.query(`insert into ${f.table} values (1, 'a')`)
           const [tx] = yield* pull
           const after = yield* churn
-          assert.isTrue(yield* eventually(Effect.map(positions, (r) => lsn(r.rows[0]?.write_lsn) >= after)))
+          assert.isTrue(yield* eventually(
+            Effect.map(positions, (r) => lsn(r.rows[0]?.write_lsn) >= after && lsn(r.rows[0]?.write_lsn) > tx!.endLsn),
+            400
+          ), "keepalives past the transaction were received (and answered)")
           const confirmed = lsn((yield* slotRow(f.session, f.slot))?.confirmed_flush_lsn)
           assert.isTrue(confirmed < tx!.endLsn, "the slot stays before the unacknowledged transaction")
           yield* tx!.ack
           const last = yield* churn
           assert.isTrue(
-            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= last))
+            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= last), 400)
           )
         }))
       }).pipe(Effect.scoped), 60_000)
