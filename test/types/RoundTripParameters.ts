@@ -8,7 +8,6 @@ import { assert, describe } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { PgError } from "../../src/errors/PgError.ts"
-import * as PgSession from "../../src/session/Session.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import { Registry } from "../../src/types/Registry.ts"
 import { type ServerInfo } from "../support/Servers.ts"
@@ -16,7 +15,6 @@ import { builtinByName } from "./RoundTripCases.ts"
 import {
   EXTENSIONS,
   shipsExtension,
-  connectTo,
   Scratch,
   targetOf,
   type It,
@@ -24,12 +22,12 @@ import {
   tableName,
   failureOf,
   assertServerError,
+  sessionsOf,
   valueOf
 } from "./RoundTripScratch.ts"
 
 export const parameterTests = (it: It, label: string, server: ServerInfo): void => {
-  const sessions = (options: Partial<PgSession.SessionOptions> = {}) =>
-    Effect.flatMap(targetOf(label), (t) => connectTo(t.server, t.database, options))
+  const sessions = sessionsOf(label)
 
   describe("records, composites, enums, domains and a user range (through pg_type)", () => {
     it.effect("JavaScript objects, strings and ranges go in as user-defined types and come back equal", () =>

@@ -104,6 +104,10 @@ export class Scratch extends Context.Service<Scratch, ReadonlyMap<string, Target
 
 export const targetOf = (label: string) => Effect.map(Scratch, (m) => m.get(label)!)
 
+/** New sessions on the scratch database of the server `label`. */
+export const sessionsOf = (label: string) => (options: Partial<PgSession.SessionOptions> = {}) =>
+  Effect.flatMap(targetOf(label), (t) => connectTo(t.server, t.database, options))
+
 // ---------------------------------------------------------------------------
 // Running the cases
 // ---------------------------------------------------------------------------

@@ -6,26 +6,23 @@
 import { assert, describe } from "@effect/vitest"
 import * as BigDecimal from "effect/BigDecimal"
 import * as Effect from "effect/Effect"
-import * as PgSession from "../../src/session/Session.ts"
 import * as PgTypes from "../../src/types/PgTypes.ts"
 import { Registry } from "../../src/types/Registry.ts"
 import { type ServerInfo } from "../support/Servers.ts"
 import { builtinByName } from "./RoundTripCases.ts"
 import {
-  connectTo,
-  targetOf,
   type It,
   MODES,
   tableName,
   failureOf,
   assertServerError,
+  sessionsOf,
   valueOf
 } from "./RoundTripScratch.ts"
 
 export const valueTests = (it: It, label: string, server: ServerInfo): void => {
   const major = server.majorVersion
-  const sessions = (options: Partial<PgSession.SessionOptions> = {}) =>
-    Effect.flatMap(targetOf(label), (t) => connectTo(t.server, t.database, options))
+  const sessions = sessionsOf(label)
 
   describe("numbers", () => {
     it.effect("int8 extremes and ±(2^53 + 1) go in and come out exact, also inside json_build_object", () =>
