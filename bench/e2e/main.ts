@@ -439,7 +439,7 @@ of ${workloads.length === WORKLOADS.length ? "every workload" : `workloads ${wor
     rowsCount === 0
       ? `\`${ROWS_TABLE}\` not filled (no workload of this run reads it)`
       : `\`${ROWS_TABLE}\` ${rowsCount.toLocaleString("en-US")} rows (int4, int8, text with 10% NULL, timestamptz, float8, bool, numeric(16,4), uuid, small jsonb)`
-  }; \`${JSON_TABLE}\` ${jsonCount.toLocaleString("en-US")} rows of ${r.jsonSize} bytes of jsonb on average; \`${WIDE_JSON_TABLE}\` ${wideJsonCount.toLocaleString("en-US")} rows of ${r.wideJsonSize} bytes of nested jsonb on average, stored uncompressed; COPY file ${fmt(r.copyBytes / 2 ** 20)} MiB.
+  }; \`${JSON_TABLE}\` ${jsonCount.toLocaleString("en-US")} rows of ${r.jsonSize} bytes of jsonb on average; \`${WIDE_JSON_TABLE}\` ${wideJsonCount.toLocaleString("en-US")} rows of ${r.wideJsonSize} bytes of nested jsonb on average, stored uncompressed${rowsCount === 0 ? "" : `; COPY file ${fmt(r.copyBytes / 2 ** 20)} MiB`}.
 
 How to read the tables:
 
