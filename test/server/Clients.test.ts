@@ -20,17 +20,9 @@ import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import { reasonOf } from "../support/Sessions.ts"
 import { handler, makeProbe, type Probe } from "./ScriptedHandler.ts"
-import { codeOf, encodeStartup, psql, RawClient, run, startup, withServer } from "./Support.ts"
+import { codeOf, encodeStartup, psql, RawClient, run, startup, waitUntil, withServer } from "./Support.ts"
 
 const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), "pgserver-"))
-
-const waitUntil = async (done: () => boolean | Promise<boolean>, timeoutMs = 5_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error("condition not reached")
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 /** Runs psql's `sleep 30000`, sends it SIGINT once the handler started: psql reports 57014 and the finalizer ran. */
 const cancelPsqlSleep = async (port: number, conn: string, probe: Probe) => {

@@ -146,6 +146,15 @@ export class RawClient {
   }
 }
 
+/** Polls `done` every 10 ms until it holds; fails after `timeoutMs`. */
+export const waitUntil = async (done: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error("condition not reached")
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 /** The SQLSTATE of an ErrorResponse. */
 export const codeOf = (m: Backend.BackendMessage | undefined): string | undefined =>
   m !== undefined && (m._tag === "ErrorResponse" || m._tag === "NoticeResponse")
