@@ -12,10 +12,9 @@
  * Sessions leave the pool (are "retired": closed, and replaced when needed):
  * - when the session engine closed or broke them (the server ended the
  *   connection, a cancel could not be confirmed and the drain timed out, a
- *   protocol error); checked at checkout, at release and by the sweeper, and,
- *   while checkouts wait, under the lease: a leased session that broke gives
- *   its slot to a replacement at once (see `BROKEN_LEASE_CHECK_INTERVAL_MILLIS`),
- *   the lease keeping the closed session until it is returned;
+ *   protocol error): the session tells the pool when it closes, and its slot
+ *   goes to a replacement at once, also under a lease (the lease keeps the
+ *   closed session until it is returned);
  * - after `maxLifetime` minus a random jitter of up to `maxLifetimeJitter`
  *   (so sessions opened together are not all replaced together); an idle
  *   session is retired by the sweeper, a leased one at its next checkout (a
@@ -85,326 +84,36 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as EffectPool from "effect/Pool"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import { ConfigError, ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
+import { PgError, TimeoutError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
 import * as PgSession from "../session/Session.ts"
 import type {
-  BatchItem,
-  CopyResult,
-  Notification,
   QueryOptions,
-  QueryResult,
   Row,
   Session,
-  SessionOptions,
   StreamOptions
 } from "../session/Session.ts"
-import { type PoolStats, PoolMetrics } from "./Metrics.ts"
+import { closedError, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
+import { PoolMetrics } from "./Metrics.ts"
 import * as Transaction from "./Transaction.ts"
 
 /** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
+
+import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, type Pool, type PoolOptions, sessionOptionsOf, settingsOf, sweepIntervalOf } from "./Settings.ts"
+
+export * from "./Settings.ts"
+/** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
 export { metricsOf, type PoolMetricDefinitions, type PoolStats } from "./Metrics.ts"
-
-// ---------------------------------------------------------------------------
-// Defaults (every timeout a named constant)
-// ---------------------------------------------------------------------------
-
-/** Sessions at most, by default. @since 0.1.0 */
-export const DEFAULT_MAX_SIZE = 10
-/** How long a checkout may wait for a session, by default. @since 0.1.0 */
-export const DEFAULT_ACQUIRE_TIMEOUT_MILLIS = 30_000
-/** How long a session above `minSize` may stay unused before it is closed, by default. @since 0.1.0 */
-export const DEFAULT_IDLE_TIMEOUT_MILLIS = 60_000
-/** How long a session may live, by default (minus the jitter). @since 0.1.0 */
-export const DEFAULT_MAX_LIFETIME_MILLIS = 30 * 60_000
-/** The default jitter, as a fraction of the lifetime. @since 0.1.0 */
-export const DEFAULT_MAX_LIFETIME_JITTER_RATIO = 0.1
-/** A session unused for this long is checked at checkout, by default. @since 0.1.0 */
-export const DEFAULT_HEALTH_CHECK_AFTER_MILLIS = 30_000
-/** How long the checkout health check may take before the session is retired. @since 0.1.0 */
-export const HEALTH_CHECK_TIMEOUT_MILLIS = 5_000
-/** How long a release may wait for the session to settle, and then for ROLLBACK, before retiring it. @since 0.1.0 */
-export const RELEASE_TIMEOUT_MILLIS = PgSession.DRAIN_TIMEOUT_MILLIS + 1_000
-/** Callers sharing one session at most on a multiplexed pool, by default. @since 0.1.0 */
-export const DEFAULT_MULTIPLEX_CONCURRENCY = 32
-
-/**
- * A multiplexing lane idle this long is returned to the pool (so the idle
- * timeout, the health check and exclusive checkouts see its session); a full
- * pool drains a lane for an exclusive checkout at once.
- */
-export const LANE_LINGER_MILLIS = 1_000
-/**
- * While checkouts wait, leased sessions are checked this often for a break
- * (the session closed under its lease), so a broken one's slot goes to the
- * waiting checkout instead of waiting for the lease to end.
- *
- * @since 0.1.0
- */
-export const BROKEN_LEASE_CHECK_INTERVAL_MILLIS = 20
-/** The sweeper (idle timeout, lifetime, closed sessions) runs at least this often. @since 0.1.0 */
-export const MAX_SWEEP_INTERVAL_MILLIS = 1_000
-/** ... and at most this often. @since 0.1.0 */
-export const MIN_SWEEP_INTERVAL_MILLIS = 20
-
-// ---------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------
-
-/**
- * Options of `make`: the options of every session, plus the pool's.
- *
- * @since 0.1.0
- */
-export interface PoolOptions extends SessionOptions {
-  /** The `pool.name` attribute of the pool's metrics. Default "default". */
-  readonly name?: string | undefined
-  /** Sessions kept open even when idle. Default 0. */
-  readonly minSize?: number | undefined
-  /** Sessions at most. Default 10. */
-  readonly maxSize?: number | undefined
-  /** How long a checkout may wait (finite, > 0). Default 30 s. */
-  readonly acquireTimeout?: Duration.Input | undefined
-  /** Unused sessions above `minSize` are closed after this (0: never). Default 60 s. */
-  readonly idleTimeout?: Duration.Input | undefined
-  /** Sessions are replaced after this (0: never). Default 30 minutes. */
-  readonly maxLifetime?: Duration.Input | undefined
-  /** Each session's lifetime is shortened by a random amount up to this. Default 10% of `maxLifetime`. */
-  readonly maxLifetimeJitter?: Duration.Input | undefined
-  /** A session unused for this long is checked before a checkout returns it (0: always). Default 30 s. */
-  readonly healthCheckAfter?: Duration.Input | undefined
-  /**
-   * Checkouts a session serves before it is retired (at the release of the last one); 1 uses every session
-   * once, as `@effect/sql-pg`'s `connectionTTL: 0` does. On a multiplexed pool each statement put on a
-   * shared session counts. Default 0: no limit.
-   */
-  readonly maxUses?: number | undefined
-  /** Let independent one-statement callers share sessions (pipelined). Default false. */
-  readonly multiplex?: boolean | undefined
-  /** Callers per shared session before another session is brought in. Default 32. */
-  readonly multiplexConcurrency?: number | undefined
-  /** Safe mode for transaction poolers (PgBouncer `pool_mode = transaction`): no statement cache, protocol 3.0 by default, no LISTEN. */
-  readonly transactionPooler?: boolean | undefined
-}
-
-/**
- * Whether a checkout is for the caller alone or may be shared (multiplexed
- * pools only).
- *
- * @since 0.1.0
- */
-export type LeaseKind = "exclusive" | "shared"
-
-/**
- * The pool service.
- *
- * @since 0.1.0
- */
-export interface Pool {
-  readonly options: PoolOptions
-  /** A session for the caller alone, until the Scope closes. */
-  readonly acquire: Effect.Effect<Session, PgError, Scope.Scope>
-  /** A session that may be shared with other one-statement callers (exclusive unless `multiplex`). */
-  readonly acquireShared: Effect.Effect<Session, PgError, Scope.Scope>
-  /** Makes a shared lease of `session` exclusive until the Scope closes (waits for the other leases to end). */
-  readonly reserve: (session: Session) => Effect.Effect<void, PgError, Scope.Scope>
-  /** Closes `session` now if idle, or when its last lease is returned. */
-  readonly retire: (session: Session) => Effect.Effect<void>
-  /** Runs `f` with an exclusive session (the transaction's session inside `withTransaction`). */
-  readonly withSession: <A, E, R>(f: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | PgError, R>
-  /** One statement (on the transaction's session inside `withTransaction`). */
-  readonly query: <R = Row>(
-    sql: string,
-    params?: ReadonlyArray<unknown>,
-    options?: QueryOptions
-  ) => Effect.Effect<QueryResult<R>, PgError>
-  /** A simple Query (several statements allowed). */
-  readonly simple: (sql: string, options?: QueryOptions) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
-  /** Several statements in one implicit transaction. */
-  readonly batch: (
-    items: ReadonlyArray<BatchItem>,
-    options?: QueryOptions
-  ) => Effect.Effect<ReadonlyArray<QueryResult<Row>>, PgError>
-  /** Rows of one statement as a Stream, on an exclusive session held while the stream runs. */
-  readonly stream: <R = Row>(
-    sql: string,
-    params?: ReadonlyArray<unknown>,
-    options?: StreamOptions
-  ) => Stream.Stream<R, PgError>
-  /** COPY ... FROM STDIN on an exclusive session. */
-  readonly copyFrom: (sql: string) => Sink.Sink<CopyResult, Uint8Array, never, PgError>
-  /** COPY ... TO STDOUT on an exclusive session. */
-  readonly copyTo: (sql: string) => Stream.Stream<Uint8Array, PgError>
-  /** LISTEN on an exclusive session held for the Scope. */
-  readonly listen: (channel: string) => Effect.Effect<Stream.Stream<Notification, PgError>, PgError, Scope.Scope>
-  /** NOTIFY (pg_notify). */
-  readonly notify: (channel: string, payload?: string) => Effect.Effect<void, PgError>
-  /**
-   * Runs `effect` in a transaction (a SAVEPOINT when already inside one of
-   * this pool's transactions). See `Transaction.ts`.
-   */
-  readonly withTransaction: <A, E, R>(
-    effect: Effect.Effect<A, E, R>,
-    options?: Transaction.TransactionOptions
-  ) => Effect.Effect<A, E | PgError, R>
-  /** The transaction the current fiber is in, on this pool. */
-  readonly currentTransaction: Effect.Effect<Option.Option<Transaction.TransactionConnection>>
-  /** Current numbers (also published as metrics, see `Metrics.ts`). */
-  readonly stats: Effect.Effect<PoolStats>
-}
-
-/**
- * The `PgPool` service tag.
- *
- * @since 0.1.0
- */
-export class PgPool extends Context.Service<PgPool, Pool>()("effect-pgwire/pool/PgPool") {}
-
-// ---------------------------------------------------------------------------
-// make
-// ---------------------------------------------------------------------------
-
-interface Entry {
-  readonly session: Session
-  readonly retireAt: number
-  lastReleased: number
-  /** Checkouts served (each statement put on it, as a lane); retired at release once `maxUses` is reached. */
-  uses: number
-  /** The pool's record of this session, found on first need (its refCount counts the leases). */
-  item: EffectPool.PoolItem<Session, PgError> | undefined
-  /** Counted in `inUse`. */
-  busy: boolean
-  /** Exclusive checkouts waiting for the other leases of this session to end. */
-  readonly releaseWaiters: Set<() => void>
-}
-
-const configError = (message: string, parameter: string) =>
-  new PgError({ reason: new ConfigError({ message, parameter }) })
-
-const millisOf = (
-  input: Duration.Input | undefined,
-  fallback: number,
-  parameter: string
-): number | PgError => {
-  if (input === undefined) return fallback
-  const duration = Duration.fromInput(input)
-  if (Option.isNone(duration)) return configError(`invalid duration for ${parameter}`, parameter)
-  const millis = Duration.toMillis(duration.value)
-  if (Number.isNaN(millis) || millis < 0) return configError(`${parameter} must not be negative`, parameter)
-  return millis
-}
-
-interface Settings {
-  readonly name: string
-  readonly minSize: number
-  readonly maxSize: number
-  readonly acquireTimeout: number
-  readonly idleTimeout: number
-  readonly maxLifetime: number
-  readonly maxLifetimeJitter: number
-  readonly healthCheckAfter: number
-  readonly maxUses: number
-  readonly multiplex: boolean
-  readonly concurrency: number
-}
-
-const settingsOf = (options: PoolOptions): Settings | PgError => {
-  const maxSize = options.maxSize ?? DEFAULT_MAX_SIZE
-  if (!Number.isInteger(maxSize) || maxSize < 1) return configError(`maxSize must be an integer >= 1, got ${maxSize}`, "maxSize")
-  const minSize = options.minSize ?? 0
-  if (!Number.isInteger(minSize) || minSize < 0 || minSize > maxSize) {
-    return configError(`minSize must be an integer between 0 and maxSize (${maxSize}), got ${minSize}`, "minSize")
-  }
-  const acquireTimeout = millisOf(options.acquireTimeout, DEFAULT_ACQUIRE_TIMEOUT_MILLIS, "acquireTimeout")
-  if (acquireTimeout instanceof PgError) return acquireTimeout
-  if (!Number.isFinite(acquireTimeout) || acquireTimeout <= 0) {
-    return configError("acquireTimeout must be finite and > 0: a checkout never waits forever", "acquireTimeout")
-  }
-  // 0 means "no limit" for both, as in HikariCP; it never means "retire at once", which would loop.
-  const idleMillis = millisOf(options.idleTimeout, DEFAULT_IDLE_TIMEOUT_MILLIS, "idleTimeout")
-  if (idleMillis instanceof PgError) return idleMillis
-  const idleTimeout = idleMillis === 0 ? Infinity : idleMillis
-  const lifetimeMillis = millisOf(options.maxLifetime, DEFAULT_MAX_LIFETIME_MILLIS, "maxLifetime")
-  if (lifetimeMillis instanceof PgError) return lifetimeMillis
-  const maxLifetime = lifetimeMillis === 0 ? Infinity : lifetimeMillis
-  const maxLifetimeJitter = millisOf(
-    options.maxLifetimeJitter,
-    Number.isFinite(maxLifetime) ? maxLifetime * DEFAULT_MAX_LIFETIME_JITTER_RATIO : 0,
-    "maxLifetimeJitter"
-  )
-  if (maxLifetimeJitter instanceof PgError) return maxLifetimeJitter
-  const healthCheckAfter = millisOf(options.healthCheckAfter, DEFAULT_HEALTH_CHECK_AFTER_MILLIS, "healthCheckAfter")
-  if (healthCheckAfter instanceof PgError) return healthCheckAfter
-  const maxUses = options.maxUses ?? 0
-  if (!Number.isInteger(maxUses) || maxUses < 0) {
-    return configError(`maxUses must be an integer >= 0 (0: no limit), got ${maxUses}`, "maxUses")
-  }
-  const multiplex = options.multiplex ?? false
-  const concurrency = multiplex ? options.multiplexConcurrency ?? DEFAULT_MULTIPLEX_CONCURRENCY : 1
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    return configError(`multiplexConcurrency must be an integer >= 1, got ${concurrency}`, "multiplexConcurrency")
-  }
-  return {
-    name: options.name ?? "default",
-    minSize,
-    maxSize,
-    acquireTimeout,
-    idleTimeout,
-    maxLifetime,
-    maxLifetimeJitter: Math.min(maxLifetimeJitter, maxLifetime),
-    healthCheckAfter,
-    maxUses: maxUses === 0 ? Infinity : maxUses,
-    multiplex,
-    concurrency
-  }
-}
-
-/**
- * The options every session of the pool is opened with: the pool's own
- * settings removed (the session refuses options it does not know); in
- * transaction-pooler safe mode the statement cache off, and protocol 3.0
- * unless `protocolVersion` says otherwise (poolers that predate protocol 3.2
- * refuse its start-up packet: PgBouncer 1.18 answers FATAL 08P01 "bad packet
- * header" instead of NegotiateProtocolVersion).
- *
- * @since 0.1.0
- */
-export const sessionOptionsOf = (options: PoolOptions): SessionOptions => {
-  const {
-    acquireTimeout: _acquireTimeout,
-    healthCheckAfter: _healthCheckAfter,
-    idleTimeout: _idleTimeout,
-    maxLifetime: _maxLifetime,
-    maxLifetimeJitter: _maxLifetimeJitter,
-    maxSize: _maxSize,
-    maxUses: _maxUses,
-    minSize: _minSize,
-    multiplex: _multiplex,
-    multiplexConcurrency: _multiplexConcurrency,
-    name: _name,
-    transactionPooler,
-    ...session
-  } = options
-  return transactionPooler === true
-    ? { ...session, statementCacheSize: 0, protocolVersion: session.protocolVersion ?? "3.0" }
-    : session
-}
-
-const sweepIntervalOf = (settings: Settings): number => {
-  const shortest = Math.min(settings.idleTimeout, settings.maxLifetime - settings.maxLifetimeJitter)
-  const half = Number.isFinite(shortest) ? shortest / 2 : MAX_SWEEP_INTERVAL_MILLIS
-  return Math.min(MAX_SWEEP_INTERVAL_MILLIS, Math.max(MIN_SWEEP_INTERVAL_MILLIS, half))
-}
 
 let poolCounter = 0
 
@@ -429,6 +138,9 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
 
   // -- sessions ---------------------------------------------------------------
 
+  /** Sessions that closed or broke: their slots are freed by the fiber below (started once the pool exists). */
+  const closedSessions = yield* Queue.unbounded<Session>()
+
   const openSession: Effect.Effect<Session, PgError, Scope.Scope> = Effect.gen(function*() {
     const session = yield* PgSession.connect(sessionOptions)
     const now = clock.currentTimeMillisUnsafe()
@@ -443,6 +155,9 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       releaseWaiters: new Set()
     }
     entries.set(session, entry)
+    // A session that closes or breaks, leased or not, gives its slot up at once: whoever waits gets a
+    // replacement, while a lease keeps the closed session until it is returned.
+    session[LenderKey].onClose(() => Queue.offerUnsafe(closedSessions, session))
     metrics.size++
     metrics.count("created")
     metrics.publish()
@@ -461,23 +176,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     )
     return session
   })
-
-  /**
-   * Leased sessions that are known broken (closed under their lease) and still
-   * hold their slot. Invalidating one frees the slot at once: the pool opens a
-   * replacement for whoever waits, while the lease keeps the closed session
-   * until it is returned. Only a checkout that has to wait looks (see
-   * `waitingFor`): with nobody waiting, the slot is freed when the lease is
-   * returned, and no replacement is opened before it is needed.
-   */
-  const brokenLeases = (pool: EffectPool.Pool<Session, PgError>): Array<Session> => {
-    const broken: Array<Session> = []
-    for (const item of pool.state.items) {
-      if (item.exit._tag !== "Success" || item.refCount === 0 || pool.state.invalidated.has(item)) continue
-      if (!item.exit.value[LenderKey].isOpen()) broken.push(item.exit.value)
-    }
-    return broken
-  }
 
   /**
    * Whether `entry` is past its lifetime for a checkout. A session is handed
@@ -524,6 +222,11 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     concurrency: 1,
     strategy
   })
+  yield* Queue.take(closedSessions).pipe(
+    Effect.flatMap((session) => entries.has(session) ? EffectPool.invalidate(pool, session) : Effect.void),
+    Effect.forever,
+    Effect.forkScoped
+  )
   // Runs before the Pool's own shutdown (finalizers run in reverse order).
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
@@ -828,43 +531,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       })
     )
 
-  const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
-    session.simple("").pipe(
-      Effect.timeoutOrElse({
-        duration: HEALTH_CHECK_TIMEOUT_MILLIS,
-        orElse: () =>
-          Effect.fail(
-            new PgError({
-              reason: new TimeoutError({
-                message: `the health check did not answer within ${HEALTH_CHECK_TIMEOUT_MILLIS} ms`,
-                operation: "health check",
-                timeoutMillis: HEALTH_CHECK_TIMEOUT_MILLIS
-              })
-            })
-          )
-      }),
-      Effect.asVoid
-    )
-
-  /**
-   * Whether the session settles within the release timeout. The common case
-   * (already settled) answers at once, without the timer and the race of
-   * `Effect.timeoutOrElse` on every release.
-   */
-  const settledWithin = (session: Session): Effect.Effect<boolean> =>
-    Effect.suspend(() =>
-      session[LenderKey].isSettled()
-        ? Effect.succeed(true)
-        : Effect.map(Effect.timeoutOption(session[LenderKey].settled, RELEASE_TIMEOUT_MILLIS), Option.isSome)
-    )
-
-  const withReleaseTimeout = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<boolean> =>
-    effect.pipe(
-      Effect.as(true),
-      Effect.timeoutOrElse({ duration: RELEASE_TIMEOUT_MILLIS, orElse: () => Effect.succeed(false) }),
-      Effect.catchCause(() => Effect.succeed(false))
-    )
-
   /** At release: retire what must not be reused, roll back what was left open. */
   const releaseCheck = (entry: Entry, exclusive: boolean): Effect.Effect<void> =>
     Effect.gen(function*() {
@@ -880,11 +546,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         retire = (yield* session.transactionStatus) !== "I"
       }
       if (retire) yield* EffectPool.invalidate(pool, session)
-    })
-
-  const closedError = () =>
-    new PgError({
-      reason: new ConnectionError({ message: "the pool is closed: no new sessions are handed out", requestSent: false })
     })
 
   // The Pool interrupts the borrowers still waiting when it shuts down: once
@@ -955,46 +616,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     )
   })
 
-  /** Frees the slots of broken leases (see `brokenLeases`). */
-  const freeBrokenLeases: Effect.Effect<void> = Effect.suspend(() => {
-    const broken = brokenLeases(pool)
-    return broken.length === 0
-      ? Effect.void
-      : Effect.forEach(broken, (session) => EffectPool.invalidate(pool, session), { discard: true })
-  })
-
-  // Checkouts that may wait, and the timer that looks for broken leases while there are any.
-  let waitingCheckouts = 0
-  let brokenLeaseTimer: ReturnType<typeof setInterval> | undefined
-
-  /**
-   * `wait` (a checkout that may have to wait) after freeing the slots of the
-   * broken leases; while it waits, a lease that breaks frees its slot within
-   * `BROKEN_LEASE_CHECK_INTERVAL_MILLIS`. The session engine closes a broken
-   * session without telling the pool, so the pool looks (the check reads a
-   * flag per leased session, and runs only while someone waits).
-   */
-  const waitingFor = <A>(wait: Effect.Effect<A, PgError>): Effect.Effect<A, PgError> =>
-    Effect.andThen(
-      freeBrokenLeases,
-      Effect.suspend(() => {
-        if (waitingCheckouts++ === 0) {
-          brokenLeaseTimer = setInterval(() => {
-            if (brokenLeases(pool).length > 0) Effect.runFork(freeBrokenLeases)
-          }, BROKEN_LEASE_CHECK_INTERVAL_MILLIS)
-        }
-        return Effect.ensuring(
-          wait,
-          Effect.sync(() => {
-            if (--waitingCheckouts === 0) {
-              clearInterval(brokenLeaseTimer)
-              brokenLeaseTimer = undefined
-            }
-          })
-        )
-      })
-    )
-
   const checkout = (kind: LeaseKind): Effect.Effect<Session, PgError, Scope.Scope> =>
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -1006,7 +627,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
           leaseOnce(kind),
           (leased) => leased === undefined ? attempt : Effect.succeed(leased)
         )
-        const timed = waitingFor(attempt).pipe(
+        const timed = attempt.pipe(
           Effect.timeoutOrElse({ duration: settings.acquireTimeout, orElse: () => acquireTimeoutError })
         )
         // Fast path: a session is free and nobody queues for one, so this checkout cannot wait

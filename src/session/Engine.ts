@@ -80,6 +80,8 @@ export class Engine {
   encryption: Encryption = "plain"
   /** `_pq_.` options the server did not recognise. */
   unsupportedProtocolOptions: ReadonlyArray<string> = []
+  /** Told once when the connection closes or breaks (a pool frees the session's slot). */
+  private closeListeners: Array<() => void> = []
 
   constructor(
     options: SessionOptions,
@@ -120,6 +122,9 @@ export class Engine {
           }
           this.listeners.clear()
           this.interruption.notifySettled()
+          const closeListeners = this.closeListeners
+          this.closeListeners = []
+          for (const f of closeListeners) f()
         },
         onIdle: () => this.interruption.notifySettled()
       },
@@ -127,6 +132,12 @@ export class Engine {
     )
     this.types = new TypeLookup(this.conn, options.registry ?? defaultRegistry)
     this.interruption = new Interruption(this.conn, openSide)
+  }
+
+  /** Calls `f` once when the connection closes or breaks (at once if it already has). */
+  onClose(f: () => void): void {
+    if (this.conn.isClosed) f()
+    else this.closeListeners.push(f)
   }
 
   /** This session's registry: the configured one, extended with types looked up in pg_type. */

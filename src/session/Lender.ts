@@ -29,6 +29,8 @@ export interface Lender {
   readonly isSettled: () => boolean
   /** Whether the session is open (not closed or broken), synchronously. */
   readonly isOpen: () => boolean
+  /** Calls `f` once when the session closes or breaks (at once if it already has). */
+  readonly onClose: (f: () => void) => void
   /**
    * `query` for whoever lends the session: `tracker.start` runs when the request is created and `tracker.finish`
    * once it no longer occupies the session (answered, failed, or drained after an interruption). Rows are not

@@ -369,6 +369,7 @@ export const makeService = (engine: Engine): Session => {
       settled: engine.interruption.settled,
       isSettled: () => conn.idle || conn.isClosed,
       isOpen: () => !conn.isClosed,
+      onClose: (f) => engine.onClose(f),
       queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? NO_PARAMS, options, tracker)
     },
     get registry() {

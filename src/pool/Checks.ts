@@ -1,0 +1,59 @@
+/**
+ * The checks a pool makes on a session around a lease: a health check before
+ * reusing an idle one, and, at release, whether it settles (and rolls back)
+ * within the release timeout.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
+import { LenderKey } from "../session/Lender.ts"
+import type { Session } from "../session/Session.ts"
+import { HEALTH_CHECK_TIMEOUT_MILLIS, RELEASE_TIMEOUT_MILLIS } from "./Settings.ts"
+
+/** A round trip (an empty simple query), within `HEALTH_CHECK_TIMEOUT_MILLIS`. */
+export const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
+  session.simple("").pipe(
+    Effect.timeoutOrElse({
+      duration: HEALTH_CHECK_TIMEOUT_MILLIS,
+      orElse: () =>
+        Effect.fail(
+          new PgError({
+            reason: new TimeoutError({
+              message: `the health check did not answer within ${HEALTH_CHECK_TIMEOUT_MILLIS} ms`,
+              operation: "health check",
+              timeoutMillis: HEALTH_CHECK_TIMEOUT_MILLIS
+            })
+          })
+        )
+    }),
+    Effect.asVoid
+  )
+
+/**
+ * Whether the session settles within the release timeout. The common case
+ * (already settled) answers at once, without the timer and the race of
+ * `Effect.timeoutOrElse` on every release.
+ */
+export const settledWithin = (session: Session): Effect.Effect<boolean> =>
+  Effect.suspend(() =>
+    session[LenderKey].isSettled()
+      ? Effect.succeed(true)
+      : Effect.map(Effect.timeoutOption(session[LenderKey].settled, RELEASE_TIMEOUT_MILLIS), Option.isSome)
+  )
+
+/** Whether `effect` succeeds within the release timeout. */
+export const withReleaseTimeout = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<boolean> =>
+  effect.pipe(
+    Effect.as(true),
+    Effect.timeoutOrElse({ duration: RELEASE_TIMEOUT_MILLIS, orElse: () => Effect.succeed(false) }),
+    Effect.catchCause(() => Effect.succeed(false))
+  )
+
+
+/** The failure of a checkout from a pool that is closing. */
+export const closedError = () =>
+  new PgError({
+    reason: new ConnectionError({ message: "the pool is closed: no new sessions are handed out", requestSent: false })
+  })
