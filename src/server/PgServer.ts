@@ -43,6 +43,7 @@ import * as ServerError from "./ServerError.ts"
 export * from "./Handler.ts"
 export { Auth, type AuthMethod, type Limits, type Listen, type ServeOptions, type StartupInfo, type TlsOptions } from "./Options.ts"
 export * as Errors from "./ServerError.ts"
+export * as Rows from "./SchemaRows.ts"
 
 /**
  * Where a server listens.

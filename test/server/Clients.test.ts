@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -218,6 +219,41 @@ describe("PgServer with our own client", () => {
         const got = yield* Fiber.join(change)
         assert.deepStrictEqual(Option.getOrUndefined(got), { name: "TimeZone", value: "Europe/Paris" })
       })))
+    })
+  })
+
+  it("sends rows described by a Schema (Rows.rows) that our client decodes to the same values, in text and binary", async () => {
+    const Person = Schema.Struct({
+      id: Schema.Int,
+      score: Schema.Number,
+      name: Schema.String,
+      active: Schema.Boolean,
+      big: Schema.BigInt,
+      born: Schema.Date,
+      photo: Schema.NullOr(Schema.Uint8Array)
+    })
+    const people = [
+      { id: 1, score: 1.5, name: "Ada", active: true, big: 9007199254740993n, born: new Date("1815-12-10T00:00:00Z"), photo: new Uint8Array([1, 2]) },
+      { id: 2, score: -0.25, name: "Brian", active: false, big: -1n, born: new Date("1942-01-01T12:30:00Z"), photo: null }
+    ]
+    const schemaHandler: PgServer.Handler = {
+      simple: () => Stream.make(PgServer.Rows.rows(Person, Stream.fromIterable(people))),
+      prepare: () =>
+        Effect.succeed({
+          paramTypes: [],
+          fields: PgServer.Rows.fromSchema(Person).fields,
+          execute: () => Effect.succeed(PgServer.Rows.rows(Person, Stream.fromIterable(people)))
+        })
+    }
+    await withServer({ handler: schemaHandler }, async ({ port }) => {
+      const [simple, extended] = await Effect.runPromise(Effect.scoped(Effect.gen(function*(): Effect.fn.Return<readonly [unknown, unknown], unknown, import("effect/Scope").Scope> {
+        const session = yield* PgSession.connect({ host: "127.0.0.1", port, user: "tester", database: "db", sslMode: "disable" })
+        const text = (yield* session.simple("people"))[0]!.rows
+        const binary = (yield* session.query("people")).rows
+        return [text, binary] as const
+      })))
+      assert.deepStrictEqual(simple, people)
+      assert.deepStrictEqual(extended, people)
     })
   })
 
