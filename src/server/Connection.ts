@@ -35,12 +35,13 @@ import { KEY_BYTES_3_0, KEY_BYTES_3_2 } from "./Cancel.ts"
 import * as Copy from "./Copy.ts"
 import { type Handler, type Outcome, Session } from "./Handler.ts"
 import * as Machine from "./Machine.ts"
-import { negotiate } from "./Negotiate.ts"
+import { negotiate, type Negotiated } from "./Negotiate.ts"
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_SERVER_VERSION,
   DEFAULT_STARTUP_TIMEOUT_MILLIS,
-  type ServeOptions
+  type ServeOptions,
+  type StartupInfo
 } from "./Options.ts"
 import * as Portals from "./Portals.ts"
 import * as ServerError from "./ServerError.ts"
@@ -68,6 +69,13 @@ export interface Shared {
 export interface Live {
   /** Sends FATAL `error`, interrupts the running statement and closes. */
   readonly terminate: (error: ServerError.ServerError) => void
+}
+
+/** What start-up and authentication settled. */
+interface Started {
+  readonly negotiated: Negotiated
+  readonly info: StartupInfo
+  readonly values: Record<string, string>
 }
 
 type Extended = Extract<Frontend.FrontendMessage, { _tag: "Parse" | "Bind" | "Describe" | "Execute" | "Close" }>
@@ -185,12 +193,7 @@ export const run = <R>(
         }
         const values = { ...defaultParameters(n.user, n.parameters), ...extra }
         return { negotiated: n, info, values }
-      }) as Effect.Effect<
-        | { negotiated: import("./Negotiate.ts").Negotiated; info: { user: string; database: string; parameters: ReadonlyMap<string, string>; protocol: { major: 3; minor: 0 | 2 }; tls: boolean }; values: Record<string, string> }
-        | undefined,
-        never,
-        Exclude<R, Session>
-      >,
+      }) as Effect.Effect<Started | undefined, never, Exclude<R, Session>>,
       Duration.millis(startupMillis)
     )
     if (Option.isNone(started) || started.value === undefined) {

@@ -15,7 +15,6 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Pull from "effect/Pull"
@@ -310,6 +309,3 @@ export const bindParams = (
  * @since 0.1.0
  */
 export const closePortal = <R>(portal: Portal<R>): Effect.Effect<void> => Scope.close(portal.scope, Exit.void)
-
-/** Whether a Cause holds only a failure the handler chose (no defect, no interruption). @since 0.1.0 */
-export const isPlainFailure = <E>(cause: Cause.Cause<E>): boolean => !Cause.hasDies(cause) && !Cause.hasInterrupts(cause)
