@@ -36,12 +36,8 @@ const resolvePassword = (
   return Effect.map(password, (p) => (typeof p === "string" ? p : Redacted.value(p)))
 }
 
-/** One host to try (libpq's host/hostaddr/port lists, expanded). */
-interface HostAttempt {
-  readonly host: string
-  readonly hostaddr: string | undefined
-  readonly port: number
-}
+/** One host to try (libpq's host/hostaddr/port lists, expanded), and how it is reached (`Hosts.attempt`). */
+type HostAttempt = PgConfig.Attempt
 
 /** Everything `connect` resolved: the libpq configuration and the session's own settings. */
 interface Resolved {
@@ -87,11 +83,7 @@ const resolveOptions = (given: SessionOptions): Effect.Effect<Resolved, PgError>
 
 /** The hosts to try, in order (shuffled for `loadBalanceHosts: "random"`). */
 const hostAttempts = (resolved: Resolved): ReadonlyArray<HostAttempt> =>
-  PgConfig.attempts(resolved.config, resolved.options.random ?? Math.random).map((a) => ({
-    host: a.host,
-    hostaddr: a.hostaddr,
-    port: a.port
-  }))
+  PgConfig.attempts(resolved.config, resolved.options.random ?? Math.random)
 
 const tlsSettingsOf = (settings: PgConfig.SessionSettings): TlsSettings => ({
   sslMode: settings.sslMode,
@@ -199,10 +191,10 @@ export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOp
   const passes: ReadonlyArray<TargetSessionAttrs> = attrs === "prefer-standby" ? ["standby", "any"] : [attrs]
   for (const pass of passes) {
     for (const attempt of attempts) {
-      // No TLS over Unix-domain sockets (libpq).
-      const encryptions = Transport.isUnixHost(attempt.hostaddr ?? attempt.host)
-        ? ["plain" as const]
-        : yield* encryptionOrder(tls)
+      // The configured order (checked even where it does not apply), unless the host's own sslmode is
+      // disable: no TLS over Unix-domain sockets (libpq).
+      const configured = yield* encryptionOrder(tls)
+      const encryptions = PgConfig.sslModeFor(tls, attempt) === "disable" ? ["plain" as const] : configured
       for (let i = 0; i < encryptions.length; i++) {
         const encryption = encryptions[i]!
         const canFallBack = i + 1 < encryptions.length
@@ -280,7 +272,7 @@ const openSession = (
   Effect.gen(function*() {
     const options = resolved.options
     const settings = resolved.settings
-    const target = Transport.endpoint(attempt.hostaddr ?? attempt.host, attempt.port)
+    const target = Transport.endpoint(attempt.address, attempt.port)
     const connectTimeout = resolved.connectTimeoutMillis
     const keepAlive: Transport.KeepAlive = settings.keepAlive === false
       ? { enabled: false, idleMillis: 0 }
