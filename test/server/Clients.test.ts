@@ -181,6 +181,26 @@ describe("PgServer with node-postgres and postgres.js", () => {
     })
   })
 
+  it("delivers a handler's notice and notification to node-postgres", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const client = new pg.Client({ host: "127.0.0.1", port, user: "tester", database: "db" })
+      const notices: Array<string> = []
+      const notifications: Array<{ channel: string; payload?: string; processId: number }> = []
+      // The pg typings in use here do not declare the EventEmitter side of Client.
+      const events = client as unknown as { on: (event: string, f: (n: never) => void) => void }
+      events.on("notice", (n: { severity: string; code: string; message: string }) => notices.push(`${n.severity} ${n.code} ${n.message}`))
+      events.on("notification", (n: { channel: string; payload?: string; processId: number }) => notifications.push(n))
+      await client.connect()
+      await client.query("notify jobs done")
+      await waitUntil(() => notifications.length === 1)
+      assert.deepStrictEqual(notices, ["NOTICE 01000 notifying jobs"])
+      assert.strictEqual(notifications[0]!.channel, "jobs")
+      assert.strictEqual(notifications[0]!.payload, "done")
+      assert.strictEqual(notifications[0]!.processId, (client as unknown as { processID: number }).processID)
+      await client.end()
+    })
+  })
+
   it("pages postgres.js's cursor(10) over 1,000 rows, pulling no more than 10 rows ahead of what was sent", async () => {
     const probe = makeProbe()
     await withServer({ handler: handler(probe) }, async ({ port }) => {

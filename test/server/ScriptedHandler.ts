@@ -73,6 +73,17 @@ const outcomeOf = (
       return PgServer.Outcome.command("SET")
     })
   }
+  if ((m = /^notify (\w+) (\S+)$/i.exec(sql)) !== null) {
+    const [, channel, payload] = m
+    return Effect.gen(function*() {
+      const session = yield* PgServer.Session
+      yield* session.notice(PgServer.Errors.toFields(PgServer.Errors.make("01000", `notifying ${channel}`, undefined, "ERROR")).map(
+        (f) => (f.code === "S" || f.code === "V" ? { code: f.code, value: "NOTICE" } : f)
+      ))
+      yield* session.notify(channel!, payload!)
+      return PgServer.Outcome.command("NOTIFY")
+    })
+  }
   if (lower === "begin") return Effect.succeed(PgServer.Outcome.command("BEGIN", "begin"))
   if (lower === "commit") return Effect.succeed(PgServer.Outcome.command("COMMIT", "commit"))
   if (lower === "rollback") return Effect.succeed(PgServer.Outcome.command("ROLLBACK", "rollback"))
@@ -117,7 +128,7 @@ const paramCount = (sql: string): number => {
 }
 
 /** The statement forms `prepare` accepts (others fail at Parse, as PostgreSQL's parser would). */
-const KNOWN = /^(|select .*|set \w+ \S+|series \d+|sleep \d+|begin|commit|rollback|fail|copy in( fail)?|copy out \d+)$/i
+const KNOWN = /^(|select .*|set \w+ \S+|notify \w+ \S+|series \d+|sleep \d+|begin|commit|rollback|fail|copy in( fail)?|copy out \d+)$/i
 
 export const handler = (probe: Probe, options: { readonly prepareDelayMs?: number } = {}): PgServer.Handler => ({
   simple: (sql) =>
