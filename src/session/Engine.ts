@@ -140,6 +140,19 @@ export class Engine {
     else this.closeListeners.push(f)
   }
 
+  /**
+   * When typed parameters name types the registry does not know (`PgTypes.typedAs`), looks the names up and then
+   * calls `again` (unless the request is done by then): true when it did so, false when nothing needs looking up.
+   */
+  private typeNamesFirst(params: ReadonlyArray<unknown>, request: Request, again: () => void): boolean {
+    const names = this.types.unknownTypeNames(params)
+    if (names === undefined) return false
+    this.types.ensureTypeNames(names, () => {
+      if (!request.done) again()
+    })
+    return true
+  }
+
   /** This session's registry: the configured one, extended with types looked up in pg_type. */
   get registry(): Registry {
     return this.types.registry
@@ -161,12 +174,7 @@ export class Engine {
     start: (statement: Statement | undefined) => void,
     failed: (error: PgError) => void
   ): void {
-    const names = this.types.unknownTypeNames(params)
-    if (names !== undefined) {
-      return this.types.ensureTypeNames(names, () => {
-        if (!request.done) this.withStatement(sql, params, request, start, failed)
-      })
-    }
+    if (this.typeNamesFirst(params, request, () => this.withStatement(sql, params, request, start, failed))) return
     const cache = this.cache
     if (cache === undefined) return start(undefined)
     const key = statementKey(this.registry, sql, params)
@@ -210,12 +218,7 @@ export class Engine {
     start: () => void,
     failed: (error: PgError) => void
   ): void {
-    const names = this.types.unknownTypeNames(params)
-    if (names !== undefined) {
-      return this.types.ensureTypeNames(names, () => {
-        if (!request.done) this.withResultTypes(sql, params, request, start, failed)
-      })
-    }
+    if (this.typeNamesFirst(params, request, () => this.withResultTypes(sql, params, request, start, failed))) return
     const unnamed = new Statement("", sql, declaredTypes(this.registry, params))
     this.conn.submit(
       new PrepareRequest(unnamed, (error, _parameterTypes, fields) => {
@@ -340,12 +343,7 @@ export class Engine {
   startQuery(request: QueryRequest, first = false, unnamed = false): void {
     request.unnamed = unnamed
     if (unnamed) {
-      const names = this.types.unknownTypeNames(request.params)
-      if (names !== undefined) {
-        return this.types.ensureTypeNames(names, () => {
-          if (!request.done) this.startQuery(request, first, true)
-        })
-      }
+      if (this.typeNamesFirst(request.params, request, () => this.startQuery(request, first, true))) return
       request.statement = undefined
       return first ? this.conn.submitFirst(request) : this.conn.submit(request)
     }
