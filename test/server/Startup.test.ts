@@ -9,6 +9,8 @@ import * as Startup from "../../src/protocol/Startup.ts"
 import * as Frontend from "../../src/protocol/Frontend.ts"
 import * as Backend from "../../src/protocol/Backend.ts"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as PgServer from "../../src/server/PgServer.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import * as fs from "node:fs"
@@ -437,6 +439,28 @@ describe("PgServer messages", () => {
       )
       const got = await c.until("ReadyForQuery", from)
       assert.deepStrictEqual(got.map((m) => m._tag), ["ParseComplete", "BindComplete", "NoData", "EmptyQueryResponse", "ReadyForQuery"])
+      c.close()
+    })
+  })
+
+  it("turns a handler's defect into XX000 with its text withheld, and the session goes on", async () => {
+    const dying: PgServer.Handler = {
+      simple: (sql) =>
+        sql === "die"
+          ? Stream.fromEffect(Effect.die(new Error("secret internal detail")))
+          : handler(makeProbe()).simple(sql)
+    }
+    await withServer({ handler: dying }, async ({ port }) => {
+      const c = await session(port)
+      let from = c.messages.length
+      c.send(query("die"))
+      const got = await c.until("ReadyForQuery", from)
+      assert.deepStrictEqual(got.map((m) => m._tag), ["ErrorResponse", "ReadyForQuery"])
+      assert.strictEqual(codeOf(got[0]), "XX000")
+      assert.notInclude(JSON.stringify(got[0]), "secret")
+      from = c.messages.length
+      c.send(query("select 5"))
+      assert.include((await c.until("ReadyForQuery", from)).map((m) => m._tag), "DataRow")
       c.close()
     })
   })
