@@ -394,6 +394,17 @@ describe("PgServer.handle and smart shutdown", () => {
     }
   })
 
+  it("runs as a Layer: PgServer.Server is the running server while the layer is built", async () => {
+    const count = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const server = yield* PgServer.Server
+      const port = server.address._tag === "Tcp" ? server.address.port : 0
+      const r = yield* Effect.promise(() => psql(port, ["-c", "select 4"]))
+      assert.strictEqual(r.stdout.trim(), "4", r.stderr)
+      return yield* server.connections
+    }).pipe(Effect.provide(PgServer.layer({ handler: handler(makeProbe()) })))))
+    assert.isAtMost(count, 1)
+  })
+
   it("stops accepting on a smart shutdown and waits for the open session to end", async () => {
     await withServer({ handler: handler(makeProbe()) }, async ({ port, server }) => {
       const c = await RawClient.open(port)
