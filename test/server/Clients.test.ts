@@ -379,6 +379,46 @@ describe("PgServer cancellation and termination", () => {
 
 const int32 = (n: number): Array<number> => [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
 
+describe("PgServer start-up as clients see it", () => {
+  it("sends psql, node-postgres and postgres.js no NegotiateProtocolVersion: their first server frame is Authentication", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      // A recording relay in front of the server: the first byte each client receives after its StartupMessage.
+      const firsts: Array<string> = []
+      const tap = net.createServer((client) => {
+        const upstream = net.connect({ port, host: "127.0.0.1" })
+        let seen = false
+        upstream.on("data", (d: Buffer) => {
+          if (!seen && d.length > 1) {
+            seen = true
+            firsts.push(String.fromCharCode(d[0]!))
+          }
+          client.write(d)
+        })
+        client.on("data", (d) => upstream.write(d))
+        client.on("close", () => upstream.destroy())
+        upstream.on("close", () => client.destroy())
+        client.on("error", () => upstream.destroy())
+        upstream.on("error", () => client.destroy())
+      })
+      await new Promise<void>((r) => tap.listen(0, "127.0.0.1", () => r()))
+      const tapPort = (tap.address() as net.AddressInfo).port
+      try {
+        const r = await psql(tapPort, ["-c", "select 1"])
+        assert.strictEqual(r.code, 0, r.stderr)
+        const client = new pg.Client({ host: "127.0.0.1", port: tapPort, user: "tester", database: "db" })
+        await client.connect()
+        await client.end()
+        const sql = postgres({ host: "127.0.0.1", port: tapPort, user: "tester", database: "db", fetch_types: false, max: 1 })
+        await sql.unsafe("select 1")
+        await sql.end()
+        assert.deepStrictEqual(firsts, ["R", "R", "R"])
+      } finally {
+        tap.close()
+      }
+    })
+  })
+})
+
 describe("PgServer.handle and smart shutdown", () => {
   it("serves a socket accepted elsewhere through handle()", async () => {
     const listener = net.createServer((socket) => {
