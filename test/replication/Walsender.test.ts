@@ -72,6 +72,8 @@ describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
         const f = yield* setup(info)
         const other = uniqueName("churn")
         yield* f.session.query(`create table ${other} (id int, v text)`)
+        // Commits flushed at once, so the flush position says where the unrelated WAL starts.
+        yield* f.session.query("set synchronous_commit = on")
         const app = uniqueName("idle")
         // Unpublished WAL; returns the flush position from before it (REPLICATION.md 2.B): the walsender decodes
         // past it for sure, while the position after it may fall inside a record not yet complete.
@@ -80,34 +82,42 @@ describe("PgReplication.logical on a server with wal_sender_timeout=2s", () => {
           yield* f.session.query(`insert into ${other} select g, repeat('x', 200) from generate_series(1, 2000) g`)
           return before
         })
-        const positions = f.session.query<{ write_lsn: string | null }>(
-          "select write_lsn::text from pg_stat_replication where application_name = $1",
-          [app]
+        const confirmed = Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn))
+        const written = Effect.map(
+          f.session.query<{ write_lsn: string | null }>(
+            "select write_lsn::text from pg_stat_replication where application_name = $1",
+            [app]
+          ),
+          (r) => lsn(r.rows[0]?.write_lsn)
         )
         yield* Effect.scoped(Effect.gen(function*() {
           const pull = yield* Stream.toPull(PgReplication.transactions(
             f.open({ statusIntervalMillis: 100 }, { applicationName: app })
           ))
-          // Nothing published happens: the slot follows the server's WAL.
+          // The stream runs once the first transaction is pulled; acknowledged, nothing is left unacknowledged.
+          yield* f.session.query(`insert into ${f.table} values (1, 'a')`)
+          const [first] = yield* pull
+          yield* first!.ack
+          // Nothing published happens: the slot follows the server's WAL past the acknowledged transaction.
           const target = yield* churn
           assert.isTrue(
-            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= target), 400),
-            "confirmed_flush_lsn passes the position the unrelated WAL started at"
+            yield* eventually(Effect.map(confirmed, (c) => c >= target && c > first!.endLsn), 400),
+            "confirmed_flush_lsn moves past the acknowledged transaction and the start of the unrelated WAL"
           )
           // A published transaction is received and not acknowledged: unrelated WAL no longer moves the slot.
-          yield* f.session.query(`insert into ${f.table} values (1, 'a')`)
-          const [tx] = yield* pull
+          yield* f.session.query(`insert into ${f.table} values (2, 'b')`)
+          const [second] = yield* pull
           const after = yield* churn
-          assert.isTrue(yield* eventually(
-            Effect.map(positions, (r) => lsn(r.rows[0]?.write_lsn) >= after && lsn(r.rows[0]?.write_lsn) > tx!.endLsn),
-            400
-          ), "keepalives past the transaction were received (and answered)")
-          const confirmed = lsn((yield* slotRow(f.session, f.slot))?.confirmed_flush_lsn)
-          assert.isTrue(confirmed < tx!.endLsn, "the slot stays before the unacknowledged transaction")
-          yield* tx!.ack
+          assert.isTrue(
+            yield* eventually(Effect.map(written, (w) => w >= after && w > second!.endLsn), 400),
+            "keepalives past the transaction were received (and answered)"
+          )
+          assert.isTrue((yield* confirmed) < second!.endLsn, "the slot stays before the unacknowledged transaction")
+          yield* second!.ack
           const last = yield* churn
           assert.isTrue(
-            yield* eventually(Effect.map(slotRow(f.session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) >= last), 400)
+            yield* eventually(Effect.map(confirmed, (c) => c >= last && c > second!.endLsn), 400),
+            "acknowledged, the slot follows the server's WAL again"
           )
         }))
       }).pipe(Effect.scoped), 60_000)
