@@ -435,7 +435,7 @@ export class Engine {
       serverError: request.serverError,
       retries: request.retries,
       failedOnNamedStatement: failedOn instanceof Statement,
-      atRiskOfStrayCancel: false,
+      atRiskOfStrayCancel: request.atRiskOfStrayCancel,
       endedTransaction: request.results.some((result) => ENDS_TRANSACTION.has(result.command))
     }, status)
     switch (decision) {
@@ -456,8 +456,19 @@ export class Engine {
       case "evict":
         this.evict(failedOn as Statement)
         return false
-      case "drop":
       case "rerun":
+        // Rolled back by a cancel meant for an earlier request: the same again, ahead of the queue.
+        request.retries++
+        request.atRiskOfStrayCancel = false
+        if (batch !== undefined) {
+          batch.reset()
+          this.startBatch(batch, true)
+        } else {
+          request.reset()
+          this.conn.submitFirst(request)
+        }
+        return true
+      case "drop":
       case "answer":
         return false
     }

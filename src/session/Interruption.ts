@@ -205,13 +205,12 @@ export class Interruption {
     })
   }
 
-  /** Requests written after `target` may be hit by its cancel: mark them for a safe re-run. */
+  /**
+   * Requests written after `target` may be hit by its cancel: mark them, so the engine runs them once more if they
+   * fail with 57014 outside a transaction block (queries, simple queries and batches; see `Settle`).
+   */
   private markAtRisk(target: Request): void {
-    // Every in-flight query other than the target is at risk (they are all after it: the target is the head).
-    for (const request of this.inflightQueries()) if (request !== target) request.atRiskOfStrayCancel = true
-  }
-
-  private inflightQueries(): ReadonlyArray<QueryRequest> {
-    return this.conn.inflightRequests().filter((r: Request): r is QueryRequest => r instanceof QueryRequest)
+    // Every in-flight request other than the target is at risk (they are all after it: the target is the head).
+    for (const request of this.conn.inflightRequests()) if (request !== target) request.atRiskOfStrayCancel = true
   }
 }

@@ -46,6 +46,8 @@ export abstract class Request implements State.Cursor {
   clientError: PgError | undefined = undefined
   /** Notices that arrived while this request was at the head. */
   notices: Array<Notice> | undefined = undefined
+  /** Whether a cancel sent for an earlier request may have hit this one (see `Interruption`). */
+  atRiskOfStrayCancel = false
   /** Times this request was re-run after a stray cancel or a stale statement. */
   retries = 0
   /** Called once the request leaves the FIFO (or fails), so waiters can proceed. */

@@ -125,8 +125,6 @@ export class QueryRequest extends Request {
   fields: ReadonlyArray<Field> = NO_FIELDS
   shape: RowShape | undefined = undefined
   tag = ""
-  /** Whether a cancel sent for another request may have hit this one (see `Session`). */
-  atRiskOfStrayCancel = false
   /** Run as an unnamed statement even with the statement cache on (`prepare: false`). */
   unnamed = false
   /** Told when the request starts and when it is finished for good (a pool's lane bookkeeping). */

@@ -139,6 +139,11 @@ export abstract class ResultSetsRequest extends Request {
   }
 
   /** Forgets what a previous run received (before a transparent re-run). */
+  reset(): void {
+    this.resetResults()
+  }
+
+  /** Forgets what a previous run received (before a transparent re-run). */
   protected resetResults(): void {
     this.results.length = 0
     this.raw = undefined
@@ -361,7 +366,7 @@ export class BatchRequest extends ResultSetsRequest {
   }
 
   /** Forgets what a previous run received and which statements it used (before a transparent re-run). */
-  reset(): void {
+  override reset(): void {
     this.resetResults()
     this.statements = []
   }
