@@ -4,7 +4,8 @@
  * batches of 1,000 and reads the answers; the
  * process's CPU (user + system) over the run, divided by the queries, is
  * reported beside the same loop against a bare Node server that only frames
- * the queries and writes canned answers (the floor of any Node server).
+ * the queries and writes canned answers, one write per query as the engine
+ * (the floor of any Node server: mostly the system calls).
  *
  *   npm exec -- node bench/server/engine.ts
  */
@@ -111,11 +112,12 @@ const bare = net.createServer({ noDelay: true }, (socket) => {
     while (data.length - at >= 5) {
       const length = new DataView(data.buffer, data.byteOffset).getInt32(at + 1)
       if (data.length - at < 1 + length) break
+      // One write per answered query, as PostgreSQL and the engine flush at every ReadyForQuery.
       if (data[at] === 0x51) out.push(canned)
       at += 1 + length
     }
     pending = data.subarray(at)
-    if (out.length > 0) socket.write(Buffer.concat(out))
+    for (const bytes of out) socket.write(bytes)
   })
 })
 await new Promise<void>((r) => bare.listen(0, "127.0.0.1", () => r()))
