@@ -22,6 +22,9 @@ const SSL_REQUEST = Startup.SSL_REQUEST
 const GSSENC_REQUEST = Startup.GSSENC_REQUEST
 const query = (sql: string) => encodeFrontend({ _tag: "Query", query: sql })
 const SYNC = Frontend.SYNC
+const parseUnnamed = (sql: string) => encodeFrontend({ _tag: "Parse", name: "", query: sql, parameterTypes: [] })
+const BIND_UNNAMED = encodeFrontend({ _tag: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] })
+const EXECUTE_UNNAMED = encodeFrontend({ _tag: "Execute", portal: "", maxRows: 0 })
 
 const keyOf = (messages: ReadonlyArray<Backend.BackendMessage>) =>
   messages.find((m): m is Backend.BackendKeyData => m._tag === "BackendKeyData")
@@ -292,8 +295,8 @@ describe("PgServer messages", () => {
       const pbe = (sql: string) =>
         concat(
           encodeFrontend({ _tag: "Parse", name: "", query: sql, parameterTypes: [] }),
-          encodeFrontend({ _tag: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] }),
-          encodeFrontend({ _tag: "Execute", portal: "", maxRows: 0 })
+          BIND_UNNAMED,
+          EXECUTE_UNNAMED
         )
       c.send(pbe("select 1"), pbe("nonsense"), pbe("select 3"), SYNC)
       const got = await c.until("ReadyForQuery", from)
@@ -411,9 +414,9 @@ describe("PgServer messages", () => {
       const from = c.messages.length
       const data = (text: string) => encodeFrontend({ _tag: "CopyData", data: new TextEncoder().encode(text) })
       c.send(
-        encodeFrontend({ _tag: "Parse", name: "", query: "copy in", parameterTypes: [] }),
-        encodeFrontend({ _tag: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] }),
-        encodeFrontend({ _tag: "Execute", portal: "", maxRows: 0 }),
+        parseUnnamed("copy in"),
+        BIND_UNNAMED,
+        EXECUTE_UNNAMED,
         Frontend.FLUSH
       )
       await c.until("CopyInResponse", from)
@@ -431,10 +434,10 @@ describe("PgServer messages", () => {
       const c = await session(port)
       const from = c.messages.length
       c.send(
-        encodeFrontend({ _tag: "Parse", name: "", query: "", parameterTypes: [] }),
-        encodeFrontend({ _tag: "Bind", portal: "", statement: "", parameterFormats: [], parameters: [], resultFormats: [] }),
+        parseUnnamed(""),
+        BIND_UNNAMED,
         encodeFrontend({ _tag: "Describe", target: "P", name: "" }),
-        encodeFrontend({ _tag: "Execute", portal: "", maxRows: 0 }),
+        EXECUTE_UNNAMED,
         SYNC
       )
       const got = await c.until("ReadyForQuery", from)
