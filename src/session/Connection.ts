@@ -577,7 +577,12 @@ export class Connection {
           try {
             request.onDataRow(buf, start, end)
           } catch (e) {
-            request.clientError = asPgError(e)
+            const error = asPgError(e)
+            // A row whose framing is wrong (a column length past the frame, a wrong column count): the bytes
+            // from the server can no longer be trusted, so the session breaks. A value its codec refuses
+            // (CodecError) fails only its request.
+            if (error.reason._tag === "ProtocolError") return this.breakWith(error)
+            request.clientError = error
           }
         }
         return

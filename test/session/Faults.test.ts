@@ -182,6 +182,24 @@ describe("Faults: broken frames and connections (S27, S21)", () => {
       yield* assertBroken(session, server, error.reason._tag)
     }), TEST_MILLIS)
 
+  it.live("a DataRow whose column length runs past its frame breaks the session: the next query fails fast", () =>
+    Effect.gen(function*() {
+      // One column whose length says 100 bytes in a frame that holds 3 (a flipped byte in a length).
+      const row = Uint8Array.of(Backend.DataRow.type, 0, 0, 0, 13, 0, 1, 0, 0, 0, 100, 0x61, 0x62, 0x63)
+      const server = yield* FakeServer.make([
+        FakeServer.handshake(),
+        FakeServer.readUntil("Sync"),
+        FakeServer.send(queryHead(["x"])),
+        FakeServer.sendRaw(row),
+        FakeServer.send([FakeServer.commandComplete("SELECT 1"), FakeServer.readyForQuery()]),
+        FakeServer.waitForever
+      ])
+      const session = yield* connect(server)
+      const error = yield* failure(session.query("select x"))
+      assert.strictEqual(error.reason._tag, "ProtocolError", error.message)
+      yield* assertBroken(session, server, "ProtocolError")
+    }), TEST_MILLIS)
+
   it.live("a frame over maxMessageSize is a ProtocolError as soon as its header arrives", () =>
     Effect.gen(function*() {
       // Only the header and a few body bytes are sent: an error that waited for the body would hang here.
