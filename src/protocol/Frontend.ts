@@ -28,7 +28,7 @@
  */
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { ProtocolError } from "../errors/PgError.ts"
+import { CodecError, ProtocolError } from "../errors/PgError.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
 import { Reader } from "../wire/Reader.ts"
 import type { Writer } from "../wire/Writer.ts"
@@ -465,7 +465,31 @@ export const ParseSchema = Schema.TaggedStruct("Parse", {
 /** @since 0.1.0 */
 export interface Parse extends Schema.Schema.Type<typeof ParseSchema> {}
 
+/**
+ * Refuses query text that is not valid Unicode: a lone UTF-16 surrogate would go out as U+FFFD (UTF-8 has no form
+ * for it), so the server would run another statement than the one written. Throws `CodecError` naming the
+ * character's position (1-based, as the server's error positions).
+ */
+const checkQueryText = (query: string): void => {
+  if (query.isWellFormed()) return
+  for (let i = 0; i < query.length; i++) {
+    const c = query.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = query.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++
+        continue
+      }
+    } else if (c < 0xdc00 || c > 0xdfff) continue
+    throw new CodecError({
+      message: `the query text holds a lone UTF-16 surrogate (0x${c.toString(16)}) at position ${i + 1}: ` +
+        `it is not valid Unicode and cannot be sent as UTF-8`
+    })
+  }
+}
+
 const writeParseBody = (w: Writer, name: string, query: string, parameterTypes: ReadonlyArray<number>): void => {
+  checkQueryText(query)
   w.cstring(name)
   w.cstring(query)
   writeCount16(w, parameterTypes.length, "parameter type")
@@ -545,6 +569,7 @@ export interface Query extends Schema.Schema.Type<typeof QuerySchema> {}
  * @since 0.1.0
  */
 export const writeQuery = (w: Writer, query: string): void => {
+  checkQueryText(query)
   w.begin(Code.Query, "Query")
   w.cstring(query)
   w.end()
