@@ -110,7 +110,7 @@ describe("PgReplication streams against a scripted server", () => {
         FakeServer.expect("Terminate")
       ])
       const release = yield* Deferred.make<void>()
-      const consumer = yield* Effect.forkChild(Stream.runForEach(
+      const consumer = yield* Effect.forkScoped(Stream.runForEach(
         PgReplication.physical(options(server), { startLsn: 0x2000000n }),
         () => Deferred.await(release)
       ))

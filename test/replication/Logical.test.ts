@@ -105,13 +105,15 @@ describe("PgReplication.logical: ending the stream", () => {
       const session = yield* sqlSession(servers().main)
       const f = yield* fixture(session)
       const app = uniqueName("app")
-      const fiber = yield* Effect.forkChild(Stream.runDrain(f.stream({}, { applicationName: app })))
+      // Scoped: interrupted before the fixture drops the slot (dropping WAITs for the slot to be free).
+      const fiber = yield* Effect.forkScoped(Stream.runDrain(f.stream({}, { applicationName: app })))
       const walsenders = Effect.map(
         session.query<{ n: number }>("select count(*)::int as n from pg_stat_replication where application_name = $1", [app]),
         (r) => r.rows[0]!.n
       )
       assert.isTrue(yield* eventually(Effect.map(walsenders, (n) => n === 1)))
-      assert.isTrue((yield* slotRow(session, f.slot))?.active)
+      // The walsender is listed before it has acquired the slot.
+      assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === true)))
       yield* Fiber.interrupt(fiber)
       assert.isTrue(yield* eventually(Effect.map(walsenders, (n) => n === 0)))
       assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === false)))
@@ -125,7 +127,7 @@ describe("PgReplication.logical: ending the stream", () => {
     Effect.gen(function*() {
       const session = yield* sqlSession(servers().main)
       const f = yield* fixture(session)
-      const fiber = yield* Effect.forkChild(Stream.runDrain(f.stream()))
+      const fiber = yield* Effect.forkScoped(Stream.runDrain(f.stream()))
       assert.isTrue(yield* eventually(Effect.map(slotRow(session, f.slot), (r) => r?.active === true)))
       assert.strictEqual(failureTag(yield* Effect.exit(Stream.runDrain(f.stream()))), "SlotInUse")
       yield* Fiber.interrupt(fiber)
