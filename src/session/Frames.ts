@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { Buffer } from "node:buffer"
 import { CodecError, PgError } from "../errors/PgError.ts"
 import { isNullParameter, type Registry } from "../types/Registry.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
@@ -16,6 +17,23 @@ import type { Connection } from "./Connection.ts"
  * @since 0.1.0
  */
 export const NO_PARAMS: ReadonlyArray<unknown> = Object.freeze([])
+
+/** The largest value PostgreSQL accepts in a field: 1 GB - 1 (`MaxAllocSize`). @since 0.1.0 */
+export const MAX_FIELD_BYTES = 0x3fffffff
+
+/** The largest message PostgreSQL reads (`PQ_LARGE_MESSAGE_LIMIT`, 1 GB - 2 with its length word). @since 0.1.0 */
+export const MAX_MESSAGE_BYTES = 0x3fffffff - 1
+
+/** Strings longer than this are measured in UTF-8 before encoding (a third of the field limit could exceed it). */
+const LONG_STRING_CHARS = Math.floor(MAX_FIELD_BYTES / 3)
+
+const tooLarge = (what: string, limit: number, parameter?: number): PgError =>
+  new PgError({
+    reason: new CodecError({
+      message: `${what}: PostgreSQL accepts at most ${limit} bytes`,
+      ...(parameter === undefined ? {} : { parameter })
+    })
+  })
 
 /** Bind accepts at most this many parameters (the count is an Int16 the server reads as unsigned). */
 export const MAX_PARAMETERS = 65535
@@ -58,11 +76,21 @@ export const writeBind = (
   w.cstring(portal)
   w.cstring(statement)
   let binary = 0
+  let knownBytes = 0
   const formats = scratchFormats
   formats.length = n
   try {
     for (let i = 0; i < n; i++) {
       const v = params[i]
+      // Sizes known without encoding (bytes, long strings): a value or a message the server would refuse is
+      // refused here, before gigabytes are copied into the frame.
+      const size = v instanceof Uint8Array
+        ? v.byteLength
+        : typeof v === "string" && v.length > LONG_STRING_CHARS
+        ? Buffer.byteLength(v)
+        : 0
+      if (size > MAX_FIELD_BYTES) throw tooLarge(`parameter $${i + 1} is ${size} bytes`, MAX_FIELD_BYTES, i + 1)
+      knownBytes += size
       const f = isNullParameter(v) ? 0 : registry.parameterFormat(v, types[i] ?? 0)
       formats[i] = f
       binary += f
@@ -70,6 +98,7 @@ export const writeBind = (
   } catch (e) {
     throw toParameterError(e, -1)
   }
+  if (knownBytes > MAX_MESSAGE_BYTES) throw tooLarge(`the parameters are ${knownBytes} bytes`, MAX_MESSAGE_BYTES)
   if (binary === 0) {
     w.int16(0)
   } else if (binary === n) {
