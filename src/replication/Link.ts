@@ -34,6 +34,7 @@ import * as PgConfig from "../config/Config.ts"
 import { ConnectionError, PgError, ProtocolError, type ServerError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
+import { mayFallBack } from "../session/Connect.ts"
 import { Connection, Request } from "../session/Connection.ts"
 import * as Establish from "../session/Establish.ts"
 import { PLAN_SIMPLE } from "../session/Requests.ts"
@@ -377,9 +378,7 @@ export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, P
         last = error
         failures.push(`${attempt.host}:${attempt.port} (${encryption}): ${error.message}`)
         if (error.reason._tag === "ConfigError" || error.reason._tag === "AuthError") return yield* Effect.fail(error)
-        const fallBack = error.reason._tag === "ServerError" ||
-          (error.reason._tag === "TlsError" && !error.reason.message.includes("answered SSLRequest with an error"))
-        if (!(canFallBack && fallBack)) break
+        if (!(canFallBack && mayFallBack(error))) break
       }
     }
     if (last !== undefined && failures.length <= 1) return yield* Effect.fail(last)
