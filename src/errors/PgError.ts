@@ -250,6 +250,25 @@ export class TransactionError extends Schema.TaggedError<TransactionError>("effe
 }
 
 /**
+ * A COMMIT was sent and no answer came (the connection broke, went silent past
+ * the commit timeout, or the caller stopped waiting): the transaction may or may
+ * not have been committed. The session was closed; only the server knows, so
+ * check there (e.g. by a key the transaction wrote) before doing the work again.
+ *
+ * @since 0.1.0
+ */
+export class CommitOutcomeUnknown extends Schema.TaggedError<CommitOutcomeUnknown>(
+  "effect-pgwire/CommitOutcomeUnknown"
+)("CommitOutcomeUnknown", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
  * Every reason a `PgError` can carry.
  *
  * @since 0.1.0
@@ -265,7 +284,8 @@ export const PgErrorReason = Schema.Union([
   ConfigError,
   TimeoutError,
   CancelError,
-  TransactionError
+  TransactionError,
+  CommitOutcomeUnknown
 ])
 
 /**

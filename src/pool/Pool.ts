@@ -223,7 +223,12 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     strategy
   })
   yield* Queue.take(closedSessions).pipe(
-    Effect.flatMap((session) => entries.has(session) ? EffectPool.invalidate(pool, session) : Effect.void),
+    Effect.flatMap((session) => {
+      // Only a session the pool still holds and has not invalidated yet (a release check may have done it).
+      const entry = entries.get(session)
+      const item = entry === undefined ? undefined : itemOf(entry)
+      return item === undefined || pool.state.invalidated.has(item) ? Effect.void : EffectPool.invalidate(pool, session)
+    }),
     Effect.forever,
     Effect.forkScoped
   )

@@ -36,6 +36,7 @@
  */
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -43,7 +44,8 @@ import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import { ConfigError, PgError, TransactionError } from "../errors/PgError.ts"
+import { CommitOutcomeUnknown, ConfigError, PgError, TransactionError } from "../errors/PgError.ts"
+import { LenderKey } from "../session/Lender.ts"
 import type { Session } from "../session/Session.ts"
 
 /**
@@ -59,6 +61,11 @@ export type IsolationLevel = "read uncommitted" | "read committed" | "repeatable
  * @since 0.1.0
  */
 export interface TransactionOptions {
+  /**
+   * How long COMMIT may take before its outcome is given up as unknown (`CommitOutcomeUnknown`; the session is
+   * closed). Default `COMMIT_TIMEOUT_MILLIS`.
+   */
+  readonly commitTimeout?: Duration.Input | undefined
   readonly isolationLevel?: IsolationLevel | undefined
   /** `READ ONLY` when true, `READ WRITE` when false, the server default when absent. */
   readonly readOnly?: boolean | undefined
@@ -102,6 +109,12 @@ export const beginStatement = (options?: TransactionOptions | undefined): string
  * @since 0.1.0
  */
 export const validateOptions = (options: TransactionOptions | undefined): PgError | undefined => {
+  const commitTimeout = options?.commitTimeout
+  if (commitTimeout !== undefined && Option.isNone(Duration.fromInput(commitTimeout))) {
+    return new PgError({
+      reason: new ConfigError({ message: `invalid commit timeout ${String(commitTimeout)}`, parameter: "commitTimeout" })
+    })
+  }
   if (options?.isolationLevel === undefined) return undefined
   if (Object.prototype.hasOwnProperty.call(ISOLATION_SQL, options.isolationLevel)) return undefined
   return new PgError({
@@ -262,6 +275,57 @@ export const commit = (session: Session): Effect.Effect<void, PgError> =>
       ))
 
 /**
+ * How long COMMIT may take by default before its outcome is given up as unknown: long enough for a commit that
+ * waits on synchronous replication, short enough that a silent connection cannot hold a caller forever.
+ *
+ * @since 0.1.0
+ */
+export const COMMIT_TIMEOUT_MILLIS = 30_000
+
+/** Whether a failed COMMIT may still have been committed: its answer was lost with the connection. */
+const answerLost = (error: PgError): boolean => {
+  const reason = error.reason
+  switch (reason._tag) {
+    case "ConnectionError":
+      return reason.requestSent !== false
+    case "ServerError":
+      return reason.severity === "FATAL" || reason.severity === "PANIC"
+    case "ProtocolError":
+    case "ProtocolDesync":
+    case "CancelError":
+    case "CommitOutcomeUnknown":
+      return true
+    default:
+      return false
+  }
+}
+
+/**
+ * COMMIT within `timeout`: when no answer comes in time, or the connection is lost before it does, the session is
+ * broken and the failure is `CommitOutcomeUnknown` (the transaction may or may not have been committed).
+ *
+ * @since 0.1.0
+ */
+export const commitWithin = (session: Session, timeout: Duration.Input = COMMIT_TIMEOUT_MILLIS): Effect.Effect<void, PgError> => {
+  const unknown = (message: string, cause?: PgError) =>
+    new PgError({ reason: new CommitOutcomeUnknown({ message, ...(cause === undefined ? {} : { cause }) }) })
+  const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  const silent = Effect.sleep(millis).pipe(
+    Effect.andThen(Effect.suspend(() => {
+      const error = unknown(`COMMIT was not answered within ${millis} ms; the transaction may or may not be committed`)
+      session[LenderKey].break(error)
+      return Effect.fail(error)
+    }))
+  )
+  const answered = commit(session).pipe(Effect.mapError((error) =>
+    answerLost(error)
+      ? unknown(`the connection was lost before COMMIT was answered (${error.message}); the transaction may or may not be committed`, error)
+      : error
+  ))
+  return Effect.raceFirst(answered, silent)
+}
+
+/**
  * ROLLBACK unless the session is closed (a closed connection has no
  * transaction left on the server) or already idle.
  *
@@ -314,7 +378,7 @@ export const makeWithTransaction = (options: {
         } else {
           const body = yield* Effect.exit(restore(provideConnection(effect, connection)))
           if (Exit.isSuccess(body)) {
-            const committed = yield* Effect.exit(commit(session))
+            const committed = yield* Effect.exit(restore(commitWithin(session, txOptions?.commitTimeout)))
             result = Exit.isSuccess(committed) ? body : Exit.failCause(committed.cause)
           } else {
             result = body

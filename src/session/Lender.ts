@@ -31,6 +31,8 @@ export interface Lender {
   readonly isOpen: () => boolean
   /** Calls `f` once when the session closes or breaks (at once if it already has). */
   readonly onClose: (f: () => void) => void
+  /** Breaks the session through its one break path: everything waiting on it fails with `error`. */
+  readonly break: (error: PgError) => void
   /**
    * `query` for whoever lends the session: `tracker.start` runs when the request is created and `tracker.finish`
    * once it no longer occupies the session (answered, failed, or drained after an interruption). Rows are not

@@ -370,6 +370,7 @@ export const makeService = (engine: Engine): Session => {
       isSettled: () => conn.idle || conn.isClosed,
       isOpen: () => !conn.isClosed,
       onClose: (f) => engine.onClose(f),
+      break: (error) => conn.breakWith(error),
       queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? NO_PARAMS, options, tracker)
     },
     get registry() {
