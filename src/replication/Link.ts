@@ -34,7 +34,7 @@ import * as PgConfig from "../config/Config.ts"
 import { ConnectionError, PgError, ProtocolError, type ServerError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
-import { mayFallBack } from "../session/Connect.ts"
+import { mayFallBack, tlsSettingsOf } from "../session/Connect.ts"
 import { Connection, Request } from "../session/Connection.ts"
 import * as Establish from "../session/Establish.ts"
 import { PLAN_SIMPLE } from "../session/Requests.ts"
@@ -312,22 +312,7 @@ export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, P
     const policy = yield* Effect.fromResult(
       AuthPolicy.make({ requireAuth: settings.requireAuth, channelBinding: settings.channelBinding })
     ).pipe(Effect.mapError((reason) => new PgError({ reason })))
-    const tls: Establish.TlsSettings = {
-      sslMode: settings.sslMode,
-      sslNegotiation: settings.sslNegotiation,
-      gssEncMode: settings.gssEncMode,
-      sslRootCert: settings.sslRootCert,
-      sslCert: settings.sslCert,
-      sslKey: settings.sslKey,
-      sslPassword: settings.sslPassword === undefined ? undefined : Redacted.value(settings.sslPassword),
-      sslSni: settings.sslSni,
-      sslMinProtocolVersion: settings.sslMinProtocolVersion,
-      sslMaxProtocolVersion: settings.sslMaxProtocolVersion,
-      sslCrl: settings.sslCrl,
-      sslCrlDir: settings.sslCrlDir,
-      sslCertMode: settings.sslCertMode,
-      sslKeyLogFile: settings.sslKeyLogFile
-    }
+    const tls = tlsSettingsOf(settings)
     const timeoutMillis = config.connectTimeout === undefined
       ? DEFAULT_CONNECT_TIMEOUT_MILLIS
       : (config.connectTimeoutMillis ?? 0)

@@ -85,7 +85,12 @@ const resolveOptions = (given: SessionOptions): Effect.Effect<Resolved, PgError>
 const hostAttempts = (resolved: Resolved): ReadonlyArray<HostAttempt> =>
   PgConfig.attempts(resolved.config, resolved.options.random ?? Math.random)
 
-const tlsSettingsOf = (settings: PgConfig.SessionSettings): TlsSettings => ({
+/**
+ * The transport's TLS settings from a resolved configuration (the key's passphrase in clear, for Node's TLS).
+ *
+ * @since 0.1.0
+ */
+export const tlsSettingsOf = (settings: PgConfig.SessionSettings): TlsSettings => ({
   sslMode: settings.sslMode,
   sslNegotiation: settings.sslNegotiation,
   gssEncMode: settings.gssEncMode,
