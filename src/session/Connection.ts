@@ -33,18 +33,19 @@ import type { LentReads } from "../transport/Transport.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
-import { CodecError, ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError, TlsError } from "../errors/PgError.ts"
+import { ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError, TlsError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
 import { Reader, view } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
-import type { Notice } from "./Result.ts"
+import { asPgError, type Notice, toNotice } from "./Result.ts"
 import * as State from "./State.ts"
 
 import { Request } from "./Request.ts"
 import { Tracer } from "./Tracer.ts"
 
 export { Request } from "./Request.ts"
+export { asPgError, toNotice } from "./Result.ts"
 
 
 
@@ -81,66 +82,6 @@ export const DEFAULT_MAX_PIPELINE_DEPTH = 1024
 /** Receive-side bytes buffered by a slow consumer before reading pauses. */
 export const READ_PAUSE_HIGH_WATER_BYTES = 4 * 1024 * 1024
 
-/** Backend type byte -> the event `State.step` judges (undefined: asynchronous or unknown). */
-const EVENTS: Array<State.Event | undefined> = (() => {
-  const table = new Array<State.Event | undefined>(256).fill(undefined)
-  table[Code.Authentication] = "AuthenticationRequest"
-  table[Code.BackendKeyData] = "BackendKeyData"
-  table[Code.NegotiateProtocolVersion] = "NegotiateProtocolVersion"
-  table[Code.ParseComplete] = "ParseComplete"
-  table[Code.BindComplete] = "BindComplete"
-  table[Code.CloseComplete] = "CloseComplete"
-  table[Code.ParameterDescription] = "ParameterDescription"
-  table[Code.RowDescription] = "RowDescription"
-  table[Code.NoData] = "NoData"
-  table[Code.DataRow] = "DataRow"
-  table[Code.CommandComplete] = "CommandComplete"
-  table[Code.EmptyQueryResponse] = "EmptyQueryResponse"
-  table[Code.PortalSuspended] = "PortalSuspended"
-  table[Code.CopyInResponse] = "CopyInResponse"
-  table[Code.CopyOutResponse] = "CopyOutResponse"
-  table[Code.CopyBothResponse] = "CopyBothResponse"
-  table[Code.CopyData] = "CopyData"
-  table[Code.CopyDone] = "CopyDone"
-  table[Code.FunctionCallResponse] = "FunctionCallResponse"
-  table[Code.ErrorResponse] = "ErrorResponse"
-  table[Code.ReadyForQuery] = "ReadyForQuery"
-  return table
-})()
-
-const typeName = (type: number): string => {
-  const event = EVENTS[type]
-  if (event !== undefined) return event === "AuthenticationRequest" ? "Authentication" : event
-  switch (type) {
-    case Code.NoticeResponse:
-      return "NoticeResponse"
-    case Code.NotificationResponse:
-      return "NotificationResponse"
-    case Code.ParameterStatus:
-      return "ParameterStatus"
-    default:
-      return type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16)}`
-  }
-}
-
-/**
- * Converts ErrorResponse/NoticeResponse fields into a `Notice`.
- *
- * @since 0.1.0
- */
-export const toNotice = (fields: Backend.NoticeResponse["fields"]): Notice => {
-  const map: Record<string, string> = {}
-  for (const f of fields) map[f.code] = f.value
-  return {
-    severity: map["V"] ?? map["S"] ?? "NOTICE",
-    code: map["C"] ?? "00000",
-    message: map["M"] ?? "",
-    detail: map["D"],
-    hint: map["H"],
-    where: map["W"],
-    fields: map
-  }
-}
 
 /**
  * A FIFO with O(1) push, shift and unshift (a head index over an array,
@@ -596,13 +537,13 @@ export class Connection {
       }
       return this.desync("CopyData", request)
     }
-    const event = EVENTS[type]
+    const event = State.EVENTS[type]
     if (event === undefined) return this.asynchronous(type, buf, start, end, request)
     if (request === undefined) {
-      return type === Code.ErrorResponse ? this.errorWhileIdle(buf, start, end) : this.desync(typeName(type), undefined)
+      return type === Code.ErrorResponse ? this.errorWhileIdle(buf, start, end) : this.desync(State.messageName(type), undefined)
     }
     const outcome = State.step(request.phase, event)
-    if (outcome === "Desync") return this.desync(typeName(type), request)
+    if (outcome === "Desync") return this.desync(State.messageName(type), request)
     if (type === Code.CommandComplete) {
       // Once per statement: the tag goes to the request without a message object.
       const tag = this.reader.reset(buf, start, end, "CommandComplete").cstring()
@@ -727,8 +668,8 @@ export class Connection {
       default:
         throw new PgError({
           reason: new ProtocolError({
-            message: `unknown message type ${typeName(type)} from the server`,
-            messageName: typeName(type),
+            message: `unknown message type ${State.messageName(type)} from the server`,
+            messageName: State.messageName(type),
             offset: 0
           })
         })
@@ -846,17 +787,3 @@ export class Connection {
 
 /** After Terminate, how long the socket may take to close cleanly before it is destroyed. */
 export const SOCKET_END_GRACE_MILLIS = 1000
-
-/**
- * Converts anything thrown by the pure layers into a `PgError`.
- *
- * @since 0.1.0
- */
-export const asPgError = (e: unknown): PgError => {
-  if (e instanceof PgError) return e
-  if (e instanceof ProtocolError) return new PgError({ reason: e })
-  if (e instanceof CodecError) return new PgError({ reason: e })
-  return new PgError({
-    reason: new ProtocolError({ message: `internal error: ${e instanceof Error ? e.message : String(e)}` })
-  })
-}

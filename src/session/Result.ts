@@ -316,3 +316,36 @@ export const makeResult = <R>(
   const { command, rowCount } = parseCommandTag(tag)
   return { rows, fields, command, rowCount, notices: notices ?? EMPTY_NOTICES }
 }
+
+/**
+ * Converts ErrorResponse/NoticeResponse fields into a `Notice`.
+ *
+ * @since 0.1.0
+ */
+export const toNotice = (fields: Backend.NoticeResponse["fields"]): Notice => {
+  const map: Record<string, string> = {}
+  for (const f of fields) map[f.code] = f.value
+  return {
+    severity: map["V"] ?? map["S"] ?? "NOTICE",
+    code: map["C"] ?? "00000",
+    message: map["M"] ?? "",
+    detail: map["D"],
+    hint: map["H"],
+    where: map["W"],
+    fields: map
+  }
+}
+
+/**
+ * Converts anything thrown by the pure layers into a `PgError`.
+ *
+ * @since 0.1.0
+ */
+export const asPgError = (e: unknown): PgError => {
+  if (e instanceof PgError) return e
+  if (e instanceof ProtocolError) return new PgError({ reason: e })
+  if (e instanceof CodecError) return new PgError({ reason: e })
+  return new PgError({
+    reason: new ProtocolError({ message: `internal error: ${e instanceof Error ? e.message : String(e)}` })
+  })
+}

@@ -27,6 +27,7 @@
  *
  * @since 0.1.0
  */
+import { Backend as Code } from "../wire/Codes.ts"
 
 /**
  * What the head request expects next.
@@ -324,3 +325,54 @@ export const Closed: SessionState = { _tag: "Closed" }
  */
 export const acceptsRequests = (state: SessionState): boolean =>
   state._tag === "Ready" || state._tag === "Busy" || state._tag === "Startup"
+
+/**
+ * Backend type byte -> the event `step` judges (undefined: asynchronous or unknown).
+ *
+ * @since 0.1.0
+ */
+export const EVENTS: Array<Event | undefined> = (() => {
+  const table = new Array<Event | undefined>(256).fill(undefined)
+  table[Code.Authentication] = "AuthenticationRequest"
+  table[Code.BackendKeyData] = "BackendKeyData"
+  table[Code.NegotiateProtocolVersion] = "NegotiateProtocolVersion"
+  table[Code.ParseComplete] = "ParseComplete"
+  table[Code.BindComplete] = "BindComplete"
+  table[Code.CloseComplete] = "CloseComplete"
+  table[Code.ParameterDescription] = "ParameterDescription"
+  table[Code.RowDescription] = "RowDescription"
+  table[Code.NoData] = "NoData"
+  table[Code.DataRow] = "DataRow"
+  table[Code.CommandComplete] = "CommandComplete"
+  table[Code.EmptyQueryResponse] = "EmptyQueryResponse"
+  table[Code.PortalSuspended] = "PortalSuspended"
+  table[Code.CopyInResponse] = "CopyInResponse"
+  table[Code.CopyOutResponse] = "CopyOutResponse"
+  table[Code.CopyBothResponse] = "CopyBothResponse"
+  table[Code.CopyData] = "CopyData"
+  table[Code.CopyDone] = "CopyDone"
+  table[Code.FunctionCallResponse] = "FunctionCallResponse"
+  table[Code.ErrorResponse] = "ErrorResponse"
+  table[Code.ReadyForQuery] = "ReadyForQuery"
+  return table
+})()
+
+/**
+ * The name of a backend message type, for errors (a printable byte for an unknown one).
+ *
+ * @since 0.1.0
+ */
+export const messageName = (type: number): string => {
+  const event = EVENTS[type]
+  if (event !== undefined) return event === "AuthenticationRequest" ? "Authentication" : event
+  switch (type) {
+    case Code.NoticeResponse:
+      return "NoticeResponse"
+    case Code.NotificationResponse:
+      return "NotificationResponse"
+    case Code.ParameterStatus:
+      return "ParameterStatus"
+    default:
+      return type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16)}`
+  }
+}
