@@ -18,9 +18,11 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as Net from "node:net"
 import { CancelError, PgError, TimeoutError } from "../errors/PgError.ts"
 import { sendCancel } from "./Cancel.ts"
@@ -29,8 +31,12 @@ import { QueryRequest } from "./Requests.ts"
 
 /** After an interruption, how long a running request may take to finish on its own before a CancelRequest is sent. */
 export const CANCEL_GRACE_MILLIS = 10
+/** `CANCEL_GRACE_MILLIS` as a Duration (the clock in use decides, so a test clock can drive it). */
+export const CANCEL_GRACE: Duration.Duration = Duration.millis(CANCEL_GRACE_MILLIS)
 /** After a CancelRequest, how long the session may take to reach ReadyForQuery before it is broken. */
 export const DRAIN_TIMEOUT_MILLIS = 5_000
+/** `DRAIN_TIMEOUT_MILLIS` as a Duration. */
+export const DRAIN_TIMEOUT: Duration.Duration = Duration.millis(DRAIN_TIMEOUT_MILLIS)
 
 /**
  * The cancellation sequence of one session.
@@ -88,26 +94,19 @@ export class Interruption {
 
   // -- waiting on requests ----------------------------------------------------
 
-  /** Waits until `request` is done, at most `millis`; true if it is done. */
-  awaitDone(request: Request, millis: number): Effect.Effect<boolean> {
+  /** Waits until `request` is done, at most `timeout` (on the clock in use); true if it is done. */
+  awaitDone(request: Request, timeout: Duration.Duration): Effect.Effect<boolean> {
     if (request.done) return Effect.succeed(true)
-    return Effect.callback<boolean>((resume) => {
-      let timer: ReturnType<typeof setTimeout> | undefined = undefined
+    const settled = Effect.callback<boolean>((resume) => {
       const previous = request.onSettled
       request.onSettled = () => {
         previous?.()
-        if (timer !== undefined) clearTimeout(timer)
         resume(Effect.succeed(true))
       }
-      timer = setTimeout(() => {
-        timer = undefined
-        resume(Effect.succeed(request.done))
-      }, millis)
-      return Effect.sync(() => {
-        if (timer !== undefined) clearTimeout(timer)
-      })
     })
+    return Effect.map(Effect.timeoutOption(settled, timeout), (done) => Option.isSome(done) || request.done)
   }
+
 
   /** Called when the connection becomes idle or closes: releases what waits for `settled`. */
   notifySettled(): void {
@@ -151,14 +150,14 @@ export class Interruption {
       // Behind other requests: not running yet, so a cancel would hit another request.
       // Its replies are dropped when they come.
       if (this.conn.current !== request) return Effect.void
-      return this.awaitDone(request, CANCEL_GRACE_MILLIS).pipe(
+      return this.awaitDone(request, CANCEL_GRACE).pipe(
         Effect.flatMap((done) => (done ? Effect.void : this.cancelAndDrain(request)))
       )
     })
   }
 
   private drain(request: Request): Effect.Effect<void> {
-    return this.awaitDone(request, DRAIN_TIMEOUT_MILLIS).pipe(
+    return this.awaitDone(request, DRAIN_TIMEOUT).pipe(
       Effect.flatMap((done) => {
         if (!done) {
           this.conn.breakWith(
@@ -186,7 +185,7 @@ export class Interruption {
       const cancel = yield* Effect.forkDetach(
         sendCancel(self.openSide, conn.processId, conn.secretKey).pipe(Effect.exit)
       )
-      const done = yield* self.awaitDone(request, DRAIN_TIMEOUT_MILLIS)
+      const done = yield* self.awaitDone(request, DRAIN_TIMEOUT)
       const cancelExit = yield* Fiber.join(cancel)
       if (!done) {
         const reason = Exit.isFailure(cancelExit)

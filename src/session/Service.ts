@@ -21,7 +21,7 @@ import { CodecError, ConfigError, PgError } from "../errors/PgError.ts"
 import type { Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "./Api.ts"
 import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
-import { DRAIN_TIMEOUT_MILLIS } from "./Interruption.ts"
+import { DRAIN_TIMEOUT } from "./Interruption.ts"
 import { NO_PARAMS } from "./Frames.ts"
 import { LenderKey } from "./Lender.ts"
 import {
@@ -207,56 +207,55 @@ export const makeService = (engine: Engine): Session => {
       return engine.interruption.abandon(request)
     })
 
-  const prepare = (sql: string, types: ReadonlyArray<number> = []) =>
-    Effect.gen(function*() {
-      const name = engine.nextStatementName()
-      const statement = new Statement(name, sql, types)
-      yield* Effect.acquireRelease(
-        Effect.callback<void, PgError>((resume) => {
-          const request = new PrepareRequest(statement, (error, parameterTypes, fields) =>
-            engine.describeStatement(statement, error, parameterTypes, fields, (failure) =>
-              resume(failure === undefined ? Effect.void : Effect.fail(failure))))
-          conn.submit(request)
-          if (request.done) return
-          return engine.interruption.abandon(request)
-        }),
-        () =>
-          Effect.callback<void>((resume) => {
-            if (conn.isClosed) return resume(Effect.void)
-            statement.state = "closed"
-            conn.submit(new CloseRequest("S", name, () => resume(Effect.void)))
-          }).pipe(Effect.timeoutOrElse({ duration: STATEMENT_CLOSE_TIMEOUT_MILLIS, orElse: () => Effect.void }))
-      )
-      const execute = <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: QueryOptions) =>
-        Effect.callback<QueryResult<R>, PgError>((resume) => {
-          if (statement.state === "closed") {
-            return resume(Effect.fail(
-              new PgError({ reason: new ConfigError({ message: `prepared statement ${name} is closed` }) })
-            ))
-          }
-          const request = new QueryRequest(
-            engine.preparedOwner,
-            sql,
-            params,
-            statement,
-            options?.rowMode ?? "object",
-            resume as Resume<QueryResult<unknown>>
-          )
-          conn.submit(request)
-          if (request.done) return
-          return engine.interruption.waitOn(request)
-        })
-      const prepared: PreparedStatement = {
-        name,
-        sql,
-        parameterTypes: statement.parameterTypes,
-        fields: statement.fields,
-        execute,
-        stream: <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: StreamOptions) =>
-          streamRows<R>(sql, params, options, statement)
-      }
-      return prepared
-    })
+  const prepare = Effect.fn("PgSession.prepare")(function*(sql: string, types: ReadonlyArray<number> = []) {
+    const name = engine.nextStatementName()
+    const statement = new Statement(name, sql, types)
+    yield* Effect.acquireRelease(
+      Effect.callback<void, PgError>((resume) => {
+        const request = new PrepareRequest(statement, (error, parameterTypes, fields) =>
+          engine.describeStatement(statement, error, parameterTypes, fields, (failure) =>
+            resume(failure === undefined ? Effect.void : Effect.fail(failure))))
+        conn.submit(request)
+        if (request.done) return
+        return engine.interruption.abandon(request)
+      }),
+      () =>
+        Effect.callback<void>((resume) => {
+          if (conn.isClosed) return resume(Effect.void)
+          statement.state = "closed"
+          conn.submit(new CloseRequest("S", name, () => resume(Effect.void)))
+        }).pipe(Effect.timeoutOrElse({ duration: STATEMENT_CLOSE_TIMEOUT_MILLIS, orElse: () => Effect.void }))
+    )
+    const execute = <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: QueryOptions) =>
+      Effect.callback<QueryResult<R>, PgError>((resume) => {
+        if (statement.state === "closed") {
+          return resume(Effect.fail(
+            new PgError({ reason: new ConfigError({ message: `prepared statement ${name} is closed` }) })
+          ))
+        }
+        const request = new QueryRequest(
+          engine.preparedOwner,
+          sql,
+          params,
+          statement,
+          options?.rowMode ?? "object",
+          resume as Resume<QueryResult<unknown>>
+        )
+        conn.submit(request)
+        if (request.done) return
+        return engine.interruption.waitOn(request)
+      })
+    const prepared: PreparedStatement = {
+      name,
+      sql,
+      parameterTypes: statement.parameterTypes,
+      fields: statement.fields,
+      execute,
+      stream: <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: StreamOptions) =>
+        streamRows<R>(sql, params, options, statement)
+    }
+    return prepared
+  })
 
   const copyFrom = (sql: string): Sink.Sink<CopyResult, Uint8Array, never, PgError> =>
     Sink.fromTransform<Uint8Array, CopyResult, PgError, never>((upstream, scope) =>
@@ -269,7 +268,7 @@ export const makeService = (engine: Engine): Session => {
             if (Exit.isSuccess(exit) && request.ended) return Effect.void
             // The upstream failed or the consumer was interrupted: CopyFail, so nothing is committed.
             request.finish("COPY aborted by the client")
-            return engine.interruption.awaitDone(request, DRAIN_TIMEOUT_MILLIS).pipe(Effect.asVoid)
+            return engine.interruption.awaitDone(request, DRAIN_TIMEOUT).pipe(Effect.asVoid)
           }))
         yield* request.awaitStart
         while (true) {
@@ -298,44 +297,43 @@ export const makeService = (engine: Engine): Session => {
       )
     )
 
-  const listen = (channel: string) =>
-    Effect.gen(function*() {
-      yield* checkChannel(channel)
-      let listener = engine.listeners.get(channel)
-      if (listener === undefined) {
-        const created: Listener = { subscribers: new Set(), ready: Effect.void }
-        listener = created
-        engine.listeners.set(channel, created)
-        const confirm = yield* Effect.cached(
-          simple(`LISTEN ${quoteIdentifier(channel)}`).pipe(
-            Effect.asVoid,
-            Effect.onError(() => Effect.sync(() => engine.listeners.delete(channel)))
-          )
+  const listen = Effect.fn("PgSession.listen")(function*(channel: string) {
+    yield* checkChannel(channel)
+    let listener = engine.listeners.get(channel)
+    if (listener === undefined) {
+      const created: Listener = { subscribers: new Set(), ready: Effect.void }
+      listener = created
+      engine.listeners.set(channel, created)
+      const confirm = yield* Effect.cached(
+        simple(`LISTEN ${quoteIdentifier(channel)}`).pipe(
+          Effect.asVoid,
+          Effect.onError(() => Effect.sync(() => engine.listeners.delete(channel)))
         )
-        created.ready = confirm
-      }
-      yield* listener.ready
-      const current = listener
-      const queue = yield* Effect.acquireRelease(
-        Queue.unbounded<Notification, PgError | Cause.Done>().pipe(
-          Effect.tap((q) => Effect.sync(() => current.subscribers.add(q)))
-        ),
-        (q) =>
-          Effect.gen(function*() {
-            current.subscribers.delete(q)
-            yield* Queue.shutdown(q)
-            if (current.subscribers.size === 0 && engine.listeners.get(channel) === current) {
-              engine.listeners.delete(channel)
-              // Written, not awaited: its reply is dropped in order, and a release never waits on a
-              // server that stopped answering.
-              if (!conn.isClosed) {
-                conn.submit(new SimpleRequest(`UNLISTEN ${quoteIdentifier(channel)}`, engine.registry, "object", () => {}))
-              }
-            }
-          })
       )
-      return Stream.fromQueue(queue)
-    })
+      created.ready = confirm
+    }
+    yield* listener.ready
+    const current = listener
+    const queue = yield* Effect.acquireRelease(
+      Queue.unbounded<Notification, PgError | Cause.Done>().pipe(
+        Effect.tap((q) => Effect.sync(() => current.subscribers.add(q)))
+      ),
+      (q) =>
+        Effect.gen(function*() {
+          current.subscribers.delete(q)
+          yield* Queue.shutdown(q)
+          if (current.subscribers.size === 0 && engine.listeners.get(channel) === current) {
+            engine.listeners.delete(channel)
+            // Written, not awaited: its reply is dropped in order, and a release never waits on a
+            // server that stopped answering.
+            if (!conn.isClosed) {
+              conn.submit(new SimpleRequest(`UNLISTEN ${quoteIdentifier(channel)}`, engine.registry, "object", () => {}))
+            }
+          }
+        })
+    )
+    return Stream.fromQueue(queue)
+  })
 
   const notify = (channel: string, payload = "") =>
     checkChannel(channel).pipe(Effect.andThen(rawQuery("select pg_notify($1, $2)", [channel, payload])), Effect.asVoid)
