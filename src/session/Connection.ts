@@ -38,10 +38,11 @@ import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
 import { Reader, view } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
-import { asPgError, type Notice, toNotice } from "./Result.ts"
+import { asPgError, isTypedFailure, type Notice, toNotice } from "./Result.ts"
 import * as State from "./State.ts"
 
 import { Request } from "./Request.ts"
+import { Fifo } from "./Fifo.ts"
 import { Tracer } from "./Tracer.ts"
 
 export { Request } from "./Request.ts"
@@ -83,58 +84,6 @@ export const DEFAULT_MAX_PIPELINE_DEPTH = 1024
 export const READ_PAUSE_HIGH_WATER_BYTES = 4 * 1024 * 1024
 
 
-/**
- * A FIFO with O(1) push, shift and unshift (a head index over an array,
- * compacted now and then): deep pipelines move tens of thousands of requests
- * through it, where `Array#shift` would be quadratic.
- */
-class Fifo<A> {
-  private items: Array<A | undefined> = []
-  private head = 0
-
-  get length(): number {
-    return this.items.length - this.head
-  }
-
-  push(item: A): void {
-    this.items.push(item)
-  }
-
-  unshift(item: A): void {
-    if (this.head > 0) this.items[--this.head] = item
-    else this.items.unshift(item)
-  }
-
-  shift(): A | undefined {
-    if (this.head === this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head === this.items.length) {
-      this.items = []
-      this.head = 0
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return item
-  }
-
-  /** Removes one item (rare: a request withdrawn before it was written). */
-  remove(item: A): boolean {
-    const i = this.items.indexOf(item, this.head)
-    if (i < 0) return false
-    this.items.splice(i, 1)
-    return true
-  }
-
-  /** Empties the queue, returning its items in order. */
-  drain(): Array<A> {
-    const out = this.items.slice(this.head) as Array<A>
-    this.items = []
-    this.head = 0
-    return out
-  }
-}
 
 /**
  * @since 0.1.0
@@ -239,7 +188,19 @@ export class Connection {
         consumed = this.framer.push(chunk, this.onFrame)
       }
     } catch (e) {
-      this.breakWith(asPgError(e))
+      if (isTypedFailure(e)) {
+        this.breakWith(asPgError(e))
+      } else {
+        // A bug of ours while reading: the request being answered dies with it, the others learn that the
+        // session stopped.
+        const head = this.inflight[this.head]
+        if (head !== undefined) head.defect = { value: e }
+        this.breakWith(
+          new PgError({
+            reason: new ConnectionError({ message: "the session stopped on an internal error", requestSent: true, cause: e })
+          })
+        )
+      }
     }
     this.lending = false
     const request = this.chunkEndRequest
@@ -422,6 +383,7 @@ export class Connection {
     } catch (e) {
       this.writer.truncate(mark)
       request.done = true
+      if (!isTypedFailure(e)) request.defect = { value: e }
       request.fail(asPgError(e))
       if (this.idle) this.hooks.onIdle()
       return
@@ -514,10 +476,16 @@ export class Connection {
     // The hot path: rows of the current result.
     if (type === Code.DataRow) {
       if (request !== undefined && State.step(request.phase, "DataRow") === "Stay") {
-        if (!request.discard && request.clientError === undefined) {
+        if (!request.discard && request.clientError === undefined && request.defect === undefined) {
           try {
             request.onDataRow(buf, start, end)
           } catch (e) {
+            // A bug of ours (not a typed failure): the caller's Effect dies with it once the request is answered;
+            // the rest of its rows are read and dropped, and the session stays usable.
+            if (!isTypedFailure(e)) {
+              request.defect = { value: e }
+              return
+            }
             const error = asPgError(e)
             // A row whose framing is wrong (a column length past the frame, a wrong column count): the bytes
             // from the server can no longer be trusted, so the session breaks. A value its codec refuses

@@ -46,6 +46,12 @@ export abstract class Request implements State.Cursor {
   clientError: PgError | undefined = undefined
   /** Notices that arrived while this request was at the head. */
   notices: Array<Notice> | undefined = undefined
+  /**
+   * A bug of ours met while encoding or decoding for this request (anything thrown that is not a typed failure,
+   * see `Result.isTypedFailure`): the caller's Effect dies with it instead of failing with a made-up protocol error.
+   * Request kinds answered through an Effect honour it; the others fail with `asPgError`'s internal error.
+   */
+  defect: { readonly value: unknown } | undefined = undefined
   /** Whether a cancel sent for an earlier request may have hit this one (see `Interruption`). */
   atRiskOfStrayCancel = false
   /** Times this request was re-run after a stray cancel or a stale statement. */

@@ -257,6 +257,7 @@ export class QueryRequest extends Request {
 
   /** The outcome to hand to the caller. */
   outcome(): Effect.Effect<QueryResult<unknown>, PgError> {
+    if (this.defect !== undefined) return Effect.die(this.defect.value)
     if (this.brokenWith !== undefined) return Effect.fail(this.brokenWith)
     if (this.serverError !== undefined) return Effect.fail(new PgError({ reason: this.serverError }))
     if (this.clientError !== undefined) return Effect.fail(this.clientError)
@@ -422,7 +423,7 @@ export class FunctionCallRequest extends Request {
   }
 
   fail(error: PgError): void {
-    if (!this.discard) this.resume(Effect.fail(error))
+    if (!this.discard) this.resume(this.defect !== undefined ? Effect.die(this.defect.value) : Effect.fail(error))
   }
 }
 

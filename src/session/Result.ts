@@ -337,6 +337,15 @@ export const toNotice = (fields: Backend.NoticeResponse["fields"]): Notice => {
 }
 
 /**
+ * Whether something thrown is one of the typed failures of the pure layers (malformed bytes, a value a codec
+ * refuses) or a `PgError`; anything else is a bug.
+ *
+ * @since 0.1.0
+ */
+export const isTypedFailure = (e: unknown): boolean =>
+  e instanceof PgError || e instanceof ProtocolError || e instanceof CodecError
+
+/**
  * Converts anything thrown by the pure layers into a `PgError`.
  *
  * @since 0.1.0

@@ -175,14 +175,15 @@ export abstract class ResultSetsRequest extends Request {
   /** Hands the results (or the error) to the caller. */
   answer(): void {
     if (this.discard) return
-    if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
+    if (this.defect !== undefined) this.resume(Effect.die(this.defect.value))
+    else if (this.serverError !== undefined) this.resume(Effect.fail(new PgError({ reason: this.serverError })))
     else if (this.clientError !== undefined) this.resume(Effect.fail(this.clientError))
     else this.resume(Effect.succeed(this.results))
   }
 
   fail(error: PgError): void {
     this.owner?.settle(this, undefined)
-    if (!this.discard) this.resume(Effect.fail(error))
+    if (!this.discard) this.resume(this.defect !== undefined ? Effect.die(this.defect.value) : Effect.fail(error))
   }
 }
 

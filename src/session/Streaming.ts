@@ -81,6 +81,11 @@ abstract class PullRequest<A> extends Request {
   protected deliver(): void {
     const waiter = this.waiter
     if (waiter === undefined) return
+    if (this.defect !== undefined) {
+      this.waiter = undefined
+      waiter(Effect.die(this.defect.value))
+      return
+    }
     if (this.buffer.length > 0) {
       const batch = this.buffer
       this.buffer = []
