@@ -34,7 +34,7 @@ import * as PgConfig from "../config/Config.ts"
 import { ConnectionError, PgError, ProtocolError, type ServerError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
-import { mayFallBack, tlsSettingsOf } from "../session/Connect.ts"
+import { encryptionsFor, keepAliveOf, mayFallBack, tlsSettingsOf } from "../session/Connect.ts"
 import { Connection, Request } from "../session/Connection.ts"
 import * as Establish from "../session/Establish.ts"
 import { PLAN_SIMPLE } from "../session/Requests.ts"
@@ -319,8 +319,7 @@ export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, P
     const failures: Array<string> = []
     let last: PgError | undefined
     for (const attempt of PgConfig.attempts(config)) {
-      const host = attempt.hostaddr ?? attempt.host
-      const encryptions = Transport.isUnixHost(host) ? ["plain" as const] : yield* Establish.encryptionOrder(tls)
+      const encryptions = yield* encryptionsFor(tls, attempt)
       const password = yield* Effect.map(
         PgConfig.passwordFor(config, { host: attempt.host, hostaddr: attempt.hostaddr, port: attempt.port } as never),
         (p) => (p === undefined || Redacted.value(p) === "" ? undefined : Redacted.value(p))
@@ -330,15 +329,13 @@ export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, P
         const canFallBack = i + 1 < encryptions.length
         const exit = yield* Effect.exit(Effect.acquireRelease(
           openOnce({
-            target: Transport.endpoint(host, attempt.port),
+            target: Transport.endpoint(attempt.address, attempt.port),
             host: attempt.host,
             encryption,
             canFallBack,
             tls,
             timeoutMillis,
-            keepAlive: settings.keepAlive === false
-              ? { enabled: false, idleMillis: 0 }
-              : { enabled: true, idleMillis: settings.keepAliveIdleMillis ?? Transport.DEFAULT_KEEPALIVE.idleMillis },
+            keepAlive: keepAliveOf(settings),
             startup: {
               user: settings.user,
               database: settings.database,

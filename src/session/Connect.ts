@@ -86,6 +86,31 @@ const hostAttempts = (resolved: Resolved): ReadonlyArray<HostAttempt> =>
   PgConfig.attempts(resolved.config, resolved.options.random ?? Math.random)
 
 /**
+ * The encryption methods to try for one attempt: the configured order (checked even where it does not apply),
+ * unless the host's own sslmode is disable (`Hosts.sslModeFor`: no TLS over Unix-domain sockets, as libpq).
+ *
+ * @since 0.1.0
+ */
+export const encryptionsFor = (
+  tls: TlsSettings,
+  attempt: PgConfig.Attempt
+): Effect.Effect<ReadonlyArray<Encryption>, PgError> =>
+  Effect.map(
+    encryptionOrder(tls),
+    (configured): ReadonlyArray<Encryption> => PgConfig.sslModeFor(tls, attempt) === "disable" ? ["plain"] : configured
+  )
+
+/**
+ * TCP keepalive from the libpq `keepalives` and `keepalives_idle` settings.
+ *
+ * @since 0.1.0
+ */
+export const keepAliveOf = (settings: PgConfig.SessionSettings): Transport.KeepAlive =>
+  settings.keepAlive === false
+    ? { enabled: false, idleMillis: 0 }
+    : { enabled: true, idleMillis: settings.keepAliveIdleMillis ?? Transport.DEFAULT_KEEPALIVE.idleMillis }
+
+/**
  * The transport's TLS settings from a resolved configuration (the key's passphrase in clear, for Node's TLS).
  *
  * @since 0.1.0
@@ -196,10 +221,7 @@ export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOp
   const passes: ReadonlyArray<TargetSessionAttrs> = attrs === "prefer-standby" ? ["standby", "any"] : [attrs]
   for (const pass of passes) {
     for (const attempt of attempts) {
-      // The configured order (checked even where it does not apply), unless the host's own sslmode is
-      // disable: no TLS over Unix-domain sockets (libpq).
-      const configured = yield* encryptionOrder(tls)
-      const encryptions = PgConfig.sslModeFor(tls, attempt) === "disable" ? ["plain" as const] : configured
+      const encryptions = yield* encryptionsFor(tls, attempt)
       for (let i = 0; i < encryptions.length; i++) {
         const encryption = encryptions[i]!
         const canFallBack = i + 1 < encryptions.length
@@ -279,9 +301,7 @@ const openSession = (
     const settings = resolved.settings
     const target = Transport.endpoint(attempt.address, attempt.port)
     const connectTimeout = resolved.connectTimeoutMillis
-    const keepAlive: Transport.KeepAlive = settings.keepAlive === false
-      ? { enabled: false, idleMillis: 0 }
-      : { enabled: true, idleMillis: settings.keepAliveIdleMillis ?? Transport.DEFAULT_KEEPALIVE.idleMillis }
+    const keepAlive = keepAliveOf(settings)
     const password = yield* passwordFor(resolved, attempt)
     const noticeHub = yield* PubSub.unbounded<Notice>()
     const parameterHub = yield* PubSub.unbounded<{ readonly name: string; readonly value: string }>()

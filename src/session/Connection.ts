@@ -46,7 +46,6 @@ import { Fifo } from "./Fifo.ts"
 import { Tracer } from "./Tracer.ts"
 
 export { Request } from "./Request.ts"
-export { asPgError, toNotice } from "./Result.ts"
 
 
 
