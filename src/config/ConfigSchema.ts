@@ -105,7 +105,7 @@ const Fields = Schema.Struct({
     `weak sslmode "${c.sslMode}" may not be used with sslrootcert=system (use "verify-full")`
   ),
   Schema.makeFilter((c) =>
-    !(c.minProtocolVersion === "3.2" && c.maxProtocolVersion === "3.0") ||
+    c.minProtocolVersion <= c.maxProtocolVersion ||
     `"min_protocol_version" is greater than "max_protocol_version"`
   ),
   Schema.makeFilter((c) =>

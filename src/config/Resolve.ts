@@ -207,7 +207,7 @@ const tlsVersion = (keyword: string, value: string | undefined): TlsVersion | un
 }
 
 const protocolVersion = (keyword: string, value: string): ProtocolVersion =>
-  value === "latest" ? "3.2" : oneOf(keyword, value, ["3.0", "3.2"] as const)
+  value === "latest" ? "3.2" : oneOf(keyword, value, ["2.0", "3.0", "3.2"] as const)
 
 const unsupported = (keyword: string, detail: string): never => fail(`${keyword} is not supported: ${detail}`, keyword)
 
@@ -309,7 +309,7 @@ const buildConfig = (values: ConnString.Params, platform: Platform.Platform): Pg
   const maxText = get("max_protocol_version")
   // Default: the latest (libpq 18 defaults to 3.0; see the module header).
   const maxProtocolVersion = maxText === undefined ? "3.2" : protocolVersion("max_protocol_version", maxText)
-  if (minProtocolVersion === "3.2" && maxProtocolVersion === "3.0") {
+  if (minProtocolVersion > maxProtocolVersion) {
     fail(`"min_protocol_version" is greater than "max_protocol_version"`, "min_protocol_version")
   }
 

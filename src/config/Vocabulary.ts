@@ -88,11 +88,12 @@ export type LoadBalanceHosts = typeof LoadBalanceHosts.Type
 
 /**
  * A protocol version for `min_protocol_version` / `max_protocol_version`
- * (`latest` resolves to 3.2).
+ * (`latest` resolves to 3.2). "2.0" is this library's own value (libpq never
+ * accepted it): the 2.0 session, for PostgreSQL 13 and older.
  *
  * @since 0.1.0
  */
-export const ProtocolVersion = Schema.Literals(["3.0", "3.2"])
+export const ProtocolVersion = Schema.Literals(["2.0", "3.0", "3.2"])
 /** @since 0.1.0 */
 export type ProtocolVersion = typeof ProtocolVersion.Type
 
