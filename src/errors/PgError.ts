@@ -19,6 +19,15 @@ import * as Schema from "effect/Schema"
 import { classify, type SqlStateClassification } from "./SqlState.ts"
 
 /**
+ * The `code` of a `ServerError` from a protocol 2.0 server: 2.0 errors are one
+ * line of text with no SQLSTATE (protocol-2.0 "ErrorResponse"), and it cannot be
+ * recovered from the (localized) text. Never retryable; `sqlState.known` is false.
+ *
+ * @since 0.1.0
+ */
+export const UNKNOWN_SQLSTATE = ""
+
+/**
  * The server answered with an ErrorResponse (or a FATAL during startup).
  *
  * **Details**
@@ -28,6 +37,8 @@ import { classify, type SqlStateClassification } from "./SqlState.ts"
  * localized), `C` code, `M` message, `D` detail, `H` hint, `P` position, `p`
  * internal position, `q` internal query, `W` where, `s` schema, `t` table, `c`
  * column, `d` data type, `n` constraint, `F` file, `L` line, `R` routine.
+ * On a protocol 2.0 session `code` is `UNKNOWN_SQLSTATE` and only severity,
+ * message, position and detail (the text after the first line) are known.
  *
  * @since 0.1.0
  */
