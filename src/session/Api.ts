@@ -123,9 +123,15 @@ export interface SessionOptions {
   readonly applicationName?: string | undefined
   /** Extra run-time parameters sent in the StartupMessage (`options`-style settings such as `search_path`). */
   readonly parameters?: Readonly<Record<string, string>> | undefined
-  /** Protocol version to ask for: "3.2" (default) or "3.0". */
+  /**
+   * Protocol version to ask for: "3.2" (default), "3.0", or "2.0" (PostgreSQL 13 and older: the 2.0 session, see
+   * the README's "Protocol 2.0" section).
+   */
   readonly protocolVersion?: ProtocolVersion | undefined
-  /** Lowest protocol version accepted when the server offers an older one. Default "3.0". */
+  /**
+   * Lowest protocol version accepted when the server offers an older one. Default "3.0". "2.0" lets a 3.x start-up
+   * refused by a server too old for 3.0 start again in 2.0, as libpq up to 13 did.
+   */
   readonly minProtocolVersion?: ProtocolVersion | undefined
   /** Connect + authenticate timeout per host attempt, in milliseconds (0: none). Default: `connect_timeout` from the connection string or `PGCONNECT_TIMEOUT` (seconds), else 30000. */
   readonly connectTimeout?: number | undefined
@@ -225,7 +231,7 @@ export interface Session {
   /** The backend's process id (BackendKeyData). */
   readonly processId: number
   /** The protocol version in use after negotiation. */
-  readonly protocolVersion: { readonly major: 3; readonly minor: number }
+  readonly protocolVersion: { readonly major: 2 | 3; readonly minor: number }
   /** `_pq_.` protocol options the server did not recognise (NegotiateProtocolVersion). */
   readonly unsupportedProtocolOptions: ReadonlyArray<string>
   /** Whether the connection is encrypted (TLS). With `sslMode: "prefer"` a server may have refused. */
