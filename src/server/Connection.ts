@@ -201,6 +201,27 @@ export const run = <R>(
       return
     }
     const { negotiated, values, info } = started.value
+    if (options.takeover !== undefined) {
+      let onCancel: () => void = () => {}
+      const taken = yield* shared.registry.register(
+        negotiated.minor >= 2 ? KEY_BYTES_3_2 : KEY_BYTES_3_0,
+        () => onCancel()
+      )
+      const sent = new Map(Object.entries(values))
+      for (const [name, value] of sent) wire.send({ _tag: "ParameterStatus", name, value })
+      wire.send({ _tag: "BackendKeyData", processId: taken.processId, secretKey: taken.secretKey })
+      wire.send({ _tag: "ReadyForQuery", transactionStatus: "I" })
+      yield* wire.flush
+      return yield* options.takeover({
+        info,
+        wire,
+        processId: taken.processId,
+        parameters: sent,
+        onCancel: (f) => {
+          onCancel = f
+        }
+      })
+    }
     let handler: Handler<R>
     if (typeof options.handler === "function") {
       const made = yield* Effect.exit(options.handler(info))

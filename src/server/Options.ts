@@ -11,6 +11,7 @@ import type * as Scope from "effect/Scope"
 import type { ScramSecret } from "../auth/Scram.ts"
 import type { Handler, Session } from "./Handler.ts"
 import type { ServerError } from "./ServerError.ts"
+import type { Wire } from "./Wire.ts"
 
 /** Start-up and authentication must finish within this (PostgreSQL's `authentication_timeout`). */
 export const DEFAULT_STARTUP_TIMEOUT_MILLIS = 60_000
@@ -145,6 +146,29 @@ export interface ServeOptions<R = never> {
    */
   readonly handler: Handler<R> | ((info: StartupInfo) => Effect.Effect<Handler<R>, ServerError, R | Scope.Scope>)
   readonly limits?: Limits | undefined
+  /**
+   * Takes each connection over once it is authenticated and has been sent its
+   * ParameterStatus set, BackendKeyData and the first ReadyForQuery: the
+   * command loop and `handler` are skipped, and the connection lasts until the
+   * returned Effect ends (a proxy relaying frames, see `src/proxy`).
+   */
+  readonly takeover?: ((connection: Takeover) => Effect.Effect<void, never, R | Scope.Scope>) | undefined
+}
+
+/**
+ * A connection handed over after start-up (`ServeOptions.takeover`).
+ *
+ * @since 0.1.0
+ */
+export interface Takeover {
+  readonly info: StartupInfo
+  /** The connection's byte side: `take` the client's frames, write with `socket` (TLS when negotiated). */
+  readonly wire: Wire
+  readonly processId: number
+  /** The ParameterStatus values the client was sent. */
+  readonly parameters: ReadonlyMap<string, string>
+  /** What a CancelRequest with this connection's key does from now on (default: nothing). */
+  readonly onCancel: (cancel: () => void) => void
 }
 
 /** The services a server's handler may need from the caller (the engine provides `Session`). @since 0.1.0 */

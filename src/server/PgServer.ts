@@ -41,7 +41,7 @@ import { DEFAULT_MAX_CONNECTIONS, type ServeOptions, type TlsOptions } from "./O
 import * as ServerError from "./ServerError.ts"
 
 export * from "./Handler.ts"
-export { Auth, type AuthMethod, type Limits, type Listen, type ServeOptions, type StartupInfo, type TlsOptions } from "./Options.ts"
+export { Auth, type AuthMethod, type Limits, type Listen, type ServeOptions, type StartupInfo, type Takeover, type TlsOptions } from "./Options.ts"
 export * as Errors from "./ServerError.ts"
 export * as Rows from "./SchemaRows.ts"
 
