@@ -130,6 +130,9 @@ export class StatementCache {
   }
 
   private uses = 0
+  /** Lookups that found a statement, and statements added because none was (the statement cache metrics). */
+  hits = 0
+  misses = 0
 
   /**
    * The cached statement for `key`, marked as most recently used. (A use stamp,
@@ -138,7 +141,10 @@ export class StatementCache {
    */
   get(key: string): Statement | undefined {
     const statement = this.entries.get(key)
-    if (statement !== undefined) statement.lastUsed = ++this.uses
+    if (statement !== undefined) {
+      statement.lastUsed = ++this.uses
+      this.hits++
+    }
     return statement
   }
 
@@ -152,6 +158,7 @@ export class StatementCache {
    * closes them on the server).
    */
   add(key: string, statement: Statement): ReadonlyArray<Statement> {
+    this.misses++
     statement.lastUsed = ++this.uses
     this.entries.set(key, statement)
     const evicted: Array<Statement> = []
