@@ -117,6 +117,11 @@ export class Connection {
   private readonly pauseReasons = new Set<object>()
   /** The request to tell when the chunk being handled is done (`atChunkEnd`). */
   private chunkEndRequest: Request | undefined = undefined
+  /**
+   * Called when a request whose caller went away (`discard`) becomes the head of the pipeline while it is still
+   * running: it was behind others when it was abandoned, so it could not be cancelled then (see `Interruption`).
+   */
+  onDiscardedHead: ((request: Request) => void) | undefined = undefined
 
   /** Transaction status from the last ReadyForQuery. */
   transactionStatus: Backend.TransactionStatus = "I"
@@ -555,6 +560,8 @@ export class Connection {
         if (this.exclusiveOwner === request) this.exclusiveOwner = undefined
         request.complete(this, status)
         request.onSettled?.()
+        const next = this.inflight[this.head]
+        if (next !== undefined && next.discard && !next.done) this.onDiscardedHead?.(next)
         if (this.pending.length > 0 && this.inflightCount <= this.refillAt) this.pump()
         else if (this.idle) this.hooks.onIdle()
         return

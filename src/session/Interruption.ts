@@ -7,8 +7,10 @@
  * The sequence (the module header of `Session` has it in full):
  * 1. a request not yet written is withdrawn: nothing is sent;
  * 2. a request already answered needs nothing;
- * 3. a request behind others is not running yet: its replies are dropped when
- *    they come (a cancel now would hit the request ahead of it);
+ * 3. a request behind others is not running yet: its caller is released at
+ *    once, its replies are dropped when they come (a cancel now would hit the
+ *    request ahead of it), and if it reaches the head of the pipeline still
+ *    running, the rest of the sequence runs then;
  * 4. otherwise, after `CANCEL_GRACE_MILLIS`, a CancelRequest goes out on a side
  *    connection with the session's transport settings while the session holds
  *    the wire, and the session drains to ReadyForQuery within
@@ -52,6 +54,23 @@ export class Interruption {
   constructor(conn: Connection, openSide: Effect.Effect<Net.Socket, PgError>) {
     this.conn = conn
     this.openSide = openSide
+    conn.onDiscardedHead = this.onDiscardedHead
+  }
+
+  /**
+   * A request abandoned while it was behind others has reached the head of the pipeline and is running: it gets
+   * the rest of the sequence now (grace, then a CancelRequest while the wire is held, then the drain), so work
+   * nobody waits for stops costing the callers behind it. Called from the socket's callback, so the sequence runs
+   * on a fiber of its own.
+   */
+  private readonly onDiscardedHead = (request: Request): void => {
+    Effect.runFork(this.cancelAfterGrace(request))
+  }
+
+  private cancelAfterGrace(request: Request): Effect.Effect<void> {
+    return this.awaitDone(request, CANCEL_GRACE).pipe(
+      Effect.flatMap((done) => (done || this.conn.current !== request ? Effect.void : this.cancelAndDrain(request)))
+    )
   }
 
   // -- callers waiting on queries ----------------------------------------------
@@ -149,10 +168,9 @@ export class Interruption {
       if (stop?.() === true) return this.drain(request)
       // Behind other requests: not running yet, so a cancel would hit another request.
       // Its replies are dropped when they come.
+      // It is cancelled when it reaches the head (`onDiscardedHead`).
       if (this.conn.current !== request) return Effect.void
-      return this.awaitDone(request, CANCEL_GRACE).pipe(
-        Effect.flatMap((done) => (done ? Effect.void : this.cancelAndDrain(request)))
-      )
+      return this.cancelAfterGrace(request)
     })
   }
 

@@ -1,0 +1,44 @@
+/**
+ * A request whose caller went away while it waited behind others is not left to run: once it reaches the head of
+ * the pipeline, still running, it is cancelled (with the wire held and the requests behind it protected from the
+ * stray cancel, as for a request interrupted at the head), so abandoned work stops costing the callers behind it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { awaitActive, connectPlain } from "../support/Sessions.ts"
+
+/** How long the abandoned statement would run if nobody cancelled it. */
+const ABANDONED_SLEEP_SECONDS = 60
+/** A generous bound for the caller behind it (the abandoned statement alone would take a minute). */
+const FOLLOWER_BOUND_MILLIS = 15_000
+
+describe("PgSession: an abandoned request behind others", () => {
+  it.live("is cancelled when it reaches the head, and the callers behind it are not hit", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const session = yield* connectPlain()
+      const monitor = yield* connectPlain()
+      const leader = yield* Effect.forkChild(session.query("select pg_sleep(0.3) as leader", [], { prepare: false }))
+      yield* awaitActive(monitor, session, "as leader")
+      // Written behind the leader: its caller gives up while the leader still runs.
+      const abandoned = yield* Effect.exit(
+        // Unnamed (Parse, Bind, Execute in one write), so it is in flight behind the leader, not waiting for a Parse.
+        session.query(`select pg_sleep(${ABANDONED_SLEEP_SECONDS}) as abandoned_behind_head`, [], { prepare: false }).pipe(
+          Effect.timeout(50)
+        )
+      )
+      assert.strictEqual(abandoned._tag, "Failure")
+      const started = Date.now()
+      const follower = yield* session.query("select 42 as follower").pipe(Effect.timeoutOption(FOLLOWER_BOUND_MILLIS))
+      const waited = Date.now() - started
+      console.log(`follower answered after ${waited} ms behind an abandoned ${ABANDONED_SLEEP_SECONDS} s statement`)
+      assert.isTrue(Option.isSome(follower), "the follower waited for the abandoned statement to run to its end")
+      assert.deepStrictEqual(Option.getOrThrow(follower).rows, [{ follower: 42 }])
+      assert.deepStrictEqual((yield* Fiber.join(leader)).rows, [{ leader: null }])
+      const { rows } = yield* monitor.query(
+        "select count(*)::int4 as n from pg_stat_activity where state = 'active' and strpos(query, 'abandoned_behind_head') > 0 and pid <> pg_backend_pid()"
+      )
+      assert.deepStrictEqual(rows, [{ n: 0 }])
+    })), { timeout: 30_000 })
+})
