@@ -16,7 +16,7 @@ import * as Stream from "effect/Stream"
 import * as net from "node:net"
 import * as PgServer from "../../src/server/PgServer.ts"
 
-const QUERIES = 20_000
+const QUERIES = Number(process.env.QUERIES ?? 20_000)
 const BATCH = 1_000
 const enc = new TextEncoder()
 

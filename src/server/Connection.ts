@@ -280,10 +280,10 @@ export const run = <R>(
      * Runs one statement in a child fiber registered for cancellation. Succeeds
      * with its value or the ServerError the client must see.
      */
-    const statement = <A>(
+    const statement: <A>(
       effect: Effect.Effect<A, ServerError.ServerError, R | Session>
-    ): Effect.Effect<{ readonly ok: A } | { readonly error: ServerError.ServerError }, never, Exclude<R, Session>> =>
-      Effect.gen(function*() {
+    ) => Effect.Effect<{ readonly ok: A } | { readonly error: ServerError.ServerError }, never, Exclude<R, Session>> = Effect
+      .fnUntraced(function*(effect: Effect.Effect<unknown, ServerError.ServerError, R | Session>) {
         let timedOut = false
         const bounded = statementMillis > 0
           ? Effect.flatMap(Effect.timeoutOption(effect, Duration.millis(statementMillis)), (o) => {
@@ -302,7 +302,7 @@ export const run = <R>(
         if (slot.canceled && Cause.hasInterrupts(exit.cause)) return { error: ServerError.queryCanceled() }
         if (Cause.hasDies(exit.cause)) yield* Effect.logWarning("server handler defect", exit.cause)
         return { error: Copy.failureOf(exit.cause) }
-      }) as Effect.Effect<{ readonly ok: A } | { readonly error: ServerError.ServerError }, never, Exclude<R, Session>>
+      }) as any
 
     // --- extended-protocol objects ---
     const statements = new Map<string, Portals.Statement<R>>()
@@ -326,11 +326,13 @@ export const run = <R>(
       })
 
     /** Sends one non-Rows outcome's frames; COPY FROM STDIN reads the client's data. Returns a FATAL when the client left. */
-    const sendOutcome = (
+    // Per-message steps are made once per connection (Effect.fnUntraced): a generator function created per
+    // message costs more than the rest of a simple query's bookkeeping.
+    const sendOutcome: (
       outcome: Exclude<Outcome<R>, { _tag: "Rows" }>,
       extended: boolean
-    ): Effect.Effect<{ tag?: string; fatal?: ServerError.ServerError | undefined; gone?: boolean }, ServerError.ServerError, R> =>
-      Effect.gen(function*() {
+    ) => Effect.Effect<{ tag?: string; fatal?: ServerError.ServerError | undefined; gone?: boolean }, ServerError.ServerError, R> =
+      Effect.fnUntraced(function*(outcome: Exclude<Outcome<R>, { _tag: "Rows" }>, extended: boolean) {
         switch (outcome._tag) {
           case "Command":
             return { tag: outcome.tag }
@@ -350,8 +352,8 @@ export const run = <R>(
 
     // --- simple Query ---
     let closing = false
-    const simpleQuery = (sql: string) =>
-      Effect.gen(function*() {
+    const notGone = { gone: false, transaction: undefined } as const
+    const simpleQuery = Effect.fnUntraced(function*(sql: string) {
         statements.delete("")
         if (portals.size > 0) yield* closePortal("")
         const result = yield* statement(Stream.runForEachWhile(handler.simple(sql), (outcome) => {
@@ -395,8 +397,8 @@ export const run = <R>(
       })
 
     // --- extended protocol ---
-    const extendedMessage = (message: Extended): Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =>
-      Effect.gen(function*() {
+    const extendedMessage: (message: Extended) => Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =
+      Effect.fnUntraced(function*(message: Extended) {
         switch (message._tag) {
           case "Parse": {
             const prepare = handler.prepare
@@ -461,16 +463,11 @@ export const run = <R>(
         }
       })
 
-    const execute = (name: string, maxRows: number): Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =>
-      Effect.gen(function*() {
-        const portal = portals.get(name)
-        if (portal === undefined) return ServerError.unknownPortal(name)
-        if (portal.completedTag !== undefined) {
-          wire.send({ _tag: "CommandComplete", tag: portal.completedTag })
-          return undefined
-        }
-        let transaction: "begin" | "commit" | "rollback" | undefined
-        const result = yield* statement(Effect.gen(function*() {
+    /**
+     * Runs a portal up to `maxRows`; succeeds with `gone` when the client left
+     * during COPY, and with the transaction effect of a Command outcome.
+     */
+    const runPortal = Effect.fnUntraced(function*(portal: Portals.Portal<R>, maxRows: number) {
           if (portal.outcome === undefined) {
             portal.outcome = yield* Scope.provide(portal.statement.prepared.execute(portal.params), portal.scope)
           }
@@ -481,36 +478,44 @@ export const run = <R>(
             const suspended = yield* Portals.pumpRows(wire, rows, maxRows)
             if (suspended) {
               wire.send({ _tag: "PortalSuspended" })
-              return false
+              return notGone
             }
             const tag = rows.tag(rows.sent)
             portal.completedTag = rows.tag(0)
             wire.send({ _tag: "CommandComplete", tag })
-            return false
+            return notGone
           }
           const sent = yield* sendOutcome(outcome, true)
           if (sent.gone === true) {
             if (sent.fatal !== undefined) sendError(wire, sent.fatal)
-            return true
+            return { gone: true, transaction: undefined }
           }
           if (sent.tag !== undefined) {
             wire.send({ _tag: "CommandComplete", tag: sent.tag })
             portal.completedTag = sent.tag
           }
-          if (outcome._tag === "Command") transaction = outcome.transaction
-          return false
-        }))
+          return { gone: false, transaction: outcome._tag === "Command" ? outcome.transaction : undefined }
+        })
+
+    const execute: (name: string, maxRows: number) => Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =
+      Effect.fnUntraced(function*(name: string, maxRows: number) {
+        const portal = portals.get(name)
+        if (portal === undefined) return ServerError.unknownPortal(name)
+        if (portal.completedTag !== undefined) {
+          wire.send({ _tag: "CommandComplete", tag: portal.completedTag })
+          return undefined
+        }
+        const result = yield* statement(runPortal(portal, maxRows))
         if ("error" in result) return result.error
-        if (result.ok) {
+        if (result.ok.gone) {
           closing = true
           return undefined
         }
-        yield* applyTransaction(transaction, name)
+        yield* applyTransaction(result.ok.transaction, name)
         return undefined
       })
 
-    const functionCall = (message: Extract<Frontend.FrontendMessage, { _tag: "FunctionCall" }>) =>
-      Effect.gen(function*() {
+    const functionCall = Effect.fnUntraced(function*(message: Extract<Frontend.FrontendMessage, { _tag: "FunctionCall" }>) {
         const call = handler.functionCall
         const result = call === undefined
           ? { error: ServerError.featureNotSupported("function calls are not supported by this server") }

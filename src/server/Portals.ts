@@ -207,17 +207,18 @@ export const writeDataRow = (
  *
  * @since 0.1.0
  */
-export const startRows = <R>(
+export const startRows: <R>(
   outcome: Extract<Outcome<R>, { _tag: "Rows" }>,
   formats: ReadonlyArray<0 | 1>,
   scope: Scope.Scope
-): Effect.Effect<RowsRun<R>, ServerError.ServerError, R> =>
-  Effect.gen(function*() {
+) => Effect.Effect<RowsRun<R>, ServerError.ServerError, R> = Effect.fnUntraced(
+  function*(outcome: Extract<Outcome<any>, { _tag: "Rows" }>, formats: ReadonlyArray<0 | 1>, scope: Scope.Scope) {
     const encode = encoders(outcome.fields, formats)
     if (encode instanceof PgServerError) return yield* Effect.fail(encode)
     const pull = yield* Scope.provide(Stream.toPull(outcome.rows), scope)
     return { encoders: encode, pull, chunk: [], index: 0, sent: 0, tag: outcome.tag ?? selectTag }
-  })
+  }
+)
 
 /**
  * Sends rows of `run` until `maxRows` were sent by this call (0: all of them).
@@ -226,12 +227,12 @@ export const startRows = <R>(
  *
  * @since 0.1.0
  */
-export const pumpRows = <R>(
+export const pumpRows: <R>(
   wire: Wire,
   run: RowsRun<R>,
   maxRows: number
-): Effect.Effect<boolean, ServerError.ServerError, R> =>
-  Effect.gen(function*() {
+) => Effect.Effect<boolean, ServerError.ServerError, R> = Effect.fnUntraced(
+  function*(wire: Wire, run: RowsRun<any>, maxRows: number) {
     let n = 0
     while (maxRows <= 0 || n < maxRows) {
       if (run.index >= run.chunk.length) {
@@ -248,7 +249,8 @@ export const pumpRows = <R>(
       yield* wire.flushIfFull
     }
     return true
-  })
+  }
+)
 
 /**
  * Decodes Bind's parameters for a statement with `types`: a ServerError for a
