@@ -17,9 +17,9 @@
  * - Streamed in-progress transactions (proto_version 2+, `streaming`) are held
  *   until Stream Commit and delivered as an ordinary Begin ... Commit; a Stream
  *   Abort drops them (the whole transaction, or one subtransaction's changes).
- *   What is held is bounded (`maxHeldBytes`): past it the stream fails with
- *   `TransactionTooLarge` rather than grow without limit (nothing is spilled to
- *   disk yet).
+ *   They are held in bounded memory and spilled to a file beyond it
+ *   (`HeldTransactions`), and replayed a batch at a time (`drain`), so a
+ *   transaction of any size is delivered in bounded memory.
  *
  * @since 0.1.0
  */
@@ -29,7 +29,7 @@ import { CodecError, PgError } from "../errors/PgError.ts"
 import * as PgOutput from "../protocol/PgOutput.ts"
 import * as Replication from "../protocol/Replication.ts"
 import type { Registry } from "../types/Registry.ts"
-import { ReplicationError, TransactionTooLarge } from "./Errors.ts"
+import { HeldTransactions, type HeldOptions, type Replay } from "./Held.ts"
 
 /**
  * The marker of a TOASTed value the server did not send (it did not change).
@@ -220,13 +220,6 @@ export const isAcknowledgeable = (change: Change): change is Acknowledgeable =>
 const utf8 = new TextDecoder()
 
 /**
- * The payload bytes a stream holds for one streamed transaction until its Stream Commit, by default.
- *
- * @since 0.1.0
- */
-export const DEFAULT_MAX_HELD_BYTES = 256 * 1024 * 1024
-
-/**
  * Turns `pgoutput` messages into changes, one connection's worth of state.
  *
  * @since 0.1.0
@@ -241,11 +234,9 @@ export class Decoder {
   private inStream = false
   private streamXid = 0
   /** Messages of streamed transactions, by top-level xid, until Stream Commit or Abort. */
-  private readonly streamed = new Map<number, Array<PgOutput.LogicalReplicationMessage>>()
-  /** Payload bytes held for each streamed transaction. */
-  private readonly heldBytes = new Map<number, number>()
-  /** The most payload bytes held for one streamed transaction. */
-  readonly maxHeldBytes: number
+  readonly held: HeldTransactions
+  /** A streamed transaction being delivered (`drain`), and the change that ends it. */
+  private replaying: { readonly replay: Replay; readonly end: Change } | undefined = undefined
   private xid = 0
 
   constructor(
@@ -253,39 +244,60 @@ export class Decoder {
     registry: Registry,
     tables: Readonly<Record<string, Schema.Decoder<unknown>>>,
     ackTo: (endLsn: bigint) => Effect.Effect<void>,
-    maxHeldBytes: number = DEFAULT_MAX_HELD_BYTES
+    held: HeldOptions
   ) {
-    this.maxHeldBytes = maxHeldBytes
     this.protoVersion = protoVersion
     this.registry = registry
     this.tables = tables
     this.ackTo = ackTo
+    this.held = new HeldTransactions(held)
   }
 
-  /** Decodes one XLogData payload, appending the changes it yields to `out`. Throws `PgError` or `ReplicationError`. */
+  /** Whether a streamed transaction is being delivered: `drain` it before the next `push`. */
+  get isReplaying(): boolean {
+    return this.replaying !== undefined
+  }
+
+  /**
+   * Decodes one XLogData payload, appending the changes it yields to `out`. Throws `PgError` or
+   * `ReplicationError`. After a Stream Commit or Stream Prepare, `isReplaying` holds until `drain` is done.
+   */
   push(data: Uint8Array, out: Array<Change>): void {
+    const type = data[0]
+    if (this.inStream && type !== PgOutput.Code.StreamStop && type !== PgOutput.Code.StreamStart) {
+      // Held as sent; decoded when the transaction commits.
+      return this.held.add(this.streamXid, data)
+    }
     const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: this.inStream })
     if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
-    const m = decoded.success
-    if (this.inStream && m._tag !== "StreamStop" && m._tag !== "StreamStart") {
-      const xid = this.streamXid
-      let held = this.streamed.get(xid)
-      if (held === undefined) this.streamed.set(xid, held = [])
-      held.push(m)
-      const bytes = (this.heldBytes.get(xid) ?? 0) + data.length
-      this.heldBytes.set(xid, bytes)
-      if (bytes > this.maxHeldBytes) {
-        throw new ReplicationError({
-          reason: new TransactionTooLarge({
-            message: `streamed transaction ${xid} holds more than ${this.maxHeldBytes} bytes before its commit`,
-            xid,
-            limit: this.maxHeldBytes
-          })
-        })
+    this.apply(decoded.success, out)
+  }
+
+  /**
+   * Delivers the streamed transaction being replayed, up to `limit` changes in `out`; the change that ends it
+   * comes last.
+   */
+  drain(out: Array<Change>, limit: number): void {
+    const r = this.replaying
+    if (r === undefined) return
+    while (out.length < limit) {
+      const data = r.replay.next()
+      if (data === undefined) {
+        this.replaying = undefined
+        out.push(r.end)
+        return
       }
-      return
+      const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: true })
+      if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
+      this.apply(decoded.success, out)
     }
-    this.apply(m, out)
+  }
+
+  /** Drops everything held and removes any spill file (the stream ended). */
+  close(): void {
+    this.replaying?.replay.close()
+    this.replaying = undefined
+    this.held.close()
   }
 
   private apply(m: PgOutput.LogicalReplicationMessage, out: Array<Change>): void {
@@ -293,7 +305,8 @@ export class Decoder {
       case "Begin":
         return this.begin(m.xid, m.finalLsn, m.commitTimestamp, out)
       case "Commit":
-        return this.commit(this.xid, m.commitLsn, m.endLsn, m.commitTimestamp, out)
+        out.push(this.commitChange(this.xid, m.commitLsn, m.endLsn, m.commitTimestamp))
+        return
       case "Relation":
         return this.relation(m, out)
       case "Type":
@@ -354,36 +367,24 @@ export class Decoder {
       case "StreamStop":
         this.inStream = false
         return
-      case "StreamAbort": {
-        if (m.xid === m.subXid) {
-          this.streamed.delete(m.xid)
-          this.heldBytes.delete(m.xid)
-        }
-        else {
-          const held = this.streamed.get(m.xid)
-          if (held !== undefined) {
-            // Only the subtransaction's data changes go; Relation and Type messages stay (the server will not
-            // send them again for this transaction).
-            this.streamed.set(m.xid, held.filter((h) => h._tag === "Relation" || h._tag === "Type" || (h as { readonly xid?: number }).xid !== m.subXid))
-          }
+      case "StreamAbort":
+        if (m.xid === m.subXid) this.held.drop(m.xid)
+        // Only the subtransaction's data changes go; its Relation and Type messages stay.
+        else this.held.abortSub(m.xid, m.subXid)
+        return
+      case "StreamCommit":
+        this.begin(m.xid, m.commitLsn, m.commitTimestamp, out)
+        this.replaying = {
+          replay: this.held.replay(m.xid),
+          end: this.commitChange(m.xid, m.commitLsn, m.endLsn, m.commitTimestamp)
         }
         return
-      }
-      case "StreamCommit": {
-        this.begin(m.xid, m.commitLsn, m.commitTimestamp, out)
-        this.replay(m.xid, out)
-        return this.commit(m.xid, m.commitLsn, m.endLsn, m.commitTimestamp, out)
-      }
       case "BeginPrepare":
         return this.beginPrepare(m, out)
       case "StreamPrepare":
       case "Prepare": {
-        if (m._tag === "StreamPrepare") {
-          this.beginPrepare(m, out)
-          this.replay(m.xid, out)
-        }
         const endLsn = m.endLsn
-        out.push({
+        const prepare: Prepare = {
           _tag: "Prepare",
           xid: m.xid,
           gid: m.gid,
@@ -391,7 +392,11 @@ export class Decoder {
           endLsn,
           prepareTime: Replication.toDate(m.prepareTimestamp),
           ack: this.ackTo(endLsn)
-        })
+        }
+        if (m._tag === "StreamPrepare") {
+          this.beginPrepare(m, out)
+          this.replaying = { replay: this.held.replay(m.xid), end: prepare }
+        } else out.push(prepare)
         return
       }
       case "CommitPrepared": {
@@ -428,8 +433,8 @@ export class Decoder {
     out.push({ _tag: "Begin", xid, finalLsn, commitTime: Replication.toDate(timestamp) })
   }
 
-  private commit(xid: number, commitLsn: bigint, endLsn: bigint, timestamp: bigint, out: Array<Change>): void {
-    out.push({ _tag: "Commit", xid, commitLsn, endLsn, commitTime: Replication.toDate(timestamp), ack: this.ackTo(endLsn) })
+  private commitChange(xid: number, commitLsn: bigint, endLsn: bigint, timestamp: bigint): Commit {
+    return { _tag: "Commit", xid, commitLsn, endLsn, commitTime: Replication.toDate(timestamp), ack: this.ackTo(endLsn) }
   }
 
   private beginPrepare(m: PgOutput.BeginPrepare | PgOutput.StreamPrepare, out: Array<Change>): void {
@@ -442,14 +447,6 @@ export class Decoder {
       endLsn: m.endLsn,
       prepareTime: Replication.toDate(m.prepareTimestamp)
     })
-  }
-
-  /** Delivers the held messages of a streamed transaction (at its Stream Commit or Stream Prepare). */
-  private replay(xid: number, out: Array<Change>): void {
-    const held = this.streamed.get(xid) ?? []
-    this.streamed.delete(xid)
-    this.heldBytes.delete(xid)
-    for (const h of held) this.apply(h, out)
   }
 
   private relation(m: PgOutput.Relation, out: Array<Change>): void {

@@ -85,6 +85,17 @@ export class TransactionTooLarge extends Schema.TaggedError<TransactionTooLarge>
 )("TransactionTooLarge", { message: Schema.String, xid: Schema.Number, limit: Schema.Number }) {}
 
 /**
+ * A streamed transaction could not be spilled to (or read back from) its file: the directory is missing, not
+ * writable, or full. Nothing of the transaction was delivered or acknowledged.
+ *
+ * @since 0.1.0
+ */
+export class SpillFailed extends Schema.TaggedError<SpillFailed>("effect-pgwire/replication/SpillFailed")(
+  "SpillFailed",
+  { message: Schema.String, path: Schema.String }
+) {}
+
+/**
  * A base backup's archives do not match its manifest (a size, a checksum, a missing file, or the manifest's own
  * checksum).
  *
@@ -119,6 +130,7 @@ export const ReplicationErrorReason = Schema.Union([
   WalRemoved,
   UnsupportedOption,
   TransactionTooLarge,
+  SpillFailed,
   ManifestMismatch,
   ServerDraining
 ])

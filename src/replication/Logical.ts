@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as Os from "node:os"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
@@ -33,6 +34,7 @@ import * as Changes from "./Changes.ts"
 import { checkSlotName } from "./Commands.ts"
 import * as Errors from "./Errors.ts"
 import { DEFAULT_STATUS_INTERVAL_MILLIS, Feed, type WalMessage } from "./Feed.ts"
+import { DEFAULT_SPILL_MEMORY_BYTES, type HeldOptions } from "./Held.ts"
 import * as Link from "./Link.ts"
 
 /**
@@ -63,7 +65,13 @@ export interface LogicalOptions {
   readonly idleAdvance?: boolean | undefined
   /** Rows of these tables (`schema.table`) are decoded by the Schema. */
   readonly tables?: Readonly<Record<string, Schema.Decoder<unknown>>> | undefined
-  /** Payload bytes held for one streamed transaction until it commits (default `DEFAULT_MAX_HELD_BYTES`). */
+  /**
+   * Streamed transactions are held until they commit: in memory up to `memoryBytes` (across them, default
+   * `DEFAULT_SPILL_MEMORY_BYTES`), then in a file under `directory` (default the system's temporary directory).
+   * `false`: never spill; a transaction past the memory bound fails the stream with `TransactionTooLarge`.
+   */
+  readonly spill?: false | { readonly memoryBytes?: number | undefined; readonly directory?: string | undefined } | undefined
+  /** The most payload bytes held for one streamed transaction (memory and file); past it `TransactionTooLarge`. */
   readonly maxHeldBytes?: number | undefined
   /** The type registry; default the session's `CurrentRegistry`. */
   readonly registry?: Registry | undefined
@@ -77,6 +85,28 @@ export const maxProtoVersion = (major: number): PgOutput.ProtoVersion =>
 
 const configError = (message: string, parameter: string) =>
   new PgError({ reason: new ConfigError({ message, parameter }) })
+
+/** Changes delivered by one pull while a streamed transaction is replayed. */
+export const REPLAY_BATCH_CHANGES = 1024
+
+const positiveBytes = (value: number | undefined, parameter: string): Effect.Effect<void, PgError> =>
+  value === undefined || (Number.isFinite(value) && value > 0)
+    ? Effect.void
+    : Effect.fail(configError(`${parameter} must be a positive number of bytes (got ${value})`, parameter))
+
+/** Where and how much of streamed transactions is held. */
+const heldOptions = (options: LogicalOptions): Effect.Effect<HeldOptions, PgError> =>
+  Effect.gen(function*() {
+    const spill = options.spill
+    const memoryBytes = spill === false || spill === undefined ? undefined : spill.memoryBytes
+    yield* positiveBytes(memoryBytes, "spill.memoryBytes")
+    yield* positiveBytes(options.maxHeldBytes, "maxHeldBytes")
+    return {
+      memoryBytes: memoryBytes ?? DEFAULT_SPILL_MEMORY_BYTES,
+      directory: spill === false ? false : spill?.directory ?? Os.tmpdir(),
+      maxBytes: options.maxHeldBytes
+    }
+  })
 
 const quoteLiteral = (s: string): string => `'${s.replace(/'/g, "''")}'`
 const quoteIdent = (s: string): string => `"${s.replace(/"/g, "\"\"")}"`
@@ -223,6 +253,7 @@ export const logical = (
   Stream.unwrap(Effect.gen(function*() {
     const link = yield* Link.open(connect, "database")
     const { protoVersion, sql } = yield* startCommand(options, link.majorVersion)
+    const held = yield* heldOptions(options)
     const registry = yield* userTypes(link, options.registry ?? (yield* CurrentRegistry))
     const feed = yield* Feed.start(link, sql, {
       slot: options.slot,
@@ -235,18 +266,36 @@ export const logical = (
       registry,
       options.tables ?? {},
       (endLsn) => Effect.sync(() => feed.acknowledge(endLsn)),
-      options.maxHeldBytes
+      held
     )
+    yield* Effect.addFinalizer(() => Effect.sync(() => decoder.close()))
+    // The batch being decoded: a streamed transaction's replay may stop in its middle.
+    let batch: ReadonlyArray<WalMessage> = []
+    let index = 0
+    const decode = (out: Array<Changes.Change>): void => {
+      if (decoder.isReplaying) decoder.drain(out, REPLAY_BATCH_CHANGES)
+      while (index < batch.length && !decoder.isReplaying) {
+        decoder.push(batch[index++]!.data, out)
+        if (decoder.isReplaying) decoder.drain(out, REPLAY_BATCH_CHANGES)
+      }
+    }
     const pull: Effect.Effect<readonly [Changes.Change, ...Array<Changes.Change>], Errors.Failure | Cause.Done> = Effect
-      .flatMap(feed.take, (batch) => {
-        if (batch === undefined) return Cause.done()
+      .suspend(() => {
         const out: Array<Changes.Change> = []
         try {
-          for (const message of batch) decoder.push(message.data, out)
+          decode(out)
         } catch (e) {
-          return Effect.fail(e instanceof PgError || e instanceof Errors.ReplicationError ? e : configError(String(e), "decode"))
+          if (e instanceof PgError || e instanceof Errors.ReplicationError) return Effect.fail(e)
+          return Effect.die(e)
         }
-        return out.length === 0 ? pull : Effect.succeed(out as unknown as readonly [Changes.Change, ...Array<Changes.Change>])
+        if (out.length > 0) return Effect.succeed(out as unknown as readonly [Changes.Change, ...Array<Changes.Change>])
+        if (decoder.isReplaying || index < batch.length) return pull
+        return Effect.flatMap(feed.take, (next) => {
+          if (next === undefined) return Cause.done()
+          batch = next
+          index = 0
+          return pull
+        })
       })
     return Stream.fromPull(Effect.succeed(pull))
   }))

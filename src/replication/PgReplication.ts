@@ -25,7 +25,6 @@ import * as Link from "./Link.ts"
 
 export {
   type Acknowledgeable,
-  DEFAULT_MAX_HELD_BYTES,
   type Begin,
   type BeginPrepare,
   type Change,
@@ -63,6 +62,7 @@ export {
   SlotInUse,
   SlotInvalidated,
   SlotNotFound,
+  SpillFailed,
   TransactionTooLarge,
   UnsupportedOption,
   WalRemoved
@@ -70,7 +70,8 @@ export {
 export { formatLsn, parseLsn } from "../protocol/Replication.ts"
 export { COPY_END_TIMEOUT_MILLIS, DEFAULT_STATUS_INTERVAL_MILLIS } from "./Feed.ts"
 export type { CommandResult, ConnectOptions, TextRow } from "./Link.ts"
-export { logical, type LogicalOptions, runAcked, type Transaction, transactions } from "./Logical.ts"
+export { DEFAULT_SPILL_MEMORY_BYTES, type HeldOptions } from "./Held.ts"
+export { logical, type LogicalOptions, REPLAY_BATCH_CHANGES, runAcked, type Transaction, transactions } from "./Logical.ts"
 export { type EndOfTimeline, physical, type PhysicalEvent, type PhysicalOptions, type XLogData } from "./Physical.ts"
 
 /**

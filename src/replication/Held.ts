@@ -1,0 +1,341 @@
+/**
+ * The messages of streamed in-progress transactions (pgoutput `streaming`),
+ * held from their Stream Start chunks until their Stream Commit (or Prepare),
+ * in bounded memory and spilled to a file beyond it.
+ *
+ * **Details**
+ *
+ * - Each held message is kept as the payload the server sent (decoded only
+ *   when the transaction is replayed) with the xid it carries (a
+ *   subtransaction's, or the top-level transaction's).
+ * - Memory is bounded across all held transactions: once their payloads
+ *   pass `memoryBytes`, the transaction that grew is moved to a file of its
+ *   own (records of length, xid and payload, written through a 1 MiB buffer),
+ *   and its later messages go to the file too. The files live in a directory
+ *   made under `directory` on the first spill and removed when the stream
+ *   ends, when the transaction is replayed or when it is aborted.
+ * - Without spilling (`directory: false`), passing `memoryBytes` fails with
+ *   `TransactionTooLarge`; `maxBytes` caps one transaction either way.
+ * - A subtransaction's Stream Abort marks its xid: its data changes are
+ *   skipped at replay, its Relation and Type messages are kept (the server
+ *   does not send them again for the transaction).
+ * - Replay reads a spilled transaction back in order, one record at a time,
+ *   so only the changes of one replay batch are decoded at once.
+ *
+ * @since 0.1.0
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { ReplicationError, SpillFailed, TransactionTooLarge } from "./Errors.ts"
+
+/**
+ * Payload bytes of streamed transactions held in memory before the one that grows is spilled to a file.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_SPILL_MEMORY_BYTES = 64 * 1024 * 1024
+
+/** Bytes gathered before one write to a spill file, and read at once when replaying. */
+const FILE_BUFFER_BYTES = 1024 * 1024
+
+/** Record header in a spill file: payload length (uint32), xid (uint32). */
+const RECORD_HEADER_BYTES = 8
+
+/** Relation and Type messages stay when their subtransaction aborts. */
+const RELATION = 0x52
+const TYPE = 0x59
+
+/**
+ * @since 0.1.0
+ */
+export interface HeldOptions {
+  /** Payload bytes held in memory across streamed transactions. */
+  readonly memoryBytes: number
+  /** Where spill files go (a directory made inside it); `false`: never spill, fail past `memoryBytes`. */
+  readonly directory: string | false
+  /** The most payload bytes of one transaction (memory and file), or undefined for no cap. */
+  readonly maxBytes: number | undefined
+}
+
+/** One held message. */
+interface Entry {
+  readonly xid: number
+  readonly data: Uint8Array
+}
+
+/** A spill file being written. */
+interface SpillFile {
+  readonly path: string
+  readonly fd: number
+  readonly buffer: Uint8Array
+  used: number
+}
+
+/** One streamed transaction held. */
+class Held {
+  memory: Array<Entry> = []
+  memoryBytes = 0
+  totalBytes = 0
+  file: SpillFile | undefined = undefined
+  readonly aborted = new Set<number>()
+}
+
+/**
+ * What a replay yields: each held message's payload, in order, without the aborted subtransactions' changes.
+ *
+ * @since 0.1.0
+ */
+export interface Replay {
+  /** The next payload, or undefined when the transaction is done (its file is then removed). */
+  readonly next: () => Uint8Array | undefined
+  /** Stops early (the stream ended): removes the file. */
+  readonly close: () => void
+}
+
+/** Runs a file operation; what the file system refuses is a typed `SpillFailed`. */
+const onFile = <A>(path: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (e) {
+    throw new ReplicationError({
+      reason: new SpillFailed({ message: `spilling a streamed transaction: ${e instanceof Error ? e.message : String(e)}`, path })
+    })
+  }
+}
+
+const tooLarge = (xid: number, limit: number, why: string) =>
+  new ReplicationError({
+    reason: new TransactionTooLarge({
+      message: `streamed transaction ${xid} holds more than ${limit} bytes before its commit (${why})`,
+      xid,
+      limit
+    })
+  })
+
+/**
+ * The held streamed transactions of one stream.
+ *
+ * @since 0.1.0
+ */
+export class HeldTransactions {
+  readonly options: HeldOptions
+  private readonly held = new Map<number, Held>()
+  private memoryBytes = 0
+  private dir: string | undefined = undefined
+  private files = 0
+  private readonly replays = new Set<Replay>()
+  /** Transactions spilled to a file so far (for tests and metrics). */
+  spilled = 0
+  /** The most payload bytes held in memory at once (for tests and metrics). */
+  peakMemoryBytes = 0
+
+  constructor(options: HeldOptions) {
+    this.options = options
+  }
+
+  /** Holds one message of transaction `xid` (`data` carries `messageXid` as its first field). Throws `ReplicationError`. */
+  add(xid: number, data: Uint8Array): void {
+    let h = this.held.get(xid)
+    if (h === undefined) this.held.set(xid, h = new Held())
+    const messageXid = data.length >= 5 ? new DataView(data.buffer, data.byteOffset + 1, 4).getUint32(0) : xid
+    h.totalBytes += data.length
+    const max = this.options.maxBytes
+    if (max !== undefined && h.totalBytes > max) throw tooLarge(xid, max, "maxHeldBytes")
+    const file = h.file
+    if (file !== undefined) return onFile(file.path, () => this.write(file, messageXid, data))
+    h.memory.push({ xid: messageXid, data })
+    h.memoryBytes += data.length
+    this.memoryBytes += data.length
+    if (this.memoryBytes > this.peakMemoryBytes) this.peakMemoryBytes = this.memoryBytes
+    if (this.memoryBytes > this.options.memoryBytes) {
+      if (this.options.directory === false) throw tooLarge(xid, this.options.memoryBytes, "spilling is off")
+      const dir = this.options.directory
+      onFile(dir, () => this.spill(xid, h, dir))
+    }
+  }
+
+  /** A subtransaction of `xid` aborted: its data changes will be skipped. */
+  abortSub(xid: number, subXid: number): void {
+    this.held.get(xid)?.aborted.add(subXid)
+  }
+
+  /** The whole transaction aborted: dropped, its file removed. */
+  drop(xid: number): void {
+    const h = this.held.get(xid)
+    if (h === undefined) return
+    this.held.delete(xid)
+    this.forget(h)
+  }
+
+  /** Takes transaction `xid` out for replay (at its Stream Commit or Stream Prepare). */
+  replay(xid: number): Replay {
+    const h = this.held.get(xid)
+    this.held.delete(xid)
+    if (h === undefined) return { next: () => undefined, close: () => {} }
+    const memory = h.memory
+    this.memoryBytes -= h.memoryBytes
+    h.memory = []
+    h.memoryBytes = 0
+    const skip = (entry: Entry): boolean =>
+      h.aborted.has(entry.xid) && entry.data[0] !== RELATION && entry.data[0] !== TYPE
+    let index = 0
+    let reader: FileReader | undefined
+    const replay: Replay = {
+      next: () => {
+        while (index < memory.length) {
+          const entry = memory[index++]!
+          if (!skip(entry)) return entry.data
+        }
+        if (h.file === undefined) return undefined
+        const file = h.file
+        const r = reader ??= onFile(file.path, () => new FileReader(this.finishWriting(file)))
+        for (;;) {
+          const entry = onFile(file.path, () => r.next())
+          if (entry === undefined) {
+            replay.close()
+            return undefined
+          }
+          if (!skip(entry)) return entry.data
+        }
+      },
+      close: () => {
+        this.replays.delete(replay)
+        reader?.close()
+        reader = undefined
+        if (h.file !== undefined) removeFile(h.file)
+        h.file = undefined
+      }
+    }
+    this.replays.add(replay)
+    return replay
+  }
+
+  /** Everything dropped and every file removed (the stream ended). */
+  close(): void {
+    for (const h of this.held.values()) this.forget(h)
+    this.held.clear()
+    for (const r of [...this.replays]) r.close()
+    if (this.dir !== undefined) {
+      Fs.rmSync(this.dir, { recursive: true, force: true })
+      this.dir = undefined
+    }
+  }
+
+  private forget(h: Held): void {
+    this.memoryBytes -= h.memoryBytes
+    h.memory = []
+    h.memoryBytes = 0
+    if (h.file !== undefined) {
+      closeQuietly(h.file.fd)
+      removeFile(h.file)
+      h.file = undefined
+    }
+  }
+
+  /** Moves a transaction's held messages to a new file; what follows of it goes there too. */
+  private spill(xid: number, h: Held, directory: string): void {
+    if (this.dir === undefined) this.dir = Fs.mkdtempSync(Path.join(directory, "effect-pgwire-spill-"))
+    const path = Path.join(this.dir, `${xid}-${this.files++}`)
+    const file: SpillFile = { path, fd: Fs.openSync(path, "wx", 0o600), buffer: new Uint8Array(FILE_BUFFER_BYTES), used: 0 }
+    h.file = file
+    this.spilled++
+    for (const entry of h.memory) this.write(file, entry.xid, entry.data)
+    this.memoryBytes -= h.memoryBytes
+    h.memory = []
+    h.memoryBytes = 0
+  }
+
+  private write(file: SpillFile, xid: number, data: Uint8Array): void {
+    if (file.used + RECORD_HEADER_BYTES > file.buffer.length) flush(file)
+    const header = new DataView(file.buffer.buffer, file.buffer.byteOffset + file.used, RECORD_HEADER_BYTES)
+    header.setUint32(0, data.length)
+    header.setUint32(4, xid)
+    file.used += RECORD_HEADER_BYTES
+    if (data.length > file.buffer.length - file.used) {
+      flush(file)
+      if (data.length > file.buffer.length) return writeAll(file.fd, data)
+    }
+    file.buffer.set(data, file.used)
+    file.used += data.length
+  }
+
+  /** Flushes and closes the file for writing; returns its path. */
+  private finishWriting(file: SpillFile): string {
+    flush(file)
+    closeQuietly(file.fd)
+    return file.path
+  }
+}
+
+const flush = (file: SpillFile): void => {
+  if (file.used === 0) return
+  writeAll(file.fd, file.buffer.subarray(0, file.used))
+  file.used = 0
+}
+
+const writeAll = (fd: number, data: Uint8Array): void => {
+  let offset = 0
+  while (offset < data.length) offset += Fs.writeSync(fd, data, offset, data.length - offset)
+}
+
+const closeQuietly = (fd: number): void => {
+  try {
+    Fs.closeSync(fd)
+  } catch {
+    // already closed
+  }
+}
+
+const removeFile = (file: SpillFile): void => {
+  Fs.rmSync(file.path, { force: true })
+}
+
+/** Reads a spill file's records back in order through one buffer. */
+class FileReader {
+  private readonly fd: number
+  private buffer = new Uint8Array(FILE_BUFFER_BYTES)
+  private start = 0
+  private end = 0
+  private eof = false
+
+  constructor(path: string) {
+    this.fd = Fs.openSync(path, "r")
+  }
+
+  /** Ensures `n` bytes are buffered from `start`; false at the end of the file. */
+  private fill(n: number): boolean {
+    if (this.end - this.start >= n) return true
+    if (n > this.buffer.length) {
+      const bigger = new Uint8Array(n)
+      bigger.set(this.buffer.subarray(this.start, this.end))
+      this.buffer = bigger
+    } else {
+      this.buffer.copyWithin(0, this.start, this.end)
+    }
+    this.end -= this.start
+    this.start = 0
+    while (this.end - this.start < n && !this.eof) {
+      const read = Fs.readSync(this.fd, this.buffer, this.end, this.buffer.length - this.end, null)
+      if (read === 0) this.eof = true
+      this.end += read
+    }
+    return this.end - this.start >= n
+  }
+
+  next(): Entry | undefined {
+    if (!this.fill(RECORD_HEADER_BYTES)) return undefined
+    const header = new DataView(this.buffer.buffer, this.buffer.byteOffset + this.start, RECORD_HEADER_BYTES)
+    const length = header.getUint32(0)
+    const xid = header.getUint32(4)
+    if (!this.fill(RECORD_HEADER_BYTES + length)) {
+      throw new Error("a spill file ended inside a record") // our own file, written by us: a defect
+    }
+    const data = this.buffer.slice(this.start + RECORD_HEADER_BYTES, this.start + RECORD_HEADER_BYTES + length)
+    this.start += RECORD_HEADER_BYTES + length
+    return { xid, data }
+  }
+
+  close(): void {
+    closeQuietly(this.fd)
+  }
+}
