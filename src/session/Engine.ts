@@ -302,7 +302,7 @@ export class Engine {
   settleQuery(request: QueryRequest, status: Backend.TransactionStatus | undefined): void {
     const decision = decide({
       discard: request.discard,
-      hasRawRows: request.raw !== undefined,
+      hasRawRows: request.received.waitsForTypes,
       serverError: request.serverError,
       retries: request.retries,
       failedOnNamedStatement: request.statement !== undefined,
@@ -313,8 +313,8 @@ export class Engine {
       case "drop":
         return request.finish()
       case "lookUpTypes":
-        return this.types.ensureTypes(request.fields.map((f) => f.dataTypeOid), () => {
-          request.decodeRaw(this.registry)
+        return this.types.ensureTypes(request.received.waitingTypes(), () => {
+          request.decodeKept(this.registry)
           this.answerQuery(request)
         })
       case "reprepare":
@@ -431,7 +431,7 @@ export class Engine {
     const failedOn = batch?.statements[request.results.length]
     const decision = decide({
       discard: request.discard,
-      hasRawRows: request.rawResults.length > 0,
+      hasRawRows: request.received.waitsForTypes,
       serverError: request.serverError,
       retries: request.retries,
       failedOnNamedStatement: failedOn instanceof Statement,
@@ -440,9 +440,8 @@ export class Engine {
     }, status)
     switch (decision) {
       case "lookUpTypes": {
-        const oids = request.rawResults.flatMap((result) => result.fields.map((f) => f.dataTypeOid))
-        this.types.ensureTypes(oids, () => {
-          request.decodeRaw(this.registry)
+        this.types.ensureTypes(request.received.waitingTypes(), () => {
+          request.decodeKept(this.registry)
           request.answer()
         })
         return true

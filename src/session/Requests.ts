@@ -31,25 +31,12 @@ import type { Registry } from "../types/Registry.ts"
 import type { Writer } from "../wire/Writer.ts"
 import { Connection, Request } from "./Connection.ts"
 import { declaredTypes, writeBind } from "./Frames.ts"
-import {
-  type Field,
-  makeResult,
-  type Notice,
-  type QueryResult,
-  readRows,
-  type RowMode,
-  RowShape,
-  toFields
-} from "./Result.ts"
+import { type Field, makeResult, type Notice, type QueryResult, type RowMode, toFields } from "./Result.ts"
+import { RowReceiver } from "./Rows.ts"
 import type * as State from "./State.ts"
 import type { Statement } from "./Statement.ts"
 
 export { writeBind } from "./Frames.ts"
-
-/** The rows of a request that has none yet: shared, never written to (the first row replaces it). */
-const NO_ROWS: Array<unknown> = []
-/** The fields of a request before its description: shared and frozen, like a statement's fields it is handed out. */
-const NO_FIELDS: ReadonlyArray<Field> = Object.freeze([])
 
 /**
  * Completes the Effect waiting for a request.
@@ -120,10 +107,8 @@ export class QueryRequest extends Request {
   statement: Statement | undefined
   readonly rowMode: RowMode
   readonly resume: Resume<QueryResult<unknown>>
-  /** The rows so far: the shared `NO_ROWS` until the first one (many requests wait in a pipeline; each array is memory). */
-  rows: Array<unknown> = NO_ROWS
-  fields: ReadonlyArray<Field> = NO_FIELDS
-  shape: RowShape | undefined = undefined
+  /** Its columns and rows (see `Rows`). */
+  readonly received: RowReceiver
   tag = ""
   /** Run as an unnamed statement even with the statement cache on (`prepare: false`). */
   unnamed = false
@@ -159,15 +144,13 @@ export class QueryRequest extends Request {
     this.statement = statement
     this.rowMode = rowMode
     this.resume = resume
+    this.received = new RowReceiver(rowMode)
   }
 
   /** Clears what a previous run received (before a transparent re-run). */
   reset(statement: Statement | undefined): void {
     this.statement = statement
-    this.rows = NO_ROWS
-    this.fields = NO_FIELDS
-    this.shape = undefined
-    this.raw = undefined
+    this.received.reset()
     this.tag = ""
     this.serverError = undefined
     this.clientError = undefined
@@ -184,8 +167,7 @@ export class QueryRequest extends Request {
       writeBind(w, registry, "", statement.name, this.params, statement.parameterTypes, statement.resultFormats)
       w.bytes(Frontend.EXECUTE_UNNAMED_ALL)
       w.bytes(Frontend.SYNC)
-      this.fields = statement.fields
-      this.shape = statement.returnsRows ? statement.shape(registry) : undefined
+      this.received.expect(statement.fields, statement.returnsRows ? statement.shape(registry) : undefined)
       statement.inUse++
       this.begin(PLAN_BOUND)
       return
@@ -200,41 +182,16 @@ export class QueryRequest extends Request {
   }
 
   override onRowDescription(message: Backend.RowDescription): void {
-    this.fields = toFields(message.fields)
-    if (this.owner.needsTypes?.(this.fields.map((f) => f.dataTypeOid)) === true) {
-      // Types not looked up yet: keep the rows' bytes and decode them once the
-      // session has looked the types up (before the result is handed out).
-      this.raw = []
-      return
-    }
-    this.shape = new RowShape(this.fields, this.owner.registry)
+    this.received.describe(message, this.owner.registry, this.owner.needsTypes)
   }
-
-  /** Rows kept as bytes while their types are being looked up. */
-  raw: Array<Uint8Array> | undefined = undefined
 
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
-    if (this.raw !== undefined) {
-      this.raw.push(buf.slice(start, end))
-      return
-    }
-    const shape = this.shape!
-    const row = this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end)
-    // A first row makes an array of exactly one (a push onto [] reserves room for 17): most results of small
-    // queries have one row.
-    if (this.rows.length === 0) this.rows = [row]
-    else this.rows.push(row)
+    this.received.receive(buf, start, end)
   }
 
-  /** Decodes the rows kept raw, with `registry` (which now knows their types). */
-  decodeRaw(registry: Registry): void {
-    const raw = this.raw
-    if (raw === undefined) return
-    this.raw = undefined
-    const shape = new RowShape(this.fields, registry)
-    this.shape = shape
-    if (this.rows === NO_ROWS) this.rows = []
-    this.clientError ??= readRows(shape, this.rowMode, raw, this.rows)
+  /** Decodes the rows kept as bytes while their types were unknown, with `registry` (which now knows them). */
+  decodeKept(registry: Registry): void {
+    this.clientError ??= this.received.decodeKept(registry)
   }
 
   override onCommandComplete(tag: string): void {
@@ -262,7 +219,7 @@ export class QueryRequest extends Request {
     if (this.serverError !== undefined) return Effect.fail(new PgError({ reason: this.serverError }))
     if (this.clientError !== undefined) return Effect.fail(this.clientError)
     // The shared empty array never leaves: a caller may push onto the rows it gets.
-    return Effect.succeed(makeResult(this.rows === NO_ROWS ? [] : this.rows, this.fields, this.tag, this.notices))
+    return Effect.succeed(makeResult(this.received.rows, this.received.fields, this.tag, this.notices))
   }
 }
 

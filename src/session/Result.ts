@@ -278,26 +278,6 @@ export class RowShape {
   }
 }
 
-/**
- * Decodes DataRow bodies kept as bytes (while their types were looked up) into `into`; the error that stopped it,
- * if any.
- *
- * @since 0.1.0
- */
-export const readRows = (
-  shape: RowShape,
-  rowMode: RowMode,
-  raw: ReadonlyArray<Uint8Array>,
-  into: Array<unknown>
-): PgError | undefined => {
-  try {
-    for (const row of raw) into.push(rowMode === "array" ? shape.readArray(row, 0, row.length) : shape.readObject(row, 0, row.length))
-    return undefined
-  } catch (e) {
-    return e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
-  }
-}
-
 const EMPTY_NOTICES: ReadonlyArray<Notice> = []
 
 /**

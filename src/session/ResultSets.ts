@@ -14,7 +14,8 @@ import type { Writer } from "../wire/Writer.ts"
 import { type Connection, Request } from "./Connection.ts"
 import { declaredTypes, sendCopyFail, writeBind } from "./Frames.ts"
 import { PLAN_SIMPLE, type Resume } from "./Requests.ts"
-import { type Field, makeResult, type QueryResult, readRows, type RowMode, RowShape, toFields } from "./Result.ts"
+import { type Field, makeResult, type QueryResult, type RowMode, type RowShape, toFields } from "./Result.ts"
+import { RowReceiver } from "./Rows.ts"
 import type * as State from "./State.ts"
 import type { Statement } from "./Statement.ts"
 
@@ -49,14 +50,9 @@ export abstract class ResultSetsRequest extends Request {
   readonly rowMode: RowMode
   readonly resume: Resume<ReadonlyArray<QueryResult<unknown>>>
   readonly results: Array<QueryResult<unknown>> = []
-  private rows: Array<unknown> = []
-  private fields: ReadonlyArray<Field> = []
-  private shape: RowShape | undefined = undefined
+  /** The current result's columns and rows, and those of earlier results kept as bytes (see `Rows`). */
+  readonly received: RowReceiver
   private noticeStart = 0
-  /** The current result's rows as bytes, while its types are unknown (see `typesUnknown`). */
-  private raw: Array<Uint8Array> | undefined = undefined
-  /** Results whose rows were kept as bytes: decoded (`decodeRaw`) once the session has looked their types up. */
-  readonly rawResults: Array<{ readonly rows: Array<unknown>; readonly fields: ReadonlyArray<Field>; readonly raw: Array<Uint8Array> }> = []
 
   constructor(
     registry: Registry,
@@ -69,6 +65,7 @@ export abstract class ResultSetsRequest extends Request {
     this.rowMode = rowMode
     this.resume = resume
     this.owner = owner
+    this.received = new RowReceiver(rowMode)
   }
 
   /** The registry rows are decoded with: the owner's as it is now (it grows with type lookups). */
@@ -76,55 +73,28 @@ export abstract class ResultSetsRequest extends Request {
     return this.owner?.registry ?? this.registry
   }
 
-  /** Whether these result types are unknown and not looked up yet: then the rows are kept as bytes. */
-  private typesUnknown(oids: ReadonlyArray<number>): boolean {
-    return this.owner?.needsTypes(oids) === true
-  }
-
   override onRowDescription(message: Backend.RowDescription): void {
-    this.fields = toFields(message.fields)
-    this.rows = []
-    if (this.typesUnknown(this.fields.map((f) => f.dataTypeOid))) {
-      this.raw = []
-      this.shape = undefined
-      return
-    }
-    this.shape = new RowShape(this.fields, this.rowRegistry)
+    this.received.describe(message, this.rowRegistry, this.owner?.needsTypes)
   }
 
   override onNoData(): void {
-    this.fields = []
-    this.shape = undefined
+    this.received.noData()
   }
 
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
-    if (this.raw !== undefined) {
-      this.raw.push(buf.slice(start, end))
-      return
-    }
-    const shape = this.shape!
-    this.rows.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+    this.received.receive(buf, start, end)
   }
 
-  /** Decodes the rows kept as bytes with `registry` (which now knows their types), into their results. */
-  decodeRaw(registry: Registry): void {
-    for (const { fields, raw, rows } of this.rawResults) {
-      this.clientError ??= readRows(new RowShape(fields, registry), this.rowMode, raw, rows)
-    }
-    this.rawResults.length = 0
+  /** Decodes the rows kept as bytes while their types were unknown, with `registry` (which now knows them). */
+  decodeKept(registry: Registry): void {
+    this.clientError ??= this.received.decodeKept(registry)
   }
 
   private push(tag: string): void {
     const notices = this.notices?.slice(this.noticeStart)
     this.noticeStart = this.notices?.length ?? 0
-    this.results.push(makeResult(this.rows, this.fields, tag, notices))
-    if (this.raw !== undefined) {
-      this.rawResults.push({ rows: this.rows, fields: this.fields, raw: this.raw })
-      this.raw = undefined
-    }
-    this.rows = []
-    this.fields = []
-    this.shape = undefined
+    const fields = this.received.fields
+    this.results.push(makeResult(this.received.finish(), fields, tag, notices))
     this.nextResult()
   }
 
@@ -133,9 +103,7 @@ export abstract class ResultSetsRequest extends Request {
 
   /** The next result's columns are already known (a prepared statement): no RowDescription will come. */
   protected expect(fields: ReadonlyArray<Field>, shape: RowShape | undefined): void {
-    this.fields = fields
-    this.shape = shape
-    this.rows = []
+    this.received.expect(fields, shape)
   }
 
   /** Forgets what a previous run received (before a transparent re-run). */
@@ -146,11 +114,7 @@ export abstract class ResultSetsRequest extends Request {
   /** Forgets what a previous run received (before a transparent re-run). */
   protected resetResults(): void {
     this.results.length = 0
-    this.raw = undefined
-    this.rawResults.length = 0
-    this.rows = []
-    this.fields = []
-    this.shape = undefined
+    this.received.reset()
     this.noticeStart = 0
     this.notices = undefined
     this.serverError = undefined

@@ -39,7 +39,8 @@ import { type Connection, READ_PAUSE_HIGH_WATER_BYTES, Request } from "./Connect
 import { declaredTypes, sendCopyFail, writeBind } from "./Frames.ts"
 import { PLAN_SIMPLE } from "./Requests.ts"
 import type { QueryOwner } from "./Requests.ts"
-import { type Field, parseCommandTag, type RowMode, RowShape, toFields } from "./Result.ts"
+import { parseCommandTag, type RowMode } from "./Result.ts"
+import { RowReceiver } from "./Rows.ts"
 import type * as State from "./State.ts"
 import type { Statement } from "./Statement.ts"
 
@@ -162,8 +163,8 @@ export class StreamRequest extends PullRequest<unknown> {
   /** Rows per Execute; 0: every row in one Execute; undefined until written: chosen by the transaction status. */
   private pageSize: number | undefined
   private conn: Connection | undefined = undefined
-  private shape: RowShape | undefined = undefined
-  fields: ReadonlyArray<Field> = []
+  /** Its columns; rows are read through it (see `Rows`) into the buffer the consumer takes. */
+  private readonly received: RowReceiver
   /** PortalSuspended received and no Execute sent since. */
   suspended = false
   /** Sync written: the portal is closed (or about to be). */
@@ -190,6 +191,7 @@ export class StreamRequest extends PullRequest<unknown> {
     this.statement = statement
     this.rowMode = rowMode
     this.pageSize = pageSize
+    this.received = new RowReceiver(rowMode)
   }
 
   encode(w: Writer, conn: Connection): void {
@@ -201,8 +203,7 @@ export class StreamRequest extends PullRequest<unknown> {
     const statement = this.statement
     if (statement !== undefined) {
       writeBind(w, registry, "", statement.name, this.params, statement.parameterTypes, statement.resultFormats)
-      this.fields = statement.fields
-      this.shape = statement.returnsRows ? statement.shape(registry) : undefined
+      this.received.expect(statement.fields, statement.returnsRows ? statement.shape(registry) : undefined)
       statement.inUse++
       this.begin(PLAN_STREAM_BOUND)
     } else {
@@ -226,13 +227,12 @@ export class StreamRequest extends PullRequest<unknown> {
   }
 
   override onRowDescription(message: Backend.RowDescription): void {
-    this.fields = toFields(message.fields)
-    this.shape = new RowShape(this.fields, this.owner.registry)
+    // The types were looked up before the stream started (`Engine.withResultTypes`): rows are never kept as bytes.
+    this.received.describe(message, this.owner.registry)
   }
 
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
-    const shape = this.shape!
-    this.buffer.push(this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end))
+    this.buffer.push(this.received.read(buf, start, end))
     if (this.pageSize !== 0) return
     const conn = this.conn!
     this.pendingBytes += end - start

@@ -133,7 +133,7 @@ export class TypeLookup {
       settleQuery: (request) => {
         const ok = request.serverError === undefined && request.clientError === undefined &&
           request.brokenWith === undefined
-        then(ok ? (request.rows as ReadonlyArray<ReadonlyArray<unknown>>) : [])
+        then(ok ? (request.received.rows as ReadonlyArray<ReadonlyArray<unknown>>) : [])
       }
     }
     this.conn.submitFirst(new QueryRequest(owner, sql, params, undefined, "array", () => {}))
