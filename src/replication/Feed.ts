@@ -61,6 +61,20 @@ export interface FeedOptions {
   readonly idleAdvance: boolean
   /** Called on arrival of every XLogData (before it is buffered). */
   readonly observe?: ((message: WalMessage, ack: AckState) => void) | undefined
+  /** Hot standby feedback sent after each timed status update (and once when streaming starts). */
+  readonly feedback?: Effect.Effect<StandbyFeedback | undefined> | undefined
+}
+
+/**
+ * Hot standby feedback: the oldest transaction whose rows the standby's queries still need, as a full 64-bit
+ * transaction id (epoch and xid, as `pg_current_xact_id()` gives it); `undefined` (or both 0) stops it.
+ *
+ * @since 0.1.0
+ */
+export interface StandbyFeedback {
+  readonly xmin: bigint
+  /** The lowest `catalog_xmin` of the standby's slots (default none). */
+  readonly catalogXmin?: bigint | undefined
 }
 
 /** How the stream ended. */
@@ -189,6 +203,26 @@ export class Feed implements Link.CopyBothHandler {
     )
   }
 
+  /** Hot standby feedback messages sent. */
+  feedbackSent = 0
+
+  /** Sends Hot Standby Feedback: `xmin` and `catalogXmin` (full transaction ids), or zeros to stop it. */
+  sendFeedback(feedback: StandbyFeedback | undefined): void {
+    this.feedbackSent++
+    const xmin = feedback?.xmin ?? 0n
+    const catalogXmin = feedback?.catalogXmin ?? 0n
+    this.request.sendCopyData((w) =>
+      Replication.writeUnsafe(w, {
+        _tag: "HotStandbyFeedbackMessage",
+        clientTime: Replication.fromEpochMillis(Date.now()),
+        xmin: Number(xmin & 0xffffffffn),
+        xminEpoch: Number((xmin >> 32n) & 0xffffffffn),
+        catalogXmin: Number(catalogXmin & 0xffffffffn),
+        catalogXminEpoch: Number((catalogXmin >> 32n) & 0xffffffffn)
+      })
+    )
+  }
+
   /** Acknowledges everything up to `endLsn`; the server hears of it at once. */
   acknowledge(endLsn: bigint): void {
     if (this.ack.ack(endLsn)) this.sendStatus()
@@ -297,8 +331,16 @@ export class Feed implements Link.CopyBothHandler {
         () => feed.close
       )
       yield* feed.awaitStart
+      const feedback = options.feedback
+      const sendFeedback = feedback === undefined
+        ? Effect.void
+        : Effect.flatMap(feedback, (f) => Effect.sync(() => feed.started && feed.ending === undefined && feed.sendFeedback(f)))
+      yield* sendFeedback
       const status = Effect.forever(
-        Effect.flatMap(Effect.sleep(options.statusIntervalMillis), () => Effect.sync(() => feed.sendStatus()))
+        Effect.flatMap(
+          Effect.sleep(options.statusIntervalMillis),
+          () => Effect.andThen(Effect.sync(() => feed.sendStatus()), sendFeedback)
+        )
       )
       const fiber = yield* Effect.forkDetach(status)
       yield* Effect.addFinalizer(() => Fiber.interrupt(fiber))

@@ -68,7 +68,7 @@ export {
   WalRemoved
 } from "./Errors.ts"
 export { formatLsn, parseLsn } from "../protocol/Replication.ts"
-export { COPY_END_TIMEOUT_MILLIS, DEFAULT_STATUS_INTERVAL_MILLIS } from "./Feed.ts"
+export { COPY_END_TIMEOUT_MILLIS, DEFAULT_STATUS_INTERVAL_MILLIS, type StandbyFeedback } from "./Feed.ts"
 export type { CommandResult, ConnectOptions, TextRow } from "./Link.ts"
 export { DEFAULT_SPILL_MEMORY_BYTES, type HeldOptions } from "./Held.ts"
 export { logical, type LogicalOptions, REPLAY_BATCH_CHANGES, runAcked, type Transaction, transactions } from "./Logical.ts"

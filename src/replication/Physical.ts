@@ -9,6 +9,7 @@
  * - The WAL bytes are contiguous and delivered at least once; `ack` reports
  *   the section's last byte + 1 as flushed (with a slot, that moves its
  *   `restart_lsn`).
+ * - Hot standby feedback (optional) goes with every timed status update.
  * - At the end of a timeline the server sends CopyDone, the client answers
  *   with its own, and the server sends the next timeline and where it starts;
  *   a start exactly at that point is answered the same way without any COPY.
@@ -22,7 +23,7 @@ import { ConfigError, PgError } from "../errors/PgError.ts"
 import * as Replication from "../protocol/Replication.ts"
 import { checkSlotName, lsnOf } from "./Commands.ts"
 import type * as Errors from "./Errors.ts"
-import { DEFAULT_STATUS_INTERVAL_MILLIS, Feed } from "./Feed.ts"
+import { DEFAULT_STATUS_INTERVAL_MILLIS, Feed, type StandbyFeedback } from "./Feed.ts"
 import * as Link from "./Link.ts"
 
 /**
@@ -37,6 +38,12 @@ export interface PhysicalOptions {
   readonly timeline?: number | undefined
   /** Interval between status updates (milliseconds). Default `DEFAULT_STATUS_INTERVAL_MILLIS`. */
   readonly statusIntervalMillis?: number | undefined
+  /**
+   * Hot standby feedback: run when streaming starts and after every status update, its xmin is sent to the
+   * primary, which then keeps the rows (and, with a slot, holds the slot's `xmin`) that transactions from it on
+   * may still see. `undefined` stops the feedback.
+   */
+  readonly hotStandbyFeedback?: Effect.Effect<StandbyFeedback | undefined> | undefined
 }
 
 /**
@@ -102,7 +109,8 @@ export const physical = (
     const feed = yield* Feed.start(link, sql, {
       slot: options.slot,
       statusIntervalMillis: options.statusIntervalMillis ?? DEFAULT_STATUS_INTERVAL_MILLIS,
-      idleAdvance: false
+      idleAdvance: false,
+      feedback: options.hotStandbyFeedback
     })
     let ended = false
     const pull: Effect.Effect<readonly [PhysicalEvent, ...Array<PhysicalEvent>], Errors.Failure | Cause.Done> = Effect

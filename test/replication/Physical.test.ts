@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
@@ -86,5 +87,36 @@ describe("PgReplication.physical", () => {
       ))
       yield* rs.dropSlot(slot, { wait: true })
       assert.strictEqual(failureTag(exit), "ServerError")
+    }).pipe(Effect.scoped), 60_000)
+
+  it.live("hot standby feedback: the slot holds the xmin the stream sends, and lets it go when the feedback stops", () =>
+    Effect.gen(function*() {
+      const main = servers().main
+      const session = yield* sqlSession(main)
+      const slot = uniqueName("hsf")
+      const rs = yield* PgReplication.connect({ ...optionsFor(main), mode: "physical" })
+      yield* rs.createSlot(slot, { physical: true })
+      yield* Effect.addFinalizer(() => Effect.ignore(rs.dropSlot(slot, { wait: true })))
+      const identity = yield* rs.identifySystem
+      const full = BigInt((yield* session.query<{ x: string }>("select pg_current_xact_id()::text as x")).rows[0]!.x)
+      const xmin = yield* Ref.make<PgReplication.StandbyFeedback | undefined>({ xmin: full })
+      const slotXmin = Effect.map(
+        session.query<{ xmin: string | null }>("select xmin::text from pg_replication_slots where slot_name = $1", [slot]),
+        (r) => r.rows[0]?.xmin ?? null
+      )
+      assert.isNull(yield* slotXmin)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* Stream.toPull(PgReplication.physical(optionsFor(main), {
+          slot,
+          startLsn: identity.xlogPos - (identity.xlogPos % BigInt(XLOG_BLCKSZ)),
+          statusIntervalMillis: 100,
+          hotStandbyFeedback: Ref.get(xmin)
+        }))
+        yield* pull
+        const low = String(full & 0xffffffffn)
+        assert.isTrue(yield* eventually(Effect.map(slotXmin, (x) => x === low)), "the slot's xmin is the feedback's")
+        yield* Ref.set(xmin, undefined)
+        assert.isTrue(yield* eventually(Effect.map(slotXmin, (x) => x === null)), "no feedback: no xmin held")
+      }))
     }).pipe(Effect.scoped), 60_000)
 })
