@@ -5,7 +5,10 @@
  * **Details**
  *
  * The sequence (the module header of `Session` has it in full):
- * 1. a request not yet written is withdrawn: nothing is sent;
+ * 1. a request not yet written is withdrawn: nothing is sent; if work of the
+ *    session's own that it waited on (its statement being prepared, a type
+ *    lookup) is at the head, the session breaks unless that work is answered
+ *    within `DRAIN_TIMEOUT_MILLIS`;
  * 2. a request already answered needs nothing;
  * 3. a request behind others is not running yet: its caller is released at
  *    once, its replies are dropped when they come (a cancel now would hit the
@@ -29,7 +32,15 @@ import type * as Net from "node:net"
 import { CancelError, PgError, TimeoutError } from "../errors/PgError.ts"
 import { sendCancel } from "./Cancel.ts"
 import type { Connection, Request } from "./Connection.ts"
-import { QueryRequest } from "./Requests.ts"
+import { CloseRequest, PrepareRequest, QueryRequest } from "./Requests.ts"
+
+/**
+ * Whether `request` is work the session does on its own (a statement prepared for the cache, a type lookup, a
+ * statement closed): no caller waits on it directly, so no caller's interruption would ever cancel it.
+ */
+const isOwnWork = (request: Request): boolean =>
+  request instanceof PrepareRequest || request instanceof CloseRequest ||
+  (request instanceof QueryRequest && request.waiter === undefined && !request.discard)
 
 /** After an interruption, how long a running request may take to finish on its own before a CancelRequest is sent. */
 export const CANCEL_GRACE_MILLIS = 10
@@ -162,7 +173,7 @@ export class Interruption {
         request.discard = true
         request.done = true
         if (request instanceof QueryRequest) request.finish()
-        return Effect.void
+        return this.watchOwnWork()
       }
       request.discard = true
       if (stop?.() === true) return this.drain(request)
@@ -172,6 +183,19 @@ export class Interruption {
       if (this.conn.current !== request) return Effect.void
       return this.cancelAfterGrace(request)
     })
+  }
+
+  /**
+   * A caller gave up before its request was written, typically while the session prepared its statement or looked
+   * its types up. When such work of the session's own is at the head of the pipeline, it gets the drain limit to
+   * be answered, or the session breaks: on a silent link it never will be, and everything behind it would wait
+   * forever. The caller is released at once; the watch runs on a fiber of its own. (The work is not cancelled:
+   * other callers may wait on the same statement, and a cancel would fail them with 57014.)
+   */
+  private watchOwnWork(): Effect.Effect<void> {
+    const head = this.conn.current
+    if (head === undefined || head.done || !isOwnWork(head)) return Effect.void
+    return Effect.asVoid(Effect.forkDetach(this.drain(head)))
   }
 
   private drain(request: Request): Effect.Effect<void> {
