@@ -189,6 +189,11 @@ export interface StreamOptions extends QueryOptions {
    * read as the consumer takes them. Default: the session's `streamPageSize`.
    */
   readonly pageSize?: number | undefined
+  /**
+   * Protocol 2.0 only: inside a transaction block, page through a `BINARY` cursor, whose rows decode through the
+   * binary codecs (outside one, a ConfigError: a cursor needs a transaction block). Ignored by 3.x sessions.
+   */
+  readonly binary?: boolean | undefined
 }
 
 /**
