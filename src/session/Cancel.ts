@@ -22,6 +22,7 @@ import type * as Net from "node:net"
 import { CancelError, PgError, TimeoutError } from "../errors/PgError.ts"
 import * as Message from "../protocol/Message.ts"
 import * as Startup from "../protocol/Startup.ts"
+import { countCancel } from "./SessionMetrics.ts"
 
 /** How long the whole cancel exchange (connect, send, wait for the server to close) may take. */
 export const CANCEL_REQUEST_TIMEOUT_MILLIS = 5_000
@@ -65,6 +66,7 @@ export const sendCancel = (
       socket.write(frame.success)
       return Effect.sync(() => socket.destroy())
     })
+    yield* countCancel
   }).pipe(
     Effect.timeoutOrElse({
       duration: CANCEL_REQUEST_TIMEOUT_MILLIS,

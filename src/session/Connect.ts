@@ -21,6 +21,8 @@ import * as Establish from "./Establish.ts"
 import { type Encryption, encryptionOrder, type Established, type TlsSettings } from "./Establish.ts"
 import type { Resume } from "./Requests.ts"
 import type { Notice } from "./Result.ts"
+import * as Observe from "./Observe.ts"
+import * as ProtocolLog from "./ProtocolLog.ts"
 import { makeService } from "./Service.ts"
 import { StartupRequest, type StartupOptions } from "./Startup.ts"
 
@@ -203,7 +205,8 @@ export const mayFallBack = (error: PgError): boolean => {
  *
  * @since 0.1.0
  */
-export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOptions) {
+export const connect = Effect.fn("PgSession.connect")(function*(options: SessionOptions) {
+  const { log, options: given } = yield* ProtocolLog.prepare(options)
   const withRegistry: SessionOptions = given.registry === undefined
     ? { ...given, registry: yield* CurrentRegistry }
     : given
@@ -239,10 +242,14 @@ export const connect = Effect.fn("PgSession.connect")(function*(given: SessionOp
           // minimum allows.
           exit = yield* open(0)
         }
+        yield* Observe.attemptEvent(attempt, encryption, exit)
         if (Exit.isSuccess(exit)) {
           const [engine, session] = exit.value
           const ok = yield* satisfies(session, engine.conn.parameters, pass).pipe(Effect.exit)
-          if (Exit.isSuccess(ok) && ok.value) return session
+          if (Exit.isSuccess(ok) && ok.value) {
+            const { host, port, address } = attempt
+            return yield* Observe.opened(session, { database: settings.database, host, port, address, log, cache: engine.cache })
+          }
           engine.conn.terminate()
           const why = Exit.isSuccess(ok)
             ? `the server does not satisfy target_session_attrs=${pass}`

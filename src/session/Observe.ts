@@ -1,0 +1,437 @@
+/**
+ * Spans and metrics for every operation of a session: `observe` takes a
+ * `Session` and returns one whose operations each run in a client span named
+ * and attributed per OpenTelemetry's database conventions, a child of the
+ * caller's span, and record `db.client.operation.duration`.
+ *
+ * **Details**
+ *
+ * - Attributes at the start: `db.system.name` = "postgresql", `db.namespace`
+ *   (the database), `server.address`, `server.port`, `network.peer.address`,
+ *   `network.peer.port`, `db.operation.name`, `db.collection.name` (when the
+ *   statement names exactly one table), `db.query.summary` (also the span's
+ *   name), `db.query.text` with every literal replaced by `?`
+ *   (`QuerySummary`), and `db.operation.batch.size` for batches. Parameter
+ *   values are never read.
+ * - At the end: `db.response.returned_rows` (rows received, for queries,
+ *   streams and COPY TO), and on failure `db.response.status_code` (the
+ *   SQLSTATE, for a server error) and `error.type` (the SQLSTATE, the
+ *   reason's tag such as `ConnectionError`, or `interrupted`).
+ * - A stream's span runs from its first pull to its end; a prepared
+ *   statement's `execute` and `stream` get spans of their own; LISTEN's span
+ *   covers its confirmation.
+ * - With no tracer installed (the active tracer is Effect's `nativeTracer`),
+ *   no span is made: the operation runs as it is, with one clock reading on
+ *   each side for the duration metric.
+ *
+ * The wrapper applies to any `Session` (the connection it wraps is not
+ * looked at), once, where sessions are opened (`Connect`).
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import { Clock as ClockRef } from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
+import { PgError } from "../errors/PgError.ts"
+import type { PreparedStatement, Session } from "./Api.ts"
+import { LenderKey } from "./Lender.ts"
+import { type ProtocolLog, register } from "./ProtocolLog.ts"
+import { summaryOf } from "./QuerySummary.ts"
+import type { QueryResult } from "./Result.ts"
+import { type ServerAttributes, SessionMetrics } from "./SessionMetrics.ts"
+import type { TraceSwitch } from "./Tracer.ts"
+
+/**
+ * Whether sessions opened from now on are wrapped by `observe` (spans and
+ * metrics). Default true; false leaves the session as the engine made it.
+ *
+ * @since 0.1.0
+ */
+export const ObserveSessions = Context.Reference<boolean>("effect-pgwire/session/ObserveSessions", {
+  defaultValue: () => true
+})
+
+/**
+ * Where the session is connected, and the counters it keeps.
+ *
+ * @since 0.1.0
+ */
+export interface Target {
+  readonly database: string
+  /** The host name as configured (`server.address`). */
+  readonly serverAddress: string
+  readonly serverPort: number
+  /** The address connected to: an IP address or a Unix socket directory (`network.peer.address`). */
+  readonly peerAddress?: string | undefined
+  readonly peerPort?: number | undefined
+  /** Bytes each way (the connection's trace switch counts them). */
+  readonly traffic?: TraceSwitch | undefined
+  /** The statement cache's counters. */
+  readonly cache?: { readonly hits: number; readonly misses: number } | undefined
+}
+
+/** Metrics per server, shared by its sessions. */
+const metricsByServer = new Map<string, SessionMetrics>()
+
+const metricsFor = (attributes: ServerAttributes): SessionMetrics => {
+  const key = `${attributes["server.address"]}\u0000${attributes["server.port"]}\u0000${attributes["db.namespace"]}`
+  let metrics = metricsByServer.get(key)
+  if (metrics === undefined) {
+    metrics = new SessionMetrics(attributes)
+    metricsByServer.set(key, metrics)
+  }
+  return metrics
+}
+
+/**
+ * What a failure is, for `error.type`: the SQLSTATE of a server error, the
+ * reason's tag of another `PgError`, `interrupted`, or `_OTHER`.
+ *
+ * @since 0.1.0
+ */
+export const errorTypeOf = (cause: Cause.Cause<unknown>): { readonly type: string; readonly status?: string } => {
+  if (Cause.hasInterruptsOnly(cause)) return { type: "interrupted" }
+  const error = Cause.squash(cause)
+  if (error instanceof PgError) {
+    const reason = error.reason
+    return reason._tag === "ServerError" ? { type: reason.code, status: reason.code } : { type: reason._tag }
+  }
+  return { type: "_OTHER" }
+}
+
+/** What one operation is, before it runs. */
+interface Operation {
+  /** `db.operation.name`. */
+  readonly name: string
+  /** The span's name (`db.query.summary`, or the operation). */
+  readonly summary: string
+  readonly attributes: Record<string, unknown>
+}
+
+/** Whether spans would go anywhere: a tracer other than Effect's default one, and tracing not disabled. */
+const isTraced = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  const tracer = fiber.cache.tracer
+  return tracer !== undefined && tracer !== Tracer.nativeTracer && fiber.cache.tracerEnabled
+}
+
+/**
+ * Wraps `session`: every operation in a span (when a tracer is installed) and
+ * in the duration metric.
+ *
+ * @since 0.1.0
+ */
+export const observe = (session: Session, target: Target): Session => {
+  const server: ServerAttributes = {
+    "db.system.name": "postgresql",
+    "db.namespace": target.database,
+    "server.address": target.serverAddress,
+    "server.port": target.serverPort
+  }
+  const metrics = metricsFor(server)
+  const base: Record<string, unknown> = {
+    ...server,
+    ...(target.peerAddress === undefined ? {} : { "network.peer.address": target.peerAddress }),
+    ...(target.peerPort === undefined ? {} : { "network.peer.port": target.peerPort })
+  }
+  // Counters already published.
+  let sent = 0
+  let received = 0
+  let hits = 0
+  let misses = 0
+
+  /** Publishes what the connection counted since the last operation ended. */
+  const flush = (context: Context.Context<never>): void => {
+    const traffic = target.traffic
+    if (traffic !== undefined) {
+      if (traffic.bytesOut > sent) {
+        metrics.bytesSent.updateUnsafe(traffic.bytesOut - sent, context)
+        sent = traffic.bytesOut
+      }
+      if (traffic.bytesIn > received) {
+        metrics.bytesReceived.updateUnsafe(traffic.bytesIn - received, context)
+        received = traffic.bytesIn
+      }
+    }
+    const cache = target.cache
+    if (cache !== undefined) {
+      if (cache.hits > hits) {
+        metrics.cacheHits.updateUnsafe(cache.hits - hits, context)
+        hits = cache.hits
+      }
+      if (cache.misses > misses) {
+        metrics.cacheMisses.updateUnsafe(cache.misses - misses, context)
+        misses = cache.misses
+      }
+    }
+  }
+
+  const statement = (prefix: string | undefined, sql: string, extra?: Record<string, unknown>): Operation => {
+    const s = summaryOf(sql)
+    const verb = s.operation === "" ? (prefix ?? "QUERY") : s.operation
+    const name = prefix === undefined ? verb : `${prefix} ${verb}`
+    const summary = prefix === undefined ? (s.summary === "" ? name : s.summary) : `${prefix} ${s.summary || verb}`
+    return {
+      name,
+      summary,
+      attributes: {
+        ...base,
+        "db.operation.name": name,
+        "db.query.summary": summary,
+        "db.query.text": s.sanitized,
+        ...(s.collections.length === 1 ? { "db.collection.name": s.collections[0] } : {}),
+        ...extra
+      }
+    }
+  }
+
+  const named = (name: string, extra?: Record<string, unknown>): Operation => ({
+    name,
+    summary: name,
+    attributes: { ...base, "db.operation.name": name, "db.query.summary": name, ...extra }
+  })
+
+  /** Ends an operation: the metric, and the span's closing attributes. */
+  const finish = (
+    context: Context.Context<never>,
+    operation: Operation,
+    exit: Exit.Exit<unknown, unknown>,
+    startMillis: number,
+    rows: number | undefined,
+    span: Tracer.Span | undefined
+  ): void => {
+    const failure = Exit.isFailure(exit) ? errorTypeOf(exit.cause) : undefined
+    metrics.recordDuration(operation.name, failure?.type, (performance.now() - startMillis) / 1000, context)
+    flush(context)
+    if (span === undefined) return
+    if (rows !== undefined) span.attribute("db.response.returned_rows", rows)
+    if (failure !== undefined) {
+      span.attribute("error.type", failure.type)
+      if (failure.status !== undefined) span.attribute("db.response.status_code", failure.status)
+    }
+  }
+
+  const run = <A, E, R>(
+    describe: () => Operation,
+    effect: Effect.Effect<A, E, R>,
+    rowsOf?: (a: A) => number | undefined
+  ): Effect.Effect<A, E, R> =>
+    Effect.withFiber((fiber) => {
+      const operation = describe()
+      const start = performance.now()
+      if (!isTraced(fiber)) {
+        return Effect.onExit(effect, (exit) => {
+          finish(fiber.context, operation, exit, start, undefined, undefined)
+          return Effect.void
+        })
+      }
+      return Effect.useSpan(
+        operation.summary,
+        { kind: "client", attributes: operation.attributes },
+        (span) =>
+          Effect.onExit(Effect.withParentSpan(effect, span), (exit) => {
+            finish(
+              fiber.context,
+              operation,
+              exit,
+              start,
+              Exit.isSuccess(exit) && rowsOf !== undefined ? rowsOf(exit.value) : undefined,
+              span
+            )
+            return Effect.void
+          })
+      )
+    })
+
+  /** A stream observed from its first pull to its end; `count` tells how many rows an element holds. */
+  const runStream = <A, E>(describe: () => Operation, stream: Stream.Stream<A, E>, count: boolean) =>
+    Stream.unwrap(Effect.withFiber((fiber) => {
+      const operation = describe()
+      const start = performance.now()
+      const traced = isTraced(fiber)
+      let rows = 0
+      const counted = count && traced
+        ? Stream.mapArray(stream, (chunk) => {
+          rows += chunk.length
+          return chunk
+        })
+        : stream
+      const ended = Stream.onExit(counted, (exit) =>
+        traced
+          ? Effect.flatMap(Effect.currentSpan.pipe(Effect.orElseSucceed(() => undefined)), (span) =>
+            Effect.sync(() => finish(fiber.context, operation, exit, start, count ? rows : undefined, span)))
+          : Effect.sync(() => finish(fiber.context, operation, exit, start, undefined, undefined)))
+      return Effect.succeed(
+        traced ? Stream.withSpan(ended, operation.summary, { kind: "client", attributes: operation.attributes }) : ended
+      )
+    }))
+
+  const rowCount = (result: QueryResult<unknown>): number => result.rows.length
+  const rowCounts = (results: ReadonlyArray<QueryResult<unknown>>): number => {
+    let n = 0
+    for (const r of results) n += r.rows.length
+    return n
+  }
+
+  const wrapPrepared = (prepared: PreparedStatement): PreparedStatement => ({
+    ...prepared,
+    execute: (params, options) =>
+      run(() => statement(undefined, prepared.sql), prepared.execute(params, options), rowCount),
+    stream: (params, options) => runStream(() => statement(undefined, prepared.sql), prepared.stream(params, options), true)
+  })
+
+  const lender = session[LenderKey]
+  return {
+    get processId() {
+      return session.processId
+    },
+    protocolVersion: session.protocolVersion,
+    unsupportedProtocolOptions: session.unsupportedProtocolOptions,
+    encrypted: session.encrypted,
+    parameters: session.parameters,
+    parameterChanges: session.parameterChanges,
+    transactionStatus: session.transactionStatus,
+    notices: session.notices,
+    query: ((sql: string, params?: ReadonlyArray<unknown>, options?: never) =>
+      run(() => statement(undefined, sql), session.query(sql, params, options), rowCount)) as Session["query"],
+    stream: ((sql: string, params?: ReadonlyArray<unknown>, options?: never) =>
+      runStream(() => statement(undefined, sql), session.stream(sql, params, options), true)) as Session["stream"],
+    simple: (sql, options) => run(() => statement(undefined, sql), session.simple(sql, options), rowCounts),
+    batch: (items, options) =>
+      run(() => batchOperation(items.map((item) => item.sql)), session.batch(items, options), rowCounts),
+    prepare: (sql, types) =>
+      Effect.map(run(() => statement("PREPARE", sql), session.prepare(sql, types)), wrapPrepared),
+    copyFrom: (sql) => observeSink(() => statement(undefined, sql), session.copyFrom(sql)),
+    copyTo: (sql) => runStream(() => statement(undefined, sql), session.copyTo(sql), false),
+    listen: (channel) => run(() => named("LISTEN"), session.listen(channel)),
+    notify: (channel, payload) => run(() => named("NOTIFY"), session.notify(channel, payload)),
+    functionCall: (oid, args, options) => run(() => named("FUNCTION CALL"), session.functionCall(oid, args, options)),
+    cancel: run(() => named("CANCEL"), session.cancel),
+    isClosed: session.isClosed,
+    [LenderKey]: {
+      ...lender,
+      queryTracked: (sql, params, options, tracker) =>
+        run(() => statement(undefined, sql), lender.queryTracked(sql, params, options, tracker), rowCount)
+    },
+    get registry() {
+      return session.registry
+    }
+  }
+
+  function batchOperation(texts: ReadonlyArray<string>): Operation {
+    const verbs = new Set<string>()
+    const tables: Array<string> = []
+    for (const text of texts) {
+      const s = summaryOf(text)
+      verbs.add(s.operation)
+      for (const t of s.collections) if (!tables.includes(t)) tables.push(t)
+    }
+    const verb = verbs.size === 1 ? [...verbs][0]! : ""
+    const name = verb === "" ? "BATCH" : `BATCH ${verb}`
+    const summary = [name, ...tables].join(" ")
+    return {
+      name,
+      summary,
+      attributes: {
+        ...base,
+        "db.operation.name": name,
+        "db.query.summary": summary,
+        "db.operation.batch.size": texts.length,
+        ...(tables.length === 1 ? { "db.collection.name": tables[0] } : {})
+      }
+    }
+  }
+
+  function observeSink<A, In, L, E>(describe: () => Operation, sink: Sink.Sink<A, In, L, E>): Sink.Sink<A, In, L, E> {
+    return Sink.unwrap(Effect.withFiber((fiber) => {
+      const operation = describe()
+      const start = performance.now()
+      const ended = (span: Tracer.Span | undefined) =>
+        Sink.onExit(sink, (exit) => Effect.sync(() => finish(fiber.context, operation, exit, start, undefined, span)))
+      if (!isTraced(fiber)) return Effect.succeed(ended(undefined))
+      // The span ends with the sink's scope, after its exit was recorded.
+      return Effect.map(
+        Effect.makeSpanScoped(operation.summary, { kind: "client", attributes: operation.attributes }),
+        ended
+      )
+    }))
+  }
+}
+
+/**
+ * What `connect` knows of the session it opened.
+ *
+ * @since 0.1.0
+ */
+export interface Opened {
+  readonly database: string
+  readonly host: string
+  readonly port: number
+  readonly address: string
+  readonly log: ProtocolLog
+  readonly cache: { readonly hits: number; readonly misses: number } | undefined
+}
+
+/**
+ * The session `connect` returns: registered for `setProtocolTrace`, the
+ * connect span annotated with where it went, and wrapped by `observe` unless
+ * `ObserveSessions` is false.
+ *
+ * @since 0.1.0
+ */
+export const opened = (session: Session, info: Opened): Effect.Effect<Session> =>
+  Effect.withFiber((fiber) => {
+    register(session, info.log)
+    const parent = fiber.cache.span
+    if (parent !== undefined && parent._tag === "Span") {
+      parent.attribute("db.system.name", "postgresql")
+      parent.attribute("db.namespace", info.database)
+      parent.attribute("server.address", info.host)
+      parent.attribute("server.port", info.port)
+      parent.attribute("network.peer.address", info.address)
+    }
+    if (!fiber.getRef(ObserveSessions)) return Effect.succeed(session)
+    const wrapped = observe(session, {
+      database: info.database,
+      serverAddress: info.host,
+      serverPort: info.port,
+      peerAddress: info.address,
+      peerPort: info.address.startsWith("/") ? undefined : info.port,
+      traffic: info.log.traceSwitch,
+      cache: info.cache
+    })
+    register(wrapped, info.log)
+    return Effect.succeed(wrapped)
+  })
+
+/**
+ * Records one host attempt of `connect` as an event of its span: the host,
+ * the encryption tried, and the outcome (`ok` or the error's type); a
+ * successful one adds `tls` (when encrypted) and `authenticated`.
+ *
+ * @since 0.1.0
+ */
+export const attemptEvent = (
+  attempt: { readonly host: string; readonly port: number },
+  encryption: string,
+  exit: Exit.Exit<readonly [unknown, Session], unknown>
+): Effect.Effect<void> =>
+  Effect.withFiber((fiber) => {
+    const span = fiber.cache.span
+    if (span === undefined || span._tag !== "Span" || !isTraced(fiber)) return Effect.void
+    const now = fiber.getRef(ClockRef).currentTimeNanosUnsafe()
+    const where = { "server.address": attempt.host, "server.port": attempt.port, "pgwire.encryption": encryption }
+    if (Exit.isFailure(exit)) {
+      span.event("connect.attempt", now, { ...where, "error.type": errorTypeOf(exit.cause).type })
+      return Effect.void
+    }
+    span.event("connect.attempt", now, { ...where, outcome: "ok" })
+    if (exit.value[1].encrypted) span.event("tls", now, where)
+    span.event("authenticated", now, { ...where, "pgwire.protocol": `3.${exit.value[1].protocolVersion.minor}` })
+    return Effect.void
+  })
