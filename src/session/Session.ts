@@ -39,5 +39,7 @@
 export * from "./Api.ts"
 export { connect, DEFAULT_CONNECT_TIMEOUT_MILLIS, layer } from "./Connect.ts"
 export { CANCEL_GRACE_MILLIS, DRAIN_TIMEOUT_MILLIS } from "./Interruption.ts"
+export { ObserveSessions } from "./Observe.ts"
+export { ProtocolTraceLevel, setProtocolTrace } from "./ProtocolLog.ts"
 export { MAX_IDENTIFIER_BYTES, quoteIdentifier, STATEMENT_CLOSE_TIMEOUT_MILLIS } from "./Service.ts"
 export type { TargetSessionAttrs } from "./Api.ts"
