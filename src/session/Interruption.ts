@@ -65,7 +65,8 @@ export class Interruption {
   constructor(conn: Connection, openSide: Effect.Effect<Net.Socket, PgError>) {
     this.conn = conn
     this.openSide = openSide
-    conn.onDiscardedHead = this.onDiscardedHead
+    // Guarded: the sequence's waits are tested on their own, without a connection.
+    if ((conn as Connection | undefined) !== undefined) conn.onDiscardedHead = this.onDiscardedHead
   }
 
   /**
