@@ -55,6 +55,8 @@ export type AnyMessage = Backend.BackendMessage | Frontend.FrontendMessage | Sta
 export interface RenderOptions {
   /** Mask values that change between runs, as libpq's regress mode. */
   readonly regress?: boolean | undefined
+  /** Show Bind parameters and FunctionCall arguments as `'********'` (their lengths stay): for logs. */
+  readonly maskValues?: boolean | undefined
 }
 
 /** isprint() of the C locale. */
@@ -88,9 +90,9 @@ const secretKey = (key: Uint8Array, suppress: boolean): string =>
     ? int32((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!, suppress)
     : nchar(key, suppress)
 
-const values = (vs: ReadonlyArray<Uint8Array | null>): string => {
+const values = (vs: ReadonlyArray<Uint8Array | null>, mask = false): string => {
   let out = int16(vs.length)
-  for (const v of vs) out += v === null ? " -1" : ` ${v.length}${nchar(v, false)}`
+  for (const v of vs) out += v === null ? " -1" : ` ${v.length}${mask ? " '********'" : nchar(v, false)}`
   return out
 }
 
@@ -101,7 +103,7 @@ const formats = (fs: ReadonlyArray<number>): string => {
 }
 
 /** The fields of a message (the text after "Name\t"), or `undefined` for a body-less message. */
-const fields = (m: AnyMessage, regress: boolean): string | undefined => {
+const fields = (m: AnyMessage, regress: boolean, mask = false): string | undefined => {
   switch (m._tag) {
     case "AuthenticationOk":
     case "AuthenticationKerberosV5":
@@ -170,7 +172,7 @@ const fields = (m: AnyMessage, regress: boolean): string | undefined => {
       return out
     }
     case "Bind":
-      return str(m.portal) + str(m.statement) + formats(m.parameterFormats) + values(m.parameters) +
+      return str(m.portal) + str(m.statement) + formats(m.parameterFormats) + values(m.parameters, mask) +
         formats(m.resultFormats)
     case "Close":
     case "Describe":
@@ -180,7 +182,7 @@ const fields = (m: AnyMessage, regress: boolean): string | undefined => {
     case "Execute":
       return str(m.portal) + int32(m.maxRows, false)
     case "FunctionCall":
-      return int32(m.functionOid, regress) + formats(m.argumentFormats) + values(m.arguments) +
+      return int32(m.functionOid, regress) + formats(m.argumentFormats) + values(m.arguments, mask) +
         int16(m.resultFormat)
     case "GSSResponse":
     case "SASLResponse":
@@ -245,7 +247,7 @@ export const render = (
   const maskLength = regress && direction === "B" &&
     (message._tag === "ErrorResponse" || message._tag === "NoticeResponse")
   const len = maskLength ? "NN" : String(length ?? lengthOf(message) ?? "?")
-  const body = fields(message, regress)
+  const body = fields(message, regress, options?.maskValues === true)
   return body === undefined
     ? `${direction}\t${len}\t${message._tag}`
     : `${direction}\t${len}\t${message._tag}\t${body}`

@@ -11,6 +11,8 @@
  * `setProtocolTrace(session, level)` turns one session's trace on (at
  * `level`) or off (`undefined`) at any time. Lines go to the loggers of the
  * context the session was opened in, annotated with `pgwire.process_id`.
+ * Logged lines never show parameter values: Bind parameters and FunctionCall
+ * arguments read `'********'` (with their lengths), passwords as always.
  *
  * Every session carries the switch (it also counts the bytes each way for
  * the metrics); while it is off, no frame is decoded a second time.
@@ -51,6 +53,7 @@ export class ProtocolLog {
     this.context = context
     this.user = user
     this.traceSwitch = new TraceSwitch((line) => this.line(line), level !== undefined || user !== undefined)
+    this.traceSwitch.maskValues = level !== undefined
   }
 
   private line(line: string): void {
@@ -65,6 +68,7 @@ export class ProtocolLog {
   setLevel(level: LogLevel.Severity | undefined): void {
     this.level = level
     this.traceSwitch.on = level !== undefined || this.user !== undefined
+    this.traceSwitch.maskValues = level !== undefined
   }
 }
 

@@ -17,6 +17,8 @@ import { Framer } from "../wire/Framer.ts"
  */
 export class TraceSwitch {
   on: boolean
+  /** Bind parameters and FunctionCall arguments rendered as `'********'`. */
+  maskValues = false
   bytesIn = 0
   bytesOut = 0
   readonly sink: (line: string) => void
@@ -69,7 +71,11 @@ export class Tracer {
     }
     this.outgoing.push(bytes, (type, buf, start, end) => {
       this.emit(
-        Trace.renderFrame("F", frameOf(type, buf, start, end), { startup: type === -1, password: this.password })
+        Trace.renderFrame("F", frameOf(type, buf, start, end), {
+          startup: type === -1,
+          password: this.password,
+          maskValues: this.traceSwitch?.maskValues
+        })
       )
     })
   }
