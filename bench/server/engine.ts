@@ -4,8 +4,10 @@
  * batches of 1,000 and reads the answers; the
  * process's CPU (user + system) over the run, divided by the queries, is
  * reported beside the same loop against a bare Node server that only frames
- * the queries and writes canned answers, one write per query as the engine
- * (the floor of any Node server: mostly the system calls).
+ * the queries and writes canned answers (the floor of any Node server: mostly
+ * the system calls), once per query as PostgreSQL does, and once per chunk
+ * read as the engine does when a client pipelines (it defers its answers while
+ * the client's next message is already queued).
  *
  *   npm exec -- node bench/server/engine.ts
  */
@@ -97,7 +99,7 @@ const canned = new Uint8Array([
   ...frame(0x43, enc.encode("SELECT 1\0")),
   ...frame(0x5a, enc.encode("I"))
 ])
-const bare = net.createServer({ noDelay: true }, (socket) => {
+const bareServer = (coalesce: boolean) => net.createServer({ noDelay: true }, (socket) => {
   let started = false
   let pending = new Uint8Array(0)
   socket.on("data", (chunk: Buffer) => {
@@ -117,12 +119,16 @@ const bare = net.createServer({ noDelay: true }, (socket) => {
       at += 1 + length
     }
     pending = data.subarray(at)
-    for (const bytes of out) socket.write(bytes)
+    if (coalesce) socket.write(Buffer.concat(out))
+    else for (const bytes of out) socket.write(bytes)
   })
 })
-await new Promise<void>((r) => bare.listen(0, "127.0.0.1", () => r()))
-await measure("bare Node server", (bare.address() as net.AddressInfo).port)
-bare.close()
+for (const coalesce of [false, true]) {
+  const bare = bareServer(coalesce)
+  await new Promise<void>((r) => bare.listen(0, "127.0.0.1", () => r()))
+  await measure(`bare Node server, one write per ${coalesce ? "chunk read" : "query"}`, (bare.address() as net.AddressInfo).port)
+  bare.close()
+}
 
 const one = [PgServer.field("n", "int4")]
 const scope = Effect.runSync(Scope.make())

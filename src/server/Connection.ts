@@ -293,6 +293,8 @@ export const run = <R>(
           })
           : effect
         const fiber = yield* Effect.forkChild(Effect.provideService(bounded, Session, session), { startImmediately: true })
+        // A statement that waits: what earlier statements answered goes out now, not after it.
+        if (fiber.pollUnsafe() === undefined) yield* wire.flush
         const slot = { fiber: fiber as Fiber.Fiber<unknown, unknown>, canceled: false }
         running = slot
         const exit = yield* Fiber.await(fiber)
@@ -393,7 +395,7 @@ export const run = <R>(
         }
         if (state.transaction === "I" && portals.size > 0) yield* closeAllPortals()
         wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
-        yield* wire.flush
+        yield* wire.flushAtReady
       })
 
     // --- extended protocol ---
@@ -527,7 +529,7 @@ export const run = <R>(
           wire.send({ _tag: "FunctionCallResponse", result: result.ok })
         }
         wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
-        yield* wire.flush
+        yield* wire.flushAtReady
       })
 
     wire.send({ _tag: "ReadyForQuery", transactionStatus: "I" })
@@ -564,7 +566,7 @@ export const run = <R>(
         case "Sync":
           if (state.transaction === "I") yield* closeAllPortals()
           wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
-          yield* wire.flush
+          yield* wire.flushAtReady
           break
         case "Run": {
           const m = action.message

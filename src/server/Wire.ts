@@ -171,7 +171,10 @@ export class Wire {
     return (this.#leftover !== undefined && this.#leftover.length > 0) || this.#frames.length > 0
   }
 
-  /** The next frame, or why there is none. Never fails. */
+  /**
+   * The next frame, or why there is none. Never fails. Output still pending
+   * (deferred by `flushAtReady`) is sent before waiting for the client.
+   */
   readonly take: Effect.Effect<Frame | End> = Effect.suspend(() => {
     // Fast path: a frame already queued (pipelined messages) is taken without a callback.
     if (this.#frames.length > 0 && !this.#paused) {
@@ -179,7 +182,7 @@ export class Wire {
       this.#queuedBytes -= frame.body.length
       return Effect.succeed(frame)
     }
-    return this.#takeAsync
+    return this.writer.pending() > 0 ? Effect.andThen(this.flush, this.#takeAsync) : this.#takeAsync
   })
 
   readonly #takeAsync: Effect.Effect<Frame | End> = Effect.callback<Frame | End>((resume) => {
@@ -250,6 +253,18 @@ export class Wire {
       })
     })
   })
+
+  /**
+   * Flushes at a ReadyForQuery, unless the client's next message is already
+   * queued (a pipelining client) and less than `OUTBOUND_FLUSH_BYTES` are
+   * pending: the answers then leave together, in one write, when the engine
+   * next waits (for the client in `take`, or for a statement that does not
+   * finish at once). One write per pipelined query cost more CPU than the
+   * rest of a simple query (each a TCP segment of its own).
+   */
+  readonly flushAtReady: Effect.Effect<void> = Effect.suspend(() =>
+    this.#frames.length > 0 && this.writer.pending() < OUTBOUND_FLUSH_BYTES ? Effect.void : this.flush
+  )
 
   /** Flushes only past `OUTBOUND_FLUSH_BYTES` (row loops). */
   readonly flushIfFull: Effect.Effect<void> = Effect.suspend(() =>

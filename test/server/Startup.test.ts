@@ -319,6 +319,43 @@ describe("PgServer messages", () => {
     })
   })
 
+  it("answers statements pipelined before a slow one at once, not when the slow one ends", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port, server }) => {
+      const c = await session(port)
+      const from = c.messages.length
+      // One write: the engine defers its answers while more messages are queued, and must send them before it waits.
+      c.send(query("select 1"), query("select 2"), query("sleep 30000"))
+      await c.waitFor(() => c.tags(from).filter((t) => t === "ReadyForQuery").length === 2)
+      assert.deepStrictEqual(c.tags(from), [
+        "RowDescription",
+        "DataRow",
+        "CommandComplete",
+        "ReadyForQuery",
+        "RowDescription",
+        "DataRow",
+        "CommandComplete",
+        "ReadyForQuery"
+      ])
+      assert.strictEqual(probe.started, 1)
+      assert.strictEqual(probe.finalized, 0)
+      c.close()
+      await waitUntil(() => probe.finalized === 1)
+      await waitUntil(async () => (await Effect.runPromise(server.connections)) === 0)
+    })
+  })
+
+  it("closes the socket at Terminate and counts the connection out", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port, server }) => {
+      const c = await session(port)
+      c.send(query("select 1"), encodeFrontend({ _tag: "Terminate" }))
+      await c.untilClosed()
+      assert.isTrue(c.closed)
+      assert.deepStrictEqual(c.tags().slice(-4), ["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"])
+      await waitUntil(async () => (await Effect.runPromise(server.connections)) === 0)
+    })
+  })
+
   it("answers Parse+Describe(S)+Sync with ParameterDescription and RowDescription or NoData, and Close of nothing with CloseComplete", async () => {
     await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
       const c = await session(port)
