@@ -46,6 +46,7 @@ import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import { CommitOutcomeUnknown, ConfigError, PgError, TransactionError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
+import * as Observe from "../session/Observe.ts"
 import type { Session } from "../session/Session.ts"
 
 /**
@@ -338,6 +339,12 @@ export const rollback = (session: Session): Effect.Effect<void, PgError> =>
       : Effect.flatMap(session.transactionStatus, (status) =>
         status === "I" ? Effect.void : Effect.asVoid(control(session, "ROLLBACK"))))
 
+/** The span attributes of a transaction: its BEGIN modes. */
+const transactionAttributes = (options: TransactionOptions | undefined): Record<string, unknown> => ({
+  ...(options?.isolationLevel === undefined ? {} : { "pgwire.transaction.isolation_level": options.isolationLevel }),
+  ...(options?.readOnly === undefined ? {} : { "pgwire.transaction.read_only": options.readOnly })
+})
+
 /**
  * Builds `withTransaction` for a pool: `acquire` checks out an exclusive
  * session (into the Scope it is given), `key` is the pool's own context key
@@ -429,6 +436,9 @@ export const makeWithTransaction = (options: {
   ): Effect.Effect<A, E | PgError, R> =>
     Effect.flatMap(
       Effect.serviceOption(key),
-      (current) => Option.isSome(current) ? nested(effect, current.value) : topLevel(effect, txOptions)
+      (current) =>
+        Option.isSome(current)
+          ? Observe.grouped("SAVEPOINT", nested(effect, current.value), { "pgwire.transaction.depth": current.value.depth + 1 })
+          : Observe.grouped("TRANSACTION", topLevel(effect, txOptions), transactionAttributes(txOptions))
     )
 }

@@ -435,3 +435,23 @@ export const attemptEvent = (
     span.event("authenticated", now, { ...where, "pgwire.protocol": `3.${exit.value[1].protocolVersion.minor}` })
     return Effect.void
   })
+
+/**
+ * `effect` in a span named `name` (kind internal, `db.system.name` and
+ * `db.operation.name` set), when a tracer is installed; else `effect` as it
+ * is. For what groups session operations: a transaction, a savepoint.
+ *
+ * @since 0.1.0
+ */
+export const grouped = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  attributes?: Record<string, unknown>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) =>
+    isTraced(fiber)
+      ? Effect.withSpan(effect, name, {
+        attributes: { "db.system.name": "postgresql", "db.operation.name": name, ...attributes }
+      })
+      : effect
+  )
