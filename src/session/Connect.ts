@@ -25,6 +25,7 @@ import * as Observe from "./Observe.ts"
 import * as ProtocolLog from "./ProtocolLog.ts"
 import { makeService } from "./Service.ts"
 import { StartupRequest, type StartupOptions } from "./Startup.ts"
+import * as ConnectV2 from "./v2/Connect.ts"
 
 /** Time to connect and authenticate, by default. libpq waits forever; a session that can hang is worse. */
 export const DEFAULT_CONNECT_TIMEOUT_MILLIS = 30_000
@@ -61,7 +62,11 @@ const SESSION_ONLY_KEYS: ReadonlyArray<keyof SessionOptions> = [
   "scramMaxIterations",
   "trace",
   "random",
-  "parameters"
+  "parameters",
+  "queryTimeout",
+  "livenessCheckAfter",
+  "livenessProbeTimeout",
+  "listenCheckInterval"
 ]
 
 /**
@@ -217,6 +222,19 @@ export const connect = Effect.fn("PgSession.connect")(function*(options: Session
   const policy = yield* Effect.fromResult(
     AuthPolicy.make({ requireAuth: settings.requireAuth, channelBinding: settings.channelBinding })
   ).pipe(Effect.mapError((reason) => new PgError({ reason })))
+  if (settings.protocolVersion === "2.0") {
+    // Protocol 2.0 (PostgreSQL 13 and older) is a session of its own (v2/), over the same hosts, encryption
+    // rules and authentication policy.
+    const { attempt, session } = yield* ConnectV2.connect(
+      v2Input(resolved, tls, policy),
+      attempts,
+      (a) => encryptionsFor(tls, a),
+      mayFallBack,
+      (a) => passwordFor(resolved, a)
+    )
+    const { host, port, address } = attempt
+    return yield* Observe.opened(session, { database: settings.database, host, port, address, log, cache: undefined })
+  }
   const attrs = settings.targetSessionAttrs
   const failures: Array<string> = []
   let lastError: PgError | undefined
@@ -241,6 +259,14 @@ export const connect = Effect.fn("PgSession.connect")(function*(options: Session
           // 1.22 answers a 3.2 start-up with 08P01 "bad packet header"): try 3.0, which the
           // minimum allows.
           exit = yield* open(0)
+        }
+        if (Exit.isFailure(exit) && settings.minProtocolVersion === "2.0" && ConnectV2.isPre3Refusal(Cause.squash(exit.cause))) {
+          // The server answered with a 2.0 error string: it speaks only 2.0. Start once more with the 2.0
+          // packet, as libpq up to 13 did.
+          const password = yield* passwordFor(resolved, attempt)
+          const session = yield* ConnectV2.openAttempt({ ...v2Input(resolved, tls, policy), password }, attempt, encryption, canFallBack)
+          const { host, port, address } = attempt
+          return yield* Observe.opened(session, { database: settings.database, host, port, address, log, cache: undefined })
         }
         yield* Observe.attemptEvent(attempt, encryption, exit)
         if (Exit.isSuccess(exit)) {
@@ -281,6 +307,18 @@ export const connect = Effect.fn("PgSession.connect")(function*(options: Session
         : new ConnectionError({ message: `could not connect to any host:\n  ${failures.join("\n  ")}`, requestSent: false })
     })
   )
+})
+
+/** What a protocol 2.0 connect needs of the resolved options. */
+const v2Input = (resolved: Resolved, tls: TlsSettings, policy: AuthPolicy.AuthPolicy): ConnectV2.Input => ({
+  options: resolved.options,
+  settings: resolved.settings,
+  tls,
+  policy,
+  connectTimeoutMillis: resolved.connectTimeoutMillis,
+  keepAlive: keepAliveOf(resolved.settings),
+  registry: resolved.options.registry!,
+  password: undefined
 })
 
 /** Whether a start-up failed because the server refused protocol 3.2 itself (and 3.0 is allowed). */

@@ -1,0 +1,571 @@
+/**
+ * The requests of a protocol 2.0 session: a Query and its results (simple,
+ * query, batch, the status probe), a Query whose rows are streamed with socket
+ * backpressure, COPY OUT, COPY IN, and FunctionCall.
+ *
+ * **Details**
+ *
+ * - Rows come as AsciiRow (text) or, from a binary cursor, BinaryRow (the
+ *   binary `send` format): each value is decoded by the registry's codec for
+ *   its type, in that format.
+ * - CursorResponse is ignored; EmptyQueryResponse is a result with command ""
+ *   and no rows; an ErrorResponse ends the Query string (protocol-2.0 "Simple
+ *   Query"), and the first one is the request's error.
+ * - COPY OUT lines are emitted with their `\n`, holding the last two back
+ *   until what follows the end marker is known: an error sends two junk lines
+ *   before it (PROTOCOL-2.0 M10).
+ *
+ * @since 0.1.0
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import { CodecError, ConfigError, PgError, type ServerError } from "../../errors/PgError.ts"
+import * as V2 from "../../protocol/V2.ts"
+import type { Registry } from "../../types/Registry.ts"
+import type { FieldDecoder } from "../../types/TypeCodec.ts"
+import type { FunctionCallResult } from "../Requests.ts"
+import { type Field, makeResult, type Notice, type QueryResult, type RowMode } from "../Result.ts"
+import type { CopyResult } from "../Streaming.ts"
+import * as ErrorText from "./ErrorText.ts"
+import { V2Request, type Wire } from "./Wire.ts"
+
+/** Rows a stream buffers before the socket is paused (the consumer is behind). */
+export const STREAM_HIGH_WATER_ROWS = 4096
+
+/** Lines a COPY OUT buffers before the socket is paused. */
+export const COPY_HIGH_WATER_LINES = 4096
+
+const encoder = new TextEncoder()
+
+const queryBytes = (sql: string): Uint8Array => {
+  const encoded = V2.encodeFrontend({ _tag: "Query", query: sql })
+  if (encoded._tag === "Failure") throw new PgError({ reason: encoded.failure })
+  return encoded.success
+}
+
+/**
+ * The shape of one result: its fields and the decoders of its values.
+ *
+ * @since 0.1.0
+ */
+export class RowReader {
+  fields: ReadonlyArray<Field>
+  private readonly description: ReadonlyArray<V2.RowDescriptionField>
+  private readonly registry: Registry
+  private readonly rowMode: RowMode
+  private readonly names: ReadonlyArray<string>
+  private readonly protoColumn: boolean
+  private decoders: ReadonlyArray<FieldDecoder> | undefined = undefined
+  private format: 0 | 1 = 0
+
+  constructor(description: ReadonlyArray<V2.RowDescriptionField>, registry: Registry, rowMode: RowMode) {
+    this.description = description
+    this.registry = registry
+    this.rowMode = rowMode
+    this.names = description.map((f) => f.name)
+    this.protoColumn = this.names.includes("__proto__")
+    this.fields = this.makeFields(0)
+  }
+
+  private makeFields(format: 0 | 1): ReadonlyArray<Field> {
+    return this.description.map((f) => ({
+      name: f.name,
+      tableOid: 0,
+      columnAttributeNumber: 0,
+      dataTypeOid: f.dataTypeOid,
+      dataTypeSize: f.dataTypeSize,
+      typeModifier: f.typeModifier,
+      format
+    }))
+  }
+
+  /** Decodes one row. Throws `PgError` (a CodecError naming the column). */
+  read(values: ReadonlyArray<Uint8Array | null>, format: 0 | 1): unknown {
+    let decoders = this.decoders
+    if (decoders === undefined || format !== this.format) {
+      if (format !== this.format) {
+        this.format = format
+        this.fields = this.makeFields(format)
+      }
+      decoders = this.description.map((f) => this.registry.decoder(f.dataTypeOid, format))
+      this.decoders = decoders
+    }
+    const n = decoders.length
+    if (this.rowMode === "array") {
+      const row = new Array<unknown>(n)
+      for (let i = 0; i < n; i++) row[i] = this.value(decoders, values, i)
+      return row
+    }
+    const row: Record<string, unknown> = this.protoColumn ? Object.create(null) : {}
+    const names = this.names
+    for (let i = 0; i < n; i++) row[names[i]!] = this.value(decoders, values, i)
+    return row
+  }
+
+  private value(decoders: ReadonlyArray<FieldDecoder>, values: ReadonlyArray<Uint8Array | null>, i: number): unknown {
+    const v = values[i]
+    if (v === null || v === undefined) return null
+    try {
+      return decoders[i]!(v, 0, v.length)
+    } catch (e) {
+      const field = this.description[i]!
+      throw new PgError({
+        reason: new CodecError({
+          message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
+          oid: field.dataTypeOid,
+          column: field.name
+        })
+      })
+    }
+  }
+}
+
+const copyMisuse = (what: string): PgError =>
+  new PgError({ reason: new ConfigError({ message: `${what} runs through ${what === "COPY FROM STDIN" ? "copyFrom" : "copyTo"}`, parameter: "sql" }) })
+
+/**
+ * Options of a Query with results.
+ *
+ * @since 0.1.0
+ */
+export interface ResultsOptions {
+  readonly rowMode: RowMode
+  /** Whether the result of the statement at this index (in completion order) is left out (PREPARE, DEALLOCATE). */
+  readonly hidden?: ((index: number) => boolean) | undefined
+}
+
+/**
+ * A Query and every result it gives.
+ *
+ * @since 0.1.0
+ */
+export class ResultsRequest extends V2Request {
+  readonly sql: string
+  readonly registry: Registry
+  readonly options: ResultsOptions
+  readonly resume: (request: ResultsRequest) => void
+  readonly results: Array<QueryResult<unknown>> = []
+  /** Every command tag, hidden ones included, in order ("" for an empty query). */
+  readonly tags: Array<string> = []
+  /** The first ErrorResponse, and how many statements had completed before it. */
+  serverError: ServerError | undefined = undefined
+  completedBeforeError = 0
+  /** The first failure of the client (a value a codec refused, COPY misuse). */
+  clientError: PgError | undefined = undefined
+  /** The session broke. */
+  brokenWith: PgError | undefined = undefined
+  private reader: RowReader | undefined = undefined
+  private rows: Array<unknown> = []
+  private notices: Array<Notice> = []
+
+  constructor(sql: string, registry: Registry, options: ResultsOptions, resume: (request: ResultsRequest) => void) {
+    super()
+    this.sql = sql
+    this.registry = registry
+    this.options = options
+    this.resume = resume
+  }
+
+  bytes(): Uint8Array {
+    return queryBytes(this.sql)
+  }
+
+  override onNotice(notice: Notice): void {
+    this.notices.push(notice)
+  }
+
+  /** A row, decoded (a stream takes it instead of keeping it). */
+  protected onRow(row: unknown): void {
+    this.rows.push(row)
+  }
+
+  onMessage(wire: Wire, m: V2.BackendMessage): void {
+    switch (m._tag) {
+      case "RowDescription":
+        this.reader = new RowReader(m.fields, this.registry, this.options.rowMode)
+        this.rows = []
+        return
+      case "AsciiRow":
+      case "BinaryRow": {
+        if (this.clientError !== undefined) return
+        try {
+          this.onRow(this.reader!.read(m.values, m._tag === "AsciiRow" ? 0 : 1))
+        } catch (e) {
+          this.clientError = e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+        }
+        return
+      }
+      case "CompletedResponse":
+      case "EmptyQueryResponse": {
+        const tag = m._tag === "CompletedResponse" ? m.tag : ""
+        const index = this.tags.length
+        this.tags.push(tag)
+        if (this.options.hidden?.(index) !== true) {
+          this.results.push(makeResult(this.rows, this.reader?.fields ?? [], tag, this.notices.length === 0 ? undefined : this.notices))
+        }
+        this.reader = undefined
+        this.rows = []
+        this.notices = []
+        return
+      }
+      case "ErrorResponse":
+        if (this.serverError === undefined) {
+          this.serverError = ErrorText.toServerError(m.message)
+          this.completedBeforeError = this.tags.length
+        }
+        return
+      case "CopyInResponse":
+        // 2.0 has no CopyFail: end the copy with no rows.
+        this.clientError ??= copyMisuse("COPY FROM STDIN")
+        wire.write(encoder.encode("\\.\n"))
+        return
+      case "CopyOutResponse":
+        this.clientError ??= copyMisuse("COPY TO STDOUT")
+        return
+      default:
+        return
+    }
+  }
+
+  complete(): void {
+    this.resume(this)
+  }
+
+  fail(error: PgError): void {
+    this.brokenWith = error
+    this.resume(this)
+  }
+}
+
+/**
+ * A result set's outcome as an Effect: the session's break, else the server's error, else the client's, else the
+ * results.
+ *
+ * @since 0.1.0
+ */
+export const outcome = (request: ResultsRequest): Effect.Effect<ReadonlyArray<QueryResult<unknown>>, PgError> => {
+  const failure = failureOf(request)
+  return failure === undefined ? Effect.succeed(request.results) : Effect.fail(failure)
+}
+
+/**
+ * Why a result set failed, or undefined.
+ *
+ * @since 0.1.0
+ */
+export const failureOf = (request: ResultsRequest): PgError | undefined => {
+  if (request.serverError !== undefined) return new PgError({ reason: request.serverError })
+  if (request.brokenWith !== undefined) return request.brokenWith
+  return request.clientError
+}
+
+/**
+ * What a pulled stream waits on: items in a buffer, the socket paused above a high-water mark.
+ *
+ * @since 0.1.0
+ */
+export class PullBuffer<A> {
+  private items: Array<A> = []
+  private ended = false
+  private error: PgError | undefined = undefined
+  private waiter: ((effect: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done>) => void) | undefined =
+    undefined
+  private paused = false
+  private readonly highWater: number
+  wire: Wire | undefined = undefined
+
+  constructor(highWater: number) {
+    this.highWater = highWater
+  }
+
+  push(item: A, wire: Wire): void {
+    this.items.push(item)
+    if (this.waiter !== undefined) return this.deliver()
+    if (!this.paused && this.items.length >= this.highWater) {
+      this.paused = true
+      this.wire = wire
+      wire.pause()
+    }
+  }
+
+  end(error: PgError | undefined): void {
+    if (this.ended) return
+    this.ended = true
+    this.error = error
+    if (this.paused) {
+      this.paused = false
+      this.wire?.resume()
+    }
+    if (this.waiter !== undefined) this.deliver()
+  }
+
+  /** Unpauses the socket (the consumer is gone: what is left is read and dropped). */
+  drop(): void {
+    this.items = []
+    if (this.paused) {
+      this.paused = false
+      this.wire?.resume()
+    }
+  }
+
+  private deliver(): void {
+    const resume = this.waiter!
+    this.waiter = undefined
+    resume(this.take())
+  }
+
+  private take(): Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> {
+    if (this.items.length > 0) {
+      const chunk = this.items as unknown as Arr.NonEmptyReadonlyArray<A>
+      this.items = []
+      if (this.paused) {
+        this.paused = false
+        this.wire?.resume()
+      }
+      return Effect.succeed(chunk)
+    }
+    if (this.error !== undefined) return Effect.fail(this.error)
+    return Cause.done()
+  }
+
+  readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> = Effect.suspend(() => {
+    if (this.items.length > 0 || this.ended) return this.take()
+    return Effect.callback<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done>((resume) => {
+      this.waiter = resume
+    })
+  })
+}
+
+/**
+ * A Query whose rows are streamed as they come (socket backpressure).
+ *
+ * @since 0.1.0
+ */
+export class StreamRequest extends ResultsRequest {
+  readonly buffer = new PullBuffer<unknown>(STREAM_HIGH_WATER_ROWS)
+  private wire: Wire | undefined = undefined
+
+  constructor(sql: string, registry: Registry, options: ResultsOptions) {
+    super(sql, registry, options, (request) => (request as StreamRequest).finish())
+  }
+
+  override onMessage(wire: Wire, m: V2.BackendMessage): void {
+    this.wire = wire
+    super.onMessage(wire, m)
+  }
+
+  protected override onRow(row: unknown): void {
+    this.buffer.push(row, this.wire!)
+  }
+
+  private finish(): void {
+    this.buffer.end(failureOf(this))
+  }
+}
+
+/**
+ * COPY ... TO STDOUT: lines as they come, the last two held back until the end is known.
+ *
+ * @since 0.1.0
+ */
+export class CopyOutRequest extends V2Request {
+  readonly sql: string
+  readonly buffer = new PullBuffer<Uint8Array>(COPY_HIGH_WATER_LINES)
+  private held: Array<Uint8Array> = []
+  private serverError: ServerError | undefined = undefined
+  private started = false
+
+  constructor(sql: string) {
+    super()
+    this.sql = sql
+    this.statusEffect = "keep"
+  }
+
+  bytes(): Uint8Array {
+    return queryBytes(this.sql)
+  }
+
+  onMessage(wire: Wire, m: V2.BackendMessage): void {
+    switch (m._tag) {
+      case "CopyOutResponse":
+        this.started = true
+        return
+      case "CopyDataRows": {
+        for (const row of m.rows) {
+          const line = new Uint8Array(row.length + 1)
+          line.set(row)
+          line[row.length] = 10
+          this.held.push(line)
+          if (this.held.length > 2) this.buffer.push(this.held.shift()!, wire)
+        }
+        return
+      }
+      case "CompletedResponse":
+        for (const line of this.held) this.buffer.push(line, wire)
+        this.held = []
+        return
+      case "ErrorResponse":
+        this.held = []
+        this.serverError ??= ErrorText.toServerError(m.message)
+        return
+      case "CopyInResponse":
+        wire.write(encoder.encode("\\.\n"))
+        return
+      default:
+        return
+    }
+  }
+
+  complete(): void {
+    if (this.serverError !== undefined) return this.buffer.end(new PgError({ reason: this.serverError }))
+    if (!this.started) return this.buffer.end(copyMisuse("copyTo"))
+    this.buffer.end(undefined)
+  }
+
+  fail(error: PgError): void {
+    this.held = []
+    this.buffer.end(error)
+  }
+}
+
+/**
+ * COPY ... FROM STDIN: the Sink writes the data once CopyInResponse came.
+ *
+ * @since 0.1.0
+ */
+export class CopyInRequest extends V2Request {
+  readonly sql: string
+  private startWaiter: ((ok: PgError | undefined) => void) | undefined = undefined
+  private resultWaiter: ((result: PgError | CopyResult) => void) | undefined = undefined
+  started = false
+  private outcome: PgError | CopyResult | undefined = undefined
+  private serverError: ServerError | undefined = undefined
+  private tag: string | undefined = undefined
+
+  constructor(sql: string) {
+    super()
+    this.sql = sql
+    this.statusEffect = "keep"
+  }
+
+  bytes(): Uint8Array {
+    return queryBytes(this.sql)
+  }
+
+  onMessage(_wire: Wire, m: V2.BackendMessage): void {
+    switch (m._tag) {
+      case "CopyInResponse":
+        this.started = true
+        this.startWaiter?.(undefined)
+        this.startWaiter = undefined
+        return
+      case "CompletedResponse":
+        this.tag ??= m.tag
+        return
+      case "ErrorResponse":
+        this.serverError ??= ErrorText.toServerError(m.message)
+        return
+      default:
+        return
+    }
+  }
+
+  /** Waits for CopyInResponse: undefined, or why the copy did not start. */
+  awaitStart(): Effect.Effect<void, PgError> {
+    return Effect.callback<void, PgError>((resume) => {
+      if (this.started) return resume(Effect.void)
+      if (this.outcome !== undefined) return resume(Effect.fail(this.failure()))
+      this.startWaiter = (error) => resume(error === undefined ? Effect.void : Effect.fail(error))
+    })
+  }
+
+  awaitResult(): Effect.Effect<CopyResult, PgError> {
+    return Effect.callback<CopyResult, PgError>((resume) => {
+      const done = (o: PgError | CopyResult) => resume(o instanceof PgError ? Effect.fail(o) : Effect.succeed(o))
+      if (this.outcome !== undefined) return done(this.outcome)
+      this.resultWaiter = done
+    })
+  }
+
+  private failure(): PgError {
+    return this.outcome instanceof PgError ? this.outcome : copyMisuse("COPY FROM STDIN")
+  }
+
+  private settle(o: PgError | CopyResult): void {
+    this.outcome = o
+    if (this.startWaiter !== undefined) {
+      const w = this.startWaiter
+      this.startWaiter = undefined
+      w(o instanceof PgError ? o : copyMisuse("copyFrom"))
+    }
+    this.resultWaiter?.(o)
+    this.resultWaiter = undefined
+  }
+
+  complete(): void {
+    if (this.serverError !== undefined) return this.settle(new PgError({ reason: this.serverError }))
+    if (!this.started || this.tag === undefined) return this.settle(copyMisuse("copyFrom"))
+    const parsed = makeResult([], [], this.tag, undefined)
+    this.settle({ command: parsed.command, rowCount: parsed.rowCount })
+  }
+
+  fail(error: PgError): void {
+    this.settle(this.serverError !== undefined ? new PgError({ reason: this.serverError }) : error)
+  }
+}
+
+/**
+ * FunctionCall: binary arguments, a binary result (`V G`), or NULL (`V 0`).
+ *
+ * @since 0.1.0
+ */
+export class FunctionCallRequest extends V2Request {
+  readonly functionOid: number
+  readonly args: ReadonlyArray<Uint8Array>
+  readonly resume: (effect: Effect.Effect<FunctionCallResult, PgError>) => void
+  private result: Uint8Array | null = null
+  private serverError: ServerError | undefined = undefined
+  private notices: Array<Notice> = []
+
+  constructor(
+    functionOid: number,
+    args: ReadonlyArray<Uint8Array>,
+    resume: (effect: Effect.Effect<FunctionCallResult, PgError>) => void
+  ) {
+    super()
+    this.functionOid = functionOid
+    this.args = args
+    this.resume = resume
+    this.phase = "Function"
+    this.statusEffect = "keep"
+  }
+
+  bytes(): Uint8Array {
+    const encoded = V2.encodeFrontend({ _tag: "FunctionCall", functionOid: this.functionOid, arguments: this.args })
+    if (encoded._tag === "Failure") throw new PgError({ reason: encoded.failure })
+    return encoded.success
+  }
+
+  override onNotice(notice: Notice): void {
+    this.notices.push(notice)
+  }
+
+  onMessage(_wire: Wire, m: V2.BackendMessage): void {
+    if (m._tag === "FunctionResultResponse") this.result = m.result.slice()
+    else if (m._tag === "ErrorResponse") this.serverError ??= ErrorText.toServerError(m.message)
+  }
+
+  complete(): void {
+    this.resume(
+      this.serverError !== undefined
+        ? Effect.fail(new PgError({ reason: this.serverError }))
+        : Effect.succeed({ result: this.result, notices: this.notices })
+    )
+  }
+
+  fail(error: PgError): void {
+    this.resume(Effect.fail(error))
+  }
+}
+

@@ -1,0 +1,614 @@
+/**
+ * The `Session` interface over a protocol 2.0 connection: each operation
+ * builds its request (`Requests`), hands it to the wire (`Wire`) and waits
+ * for it; an interrupted caller runs the cancellation sequence.
+ *
+ * **Details**
+ *
+ * - `query` and `stream` without parameters send the SQL as it is; with
+ *   parameters, `PREPARE` + `EXECUTE` with escape-string literals through the
+ *   statement cache (`Statements`).
+ * - `stream` outside a transaction block is one Query read as the consumer
+ *   takes the rows (socket backpressure), stopped early by a CancelRequest and
+ *   a drain; inside one, a `NO SCROLL` cursor paged with FETCH and closed on
+ *   stop (a cancel would abort the transaction). `binary: true` declares a
+ *   BINARY cursor, whose rows decode through the binary codecs.
+ * - `transactionStatus` is tracked (`Status`); when the SQL run since makes it
+ *   unknown, it asks the server (`Status.PROBE_SQL`).
+ * - `parameterChanges` never emits: 2.0 has no ParameterStatus. Notification
+ *   payloads are always "" (2.0 carries none).
+ * - Cancellation: a request not written is withdrawn; one running gets, after
+ *   `CANCEL_GRACE`, a CancelRequest (the 4-byte key), and the session drains to
+ *   ReadyForQuery within `DRAIN_TIMEOUT` or is broken. COPY IN cannot be
+ *   cancelled in 2.0 without losing the connection: interrupting it closes the
+ *   session (the server rolls the copy back).
+ *
+ * @since 0.1.0
+ */
+import type * as Arr from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Net from "node:net"
+import * as Option from "effect/Option"
+import * as Pull from "effect/Pull"
+import type * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { Buffer } from "node:buffer"
+import {
+  CancelError,
+  CodecError,
+  ConfigError,
+  ConnectionError,
+  PgError,
+  TimeoutError
+} from "../../errors/PgError.ts"
+import type { Registry } from "../../types/Registry.ts"
+import type { Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "../Api.ts"
+import { sendCancel } from "../Cancel.ts"
+import { CANCEL_GRACE, DRAIN_TIMEOUT, DRAIN_TIMEOUT_MILLIS } from "../Interruption.ts"
+import { LenderKey } from "../Lender.ts"
+import type { QueryTracker } from "../Requests.ts"
+import type { BatchItem } from "../ResultSets.ts"
+import type { Notice, QueryResult, Row } from "../Result.ts"
+import { TRANSACTION_STREAM_PAGE_ROWS } from "../Streaming.ts"
+import * as Literal from "./Literal.ts"
+import {
+  CopyInRequest,
+  CopyOutRequest,
+  failureOf,
+  FunctionCallRequest,
+  outcome,
+  ResultsRequest,
+  type ResultsOptions,
+  StreamRequest
+} from "./Requests.ts"
+import * as Statements from "./Statements.ts"
+import * as Status from "./Status.ts"
+import type { V2Request, Wire } from "./Wire.ts"
+
+/** How long DEALLOCATE or CLOSE of the library's own objects may take when their scope closes. */
+export const RELEASE_TIMEOUT_MILLIS = 5_000
+
+/** PostgreSQL's NAMEDATALEN - 1. */
+const MAX_IDENTIFIER_BYTES = 63
+
+/**
+ * What the service is made of.
+ *
+ * @since 0.1.0
+ */
+export interface Parts {
+  readonly wire: Wire
+  readonly registry: Registry
+  readonly openSide: Effect.Effect<Net.Socket, PgError>
+  readonly encrypted: boolean
+  readonly parameters: ReadonlyMap<string, string>
+  readonly noticeHub: PubSub.PubSub<Notice>
+  readonly listeners: Map<string, Set<Queue.Queue<Notification, PgError | Cause.Done>>>
+  readonly statementCacheSize: number
+  readonly streamPageSize: number | undefined
+}
+
+const configError = (message: string, parameter?: string): PgError =>
+  new PgError({ reason: new ConfigError({ message, ...(parameter === undefined ? {} : { parameter }) }) })
+
+const rowDecoder = <A>(schema: Schema.Decoder<A>) => {
+  const decode = Schema.decodeUnknownEffect(schema)
+  return (row: unknown): Effect.Effect<A, PgError> =>
+    Effect.mapError(decode(row), (error) =>
+      new PgError({ reason: new CodecError({ message: `row does not match the schema: ${error.message}` }) })) as Effect.Effect<
+        A,
+        PgError
+      >
+}
+
+/**
+ * The service object.
+ *
+ * @since 0.1.0
+ */
+export const makeService = (parts: Parts): Session => {
+  const { wire, registry } = parts
+  const cache = new Statements.StatementCache(parts.statementCacheSize)
+  let cursors = 0
+
+  // -- waiting and the cancellation sequence ---------------------------------------------------------------------
+
+  const awaitDone = (request: V2Request, within: typeof DRAIN_TIMEOUT): Effect.Effect<boolean> =>
+    Effect.callback<void>((resume) => request.whenDone(() => resume(Effect.void))).pipe(
+      Effect.timeoutOption(within),
+      Effect.map(Option.isSome)
+    )
+
+  /** What an interrupted caller runs for `request`. */
+  const abandon = (request: V2Request, onDrop?: () => void): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      request.discard = true
+      onDrop?.()
+      if (request.done || wire.withdraw(request)) return Effect.void
+      if (request instanceof CopyInRequest && request.started) {
+        wire.breakWith(
+          new PgError({
+            reason: new ConnectionError({
+              message:
+                "COPY FROM STDIN was interrupted: protocol 2.0 can only abort it by closing the connection (the server rolled the copy back)",
+              requestSent: true
+            })
+          })
+        )
+        return Effect.void
+      }
+      wire.hold()
+      return Effect.gen(function*() {
+        if (yield* awaitDone(request, CANCEL_GRACE)) return
+        const key = wire.secretKey
+        if (key === undefined) {
+          wire.breakWith(
+            new PgError({ reason: new CancelError({ message: "the server sent no BackendKeyData: a query cannot be cancelled" }) })
+          )
+          return
+        }
+        const sent = yield* Effect.exit(sendCancel(parts.openSide, wire.processId, key))
+        if (Exit.isFailure(sent)) {
+          wire.breakWith(new PgError({ reason: new CancelError({ message: "the cancel request failed", cause: sent.cause }) }))
+          return
+        }
+        if (!(yield* awaitDone(request, DRAIN_TIMEOUT))) {
+          wire.breakWith(
+            new PgError({
+              reason: new TimeoutError({
+                message: `the session did not drain within ${DRAIN_TIMEOUT_MILLIS} ms after a cancel`,
+                operation: "drain",
+                timeoutMillis: DRAIN_TIMEOUT_MILLIS
+              })
+            })
+          )
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => wire.release())))
+    })
+
+  /** Runs a Query and waits for all of it. */
+  const run = (sql: string, options: ResultsOptions, effect: Status.Effect): Effect.Effect<ResultsRequest, PgError> =>
+    Effect.callback<ResultsRequest, PgError>((resume) => {
+      const request = new ResultsRequest(sql, registry, options, (r) => resume(Effect.succeed(r)))
+      request.statusEffect = effect
+      wire.submit(request)
+      if (request.done) return
+      return abandon(request)
+    })
+
+  const runResults = (sql: string, options: ResultsOptions, effect: Status.Effect) =>
+    Effect.flatMap(run(sql, options, effect), outcome)
+
+  /** DEALLOCATE, written and not awaited (its reply is read in order and dropped). */
+  const deallocate = (names: ReadonlyArray<string>): void => {
+    if (names.length === 0 || wire.isClosed) return
+    const request = new ResultsRequest(names.map((n) => `DEALLOCATE ${n}`).join(";\n"), registry, { rowMode: "array" }, () => {})
+    request.statusEffect = "keep"
+    wire.submit(request)
+  }
+
+  const plan = (sql: string, params: ReadonlyArray<unknown>) =>
+    Effect.try({ try: () => cache.plan(registry, sql, params), catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) }) })
+
+  /** The last visible result of a Query. */
+  const lastResult = (results: ReadonlyArray<QueryResult<unknown>>): QueryResult<unknown> =>
+    results[results.length - 1] ?? { rows: [], fields: [], command: "", rowCount: null, notices: [] }
+
+  const rawQuery = <R>(sql: string, params: ReadonlyArray<unknown>, options?: QueryOptions): Effect.Effect<QueryResult<R>, PgError> => {
+    const rowMode = options?.rowMode ?? "object"
+    if (params.length === 0) {
+      return Effect.map(runResults(sql, { rowMode }, "unknown"), (results) => lastResult(results) as QueryResult<R>)
+    }
+    return Effect.flatMap(plan(sql, params), (p) =>
+      Effect.flatMap(run(p.sql, { rowMode, hidden: p.hidden }, "keep"), (request) => {
+        deallocate(cache.settle(p, request.tags))
+        if (request.serverError !== undefined) {
+          return Effect.fail(Statements.explain(p, request.serverError, request.completedBeforeError))
+        }
+        const failure = failureOf(request)
+        if (failure !== undefined) return Effect.fail(failure)
+        return Effect.succeed(lastResult(request.results) as QueryResult<R>)
+      }))
+  }
+
+  const query: Session["query"] = (
+    sql: string,
+    params: ReadonlyArray<unknown> = [],
+    options?: QueryOptions & { readonly schema?: Schema.Decoder<unknown> }
+  ) => {
+    const schema = options?.schema
+    if (schema === undefined) return rawQuery(sql, params, options) as never
+    const decode = rowDecoder(schema)
+    return Effect.flatMap(rawQuery(sql, params, options), (result) =>
+      Effect.map(Effect.forEach(result.rows, decode), (rows) => ({ ...result, rows }))) as never
+  }
+
+  /** The transaction status, asking the server when the SQL run since makes it unknown (M21). */
+  const transactionStatus: Effect.Effect<"I" | "T" | "E"> = Effect.suspend(() => {
+    if (wire.status !== "unknown") return Effect.succeed(wire.status)
+    if (wire.isClosed) return Effect.succeed("I" as const)
+    return Effect.map(Effect.exit(run(Status.PROBE_SQL, { rowMode: "array" }, "probe")), (exit) => {
+      let status: "I" | "T" | "E" = "E"
+      if (Exit.isSuccess(exit)) {
+        const request = exit.value
+        if (request.serverError !== undefined) status = "E"
+        else if (request.brokenWith !== undefined) status = "I"
+        else status = (request.results[0]?.rows[0] as Array<unknown> | undefined)?.[0] === false ? "T" : "I"
+      }
+      if (!wire.isClosed && wire.status === "unknown") wire.status = status
+      return status
+    })
+  })
+
+  // -- streams -------------------------------------------------------------------------------------------------
+
+  const streamQuery = (sql: string, params: ReadonlyArray<unknown>, options: StreamOptions | undefined) =>
+    Stream.fromChannel(
+      Channel.fromTransform((_, scope) =>
+        Effect.gen(function*() {
+          const rowMode = options?.rowMode ?? "object"
+          const p = params.length === 0 ? undefined : yield* plan(sql, params)
+          const request = new StreamRequest(p?.sql ?? sql, registry, { rowMode, hidden: p?.hidden })
+          request.statusEffect = p === undefined ? "unknown" : "keep"
+          if (p !== undefined) request.whenDone(() => deallocate(cache.settle(p, request.tags)))
+          wire.submit(request)
+          yield* Scope.addFinalizer(scope, abandon(request, () => request.buffer.drop()))
+          return request.buffer.pull as Effect.Effect<Arr.NonEmptyReadonlyArray<unknown>, PgError | Cause.Done>
+        })
+      )
+    )
+
+  const streamCursor = (
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    options: StreamOptions | undefined,
+    pageSize: number
+  ): Stream.Stream<unknown, PgError> =>
+    Stream.unwrap(Effect.gen(function*() {
+      const rowMode = options?.rowMode ?? "object"
+      const body = params.length === 0
+        ? Literal.trimStatement(sql)
+        : yield* Effect.try({
+          try: () =>
+            Literal.substitute(
+              Literal.trimStatement(sql),
+              params.map((v, i) => Literal.parameterSql(registry, v, i + 1))
+            ),
+          catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+        })
+      const name = `pgwire_c${++cursors}`
+      const declare = `DECLARE ${name} ${options?.binary === true ? "BINARY " : ""}NO SCROLL CURSOR FOR ${body}`
+      yield* runResults(declare, { rowMode }, "keep")
+      const pages = Stream.paginate(false, (_: boolean) =>
+        Effect.map(runResults(`FETCH ${pageSize} FROM ${name}`, { rowMode }, "keep"), (results) => {
+          const rows = lastResult(results).rows
+          return [rows, rows.length < pageSize ? Option.none() : Option.some(false)] as const
+        }))
+      return Stream.ensuring(
+        pages,
+        Effect.suspend(() =>
+          wire.isClosed || wire.status === "E"
+            ? Effect.void
+            : runResults(`CLOSE ${name}`, { rowMode }, "keep").pipe(
+              Effect.timeoutOption(RELEASE_TIMEOUT_MILLIS),
+              Effect.ignore
+            )
+        )
+      )
+    }))
+
+  const streamRows = (
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    options: StreamOptions | undefined
+  ): Stream.Stream<unknown, PgError> =>
+    Stream.unwrap(Effect.gen(function*() {
+      const pageSize = options?.pageSize ?? parts.streamPageSize ?? TRANSACTION_STREAM_PAGE_ROWS
+      if (!Number.isInteger(pageSize) || pageSize < 0) return yield* configError(`invalid page size ${pageSize}`, "pageSize")
+      const status = yield* transactionStatus
+      if (status === "I") {
+        if (options?.binary === true) {
+          return yield* configError("a binary cursor needs a transaction block (protocol 2.0)", "binary")
+        }
+        return streamQuery(sql, params, options)
+      }
+      return streamCursor(sql, params, options, pageSize === 0 ? TRANSACTION_STREAM_PAGE_ROWS : pageSize)
+    }))
+
+  const stream: Session["stream"] = (
+    sql: string,
+    params: ReadonlyArray<unknown> = [],
+    options?: StreamOptions & { readonly schema?: Schema.Decoder<unknown> }
+  ) => {
+    const schema = options?.schema
+    const rows = streamRows(sql, params, options)
+    return (schema === undefined ? rows : Stream.mapEffect(rows, rowDecoder(schema))) as never
+  }
+
+  const simple = (sql: string, options?: QueryOptions) =>
+    runResults(sql, { rowMode: options?.rowMode ?? "object" }, Status.classify(sql)) as Effect.Effect<
+      ReadonlyArray<QueryResult<Row>>,
+      PgError
+    >
+
+  /** One multi-statement Query (one implicit transaction); statements with parameters as PREPARE, EXECUTE, DEALLOCATE. */
+  const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
+    Effect.gen(function*() {
+      if (items.length === 0) return [] as ReadonlyArray<QueryResult<Row>>
+      const parts: Array<string> = []
+      const hidden = new Set<number>()
+      const prepared: Array<{ readonly name: string; readonly at: number }> = []
+      for (const item of items) {
+        const params = item.params ?? []
+        if (params.length === 0) {
+          parts.push(Literal.trimStatement(item.sql))
+          continue
+        }
+        const literals = yield* Effect.try({
+          try: () => params.map((v, i) => Literal.parameterSql(registry, v, i + 1)),
+          catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+        })
+        const name = cache.nextName("pgwire_b")
+        prepared.push({ name, at: parts.length })
+        hidden.add(parts.length)
+        parts.push(Literal.prepareSql(name, item.sql, Literal.declaredTypes(registry, params)))
+        parts.push(Literal.executeSql(name, literals))
+        hidden.add(parts.length)
+        parts.push(`DEALLOCATE ${name}`)
+      }
+      const request = yield* run(parts.join(";\n"), { rowMode: options?.rowMode ?? "object", hidden: (i) => hidden.has(i) }, "unknown")
+      // What was prepared and not deallocated (the string stopped at an error) is deallocated now.
+      deallocate(prepared.filter((p) => request.tags[p.at] === "PREPARE" && request.tags[p.at + 2] !== "DEALLOCATE").map((p) => p.name))
+      return (yield* outcome(request)) as ReadonlyArray<QueryResult<Row>>
+    })
+
+  const functionCall: Session["functionCall"] = (functionOid, args, options) =>
+    Effect.suspend(() => {
+      if (options?.resultFormat === 0 || options?.argumentFormats?.includes(0) === true) {
+        return Effect.fail(configError("protocol 2.0 function calls take and return binary values only", "resultFormat"))
+      }
+      const nulls = args.findIndex((a) => a === null)
+      if (nulls >= 0) {
+        return Effect.fail(
+          new PgError({
+            reason: new CodecError({ message: `argument ${nulls + 1} is NULL: protocol 2.0 function calls cannot carry NULL`, parameter: nulls + 1 })
+          })
+        )
+      }
+      return Effect.callback((resume) => {
+        const request = new FunctionCallRequest(functionOid, args as ReadonlyArray<Uint8Array>, resume)
+        wire.submit(request)
+        if (request.done) return
+        return abandon(request)
+      })
+    })
+
+  const prepare = Effect.fn("PgSession.prepare")(function*(sql: string, types: ReadonlyArray<number> = []) {
+    const names: Array<string> = []
+    for (const oid of types) {
+      const name = oid === 0 ? "unknown" : registry.get(oid)?.name
+      if (name === undefined) return yield* configError(`type ${oid} is not in the registry: protocol 2.0 names parameter types in PREPARE`, "types")
+      names.push(oid === 0 ? name : `pg_catalog.${Literal.quoteIdentifier(name)}`)
+    }
+    const name = cache.nextName("pgwire_p")
+    yield* Effect.acquireRelease(
+      runResults(Literal.prepareSql(name, sql, names.length === 0 ? undefined : names), { rowMode: "array" }, "keep"),
+      () =>
+        Effect.suspend(() => {
+          if (wire.isClosed) return Effect.void
+          return runResults(`DEALLOCATE ${name}`, { rowMode: "array" }, "keep").pipe(
+            Effect.timeoutOption(RELEASE_TIMEOUT_MILLIS),
+            Effect.ignore
+          )
+        })
+    )
+    const described = yield* runResults(
+      `SELECT parameter_types::oid[] FROM pg_catalog.pg_prepared_statements WHERE name = ${Literal.literal(name)}`,
+      { rowMode: "array" },
+      "keep"
+    )
+    const parameterTypes = ((described[0]?.rows[0] as Array<unknown> | undefined)?.[0] as ReadonlyArray<number> | undefined) ?? []
+    const execute = <R = Row>(params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
+      Effect.flatMap(
+        Effect.try({
+          try: () => Literal.executeSql(name, params.map((v, i) => Literal.parameterSql(registry, v, i + 1))),
+          catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+        }),
+        (text) => Effect.map(runResults(text, { rowMode: options?.rowMode ?? "object" }, "keep"), (r) => lastResult(r) as QueryResult<R>)
+      )
+    const prepared: PreparedStatement = {
+      name,
+      sql,
+      parameterTypes,
+      fields: [],
+      execute,
+      stream: <R = Row>(params: ReadonlyArray<unknown> = [], options?: StreamOptions) =>
+        stream<R>(sql, params, options)
+    }
+    return prepared
+  })
+
+  const copyFrom = (sql: string): Sink.Sink<{ readonly command: string; readonly rowCount: number | null }, Uint8Array, never, PgError> =>
+    Sink.fromTransform<Uint8Array, { readonly command: string; readonly rowCount: number | null }, PgError, never>((upstream, scope) =>
+      Effect.gen(function*() {
+        const request = new CopyInRequest(sql)
+        const check = new Literal.CopyDataCheck(Literal.isCsvCopy(sql))
+        let ended = false
+        wire.submit(request)
+        yield* Scope.addFinalizerExit(scope, (exit) =>
+          Effect.suspend(() => {
+            if (request.done || (Exit.isSuccess(exit) && ended)) return Effect.void
+            // The upstream failed or the consumer was interrupted: 2.0 has no CopyFail, closing the
+            // connection is the only abort (the server rolls the copy back).
+            if (request.started) {
+              wire.breakWith(
+                new PgError({
+                  reason: new ConnectionError({
+                    message:
+                      "COPY FROM STDIN was aborted by the client: protocol 2.0 has no CopyFail, so the connection was closed and the server rolled the copy back",
+                    requestSent: true
+                  })
+                })
+              )
+              return Effect.void
+            }
+            return abandon(request)
+          }))
+        yield* request.awaitStart()
+        const refuse = (why: string) =>
+          Effect.suspend(() => {
+            const error = new PgError({ reason: new CodecError({ message: why }) })
+            wire.breakWith(error)
+            return Effect.fail(error)
+          })
+        while (true) {
+          const chunk = yield* upstream.pipe(Pull.catchDone(() => Effect.succeed(undefined)))
+          if (chunk === undefined) break
+          for (const piece of chunk) {
+            if (request.done) break
+            const why = check.check(piece)
+            if (why !== undefined) return yield* refuse(why)
+            yield* writeWithBackpressure(wire, piece)
+          }
+          if (request.done) break
+        }
+        const why = check.finish()
+        if (why !== undefined) return yield* refuse(why)
+        wire.write(Buffer.from(check.offset > 0 && check.lastByte !== 10 ? "\n\\.\n" : "\\.\n", "latin1"))
+        ended = true
+        const result = yield* request.awaitResult()
+        return [result] as const
+      })
+    )
+
+  const copyTo = (sql: string): Stream.Stream<Uint8Array, PgError> =>
+    Stream.fromChannel(
+      Channel.fromTransform((_, scope) =>
+        Effect.suspend(() => {
+          const request = new CopyOutRequest(sql)
+          wire.submit(request)
+          return Effect.as(Scope.addFinalizer(scope, abandon(request, () => request.buffer.drop())), request.buffer.pull)
+        })
+      )
+    )
+
+  const checkChannel = (channel: string): Effect.Effect<void, PgError> => {
+    const bytes = Buffer.byteLength(channel, "utf8")
+    return bytes <= MAX_IDENTIFIER_BYTES ? Effect.void : Effect.fail(
+      new PgError({
+        reason: new CodecError({ message: `channel name of ${bytes} bytes: PostgreSQL keeps at most ${MAX_IDENTIFIER_BYTES}` })
+      })
+    )
+  }
+
+  const listen = Effect.fn("PgSession.listen")(function*(channel: string) {
+    yield* checkChannel(channel)
+    let subscribers = parts.listeners.get(channel)
+    if (subscribers === undefined) {
+      yield* runResults(`LISTEN ${Literal.quoteIdentifier(channel)}`, { rowMode: "array" }, "keep")
+      subscribers = parts.listeners.get(channel) ?? new Set()
+      parts.listeners.set(channel, subscribers)
+    }
+    const current = subscribers
+    const queue = yield* Effect.acquireRelease(
+      Queue.unbounded<Notification, PgError | Cause.Done>().pipe(
+        Effect.tap((q) => Effect.sync(() => current.add(q)))
+      ),
+      (q) =>
+        Effect.gen(function*() {
+          current.delete(q)
+          yield* Queue.shutdown(q)
+          if (current.size === 0 && parts.listeners.get(channel) === current) {
+            parts.listeners.delete(channel)
+            if (!wire.isClosed) {
+              const request = new ResultsRequest(`UNLISTEN ${Literal.quoteIdentifier(channel)}`, registry, { rowMode: "array" }, () => {})
+              request.statusEffect = "keep"
+              wire.submit(request)
+            }
+          }
+        })
+    )
+    return Stream.fromQueue(queue)
+  })
+
+  const notify = (channel: string, payload = "") =>
+    checkChannel(channel).pipe(
+      Effect.andThen(runResults(`SELECT pg_catalog.pg_notify(${Literal.literal(channel)}, ${Literal.literal(payload)})`, { rowMode: "array" }, "keep")),
+      Effect.asVoid
+    )
+
+  const cancel = Effect.suspend(() =>
+    wire.isClosed || wire.secretKey === undefined ? Effect.void : sendCancel(parts.openSide, wire.processId, wire.secretKey)
+  )
+
+  const queryTracked = <R>(
+    sql: string,
+    params: ReadonlyArray<unknown> | undefined,
+    options: QueryOptions | undefined,
+    tracker: QueryTracker
+  ) =>
+    Effect.suspend(() => {
+      tracker.start()
+      return rawQuery<R>(sql, params ?? [], options).pipe(Effect.ensuring(Effect.sync(() => tracker.finish())))
+    })
+
+  wire.onClose(() => {
+    cache.clear()
+    for (const subscribers of parts.listeners.values()) {
+      for (const q of subscribers) Queue.failCauseUnsafe(q, Cause.fail(wire.closedWith!))
+    }
+  })
+
+  return {
+    processId: wire.processId,
+    protocolVersion: { major: 2, minor: 0 },
+    unsupportedProtocolOptions: [],
+    encrypted: parts.encrypted,
+    parameters: Effect.sync(() => new Map(parts.parameters) as ReadonlyMap<string, string>),
+    parameterChanges: Stream.never,
+    transactionStatus,
+    notices: Stream.fromPubSub(parts.noticeHub),
+    query,
+    stream,
+    simple,
+    batch,
+    prepare,
+    copyFrom,
+    copyTo,
+    listen,
+    notify,
+    functionCall,
+    cancel,
+    isClosed: Effect.sync(() => wire.isClosed),
+    [LenderKey]: {
+      settled: Effect.callback<void>((resume) => wire.whenIdle(() => resume(Effect.void))),
+      isSettled: () => wire.idle || wire.isClosed,
+      isOpen: () => !wire.isClosed,
+      onClose: (f) => wire.onClose(f),
+      break: (error) => wire.breakWith(error),
+      queryTracked
+    },
+    registry
+  }
+}
+
+/** Writes COPY data, waiting for the socket to drain when its buffer is full. */
+const writeWithBackpressure = (wire: Wire, bytes: Uint8Array): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (wire.isClosed) return resume(Effect.void)
+    if (wire.socket.write(bytes)) return resume(Effect.void)
+    const done = () => {
+      wire.socket.off("drain", done)
+      wire.socket.off("close", done)
+      resume(Effect.void)
+    }
+    wire.socket.on("drain", done)
+    wire.socket.on("close", done)
+  })

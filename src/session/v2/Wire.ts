@@ -1,0 +1,311 @@
+/**
+ * The protocol 2.0 session's imperative core: one socket, the stream decoder
+ * of 2.0 server messages (they carry no length, so reading is parsing:
+ * `V2.BackendDecoder`), the queue of requests, and the one break path.
+ *
+ * **Details**
+ *
+ * - One request is on the wire at a time: the next is written when the one
+ *   before has its ReadyForQuery. A CancelRequest can then only reach the
+ *   request it was sent for (and while a cancel is under way the wire is held:
+ *   nothing new is written until the cancel connection has closed and the
+ *   request has drained).
+ * - Each message goes through `State.step` against the head request's phase;
+ *   NoticeResponse and NotificationResponse are taken first, wherever they come.
+ * - The session is broken when its socket closes or the bytes cannot be
+ *   trusted (malformed, out of place), never because a message said FATAL
+ *   (its text is localized): an unsolicited error is kept and becomes the
+ *   reason when the server then closes the connection.
+ *
+ * @since 0.1.0
+ */
+import type * as Net from "node:net"
+import { ConnectionError, PgError, ProtocolDesync, ProtocolError, type ServerError } from "../../errors/PgError.ts"
+import * as V2 from "../../protocol/V2.ts"
+import type { Notification } from "../Api.ts"
+import type { Notice } from "../Result.ts"
+import * as ErrorText from "./ErrorText.ts"
+import { type Phase, step } from "./State.ts"
+import * as Status from "./Status.ts"
+
+/**
+ * A request: the bytes it writes, its phase, and what it does with its replies.
+ *
+ * @since 0.1.0
+ */
+export abstract class V2Request {
+  phase: Phase = "Results"
+  /** Answered (ReadyForQuery came) or failed with the session. */
+  done = false
+  /** Written to the socket. */
+  written = false
+  /** The caller went away: replies are read and dropped. */
+  discard = false
+  /** An ErrorResponse came for it. */
+  failedOnServer = false
+  /** What it does to the transaction status. */
+  statusEffect: Status.Effect = "unknown"
+  private doneWaiters: Array<() => void> = []
+
+  /** What goes on the wire. */
+  abstract bytes(): Uint8Array
+  /** A reply, already judged in place by `State.step` (skipped while `discard`, but for COPY IN). */
+  abstract onMessage(wire: Wire, message: V2.BackendMessage): void
+  /** ReadyForQuery came. */
+  abstract complete(wire: Wire): void
+  /** The session broke before the request was answered. */
+  abstract fail(error: PgError): void
+  /** A notice while the request ran. */
+  onNotice(_notice: Notice): void {}
+
+  /** Calls `f` once the request is answered or failed (at once if it is). */
+  whenDone(f: () => void): void {
+    if (this.done) f()
+    else this.doneWaiters.push(f)
+  }
+
+  markDone(): void {
+    if (this.done) return
+    this.done = true
+    const waiters = this.doneWaiters
+    this.doneWaiters = []
+    for (const f of waiters) f()
+  }
+}
+
+/**
+ * What the wire needs to know from its owner.
+ *
+ * @since 0.1.0
+ */
+export interface WireOptions {
+  readonly maxMessageSize?: number | undefined
+  readonly onNotice: (notice: Notice) => void
+  readonly onNotification: (notification: Notification) => void
+}
+
+const encoder = new TextEncoder()
+
+/**
+ * The socket, the decoder, the queue of requests.
+ *
+ * @since 0.1.0
+ */
+export class Wire {
+  readonly socket: Net.Socket
+  private readonly decoder: V2.BackendDecoder
+  private readonly options: WireOptions
+  private readonly queue: Array<V2Request> = []
+  /** The request whose replies are being read. */
+  head: V2Request | undefined = undefined
+  /** While positive, nothing new is written (a cancel is under way). */
+  private holds = 0
+  closedWith: PgError | undefined = undefined
+  processId = 0
+  /** The 4-byte key of BackendKeyData, or undefined when the server sent none (no cancel then). */
+  secretKey: Uint8Array | undefined = undefined
+  status: Status.Status = "I"
+  /** An error that came with no request waiting (a FATAL before the server closes). */
+  private unsolicited: ServerError | undefined = undefined
+  private readonly closeCallbacks: Array<() => void> = []
+  private readonly idleWaiters: Array<() => void> = []
+
+  constructor(socket: Net.Socket, options: WireOptions) {
+    this.socket = socket
+    this.options = options
+    this.decoder = new V2.BackendDecoder({ maxMessageSize: options.maxMessageSize })
+    socket.on("data", (chunk: Uint8Array) => this.receive(chunk))
+    socket.on("error", (cause: Error) =>
+      this.breakWith(
+        new PgError({ reason: new ConnectionError({ message: `connection failed: ${cause.message}`, requestSent: true, cause }) })
+      ))
+    socket.on("close", () => this.closedByPeer())
+  }
+
+  get isClosed(): boolean {
+    return this.closedWith !== undefined
+  }
+
+  /** Nothing written and unanswered, nothing queued, no cancel under way. */
+  get idle(): boolean {
+    return this.head === undefined && this.queue.length === 0 && this.holds === 0
+  }
+
+  /** Queues a request; it is written when the ones before it are answered. */
+  submit(request: V2Request): void {
+    if (this.closedWith !== undefined) {
+      request.markDone()
+      request.fail(this.closedWith)
+      return
+    }
+    this.queue.push(request)
+    this.pump()
+  }
+
+  /** Takes back a request not yet written; false when it already is. */
+  withdraw(request: V2Request): boolean {
+    const at = this.queue.indexOf(request)
+    if (at < 0) return false
+    this.queue.splice(at, 1)
+    request.markDone()
+    this.notifyIdle()
+    return true
+  }
+
+  hold(): void {
+    this.holds++
+  }
+
+  release(): void {
+    this.holds--
+    this.pump()
+    this.notifyIdle()
+  }
+
+  /** Calls `f` once the wire is idle or closed. */
+  whenIdle(f: () => void): void {
+    if (this.idle || this.isClosed) f()
+    else this.idleWaiters.push(f)
+  }
+
+  onClose(f: () => void): void {
+    if (this.isClosed) f()
+    else this.closeCallbacks.push(f)
+  }
+
+  /** Writes raw bytes (COPY data, a password packet). */
+  write(bytes: Uint8Array): void {
+    if (this.closedWith === undefined) this.socket.write(bytes)
+  }
+
+  /** Writes one client message. */
+  send(message: V2.FrontendMessage): void {
+    const bytes = V2.encodeFrontend(message)
+    if (bytes._tag === "Failure") {
+      this.breakWith(new PgError({ reason: bytes.failure }))
+      return
+    }
+    this.write(bytes.success)
+  }
+
+  /** Socket backpressure: stop reading (a stream's consumer is behind). */
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  private pump(): void {
+    while (this.head === undefined && this.holds === 0 && this.queue.length > 0 && this.closedWith === undefined) {
+      const next = this.queue.shift()!
+      this.head = next
+      next.written = true
+      let bytes: Uint8Array
+      try {
+        bytes = next.bytes()
+      } catch (e) {
+        this.head = undefined
+        next.markDone()
+        next.fail(e instanceof PgError ? e : new PgError({ reason: new ProtocolError({ message: String(e) }) }))
+        continue
+      }
+      if (bytes.length > 0) this.socket.write(bytes)
+    }
+  }
+
+  private notifyIdle(): void {
+    if (!(this.idle || this.isClosed)) return
+    const waiters = this.idleWaiters.splice(0)
+    for (const f of waiters) f()
+  }
+
+  private receive(chunk: Uint8Array): void {
+    if (this.closedWith !== undefined) return
+    try {
+      this.decoder.pushUnsafe(chunk, this.onMessage)
+    } catch (e) {
+      if (this.closedWith !== undefined) return
+      this.breakWith(
+        e instanceof PgError
+          ? e
+          : new PgError({ reason: e instanceof ProtocolError ? e : new ProtocolError({ message: String(e) }) })
+      )
+    }
+  }
+
+  private readonly onMessage = (message: V2.BackendMessage): void => {
+    if (this.closedWith !== undefined) return
+    switch (message._tag) {
+      case "NoticeResponse": {
+        const notice = ErrorText.toNotice(message.message)
+        this.head?.onNotice(notice)
+        this.options.onNotice(notice)
+        return
+      }
+      case "NotificationResponse":
+        this.options.onNotification({ processId: message.processId, channel: message.conditionName, payload: "" })
+        return
+    }
+    const head = this.head
+    if (head === undefined) {
+      if (message._tag === "ErrorResponse") {
+        // Unsolicited: a FATAL the server sends before it closes (pg_terminate_backend, shutdown).
+        this.unsolicited = ErrorText.toServerError(message.message)
+        return
+      }
+      return this.desync(`${message._tag} arrived with no request waiting`, "Idle", message._tag)
+    }
+    const next = step(head.phase, message)
+    if (typeof next === "object") return this.desync(next.desync, head.phase, message._tag)
+    head.phase = next
+    if (message._tag === "ErrorResponse") head.failedOnServer = true
+    if (!head.discard || head.phase === "CopyIn") head.onMessage(this, message)
+    if (next === "Done") {
+      this.head = undefined
+      this.status = Status.after(this.status, head.statusEffect, head.failedOnServer)
+      head.markDone()
+      if (!head.discard) head.complete(this)
+      this.pump()
+      this.notifyIdle()
+    }
+  }
+
+  private desync(message: string, state: string, messageName: string): void {
+    this.breakWith(new PgError({ reason: new ProtocolDesync({ message, messageName, state }) }))
+  }
+
+  private closedByPeer(): void {
+    if (this.closedWith !== undefined) return
+    const finished = this.decoder.finish()
+    const reason = this.unsolicited ??
+      (finished._tag === "Failure"
+        ? finished.failure
+        : new ConnectionError({ message: "the server closed the connection", requestSent: this.head !== undefined }))
+    this.breakWith(new PgError({ reason }))
+  }
+
+  /** The one break path: the socket is destroyed, and every request waiting fails with `error`. */
+  breakWith(error: PgError, destroy = true): void {
+    if (this.closedWith !== undefined) return
+    this.closedWith = error
+    if (destroy) this.socket.destroy()
+    const waiting = this.head === undefined ? this.queue.splice(0) : [this.head, ...this.queue.splice(0)]
+    this.head = undefined
+    for (const request of waiting) {
+      request.markDone()
+      if (!request.discard) request.fail(error)
+    }
+    for (const f of this.closeCallbacks.splice(0)) f()
+    this.notifyIdle()
+  }
+
+  /** Terminate, then close: the server rolls back what is open. */
+  terminate(): void {
+    if (this.closedWith !== undefined) return
+    this.socket.write(encoder.encode("X"))
+    this.socket.end()
+    this.breakWith(new PgError({ reason: new ConnectionError({ message: "the session is closed", requestSent: false }) }), false)
+  }
+}
