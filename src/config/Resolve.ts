@@ -305,10 +305,13 @@ const buildConfig = (values: ConnString.Params, platform: Platform.Platform): Pg
   const loadBalanceHosts = oneOf("load_balance_hosts", get("load_balance_hosts") ?? "disable", LoadBalanceHosts.literals)
 
   const minText = get("min_protocol_version")
-  const minProtocolVersion = minText === undefined ? "3.0" : protocolVersion("min_protocol_version", minText)
   const maxText = get("max_protocol_version")
   // Default: the latest (libpq 18 defaults to 3.0; see the module header).
   const maxProtocolVersion = maxText === undefined ? "3.2" : protocolVersion("max_protocol_version", maxText)
+  // Default 3.0, or 2.0 when that is the maximum asked for.
+  const minProtocolVersion = minText === undefined
+    ? (maxProtocolVersion === "2.0" ? "2.0" : "3.0")
+    : protocolVersion("min_protocol_version", minText)
   if (minProtocolVersion > maxProtocolVersion) {
     fail(`"min_protocol_version" is greater than "max_protocol_version"`, "min_protocol_version")
   }
