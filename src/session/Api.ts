@@ -153,7 +153,35 @@ export interface SessionOptions {
   readonly scramMaxIterations?: number | undefined
   /** Receives a PQtrace-style line for every protocol message sent and received (passwords masked). */
   readonly trace?: ((line: string) => void) | undefined
+  /**
+   * Every `query`, `simple`, `batch`, `functionCall`, `prepare` and prepared `execute` that takes longer than this
+   * fails with a `TimeoutError` (operation "query") and is cancelled as an interrupted request is, in milliseconds
+   * (0: none). A pool's sessions take the pool's. Default 0 (`DEFAULT_QUERY_TIMEOUT_MILLIS`): only the caller's
+   * own timeout and the liveness check end a wait.
+   */
+  readonly queryTimeout?: number | undefined
+  /**
+   * Silence while a request waits, in milliseconds, before the session checks that the server still answers a side
+   * connection; no answer within `livenessProbeTimeout` breaks the session, and so does a frame stopped in the
+   * middle that long (see `Liveness`). 0: off. Default 15000 (`LIVENESS_CHECK_AFTER_MILLIS`).
+   */
+  readonly livenessCheckAfter?: number | undefined
+  /** How long a liveness check may take, in milliseconds. Default 5000 (`LIVENESS_PROBE_TIMEOUT_MILLIS`). */
+  readonly livenessProbeTimeout?: number | undefined
+  /**
+   * How often a listening session with nothing in flight checks its connection (a Sync, answered within
+   * `livenessProbeTimeout`, else the session breaks and its notification streams fail), in milliseconds. 0: off.
+   * Default 30000 (`LISTEN_CHECK_INTERVAL_MILLIS`).
+   */
+  readonly listenCheckInterval?: number | undefined
 }
+
+/**
+ * The default of `queryTimeout`: none.
+ *
+ * @since 0.1.0
+ */
+export const DEFAULT_QUERY_TIMEOUT_MILLIS = 0
 
 /**
  * Per-query options.

@@ -122,6 +122,9 @@ export class Connection {
    * running: it was behind others when it was abandoned, so it could not be cancelled then (see `Interruption`).
    */
   onDiscardedHead: ((request: Request) => void) | undefined = undefined
+  /** When bytes last arrived from the server, and when bytes last went out (`Date.now()`; see `Liveness`). */
+  lastReceivedAt = 0
+  lastSentAt = 0
 
   /** Transaction status from the last ReadyForQuery. */
   transactionStatus: Backend.TransactionStatus = "I"
@@ -181,6 +184,7 @@ export class Connection {
     this.keepingViews ? this.receive(bytes.slice(0, length), false) : this.receive(view(bytes, 0, length), true)
 
   private receive(chunk: Uint8Array, lent: boolean): void {
+    this.lastReceivedAt = Date.now()
     try {
       this.lending = lent
       let consumed = this.framer.push(chunk, this.onFrame)
@@ -293,10 +297,22 @@ export class Connection {
     }
   }
 
+  /** Whether reading is paused for a slow consumer (the server's silence is then ours). */
+  get readingPaused(): boolean {
+    return this.paused
+  }
+
+  /** Whether part of a frame is buffered and the rest has not arrived yet. */
+  get midFrame(): boolean {
+    return this.framer.hasPartial()
+  }
+
   resumeReading(owner: object): void {
     this.pauseReasons.delete(owner)
     if (this.paused && this.pauseReasons.size === 0 && this.socket !== undefined) {
       this.paused = false
+      // The silence while paused was ours: it does not count towards the liveness check.
+      this.lastReceivedAt = Date.now()
       this.socket.resume()
     }
   }
@@ -423,6 +439,7 @@ export class Connection {
     socket.cork()
     this.flush()
     this.tracer?.sent(payload)
+    this.lastSentAt = Date.now()
     socket.write(payload)
     socket.uncork()
   }
@@ -466,6 +483,7 @@ export class Connection {
     const socket = this.socket
     if (socket !== undefined && this.closedWith === null && !socket.destroyed) {
       this.tracer?.sent(bytes)
+      this.lastSentAt = Date.now()
       socket.write(bytes)
     }
   }

@@ -28,6 +28,7 @@ import type { Notification, SessionOptions } from "./Api.ts"
 import { Connection, type Request } from "./Connection.ts"
 import type { Encryption } from "./Establish.ts"
 import { Interruption } from "./Interruption.ts"
+import { Liveness, LISTEN_CHECK_INTERVAL_MILLIS, LIVENESS_CHECK_AFTER_MILLIS, LIVENESS_PROBE_TIMEOUT_MILLIS } from "./Liveness.ts"
 import { declaredTypes, NO_PARAMS } from "./Frames.ts"
 import { CloseRequest, PrepareRequest, type QueryOwner, type QueryRequest } from "./Requests.ts"
 import { BatchRequest, BatchStatement, type ResultSetsOwner, type ResultSetsRequest } from "./ResultSets.ts"
@@ -70,6 +71,7 @@ export class Engine {
   readonly conn: Connection
   readonly types: TypeLookup
   readonly interruption: Interruption
+  readonly liveness: Liveness
   readonly cache: StatementCache | undefined
   readonly options: SessionOptions
   readonly openSide: Effect.Effect<Net.Socket, PgError>
@@ -121,6 +123,7 @@ export class Engine {
             }
           }
           this.listeners.clear()
+          this.liveness.stop()
           this.interruption.notifySettled()
           const closeListeners = this.closeListeners
           this.closeListeners = []
@@ -132,6 +135,11 @@ export class Engine {
     )
     this.types = new TypeLookup(this.conn, options.registry ?? defaultRegistry)
     this.interruption = new Interruption(this.conn, openSide)
+    this.liveness = new Liveness(this.conn, openSide, {
+      checkAfter: options.livenessCheckAfter ?? LIVENESS_CHECK_AFTER_MILLIS,
+      probeTimeout: options.livenessProbeTimeout ?? LIVENESS_PROBE_TIMEOUT_MILLIS,
+      listenInterval: options.listenCheckInterval ?? LISTEN_CHECK_INTERVAL_MILLIS
+    }, () => this.listeners.size > 0)
   }
 
   /** Calls `f` once when the connection closes or breaks (at once if it already has). */

@@ -17,7 +17,7 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { Buffer } from "node:buffer"
-import { CodecError, ConfigError, PgError } from "../errors/PgError.ts"
+import { CodecError, ConfigError, PgError, TimeoutError } from "../errors/PgError.ts"
 import type { Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "./Api.ts"
 import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
@@ -97,6 +97,24 @@ const checkChannel = (channel: string): Effect.Effect<void, PgError> => {
  */
 export const makeService = (engine: Engine): Session => {
   const conn = engine.conn
+  const queryTimeout = engine.options.queryTimeout ?? 0
+  /** The session's `queryTimeout` around one request (its interruption cancels the request as a caller's would). */
+  const bounded = <A>(effect: Effect.Effect<A, PgError>): Effect.Effect<A, PgError> =>
+    queryTimeout > 0
+      ? Effect.timeoutOrElse(effect, {
+        duration: queryTimeout,
+        orElse: () =>
+          Effect.fail(
+            new PgError({
+              reason: new TimeoutError({
+                message: `the query did not complete within the session's queryTimeout of ${queryTimeout} ms`,
+                operation: "query",
+                timeoutMillis: queryTimeout
+              })
+            })
+          )
+      })
+      : effect
 
   const rawQuery = <R = Row>(
     sql: string,
@@ -104,7 +122,7 @@ export const makeService = (engine: Engine): Session => {
     options?: QueryOptions,
     tracker?: QueryTracker
   ) =>
-    Effect.callback<QueryResult<R>, PgError>((resume) => {
+    bounded(Effect.callback<QueryResult<R>, PgError>((resume) => {
       const request = new QueryRequest(
         engine.queryOwner,
         sql,
@@ -120,7 +138,7 @@ export const makeService = (engine: Engine): Session => {
       engine.startQuery(request, false, options?.prepare === false)
       if (request.done) return
       return engine.interruption.waitOn(request)
-    })
+    }))
 
   const streamRows = <R>(
     sql: string,
@@ -177,24 +195,24 @@ export const makeService = (engine: Engine): Session => {
   }
 
   const simple = (sql: string, options?: QueryOptions) =>
-    Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
+    bounded(Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
       const request = new SimpleRequest(sql, engine.registry, options?.rowMode ?? "object", resume as never, engine.resultSetsOwner)
       conn.submit(request)
       if (request.done) return
       return engine.interruption.abandon(request)
-    })
+    }))
 
   const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
-    Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
+    bounded(Effect.callback<ReadonlyArray<QueryResult<Row>>, PgError>((resume) => {
       if (items.length === 0) return resume(Effect.succeed([]))
       const request = new BatchRequest(items, engine.registry, options?.rowMode ?? "object", resume as never, engine.resultSetsOwner)
       engine.startBatch(request, false, options?.prepare === false)
       if (request.done) return
       return engine.interruption.abandon(request)
-    })
+    }))
 
   const functionCall: Session["functionCall"] = (functionOid, args, options) =>
-    Effect.callback((resume) => {
+    bounded(Effect.callback((resume) => {
       const request = new FunctionCallRequest(
         functionOid,
         args,
@@ -205,20 +223,20 @@ export const makeService = (engine: Engine): Session => {
       conn.submit(request)
       if (request.done) return
       return engine.interruption.abandon(request)
-    })
+    }))
 
   const prepare = Effect.fn("PgSession.prepare")(function*(sql: string, types: ReadonlyArray<number> = []) {
     const name = engine.nextStatementName()
     const statement = new Statement(name, sql, types)
     yield* Effect.acquireRelease(
-      Effect.callback<void, PgError>((resume) => {
+      bounded(Effect.callback<void, PgError>((resume) => {
         const request = new PrepareRequest(statement, (error, parameterTypes, fields) =>
           engine.describeStatement(statement, error, parameterTypes, fields, (failure) =>
             resume(failure === undefined ? Effect.void : Effect.fail(failure))))
         conn.submit(request)
         if (request.done) return
         return engine.interruption.abandon(request)
-      }),
+      })),
       () =>
         Effect.callback<void>((resume) => {
           if (conn.isClosed) return resume(Effect.void)
@@ -227,7 +245,7 @@ export const makeService = (engine: Engine): Session => {
         }).pipe(Effect.timeoutOrElse({ duration: STATEMENT_CLOSE_TIMEOUT_MILLIS, orElse: () => Effect.void }))
     )
     const execute = <R = Row>(params: ReadonlyArray<unknown> = NO_PARAMS, options?: QueryOptions) =>
-      Effect.callback<QueryResult<R>, PgError>((resume) => {
+      bounded(Effect.callback<QueryResult<R>, PgError>((resume) => {
         if (statement.state === "closed") {
           return resume(Effect.fail(
             new PgError({ reason: new ConfigError({ message: `prepared statement ${name} is closed` }) })
@@ -244,7 +262,7 @@ export const makeService = (engine: Engine): Session => {
         conn.submit(request)
         if (request.done) return
         return engine.interruption.waitOn(request)
-      })
+      }))
     const prepared: PreparedStatement = {
       name,
       sql,
