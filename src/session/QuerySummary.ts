@@ -147,6 +147,7 @@ export const summarize = (sql: string): Summary => {
   let withClause = false
   let expectTable = false
   let fromList = false
+  let fromDepth = 0
   let lastKeyword = ""
   const collections: Array<string> = []
   const literal = (start: number, end: number) => {
@@ -240,6 +241,7 @@ export const summarize = (sql: string): Summary => {
         if (!collections.includes(name)) collections.push(name)
         expectTable = false
         fromList = lastKeyword === "FROM" || operation === "TRUNCATE"
+        fromDepth = depth
       } else if (depth === 0 && !quoted && operation === "" && VERBS.has(word)) {
         operation = word
         withClause = word === "WITH"
@@ -259,7 +261,7 @@ export const summarize = (sql: string): Summary => {
     }
     if (c === 40) depth++
     else if (c === 41) depth = Math.max(0, depth - 1)
-    else if (c === 44 && fromList) expectTable = true
+    else if (c === 44 && fromList && depth === fromDepth) expectTable = true
     else if (c === 59) fromList = false
     i++
   }
