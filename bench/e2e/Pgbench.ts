@@ -37,6 +37,8 @@ import { type Context, JSON_TABLE, PIPELINE_BATCH, ROWS_TABLE, TLS_CHECK_SQL, WI
 export interface ToolRun {
   readonly millis: number
   readonly cpuMicros: number | undefined
+  /** The system (kernel) part of `cpuMicros`. */
+  readonly systemMicros: number | undefined
   readonly maxRssKiB: number | undefined
   /** Operations the tool reports it completed. */
   readonly completed: number
@@ -192,15 +194,17 @@ export const runReference = async (
     const r = await run(command, fullArgs, p.env, timeoutMs)
     if (r.code !== 0) throw new Error(`${p.tool} exited with ${r.code}: ${(r.stderr || r.stdout).trim().slice(-600)}`)
     let cpuMicros: number | undefined
+    let systemMicros: number | undefined
     let maxRssKiB: number | undefined
     if (tools.gnuTime) {
       const [user, system, rss] = fs.readFileSync(timeFile, "utf8").trim().split(/\s+/).slice(-3).map(Number)
       cpuMicros = ((user ?? 0) + (system ?? 0)) * 1e6
+      systemMicros = (system ?? 0) * 1e6
       maxRssKiB = rss
     }
     if (p.tool === "psql") {
       const m = /COPY (\d+)/.exec(r.stdout)
-      return { millis: r.millis, cpuMicros, maxRssKiB, completed: m === null ? 0 : Number(m[1]) }
+      return { millis: r.millis, cpuMicros, systemMicros, maxRssKiB, completed: m === null ? 0 : Number(m[1]) }
     }
     const tps = /tps = ([\d.]+)/.exec(r.stdout)
     const processed = /number of transactions actually processed: (\d+)/.exec(r.stdout)
@@ -209,6 +213,7 @@ export const runReference = async (
     return {
       millis: (transactions / Number(tps[1])) * 1000,
       cpuMicros,
+      systemMicros,
       maxRssKiB,
       completed: transactions * p.perTransaction
     }

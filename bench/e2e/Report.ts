@@ -22,6 +22,8 @@ export interface Run {
   readonly round: number
   readonly millis?: number | undefined
   readonly cpuMicros?: number | undefined
+  /** The system (kernel) part of `cpuMicros`. */
+  readonly systemMicros?: number | undefined
   readonly maxRssKiB?: number | undefined
   readonly baseRssKiB?: number | undefined
   readonly check?: number | undefined
@@ -52,6 +54,8 @@ export interface Summary {
   /** Paired median of this driver's time over postgres.js's. */
   readonly ratioToReference: number | undefined
   readonly cpuMicrosPerOp: number | undefined
+  /** The system (kernel) part of the client's CPU per operation. */
+  readonly systemMicrosPerOp: number | undefined
   readonly peakRssMiB: number | undefined
   readonly baseRssMiB: number | undefined
   /** The largest growth of the resident set during a run (peak minus the size before it). */
@@ -102,6 +106,7 @@ export const summarise = (workload: Workload, ops: number, driver: DriverId, run
       opsPerSecond: NaN,
       ratioToReference: undefined,
       cpuMicrosPerOp: undefined,
+      systemMicrosPerOp: undefined,
       peakRssMiB: undefined,
       baseRssMiB: undefined,
       growthRssMiB: undefined
@@ -110,6 +115,7 @@ export const summarise = (workload: Workload, ops: number, driver: DriverId, run
   const times = ok.map((r) => r.millis!)
   const medianMs = median(times)
   const cpu = ok.filter((r) => r.cpuMicros !== undefined).map((r) => r.cpuMicros! / ops)
+  const system = ok.filter((r) => r.systemMicros !== undefined).map((r) => r.systemMicros! / ops)
   const rss = ok.filter((r) => r.maxRssKiB !== undefined).map((r) => r.maxRssKiB! / 1024)
   const base = ok.filter((r) => r.baseRssKiB !== undefined).map((r) => r.baseRssKiB! / 1024)
   const growth = ok
@@ -126,6 +132,7 @@ export const summarise = (workload: Workload, ops: number, driver: DriverId, run
     opsPerSecond: ops / (medianMs / 1000),
     ratioToReference: driver === REFERENCE_PEER ? 1 : pairedRatio(mine, runs[workload.id]?.[REFERENCE_PEER]),
     cpuMicrosPerOp: cpu.length === 0 ? undefined : median(cpu),
+    systemMicrosPerOp: system.length === 0 ? undefined : median(system),
     peakRssMiB: rss.length === 0 ? undefined : Math.max(...rss),
     baseRssMiB: base.length === 0 ? undefined : median(base),
     growthRssMiB: growth.length === 0 ? undefined : Math.max(...growth)
@@ -217,7 +224,7 @@ export const TABLE_HEADER = [
   "max ms",
   "per second",
   "× postgres.js (paired)",
-  "client CPU µs/op",
+  "client CPU µs/op (system)",
   "peak RSS MiB (before run)"
 ]
 
@@ -239,7 +246,9 @@ export const tableRows = (summaries: ReadonlyArray<Summary>, unit: string): Arra
           ms(s.maxMs),
           `${opsText(s.opsPerSecond)} ${unit}`,
           optional(s.ratioToReference),
-          optional(s.cpuMicrosPerOp),
+          s.systemMicrosPerOp === undefined
+            ? optional(s.cpuMicrosPerOp)
+            : `${optional(s.cpuMicrosPerOp)} (${optional(s.systemMicrosPerOp)})`,
           s.peakRssMiB === undefined ? "—" : `${fmt(s.peakRssMiB)} (${optional(s.baseRssMiB)})`
         ]
     )

@@ -50,6 +50,7 @@ const main = async (): Promise<void> => {
   report({
     millis,
     cpuMicros: cpu.user + cpu.system,
+    systemMicros: cpu.system,
     maxRssKiB: process.resourceUsage().maxRSS,
     baseRssKiB,
     check

@@ -288,6 +288,7 @@ const main = async (): Promise<void> => {
                   round,
                   millis: r.millis,
                   cpuMicros: r.cpuMicros,
+                  systemMicros: r.systemMicros,
                   maxRssKiB: r.maxRssKiB,
                   check: r.completed === ops ? expectedCheck(workload.id, ops, copyBytes) : -r.completed
                 }
@@ -447,7 +448,7 @@ How to read the tables:
   The time covers the workload only (connecting is outside it, except in workloads 8a/8b).
 - "× postgres.js (paired)": per round, the driver's time over postgres.js's time in the same round; the median of those
   ratios (below 1 is faster than postgres.js).
-- "client CPU µs/op": the child's user + system CPU during the timed part, per query, row or connection (median over rounds).
+- "client CPU µs/op": the child's user + system CPU during the timed part, per query, row or connection (median over rounds); in parentheses the system (kernel) part of it.
   The server's CPU is not included; client and server share the same ${r.machine.cores} cores.
 - "peak RSS": the child's maximum resident set over its whole life (runtime and modules included); in parentheses, its resident
   size just before the timed part.
