@@ -44,6 +44,7 @@ export * from "./Handler.ts"
 export { Auth, type AuthMethod, type Limits, type Listen, type ServeOptions, type StartupInfo, type Takeover, type TlsOptions } from "./Options.ts"
 export * as Errors from "./ServerError.ts"
 export * as Rows from "./SchemaRows.ts"
+export * as Catalog from "./Catalog.ts"
 
 /**
  * Where a server listens.
