@@ -92,7 +92,7 @@ const CANCEL_REQUEST = 80877102
 
 /** One direction of one connection: follows frames and applies the fault. */
 class Pipe {
-  private buffer = Buffer.alloc(0)
+  private buffer: Buffer = Buffer.alloc(0)
   /** Untyped frames expected next (the client's start-up), single answer bytes expected (the server's S/N/G). */
   untyped = 0
   singleBytes = 0
@@ -101,12 +101,17 @@ class Pipe {
   private readonly seen = new Map<string, number>()
   private chain: Promise<void> = Promise.resolve()
 
-  constructor(
-    readonly direction: Direction,
-    readonly out: Net.Socket,
-    readonly state: ProxyState,
-    readonly conn: ConnState
-  ) {}
+  readonly direction: Direction
+  readonly out: Net.Socket
+  readonly state: ProxyState
+  readonly conn: ConnState
+
+  constructor(direction: Direction, out: Net.Socket, state: ProxyState, conn: ConnState) {
+    this.direction = direction
+    this.out = out
+    this.state = state
+    this.conn = conn
+  }
 
   push(chunk: Buffer): void {
     if (this.state.holes || this.conn.dead) return
@@ -238,7 +243,12 @@ class ConnState {
   dead = false
   toServer!: Pipe
   toClient!: Pipe
-  constructor(readonly client: Net.Socket, readonly upstream: Net.Socket) {}
+  readonly client: Net.Socket
+  readonly upstream: Net.Socket
+  constructor(client: Net.Socket, upstream: Net.Socket) {
+    this.client = client
+    this.upstream = upstream
+  }
   other(pipe: Pipe): Pipe {
     return pipe === this.toServer ? this.toClient : this.toServer
   }
