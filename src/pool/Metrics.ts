@@ -13,15 +13,66 @@
  * | `pgwire.pool.retired`       | counter | sessions closed (idle, lifetime, broken, pool closing)    |
  * | `pgwire.pool.timed_out`     | counter | checkouts that failed with the acquire timeout            |
  *
+ * And under OpenTelemetry's names for connection pools (attribute
+ * `db.client.connection.pool.name`; times in seconds):
+ *
+ * | metric                                  | kind      | meaning                                          |
+ * |-----------------------------------------|-----------|--------------------------------------------------|
+ * | `db.client.connection.count`            | gauge     | sessions by `db.client.connection.state` (idle, used) |
+ * | `db.client.connection.max`              | gauge     | `maxSize`                                        |
+ * | `db.client.connection.pending_requests` | gauge     | callers waiting for a session                    |
+ * | `db.client.connection.timeouts`         | counter   | checkouts that timed out                         |
+ * | `db.client.connection.create_time`      | histogram | time to open a session (connect and start-up)    |
+ * | `db.client.connection.wait_time`        | histogram | time a checkout waited for its session           |
+ * | `db.client.connection.use_time`         | histogram | time from checkout to release                    |
+ * | `pgwire.pool.retirements`               | counter   | sessions retired, by `reason` (see `RetireReason`) |
+ *
  * The pool keeps these numbers itself and writes them with the unsafe metric
  * updates in the context it was built in: no Effect is allocated for them per
- * checkout. Deliberately not here: histograms of wait or use times (spans of
- * `PgClient` carry `db.client.connection.wait_time_ms` already).
+ * checkout.
  *
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
+import { DURATION_BOUNDARIES } from "../session/SessionMetrics.ts"
+
+/**
+ * Why a session left the pool: it closed or broke (`broken`), reached its
+ * lifetime (`lifetime`), its `maxUses` (`max_uses`), sat idle past
+ * `idleTimeout` (`idle`), the pool is closing (`pool_closed`), or a check at
+ * checkout or release refused it (`check`).
+ *
+ * @since 0.1.0
+ */
+export type RetireReason = "broken" | "lifetime" | "max_uses" | "idle" | "pool_closed" | "check"
+
+/**
+ * The reason a session is retired, from what the pool knows of it at that moment.
+ *
+ * @since 0.1.0
+ */
+export const retireReason = (state: {
+  readonly closing: boolean
+  readonly open: boolean
+  readonly now: number
+  readonly retireAt: number
+  readonly uses: number
+  readonly maxUses: number
+  readonly idleSince: number
+  readonly idleTimeout: number
+}): RetireReason =>
+  state.closing
+    ? "pool_closed"
+    : !state.open
+    ? "broken"
+    : state.now >= state.retireAt
+    ? "lifetime"
+    : state.uses >= state.maxUses
+    ? "max_uses"
+    : state.now - state.idleSince >= state.idleTimeout
+    ? "idle"
+    : "check"
 
 /**
  * The pool's numbers at one instant.
@@ -58,7 +109,44 @@ export const metricsOf = (name: string) => {
     acquired: counter("pgwire.pool.acquired", "Successful checkouts"),
     created: counter("pgwire.pool.created", "Sessions opened"),
     retired: counter("pgwire.pool.retired", "Sessions closed"),
-    timedOut: counter("pgwire.pool.timed_out", "Checkouts that timed out")
+    timedOut: counter("pgwire.pool.timed_out", "Checkouts that timed out"),
+    ...connectionMetricsOf(name)
+  } as const
+}
+
+/** The OpenTelemetry-named metrics of the pool `name`. */
+const connectionMetricsOf = (name: string) => {
+  const pool = { "db.client.connection.pool.name": name }
+  const histogram = (id: string, description: string) =>
+    Metric.histogram(id, { description, attributes: pool, boundaries: DURATION_BOUNDARIES })
+  return {
+    connectionsIdle: Metric.gauge("db.client.connection.count", {
+      description: "Connections by state",
+      attributes: { ...pool, "db.client.connection.state": "idle" }
+    }),
+    connectionsUsed: Metric.gauge("db.client.connection.count", {
+      description: "Connections by state",
+      attributes: { ...pool, "db.client.connection.state": "used" }
+    }),
+    connectionsMax: Metric.gauge("db.client.connection.max", { description: "Connections allowed", attributes: pool }),
+    pendingRequests: Metric.gauge("db.client.connection.pending_requests", {
+      description: "Requests waiting for a connection",
+      attributes: pool
+    }),
+    timeouts: Metric.counter("db.client.connection.timeouts", {
+      description: "Checkouts that timed out",
+      attributes: pool,
+      incremental: true
+    }),
+    createTime: histogram("db.client.connection.create_time", "Time to open a connection"),
+    waitTime: histogram("db.client.connection.wait_time", "Time a checkout waited for a connection"),
+    useTime: histogram("db.client.connection.use_time", "Time from checkout to release"),
+    retirements: (reason: RetireReason) =>
+      Metric.counter("pgwire.pool.retirements", {
+        description: "Sessions retired, by reason",
+        attributes: { ...pool, reason },
+        incremental: true
+      })
   } as const
 }
 
@@ -83,24 +171,59 @@ export class PoolMetrics {
   readonly context: Context.Context<never>
   readonly metrics: PoolMetricDefinitions
 
-  constructor(name: string, context: Context.Context<never>) {
+  private readonly retirements = new Map<RetireReason, Metric.Counter<number>>()
+
+  constructor(name: string, context: Context.Context<never>, maxSize?: number) {
     this.context = context
     this.metrics = metricsOf(name)
+    if (maxSize !== undefined) this.metrics.connectionsMax.updateUnsafe(maxSize, context)
     this.publish()
   }
 
   /** Writes the gauges from the counters. */
   publish(): void {
     const m = this.metrics
+    const idle = Math.max(0, this.size - this.inUse)
     m.size.updateUnsafe(this.size, this.context)
-    m.idle.updateUnsafe(Math.max(0, this.size - this.inUse), this.context)
+    m.idle.updateUnsafe(idle, this.context)
     m.inUse.updateUnsafe(this.inUse, this.context)
     m.waiting.updateUnsafe(this.waiting, this.context)
+    m.connectionsIdle.updateUnsafe(idle, this.context)
+    m.connectionsUsed.updateUnsafe(this.inUse, this.context)
+    m.pendingRequests.updateUnsafe(this.waiting, this.context)
   }
 
   count(counter: "acquired" | "created" | "retired" | "timedOut"): void {
     this[counter]++
     this.metrics[counter].updateUnsafe(1, this.context)
+    if (counter === "timedOut") this.metrics.timeouts.updateUnsafe(1, this.context)
+  }
+
+  /** A session opened after `millis`. */
+  opened(millis: number): void {
+    this.count("created")
+    this.metrics.createTime.updateUnsafe(millis / 1000, this.context)
+  }
+
+  /** A session retired, and why. */
+  retire(reason: RetireReason): void {
+    this.count("retired")
+    let counter = this.retirements.get(reason)
+    if (counter === undefined) {
+      counter = this.metrics.retirements(reason)
+      this.retirements.set(reason, counter)
+    }
+    counter.updateUnsafe(1, this.context)
+  }
+
+  /** A checkout that waited `millis` for its session. */
+  waited(millis: number): void {
+    this.metrics.waitTime.updateUnsafe(millis / 1000, this.context)
+  }
+
+  /** A lease held for `millis`. */
+  used(millis: number): void {
+    this.metrics.useTime.updateUnsafe(millis / 1000, this.context)
   }
 
   snapshot(): PoolStats {

@@ -104,7 +104,7 @@ import type {
   StreamOptions
 } from "../session/Session.ts"
 import { closedError, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
-import { PoolMetrics } from "./Metrics.ts"
+import { PoolMetrics, retireReason } from "./Metrics.ts"
 import * as Transaction from "./Transaction.ts"
 
 /** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
@@ -113,7 +113,7 @@ import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, ty
 
 export * from "./Settings.ts"
 /** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
-export { metricsOf, type PoolMetricDefinitions, type PoolStats } from "./Metrics.ts"
+export { metricsOf, type PoolMetricDefinitions, type PoolStats, type RetireReason } from "./Metrics.ts"
 
 let poolCounter = 0
 
@@ -128,7 +128,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   const settings = settingsOf(options)
   if (settings instanceof PgError) return yield* Effect.fail(settings)
   const clock = yield* Clock.Clock
-  const metrics = new PoolMetrics(settings.name, yield* Effect.context<never>())
+  const metrics = new PoolMetrics(settings.name, yield* Effect.context<never>(), settings.maxSize)
   const sessionOptions = sessionOptionsOf(options)
   const entries = new Map<Session, Entry>()
   const transactionKey = Context.Service<Transaction.TransactionConnection>(
@@ -142,6 +142,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   const closedSessions = yield* Queue.unbounded<Session>()
 
   const openSession: Effect.Effect<Session, PgError, Scope.Scope> = Effect.gen(function*() {
+    const connectStarted = performance.now()
     const session = yield* PgSession.connect(sessionOptions)
     const now = clock.currentTimeMillisUnsafe()
     const jitter = (yield* Random.next) * settings.maxLifetimeJitter
@@ -159,7 +160,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     // replacement, while a lease keeps the closed session until it is returned.
     session[LenderKey].onClose(() => Queue.offerUnsafe(closedSessions, session))
     metrics.size++
-    metrics.count("created")
+    metrics.opened(performance.now() - connectStarted)
     metrics.publish()
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
@@ -169,7 +170,16 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
           entry.busy = false
           metrics.inUse--
         }
-        metrics.count("retired")
+        metrics.retire(retireReason({
+          closing,
+          open: session[LenderKey].isOpen(),
+          now: clock.currentTimeMillisUnsafe(),
+          retireAt: entry.retireAt,
+          uses: entry.uses,
+          maxUses: settings.maxUses,
+          idleSince: entry.lastReleased,
+          idleTimeout: settings.idleTimeout
+        }))
         metrics.publish()
         for (const wake of Array.from(entry.releaseWaiters)) wake()
       })
@@ -626,6 +636,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       Effect.gen(function*() {
         if (closing) return yield* Effect.fail(closedError())
         const callerScope = yield* Scope.Scope
+        const waitStarted = performance.now()
         metrics.waiting++
         metrics.publish()
         const attempt: Effect.Effect<readonly [Session, Scope.Closeable], PgError> = Effect.flatMap(
@@ -647,7 +658,13 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
             metrics.publish()
           }))
         )
-        yield* Scope.addFinalizerExit(callerScope, (exit) => Scope.close(leased[1], exit))
+        const leasedAt = performance.now()
+        metrics.waited(leasedAt - waitStarted)
+        yield* Scope.addFinalizerExit(callerScope, (exit) =>
+          Effect.suspend(() => {
+            metrics.used(performance.now() - leasedAt)
+            return Scope.close(leased[1], exit)
+          }))
         metrics.count("acquired")
         return leased[0]
       })
