@@ -93,7 +93,9 @@ const encoder = new TextEncoder()
  */
 export class Wire {
   readonly socket: Net.Socket
-  private readonly decoder: V2.BackendDecoder
+  private decoder: V2.BackendDecoder
+  /** A ReadyForQuery was read from the current chunk. */
+  private answered = false
   private readonly options: WireOptions
   private readonly queue: Array<V2Request> = []
   /** The request whose replies are being read. */
@@ -225,6 +227,12 @@ export class Wire {
     if (this.closedWith !== undefined) return
     try {
       this.decoder.pushUnsafe(chunk, this.onMessage)
+      if (this.answered && this.decoder.buffered === 0) {
+        // A request was answered: the next one starts from a decoder that knows no RowDescription, so a row
+        // before its own RowDescription is malformed instead of being read with the last one's field count.
+        this.decoder = new V2.BackendDecoder({ maxMessageSize: this.options.maxMessageSize })
+      }
+      this.answered = false
     } catch (e) {
       if (this.closedWith !== undefined) return
       this.breakWith(
@@ -263,6 +271,7 @@ export class Wire {
     if (message._tag === "ErrorResponse") head.failedOnServer = true
     if (!head.discard || head.phase === "CopyIn") head.onMessage(this, message)
     if (next === "Done") {
+      this.answered = true
       this.head = undefined
       this.status = Status.after(this.status, head.statusEffect, head.failedOnServer)
       head.markDone()
