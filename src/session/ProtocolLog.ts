@@ -60,9 +60,13 @@ export class ProtocolLog {
     this.user?.(line)
     const level = this.level
     if (level === undefined) return
-    Effect.runSyncWith(this.context)(
-      Effect.logWithLevel(level)(line).pipe(Effect.annotateLogs("pgwire.process_id", this.processId))
-    )
+    try {
+      Effect.runSyncWith(this.context)(
+        Effect.logWithLevel(level)(line).pipe(Effect.annotateLogs("pgwire.process_id", this.processId))
+      )
+    } catch {
+      // A logger that throws loses its line; the connection reading the frame must go on.
+    }
   }
 
   setLevel(level: LogLevel.Severity | undefined): void {
