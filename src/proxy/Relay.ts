@@ -207,8 +207,12 @@ export class Relay {
   needsUpstream(type: number, body: Uint8Array): boolean {
     if (this.upstream !== undefined || this.#discarding || this.#closed) return false
     switch (type) {
-      case In.Query:
       case In.Parse:
+        // A named statement is kept by the proxy: when no upstream is free, its Parse is answered now and
+        // replayed where it is first used (a client that prepares synchronously while its other connections
+        // hold every upstream in a transaction would otherwise wait for itself: pgbench -M prepared).
+        return body[0] === 0 || this.#ctx.pool.canLendNow
+      case In.Query:
       case In.Bind:
       case In.Execute:
       case In.FunctionCall:
@@ -371,7 +375,11 @@ export class Relay {
     }
     const statement: ClientStatement = { upstreamName: upstreamNameOf(rest), rest: rest.slice(), sql }
     this.statements.set(name, statement)
-    const upstream = this.upstream!
+    const upstream = this.upstream
+    if (upstream === undefined) {
+      this.#push({ kind: Kind.Synthetic, bytes: PARSE_COMPLETE, clientName: name })
+      return
+    }
     if (upstream.statements.has(statement.upstreamName)) {
       upstream.statements.touch(statement.upstreamName)
       this.#push({ kind: Kind.Synthetic, bytes: PARSE_COMPLETE, clientName: name })
@@ -659,6 +667,7 @@ export class Relay {
   }
 
   #popped(): void {
+    this.#pop()
     this.#advance()
   }
 

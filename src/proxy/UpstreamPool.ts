@@ -90,6 +90,11 @@ export class UpstreamPool {
     this.#sweeper.unref()
   }
 
+  /** Whether `acquire` would lend at once (an idle upstream, or room for one more). */
+  get canLendNow(): boolean {
+    return this.idle.length > 0 || this.all.size + this.#opening < this.settings.maxSize
+  }
+
   get waiting(): number {
     return this.#waiters.length
   }
