@@ -14,6 +14,7 @@ import * as PgServer from "../../src/server/PgServer.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as tls from "node:tls"
 import { handler, makeProbe } from "./ScriptedHandler.ts"
 import { codeOf, concat, encodeFrontend, encodeStartup, RawClient, severityOf, startup, waitUntil, withServer } from "./Support.ts"
@@ -341,6 +342,54 @@ describe("PgServer messages", () => {
       assert.strictEqual(probe.finalized, 0)
       c.close()
       await waitUntil(() => probe.finalized === 1)
+      await waitUntil(async () => (await Effect.runPromise(server.connections)) === 0)
+    })
+  })
+
+  it("pulls a result only as fast as its client reads it: a client that stops reading holds bounded memory and slows no one else", async () => {
+    let pulled = 0
+    let finalized = 0
+    const wide = "x".repeat(10_000)
+    const probe = makeProbe()
+    const scripted = handler(probe)
+    const endless: PgServer.Handler = {
+      simple: (sql) =>
+        sql === "endless"
+          ? Stream.make(PgServer.Outcome.rows(
+            [PgServer.field("w", "text")],
+            Stream.forever(Stream.sync(() => [wide])).pipe(
+              Stream.tap(() => Effect.sync(() => pulled++)),
+              Stream.ensuring(Effect.sync(() => finalized++))
+            )
+          ))
+          : scripted.simple(sql)
+    }
+    await withServer({ handler: endless }, async ({ port, server }) => {
+      // A raw socket that sends its query and never reads.
+      const stalled = net.connect({ port, host: "127.0.0.1" })
+      await new Promise<void>((r) => stalled.once("connect", () => r()))
+      stalled.pause()
+      stalled.write(concat(startup(), query("endless")))
+      await waitUntil(() => pulled > 0)
+      const other = await session(port)
+      const from = other.messages.length
+      other.send(query("select 7"))
+      const got = await other.until("ReadyForQuery", from)
+      assert.deepStrictEqual(got.map((m) => m._tag), ["RowDescription", "DataRow", "CommandComplete", "ReadyForQuery"])
+      // The socket's buffers fill and the handler's stream stops being pulled (kernel buffers are a few MiB):
+      // the count stands still for 300 ms (without backpressure it grows until this times out).
+      let last = -1
+      await waitUntil(async () => {
+        const now = pulled
+        await new Promise((r) => setTimeout(r, 300))
+        const stable = now === last && pulled === now
+        last = pulled
+        return stable
+      }, 15_000)
+      assert.isBelow(pulled * wide.length, 64 * 1024 * 1024)
+      stalled.destroy()
+      await waitUntil(() => finalized === 1)
+      other.close()
       await waitUntil(async () => (await Effect.runPromise(server.connections)) === 0)
     })
   })
