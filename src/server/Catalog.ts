@@ -12,6 +12,8 @@
  *   are answered with no rows: the relations have none.
  * - postgres.js: the array types it loads on connect (`fetch_types`), from the
  *   built-in types of `src/types`.
+ * - pgbench's look-up of `pgbench_accounts` before a built-in script (`-S`,
+ *   `-b select-only`): found on the search path, not partitioned.
  * - `version()`, `current_database()`, `current_user`, `session_user`,
  *   `current_schema()`.
  * - Any other query reading a `pg_catalog` table gets an empty result with one
@@ -259,6 +261,12 @@ const answer = (sql: string, ctx: Context): Answer | undefined => {
       Ctype: ["text", () => "C"],
       "Locale Provider": ["text", () => "libc"]
     }, [ctx.database])
+  }
+  if (t.has("pg_partitioned_table") && has(shape, "partstrat")) {
+    // pgbench's look-up of its accounts table (built-in scripts): where on the search path, not partitioned.
+    const name = /c\.relname = '((?:[^']|'')*)'/i.exec(shape.text)?.[1]?.replace(/''/g, "'")
+    const found = ctx.entries.filter((e) => e.relation.name === name && e.schema === "public")
+    return answerOf(shape, { n: ["int4", () => 1], partstrat: ["char", () => null], count: ["int8", () => 0n] }, found)
   }
   if (t.has("pg_type") && /typcategory = 'A'/i.test(shape.text) && has(shape, "oid", "typarray")) {
     const elements = new Set(builtinTypes.filter((b) => b.category === "A" && b.elem !== 0).map((b) => b.elem))

@@ -4,12 +4,14 @@
  * handler that has tables but no SQL engine.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import postgres from "postgres"
 import * as PgServer from "../../src/server/PgServer.ts"
 import { formatType } from "../../src/server/Catalog.ts"
 import { shapeOf } from "../../src/server/CatalogSql.ts"
 import { handler, makeProbe } from "./ScriptedHandler.ts"
-import { psql, withServer } from "./Support.ts"
+import { psql, run, withServer } from "./Support.ts"
 
 const description: PgServer.Catalog.Description = {
   owner: "owner",
@@ -86,6 +88,37 @@ describe("PgServer.Catalog", () => {
       assert.match(view.stdout, /View "public\.recent"/)
       const missing = await psql(port, ["-c", "\\d nothing"])
       assert.match(missing.stderr, /Did not find any relation named "nothing"/)
+    })
+  })
+
+  it("lets pgbench run its built-in select-only script (it looks its accounts table up first)", async () => {
+    const balance = [PgServer.field("abalance", "int4")]
+    const select = /^select abalance from pgbench_accounts where aid = (\$1|\d+);?$/i
+    const accounts: PgServer.Handler = {
+      simple: (sql) =>
+        select.test(sql.trim())
+          ? Stream.make(PgServer.Outcome.rows(balance, Stream.make([0])))
+          : /^select count\(\*\) from pgbench_branches$/i.test(sql.trim())
+          ? Stream.make(PgServer.Outcome.rows([PgServer.field("count", "int8")], Stream.make([1n])))
+          : Stream.fail(PgServer.Errors.syntaxError(`unexpected: ${sql}`)),
+      prepare: ({ sql }) =>
+        select.test(sql.trim())
+          ? Effect.succeed({ paramTypes: [23], fields: balance, execute: () => Effect.succeed(PgServer.Outcome.rows(balance, Stream.make([0]))) })
+          : Effect.fail(PgServer.Errors.syntaxError(`unexpected: ${sql}`))
+    }
+    const catalog = { relations: [{ name: "pgbench_accounts", columns: [{ name: "aid", type: "int4" as const }, { name: "abalance", type: "int4" as const }] }] }
+    await withServer({ handler: PgServer.Catalog.handler(catalog, accounts) }, async ({ port }) => {
+      for (const mode of ["simple", "extended", "prepared"]) {
+        const r = await run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "tester", "-n", "-S", "-c", "2", "-j", "1", "-t", "50", "-M", mode, "db"])
+        assert.strictEqual(r.code, 0, r.stderr)
+        assert.match(r.stdout, /number of transactions actually processed: 100\/100/)
+      }
+    })
+    // A catalog without the table: pgbench is told so (it would have run on against a handler failing its look-up).
+    await withServer({ handler: PgServer.Catalog.handler({ relations: [] }, accounts) }, async ({ port }) => {
+      const r = await run("pgbench", ["-h", "127.0.0.1", "-p", String(port), "-U", "tester", "-n", "-S", "-t", "1", "db"])
+      assert.notStrictEqual(r.code, 0)
+      assert.match(r.stderr, /no pgbench_accounts table found/)
     })
   })
 
