@@ -1,0 +1,169 @@
+/**
+ * Routing by intent over a real primary and its streaming standby: writes
+ * never reach the standby (25006 is never seen), reads marked read-only go to
+ * the standby, a lagging standby is skipped until it catches up, and reads
+ * inside `readYourWrites` see the writes before them.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Routing from "../../src/pool/Routing.ts"
+import * as PgSession from "../../src/session/Session.ts"
+import { type Pair, streamingPair } from "../support/Standby.ts"
+
+class PairService extends Context.Service<PairService, Pair>()("effect-pgwire/test/replicas/Pair") {}
+
+const pairLayer = Layer.effect(PairService, streamingPair())
+
+const routingOptions = (pair: Pair, extra: Partial<Routing.RoutingOptions> = {}): Routing.RoutingOptions => ({
+  hosts: [
+    { host: pair.primary.host, port: pair.primary.port },
+    { host: pair.standby.host, port: pair.standby.port }
+  ],
+  user: "postgres",
+  database: "postgres",
+  sslMode: "disable",
+  name: "routing",
+  lagCheckInterval: 100,
+  ...extra
+})
+
+/** The port of the server that ran the statement (inet_server_port()). */
+const portOf = (r: { readonly rows: ReadonlyArray<{ readonly port: number }> }) => r.rows[0]!.port
+
+/** Whether a failure is read_only_sql_transaction. */
+const is25006 = (exit: Exit.Exit<unknown, unknown>) =>
+  Exit.isFailure(exit) && String(exit.cause).includes("25006")
+
+const direct = (server: Pair["primary"]) =>
+  PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
+
+/** Waits until the standby has replayed the primary's current WAL position. */
+const caughtUp = (pair: Pair) =>
+  Effect.gen(function*() {
+    const primary = yield* direct(pair.primary)
+    const standby = yield* direct(pair.standby)
+    const { rows } = yield* primary.query<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn")
+    for (let i = 0; i < 500; i++) {
+      const r = yield* standby.query<{ ok: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok", [rows[0]!.lsn])
+      if (r.rows[0]!.ok) return
+      yield* Effect.sleep(10)
+    }
+    assert.fail("the standby did not catch up within 5 s")
+  }).pipe(Effect.scoped)
+
+layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing over a primary and a streaming standby", (it) => {
+  it.effect("the harness's standby streams from the primary and replays its writes", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      const primary = yield* direct(pair.primary)
+      const standby = yield* direct(pair.standby)
+      yield* primary.simple("create table replayed (id int primary key, note text)")
+      yield* primary.query("insert into replayed values (1, 'from the primary')")
+      yield* caughtUp(pair)
+      const { rows } = yield* standby.query<{ note: string }>("select note from replayed where id = 1")
+      assert.deepStrictEqual(rows, [{ note: "from the primary" }])
+      const streaming = yield* primary.query<{ n: number }>(
+        "select count(*)::int as n from pg_stat_replication where state = 'streaming'"
+      )
+      assert.strictEqual(streaming.rows[0]!.n, 1)
+      assert.isTrue((yield* standby.parameters).get("in_hot_standby") === "on")
+    }).pipe(Effect.scoped))
+
+  it.effect("writes go to the primary and read-only statements to the standby; 25006 is never seen", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      // The standby listed first: read-write must still find the primary.
+      const pool = yield* Routing.make(routingOptions(pair, {
+        hosts: [
+          { host: pair.standby.host, port: pair.standby.port },
+          { host: pair.primary.host, port: pair.primary.port }
+        ]
+      }))
+      yield* pool.query("create table if not exists routed (id serial primary key, note text)")
+      const exits: Array<Exit.Exit<unknown, unknown>> = []
+      for (let i = 0; i < 20; i++) {
+        const write = yield* Effect.exit(pool.query<{ port: number }>(
+          "insert into routed (note) values ($1) returning inet_server_port() as port",
+          [`w${i}`]
+        ))
+        exits.push(write)
+        assert.isTrue(Exit.isSuccess(write))
+        if (Exit.isSuccess(write)) assert.strictEqual(portOf(write.value), pair.primary.port)
+      }
+      const read = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
+      assert.strictEqual(portOf(read), pair.standby.port)
+      const inScope = yield* Routing.withReadOnly(pool.query<{ port: number }>("select inet_server_port() as port"))
+      assert.strictEqual(portOf(inScope), pair.standby.port)
+      // A read-only transaction on the standby, a read-write one on the primary.
+      const ro = yield* pool.withTransaction(pool.query<{ port: number }>("select inet_server_port() as port"), { readOnly: true })
+      assert.strictEqual(portOf(ro), pair.standby.port)
+      const rw = yield* pool.withTransaction(
+        pool.query<{ port: number }>("insert into routed (note) values ('tx') returning inet_server_port() as port")
+      )
+      assert.strictEqual(portOf(rw), pair.primary.port)
+      assert.isFalse(exits.some(is25006))
+      const status = yield* pool.status
+      assert.deepStrictEqual(status.map((s) => [s.port, s.standby, s.readable]), [
+        [pair.standby.port, true, true],
+        [pair.primary.port, false, false]
+      ])
+    }).pipe(Effect.scoped))
+
+  it.effect("a standby behind by more than maxLagBytes is skipped until it catches up", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      const pool = yield* Routing.make(routingOptions(pair, { maxLagBytes: 64 * 1024, name: "lagging" }))
+      const standby = yield* direct(pair.standby)
+      yield* caughtUp(pair)
+      yield* pool.checkNow
+      assert.strictEqual(portOf(yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })), pair.standby.port)
+      // Replay paused: the primary writes a few MB the standby keeps but does not replay.
+      yield* standby.query("select pg_wal_replay_pause()")
+      yield* pool.query("create table if not exists lag_filler (b text)")
+      yield* pool.query("insert into lag_filler select repeat('x', 1000) from generate_series(1, 4000)")
+      yield* pool.checkNow
+      const lagging = (yield* pool.status).find((s) => s.port === pair.standby.port)!
+      assert.isFalse(lagging.readable)
+      assert.isAbove(lagging.lagBytes!, 64 * 1024)
+      const read = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
+      assert.strictEqual(portOf(read), pair.primary.port)
+      // Replay resumed: once caught up, reads go back to the standby.
+      yield* standby.query("select pg_wal_replay_resume()")
+      yield* caughtUp(pair)
+      yield* pool.checkNow
+      assert.isTrue((yield* pool.status).find((s) => s.port === pair.standby.port)!.readable)
+      const back = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
+      assert.strictEqual(portOf(back), pair.standby.port)
+    }).pipe(Effect.scoped))
+
+  it.effect("read-your-writes: after a write, reads go to the primary, or wait for the standby to replay it", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      const standby = yield* direct(pair.standby)
+      for (const mode of ["primary", "wait"] as const) {
+        const pool = yield* Routing.make(routingOptions(pair, { readYourWrites: mode, name: `ryw-${mode}` }))
+        yield* pool.query("create table if not exists ryw (id int, mode text)")
+        // Replay paused for "primary": only the primary can answer with the row.
+        if (mode === "primary") yield* standby.query("select pg_wal_replay_pause()")
+        const seen = yield* Routing.readYourWrites(Effect.gen(function*() {
+          const before = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
+          assert.strictEqual(portOf(before), pair.standby.port)
+          yield* pool.query("insert into ryw values (1, $1)", [mode])
+          return yield* pool.query<{ port: number; n: number }>(
+            "select inet_server_port() as port, count(*)::int as n from ryw where mode = $1",
+            [mode],
+            { readOnly: true }
+          )
+        }))
+        assert.strictEqual(seen.rows[0]!.n, 1)
+        assert.strictEqual(portOf(seen), mode === "primary" ? pair.primary.port : pair.standby.port)
+        if (mode === "primary") yield* standby.query("select pg_wal_replay_resume()")
+        // Outside the scope, reads go to the standby again.
+        const outside = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
+        assert.strictEqual(portOf(outside), pair.standby.port)
+      }
+    }).pipe(Effect.scoped))
+})
