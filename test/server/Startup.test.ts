@@ -394,6 +394,36 @@ describe("PgServer messages", () => {
     })
   })
 
+  it("keeps each connection's prepared statements its own: two clients pipelining the same name with different SQL", async () => {
+    await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
+      const [a, b] = await Promise.all([session(port), session(port)])
+      const run = (sql: string) =>
+        concat(
+          encodeFrontend({ _tag: "Parse", name: "s1", query: sql, parameterTypes: [] }),
+          encodeFrontend({ _tag: "Bind", portal: "", statement: "s1", parameterFormats: [], parameters: [], resultFormats: [] }),
+          EXECUTE_UNNAMED,
+          encodeFrontend({ _tag: "Close", target: "S", name: "s1" }),
+          SYNC
+        )
+      const fromA = a.messages.length
+      const fromB = b.messages.length
+      for (let i = 0; i < 20; i++) {
+        a.send(run(`select ${i}`))
+        b.send(run(`select ${1000 + i}`))
+      }
+      const values = (c: RawClient, from: number) =>
+        c.messages.slice(from).flatMap((m) => (m._tag === "DataRow" ? [new TextDecoder().decode(m.values[0]!)] : []))
+      await a.waitFor(() => a.tags(fromA).filter((t) => t === "ReadyForQuery").length === 20)
+      await b.waitFor(() => b.tags(fromB).filter((t) => t === "ReadyForQuery").length === 20)
+      assert.deepStrictEqual(values(a, fromA), Array.from({ length: 20 }, (_, i) => String(i)))
+      assert.deepStrictEqual(values(b, fromB), Array.from({ length: 20 }, (_, i) => String(1000 + i)))
+      assert.notInclude(a.tags(fromA), "ErrorResponse")
+      assert.notInclude(b.tags(fromB), "ErrorResponse")
+      a.close()
+      b.close()
+    })
+  })
+
   it("closes the socket at Terminate and counts the connection out", async () => {
     await withServer({ handler: handler(makeProbe()) }, async ({ port, server }) => {
       const c = await session(port)
