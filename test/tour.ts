@@ -108,6 +108,27 @@ const tour = (options: PgSession.SessionOptions) =>
     yield* log(`  interrupted pg_sleep(30) in ${Date.now() - before} ms; next query: ${after.rows[0]!.ok}`)
   }).pipe(Effect.scoped)
 
+/** A protocol 2.0 session (PostgreSQL 13 and older) behind the same Session interface. */
+const tour20 = (options: PgSession.SessionOptions) =>
+  Effect.gen(function*() {
+    yield* section("Protocol 2.0 on PostgreSQL 13: the same API")
+    const session = yield* PgSession.connect({ ...options, protocolVersion: "2.0" })
+    const parameters = yield* session.parameters
+    yield* log(`  protocol ${session.protocolVersion.major}.${session.protocolVersion.minor}, server ${parameters.get("server_version")}, pid ${session.processId}`)
+    const { rows } = yield* session.query("select $1::int + 1 as n, $2::text as t", [41, "it's"])
+    yield* log(`  query with parameters (PREPARE + EXECUTE): ${inspect(rows)}`)
+    let count = 0
+    yield* session.stream("select g from generate_series(1, 10000) g").pipe(Stream.runForEach(() => Effect.sync(() => void count++)))
+    yield* log(`  stream: ${count} rows`)
+    const failed = yield* Effect.flip(session.query("select 1/0"))
+    yield* log(`  ${failed.reason._tag} (2.0 errors carry no SQLSTATE): ${failed.message}`)
+    const sleeper = yield* Effect.forkChild(session.query("select pg_sleep(30)"))
+    yield* Effect.sleep(200)
+    const before = Date.now()
+    yield* Fiber.interrupt(sleeper)
+    yield* log(`  interrupted pg_sleep(30) in ${Date.now() - before} ms; transaction status ${yield* session.transactionStatus}`)
+  }).pipe(Effect.scoped)
+
 const inspect = (value: unknown): string =>
   JSON.stringify(value, (_, v) => (typeof v === "bigint" ? `${v}n` : v))
 
@@ -127,6 +148,13 @@ const main = async () => {
     await Effect.runPromise(tour({ host, port, user, database, sslMode: "disable" }))
   } finally {
     await server.stop()
+  }
+  const pg13 = await startServer({ name: "tour-13", kind: "pg13" })
+  try {
+    const { host, port, user, database } = pg13.info
+    await Effect.runPromise(tour20({ host, port, user, database, sslMode: "disable" }))
+  } finally {
+    await pg13.stop()
   }
 }
 
