@@ -1,0 +1,126 @@
+/**
+ * Failover over a real primary and its synchronous streaming standby: the
+ * primary goes away (immediate shutdown) while writes run, the standby is
+ * promoted with pg_promote(), and the routed pool's writes succeed on the new
+ * primary; the time from the promotion to the first successful write is
+ * measured. Writes in flight fail with typed, retry-classified errors, and
+ * every acknowledged write is on the new primary.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { PgError } from "../../src/errors/PgError.ts"
+import * as Routing from "../../src/pool/Routing.ts"
+import * as PgSession from "../../src/session/Session.ts"
+import { streamingPair } from "../support/Standby.ts"
+
+/** How long the new primary may take to accept writes after pg_promote() returns (a "must not hang" bound). */
+const FAILOVER_BOUND_MILLIS = 20_000
+
+describe("failover", () => {
+  it.live("primary gone, standby promoted: writes resume on it, nothing acknowledged is lost, failures are typed", () =>
+    Effect.gen(function*() {
+      const pair = yield* streamingPair({ synchronous: true })
+      const direct = (server: typeof pair.primary) =>
+        PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
+      const pool = yield* Routing.make({
+        hosts: [
+          { host: pair.primary.host, port: pair.primary.port },
+          { host: pair.standby.host, port: pair.standby.port }
+        ],
+        user: "postgres",
+        database: "postgres",
+        sslMode: "disable",
+        name: "failover",
+        lagCheckInterval: 100,
+        connectTimeout: 2_000
+      })
+      yield* pool.query("create table fo (id int primary key)")
+      // The standby is synchronous: a commit is acknowledged once the standby has flushed it.
+      const primary = yield* direct(pair.primary)
+      const sync = yield* primary.query<{ state: string }>("select sync_state as state from pg_stat_replication")
+      assert.deepStrictEqual(sync.rows, [{ state: "sync" }])
+
+      const acknowledged: Array<number> = []
+      const failures: Array<PgError> = []
+      let firstAckAfter: number | undefined
+      let promotedAt: number | undefined
+      let stop = false
+      let nextId = 0
+      const writes = yield* Effect.forkChild(Effect.gen(function*() {
+        while (!stop) {
+          const id = ++nextId
+          const exit = yield* Effect.exit(pool.query("insert into fo values ($1)", [id]))
+          if (Exit.isSuccess(exit)) {
+            acknowledged.push(id)
+            if (promotedAt !== undefined && firstAckAfter === undefined) firstAckAfter = performance.now()
+          } else {
+            const error = Cause.squash(exit.cause)
+            assert.instanceOf(error, PgError, String(error))
+            failures.push(error as PgError)
+            yield* Effect.sleep(10)
+          }
+        }
+      }))
+      while (acknowledged.length < 20) yield* Effect.sleep(10)
+      // A long write in flight when the primary goes away.
+      const inFlight = yield* Effect.forkChild(Effect.exit(pool.query("insert into fo select -1 from pg_sleep(30)")))
+      yield* Effect.sleep(200)
+
+      // The primary goes away: immediate shutdown, as a crash would.
+      process.kill(pair.primary.pid, "SIGQUIT")
+      const lost = yield* Fiber.join(inFlight)
+      assert.isTrue(Exit.isFailure(lost))
+      const lostError = Cause.squash((lost as Exit.Failure<unknown, unknown>).cause)
+      assert.instanceOf(lostError, PgError)
+      const reason = (lostError as PgError).reason
+      // Either the server said it was shutting down (retryable: nothing committed), or the connection
+      // dropped after the request was sent (not retryable: the outcome is unknown).
+      if (reason._tag === "ServerError") {
+        assert.match(reason.code, /^57P0[12]$/)
+        assert.isTrue((lostError as PgError).isRetryable)
+      } else {
+        assert.strictEqual(reason._tag, "ConnectionError")
+        assert.isFalse((lostError as PgError).isRetryable)
+      }
+      const ackedBefore = acknowledged.length
+      yield* Effect.sleep(300)
+      // No write succeeds while there is no primary.
+      assert.strictEqual(acknowledged.length, ackedBefore)
+
+      const standby = yield* direct(pair.standby)
+      const promoteStarted = performance.now()
+      yield* standby.query("select pg_promote(true, 60)")
+      promotedAt = performance.now()
+      while (firstAckAfter === undefined && performance.now() - promotedAt < FAILOVER_BOUND_MILLIS) {
+        yield* Effect.sleep(10)
+      }
+      assert.isDefined(firstAckAfter, "no write succeeded on the promoted standby")
+      const failoverMillis = firstAckAfter! - promotedAt
+      console.log(
+        `failover: pg_promote() took ${Math.round(promotedAt - promoteStarted)} ms; ` +
+          `first successful write ${Math.round(failoverMillis)} ms after it returned`
+      )
+      while (acknowledged.length < ackedBefore + 20) yield* Effect.sleep(10)
+      stop = true
+      yield* Fiber.join(writes)
+
+      // Every acknowledged write is on the new primary.
+      const { rows } = yield* standby.query<{ id: number }>("select id from fo where id > 0 order by id")
+      const present = new Set(rows.map((r) => r.id))
+      assert.deepStrictEqual(acknowledged.filter((id) => !present.has(id)), [])
+      // Failures were typed: connection failures with nothing sent are retryable.
+      assert.isNotEmpty(failures)
+      for (const f of failures) {
+        if (f.reason._tag === "ConnectionError" && f.reason.requestSent !== true) assert.isTrue(f.isRetryable)
+      }
+      // The routed pool sees the new roles: the promoted server is no standby any more.
+      yield* pool.checkNow
+      const status = yield* pool.status
+      assert.isFalse(status.find((s) => s.port === pair.standby.port)!.standby)
+      // retryWrite gets a write through once there is a primary.
+      yield* Routing.retryWrite(pool.query("insert into fo values (-2)"))
+    }).pipe(Effect.scoped), 120_000)
+})
