@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as PgSession from "../../../src/session/Session.ts"
 import { servers } from "../../support/Servers.ts"
@@ -66,7 +67,7 @@ const decoder = new TextDecoder()
 
 interface SharedCase {
   readonly name: string
-  readonly run: (session: PgSession.Session, version: Version) => Effect.Effect<void, unknown>
+  readonly run: (session: PgSession.Session, version: Version) => Effect.Effect<void, unknown, Scope.Scope>
 }
 
 const cases: ReadonlyArray<SharedCase> = [
