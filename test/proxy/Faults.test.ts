@@ -1,0 +1,98 @@
+/**
+ * Upstream failures under load: the server's connections are dropped and new
+ * ones refused for a while (a restart, seen through a gate between the proxy
+ * and the server), then accepted again. Statements that were running fail
+ * with typed errors, no client hangs, and later statements succeed.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as net from "node:net"
+import pg from "pg"
+import { servers } from "../support/Servers.ts"
+import { upstreamOf, withProxy } from "./Support.ts"
+
+/** A TCP forwarder to the server that can be shut (every connection dropped, new ones refused) and opened again. */
+class Gate {
+  server: net.Server | undefined
+  readonly sockets = new Set<net.Socket>()
+  port = 0
+  async open(): Promise<void> {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect({ host: servers().main.host, port: servers().main.port })
+      this.sockets.add(client)
+      this.sockets.add(upstream)
+      client.pipe(upstream)
+      upstream.pipe(client)
+      const drop = () => {
+        client.destroy()
+        upstream.destroy()
+        this.sockets.delete(client)
+        this.sockets.delete(upstream)
+      }
+      client.on("error", drop).on("close", drop)
+      upstream.on("error", drop).on("close", drop)
+    })
+    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve))
+    this.port = (this.server.address() as net.AddressInfo).port
+  }
+  async shut(): Promise<void> {
+    const server = this.server
+    this.server = undefined
+    for (const s of this.sockets) s.destroy()
+    this.sockets.clear()
+    await new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve())
+  }
+}
+
+describe("PgProxy upstream failures", () => {
+  it("an upstream restart under load: typed errors, no hang, recovery", async () => {
+    const gate = new Gate()
+    await gate.open()
+    try {
+      await withProxy({ upstream: upstreamOf({ host: "127.0.0.1", port: gate.port, maxSize: 3, acquireTimeout: "5 seconds", connectTimeout: 2000 }) }, async ({ port }) => {
+        const clients = await Promise.all(Array.from({ length: 6 }, async () => {
+          const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
+          c.on("error", () => {})
+          await c.connect()
+          return c
+        }))
+        const codes = new Map<string, number>()
+        let ok = 0
+        let stop = false
+        const loops = clients.map(async (c, k) => {
+          while (!stop) {
+            await c.query("select pg_sleep(0.01), $1::int as k", [k]).then(
+              (r) => {
+                assert.strictEqual(r.rows[0]?.k, k)
+                ok++
+              },
+              (e: { code?: string }) => codes.set(e.code ?? "none", (codes.get(e.code ?? "none") ?? 0) + 1)
+            )
+          }
+        })
+        await new Promise((r) => setTimeout(r, 500))
+        const before = ok
+        await gate.shut()
+        await new Promise((r) => setTimeout(r, 1000))
+        await gate.open()
+        await new Promise((r) => setTimeout(r, 1500))
+        const after = ok
+        stop = true
+        const started = Date.now()
+        await Promise.all(loops)
+        // No client hangs: every loop ended within a statement's time.
+        assert.isBelow(Date.now() - started, 5_000)
+        assert.isAbove(before, 0)
+        // Failures were the typed connection errors, nothing else.
+        for (const code of codes.keys()) assert.include(["08006", "53300"], code, JSON.stringify([...codes]))
+        assert.isAbove([...codes.values()].reduce((a, b) => a + b, 0), 0)
+        // After the gate opened again, statements succeed.
+        const recovered = await Promise.all(clients.map((c, k) => c.query("select $1::int as k", [k])))
+        recovered.forEach((r, k) => assert.strictEqual(r.rows[0]?.k, k))
+        assert.isAbove(after, before)
+        await Promise.all(clients.map((c) => c.end()))
+      })
+    } finally {
+      await gate.shut()
+    }
+  }, 60_000)
+})
