@@ -64,7 +64,9 @@ export class Wire {
   socket: Duplex
   readonly framer: Framer
   readonly writer = new Writer()
-  readonly #frames: Array<Frame> = []
+  // Inbound frames from #head on (shift() of a long array copies it: a pipelined write holds thousands).
+  #frames: Array<Frame> = []
+  #head = 0
   #queuedBytes = 0
   #leftover: Uint8Array | undefined = undefined
   #end: End | undefined = undefined
@@ -147,6 +149,23 @@ export class Wire {
     this.#notify()
   }
 
+  get #queued(): number {
+    return this.#frames.length - this.#head
+  }
+
+  #shift(): Frame | undefined {
+    if (this.#head >= this.#frames.length) return undefined
+    const frame = this.#frames[this.#head++]!
+    if (this.#head === this.#frames.length) {
+      this.#frames = []
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#frames.length) {
+      this.#frames = this.#frames.slice(this.#head)
+      this.#head = 0
+    }
+    return frame
+  }
+
   #notify(): void {
     const wake = this.#wake
     this.#wake = undefined
@@ -168,7 +187,7 @@ export class Wire {
 
   /** Whether bytes the framer has not looked at yet are waiting (start-up only). */
   get hasLeftover(): boolean {
-    return (this.#leftover !== undefined && this.#leftover.length > 0) || this.#frames.length > 0
+    return (this.#leftover !== undefined && this.#leftover.length > 0) || this.#queued > 0
   }
 
   /**
@@ -177,8 +196,8 @@ export class Wire {
    */
   readonly take: Effect.Effect<Frame | End> = Effect.suspend(() => {
     // Fast path: a frame already queued (pipelined messages) is taken without a callback.
-    if (this.#frames.length > 0 && !this.#paused) {
-      const frame = this.#frames.shift()!
+    if (this.#queued > 0 && !this.#paused) {
+      const frame = this.#shift()!
       this.#queuedBytes -= frame.body.length
       return Effect.succeed(frame)
     }
@@ -187,7 +206,7 @@ export class Wire {
 
   readonly #takeAsync: Effect.Effect<Frame | End> = Effect.callback<Frame | End>((resume) => {
     const attempt = (): boolean => {
-      const frame = this.#frames.shift()
+      const frame = this.#shift()
       if (frame !== undefined) {
         this.#queuedBytes -= frame.body.length
         if (this.#paused && this.#leftover === undefined && this.#queuedBytes < INBOUND_HIGH_WATER_BYTES / 2) {
@@ -263,7 +282,7 @@ export class Wire {
    * rest of a simple query (each a TCP segment of its own).
    */
   readonly flushAtReady: Effect.Effect<void> = Effect.suspend(() =>
-    this.#frames.length > 0 && this.writer.pending() < OUTBOUND_FLUSH_BYTES ? Effect.void : this.flush
+    this.#queued > 0 && this.writer.pending() < OUTBOUND_FLUSH_BYTES ? Effect.void : this.flush
   )
 
   /** Flushes only past `OUTBOUND_FLUSH_BYTES` (row loops). */
