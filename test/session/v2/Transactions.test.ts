@@ -49,6 +49,32 @@ describe("protocol 2.0: transaction status and pools", () => {
       assert.strictEqual(yield* session.transactionStatus, "I")
     }))
 
+  it.live("closing the session rolls back its open transaction; pg_terminate_backend ends it with a typed error", () =>
+    Effect.gen(function*() {
+      const monitor = yield* connect13()
+      const t = `v2_close_${process.pid}_${Date.now()}`
+      yield* monitor.query(`create table ${t} (x int)`)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const session = yield* connect13()
+        yield* session.simple(`begin; insert into ${t} values (1)`)
+      }))
+      const gone = (pid: number) =>
+        monitor.query("select 1 from pg_stat_activity where pid = $1", [pid]).pipe(
+          Effect.flatMap((r) => (r.rows.length === 0 ? Effect.void : Effect.fail("still there"))),
+          Effect.retry({ times: 100 }),
+          Effect.delay(20)
+        )
+      assert.deepStrictEqual((yield* monitor.query(`select count(*)::int as n from ${t}`)).rows, [{ n: 0 }])
+      const victim = yield* connect13()
+      yield* monitor.query("select pg_terminate_backend($1)", [victim.processId])
+      yield* gone(victim.processId)
+      const reason = reasonOf(yield* Effect.exit(victim.query("select 1")))
+      assert.strictEqual(reason._tag, "ServerError")
+      assert.match(reason.message, /terminating connection due to administrator command/)
+      assert.isTrue(yield* victim.isClosed)
+      yield* monitor.query(`drop table ${t}`)
+    }))
+
   it.live("pool transactions: commit, rollback, savepoints, COMMIT answered with ROLLBACK", () =>
     Effect.gen(function*() {
       const pool = yield* makePool({ maxSize: 2 })
