@@ -151,7 +151,7 @@ const writeTable = (w: Writer, table: Table, tag: string): void => {
 }
 
 /**
- * Serves one admin-console connection until it leaves.
+ * Serves one admin-console connection until it leaves; `database` is the upstream database the pool serves.
  *
  * @since 0.1.0
  */

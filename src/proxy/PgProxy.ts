@@ -208,7 +208,7 @@ export const serve = (options: ProxyOptions): Effect.Effect<RunningProxy, PgErro
         }),
       takeover: (takeover) =>
         adminDatabase !== undefined && takeover.info.database === adminDatabase
-          ? serveAdmin(takeover, ctx, adminDatabase)
+          ? serveAdmin(takeover, ctx, target.settings.database)
           : serveClient(takeover, ctx)
     })
     return {
