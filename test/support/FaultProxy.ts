@@ -114,6 +114,11 @@ class Pipe {
   }
 
   push(chunk: Buffer): void {
+    this.take(chunk)
+    this.flush()
+  }
+
+  private take(chunk: Buffer): void {
     if (this.state.holes || this.conn.dead) return
     const fault = this.state.currentFault
     if (fault?._tag === "AtByte" && fault.direction === this.direction) {
@@ -122,6 +127,7 @@ class Pipe {
         this.emit(chunk.subarray(0, Math.max(0, left)))
         this.bytes += Math.max(0, left)
         this.state.fired++
+        this.flush()
         return this.conn.kill(fault.how)
       }
     }
@@ -190,9 +196,11 @@ class Pipe {
           switch (fault._tag) {
             case "AtMessage":
               if (fault.how === "blackhole") {
+                this.flush()
                 this.state.holes = true
                 return
               }
+              this.flush()
               return this.conn.kill(fault.how)
             case "Corrupt": {
               const at = bodyStart + fault.offset
@@ -209,17 +217,28 @@ class Pipe {
     this.emit(bytes)
   }
 
+  /** Frames of the chunk being handled, written together once it is done. */
+  private outgoing: Array<Buffer> = []
+
   private emit(bytes: Buffer): void {
-    if (bytes.length === 0) return
-    const latency = this.direction === "toServer" ? this.state.options.latency?.toServer : this.state.options.latency?.toClient
+    if (bytes.length > 0) this.outgoing.push(Buffer.from(bytes))
+  }
+
+  /** Writes what the chunk produced: at once, or `latency` after it arrived (in order), in pieces if asked. */
+  private flush(): void {
+    if (this.outgoing.length === 0) return
+    const copy = this.outgoing.length === 1 ? this.outgoing[0]! : Buffer.concat(this.outgoing)
+    this.outgoing = []
+    const latency = (this.direction === "toServer" ? this.state.options.latency?.toServer : this.state.options.latency?.toClient) ?? 0
     const pieces = this.state.options.pieces
-    if ((latency ?? 0) === 0 && pieces === undefined) {
-      if (!this.state.holes && !this.conn.dead) this.out.write(bytes)
+    if (latency === 0 && pieces === undefined) {
+      if (!this.state.holes && !this.conn.dead) this.out.write(copy)
       return
     }
-    const copy = Buffer.from(bytes)
+    const due = Date.now() + latency
     this.chain = this.chain.then(async () => {
-      if ((latency ?? 0) > 0) await new Promise((r) => setTimeout(r, latency))
+      const wait = due - Date.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
       const size = pieces ?? copy.length
       for (let i = 0; i < copy.length; i += size) {
         if (this.state.holes || this.conn.dead) return
