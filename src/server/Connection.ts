@@ -293,10 +293,11 @@ export const run = <R>(
           })
           : effect
         const fiber = yield* Effect.forkChild(Effect.provideService(bounded, Session, session), { startImmediately: true })
-        // A statement that waits: what earlier statements answered goes out now, not after it.
-        if (fiber.pollUnsafe() === undefined) yield* wire.flush
         const slot = { fiber: fiber as Fiber.Fiber<unknown, unknown>, canceled: false }
         running = slot
+        // A statement that waits: what earlier statements answered goes out now, not after it (registered first, so
+        // a cancel or a drop while this flush waits for the socket still reaches the statement).
+        if (fiber.pollUnsafe() === undefined) yield* wire.flush
         const exit = yield* Fiber.await(fiber)
         if (running === slot) running = undefined
         if (Exit.isSuccess(exit)) return { ok: exit.value }
@@ -304,7 +305,9 @@ export const run = <R>(
         if (slot.canceled && Cause.hasInterrupts(exit.cause)) return { error: ServerError.queryCanceled() }
         if (Cause.hasDies(exit.cause)) yield* Effect.logWarning("server handler defect", exit.cause)
         return { error: Copy.failureOf(exit.cause) }
-      }) as any
+      }) as <A>(
+        effect: Effect.Effect<A, ServerError.ServerError, R | Session>
+      ) => Effect.Effect<{ readonly ok: A } | { readonly error: ServerError.ServerError }, never, Exclude<R, Session>>
 
     // --- extended-protocol objects ---
     const statements = new Map<string, Portals.Statement<R>>()
