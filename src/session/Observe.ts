@@ -76,6 +76,12 @@ export interface Target {
   readonly cache?: { readonly hits: number; readonly misses: number } | undefined
 }
 
+/**
+ * How often, at most, the bytes and statement cache counters are published
+ * after an operation without a span (with a span: after each).
+ */
+export const FLUSH_INTERVAL_MILLIS = 100
+
 /** Metrics per server, shared by its sessions. */
 const metricsByServer = new Map<string, SessionMetrics>()
 
@@ -110,8 +116,9 @@ interface Operation {
   /** `db.operation.name`. */
   readonly name: string
   /** The span's name (`db.query.summary`, or the operation). */
-  readonly summary: string
-  readonly attributes: Record<string, unknown>
+  readonly summary: () => string
+  /** Only built for a span. */
+  readonly attributes: () => Record<string, unknown>
 }
 
 /** Whether spans would go anywhere: a tracer other than Effect's default one, and tracing not disabled. */
@@ -144,6 +151,12 @@ export const observe = (session: Session, target: Target): Session => {
   let received = 0
   let hits = 0
   let misses = 0
+  let flushedAt = 0
+  let lastContext: Context.Context<never> | undefined
+  // What was counted since the last publication is published when the session closes.
+  session[LenderKey].onClose(() => {
+    if (lastContext !== undefined) flush(lastContext)
+  })
 
   /** Publishes what the connection counted since the last operation ended. */
   const flush = (context: Context.Context<never>): void => {
@@ -171,29 +184,28 @@ export const observe = (session: Session, target: Target): Session => {
     }
   }
 
-  const statement = (prefix: string | undefined, sql: string, extra?: Record<string, unknown>): Operation => {
+  const statement = (prefix: string | undefined, sql: string): Operation => {
     const s = summaryOf(sql)
     const verb = s.operation === "" ? (prefix ?? "QUERY") : s.operation
     const name = prefix === undefined ? verb : `${prefix} ${verb}`
-    const summary = prefix === undefined ? (s.summary === "" ? name : s.summary) : `${prefix} ${s.summary || verb}`
+    const summary = () => prefix === undefined ? (s.summary === "" ? name : s.summary) : `${prefix} ${s.summary || verb}`
     return {
       name,
       summary,
-      attributes: {
+      attributes: () => ({
         ...base,
         "db.operation.name": name,
-        "db.query.summary": summary,
+        "db.query.summary": summary(),
         "db.query.text": s.sanitized,
-        ...(s.collections.length === 1 ? { "db.collection.name": s.collections[0] } : {}),
-        ...extra
-      }
+        ...(s.collections.length === 1 ? { "db.collection.name": s.collections[0] } : {})
+      })
     }
   }
 
-  const named = (name: string, extra?: Record<string, unknown>): Operation => ({
+  const named = (name: string): Operation => ({
     name,
-    summary: name,
-    attributes: { ...base, "db.operation.name": name, "db.query.summary": name, ...extra }
+    summary: () => name,
+    attributes: () => ({ ...base, "db.operation.name": name, "db.query.summary": name })
   })
 
   /** Ends an operation: the metric, and the span's closing attributes. */
@@ -206,8 +218,13 @@ export const observe = (session: Session, target: Target): Session => {
     span: Tracer.Span | undefined
   ): void => {
     const failure = Exit.isFailure(exit) ? errorTypeOf(exit.cause) : undefined
-    metrics.recordDuration(operation.name, failure?.type, (performance.now() - startMillis) / 1000, context)
-    flush(context)
+    const now = performance.now()
+    lastContext = context
+    metrics.recordDuration(operation.name, failure?.type, (now - startMillis) / 1000, context)
+    if (now - flushedAt >= FLUSH_INTERVAL_MILLIS || span !== undefined) {
+      flushedAt = now
+      flush(context)
+    }
     if (span === undefined) return
     if (rows !== undefined) span.attribute("db.response.returned_rows", rows)
     if (failure !== undefined) {
@@ -231,10 +248,11 @@ export const observe = (session: Session, target: Target): Session => {
         })
       }
       return Effect.useSpan(
-        operation.summary,
-        { kind: "client", attributes: operation.attributes },
+        operation.summary(),
+        { kind: "client", attributes: operation.attributes() },
         (span) =>
-          Effect.onExit(Effect.withParentSpan(effect, span), (exit) => {
+          // Not made the parent of `effect`: a session operation opens no span of its own below it.
+          Effect.onExit(effect, (exit) => {
             finish(
               fiber.context,
               operation,
@@ -267,7 +285,7 @@ export const observe = (session: Session, target: Target): Session => {
             Effect.sync(() => finish(fiber.context, operation, exit, start, count ? rows : undefined, span)))
           : Effect.sync(() => finish(fiber.context, operation, exit, start, undefined, undefined)))
       return Effect.succeed(
-        traced ? Stream.withSpan(ended, operation.summary, { kind: "client", attributes: operation.attributes }) : ended
+        traced ? Stream.withSpan(ended, operation.summary(), { kind: "client", attributes: operation.attributes() }) : ended
       )
     }))
 
@@ -336,14 +354,14 @@ export const observe = (session: Session, target: Target): Session => {
     const summary = [name, ...tables].join(" ")
     return {
       name,
-      summary,
-      attributes: {
+      summary: () => summary,
+      attributes: () => ({
         ...base,
         "db.operation.name": name,
         "db.query.summary": summary,
         "db.operation.batch.size": texts.length,
         ...(tables.length === 1 ? { "db.collection.name": tables[0] } : {})
-      }
+      })
     }
   }
 
@@ -356,7 +374,7 @@ export const observe = (session: Session, target: Target): Session => {
       if (!isTraced(fiber)) return Effect.succeed(ended(undefined))
       // The span ends with the sink's scope, after its exit was recorded.
       return Effect.map(
-        Effect.makeSpanScoped(operation.summary, { kind: "client", attributes: operation.attributes }),
+        Effect.makeSpanScoped(operation.summary(), { kind: "client", attributes: operation.attributes() }),
         ended
       )
     }))
