@@ -25,7 +25,7 @@ const sendCancel = (port: number, processId: number, secretKey: number): Promise
 const connect = async (port: number) => {
   const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
   await c.connect()
-  return c as pg.Client & { processID: number; secretKey: number }
+  return c as InstanceType<typeof pg.Client> & { processID: number; secretKey: number }
 }
 
 describe("PgProxy cancellation", () => {

@@ -51,7 +51,7 @@ describe("PgProxy upstream failures", () => {
       await withProxy({ upstream: upstreamOf({ host: "127.0.0.1", port: gate.port, maxSize: 3, acquireTimeout: "5 seconds", connectTimeout: 2000 }) }, async ({ port }) => {
         const clients = await Promise.all(Array.from({ length: 6 }, async () => {
           const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
-          c.on("error", () => {})
+          ;(c as unknown as { on: (event: string, f: () => void) => void }).on("error", () => {})
           await c.connect()
           return c
         }))

@@ -9,13 +9,15 @@ import pg from "pg"
 import * as SessionState from "../../src/proxy/SessionState.ts"
 import { upstreamOf, withProxy } from "./Support.ts"
 
-const connect = async (port: number, extra: Partial<pg.ClientConfig> = {}) => {
-  const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres", ...extra })
+type Client = InstanceType<typeof pg.Client>
+
+const connect = async (port: number, extra: Record<string, unknown> = {}) => {
+  const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres", ...extra } as ConstructorParameters<typeof pg.Client>[0])
   await c.connect()
   return c
 }
 
-const show = async (c: pg.Client, name: string): Promise<string> => Object.values((await c.query(`show ${name}`)).rows[0] ?? {})[0] as string
+const show = async (c: Client, name: string): Promise<string> => Object.values((await c.query(`show ${name}`)).rows[0] ?? {})[0] as string
 
 describe("PgProxy session state", () => {
   it("tracked SETs and start-up parameters follow each client across a shared upstream", async () => {

@@ -53,7 +53,7 @@ describe("PgProxy prepared statements", () => {
       await a.query({ name: "s1", text: "select 1 as n" })
       await a.query({ name: "s2", text: "select 2 as n" })
       await b.query({ name: "s1", text: "select 1 as n" })
-      assert.strictEqual((await a.query("deallocate s1")).command, "DEALLOCATE")
+      assert.strictEqual(((await a.query("deallocate s1")) as unknown as { command: string }).command, "DEALLOCATE")
       assert.strictEqual(await codeOf(a.query({ name: "s1", text: "select 1 as n" })), "26000")
       // The other client's statement of the same text is still there.
       assert.strictEqual((await b.query({ name: "s1", text: "select 1 as n" })).rows[0]?.n, 1)
@@ -96,7 +96,7 @@ describe("PgProxy prepared statements", () => {
         }
       }
       const count = await a.query("select count(*)::int as n from pg_prepared_statements where name like 'px_%'")
-      assert.isAtMost(count.rows[0]?.n, 2)
+      assert.isAtMost(count.rows[0]?.n as number, 2)
       await a.end()
     })
   })
