@@ -133,6 +133,22 @@ export interface ResultsOptions {
   readonly rowMode: RowMode
   /** Whether the result of the statement at this index (in completion order) is left out (PREPARE, DEALLOCATE). */
   readonly hidden?: ((index: number) => boolean) | undefined
+  /**
+   * Whether some of these type OIDs are unknown and not looked up yet: the rows are then kept as bytes
+   * (`undecoded`) until the session has looked the types up.
+   */
+  readonly needsTypes?: ((oids: ReadonlyArray<number>) => boolean) | undefined
+}
+
+/**
+ * Rows kept as bytes while their types are looked up, and the rows array of the result they belong to.
+ *
+ * @since 0.1.0
+ */
+export interface Undecoded {
+  readonly description: ReadonlyArray<V2.RowDescriptionField>
+  readonly rows: Array<unknown>
+  readonly raw: Array<{ readonly values: ReadonlyArray<Uint8Array | null>; readonly format: 0 | 1 }>
 }
 
 /**
@@ -158,6 +174,9 @@ export class ResultsRequest extends V2Request {
   private reader: RowReader | undefined = undefined
   private rows: Array<unknown> = []
   private notices: Array<Notice> = []
+  /** Results whose rows wait for a type lookup. */
+  readonly undecoded: Array<Undecoded> = []
+  private keeping: Undecoded | undefined = undefined
 
   constructor(sql: string, registry: Registry, options: ResultsOptions, resume: (request: ResultsRequest) => void) {
     super()
@@ -185,10 +204,18 @@ export class ResultsRequest extends V2Request {
       case "RowDescription":
         this.reader = new RowReader(m.fields, this.registry, this.options.rowMode)
         this.rows = []
+        this.keeping = this.options.needsTypes?.(m.fields.map((f) => f.dataTypeOid)) === true
+          ? { description: m.fields, rows: this.rows, raw: [] }
+          : undefined
+        if (this.keeping !== undefined) this.undecoded.push(this.keeping)
         return
       case "AsciiRow":
       case "BinaryRow": {
         if (this.clientError !== undefined) return
+        if (this.keeping !== undefined) {
+          this.keeping.raw.push({ values: m.values.map((v) => (v === null ? null : v.slice())), format: m._tag === "AsciiRow" ? 0 : 1 })
+          return
+        }
         try {
           this.onRow(this.reader!.read(m.values, m._tag === "AsciiRow" ? 0 : 1))
         } catch (e) {
@@ -205,6 +232,7 @@ export class ResultsRequest extends V2Request {
           this.results.push(makeResult(this.rows, this.reader?.fields ?? [], tag, this.notices.length === 0 ? undefined : this.notices))
         }
         this.reader = undefined
+        this.keeping = undefined
         this.rows = []
         this.notices = []
         return

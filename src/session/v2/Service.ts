@@ -57,6 +57,7 @@ import type { QueryTracker } from "../Requests.ts"
 import type { BatchItem } from "../ResultSets.ts"
 import type { Notice, QueryResult, Row } from "../Result.ts"
 import { TRANSACTION_STREAM_PAGE_ROWS } from "../Streaming.ts"
+import * as Catalog from "../../types/Catalog.ts"
 import * as Literal from "./Literal.ts"
 import {
   CopyInRequest,
@@ -65,6 +66,7 @@ import {
   FunctionCallRequest,
   outcome,
   ResultsRequest,
+  RowReader,
   type ResultsOptions,
   StreamRequest
 } from "./Requests.ts"
@@ -114,7 +116,13 @@ const rowDecoder = <A>(schema: Schema.Decoder<A>) => {
  * @since 0.1.0
  */
 export const makeService = (parts: Parts): Session => {
-  const { wire, registry } = parts
+  const { wire } = parts
+  /** The configured registry, extended with the types looked up so far. */
+  let registry = parts.registry
+  /** OIDs looked up in pg_type (found or not): each once per session. */
+  const lookedUp = new Set<number>()
+  const needsTypes = (oids: ReadonlyArray<number>): boolean =>
+    registry.unknownOids(oids).some((oid) => !lookedUp.has(oid))
   const cache = new Statements.StatementCache(parts.statementCacheSize)
   let cursors = 0
 
@@ -173,14 +181,48 @@ export const makeService = (parts: Parts): Session => {
       }).pipe(Effect.ensuring(Effect.sync(() => wire.release())))
     })
 
-  /** Runs a Query and waits for all of it. */
+  /** Runs a Query and waits for all of it (and for the types of rows kept as bytes). */
   const run = (sql: string, options: ResultsOptions, effect: Status.Effect): Effect.Effect<ResultsRequest, PgError> =>
-    Effect.callback<ResultsRequest, PgError>((resume) => {
-      const request = new ResultsRequest(sql, registry, options, (r) => resume(Effect.succeed(r)))
-      request.statusEffect = effect
-      wire.submit(request)
-      if (request.done) return
-      return abandon(request)
+    Effect.flatMap(
+      Effect.callback<ResultsRequest, PgError>((resume) => {
+        const request = new ResultsRequest(sql, registry, { needsTypes, ...options }, (r) => resume(Effect.succeed(r)))
+        request.statusEffect = effect
+        wire.submit(request)
+        if (request.done) return
+        return abandon(request)
+      }),
+      (request) => request.undecoded.length === 0 ? Effect.succeed(request) : Effect.as(decodeLater(request), request)
+    )
+
+  /** Looks the unknown types of kept rows up in pg_type (once per session), then decodes the rows. */
+  const decodeLater = (request: ResultsRequest): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const oids = [...new Set(request.undecoded.flatMap((u) => registry.unknownOids(u.description.map((f) => f.dataTypeOid))))]
+        .filter((oid) => !lookedUp.has(oid))
+      if (oids.length > 0 && !wire.isClosed) {
+        for (const oid of oids) lookedUp.add(oid)
+        const versionNum = Number.parseInt(parts.parameters.get("server_version") ?? "0", 10) * 10000
+        const found = yield* Effect.exit(rawQuery<ReadonlyArray<unknown>>(Catalog.typeQuery(versionNum), [oids], { rowMode: "array" }))
+        if (found._tag === "Success") {
+          try {
+            const rows = found.value.rows
+            registry = registry.withTypes(rows.map((row) =>
+              Catalog.rowFromText(row.map((v) => v === null || v === undefined ? null : typeof v === "object" ? JSON.stringify(v) : String(v)))
+            ))
+          } catch {
+            // Unreadable catalog rows: the types stay unknown and decode as text.
+          }
+        }
+      }
+      for (const u of request.undecoded) {
+        const reader = new RowReader(u.description, registry, request.options.rowMode)
+        try {
+          for (const row of u.raw) u.rows.push(reader.read(row.values, row.format))
+        } catch (e) {
+          request.clientError ??= e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+        }
+        u.raw.length = 0
+      }
     })
 
   const runResults = (sql: string, options: ResultsOptions, effect: Status.Effect) =>
@@ -595,7 +637,9 @@ export const makeService = (parts: Parts): Session => {
       break: (error) => wire.breakWith(error),
       queryTracked
     },
-    registry
+    get registry() {
+      return registry
+    }
   }
 }
 

@@ -134,6 +134,22 @@ describe("protocol 2.0: queries", () => {
       assert.deepStrictEqual((yield* session.query("select 1 as one")).rows, [{ one: 1 }])
     }))
 
+  it.live("types the registry does not know (enums, their arrays, composite types) are looked up once and decoded as 3.0 decodes them", () =>
+    Effect.gen(function*() {
+      const v2 = yield* connect13()
+      const v3 = yield* connect13({ protocolVersion: "3.0" })
+      const suffix = `${process.pid}_${Date.now()}`
+      yield* v3.simple(`create type mood_${suffix} as enum ('sad', 'ok', 'happy'); create type pair_${suffix} as (a int, b text)`)
+      const sql = `select 'ok'::mood_${suffix} as m, array['sad', 'happy']::mood_${suffix}[] as ms, row(1, 'x')::pair_${suffix} as p, array[row(2, 'y')::pair_${suffix}] as ps`
+      const a = yield* v2.query(sql)
+      const b = yield* v3.query(sql)
+      assert.deepStrictEqual(a.rows, b.rows)
+      assert.deepStrictEqual(a.rows[0]!["ms"], ["sad", "happy"])
+      const again = yield* v2.simple(sql)
+      assert.deepStrictEqual(again[0]!.rows, b.rows)
+      yield* v3.simple(`drop type pair_${suffix}; drop type mood_${suffix}`)
+    }))
+
   it.live("notices reach the result and the notices stream", () =>
     Effect.gen(function*() {
       const session = yield* connect13()
