@@ -102,9 +102,11 @@ export const serverAnswers = (
       }
       // A TLS socket has had its handshake answered already.
       if ((socket as { encrypted?: boolean }).encrypted === true) return finish(true)
+      // Any answer through the path counts, a close too (a pooler that does not know GSSENCRequest hangs up).
       socket.once("data", () => finish(true))
+      socket.once("end", () => finish(true))
+      socket.once("close", () => finish(true))
       socket.once("error", () => finish(false))
-      socket.once("close", () => finish(false))
       socket.write(GSSENC_REQUEST)
       return Effect.sync(() => socket.destroy())
     })).pipe(
