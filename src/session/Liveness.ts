@@ -95,7 +95,10 @@ export const serverAnswers = (
 ): Effect.Effect<boolean> =>
   Effect.flatMap(open, (socket) =>
     Effect.callback<boolean>((resume) => {
+      let finished = false
       const finish = (ok: boolean) => {
+        if (finished) return
+        finished = true
         socket.removeAllListeners("data")
         socket.destroy()
         resume(Effect.succeed(ok))
