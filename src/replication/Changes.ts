@@ -24,48 +24,15 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import { CodecError, PgError } from "../errors/PgError.ts"
 import * as PgOutput from "../protocol/PgOutput.ts"
 import * as Replication from "../protocol/Replication.ts"
 import type { Registry } from "../types/Registry.ts"
 import { HeldTransactions, type HeldOptions, type Replay } from "./Held.ts"
+import { type RelationInfo, RowDecoder, type Row } from "./Rows.ts"
 
-/**
- * The marker of a TOASTed value the server did not send (it did not change).
- *
- * @since 0.1.0
- */
-export const Unchanged: unique symbol = Symbol.for("effect-pgwire/replication/Unchanged")
-/** @since 0.1.0 */
-export type Unchanged = typeof Unchanged
-
-/**
- * A decoded row: column name to value (`null`, `Unchanged`, or the decoded value).
- *
- * @since 0.1.0
- */
-export type Row = Readonly<Record<string, unknown>>
-
-/**
- * A relation as the server last described it.
- *
- * @since 0.1.0
- */
-export interface RelationInfo {
-  readonly oid: number
-  readonly schema: string
-  readonly name: string
-  /** `schema.name`. */
-  readonly table: string
-  readonly replicaIdentity: PgOutput.ReplicaIdentity
-  readonly columns: ReadonlyArray<{
-    readonly name: string
-    readonly typeOid: number
-    readonly typeModifier: number
-    readonly key: boolean
-  }>
-}
+export { type RelationInfo, type Row, Unchanged } from "./Rows.ts"
 
 /** @since 0.1.0 */
 export interface Begin {
@@ -217,8 +184,6 @@ export const isAcknowledgeable = (change: Change): change is Acknowledgeable =>
   change._tag === "Commit" || change._tag === "Prepare" || change._tag === "CommitPrepared" ||
   change._tag === "RollbackPrepared"
 
-const utf8 = new TextDecoder()
-
 /**
  * Turns `pgoutput` messages into changes, one connection's worth of state.
  *
@@ -238,6 +203,7 @@ export class Decoder {
   /** A streamed transaction being delivered (`drain`), and the change that ends it. */
   private replaying: { readonly replay: Replay; readonly end: Change } | undefined = undefined
   private xid = 0
+  private readonly rows: RowDecoder
 
   constructor(
     protoVersion: PgOutput.ProtoVersion,
@@ -251,6 +217,15 @@ export class Decoder {
     this.tables = tables
     this.ackTo = ackTo
     this.held = new HeldTransactions(held)
+    this.rows = new RowDecoder(registry, tables)
+  }
+
+  /** An Insert decoded straight from its bytes, or false (the general path then decodes it). */
+  private insert(data: Uint8Array, inStream: boolean, out: Array<Change>): boolean {
+    const fast = this.rows.insertRow(data, inStream, this.relations)
+    if (fast === undefined) return false
+    out.push({ _tag: "Insert", relation: fast.relation, table: fast.relation.table, new: fast.row })
+    return true
   }
 
   /** Whether a streamed transaction is being delivered: `drain` it before the next `push`. */
@@ -268,6 +243,7 @@ export class Decoder {
       // Held as sent; decoded when the transaction commits.
       return this.held.add(this.streamXid, data)
     }
+    if (type === PgOutput.Code.Insert && this.insert(data, false, out)) return
     const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: this.inStream })
     if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
     this.apply(decoded.success, out)
@@ -287,6 +263,7 @@ export class Decoder {
         out.push(r.end)
         return
       }
+      if (data[0] === PgOutput.Code.Insert && this.insert(data, true, out)) continue
       const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: true })
       if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
       this.apply(decoded.success, out)
@@ -313,19 +290,19 @@ export class Decoder {
         return
       case "Insert": {
         const relation = this.relationOf(m.relationOid)
-        out.push({ _tag: "Insert", relation, table: relation.table, new: this.row(relation, m.newTuple) })
+        out.push({ _tag: "Insert", relation, table: relation.table, new: this.rows.row(relation, m.newTuple) })
         return
       }
       case "Update": {
         const relation = this.relationOf(m.relationOid)
-        const old = m.oldTuple === undefined ? undefined : this.row(relation, m.oldTuple, true)
+        const old = m.oldTuple === undefined ? undefined : this.rows.row(relation, m.oldTuple, true)
         out.push({
           _tag: "Update",
           relation,
           table: relation.table,
-          new: this.row(relation, m.newTuple, false, old),
+          new: this.rows.row(relation, m.newTuple, false, old),
           old,
-          key: m.key === undefined ? undefined : this.row(relation, m.key, true)
+          key: m.key === undefined ? undefined : this.rows.row(relation, m.key, true)
         })
         return
       }
@@ -335,8 +312,8 @@ export class Decoder {
           _tag: "Delete",
           relation,
           table: relation.table,
-          old: m.oldTuple === undefined ? undefined : this.row(relation, m.oldTuple, true),
-          key: m.key === undefined ? undefined : this.row(relation, m.key, true)
+          old: m.oldTuple === undefined ? undefined : this.rows.row(relation, m.oldTuple, true),
+          key: m.key === undefined ? undefined : this.rows.row(relation, m.key, true)
         })
         return
       }
@@ -477,64 +454,6 @@ export class Decoder {
       })
     }
     return info
-  }
-
-  /**
-   * Decodes a TupleData by the relation's columns (`partial`: a key or old tuple, not run through the table's
-   * Schema). An unchanged TOASTed value is taken from `old` when the server sent the old row (REPLICA IDENTITY
-   * FULL still sends 'u' in the new tuple), else it is `Unchanged`.
-   */
-  private row(relation: RelationInfo, tuple: PgOutput.TupleData, partial = false, old?: Row): Row {
-    const row: Record<string, unknown> = {}
-    const n = Math.min(tuple.length, relation.columns.length)
-    for (let i = 0; i < n; i++) {
-      const column = relation.columns[i]!
-      const c = tuple[i]!
-      const value = this.value(c, column.typeOid, column.name)
-      row[column.name] = value === Unchanged && old !== undefined && old[column.name] !== Unchanged
-        ? old[column.name]
-        : value
-    }
-    const schema = partial ? undefined : this.tables[relation.table]
-    if (schema === undefined) return row
-    try {
-      return Schema.decodeUnknownSync(schema)(row) as Row
-    } catch (e) {
-      throw new PgError({
-        reason: new CodecError({
-          message: `a row of ${relation.table} does not match its schema: ${e instanceof Error ? e.message : String(e)}`
-        })
-      })
-    }
-  }
-
-  private value(c: PgOutput.TupleColumn, oid: number, column: string): unknown {
-    switch (c.kind) {
-      case "null":
-        return null
-      case "unchangedToast":
-        return Unchanged
-      case "text": {
-        const codec = this.registry.get(oid)
-        if (codec === undefined) return utf8.decode(c.value)
-        return this.decodeWith(() => codec.decodeText(c.value, 0, c.value.length), oid, column)
-      }
-      case "binary": {
-        const decode = this.registry.get(oid)?.decodeBinary
-        if (decode === undefined) return c.value.slice()
-        return this.decodeWith(() => decode(c.value, 0, c.value.length), oid, column)
-      }
-    }
-  }
-
-  private decodeWith(f: () => unknown, oid: number, column: string): unknown {
-    try {
-      return f()
-    } catch (e) {
-      if (e instanceof CodecError) throw new PgError({ reason: new CodecError({ ...e, column, oid, message: e.message }) })
-      if (e instanceof PgError) throw e
-      throw new PgError({ reason: new CodecError({ message: String(e), column, oid }) })
-    }
   }
 }
 

@@ -35,6 +35,10 @@ import * as Link from "./Link.ts"
 export const FEED_HIGH_WATER_BYTES = 8 * 1024 * 1024
 /** Reading resumes once the buffer is below this. */
 export const FEED_LOW_WATER_BYTES = 2 * 1024 * 1024
+/** Messages handed to the consumer at once (the rest stay buffered for its next take). */
+export const FEED_TAKE_MESSAGES = 1024
+/** What a buffered message costs beyond its payload, counted against the high-water mark. */
+const MESSAGE_OVERHEAD_BYTES = 64
 /** How long the server may take to end CopyBoth after the client's CopyDone when the stream closes. */
 export const COPY_END_TIMEOUT_MILLIS = 5_000
 /** The default interval between status updates (the walsender's default `wal_sender_timeout` is 60 s). */
@@ -89,6 +93,8 @@ export class Feed implements Link.CopyBothHandler {
   readonly link: Link.Link
   readonly options: FeedOptions
   private items: Array<WalMessage> = []
+  /** The first item not yet taken. */
+  private head = 0
   private bytes = 0
   private paused = false
   private waiter: (() => void) | undefined = undefined
@@ -112,6 +118,21 @@ export class Feed implements Link.CopyBothHandler {
     w?.()
   }
 
+  private wakeQueued = false
+
+  /**
+   * Wakes the consumer once the socket's read callback is over (a microtask), not at each frame: a waiting
+   * consumer resumed at once would take one message at a time, and pay the stream's cost per message.
+   */
+  private wakeSoon(): void {
+    if (this.wakeQueued || this.waiter === undefined) return
+    this.wakeQueued = true
+    queueMicrotask(() => {
+      this.wakeQueued = false
+      this.wake()
+    })
+  }
+
   onStart(): void {
     this.started = true
     this.wake()
@@ -133,12 +154,12 @@ export class Feed implements Link.CopyBothHandler {
       if (this.ending !== undefined || this.request.clientDone) return
       this.options.observe?.(message, this.ack)
       this.items.push(message)
-      this.bytes += message.data.length + 64
+      this.bytes += message.data.length + MESSAGE_OVERHEAD_BYTES
       if (this.bytes > FEED_HIGH_WATER_BYTES && !this.paused) {
         this.paused = true
         this.link.conn.pauseReading(this)
       }
-      this.wake()
+      this.wakeSoon()
       return
     }
     const decoded = Replication.decodeView(buf, start, end)
@@ -242,11 +263,17 @@ export class Feed implements Link.CopyBothHandler {
    */
   readonly take: Effect.Effect<ReadonlyArray<WalMessage> | undefined, Errors.Failure> = Effect.suspend(() => {
     const ready = (): Effect.Effect<ReadonlyArray<WalMessage> | undefined, Errors.Failure> | undefined => {
-      if (this.items.length > 0) {
-        const out = this.items
-        this.items = []
-        this.bytes = 0
-        if (this.paused) {
+      if (this.head < this.items.length) {
+        // At most FEED_TAKE_MESSAGES at once: what the consumer decodes stays small (young) garbage.
+        const end = Math.min(this.items.length, this.head + FEED_TAKE_MESSAGES)
+        const out = this.items.slice(this.head, end)
+        for (const m of out) this.bytes -= m.data.length + MESSAGE_OVERHEAD_BYTES
+        if (end === this.items.length) {
+          this.items = []
+          this.head = 0
+          this.bytes = 0
+        } else this.head = end
+        if (this.paused && this.bytes < FEED_LOW_WATER_BYTES) {
           this.paused = false
           this.link.conn.resumeReading(this)
         }
@@ -274,6 +301,7 @@ export class Feed implements Link.CopyBothHandler {
   private readonly awaitEnd: Effect.Effect<void> = Effect.suspend(() => {
     if (this.ending !== undefined) return Effect.void
     this.items = []
+    this.head = 0
     this.bytes = 0
     return Effect.flatMap(this.nextEvent, () => this.awaitEnd)
   })
@@ -287,6 +315,7 @@ export class Feed implements Link.CopyBothHandler {
     if (this.request.serverDone) this.link.conn.terminate()
     this.request.finish()
     this.items = []
+    this.head = 0
     this.bytes = 0
     if (this.paused) {
       this.paused = false

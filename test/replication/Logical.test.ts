@@ -5,7 +5,18 @@ import * as Stream from "effect/Stream"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import type * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
-import { eventually, failureTag, insertedIds, logicalFixture, lsn, optionsFor, slotRow, sqlSession, uniqueName } from "./Support.ts"
+import {
+  eventually,
+  failureTag,
+  insertedIds,
+  logicalFixture,
+  lsn,
+  optionsFor,
+  pullN,
+  slotRow,
+  sqlSession,
+  uniqueName
+} from "./Support.ts"
 
 /** A fixture on the main server, with short status intervals and a stream whose connection options may vary. */
 const fixture = (session: PgSession.Session) =>
@@ -174,12 +185,12 @@ describe("PgReplication.logical: a connection lost mid-stream", () => {
       yield* session.query(`insert into ${f.table} values (2, 'b')`)
       const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
         const pull = yield* Stream.toPull(PgReplication.transactions(f.stream({}, { applicationName: app })))
-        const [first] = yield* pull
+        // Both arrive together; the second stays unacknowledged.
+        const [first, second] = yield* pullN(pull, 2)
         yield* first!.ack
         assert.isTrue(
           yield* eventually(Effect.map(slotRow(session, f.slot), (r) => lsn(r?.confirmed_flush_lsn) === first!.endLsn))
         )
-        const [second] = yield* pull
         assert.deepStrictEqual(insertedIds(second!), [2])
         yield* session.query("select pg_terminate_backend(pid) from pg_stat_replication where application_name = $1", [app])
         // The stream fails once the connection is gone; nothing more is delivered.

@@ -103,6 +103,20 @@ export const logicalFixture = (
     return { table, publication, slot, open, first }
   })
 
+/**
+ * The next `n` elements of a pulled stream: a pull hands out a whole chunk (several transactions that arrived
+ * together), so collect across pulls rather than take a pull's first element.
+ */
+export const pullN = <A, E, R>(
+  pull: Effect.Effect<ReadonlyArray<A>, E, R>,
+  n: number,
+  buffer: Array<A> = []
+): Effect.Effect<Array<A>, E, R> =>
+  Effect.gen(function*() {
+    while (buffer.length < n) buffer.push(...(yield* pull))
+    return buffer.splice(0, n)
+  })
+
 /** The ids of a transaction's inserts. */
 export const insertedIds = (tx: PgReplication.Transaction): Array<unknown> =>
   tx.changes.flatMap((c) => (c._tag === "Insert" ? [c.new["id"]] : []))
