@@ -128,7 +128,8 @@ export interface Limits {
  * @since 0.1.0
  */
 export interface ServeOptions<R = never> {
-  readonly listen?: Listen | undefined
+  /** One address or several (TCP and a Unix socket directory, as PostgreSQL); default TCP 127.0.0.1 on a free port. */
+  readonly listen?: Listen | ReadonlyArray<Listen> | undefined
   readonly tls?: TlsOptions | undefined
   /** The newest protocol offered (default "3.2"). */
   readonly protocol?: { readonly max?: "3.0" | "3.2" | undefined } | undefined

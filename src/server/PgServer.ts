@@ -5,8 +5,8 @@
  *
  * **Details**
  *
- * - `serve` listens on TCP or a Unix-domain socket (`.s.PGSQL.<port>`) for the
- *   life of its Scope; `handle` serves one already-open duplex (in-memory
+ * - `serve` listens on TCP and/or Unix-domain sockets (`.s.PGSQL.<port>`) for
+ *   the life of its Scope; `handle` serves one already-open duplex (in-memory
  *   tests, a socket accepted elsewhere).
  * - One Scope per connection: socket, TLS, statements, portals and the
  *   handler's resources close with it. One connection's fault never reaches
@@ -37,7 +37,7 @@ import { unixSocketPath } from "../transport/Transport.ts"
 import { Registry } from "./Cancel.ts"
 import * as Connection from "./Connection.ts"
 import type { Session } from "./Handler.ts"
-import { DEFAULT_MAX_CONNECTIONS, type ServeOptions, type TlsOptions } from "./Options.ts"
+import { DEFAULT_MAX_CONNECTIONS, type Listen, type ServeOptions, type TlsOptions } from "./Options.ts"
 import * as ServerError from "./ServerError.ts"
 
 export * from "./Handler.ts"
@@ -61,7 +61,10 @@ export type Address =
  * @since 0.1.0
  */
 export interface RunningServer {
+  /** The first (or only) address listened on. */
   readonly address: Address
+  /** Every address listened on, in the order of `listen`. */
+  readonly addresses: ReadonlyArray<Address>
   /** Connections being served now (start-up included). */
   readonly connections: Effect.Effect<number>
   /** Stops accepting; "smart" waits for the sessions to end, "fast" ends them with FATAL 57P01. */
@@ -122,8 +125,13 @@ export const serve = <R>(options: ServeOptions<R>): Effect.Effect<RunningServer,
     const runFork = yield* FiberSet.runtime(fibers)<Exclude<R, Session>>()
     const maxConnections = options.limits?.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     let count = 0
-    const listen = options.listen ?? { port: 0 }
-    const server = Net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+    const listens: ReadonlyArray<Listen> = options.listen === undefined
+      ? [{ port: 0 }]
+      : Array.isArray(options.listen)
+      ? options.listen
+      : [options.listen as Listen]
+    if (listens.length === 0) return yield* Effect.fail(listenError("nothing to listen on: listen is empty"))
+    const accept = (socket: Net.Socket) => {
       socket.setKeepAlive(true, 60_000)
       socket.on("error", () => {})
       if (count >= maxConnections) {
@@ -132,8 +140,17 @@ export const serve = <R>(options: ServeOptions<R>): Effect.Effect<RunningServer,
       }
       count++
       runFork(Effect.ensuring(Connection.run(socket, options, shared), Effect.sync(() => count--)))
+    }
+    const servers: Array<Net.Server> = []
+    // close() waits for every connection; its callback is not what shutdown awaits.
+    const stopListening = Effect.sync(() => {
+      for (const server of servers) if (server.listening) server.close()
     })
-    const address = yield* Effect.callback<Address, PgError>((resume) => {
+    // Listening on several addresses: the ones already open close if a later one fails.
+    yield* Effect.addFinalizer(() => stopListening)
+    const listenOn = (listen: Listen) => Effect.callback<Address, PgError>((resume) => {
+      const server = Net.createServer({ noDelay: true, pauseOnConnect: false }, accept)
+      servers.push(server)
       const onError = (cause: Error) => resume(Effect.fail(listenError(`could not listen: ${cause.message}`, cause)))
       server.once("error", onError)
       if ("unixDirectory" in listen) {
@@ -155,12 +172,7 @@ export const serve = <R>(options: ServeOptions<R>): Effect.Effect<RunningServer,
         })
       }
     })
-    const stopListening = Effect.callback<void>((resume) => {
-      if (!server.listening) return resume(Effect.void)
-      server.close(() => resume(Effect.void))
-      // close() waits for every connection; its callback is not what shutdown awaits.
-      resume(Effect.void)
-    })
+    const addresses = yield* Effect.forEach(listens, listenOn)
     const shutdown = (mode: "smart" | "fast") =>
       Effect.gen(function*() {
         yield* stopListening
@@ -170,7 +182,7 @@ export const serve = <R>(options: ServeOptions<R>): Effect.Effect<RunningServer,
         yield* FiberSet.awaitEmpty(fibers)
       })
     yield* Effect.addFinalizer(() => shutdown("fast"))
-    return { address, connections: Effect.sync(() => count), shutdown }
+    return { address: addresses[0]!, addresses, connections: Effect.sync(() => count), shutdown }
   })
 
 /**

@@ -124,4 +124,17 @@ describe("PgServer authentication", () => {
     })
     fs.rmSync(dir, { recursive: true, force: true })
   })
+
+  it("listens on TCP and a Unix-domain socket at once, and stops listening on both at shutdown", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgserver-sock-"))
+    const listen = [{ port: 0 }, { unixDirectory: dir, port: 6544 }]
+    await withServer({ handler: handler(makeProbe()), listen }, async ({ server, port }) => {
+      assert.deepStrictEqual(server.addresses.map((a) => a._tag), ["Tcp", "Unix"])
+      const tcp = await psql(port, ["-c", "select 1"])
+      const unix = await psql(0, ["-c", "select 2"], `host=${dir} port=6544`)
+      assert.deepStrictEqual([tcp.stdout.trim(), unix.stdout.trim()], ["1", "2"])
+    })
+    assert.isFalse(fs.existsSync(path.join(dir, ".s.PGSQL.6544")))
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
 })
