@@ -98,6 +98,8 @@ export class Wire {
   }
 
   readonly #onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+    const diverted = this.#diverted
+    if (diverted !== undefined) return diverted(type, buf.subarray(start, end))
     this.#frames.push({ type, body: buf.subarray(start, end) })
     this.#queuedBytes += end - start
     if (type === -1) this.framer.stop()
@@ -167,6 +169,11 @@ export class Wire {
   }
 
   #notify(): void {
+    const end = this.#divertedEnd
+    if (end !== undefined && this.#end !== undefined) {
+      this.#divertedEnd = undefined
+      end(this.#end)
+    }
     const wake = this.#wake
     this.#wake = undefined
     wake?.()
@@ -177,6 +184,34 @@ export class Wire {
       this.#paused = true
       this.socket.pause()
     }
+  }
+
+  #diverted: ((type: number, body: Uint8Array) => void) | undefined = undefined
+  #divertedEnd: ((end: End) => void) | undefined = undefined
+
+  /**
+   * From now on every frame goes to `onFrame` as it arrives (the queued ones
+   * first) in place of `take`, and the end of the stream to `onEnd`, once: a
+   * connection taken over by a relay reads without an Effect per frame. Its
+   * backpressure is then the caller's (`socket.pause()`).
+   */
+  divert(onFrame: (type: number, body: Uint8Array) => void, onEnd: (end: End) => void): void {
+    this.#diverted = onFrame
+    this.#divertedEnd = onEnd
+    let frame = this.#shift()
+    while (frame !== undefined) {
+      this.#queuedBytes -= frame.body.length
+      onFrame(frame.type, frame.body)
+      frame = this.#shift()
+    }
+    const rest = this.#leftover
+    this.#leftover = undefined
+    if (rest !== undefined && rest.length > 0) this.#feed(rest)
+    if (this.#paused) {
+      this.#paused = false
+      this.socket.resume()
+    }
+    this.#notify()
   }
 
   /** Runs `f` once when the peer closes or the socket fails. */
