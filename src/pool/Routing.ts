@@ -122,11 +122,23 @@ export interface RoutedPool {
     effect: Effect.Effect<A, E, R>,
     options?: TransactionOptions
   ) => Effect.Effect<A, E | PgError, R>
+  /** The pool a read goes to now: a standby fit to read from (after `readYourWrites`' rule), else the writer. */
+  readonly readPool: Effect.Effect<Pool>
   /** The last check of every host, in the configured order. */
   readonly status: Effect.Effect<ReadonlyArray<StandbyStatus>>
   /** Checks every host now (as the periodic check does). */
   readonly checkNow: Effect.Effect<void>
 }
+
+/**
+ * The routing settings of `RoutingOptions` (what a `PgClient` takes as `readReplicas`).
+ *
+ * @since 0.1.0
+ */
+export type RoutingSettings = Pick<
+  RoutingOptions,
+  "maxLagBytes" | "maxLagMillis" | "lagCheckInterval" | "readYourWrites" | "readYourWritesTimeout"
+>
 
 /**
  * Statements inside `effect` are reads (routed to a standby), unless they run
@@ -394,6 +406,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
     return {
       writer,
       readers,
+      readPool: Effect.map(readTarget, (at) => (at === undefined ? writer : readers[at]!)),
       query,
       withTransaction,
       status: Effect.sync(() => statuses),

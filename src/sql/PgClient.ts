@@ -79,6 +79,7 @@ import type * as Tracer from "effect/Tracer"
 import * as PgConfig from "../config/Config.ts"
 import { ConfigError, PgError } from "../errors/PgError.ts"
 import * as PgPool from "../pool/Pool.ts"
+import * as Routing from "../pool/Routing.ts"
 import * as Transaction from "../pool/Transaction.ts"
 import type {
   CopyResult,
@@ -144,6 +145,12 @@ export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout
   readonly startupOptions?: string | undefined
   /** Extra attributes on every statement span. */
   readonly spanAttributes?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Route reads to standbys (`Routing.ts`): the hosts are a primary and its standbys; statements inside
+   * `withReadOnly` read from a standby fit to read from, everything else (transactions too) goes to the
+   * read-write server.
+   */
+  readonly readReplicas?: Routing.RoutingSettings | undefined
   /** Renames result columns (for example snake_case to camelCase). */
   readonly transformResultNames?: ((name: string) => string) | undefined
   /** Renames identifiers in statements (for example camelCase to snake_case). */
@@ -300,6 +307,7 @@ export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOp
       startupParameters: undefined,
       startupOptions: undefined,
       spanAttributes: undefined,
+      readReplicas: undefined,
       transformResultNames: undefined,
       transformQueryNames: undefined,
       transformJson: undefined,
@@ -341,8 +349,10 @@ export const poolOptions = (config: PgClientConfig): Effect.Effect<PgPool.PoolOp
 export interface PgClient extends SqlClient.SqlClient {
   readonly [TypeId]: TypeId
   readonly config: PgClientConfig
-  /** The session pool behind the client. */
+  /** The session pool behind the client (with `readReplicas`, the writer's). */
   readonly pool: PgPool.Pool
+  /** Statements inside `effect` read from a standby when `readReplicas` is set (else nothing changes). */
+  readonly withReadOnly: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /**
    * Runs `self` in a transaction; nested calls are savepoints. The options
    * apply to a top-level transaction only.
@@ -505,7 +515,11 @@ export const make = (
 ): Effect.Effect<PgClient, SqlError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function*() {
     const options = yield* Effect.mapError(poolOptions(config), (error) => toSqlError(error, "configure"))
-    const pool = yield* Effect.mapError(PgPool.make(options), (error) => toSqlError(error, "configure"))
+    const routed = config.readReplicas === undefined ? undefined : yield* Effect.mapError(
+      Routing.make({ ...options, ...config.readReplicas }),
+      (error) => toSqlError(error, "configure")
+    )
+    const pool = routed?.writer ?? (yield* Effect.mapError(PgPool.make(options), (error) => toSqlError(error, "configure")))
     const compiler = Compiler.makeCompiler(config.transformQueryNames, config.transformJson)
     const transformRows = config.transformResultNames === undefined
       ? undefined
@@ -518,8 +532,14 @@ export const make = (
       [ATTR_SERVER_ADDRESS, target.address],
       [ATTR_SERVER_PORT, target.port]
     ]
+    // With read replicas, a statement inside withReadOnly takes its session from a standby's pool.
+    const sharedPool = (fiber: { readonly getRef: <A>(ref: Context.Reference<A>) => A }) =>
+      routed !== undefined && fiber.getRef(Routing.ReadOnlyIntent) ? routed.readPool : Effect.succeed(pool)
     const acquirer: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.mapError(
-      Effect.map(pool.acquireShared, (session) => new SessionConnection(session, pool, true)),
+      Effect.flatMap(
+        Effect.withFiber((fiber) => sharedPool(fiber)),
+        (from) => Effect.map(from.acquireShared, (session) => new SessionConnection(session, from, true))
+      ),
       (error) => toSqlError(error, "acquire")
     )
     const transactionAcquirer: Effect.Effect<SessionConnection, SqlError, Scope.Scope> = Effect.mapError(
@@ -646,6 +666,7 @@ export const make = (
       [TypeId]: TypeId,
       config,
       pool,
+      withReadOnly: Routing.withReadOnly,
       withTransaction,
       json: Compiler.json,
       listen,

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Routing from "../../src/pool/Routing.ts"
+import * as PgClient from "../../src/sql/PgClient.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { type Pair, streamingPair } from "../support/Standby.ts"
 
@@ -166,4 +167,25 @@ layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing
         assert.strictEqual(portOf(outside), pair.standby.port)
       }
     }).pipe(Effect.scoped))
+
+  it.effect("PgClient with readReplicas: sql.withReadOnly reads from the standby, everything else writes", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      const program = Effect.gen(function*() {
+        const sql = yield* PgClient.PgClient
+        const write = yield* sql<{ port: number }>`select inet_server_port() as port`
+        const read = yield* sql.withReadOnly(sql<{ port: number }>`select inet_server_port() as port`)
+        const tx = yield* sql.withTransaction(sql<{ port: number }>`select inet_server_port() as port`)
+        return [write[0]!.port, read[0]!.port, tx[0]!.port]
+      })
+      const ports = yield* program.pipe(Effect.provide(PgClient.layer({
+        hosts: routingOptions(pair).hosts,
+        user: "postgres",
+        database: "postgres",
+        sslMode: "disable",
+        name: "client-routing",
+        readReplicas: { lagCheckInterval: 100 }
+      })))
+      assert.deepStrictEqual(ports, [pair.primary.port, pair.standby.port, pair.primary.port])
+    }))
 })
