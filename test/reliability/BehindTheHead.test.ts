@@ -7,6 +7,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as FaultProxy from "../support/FaultProxy.ts"
+import { servers } from "../support/Servers.ts"
 import { awaitActive, connectPlain } from "../support/Sessions.ts"
 
 /** How long the abandoned statement would run if nobody cancelled it. */
@@ -17,7 +19,9 @@ const FOLLOWER_BOUND_MILLIS = 15_000
 describe("PgSession: an abandoned request behind others", () => {
   it.live("is cancelled when it reaches the head, and the callers behind it are not hit", () =>
     Effect.scoped(Effect.gen(function*() {
-      const session = yield* connectPlain()
+      // Through a proxy that counts the CancelRequests (the session's cancels use the same endpoint).
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const session = yield* connectPlain({ port: proxy.port })
       const monitor = yield* connectPlain()
       const leader = yield* Effect.forkChild(session.query("select pg_sleep(0.3) as leader", [], { prepare: false }))
       yield* awaitActive(monitor, session, "as leader")
@@ -40,5 +44,7 @@ describe("PgSession: an abandoned request behind others", () => {
         "select count(*)::int4 as n from pg_stat_activity where state = 'active' and strpos(query, 'abandoned_behind_head') > 0 and pid <> pg_backend_pid()"
       )
       assert.deepStrictEqual(rows, [{ n: 0 }])
+      // One cancel, sent once the abandoned statement ran at the head (none while it waited behind the leader).
+      assert.strictEqual(proxy.counters().cancelRequests, 1)
     })), { timeout: 30_000 })
 })
