@@ -67,6 +67,35 @@ describe("spans of session operations", () => {
     )
   })
 
+  it.live("connect over TLS: the attempt, TLS and authentication are events of the connect span", () => {
+    const rec = recorder()
+    return traced(
+      rec,
+      Effect.gen(function*() {
+        const session = yield* connectPlain({ sslMode: "require" })
+        assert.isTrue(session.encrypted)
+        const connect = byName(rec.spans, "PgSession.connect")[0]!
+        assert.deepStrictEqual(connect.events.map(([name]) => name), ["connect.attempt", "tls", "authenticated"])
+        assert.strictEqual(connect.events[0]![2]["pgwire.encryption"], "tls")
+        // A host that refuses: its failed attempt is an event too, with the error's type.
+        const refused = yield* Effect.exit(
+          PgSession.connect({
+            hosts: [{ host: "127.0.0.1", port: 1 }, { host: servers().main.host, port: servers().main.port }],
+            user: "postgres",
+            database: "postgres",
+            sslMode: "disable"
+          })
+        )
+        assert.isTrue(Exit.isSuccess(refused), String(refused))
+        const second = byName(rec.spans, "PgSession.connect")[1]!
+        const attempts = second.events.filter(([name]) => name === "connect.attempt").map(([, , a]) => a)
+        assert.strictEqual(attempts[0]!["server.port"], 1)
+        assert.strictEqual(attempts[0]!["error.type"], "ConnectionError")
+        assert.strictEqual(attempts[1]!["outcome"], "ok")
+      }).pipe(Effect.scoped)
+    )
+  })
+
   it.live("a failed query: status code and error type are the SQLSTATE, the span fails", () => {
     const rec = recorder()
     return traced(
