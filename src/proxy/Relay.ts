@@ -52,6 +52,9 @@ import { type ClientStatement, upstreamNameOf } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
 import type { UpstreamPool } from "./UpstreamPool.ts"
 
+/** Client bytes waiting for an upstream above which reading the client pauses. */
+export const PENDING_HIGH_WATER_BYTES = 1_048_576
+
 /** Outbound bytes to a client above which its upstream's reads pause until the client drains. */
 export const CLIENT_HIGH_WATER_BYTES = 1_048_576
 
@@ -226,29 +229,97 @@ export class Relay {
     }
   }
 
-  /** Lends an upstream to the client (waits in the pool's queue). False when none could be had (the client was told). */
-  readonly link: Effect.Effect<boolean> = Effect.callback<boolean>((resume) => {
+  // ---------------------------------------------------------------------------
+  // Reading the client: frames wait here while the client waits for an upstream
+  // ---------------------------------------------------------------------------
+
+  readonly #pending: Array<{ readonly type: number; readonly body: Uint8Array }> = []
+  #pendingHead = 0
+  #pendingBytes = 0
+  #linking = false
+  #withdraw: (() => void) | undefined = undefined
+  #readPaused = false
+  /** Called once the client is done. */
+  onDone: (() => void) | undefined = undefined
+
+  /** Starts reading the client's frames. */
+  start(): void {
+    this.wire.divert(this.#onClientFrame, () => this.close())
+  }
+
+  readonly #onClientFrame = (type: number, body: Uint8Array): void => {
+    if (this.#closed) return
+    if (this.#pendingHead === this.#pending.length && !this.#linking) {
+      // The common case: nothing waiting, handled at once.
+      if (this.needsUpstream(type, body)) {
+        this.#pending.push({ type, body })
+        this.#pendingBytes += body.length
+        return this.#acquire()
+      }
+      if (!this.handle(type, body)) this.close()
+      return
+    }
+    this.#pending.push({ type, body })
+    this.#pendingBytes += body.length
+    if (this.#pendingBytes > PENDING_HIGH_WATER_BYTES && !this.#readPaused) {
+      this.#readPaused = true
+      this.wire.socket.pause()
+    }
+  }
+
+  /** Handles the frames that waited, until one needs an upstream the client does not have. */
+  #drain(): void {
+    while (!this.#linking && !this.#closed && this.#pendingHead < this.#pending.length) {
+      const frame = this.#pending[this.#pendingHead]!
+      if (this.needsUpstream(frame.type, frame.body)) return this.#acquire()
+      this.#pending[this.#pendingHead++] = undefined as never
+      this.#pendingBytes -= frame.body.length
+      if (!this.handle(frame.type, frame.body)) return this.close()
+    }
+    if (this.#pendingHead === this.#pending.length) {
+      this.#pending.length = 0
+      this.#pendingHead = 0
+    }
+    if (this.#readPaused && this.#pendingBytes < PENDING_HIGH_WATER_BYTES / 2) {
+      this.#readPaused = false
+      this.wire.socket.resume()
+    }
+  }
+
+  /** Waits in the pool's queue for an upstream, then handles the frames that waited. */
+  #acquire(): void {
+    this.#linking = true
     this.waiting = true
-    const withdraw = this.#ctx.pool.acquire((result) => {
-      this.waiting = false
-      if ("reason" in result) {
-        this.#refuseStatement(ServerError.make(result.reason._tag === "TimeoutError" ? "53300" : "08006", `no upstream connection: ${result.reason.message}`))
-        resume(Effect.succeed(false))
-        return
+    this.#withdraw = this.#ctx.pool.acquire(this.#acquired)
+  }
+
+  readonly #acquired = (result: Upstream | PgError): void => {
+    this.#linking = false
+    this.waiting = false
+    this.#withdraw = undefined
+    if (this.#closed) {
+      if (!("reason" in result)) this.#ctx.pool.release(result)
+      return
+    }
+    if ("reason" in result) {
+      this.#refuseStatement(
+        ServerError.make(
+          result.reason._tag === "TimeoutError" ? "53300" : "08006",
+          `no upstream connection: ${result.reason.message}`
+        )
+      )
+      // The frame that needed the upstream is handled without one (answered by the refusal).
+      const frame = this.#pending[this.#pendingHead]
+      if (frame !== undefined) {
+        this.#pending[this.#pendingHead++] = undefined as never
+        this.#pendingBytes -= frame.body.length
+        if (!this.handle(frame.type, frame.body)) return this.close()
       }
-      if (this.#closed) {
-        this.#ctx.pool.release(result)
-        resume(Effect.succeed(false))
-        return
-      }
+    } else {
       this.#attach(result)
-      resume(Effect.succeed(true))
-    })
-    return Effect.sync(() => {
-      this.waiting = false
-      withdraw()
-    })
-  })
+    }
+    this.#drain()
+  }
 
   /** The statement that needed an upstream fails: an error now, and its ReadyForQuery at once (Query) or at Sync. */
   #refuseStatement(error: ServerError.ServerError): void {
@@ -830,6 +901,10 @@ export class Relay {
     if (this.#closed) return
     this.#closed = true
     this.#ctx.clients.delete(this)
+    this.#withdraw?.()
+    this.#withdraw = undefined
+    this.#pending.length = 0
+    this.#pendingHead = 0
     const upstream = this.upstream
     if (upstream !== undefined) {
       this.#detach(upstream)
@@ -840,7 +915,11 @@ export class Relay {
     }
     this.#entries.length = 0
     this.#head = 0
+    this.#flushNow()
     this.wire.close()
+    const done = this.onDone
+    this.onDone = undefined
+    done?.()
   }
 
   get closed(): boolean {
@@ -857,17 +936,10 @@ const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`
  * @since 0.1.0
  */
 export const serveClient = (takeover: Takeover, ctx: Context): Effect.Effect<void> =>
-  Effect.suspend(() => {
+  Effect.callback<void>((resume) => {
     const relay = new Relay(takeover, ctx)
     ctx.clients.add(relay)
-    const wire = takeover.wire
-    const loop: Effect.Effect<void> = Effect.gen(function*() {
-      while (!relay.closed) {
-        const frame = yield* wire.take
-        if (!("type" in frame)) return
-        if (relay.needsUpstream(frame.type, frame.body)) yield* relay.link
-        if (!relay.handle(frame.type, frame.body)) return
-      }
-    })
-    return Effect.ensuring(loop, Effect.sync(() => relay.close()))
+    relay.onDone = () => resume(Effect.void)
+    relay.start()
+    return Effect.sync(() => relay.close())
   })
