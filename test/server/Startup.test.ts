@@ -320,6 +320,29 @@ describe("PgServer messages", () => {
     })
   })
 
+  it("answers a multi-statement Query failing in the middle with a result, the error and one ReadyForQuery, and an empty Query with EmptyQueryResponse", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const c = await session(port)
+      const from = c.messages.length
+      c.send(query("select 1; select 1/0; select 3"), query(""))
+      await c.waitFor(() => c.tags(from).filter((t) => t === "ReadyForQuery").length === 2)
+      await new Promise((r) => setTimeout(r, 50))
+      assert.deepStrictEqual(c.tags(from), [
+        "RowDescription",
+        "DataRow",
+        "CommandComplete",
+        "ErrorResponse",
+        "ReadyForQuery",
+        "EmptyQueryResponse",
+        "ReadyForQuery"
+      ])
+      assert.strictEqual(codeOf(c.messages[from + 3]), "22012")
+      assert.deepStrictEqual(probe.statements, ["select 1", "select 1/0", ""])
+      c.close()
+    })
+  })
+
   it("answers statements pipelined before a slow one at once, not when the slow one ends", async () => {
     const probe = makeProbe()
     await withServer({ handler: handler(probe) }, async ({ port, server }) => {
