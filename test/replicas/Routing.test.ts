@@ -140,6 +140,30 @@ layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing
       assert.strictEqual(portOf(back), pair.standby.port)
     }).pipe(Effect.scoped))
 
+  it.effect("a standby whose replay is older than maxLagMillis, with WAL still to replay, is skipped", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      const pool = yield* Routing.make(routingOptions(pair, { maxLagMillis: 300, name: "lag-time" }))
+      const standby = yield* direct(pair.standby)
+      yield* pool.query("create table if not exists lag_time (n int)")
+      yield* pool.query("insert into lag_time values (1)")
+      yield* caughtUp(pair)
+      yield* pool.checkNow
+      assert.isTrue((yield* pool.status).find((s) => s.port === pair.standby.port)!.readable)
+      yield* standby.query("select pg_wal_replay_pause()")
+      yield* pool.query("insert into lag_time values (2)")
+      yield* Effect.sleep(600)
+      yield* pool.query("insert into lag_time values (3)")
+      yield* pool.checkNow
+      const behind = (yield* pool.status).find((s) => s.port === pair.standby.port)!
+      assert.isFalse(behind.readable)
+      assert.isAbove(behind.lagMillis!, 300)
+      yield* standby.query("select pg_wal_replay_resume()")
+      yield* caughtUp(pair)
+      yield* pool.checkNow
+      assert.isTrue((yield* pool.status).find((s) => s.port === pair.standby.port)!.readable)
+    }).pipe(Effect.scoped))
+
   it.effect("read-your-writes: after a write, reads go to the primary, or wait for the standby to replay it", () =>
     Effect.gen(function*() {
       const pair = yield* PairService
