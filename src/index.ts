@@ -17,6 +17,7 @@ export * as PgReplication from "./replication/PgReplication.ts"
 export * as PgPool from "./pool/Pool.ts"
 /** Transactions on pooled sessions: BEGIN modes, savepoints, checked COMMIT, retry on conflicts. @since 0.1.0 */
 export * as PgTransaction from "./pool/Transaction.ts"
+export * as PgRouting from "./pool/Routing.ts"
 /** The `effect/sql` SqlClient layer (drop-in for `@effect/sql-pg`'s PgClient). @since 0.1.0 */
 export * as PgClient from "./sql/PgClient.ts"
 /** `effect/sql` migrations under an advisory lock. @since 0.1.0 */
