@@ -1,7 +1,7 @@
 /**
  * The requests of a protocol 2.0 session: a Query and its results (simple,
  * query, batch, the status probe), a Query whose rows are streamed with socket
- * backpressure, COPY OUT, COPY IN, and FunctionCall.
+ * backpressure, and FunctionCall (COPY: `Copy`).
  *
  * **Details**
  *
@@ -11,9 +11,6 @@
  * - CursorResponse is ignored; EmptyQueryResponse is a result with command ""
  *   and no rows; an ErrorResponse ends the Query string (protocol-2.0 "Simple
  *   Query"), and the first one is the request's error.
- * - COPY OUT lines are emitted with their `\n`, holding the last two back
- *   until what follows the end marker is known: an error sends two junk lines
- *   before it (PROTOCOL-2.0 M10).
  *
  * @since 0.1.0
  */
@@ -26,19 +23,20 @@ import type { Registry } from "../../types/Registry.ts"
 import type { FieldDecoder } from "../../types/TypeCodec.ts"
 import type { FunctionCallResult } from "../Requests.ts"
 import { type Field, makeResult, type Notice, type QueryResult, type RowMode } from "../Result.ts"
-import type { CopyResult } from "../Streaming.ts"
 import * as ErrorText from "./ErrorText.ts"
 import { V2Request, type Wire } from "./Wire.ts"
 
 /** Rows a stream buffers before the socket is paused (the consumer is behind). */
 export const STREAM_HIGH_WATER_ROWS = 4096
 
-/** Lines a COPY OUT buffers before the socket is paused. */
-export const COPY_HIGH_WATER_LINES = 4096
-
 const encoder = new TextEncoder()
 
-const queryBytes = (sql: string): Uint8Array => {
+/**
+ * A Query message.
+ *
+ * @since 0.1.0
+ */
+export const queryBytes = (sql: string): Uint8Array => {
   const encoded = V2.encodeFrontend({ _tag: "Query", query: sql })
   if (encoded._tag === "Failure") throw new PgError({ reason: encoded.failure })
   return encoded.success
@@ -121,7 +119,12 @@ export class RowReader {
   }
 }
 
-const copyMisuse = (what: string): PgError =>
+/**
+ * COPY run by the wrong operation.
+ *
+ * @since 0.1.0
+ */
+export const copyMisuse = (what: string): PgError =>
   new PgError({ reason: new ConfigError({ message: `${what} runs through ${what === "COPY FROM STDIN" ? "copyFrom" : "copyTo"}`, parameter: "sql" }) })
 
 /**
@@ -389,157 +392,6 @@ export class StreamRequest extends ResultsRequest {
 
   private finish(): void {
     this.buffer.end(failureOf(this))
-  }
-}
-
-/**
- * COPY ... TO STDOUT: lines as they come, the last two held back until the end is known.
- *
- * @since 0.1.0
- */
-export class CopyOutRequest extends V2Request {
-  readonly sql: string
-  readonly buffer = new PullBuffer<Uint8Array>(COPY_HIGH_WATER_LINES)
-  private held: Array<Uint8Array> = []
-  private serverError: ServerError | undefined = undefined
-  private started = false
-
-  constructor(sql: string) {
-    super()
-    this.sql = sql
-    this.statusEffect = "keep"
-  }
-
-  bytes(): Uint8Array {
-    return queryBytes(this.sql)
-  }
-
-  onMessage(wire: Wire, m: V2.BackendMessage): void {
-    switch (m._tag) {
-      case "CopyOutResponse":
-        this.started = true
-        return
-      case "CopyDataRows": {
-        for (const row of m.rows) {
-          const line = new Uint8Array(row.length + 1)
-          line.set(row)
-          line[row.length] = 10
-          this.held.push(line)
-          if (this.held.length > 2) this.buffer.push(this.held.shift()!, wire)
-        }
-        return
-      }
-      case "CompletedResponse":
-        for (const line of this.held) this.buffer.push(line, wire)
-        this.held = []
-        return
-      case "ErrorResponse":
-        this.held = []
-        this.serverError ??= ErrorText.toServerError(m.message)
-        return
-      case "CopyInResponse":
-        wire.write(encoder.encode("\\.\n"))
-        return
-      default:
-        return
-    }
-  }
-
-  complete(): void {
-    if (this.serverError !== undefined) return this.buffer.end(new PgError({ reason: this.serverError }))
-    if (!this.started) return this.buffer.end(copyMisuse("copyTo"))
-    this.buffer.end(undefined)
-  }
-
-  fail(error: PgError): void {
-    this.held = []
-    this.buffer.end(error)
-  }
-}
-
-/**
- * COPY ... FROM STDIN: the Sink writes the data once CopyInResponse came.
- *
- * @since 0.1.0
- */
-export class CopyInRequest extends V2Request {
-  readonly sql: string
-  private startWaiter: ((ok: PgError | undefined) => void) | undefined = undefined
-  private resultWaiter: ((result: PgError | CopyResult) => void) | undefined = undefined
-  started = false
-  private outcome: PgError | CopyResult | undefined = undefined
-  private serverError: ServerError | undefined = undefined
-  private tag: string | undefined = undefined
-
-  constructor(sql: string) {
-    super()
-    this.sql = sql
-    this.statusEffect = "keep"
-  }
-
-  bytes(): Uint8Array {
-    return queryBytes(this.sql)
-  }
-
-  onMessage(_wire: Wire, m: V2.BackendMessage): void {
-    switch (m._tag) {
-      case "CopyInResponse":
-        this.started = true
-        this.startWaiter?.(undefined)
-        this.startWaiter = undefined
-        return
-      case "CompletedResponse":
-        this.tag ??= m.tag
-        return
-      case "ErrorResponse":
-        this.serverError ??= ErrorText.toServerError(m.message)
-        return
-      default:
-        return
-    }
-  }
-
-  /** Waits for CopyInResponse: undefined, or why the copy did not start. */
-  awaitStart(): Effect.Effect<void, PgError> {
-    return Effect.callback<void, PgError>((resume) => {
-      if (this.started) return resume(Effect.void)
-      if (this.outcome !== undefined) return resume(Effect.fail(this.failure()))
-      this.startWaiter = (error) => resume(error === undefined ? Effect.void : Effect.fail(error))
-    })
-  }
-
-  awaitResult(): Effect.Effect<CopyResult, PgError> {
-    return Effect.callback<CopyResult, PgError>((resume) => {
-      const done = (o: PgError | CopyResult) => resume(o instanceof PgError ? Effect.fail(o) : Effect.succeed(o))
-      if (this.outcome !== undefined) return done(this.outcome)
-      this.resultWaiter = done
-    })
-  }
-
-  private failure(): PgError {
-    return this.outcome instanceof PgError ? this.outcome : copyMisuse("COPY FROM STDIN")
-  }
-
-  private settle(o: PgError | CopyResult): void {
-    this.outcome = o
-    if (this.startWaiter !== undefined) {
-      const w = this.startWaiter
-      this.startWaiter = undefined
-      w(o instanceof PgError ? o : copyMisuse("copyFrom"))
-    }
-    this.resultWaiter?.(o)
-    this.resultWaiter = undefined
-  }
-
-  complete(): void {
-    if (this.serverError !== undefined) return this.settle(new PgError({ reason: this.serverError }))
-    if (!this.started || this.tag === undefined) return this.settle(copyMisuse("copyFrom"))
-    const parsed = makeResult([], [], this.tag, undefined)
-    this.settle({ command: parsed.command, rowCount: parsed.rowCount })
-  }
-
-  fail(error: PgError): void {
-    this.settle(this.serverError !== undefined ? new PgError({ reason: this.serverError }) : error)
   }
 }
 

@@ -32,12 +32,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Net from "node:net"
 import * as Option from "effect/Option"
-import * as Pull from "effect/Pull"
 import type * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { Buffer } from "node:buffer"
 import {
@@ -59,9 +57,8 @@ import type { Notice, QueryResult, Row } from "../Result.ts"
 import { TRANSACTION_STREAM_PAGE_ROWS } from "../Streaming.ts"
 import * as Catalog from "../../types/Catalog.ts"
 import * as Literal from "./Literal.ts"
+import * as Copy from "./Copy.ts"
 import {
-  CopyInRequest,
-  CopyOutRequest,
   failureOf,
   FunctionCallRequest,
   outcome,
@@ -140,7 +137,7 @@ export const makeService = (parts: Parts): Session => {
       request.discard = true
       onDrop?.()
       if (request.done || wire.withdraw(request)) return Effect.void
-      if (request instanceof CopyInRequest && request.started) {
+      if (request instanceof Copy.CopyInRequest && request.started) {
         wire.breakWith(
           new PgError({
             reason: new ConnectionError({
@@ -477,69 +474,9 @@ export const makeService = (parts: Parts): Session => {
     return prepared
   })
 
-  const copyFrom = (sql: string): Sink.Sink<{ readonly command: string; readonly rowCount: number | null }, Uint8Array, never, PgError> =>
-    Sink.fromTransform<Uint8Array, { readonly command: string; readonly rowCount: number | null }, PgError, never>((upstream, scope) =>
-      Effect.gen(function*() {
-        const request = new CopyInRequest(sql)
-        const check = new Literal.CopyDataCheck(Literal.isCsvCopy(sql))
-        let ended = false
-        wire.submit(request)
-        yield* Scope.addFinalizerExit(scope, (exit) =>
-          Effect.suspend(() => {
-            if (request.done || (Exit.isSuccess(exit) && ended)) return Effect.void
-            // The upstream failed or the consumer was interrupted: 2.0 has no CopyFail, closing the
-            // connection is the only abort (the server rolls the copy back).
-            if (request.started) {
-              wire.breakWith(
-                new PgError({
-                  reason: new ConnectionError({
-                    message:
-                      "COPY FROM STDIN was aborted by the client: protocol 2.0 has no CopyFail, so the connection was closed and the server rolled the copy back",
-                    requestSent: true
-                  })
-                })
-              )
-              return Effect.void
-            }
-            return abandon(request)
-          }))
-        yield* request.awaitStart()
-        const refuse = (why: string) =>
-          Effect.suspend(() => {
-            const error = new PgError({ reason: new CodecError({ message: why }) })
-            wire.breakWith(error)
-            return Effect.fail(error)
-          })
-        while (true) {
-          const chunk = yield* upstream.pipe(Pull.catchDone(() => Effect.succeed(undefined)))
-          if (chunk === undefined) break
-          for (const piece of chunk) {
-            if (request.done) break
-            const why = check.check(piece)
-            if (why !== undefined) return yield* refuse(why)
-            yield* writeWithBackpressure(wire, piece)
-          }
-          if (request.done) break
-        }
-        const why = check.finish()
-        if (why !== undefined) return yield* refuse(why)
-        wire.write(Buffer.from(check.offset > 0 && check.lastByte !== 10 ? "\n\\.\n" : "\\.\n", "latin1"))
-        ended = true
-        const result = yield* request.awaitResult()
-        return [result] as const
-      })
-    )
+  const copyFrom = (sql: string) => Copy.copyFrom(wire, sql, abandon)
 
-  const copyTo = (sql: string): Stream.Stream<Uint8Array, PgError> =>
-    Stream.fromChannel(
-      Channel.fromTransform((_, scope) =>
-        Effect.suspend(() => {
-          const request = new CopyOutRequest(sql)
-          wire.submit(request)
-          return Effect.as(Scope.addFinalizer(scope, abandon(request, () => request.buffer.drop())), request.buffer.pull)
-        })
-      )
-    )
+  const copyTo = (sql: string) => Copy.copyTo(wire, sql, abandon)
 
   const checkChannel = (channel: string): Effect.Effect<void, PgError> => {
     const bytes = Buffer.byteLength(channel, "utf8")
@@ -642,17 +579,3 @@ export const makeService = (parts: Parts): Session => {
     }
   }
 }
-
-/** Writes COPY data, waiting for the socket to drain when its buffer is full. */
-const writeWithBackpressure = (wire: Wire, bytes: Uint8Array): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    if (wire.isClosed) return resume(Effect.void)
-    if (wire.socket.write(bytes)) return resume(Effect.void)
-    const done = () => {
-      wire.socket.off("drain", done)
-      wire.socket.off("close", done)
-      resume(Effect.void)
-    }
-    wire.socket.on("drain", done)
-    wire.socket.on("close", done)
-  })
