@@ -7,6 +7,7 @@
  * transactions, p99 latency (from `pgbench -l`), the proxy process's CPU per
  * transaction (user + system from /proc/<pid>/stat) and its RSS at the end.
  * Per round, the paired ratios PgProxy/PgBouncer of TPS and CPU per transaction.
+ * Each workload first runs `WARMUP_SECONDS` through PgProxy unmeasured (JIT).
  *
  *   npm exec -- node bench/proxy/main.ts [seconds] [rounds]
  */
@@ -20,6 +21,8 @@ import { startPgBouncer } from "../../test/support/PgBouncer.ts"
 const SECONDS = Number(process.argv[2] ?? 10)
 const ROUNDS = Number(process.argv[3] ?? 1)
 const POOL = 4
+/** Seconds of unmeasured load on the proxy per workload before the rounds. */
+const WARMUP_SECONDS = 3
 const CLOCK_TICKS_PER_SECOND = 100
 
 const exec = (file: string, args: ReadonlyArray<string>, cwd?: string): Promise<{ stdout: string; stderr: string }> =>
@@ -30,8 +33,14 @@ const exec = (file: string, args: ReadonlyArray<string>, cwd?: string): Promise<
   )
 
 const cpuTicks = (pid: number): number => {
+  const [user, system] = cpuSplit(pid)
+  return user + system
+}
+
+/** User and system clock ticks of a process (fields 14 and 15 of /proc/<pid>/stat). */
+const cpuSplit = (pid: number): readonly [number, number] => {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return Number(fields[11]) + Number(fields[12])
+  return [Number(fields[11]), Number(fields[12])]
 }
 
 const rssKiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0)
@@ -71,6 +80,8 @@ interface Run {
   readonly errors: number
   readonly p99Millis: number
   readonly cpuMicrosPerTx: number | undefined
+  /** Share of the proxy's CPU time spent in the kernel. */
+  readonly systemShare: number | undefined
   readonly rssMiB: number | undefined
 }
 
@@ -87,12 +98,14 @@ const TARGETS = process.env["PROXY_BENCH_TARGETS"]?.split(",")
 const pgbench = async (port: number, user: string, args: ReadonlyArray<string>, pid: number | undefined) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "proxy-bench-"))
   const before = pid === undefined ? 0 : cpuTicks(pid)
+  const splitBefore = pid === undefined ? [0, 0] : cpuSplit(pid)
   const { stdout, stderr } = await exec(
     "pgbench",
     ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-n", "-c", "16", "-j", "2", "-T", String(SECONDS), "-l", "--log-prefix", path.join(dir, "tx"), ...args, "postgres"],
     dir
   )
   const ticks = pid === undefined ? 0 : cpuTicks(pid) - before
+  const splitAfter = pid === undefined ? [0, 0] : cpuSplit(pid)
   const tx = Number(/number of transactions actually processed: (\d+)/.exec(stdout)![1])
   const latencies: Array<number> = []
   for (const file of fs.readdirSync(dir)) {
@@ -109,6 +122,7 @@ const pgbench = async (port: number, user: string, args: ReadonlyArray<string>, 
     errors: (stderr.match(/ERROR/g) ?? []).length,
     p99Millis: (latencies[Math.floor(latencies.length * 0.99)] ?? 0) / 1000,
     cpuMicrosPerTx: pid === undefined ? undefined : (ticks / CLOCK_TICKS_PER_SECOND) * 1e6 / tx,
+    systemShare: pid === undefined || ticks === 0 ? undefined : (splitAfter[1]! - splitBefore[1]!) / ticks,
     rssMiB: pid === undefined ? undefined : rssKiB(pid) / 1024
   }
 }
@@ -122,6 +136,8 @@ const main = async () => {
   const proxy = await startProxy(port, user)
   const runs: Array<Run & { readonly round: number }> = []
   try {
+    // Warm-up, not measured: V8 compiles the proxy's hot paths during its first seconds of load.
+    for (const workload of WORKLOADS) await pgbench(proxy.port, user, [...workload.args.filter((a) => a !== "-T"), "-T", String(WARMUP_SECONDS)], undefined)
     for (let round = 1; round <= ROUNDS; round++) {
       for (const workload of WORKLOADS) {
         const targets = [
@@ -145,12 +161,12 @@ const main = async () => {
     await pg.stop()
   }
   const lines = [
-    `| round | workload | target | TPS | failed | ERROR lines | p99 ms | proxy CPU µs/tx | proxy RSS MiB |`,
-    `|---|---|---|---|---|---|---|---|---|`,
+    `| round | workload | target | TPS | failed | ERROR lines | p99 ms | proxy CPU µs/tx | of it in kernel | proxy RSS MiB |`,
+    `|---|---|---|---|---|---|---|---|---|---|`,
     ...runs.map((r) =>
       `| ${r.round} | ${r.workload} | ${r.target} | ${r.tps.toFixed(0)} | ${r.failed} | ${r.errors} | ${r.p99Millis.toFixed(2)} | ${
         r.cpuMicrosPerTx?.toFixed(1) ?? "-"
-      } | ${r.rssMiB?.toFixed(0) ?? "-"} |`
+      } | ${r.systemShare === undefined ? "-" : `${(r.systemShare * 100).toFixed(0)}%`} | ${r.rssMiB?.toFixed(0) ?? "-"} |`
     ),
     "",
     "| round | workload | TPS PgProxy/PgBouncer | CPU per tx PgProxy/PgBouncer |",

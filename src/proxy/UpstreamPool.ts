@@ -48,7 +48,8 @@ export interface PoolSettings {
 /** A queued caller. */
 interface Waiter {
   readonly callback: (result: Upstream | PgError) => void
-  timer: ReturnType<typeof setTimeout> | undefined
+  /** When it gives up (`Date.now()` milliseconds). */
+  readonly deadline: number
   done: boolean
 }
 
@@ -121,14 +122,42 @@ export class UpstreamPool {
         this.counters.waitMicros += Math.round((performance.now() - started) * 1000)
         callback(result)
       },
-      timer: undefined,
+      deadline: Date.now() + this.settings.acquireTimeoutMillis,
       done: false
     }
     this.#waiters.push(waiter)
-    waiter.timer = setTimeout(() => {
+    this.#armTimer()
+    this.#grow()
+    return () => {
       if (waiter.done) return
       waiter.done = true
       this.#remove(waiter)
+    }
+  }
+
+  /**
+   * One timer for the queue: waiters share one timeout, so the first in line
+   * gives up first; the timer is set for it and moves on when it fires (a
+   * timer per checkout would cost more than the checkout).
+   */
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  #armTimer(): void {
+    if (this.#timer !== undefined) return
+    const first = this.#waiters.find((w) => !w.done)
+    if (first === undefined) return
+    this.#timer = setTimeout(this.#expire, Math.max(0, first.deadline - Date.now()))
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined
+    const now = Date.now()
+    while (this.#waiters.length > 0) {
+      const waiter = this.#waiters[0]!
+      if (!waiter.done && waiter.deadline > now) break
+      this.#waiters.shift()
+      if (waiter.done) continue
+      waiter.done = true
       this.counters.acquireTimeouts++
       waiter.callback(
         new PgError({
@@ -139,14 +168,8 @@ export class UpstreamPool {
           })
         })
       )
-    }, this.settings.acquireTimeoutMillis)
-    this.#grow()
-    return () => {
-      if (waiter.done) return
-      waiter.done = true
-      clearTimeout(waiter.timer)
-      this.#remove(waiter)
     }
+    this.#armTimer()
   }
 
   /** Returns a clean upstream (idle, nothing outstanding). */
@@ -183,10 +206,11 @@ export class UpstreamPool {
   close(): void {
     this.#closing = true
     clearInterval(this.#sweeper)
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
     for (const waiter of this.#waiters.splice(0)) {
       if (waiter.done) continue
       waiter.done = true
-      clearTimeout(waiter.timer)
       waiter.callback(closingError())
     }
     for (const upstream of this.idle.splice(0)) this.#close(upstream)
@@ -234,7 +258,6 @@ export class UpstreamPool {
       const waiter = this.#waiters.shift()!
       if (waiter.done) continue
       waiter.done = true
-      clearTimeout(waiter.timer)
       return waiter
     }
     return undefined

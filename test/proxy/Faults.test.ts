@@ -95,4 +95,25 @@ describe("PgProxy upstream failures", () => {
       await gate.shut()
     }
   }, 60_000)
+
+  it("a client that waits longer than acquireTimeout for an upstream gets 53300 and goes on", async () => {
+    await withProxy({ upstream: upstreamOf({ maxSize: 1, acquireTimeout: "300 millis" }) }, async ({ port }) => {
+      const connect = async () => {
+        const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
+        await c.connect()
+        return c
+      }
+      const a = await connect()
+      const b = await connect()
+      await a.query("begin")
+      const started = Date.now()
+      const code = await b.query("select 1").then(() => "", (e: { code?: string }) => e.code)
+      assert.strictEqual(code, "53300")
+      assert.isBelow(Date.now() - started, 5_000)
+      await a.query("commit")
+      assert.strictEqual((await b.query("select 2 as n")).rows[0]?.n, 2)
+      await a.end()
+      await b.end()
+    })
+  })
 })
