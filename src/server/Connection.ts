@@ -359,47 +359,47 @@ export const run = <R>(
     let closing = false
     const notGone = { gone: false, transaction: undefined } as const
     const simpleQuery = Effect.fnUntraced(function*(sql: string) {
-        statements.delete("")
-        if (portals.size > 0) yield* closePortal("")
-        const result = yield* statement(Stream.runForEachWhile(handler.simple(sql), (outcome) => {
-          if (outcome._tag === "Rows") {
-            // A simple query sends every row: no portal, no pull kept between messages.
-            const formats = outcome.fields.map(() => 0 as const)
-            const encode = Portals.encoders(outcome.fields, formats)
-            if (encode instanceof ServerError.ServerError) return Effect.fail(encode)
-            wire.send(Portals.rowDescription(outcome.fields, formats))
-            let sent = 0
-            return Stream.runForEachArray(outcome.rows, (rows) => {
-              for (const row of rows) {
-                const failure = Portals.writeDataRow(wire.writer, row, encode)
-                if (failure !== undefined) return Effect.fail(failure)
-                sent++
-              }
-              return wire.flushIfFull
-            }).pipe(Effect.map(() => {
-              wire.send({ _tag: "CommandComplete", tag: (outcome.tag ?? Portals.selectTag)(sent) })
-              return true
-            }))
-          }
-          return Effect.flatMap(sendOutcome(outcome, false), (sent) => {
-            if (sent.gone === true) {
-              closing = true
-              if (sent.fatal !== undefined) sendError(wire, sent.fatal)
-              return Effect.succeed(false)
+      statements.delete("")
+      if (portals.size > 0) yield* closePortal("")
+      const result = yield* statement(Stream.runForEachWhile(handler.simple(sql), (outcome) => {
+        if (outcome._tag === "Rows") {
+          // A simple query sends every row: no portal, no pull kept between messages.
+          const formats = outcome.fields.map(() => 0 as const)
+          const encode = Portals.encoders(outcome.fields, formats)
+          if (encode instanceof ServerError.ServerError) return Effect.fail(encode)
+          wire.send(Portals.rowDescription(outcome.fields, formats))
+          let sent = 0
+          return Stream.runForEachArray(outcome.rows, (rows) => {
+            for (const row of rows) {
+              const failure = Portals.writeDataRow(wire.writer, row, encode)
+              if (failure !== undefined) return Effect.fail(failure)
+              sent++
             }
-            if (sent.tag !== undefined) wire.send({ _tag: "CommandComplete", tag: sent.tag })
-            return outcome._tag === "Command" ? Effect.as(applyTransaction(outcome.transaction), true) : Effect.succeed(true)
-          })
-        }))
-        if (closing) return
-        if ("error" in result) {
-          sendError(wire, result.error)
-          state = Machine.failed(state, false)
+            return wire.flushIfFull
+          }).pipe(Effect.map(() => {
+            wire.send({ _tag: "CommandComplete", tag: (outcome.tag ?? Portals.selectTag)(sent) })
+            return true
+          }))
         }
-        if (state.transaction === "I" && portals.size > 0) yield* closeAllPortals()
-        wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
-        yield* wire.flushAtReady
-      })
+        return Effect.flatMap(sendOutcome(outcome, false), (sent) => {
+          if (sent.gone === true) {
+            closing = true
+            if (sent.fatal !== undefined) sendError(wire, sent.fatal)
+            return Effect.succeed(false)
+          }
+          if (sent.tag !== undefined) wire.send({ _tag: "CommandComplete", tag: sent.tag })
+          return outcome._tag === "Command" ? Effect.as(applyTransaction(outcome.transaction), true) : Effect.succeed(true)
+        })
+      }))
+      if (closing) return
+      if ("error" in result) {
+        sendError(wire, result.error)
+        state = Machine.failed(state, false)
+      }
+      if (state.transaction === "I" && portals.size > 0) yield* closeAllPortals()
+      wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
+      yield* wire.flushAtReady
+    })
 
     // --- extended protocol ---
     const extendedMessage: (message: Extended) => Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =
@@ -473,34 +473,34 @@ export const run = <R>(
      * during COPY, and with the transaction effect of a Command outcome.
      */
     const runPortal = Effect.fnUntraced(function*(portal: Portals.Portal<R>, maxRows: number) {
-          if (portal.outcome === undefined) {
-            portal.outcome = yield* Scope.provide(portal.statement.prepared.execute(portal.params), portal.scope)
-          }
-          const outcome = portal.outcome
-          if (outcome._tag === "Rows") {
-            if (portal.rows === undefined) portal.rows = yield* Portals.startRows(outcome, portal.formats, portal.scope)
-            const rows = portal.rows
-            const suspended = yield* Portals.pumpRows(wire, rows, maxRows)
-            if (suspended) {
-              wire.send({ _tag: "PortalSuspended" })
-              return notGone
-            }
-            const tag = rows.tag(rows.sent)
-            portal.completedTag = rows.tag(0)
-            wire.send({ _tag: "CommandComplete", tag })
-            return notGone
-          }
-          const sent = yield* sendOutcome(outcome, true)
-          if (sent.gone === true) {
-            if (sent.fatal !== undefined) sendError(wire, sent.fatal)
-            return { gone: true, transaction: undefined }
-          }
-          if (sent.tag !== undefined) {
-            wire.send({ _tag: "CommandComplete", tag: sent.tag })
-            portal.completedTag = sent.tag
-          }
-          return { gone: false, transaction: outcome._tag === "Command" ? outcome.transaction : undefined }
-        })
+      if (portal.outcome === undefined) {
+        portal.outcome = yield* Scope.provide(portal.statement.prepared.execute(portal.params), portal.scope)
+      }
+      const outcome = portal.outcome
+      if (outcome._tag === "Rows") {
+        if (portal.rows === undefined) portal.rows = yield* Portals.startRows(outcome, portal.formats, portal.scope)
+        const rows = portal.rows
+        const suspended = yield* Portals.pumpRows(wire, rows, maxRows)
+        if (suspended) {
+          wire.send({ _tag: "PortalSuspended" })
+          return notGone
+        }
+        const tag = rows.tag(rows.sent)
+        portal.completedTag = rows.tag(0)
+        wire.send({ _tag: "CommandComplete", tag })
+        return notGone
+      }
+      const sent = yield* sendOutcome(outcome, true)
+      if (sent.gone === true) {
+        if (sent.fatal !== undefined) sendError(wire, sent.fatal)
+        return { gone: true, transaction: undefined }
+      }
+      if (sent.tag !== undefined) {
+        wire.send({ _tag: "CommandComplete", tag: sent.tag })
+        portal.completedTag = sent.tag
+      }
+      return { gone: false, transaction: outcome._tag === "Command" ? outcome.transaction : undefined }
+    })
 
     const execute: (name: string, maxRows: number) => Effect.Effect<ServerError.ServerError | undefined, never, Exclude<R, Session>> =
       Effect.fnUntraced(function*(name: string, maxRows: number) {
@@ -521,19 +521,19 @@ export const run = <R>(
       })
 
     const functionCall = Effect.fnUntraced(function*(message: Extract<Frontend.FrontendMessage, { _tag: "FunctionCall" }>) {
-        const call = handler.functionCall
-        const result = call === undefined
-          ? { error: ServerError.featureNotSupported("function calls are not supported by this server") }
-          : yield* statement(call(message.functionOid, message.arguments.map((a) => (a === null ? null : a.slice())), message.resultFormat))
-        if ("error" in result) {
-          sendError(wire, result.error)
-          state = Machine.failed(state, false)
-        } else {
-          wire.send({ _tag: "FunctionCallResponse", result: result.ok })
-        }
-        wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
-        yield* wire.flushAtReady
-      })
+      const call = handler.functionCall
+      const result = call === undefined
+        ? { error: ServerError.featureNotSupported("function calls are not supported by this server") }
+        : yield* statement(call(message.functionOid, message.arguments.map((a) => (a === null ? null : a.slice())), message.resultFormat))
+      if ("error" in result) {
+        sendError(wire, result.error)
+        state = Machine.failed(state, false)
+      } else {
+        wire.send({ _tag: "FunctionCallResponse", result: result.ok })
+      }
+      wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
+      yield* wire.flushAtReady
+    })
 
     wire.send({ _tag: "ReadyForQuery", transactionStatus: "I" })
     yield* wire.flush
