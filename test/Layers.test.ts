@@ -74,12 +74,7 @@ const EXCEPTIONS: ReadonlyArray<{ readonly from: string; readonly to: string }> 
   // The authentication keywords' vocabulary (`channel_binding` values, the
   // `require_auth` grammar) is the configuration's: the policy builds on that
   // one grammar instead of a copy. The module is pure (checked below).
-  { from: "auth", to: "config/AuthKeywords.ts" },
-  // An example of the server engine relaying to a real PostgreSQL through a
-  // session per client: the server in front, the client behind, which the
-  // table calls a proxy (proxy <- { server, pool }). It sits beside the engine
-  // until there is a proxy layer; the engine itself imports no session.
-  { from: "server/examples/Relay.ts", to: "session" }
+  { from: "auth", to: "config/AuthKeywords.ts" }
 ]
 
 /** What a pure module may import from outside `src/`: data modules, hashing and bytes. */

@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as net from "node:net"
 import * as PgServer from "../../src/server/PgServer.ts"
-import * as Relay from "../../src/server/examples/Relay.ts"
+import * as Relay from "../../src/proxy/examples/Relay.ts"
 
 process.on("SIGTERM", () => process.exit(0))
 

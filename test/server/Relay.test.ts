@@ -1,5 +1,5 @@
 /**
- * The example relay (`src/server/examples/Relay.ts`) fronting the embedded
+ * The example relay (`src/proxy/examples/Relay.ts`) fronting the embedded
  * PostgreSQL 18: real clients talk to PgServer, PgServer re-issues every
  * statement through our own session, and the results and errors come back
  * unchanged.
@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
-import * as Relay from "../../src/server/examples/Relay.ts"
+import * as Relay from "../../src/proxy/examples/Relay.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import { psql, run, withServer } from "./Support.ts"

@@ -1,5 +1,5 @@
 /**
- * An example server: a relay that fronts a real PostgreSQL. Each client
+ * An example of the server engine: a relay that fronts a real PostgreSQL. Each client
  * connection gets its own upstream session (this library's client), opened
  * after the client authenticated and closed with it; every statement the
  * client sends is re-issued upstream and its results are sent back through
@@ -32,9 +32,9 @@ import * as Stream from "effect/Stream"
 import { type PgError, ServerError as UpstreamServerError } from "../../errors/PgError.ts"
 import type { Field as UpstreamField, QueryResult } from "../../session/Result.ts"
 import * as PgSession from "../../session/Session.ts"
-import type { Field, Handler, Outcome, Prepared } from "../Handler.ts"
-import type { StartupInfo } from "../Options.ts"
-import * as ServerError from "../ServerError.ts"
+import type { Field, Handler, Outcome, Prepared } from "../../server/Handler.ts"
+import type { StartupInfo } from "../../server/Options.ts"
+import * as ServerError from "../../server/ServerError.ts"
 
 /**
  * Where the relay's upstream sessions connect. `user` and `database` default
