@@ -37,6 +37,8 @@ export const FEED_HIGH_WATER_BYTES = 8 * 1024 * 1024
 export const FEED_LOW_WATER_BYTES = 2 * 1024 * 1024
 /** Messages handed to the consumer at once (the rest stay buffered for its next take). */
 export const FEED_TAKE_MESSAGES = 1024
+/** Small payloads are copied into shared slabs of this size (see `Feed.copy`). */
+export const FEED_SLAB_BYTES = 64 * 1024
 /** What a buffered message costs beyond its payload, counted against the high-water mark. */
 const MESSAGE_OVERHEAD_BYTES = 64
 /** How long the server may take to end CopyBoth after the client's CopyDone when the stream closes. */
@@ -119,6 +121,26 @@ export class Feed implements Link.CopyBothHandler {
   }
 
   private wakeQueued = false
+  private slab = new Uint8Array(0)
+  private slabUsed = 0
+
+  /**
+   * A copy of a payload (the read buffer is reused). Small payloads are copied into a shared slab of
+   * `FEED_SLAB_BYTES` (one allocation for many messages, where one ArrayBuffer each cost more than the decoding);
+   * larger ones get their own.
+   */
+  private copy(buf: Uint8Array, start: number, end: number): Uint8Array {
+    const n = end - start
+    if (n > FEED_SLAB_BYTES / 8) return buf.slice(start, end)
+    if (this.slabUsed + n > this.slab.length) {
+      this.slab = new Uint8Array(FEED_SLAB_BYTES)
+      this.slabUsed = 0
+    }
+    const out = new Uint8Array(this.slab.buffer, this.slabUsed, n)
+    out.set(buf.subarray(start, end))
+    this.slabUsed += n
+    return out
+  }
 
   /**
    * Wakes the consumer once the socket's read callback is over (a microtask), not at each frame: a waiting
@@ -147,7 +169,7 @@ export class Feed implements Link.CopyBothHandler {
         walStart: view.getBigUint64(0),
         walEnd: view.getBigUint64(8),
         serverTime: view.getBigInt64(16),
-        data: buf.slice(start + 25, end)
+        data: this.copy(buf, start + 25, end)
       }
       this.ack.onPosition(message.walStart)
       this.ack.onPosition(message.walEnd)
@@ -244,9 +266,22 @@ export class Feed implements Link.CopyBothHandler {
     )
   }
 
-  /** Acknowledges everything up to `endLsn`; the server hears of it at once. */
+  /** Acknowledges everything up to `endLsn`; the server hears of it at once (in a microtask). */
   acknowledge(endLsn: bigint): void {
-    if (this.ack.ack(endLsn)) this.sendStatus()
+    if (!this.ack.ack(endLsn) || this.statusQueued) return
+    // One status update for the acknowledgements made in one go (a consumer acknowledging a batch of
+    // transactions), sent as soon as the current run of work is over.
+    this.statusQueued = true
+    queueMicrotask(() => this.flushStatus())
+  }
+
+  private statusQueued = false
+
+  /** Sends the status update an acknowledgement queued, if it is still pending. */
+  private flushStatus(): void {
+    if (!this.statusQueued) return
+    this.statusQueued = false
+    this.sendStatus()
   }
 
   /** Waits for the next thing the connection tells the feed (data, start, end). */
@@ -312,6 +347,8 @@ export class Feed implements Link.CopyBothHandler {
    */
   readonly close: Effect.Effect<void> = Effect.suspend(() => {
     this.closing = true
+    // What was acknowledged just before the end reaches the server before CopyDone.
+    if (!this.request.serverDone) this.flushStatus()
     if (this.request.serverDone) this.link.conn.terminate()
     this.request.finish()
     this.items = []

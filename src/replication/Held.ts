@@ -143,7 +143,9 @@ export class HeldTransactions {
     if (max !== undefined && h.totalBytes > max) throw tooLarge(xid, max, "maxHeldBytes")
     const file = h.file
     if (file !== undefined) return onFile(file.path, () => this.write(file, messageXid, data))
-    h.memory.push({ xid: messageXid, data })
+    // Held on its own, not as a view that would keep a shared read slab alive.
+    const own = data.byteLength === data.buffer.byteLength ? data : data.slice()
+    h.memory.push({ xid: messageXid, data: own })
     h.memoryBytes += data.length
     this.memoryBytes += data.length
     if (this.memoryBytes > this.peakMemoryBytes) this.peakMemoryBytes = this.memoryBytes
