@@ -40,6 +40,19 @@ describe("protocol 2.0: connect", () => {
       assert.strictEqual(rows[0]!["pid"], session.processId)
     }))
 
+  it.live("max_protocol_version=2.0 in a connection string chooses 2.0", () =>
+    Effect.gen(function*() {
+      const { host, port } = servers().pg13
+      const session = yield* PgSession.connect({
+        url: `postgres://postgres@${host}:${port}/postgres?sslmode=disable&max_protocol_version=2.0`
+      })
+      assert.deepStrictEqual(session.protocolVersion, { major: 2, minor: 0 })
+      const bad = reasonOf(
+        yield* Effect.exit(PgSession.connect({ url: `postgres://postgres@${host}:${port}/postgres?max_protocol_version=2.0&min_protocol_version=3.0` }))
+      )
+      assert.strictEqual(bad._tag, "ConfigError")
+    }))
+
   it.live("password and md5 logins", () =>
     Effect.gen(function*() {
       for (const user of ["passworduser", "md5user"] as const) {
