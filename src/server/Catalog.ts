@@ -131,14 +131,16 @@ interface Answer {
 type Columns<T> = Record<string, readonly [keyof typeof Oid, (t: T) => unknown]>
 
 const answerOf = <T>(shape: Shape, columns: Columns<T>, objects: ReadonlyArray<T>): Answer => {
-  const fields = shape.items.map((item, i) => {
-    const known = columns[item.key]
+  // Own keys only: a select-list item named `constructor` is not a known column.
+  const knownOf = (key: string) => (Object.hasOwn(columns, key) ? columns[key] : undefined)
+  const fields = shape.items.map((item) => {
+    const known = knownOf(item.key)
     const name = item.alias ?? (item.key === "" ? "?column?" : item.key)
-    return known === undefined ? text(name || `column${i + 1}`) : typed(name, known[0])
+    return known === undefined ? text(name) : typed(name, known[0])
   })
   const rows = objects.map((o) =>
     shape.items.map((item) => {
-      const known = columns[item.key]
+      const known = knownOf(item.key)
       if (known !== undefined) return known[1](o)
       return item.key === "" ? "" : null
     })

@@ -41,6 +41,7 @@ describe("PgServer.Catalog", () => {
     assert.deepStrictEqual(shape?.items.map((i) => i.key), ["relchecks", "relhasoids", "", "reloftype", "format_type", "adbin", "Schema"])
     assert.deepStrictEqual([...shape!.tables].sort(), ["pg_attrdef", "pg_class"])
     assert.strictEqual(shapeOf("select 1; select 2"), undefined)
+    assert.deepStrictEqual(shapeOf("select c.constructor, c.tostring from pg_catalog.pg_class c")?.items.map((i) => i.key), ["constructor", "tostring"])
     assert.deepStrictEqual(
       [formatType("int4"), formatType("varchar", 24), formatType("numeric", ((12 << 16) | 2) + 4), formatType("_text"), formatType("timestamptz")],
       ["integer", "character varying(20)", "numeric(12,2)", "text[]", "timestamp with time zone"]
@@ -134,6 +135,10 @@ describe("PgServer.Catalog", () => {
         assert.match(String(version[0]?.["version"]), /^PostgreSQL 18/)
         const who = await sql.unsafe("select current_user")
         assert.deepStrictEqual([...who], [{ current_user: "tester" }])
+        // Another catalog query: no rows, its columns as text (a key named like an Object property included).
+        const other = await sql.unsafe("select c.constructor, c.relname from pg_catalog.pg_class c where c.relkind = 'i'")
+        assert.deepStrictEqual([...other], [])
+        assert.deepStrictEqual(other.columns.map((c) => [c.name, c.type]), [["constructor", 25], ["relname", 25]])
         assert.deepStrictEqual(probe.statements, ["select $1"])
       } finally {
         await sql.end()
