@@ -39,11 +39,12 @@ describe("metrics", () => {
           sslMode: "disable",
           name,
           maxSize: 1,
-          acquireTimeout: 200
+          // Room for the first connect on a loaded machine; the held checkout below waits it out once.
+          acquireTimeout: 3_000
         })
         for (let i = 0; i < 3; i++) yield* pool.query("select $1::int as n", [i])
         yield* Effect.exit(pool.query("select 1 / $1::int", [0]))
-        const holder = yield* Effect.forkChild(pool.withSession(() => Effect.sleep(2_000)))
+        const holder = yield* Effect.forkChild(pool.withSession(() => Effect.never))
         while ((yield* pool.stats).inUse === 0) yield* Effect.sleep(5)
         yield* Effect.exit(pool.query("select 2"))
         yield* Fiber.interrupt(holder)
