@@ -199,6 +199,14 @@ export class Interruption {
     return Effect.asVoid(Effect.forkDetach(this.drain(head)))
   }
 
+  /**
+   * Waits for `request` to reach ReadyForQuery within the drain limit, else breaks the session (a COPY FROM that
+   * sent CopyFail and hears nothing back).
+   */
+  drainOrBreak(request: Request): Effect.Effect<void> {
+    return this.drain(request)
+  }
+
   private drain(request: Request): Effect.Effect<void> {
     return this.awaitDone(request, DRAIN_TIMEOUT).pipe(
       Effect.flatMap((done) => {

@@ -21,7 +21,6 @@ import { CodecError, ConfigError, PgError, TimeoutError } from "../errors/PgErro
 import type { Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "./Api.ts"
 import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
-import { DRAIN_TIMEOUT } from "./Interruption.ts"
 import { NO_PARAMS } from "./Frames.ts"
 import { LenderKey } from "./Lender.ts"
 import {
@@ -286,7 +285,7 @@ export const makeService = (engine: Engine): Session => {
             if (Exit.isSuccess(exit) && request.ended) return Effect.void
             // The upstream failed or the consumer was interrupted: CopyFail, so nothing is committed.
             request.finish("COPY aborted by the client")
-            return engine.interruption.awaitDone(request, DRAIN_TIMEOUT).pipe(Effect.asVoid)
+            return engine.interruption.drainOrBreak(request)
           }))
         yield* request.awaitStart
         while (true) {

@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { DRAIN_TIMEOUT_MILLIS } from "../../src/session/Interruption.ts"
 import * as FaultProxy from "../support/FaultProxy.ts"
 import { servers } from "../support/Servers.ts"
@@ -42,5 +43,26 @@ describe("PgSession: a statement being prepared on a silent link", () => {
       const reason = reasonOf(next)
       assert.include(reason.message, "did not return to ReadyForQuery")
       console.log(`next caller: ${reason._tag}: ${reason.message}`)
+    })), { timeout: 30_000 })
+
+  it.live("a COPY FROM interrupted on a silent link: CopyFail goes unanswered, the session breaks after the drain limit", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      // The liveness check off: the drain limit alone must end it.
+      const session = yield* connectPlain({ port: proxy.port, livenessCheckAfter: 0 })
+      yield* session.simple("create temp table silent_copy (n int4)")
+      const rows = Stream.fromIterable([new TextEncoder().encode("1\n2\n")]).pipe(
+        Stream.concat(Stream.fromEffect(Effect.andThen(proxy.blackhole, Effect.never)))
+      )
+      const started = Date.now()
+      const exit = yield* Effect.exit(Stream.run(rows, session.copyFrom("copy silent_copy from stdin")).pipe(Effect.timeout(300)))
+      assert.strictEqual(exit._tag, "Failure")
+      let broken = yield* session.isClosed
+      while (!broken && Date.now() - started < BREAK_BOUND_MILLIS) {
+        yield* Effect.sleep(100)
+        broken = yield* session.isClosed
+      }
+      console.log(`COPY FROM on a silent link: caller and session done after ${Date.now() - started} ms`)
+      assert.isTrue(broken, `the session was still open after ${BREAK_BOUND_MILLIS} ms`)
     })), { timeout: 30_000 })
 })
