@@ -147,8 +147,8 @@ export interface PgClientConfig extends Omit<PgPool.PoolOptions, "connectTimeout
   readonly spanAttributes?: Readonly<Record<string, unknown>> | undefined
   /**
    * Route reads to standbys (`Routing.ts`): the hosts are a primary and its standbys; statements inside
-   * `withReadOnly` read from a standby fit to read from, everything else (transactions too) goes to the
-   * read-write server.
+   * `withReadOnly` and `withTransaction(effect, { readOnly: true })` read from a standby fit to read from,
+   * everything else goes to the read-write server.
    */
   readonly readReplicas?: Routing.RoutingSettings | undefined
   /** Renames result columns (for example snake_case to camelCase). */
@@ -489,6 +489,11 @@ class SessionConnection implements Connection {
   }
 }
 
+/** Whether the transaction about to begin is read-only (it may then run on a standby, with `readReplicas`). */
+const ReadOnlyTransaction = Context.Reference<boolean>("effect-pgwire/sql/PgClient/ReadOnlyTransaction", {
+  defaultValue: () => false
+})
+
 const ATTR_DB_SYSTEM_NAME = "db.system.name"
 const ATTR_DB_NAMESPACE = "db.namespace"
 const ATTR_SERVER_ADDRESS = "server.address"
@@ -542,8 +547,12 @@ export const make = (
       ),
       (error) => toSqlError(error, "acquire")
     )
+    // With read replicas, a read-only transaction takes its session from a standby's pool.
+    const transactionPool = Effect.withFiber((fiber) =>
+      routed !== undefined && fiber.getRef(ReadOnlyTransaction) ? routed.readPool : Effect.succeed(pool)
+    )
     const transactionAcquirer: Effect.Effect<SessionConnection, SqlError, Scope.Scope> = Effect.mapError(
-      Effect.map(pool.acquire, (session) => new SessionConnection(session, pool, false)),
+      Effect.flatMap(transactionPool, (from) => Effect.map(from.acquire, (session) => new SessionConnection(session, from, false))),
       (error) => toSqlError(error, "acquire")
     )
     const client = yield* SqlClient.make({
@@ -574,7 +583,7 @@ export const make = (
       commit: (conn) => Effect.mapError(Transaction.commit(conn.session), (error) => toSqlError(error, "commit")),
       // A closed session has no transaction left on the server; one whose
       // ROLLBACK fails is retired, which ends the transaction with the connection.
-      rollback: (conn) => Effect.catch(Transaction.rollback(conn.session), () => pool.retire(conn.session)),
+      rollback: (conn) => Effect.catch(Transaction.rollback(conn.session), () => conn.pool.retire(conn.session)),
       rollbackSavepoint: (conn, id) =>
         connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
     })
@@ -586,9 +595,15 @@ export const make = (
       if (txOptions === undefined) return baseWithTransaction(self)
       const invalid = Transaction.validateOptions(txOptions)
       if (invalid !== undefined) return Effect.fail(toSqlError(invalid, "begin"))
+      const readOnly = txOptions.readOnly === true
       return Effect.flatMap(SqlClient.BeginTransaction, (outer) =>
-        baseWithTransaction(Effect.provideService(self, SqlClient.BeginTransaction, outer)).pipe(
-          Effect.provideService(SqlClient.BeginTransaction, Transaction.beginStatement(txOptions))
+        baseWithTransaction(
+          Effect.provideService(self, SqlClient.BeginTransaction, outer).pipe(
+            Effect.provideService(ReadOnlyTransaction, false)
+          )
+        ).pipe(
+          Effect.provideService(SqlClient.BeginTransaction, Transaction.beginStatement(txOptions)),
+          Effect.provideService(ReadOnlyTransaction, readOnly)
         ))
     }
 

@@ -192,7 +192,7 @@ layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing
       }
     }).pipe(Effect.scoped))
 
-  it.effect("PgClient with readReplicas: sql.withReadOnly reads from the standby, everything else writes", () =>
+  it.effect("PgClient with readReplicas: sql.withReadOnly and read-only transactions read from the standby, everything else writes", () =>
     Effect.gen(function*() {
       const pair = yield* PairService
       const program = Effect.gen(function*() {
@@ -200,7 +200,8 @@ layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing
         const write = yield* sql<{ port: number }>`select inet_server_port() as port`
         const read = yield* sql.withReadOnly(sql<{ port: number }>`select inet_server_port() as port`)
         const tx = yield* sql.withTransaction(sql<{ port: number }>`select inet_server_port() as port`)
-        return [write[0]!.port, read[0]!.port, tx[0]!.port]
+        const roTx = yield* sql.withTransaction(sql<{ port: number }>`select inet_server_port() as port`, { readOnly: true })
+        return [write[0]!.port, read[0]!.port, tx[0]!.port, roTx[0]!.port]
       })
       const ports = yield* program.pipe(Effect.provide(PgClient.layer({
         hosts: routingOptions(pair).hosts,
@@ -210,6 +211,6 @@ layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing
         name: "client-routing",
         readReplicas: { lagCheckInterval: 100 }
       })))
-      assert.deepStrictEqual(ports, [pair.primary.port, pair.standby.port, pair.primary.port])
+      assert.deepStrictEqual(ports, [pair.primary.port, pair.standby.port, pair.primary.port, pair.standby.port])
     }))
 })
