@@ -137,7 +137,7 @@ const main = async () => {
   const runs: Array<Run & { readonly round: number }> = []
   try {
     // Warm-up, not measured: V8 compiles the proxy's hot paths during its first seconds of load.
-    for (const workload of WORKLOADS) await pgbench(proxy.port, user, [...workload.args.filter((a) => a !== "-T"), "-T", String(WARMUP_SECONDS)], undefined)
+    for (const workload of WORKLOADS) await pgbench(proxy.port, user, [...workload.args, "-T", String(WARMUP_SECONDS)], undefined)
     for (let round = 1; round <= ROUNDS; round++) {
       for (const workload of WORKLOADS) {
         const targets = [

@@ -35,6 +35,7 @@ import { ConfigError, PgError } from "../errors/PgError.ts"
 import type { PoolOptions } from "../pool/Settings.ts"
 import * as PgServer from "../server/PgServer.ts"
 import { DEFAULT_ADMIN_DATABASE, serveAdmin } from "./Admin.ts"
+import * as Metrics from "./Metrics.ts"
 import { type Context as RelayContext, type Relay, serveClient, type Totals } from "./Relay.ts"
 import { DEFAULT_MAX_PREPARED_STATEMENTS } from "./Statements.ts"
 import * as Upstream from "./Upstream.ts"
@@ -48,6 +49,7 @@ import {
 } from "./UpstreamPool.ts"
 
 export { DEFAULT_ADMIN_DATABASE } from "./Admin.ts"
+export { metricsOf } from "./Metrics.ts"
 export { DEFAULT_MAX_PREPARED_STATEMENTS } from "./Statements.ts"
 export { DEFAULT_ACQUIRE_TIMEOUT_MILLIS, DEFAULT_IDLE_TIMEOUT_MILLIS, DEFAULT_MAX_LIFETIME_MILLIS, DEFAULT_POOL_SIZE } from "./UpstreamPool.ts"
 
@@ -77,6 +79,8 @@ export interface ProxyOptions {
   readonly maxPreparedStatements?: number | undefined
   /** The admin console's database (default "pgproxy"), or false for none. */
   readonly admin?: { readonly database?: string | undefined } | false | undefined
+  /** The `proxy.name` attribute of the metrics (`Metrics.ts`). Default "default". */
+  readonly name?: string | undefined
   /** The newest protocol offered to clients (default "3.2"). */
   readonly protocol?: { readonly max?: "3.0" | "3.2" | undefined } | undefined
 }
@@ -172,6 +176,7 @@ export const serve = (options: ProxyOptions): Effect.Effect<RunningProxy, PgErro
       },
       clients
     }
+    yield* Effect.forkScoped(Metrics.record(options.name ?? "default", ctx))
     const adminDatabase = options.admin === false ? undefined : options.admin?.database ?? DEFAULT_ADMIN_DATABASE
 
     /** The server's ParameterStatus set: known once an upstream has been opened (opened here for the first client). */

@@ -6,6 +6,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as PgProxy from "../../src/proxy/PgProxy.ts"
 import * as PgServer from "../../src/server/PgServer.ts"
 import { PASSWORDS } from "../support/Servers.ts"
 import { psqlArgs, run, upstreamOf, withProxy } from "./Support.ts"
@@ -62,6 +64,23 @@ describe("PgProxy authentication", () => {
       const unknown = await admin("drop table x")
       assert.strictEqual(unknown.code, 1)
       assert.match(unknown.stderr, /admin console/)
+    })
+  })
+
+  it("writes its numbers as Effect metrics", async () => {
+    await withProxy({ name: "proxy-metrics-test" }, async ({ port }) => {
+      const work = await run("psql", [psqlArgs(port), "-X", "-c", "select 1", "-c", "select 2", "-c", "select 3"])
+      assert.strictEqual(work.code, 0, work.stderr)
+      const metrics = PgProxy.metricsOf("proxy-metrics-test")
+      const read = () => Effect.runPromise(Effect.all([Metric.value(metrics.transactions), Metric.value(metrics.upstreams)]))
+      const deadline = Date.now() + 5_000
+      let [transactions, upstreams] = await read()
+      while (transactions.count < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100))
+        ;[transactions, upstreams] = await read()
+      }
+      assert.isAtLeast(transactions.count, 3)
+      assert.isAtLeast(upstreams.value, 1)
     })
   })
 })
