@@ -368,18 +368,10 @@ export const run = <R>(
           const encode = Portals.encoders(outcome.fields, formats)
           if (encode instanceof ServerError.ServerError) return Effect.fail(encode)
           wire.send(Portals.rowDescription(outcome.fields, formats))
-          let sent = 0
-          return Stream.runForEachArray(outcome.rows, (rows) => {
-            for (const row of rows) {
-              const failure = Portals.writeDataRow(wire.writer, row, encode)
-              if (failure !== undefined) return Effect.fail(failure)
-              sent++
-            }
-            return wire.flushIfFull
-          }).pipe(Effect.map(() => {
+          return Effect.map(Portals.sendAllRows(wire, outcome.rows, encode), (sent) => {
             wire.send({ _tag: "CommandComplete", tag: (outcome.tag ?? Portals.selectTag)(sent) })
             return true
-          }))
+          })
         }
         return Effect.flatMap(sendOutcome(outcome, false), (sent) => {
           if (sent.gone === true) {
@@ -478,6 +470,16 @@ export const run = <R>(
       }
       const outcome = portal.outcome
       if (outcome._tag === "Rows") {
+        if (portal.rows === undefined && maxRows <= 0) {
+          // Every row at the first Execute (most clients): sent straight from the stream, no pull kept in the portal.
+          const encode = Portals.encoders(outcome.fields, portal.formats)
+          if (encode instanceof ServerError.ServerError) return yield* Effect.fail(encode)
+          const sent = yield* Portals.sendAllRows(wire, outcome.rows, encode)
+          const tag = outcome.tag ?? Portals.selectTag
+          portal.completedTag = tag(0)
+          wire.send({ _tag: "CommandComplete", tag: tag(sent) })
+          return notGone
+        }
         if (portal.rows === undefined) portal.rows = yield* Portals.startRows(outcome, portal.formats, portal.scope)
         const rows = portal.rows
         const suspended = yield* Portals.pumpRows(wire, rows, maxRows)

@@ -203,6 +203,29 @@ export const writeDataRow = (
 }
 
 /**
+ * Sends every row of `rows` as DataRows (no pull kept between messages: a
+ * simple query, or an Execute asking for all rows of a fresh portal), pulling
+ * a chunk only while the socket takes it. Succeeds with the count sent.
+ *
+ * @since 0.1.0
+ */
+export const sendAllRows = <R>(
+  wire: Wire,
+  rows: Stream.Stream<Row, PgServerError, R>,
+  encode: ReadonlyArray<ValueEncoder>
+): Effect.Effect<number, ServerError.ServerError, R> => {
+  let sent = 0
+  return Stream.runForEachArray(rows, (chunk) => {
+    for (const row of chunk) {
+      const failure = writeDataRow(wire.writer, row, encode)
+      if (failure !== undefined) return Effect.fail(failure)
+      sent++
+    }
+    return wire.flushIfFull
+  }).pipe(Effect.map(() => sent))
+}
+
+/**
  * Starts sending a Rows outcome: its pull lives in `scope`.
  *
  * @since 0.1.0
