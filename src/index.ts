@@ -30,6 +30,8 @@ export * as PgSqlErrors from "./sql/SqlErrors.ts"
 export * as PgError from "./errors/PgError.ts"
 /** The server engine: real PostgreSQL clients connect to an Effect handler. @since 0.1.0 */
 export * as PgServer from "./server/PgServer.ts"
+/** A connection pooler on PgServer: transaction or session mode, prepared statements and cancels that stay with their client. @since 0.1.0 */
+export * as PgProxy from "./proxy/PgProxy.ts"
 /** SQLSTATE table and classification. @since 0.1.0 */
 export * as SqlState from "./errors/SqlState.ts"
 /** Typed parameters and value shapes. @since 0.1.0 */
