@@ -9,13 +9,16 @@ import * as Startup from "../../src/protocol/Startup.ts"
 import * as Frontend from "../../src/protocol/Frontend.ts"
 import * as Backend from "../../src/protocol/Backend.ts"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as PgServer from "../../src/server/PgServer.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import { duplexPair } from "node:stream"
 import * as tls from "node:tls"
+import { Framer } from "../../src/wire/Framer.ts"
 import { handler, makeProbe } from "./ScriptedHandler.ts"
 import { codeOf, concat, encodeFrontend, encodeStartup, RawClient, severityOf, startup, waitUntil, withServer } from "./Support.ts"
 
@@ -646,5 +649,37 @@ describe("PgServer messages", () => {
       assert.strictEqual(codeOf(failed[1]), "57014")
       c.close()
     })
+  })
+})
+
+describe("PgServer.handle in memory", () => {
+  it("serves a duplex pair with no socket: start-up, a query, Terminate, and handle() returns", async () => {
+    const [serverSide, clientSide] = duplexPair()
+    const served = Effect.runPromise(PgServer.handle(serverSide, { handler: handler(makeProbe()) }))
+    const framer = new Framer()
+    const messages: Array<Backend.BackendMessage> = []
+    clientSide.on("data", (chunk: Buffer) => {
+      for (const f of framer.pushAll(new Uint8Array(chunk))) {
+        const frame = concat(new Uint8Array([f.type, 0, 0, 0, 0]), f.body)
+        new DataView(frame.buffer).setInt32(1, f.body.length + 4)
+        messages.push(Result.getOrThrow(Backend.decode(frame)))
+      }
+    })
+    clientSide.write(concat(startup(), query("series 3")))
+    await waitUntil(() => messages.filter((m) => m._tag === "ReadyForQuery").length === 2)
+    const tags = messages.map((m) => m._tag)
+    assert.deepStrictEqual(tags.slice(0, 1), ["AuthenticationOk"])
+    assert.deepStrictEqual(tags.slice(tags.indexOf("BackendKeyData") + 1), [
+      "ReadyForQuery",
+      "RowDescription",
+      "DataRow",
+      "DataRow",
+      "DataRow",
+      "CommandComplete",
+      "ReadyForQuery"
+    ])
+    clientSide.write(encodeFrontend({ _tag: "Terminate" }))
+    await served
+    await new Promise<void>((r) => (clientSide.readableEnded ? r() : clientSide.once("end", () => r())))
   })
 })
