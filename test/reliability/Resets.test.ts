@@ -15,9 +15,11 @@ import { connectPlain } from "../support/Sessions.ts"
 /** "It must not hang". */
 const BOUND_MILLIS = 10_000
 const encoder = new TextEncoder()
-/** Transfers and resets of the bank test (a soak would raise both; these keep the suite's time). */
-const TRANSFERS = 100
-const RESETS = 3
+/** `RELIABILITY_SOAK=1` runs the bank test at the size of the original report (1,000 transfers, 7 resets). */
+const SOAK = process.env["RELIABILITY_SOAK"] === "1"
+/** Transfers and resets of the bank test: small enough for the suite's time unless soaking. */
+const TRANSFERS = SOAK ? 1_000 : 100
+const RESETS = SOAK ? 7 : 3
 
 describe("resets through the fault proxy", () => {
   it.live("a COPY FROM reset at every point of its bytes commits nothing", () =>
@@ -97,7 +99,7 @@ describe("resets through the fault proxy", () => {
       const [exits] = yield* Effect.all([
         Effect.forEach(Array.from({ length: TRANSFERS }, (_, i) => i), transfer, { concurrency: 8 }),
         resets
-      ], { concurrency: "unbounded" }).pipe(Effect.timeout(50_000))
+      ], { concurrency: "unbounded" }).pipe(Effect.timeout(SOAK ? 280_000 : 50_000))
       const failed = exits.filter((e) => e._tag === "Failure").length
       const { rows } = yield* monitor.query<{ total: bigint }>(`select sum(balance)::int8 as total from ${accounts}`)
       const ledgerRows = (yield* monitor.query<{ id: number }>(`select id from ${ledger}`)).rows.map((r) => r.id)
@@ -109,5 +111,5 @@ describe("resets through the fault proxy", () => {
       const committed = new Set(ledgerRows)
       assert.deepStrictEqual(acknowledged.filter((id) => !committed.has(id)), [], "acknowledged commits lost")
       assert.isAbove(failed, 0, "no reset hit a transaction")
-    })), { timeout: 60_000 })
+    })), { timeout: SOAK ? 300_000 : 60_000 })
 })
