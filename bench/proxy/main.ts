@@ -3,7 +3,8 @@
  * transaction mode with a pool of 4) and directly, in interleaved rounds:
  * `-S` simple, `-S` extended, the default tpcb-like script (simple), and `-S`
  * prepared (PgProxy and direct only: PgBouncer before 1.21 runs another client's
- * statement), each `-c 16 -j 2 -T <seconds>`. Per run: TPS, failed
+ * statement), and for the select-only runs Node's `socket.pipe` with one
+ * upstream per client (no pooling: the floor of any Node relay), each `-c 16 -j 2 -T <seconds>`. Per run: TPS, failed
  * transactions, p99 latency (from `pgbench -l`), the proxy process's CPU per
  * transaction (user + system from /proc/<pid>/stat) and its RSS at the end.
  * Per round, the paired ratios PgProxy/PgBouncer of TPS and CPU per transaction.
@@ -72,6 +73,19 @@ const startProxy = (upstreamPort: number, user: string): Promise<{ process: Chil
     p.once("exit", (code) => reject(new Error(`proxy exited with ${code}`)))
   })
 
+/** Node's socket.pipe to the server, one upstream per client (bench/server's floor of any Node proxy). */
+const startPipe = (upstreamPort: number): Promise<{ process: ChildProcess; port: number }> =>
+  new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ["--no-warnings", path.join(import.meta.dirname, "../server/serve.ts"), "pipe", String(upstreamPort)], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    p.stdout!.on("data", (d: Buffer) => {
+      const m = /ready (\d+)/.exec(String(d))
+      if (m !== null) resolve({ process: p, port: Number(m[1]) })
+    })
+    p.once("exit", (code) => reject(new Error(`pipe exited with ${code}`)))
+  })
+
 interface Run {
   readonly target: string
   readonly workload: string
@@ -134,6 +148,7 @@ const main = async () => {
   const bouncer = await startPgBouncer({ target: { host: "127.0.0.1", port }, defaultPoolSize: POOL, users: { [user]: "" } })
   const bouncerPid = pidOf(path.join(bouncer.dir, "pgbouncer.ini"))
   const proxy = await startProxy(port, user)
+  const pipe = await startPipe(port)
   const runs: Array<Run & { readonly round: number }> = []
   try {
     // Warm-up, not measured: V8 compiles the proxy's hot paths during its first seconds of load.
@@ -143,6 +158,9 @@ const main = async () => {
         const targets = [
           { name: "PgProxy", port: proxy.port, pid: proxy.process.pid },
           ...(workload.name.includes("prepared") ? [] : [{ name: `PgBouncer ${bouncer.version.join(".")}`, port: bouncer.port, pid: bouncerPid }]),
+          ...(workload.name.startsWith("select-only s") || workload.name.startsWith("select-only e")
+            ? [{ name: "Node pipe 1:1", port: pipe.port, pid: pipe.process.pid }]
+            : []),
           { name: "direct", port, pid: undefined }
         ]
         for (const target of round % 2 === 0 ? [...targets].reverse() : targets) {
@@ -157,6 +175,7 @@ const main = async () => {
   } finally {
     proxy.process.kill(process.env["PROXY_NODE_ARGS"] === undefined ? "SIGTERM" : "SIGINT")
     await new Promise((r) => setTimeout(r, 1000))
+    pipe.process.kill("SIGTERM")
     await bouncer.stop()
     await pg.stop()
   }
