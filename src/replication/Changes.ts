@@ -57,7 +57,7 @@ export interface Update {
   readonly new: Row
   /** The whole old row (REPLICA IDENTITY FULL). */
   readonly old: Row | undefined
-  /** The old key, when the update changed it (DEFAULT or INDEX identity). */
+  /** The old key, when the update changed it (DEFAULT or INDEX identity): the identity's columns only. */
   readonly key: Row | undefined
 }
 /** @since 0.1.0 */
@@ -67,7 +67,7 @@ export interface Delete {
   readonly table: string
   /** The whole old row (REPLICA IDENTITY FULL). */
   readonly old: Row | undefined
-  /** The old key (DEFAULT or INDEX identity). */
+  /** The old key (DEFAULT or INDEX identity): the identity's columns only. */
   readonly key: Row | undefined
 }
 /** @since 0.1.0 */
@@ -302,7 +302,7 @@ export class Decoder {
           table: relation.table,
           new: this.rows.row(relation, m.newTuple, false, old),
           old,
-          key: m.key === undefined ? undefined : this.rows.row(relation, m.key, true)
+          key: m.key === undefined ? undefined : this.rows.key(relation, m.key)
         })
         return
       }
@@ -313,7 +313,7 @@ export class Decoder {
           relation,
           table: relation.table,
           old: m.oldTuple === undefined ? undefined : this.rows.row(relation, m.oldTuple, true),
-          key: m.key === undefined ? undefined : this.rows.row(relation, m.key, true)
+          key: m.key === undefined ? undefined : this.rows.key(relation, m.key)
         })
         return
       }

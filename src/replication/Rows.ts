@@ -110,6 +110,16 @@ export class RowDecoder {
   }
 
   /**
+   * The old key of an Update or Delete (DEFAULT or INDEX identity): only the identity's columns (the server sends
+   * the others as nulls that say nothing about the row).
+   */
+  key(relation: RelationInfo, tuple: PgOutput.TupleData): Row {
+    const row = this.row(relation, tuple, true) as Record<string, unknown>
+    for (const c of relation.columns) if (!c.key) delete row[c.name]
+    return row
+  }
+
+  /**
    * The new row of an Insert payload (`'I'`, the xid inside a stream, the relation, `'N'`, the columns), decoded
    * from its bytes; `undefined` for an unknown relation or bytes out of shape (the general path reports those).
    */

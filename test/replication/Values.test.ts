@@ -128,7 +128,8 @@ describe("PgReplication.logical: values", () => {
       assert.strictEqual((message as PgReplication.Message).prefix, "audit")
       assert.strictEqual(new TextDecoder().decode((message as PgReplication.Message).content), "hello")
       assert.isTrue((message as PgReplication.Message).transactional)
-      assert.deepStrictEqual((del as PgReplication.Delete).key, { id: 1, v: null })
+      // The key holds the identity's columns only (the server sends the others as nulls).
+      assert.deepStrictEqual((del as PgReplication.Delete).key, { id: 1 })
       const truncate = txs[2]!.changes[0] as PgReplication.Truncate
       assert.strictEqual(truncate._tag, "Truncate")
       assert.deepStrictEqual(truncate.relations.map((r) => r.name), [f.table])
