@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as PgProxy from "../../src/proxy/PgProxy.ts"
 import * as PgServer from "../../src/server/PgServer.ts"
-import { PASSWORDS } from "../support/Servers.ts"
+import * as fs from "node:fs"
+import { PASSWORDS, servers } from "../support/Servers.ts"
 import { psqlArgs, run, upstreamOf, withProxy } from "./Support.ts"
 
 const users: Record<string, string> = { alice: "alice-secret", postgres: "pw" }
@@ -81,6 +82,26 @@ describe("PgProxy authentication", () => {
       }
       assert.isAtLeast(transactions.count, 3)
       assert.isAtLeast(upstreams.value, 1)
+    })
+  })
+
+  it("SCRAM-SHA-256-PLUS over the proxy's TLS: channel binding required by the client succeeds", async () => {
+    const tls = { key: fs.readFileSync(servers().certs.serverKey, "utf8"), cert: fs.readFileSync(servers().certs.serverCert, "utf8") }
+    await withProxy({ auth: PgServer.Auth.scram(lookup), tls }, async ({ port }) => {
+      const r = await run(
+        "psql",
+        [`host=127.0.0.1 port=${port} user=alice dbname=postgres sslmode=require channel_binding=require`, "-X", "-A", "-t", "-c", "select 7"],
+        { PGPASSWORD: "alice-secret" }
+      )
+      assert.strictEqual(r.code, 0, r.stderr)
+      assert.strictEqual(r.stdout.trim(), "7")
+      // In clear there is nothing to bind to: the same client refuses.
+      const clear = await run(
+        "psql",
+        [`host=127.0.0.1 port=${port} user=alice dbname=postgres sslmode=disable channel_binding=require`, "-X", "-c", "select 7"],
+        { PGPASSWORD: "alice-secret" }
+      )
+      assert.strictEqual(clear.code, 2)
     })
   })
 })
