@@ -24,7 +24,10 @@
  *   `default_transaction_read_only` (ParameterStatus, PostgreSQL 14+) are
  *   looked at; a writer session found on a standby, or a reader session found
  *   on a primary, is retired and the statement runs on another session, so a
- *   write never reaches a standby (never 25006 read_only_sql_transaction).
+ *   write never reaches a standby. A server turned read-only between two
+ *   statements says so with the answer of the first write it refuses (25006,
+ *   nothing run): outside a transaction block that write is retried on
+ *   another session; inside one the 25006 is the caller's.
  * - Failover: sessions of a primary that went away break and are retired;
  *   new writer sessions skip hosts that refuse or are read-only until one is
  *   promoted. Writes that cannot get a session fail with a `ConnectionError`
@@ -210,6 +213,10 @@ const roleOf = (parameters: ReadonlyMap<string, string>): "standby" | "read-only
   return hot === "off" ? "read-write" : undefined
 }
 
+/** 25006 read_only_sql_transaction: the server refused a write before running it. */
+const isReadOnlyRefusal = (error: unknown): boolean =>
+  error instanceof PgError && error.reason._tag === "ServerError" && error.reason.code === "25006"
+
 /** What a statement's place holds when its session was on the wrong role and was retired. */
 const RETIRED: unique symbol = Symbol("effect-pgwire/pool/Routing/Retired")
 
@@ -315,7 +322,16 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
             Effect.flatMap(session.parameters, (parameters): Effect.Effect<A | typeof RETIRED, E | PgError, R> => {
               const role = roleOf(parameters)
               if (role === "standby" || role === "read-only") return Effect.as(writer.retire(session), RETIRED)
-              return f(session)
+              // The server may turn read-only between two statements: the ParameterStatus saying so comes with
+              // the answer of the first statement it refuses (25006, before running anything). Outside a
+              // transaction block that statement is retried on another session.
+              return Effect.catchIf(
+                f(session),
+                (error): error is E => isReadOnlyRefusal(error),
+                (error) =>
+                  Effect.flatMap(session.transactionStatus, (status) =>
+                    status === "I" ? Effect.as(writer.retire(session), RETIRED) : Effect.fail(error))
+              )
             })
           ),
           (result): Effect.Effect<A, E | PgError, R> =>

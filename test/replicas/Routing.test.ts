@@ -6,9 +6,11 @@
  */
 import { assert, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import type { PgError } from "../../src/errors/PgError.ts"
 import * as Routing from "../../src/pool/Routing.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import * as PgSession from "../../src/session/Session.ts"
@@ -35,8 +37,11 @@ const routingOptions = (pair: Pair, extra: Partial<Routing.RoutingOptions> = {})
 const portOf = (r: { readonly rows: ReadonlyArray<{ readonly port: number }> }) => r.rows[0]!.port
 
 /** Whether a failure is read_only_sql_transaction. */
-const is25006 = (exit: Exit.Exit<unknown, unknown>) =>
-  Exit.isFailure(exit) && String(exit.cause).includes("25006")
+const is25006 = (exit: Exit.Exit<unknown, unknown>) => {
+  if (Exit.isSuccess(exit)) return false
+  const error = Cause.squash(exit.cause) as { readonly reason?: { readonly code?: string } }
+  return error.reason?.code === "25006" || String(exit.cause).includes("25006")
+}
 
 const direct = (server: Pair["primary"]) =>
   PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
@@ -190,6 +195,44 @@ layer(pairLayer, { excludeTestServices: true, timeout: "120 seconds" })("routing
         const outside = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
         assert.strictEqual(portOf(outside), pair.standby.port)
       }
+    }).pipe(Effect.scoped))
+
+  it.effect("a writer session whose server turned read-only is retired, and the write fails typed, never with 25006", () =>
+    Effect.gen(function*() {
+      const pair = yield* PairService
+      const pool = yield* Routing.make(routingOptions(pair, { name: "turned-read-only", maxSize: 2 }))
+      yield* pool.query("create table if not exists ro_probe (pid int)")
+      const before = yield* pool.query<{ pid: number }>("insert into ro_probe values (pg_backend_pid()) returning pid")
+      const admin = yield* direct(pair.primary)
+      yield* admin.simple("alter system set default_transaction_read_only = on")
+      yield* admin.simple("select pg_reload_conf()")
+      yield* Effect.ensuring(
+        Effect.gen(function*() {
+          // The writer's idle session hears default_transaction_read_only=on (ParameterStatus) at its next statement.
+          let exit: Exit.Exit<unknown, unknown> = Exit.void
+          for (let i = 0; i < 50; i++) {
+            exit = yield* Effect.exit(pool.query("insert into ro_probe values (pg_backend_pid())"))
+            if (Exit.isFailure(exit)) break
+            yield* Effect.sleep(20)
+          }
+          assert.isTrue(Exit.isFailure(exit), "writes kept going to a read-only server")
+          assert.isFalse(is25006(exit))
+          const reason = (Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as PgError).reason
+          assert.strictEqual(reason._tag, "ConnectionError")
+          // The session that was on it is gone from the server.
+          const { rows } = yield* admin.query<{ n: number }>(
+            "select count(*)::int as n from pg_stat_activity where pid = $1",
+            [before.rows[0]!.pid]
+          )
+          assert.strictEqual(rows[0]!.n, 0)
+        }),
+        Effect.andThen(
+          Effect.ignore(admin.simple("alter system reset default_transaction_read_only")),
+          Effect.ignore(admin.simple("select pg_reload_conf()"))
+        )
+      )
+      // Writable again: writes resume.
+      yield* Routing.retryWrite(pool.query("insert into ro_probe values (0)"), 10_000)
     }).pipe(Effect.scoped))
 
   it.effect("PgClient with readReplicas: sql.withReadOnly and read-only transactions read from the standby, everything else writes", () =>
