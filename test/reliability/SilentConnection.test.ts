@@ -61,6 +61,21 @@ describe("PgSession: liveness", () => {
       assert.isFalse(yield* session.isClosed)
     })), { timeout: 30_000 })
 
+  it.live("over TLS: the side check is a TLS handshake; a live link is left alone, a silent one is broken", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const session = yield* connectPlain({ port: proxy.port, sslMode: "require", ...FAST })
+      assert.isTrue(session.encrypted)
+      assert.deepStrictEqual((yield* session.query("select pg_sleep(1.2) as slept")).rows, [{ slept: null }])
+      const checks = proxy.counters().accepted - 1
+      assert.isAbove(checks, 0)
+      yield* proxy.blackhole
+      const { result, millis } = yield* timed(session.query("select 1 as lost"))
+      console.log(`TLS: ${checks} side handshakes during a 1.2 s query; a silent link failed the query after ${millis} ms`)
+      assert.isTrue(Option.isSome(result), `still waiting after ${BOUND_MILLIS} ms`)
+      assert.strictEqual(reasonOf(Option.getOrThrow(result))._tag, "ConnectionError")
+    })), { timeout: 30_000 })
+
   it.live("a DataRow whose length grew by 16 MiB breaks the session with a ProtocolError", () =>
     Effect.scoped(Effect.gen(function*() {
       const proxy = yield* FaultProxy.make(servers().main.port)
