@@ -38,8 +38,8 @@ import * as Machine from "./Machine.ts"
 import { negotiate, type Negotiated } from "./Negotiate.ts"
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_SERVER_VERSION,
   DEFAULT_STARTUP_TIMEOUT_MILLIS,
+  defaultParameters,
   type ServeOptions,
   type StartupInfo
 } from "./Options.ts"
@@ -81,30 +81,6 @@ interface Started {
 type Extended = Extract<Frontend.FrontendMessage, { _tag: "Parse" | "Bind" | "Describe" | "Execute" | "Close" }>
 
 const reader = new Reader()
-
-/**
- * PostgreSQL 18's ParameterStatus set at start-up (protocol-3.2
- * "ParameterStatus"), with the values this engine runs under.
- *
- * @since 0.1.0
- */
-export const defaultParameters = (user: string, parameters: ReadonlyMap<string, string>): Record<string, string> => ({
-  application_name: parameters.get("application_name") ?? "",
-  client_encoding: parameters.get("client_encoding") ?? "UTF8",
-  DateStyle: "ISO, MDY",
-  default_transaction_read_only: "off",
-  in_hot_standby: "off",
-  integer_datetimes: "on",
-  IntervalStyle: "postgres",
-  is_superuser: "off",
-  scram_iterations: "4096",
-  search_path: "\"$user\", public",
-  server_encoding: "UTF8",
-  server_version: DEFAULT_SERVER_VERSION,
-  session_authorization: user,
-  standard_conforming_strings: "on",
-  TimeZone: "UTC"
-})
 
 const durationMillis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))

@@ -26,6 +26,30 @@ export const DEFAULT_MAX_CONNECTIONS = 100
 export const DEFAULT_SERVER_VERSION = "18.0 (effect-pgwire)"
 
 /**
+ * PostgreSQL 18's ParameterStatus set at start-up (protocol-3.2
+ * "ParameterStatus"), with the values this engine runs under.
+ *
+ * @since 0.1.0
+ */
+export const defaultParameters = (user: string, parameters: ReadonlyMap<string, string>): Record<string, string> => ({
+  application_name: parameters.get("application_name") ?? "",
+  client_encoding: parameters.get("client_encoding") ?? "UTF8",
+  DateStyle: "ISO, MDY",
+  default_transaction_read_only: "off",
+  in_hot_standby: "off",
+  integer_datetimes: "on",
+  IntervalStyle: "postgres",
+  is_superuser: "off",
+  scram_iterations: "4096",
+  search_path: "\"$user\", public",
+  server_encoding: "UTF8",
+  server_version: DEFAULT_SERVER_VERSION,
+  session_authorization: user,
+  standard_conforming_strings: "on",
+  TimeZone: "UTC"
+})
+
+/**
  * Where to listen: TCP (`host` default 127.0.0.1, port 0 picks a free one) or a
  * Unix-domain socket `<unixDirectory>/.s.PGSQL.<port>`.
  *
