@@ -40,7 +40,10 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import { PgError as PgErrorClass } from "../errors/PgError.ts"
 import type { PgError } from "../errors/PgError.ts"
+import * as ErrorFields from "../protocol/ErrorFields.ts"
+import { Reader } from "../wire/Reader.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as ServerError from "../server/ServerError.ts"
 import type { Takeover } from "../server/Options.ts"
@@ -136,6 +139,7 @@ const errorFrame = (error: ServerError.ServerError): Uint8Array =>
 const readyFrame = (status: "I" | "T" | "E"): Uint8Array => backend({ _tag: "ReadyForQuery", transactionStatus: status })
 
 const decoder = new TextDecoder()
+const reader = new Reader()
 const cstringEnd = (body: Uint8Array, from: number): number => {
   const end = body.indexOf(0, from)
   return end < 0 ? body.length : end
@@ -686,7 +690,15 @@ export class Relay {
   }
 
   #error(entry: Entry | undefined, type: number, buf: Uint8Array, start: number, end: number): void {
-    if (entry === undefined) return this.#desync(type)
+    if (entry === undefined) {
+      // Between statements only a FATAL may come (protocol-3.2 "Termination": pg_terminate_backend, shutdown):
+      // the upstream is lost with the server's reason.
+      const upstream = this.upstream
+      const message = Backend.readUnsafe(type, buf, start, end, reader) as Backend.ErrorResponse
+      const error = ErrorFields.toServerError(message.fields)
+      if (upstream === undefined || (error.severity !== "FATAL" && error.severity !== "PANIC")) return this.#desync(type)
+      return upstream.fail(new PgErrorClass({ reason: error }))
+    }
     if (entry.kind === Kind.Query || entry.kind === Kind.FunctionCall) return this.#relay(type, buf, start, end)
     if (entry.kind === Kind.QueryHidden) return
     this.#copyIn = false

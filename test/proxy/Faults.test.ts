@@ -116,4 +116,38 @@ describe("PgProxy upstream failures", () => {
       await b.end()
     })
   })
+
+  it("an upstream terminated under a client's transaction closes that client with FATAL; an idle one is replaced unseen", async () => {
+    await withProxy({ upstream: upstreamOf({ maxSize: 2 }) }, async ({ port }) => {
+      const errors: Array<{ code?: string; message?: string }> = []
+      const connect = async () => {
+        const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
+        ;(c as unknown as { on: (event: string, f: (e: { code?: string; message?: string }) => void) => void })
+          .on("error", (e) => errors.push(e))
+        await c.connect()
+        return c
+      }
+      const direct = new pg.Client({ host: servers().main.host, port: servers().main.port, user: "postgres", database: "postgres" })
+      await direct.connect()
+      const a = await connect()
+      const b = await connect()
+      await a.query("begin")
+      const pid = (await a.query("select pg_backend_pid() as pid")).rows[0]?.pid
+      await direct.query("select pg_terminate_backend($1)", [pid])
+      await new Promise((r) => setTimeout(r, 300))
+      // FATAL 08006 naming the server's reason, sent to the client whose transaction it was.
+      assert.strictEqual(errors[0]?.code, "08006", JSON.stringify(errors))
+      assert.match(errors[0]?.message ?? "", /terminating connection due to administrator command/)
+      // The transaction is gone with its backend: the client cannot go on as if it were open.
+      const again = await a.query("select 1").then(() => "ok", () => "refused")
+      assert.strictEqual(again, "refused")
+      // B, between statements, never notices that an idle upstream died.
+      const idlePid = (await b.query("select pg_backend_pid() as pid")).rows[0]?.pid
+      await direct.query("select pg_terminate_backend($1)", [idlePid])
+      await new Promise((r) => setTimeout(r, 200))
+      assert.strictEqual((await b.query("select 5 as n")).rows[0]?.n, 5)
+      await b.end()
+      await direct.end()
+    })
+  })
 })
