@@ -13,6 +13,8 @@ import { awaitActive, connectPlain } from "../support/Sessions.ts"
 
 /** How long the abandoned statement would run if nobody cancelled it. */
 const ABANDONED_SLEEP_SECONDS = 60
+/** How long the storm of caller timeouts lasts. */
+const STORM_MILLIS = 3_000
 /** A generous bound for the caller behind it (the abandoned statement alone would take a minute). */
 const FOLLOWER_BOUND_MILLIS = 15_000
 
@@ -46,5 +48,49 @@ describe("PgSession: an abandoned request behind others", () => {
       assert.deepStrictEqual(rows, [{ n: 0 }])
       // One cancel, sent once the abandoned statement ran at the head (none while it waited behind the leader).
       assert.strictEqual(proxy.counters().cancelRequests, 1)
+    })), { timeout: 30_000 })
+
+  it.live("a storm of caller timeouts on a shared session: abandoned work is cancelled, the other callers never fail", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const session = yield* connectPlain({ port: proxy.port })
+      const until = Date.now() + STORM_MILLIS
+      const latencies: Array<number> = []
+      const failures: Array<string> = []
+      let abandoned = 0
+      // Callers that give up after 30 ms on statements of up to 300 ms.
+      const impatient = Effect.gen(function*() {
+        let i = 0
+        while (Date.now() < until) {
+          const seconds = ((i++ * 37) % 30) / 100
+          const exit = yield* Effect.exit(session.query("select pg_sleep($1::float8) as storm", [seconds]).pipe(Effect.timeout(30)))
+          if (exit._tag === "Failure") abandoned++
+        }
+      })
+      // Callers that wait for their answer: each must get its own marker back.
+      const patient = (worker: number) =>
+        Effect.gen(function*() {
+          let i = 0
+          while (Date.now() < until) {
+            const marker = worker * 100_000 + i++
+            const started = Date.now()
+            const exit = yield* Effect.exit(session.query("select $1::int4 as marker", [marker]))
+            latencies.push(Date.now() - started)
+            if (exit._tag === "Failure") failures.push(String(exit.cause))
+            else if (exit.value.rows[0]?.["marker"] !== marker) failures.push(`marker ${marker}: ${JSON.stringify(exit.value.rows)}`)
+          }
+        })
+      yield* Effect.all([impatient, impatient, impatient, impatient, patient(1), patient(2)], { concurrency: "unbounded" })
+      latencies.sort((a, b) => a - b)
+      const p50 = latencies[Math.floor(latencies.length / 2)] ?? 0
+      const max = latencies.at(-1) ?? 0
+      const cancels = proxy.counters().cancelRequests
+      console.log(
+        `storm of ${STORM_MILLIS} ms: ${abandoned} callers gave up, ${cancels} CancelRequests, ` +
+          `${latencies.length} patient queries (p50 ${p50} ms, max ${max} ms), ${failures.length} failed`
+      )
+      assert.deepStrictEqual(failures, [])
+      assert.isAbove(cancels, 0)
+      assert.deepStrictEqual((yield* session.query("select 1 as ok")).rows, [{ ok: 1 }])
     })), { timeout: 30_000 })
 })
