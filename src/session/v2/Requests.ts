@@ -42,6 +42,30 @@ export const queryBytes = (sql: string): Uint8Array => {
   return encoded.success
 }
 
+/** A row's values as copies (kept while their types are looked up). */
+const rowValues = (buf: Uint8Array, start: number, end: number, n: number, ascii: boolean): Array<Uint8Array | null> => {
+  const values: Array<Uint8Array | null> = new Array(n)
+  let p = start + ((n + 7) >> 3)
+  for (let i = 0; i < n; i++) {
+    if ((buf[start + (i >> 3)]! & (0x80 >> (i & 7))) === 0) {
+      values[i] = null
+      continue
+    }
+    const size = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
+    const from = p + 4
+    p = ascii ? p + size : from + size
+    values[i] = buf.slice(from, Math.min(p, end))
+  }
+  return values
+}
+
+/** A constructor of plain objects (prototype `Object.prototype`), one per result shape. */
+const plainObjectConstructor = (): new() => Record<string, unknown> => {
+  function PlainRow() {}
+  PlainRow.prototype = Object.prototype
+  return PlainRow as unknown as new() => Record<string, unknown>
+}
+
 /**
  * The shape of one result: its fields and the decoders of its values.
  *
@@ -54,6 +78,8 @@ export class RowReader {
   private readonly rowMode: RowMode
   private readonly names: ReadonlyArray<string>
   private readonly protoColumn: boolean
+  /** One constructor per shape: its objects share a hidden class sized to the columns (see `Result.RowShape`). */
+  private readonly PlainRow = plainObjectConstructor()
   private decoders: ReadonlyArray<FieldDecoder> | undefined = undefined
   private format: 0 | 1 = 0
 
@@ -61,7 +87,8 @@ export class RowReader {
     this.description = description
     this.registry = registry
     this.rowMode = rowMode
-    this.names = description.map((f) => f.name)
+    // Internalized property names: every row object shares one hidden class.
+    this.names = description.map((f) => Object.keys({ [f.name]: 0 })[0] ?? f.name)
     this.protoColumn = this.names.includes("__proto__")
     this.fields = this.makeFields(0)
   }
@@ -78,6 +105,64 @@ export class RowReader {
     }))
   }
 
+  /**
+   * Decodes one row body in place (`start`: the null bitmap; the framing has checked the sizes). Throws `PgError`
+   * (a CodecError naming the column).
+   */
+  readAt(buf: Uint8Array, start: number, _end: number, format: 0 | 1): unknown {
+    let decoders = this.decoders
+    if (decoders === undefined || format !== this.format) {
+      if (format !== this.format) {
+        this.format = format
+        this.fields = this.makeFields(format)
+      }
+      decoders = this.description.map((f) => this.registry.decoder(f.dataTypeOid, format))
+      this.decoders = decoders
+    }
+    const n = decoders.length
+    const ascii = format === 0
+    let p = start + ((n + 7) >> 3)
+    let i = 0
+    try {
+      if (this.rowMode === "array") {
+        const row = new Array<unknown>(n)
+        for (; i < n; i++) {
+          if ((buf[start + (i >> 3)]! & (0x80 >> (i & 7))) === 0) {
+            row[i] = null
+            continue
+          }
+          const size = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
+          const from = p + 4
+          p = ascii ? p + size : from + size
+          row[i] = decoders[i]!(buf, from, p)
+        }
+        return row
+      }
+      const names = this.names
+      const row: Record<string, unknown> = this.protoColumn ? Object.create(null) : new this.PlainRow()
+      for (; i < n; i++) {
+        if ((buf[start + (i >> 3)]! & (0x80 >> (i & 7))) === 0) {
+          row[names[i]!] = null
+          continue
+        }
+        const size = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
+        const from = p + 4
+        p = ascii ? p + size : from + size
+        row[names[i]!] = decoders[i]!(buf, from, p)
+      }
+      return row
+    } catch (e) {
+      const field = this.description[i]!
+      throw new PgError({
+        reason: new CodecError({
+          message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
+          oid: field.dataTypeOid,
+          column: field.name
+        })
+      })
+    }
+  }
+
   /** Decodes one row. Throws `PgError` (a CodecError naming the column). */
   read(values: ReadonlyArray<Uint8Array | null>, format: 0 | 1): unknown {
     let decoders = this.decoders
@@ -90,22 +175,24 @@ export class RowReader {
       this.decoders = decoders
     }
     const n = decoders.length
-    if (this.rowMode === "array") {
-      const row = new Array<unknown>(n)
-      for (let i = 0; i < n; i++) row[i] = this.value(decoders, values, i)
-      return row
-    }
-    const row: Record<string, unknown> = this.protoColumn ? Object.create(null) : {}
-    const names = this.names
-    for (let i = 0; i < n; i++) row[names[i]!] = this.value(decoders, values, i)
-    return row
-  }
-
-  private value(decoders: ReadonlyArray<FieldDecoder>, values: ReadonlyArray<Uint8Array | null>, i: number): unknown {
-    const v = values[i]
-    if (v === null || v === undefined) return null
+    let i = 0
     try {
-      return decoders[i]!(v, 0, v.length)
+      if (this.rowMode === "array") {
+        const row = new Array<unknown>(n)
+        for (; i < n; i++) {
+          const v = values[i]
+          row[i] = v === null || v === undefined ? null : decoders[i]!(v, 0, v.length)
+        }
+        return row
+      }
+      const names = this.names
+      // A column named __proto__ must be an own property, not the row's prototype.
+      const row: Record<string, unknown> = this.protoColumn ? Object.create(null) : new this.PlainRow()
+      for (; i < n; i++) {
+        const v = values[i]
+        row[names[i]!] = v === null || v === undefined ? null : decoders[i]!(v, 0, v.length)
+      }
+      return row
     } catch (e) {
       const field = this.description[i]!
       throw new PgError({
@@ -195,6 +282,20 @@ export class ResultsRequest extends V2Request {
 
   override onNotice(notice: Notice): void {
     this.notices.push(notice)
+  }
+
+  /** A row read in place from the receive buffer. */
+  override onRowBytes(buf: Uint8Array, start: number, end: number, format: 0 | 1, fieldCount: number): void {
+    if (this.clientError !== undefined) return
+    if (this.keeping !== undefined) {
+      this.keeping.raw.push({ values: rowValues(buf, start, end, fieldCount, format === 0), format })
+      return
+    }
+    try {
+      this.onRow(this.reader!.readAt(buf, start, end, format))
+    } catch (e) {
+      this.clientError = e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
+    }
   }
 
   /** A row, decoded (a stream takes it instead of keeping it). */

@@ -25,6 +25,7 @@ import * as V2 from "../../protocol/V2.ts"
 import type { Notification } from "../Api.ts"
 import type { Notice } from "../Result.ts"
 import * as ErrorText from "./ErrorText.ts"
+import * as Framing from "./Framing.ts"
 import { type Phase, step } from "./State.ts"
 import * as Status from "./Status.ts"
 
@@ -57,6 +58,8 @@ export abstract class V2Request {
   abstract fail(error: PgError): void
   /** A notice while the request ran. */
   onNotice(_notice: Notice): void {}
+  /** Reads a row in place (`start` after the type byte); requests without it get rows as messages. */
+  onRowBytes?(buf: Uint8Array, start: number, end: number, format: 0 | 1, fieldCount: number): void
 
   /** Calls `f` once the request is answered or failed (at once if it is). */
   whenDone(f: () => void): void {
@@ -96,6 +99,14 @@ export class Wire {
   private decoder: V2.BackendDecoder
   /** A ReadyForQuery was read from the current chunk. */
   private answered = false
+  /** The bytes of a message not complete yet. */
+  private pending: Uint8Array | undefined = undefined
+  /** The field count of the last RowDescription of the request being answered (-1: none). */
+  private fieldCount = -1
+  /** Inside a COPY OUT: lines until the end marker. */
+  private inCopy = false
+  /** Bytes this framing does not know came: the codecs read everything from then on. */
+  private handedOff = false
   private readonly options: WireOptions
   private readonly queue: Array<V2Request> = []
   /** The request whose replies are being read. */
@@ -225,12 +236,56 @@ export class Wire {
 
   private receive(chunk: Uint8Array): void {
     if (this.closedWith !== undefined) return
+    let buf = chunk
+    if (this.pending !== undefined) {
+      buf = new Uint8Array(this.pending.length + chunk.length)
+      buf.set(this.pending)
+      buf.set(chunk, this.pending.length)
+      this.pending = undefined
+    }
+    const end = buf.length
+    const limit = this.options.maxMessageSize ?? Number.MAX_SAFE_INTEGER
+    let pos = 0
     try {
-      this.decoder.pushUnsafe(chunk, this.onMessage)
-      if (this.answered && this.decoder.buffered === 0) {
+      while (pos < end && this.closedWith === undefined) {
+        if (this.handedOff) {
+          this.decoder.pushUnsafe(pos === 0 ? buf : buf.subarray(pos), this.onMessage)
+          break
+        }
+        const at = Framing.messageEnd(buf, pos, end, this.fieldCount, this.inCopy, limit)
+        if (at === Framing.UNKNOWN) {
+          // Not a message this framing knows: the codecs read the rest and say what is wrong.
+          this.handedOff = true
+          continue
+        }
+        if (at === Framing.NEED_MORE) {
+          if (end - pos > limit) throw this.tooLarge(end - pos)
+          this.pending = buf.slice(pos)
+          break
+        }
+        if (at - pos > limit) throw this.tooLarge(at - pos)
+        const type = buf[pos]!
+        const head = this.head
+        if (
+          !this.inCopy && (type === 0x44 || type === 0x42) && head !== undefined && head.phase === "Rows" &&
+          head.onRowBytes !== undefined
+        ) {
+          // A row in place: its values are decoded from the receive buffer, no view per value.
+          if (!head.discard) head.onRowBytes(buf, pos + 1, at, type === 0x44 ? 0 : 1, this.fieldCount)
+        } else {
+          if (this.inCopy) {
+            if (at - pos === 3 && buf[pos] === 0x5c && buf[pos + 1] === 0x2e) this.inCopy = false
+          } else if (type === 0x54) this.fieldCount = (buf[pos + 1]! << 8) | buf[pos + 2]!
+          else if (type === 0x48) this.inCopy = true
+          this.decoder.pushUnsafe(buf.subarray(pos, at), this.onMessage)
+        }
+        pos = at
+      }
+      if (this.answered && this.pending === undefined && this.decoder.buffered === 0 && !this.handedOff) {
         // A request was answered: the next one starts from a decoder that knows no RowDescription, so a row
         // before its own RowDescription is malformed instead of being read with the last one's field count.
         this.decoder = new V2.BackendDecoder({ maxMessageSize: this.options.maxMessageSize })
+        this.fieldCount = -1
       }
       this.answered = false
     } catch (e) {
@@ -241,6 +296,12 @@ export class Wire {
           : new PgError({ reason: e instanceof ProtocolError ? e : new ProtocolError({ message: String(e) }) })
       )
     }
+  }
+
+  private tooLarge(size: number): ProtocolError {
+    return new ProtocolError({
+      message: `a message of at least ${size} bytes exceeds maxMessageSize ${this.options.maxMessageSize}`
+    })
   }
 
   private readonly onMessage = (message: V2.BackendMessage): void => {
@@ -289,7 +350,9 @@ export class Wire {
     if (this.closedWith !== undefined) return
     const finished = this.decoder.finish()
     const reason = this.unsolicited ??
-      (finished._tag === "Failure"
+      (this.pending !== undefined
+        ? new ProtocolError({ message: `the stream ended inside a message (${this.pending.length} bytes received)` })
+        : finished._tag === "Failure"
         ? finished.failure
         : new ConnectionError({ message: "the server closed the connection", requestSent: this.head !== undefined }))
     this.breakWith(new PgError({ reason }))
