@@ -5,18 +5,11 @@
  *
  * **Details**
  *
- * - Every message written upstream that the server answers leaves an entry in
- *   a queue (Parse: ParseComplete; Describe of a statement:
- *   ParameterDescription then RowDescription or NoData; Execute: rows up to
- *   CommandComplete, EmptyQueryResponse or PortalSuspended; Sync and Query:
- *   everything up to ReadyForQuery). Each upstream frame is judged against the
- *   head entry, which is popped when its last frame arrives. Replies the proxy
- *   makes itself (a ParseComplete for a statement the upstream already has, a
- *   CloseComplete, its own errors) are entries too, sent when they reach the
- *   head, so the client sees every reply in the order of its messages. Replies
- *   to messages the proxy added (a Parse replayed on another upstream, the
- *   Close of an evicted statement, the `set_config` of tracked parameters) are
- *   dropped.
+ * - Every message written upstream that the server answers, and every reply
+ *   the proxy makes itself, leaves an entry in a queue (`Replies.ts`); each
+ *   upstream frame is judged against the head entry, which is popped when its
+ *   last frame arrives, and the proxy's own replies go out when they reach
+ *   the head.
  * - After an ErrorResponse in the extended protocol the server skips to Sync
  *   (protocol-3.2 "Extended Query"): the entries up to the next Sync entry go
  *   with it (a Parse among them is forgotten), and, when the client has not
@@ -40,16 +33,30 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { PgError as PgErrorClass } from "../errors/PgError.ts"
-import type { PgError } from "../errors/PgError.ts"
+import { PgError, PgError as PgErrorClass } from "../errors/PgError.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
-import { Reader } from "../wire/Reader.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as ServerError from "../server/ServerError.ts"
 import type { Takeover } from "../server/Options.ts"
 import type { Wire } from "../server/Wire.ts"
 import { Backend as Code, Frontend as In } from "../wire/Codes.ts"
 import { Writer } from "../wire/Writer.ts"
+import {
+  backend,
+  CLOSE_COMPLETE,
+  cstringEnd,
+  decoder,
+  type Entry,
+  errorFrame,
+  judge,
+  Kind,
+  literal,
+  PARSE_COMPLETE,
+  reader,
+  readyFrame,
+  text,
+  Verdict
+} from "./Replies.ts"
 import * as SessionState from "./SessionState.ts"
 import { type ClientStatement, upstreamNameOf } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
@@ -60,39 +67,6 @@ export const PENDING_HIGH_WATER_BYTES = 1_048_576
 
 /** Outbound bytes to a client above which its upstream's reads pause until the client drains. */
 export const CLIENT_HIGH_WATER_BYTES = 1_048_576
-
-const Kind = {
-  Parse: 0,
-  ParseHidden: 1,
-  Bind: 2,
-  DescribeStatement: 3,
-  DescribePortal: 4,
-  Close: 5,
-  CloseHidden: 6,
-  Execute: 7,
-  Sync: 8,
-  Query: 9,
-  QueryHidden: 10,
-  FunctionCall: 11,
-  Synthetic: 12,
-} as const
-type Kind = typeof Kind[keyof typeof Kind]
-
-interface Entry {
-  readonly kind: Kind
-  /** Upstream statement name a Parse records (forgotten if the Parse is skipped). */
-  readonly upstreamName?: string | undefined
-  /** Client statement name a Parse creates (forgotten if the Parse is skipped). */
-  readonly clientName?: string | undefined
-  /** A synthetic entry's frames. */
-  readonly bytes?: Uint8Array | undefined
-  /** A synthetic entry that ends with ReadyForQuery. */
-  readonly ready?: boolean | undefined
-  /** A DISCARD ALL query: on success the client's statements and pin go. */
-  readonly discardAll?: boolean | undefined
-  /** A Describe of a statement got its ParameterDescription. */
-  described?: boolean
-}
 
 /**
  * Counters shared by the clients of one proxy (admin `SHOW STATS`).
@@ -122,29 +96,6 @@ export interface Context {
   /** Live clients (admin `SHOW CLIENTS`). */
   readonly clients: Set<Relay>
 }
-
-const frame = (write: (w: Writer) => void): Uint8Array => {
-  const w = new Writer(64)
-  write(w)
-  return w.flushCopy()
-}
-const backend = (...messages: ReadonlyArray<Backend.BackendMessage>): Uint8Array =>
-  frame((w) => {
-    for (const m of messages) Backend.writeUnsafe(w, m)
-  })
-const PARSE_COMPLETE = backend({ _tag: "ParseComplete" })
-const CLOSE_COMPLETE = backend({ _tag: "CloseComplete" })
-const errorFrame = (error: ServerError.ServerError): Uint8Array =>
-  backend({ _tag: "ErrorResponse", fields: ServerError.toFields(error) })
-const readyFrame = (status: "I" | "T" | "E"): Uint8Array => backend({ _tag: "ReadyForQuery", transactionStatus: status })
-
-const decoder = new TextDecoder()
-const reader = new Reader()
-const cstringEnd = (body: Uint8Array, from: number): number => {
-  const end = body.indexOf(0, from)
-  return end < 0 ? body.length : end
-}
-const text = (body: Uint8Array, from: number, to: number): string => decoder.decode(body.subarray(from, to))
 
 const lostError = (error: PgError): ServerError.ServerError =>
   ServerError.make("08006", `the upstream connection was lost: ${error.reason.message}`)
@@ -613,54 +564,19 @@ export class Relay {
         return this.#ready(entry, type, buf, start, end)
     }
     if (entry === undefined) return this.#desync(type)
-    switch (entry.kind) {
-      case Kind.Parse:
-        if (type !== Code.ParseComplete) return this.#desync(type)
-        this.#pop()
-        return this.#relayed(type, buf, start, end)
-      case Kind.ParseHidden:
-        if (type !== Code.ParseComplete) return this.#desync(type)
-        return this.#popped()
-      case Kind.Bind:
-        if (type !== Code.BindComplete) return this.#desync(type)
-        this.#pop()
-        return this.#relayed(type, buf, start, end)
-      case Kind.DescribeStatement:
-        if (type === Code.ParameterDescription && entry.described !== true) {
-          entry.described = true
-          return this.#relay(type, buf, start, end)
-        }
-        if (type !== Code.RowDescription && type !== Code.NoData) return this.#desync(type)
-        this.#pop()
-        return this.#relayed(type, buf, start, end)
-      case Kind.DescribePortal:
-        if (type !== Code.RowDescription && type !== Code.NoData) return this.#desync(type)
-        this.#pop()
-        return this.#relayed(type, buf, start, end)
-      case Kind.Close:
-        if (type !== Code.CloseComplete) return this.#desync(type)
-        this.#pop()
-        return this.#relayed(type, buf, start, end)
-      case Kind.CloseHidden:
-        if (type !== Code.CloseComplete) return this.#desync(type)
-        return this.#popped()
-      case Kind.Execute:
-        if (type === Code.CommandComplete || type === Code.EmptyQueryResponse || type === Code.PortalSuspended) {
-          this.#pop()
-          return this.#relayed(type, buf, start, end)
-        }
-        if (type === Code.CopyInResponse) this.#enterCopyIn()
-        return this.#relay(type, buf, start, end)
-      case Kind.Query:
-        if (type === Code.CopyInResponse) this.#copyIn = true
+    switch (judge(entry, type)) {
+      case Verdict.Relay:
+        if (type === Code.CopyInResponse) this.#enterCopyIn(entry)
         else if (type === Code.CommandComplete && entry.discardAll === true) this.#discardedAll(buf, start, end)
         return this.#relay(type, buf, start, end)
-      case Kind.FunctionCall:
-        return this.#relay(type, buf, start, end)
-      case Kind.QueryHidden:
+      case Verdict.RelayLast:
+        this.#pop()
+        return this.#relayed(type, buf, start, end)
+      case Verdict.DropLast:
+        return this.#popped()
+      case Verdict.Drop:
         return
-      case Kind.Sync:
-      case Kind.Synthetic:
+      case Verdict.Desync:
         return this.#desync(type)
     }
   }
@@ -675,8 +591,9 @@ export class Relay {
   }
 
   /** COPY FROM STDIN began after an Execute: a Sync the client sent behind the Execute was read (and ignored) by the server in COPY mode. */
-  #enterCopyIn(): void {
+  #enterCopyIn(entry: Entry): void {
     this.#copyIn = true
+    if (entry.kind !== Kind.Execute) return
     let i = this.#head + 1
     while (i < this.#entries.length && this.#entries[i]!.kind === Kind.Sync) i++
     if (i > this.#head + 1) this.#entries.splice(this.#head + 1, i - this.#head - 1)
@@ -938,9 +855,6 @@ export class Relay {
     return this.#closed
   }
 }
-
-/** A string literal (standard_conforming_strings on, as every supported server defaults). */
-const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`
 
 /**
  * Serves one client over a taken-over connection until it leaves.

@@ -1,0 +1,159 @@
+/**
+ * The replies a client is owed by its upstream, in order: one entry per
+ * message written upstream that the server answers, and the replies the proxy
+ * makes itself; `judge` says what one upstream frame does to the head entry.
+ *
+ * **Details**
+ *
+ * - Parse: ParseComplete; Bind: BindComplete; Describe of a statement:
+ *   ParameterDescription then RowDescription or NoData; of a portal:
+ *   RowDescription or NoData; Close: CloseComplete; Execute: rows up to
+ *   CommandComplete, EmptyQueryResponse or PortalSuspended (a COPY inside);
+ *   Sync, Query and FunctionCall: everything up to ReadyForQuery (judged by
+ *   the relay, with ErrorResponse and the asynchronous messages).
+ * - `Hidden` kinds answer messages the proxy added (a Parse replayed on
+ *   another upstream, the Close of an evicted statement, the `set_config` of
+ *   tracked parameters): their replies are dropped.
+ * - `Synthetic` entries carry the proxy's own replies (a ParseComplete for a
+ *   statement the upstream already has, a CloseComplete, its errors), sent
+ *   when they reach the head so the client sees every reply in the order of
+ *   its messages.
+ *
+ * Pure: the frame constants are built once at load.
+ *
+ * @since 0.1.0
+ */
+import * as Backend from "../protocol/Backend.ts"
+import * as ServerError from "../server/ServerError.ts"
+import { Backend as Code } from "../wire/Codes.ts"
+import { Reader } from "../wire/Reader.ts"
+import { Writer } from "../wire/Writer.ts"
+
+/**
+ * What a written message is owed.
+ *
+ * @since 0.1.0
+ */
+export const Kind = {
+  Parse: 0,
+  ParseHidden: 1,
+  Bind: 2,
+  DescribeStatement: 3,
+  DescribePortal: 4,
+  Close: 5,
+  CloseHidden: 6,
+  Execute: 7,
+  Sync: 8,
+  Query: 9,
+  QueryHidden: 10,
+  FunctionCall: 11,
+  Synthetic: 12,
+} as const
+export type Kind = typeof Kind[keyof typeof Kind]
+
+/**
+ * One expected reply.
+ *
+ * @since 0.1.0
+ */
+export interface Entry {
+  readonly kind: Kind
+  /** Upstream statement name a Parse records (forgotten if the Parse is skipped). */
+  readonly upstreamName?: string | undefined
+  /** Client statement name a Parse creates (forgotten if the Parse is skipped). */
+  readonly clientName?: string | undefined
+  /** A synthetic entry's frames. */
+  readonly bytes?: Uint8Array | undefined
+  /** A synthetic entry that ends with ReadyForQuery. */
+  readonly ready?: boolean | undefined
+  /** A DISCARD ALL query: on success the client's statements and pin go. */
+  readonly discardAll?: boolean | undefined
+  /** A Describe of a statement got its ParameterDescription. */
+  described?: boolean
+}
+
+/**
+ * What an upstream frame does to the head entry: relayed and the entry stays
+ * (a row), relayed and the entry is done, dropped and done (a hidden reply),
+ * dropped, or not allowed (a desync).
+ *
+ * @since 0.1.0
+ */
+export const Verdict = { Relay: 0, RelayLast: 1, DropLast: 2, Drop: 3, Desync: 4 } as const
+/** @since 0.1.0 */
+export type Verdict = typeof Verdict[keyof typeof Verdict]
+
+/**
+ * The verdict for a frame of `type` (not ErrorResponse, ReadyForQuery or an
+ * asynchronous message) against the head entry.
+ *
+ * @since 0.1.0
+ */
+export const judge = (entry: Entry, type: number): Verdict => {
+  switch (entry.kind) {
+    case Kind.Parse:
+      return type === Code.ParseComplete ? Verdict.RelayLast : Verdict.Desync
+    case Kind.ParseHidden:
+      return type === Code.ParseComplete ? Verdict.DropLast : Verdict.Desync
+    case Kind.Bind:
+      return type === Code.BindComplete ? Verdict.RelayLast : Verdict.Desync
+    case Kind.DescribeStatement:
+      if (type === Code.ParameterDescription && entry.described !== true) {
+        entry.described = true
+        return Verdict.Relay
+      }
+      return type === Code.RowDescription || type === Code.NoData ? Verdict.RelayLast : Verdict.Desync
+    case Kind.DescribePortal:
+      return type === Code.RowDescription || type === Code.NoData ? Verdict.RelayLast : Verdict.Desync
+    case Kind.Close:
+      return type === Code.CloseComplete ? Verdict.RelayLast : Verdict.Desync
+    case Kind.CloseHidden:
+      return type === Code.CloseComplete ? Verdict.DropLast : Verdict.Desync
+    case Kind.Execute:
+      return type === Code.CommandComplete || type === Code.EmptyQueryResponse || type === Code.PortalSuspended
+        ? Verdict.RelayLast
+        : Verdict.Relay
+    case Kind.Query:
+    case Kind.FunctionCall:
+      return Verdict.Relay
+    case Kind.QueryHidden:
+      return Verdict.Drop
+    case Kind.Sync:
+    case Kind.Synthetic:
+      return Verdict.Desync
+  }
+}
+
+const frame = (write: (w: Writer) => void): Uint8Array => {
+  const w = new Writer(64)
+  write(w)
+  return w.flushCopy()
+}
+/** Frames of backend messages, encoded once. @since 0.1.0 */
+export const backend = (...messages: ReadonlyArray<Backend.BackendMessage>): Uint8Array =>
+  frame((w) => {
+    for (const m of messages) Backend.writeUnsafe(w, m)
+  })
+/** @since 0.1.0 */
+export const PARSE_COMPLETE = backend({ _tag: "ParseComplete" })
+/** @since 0.1.0 */
+export const CLOSE_COMPLETE = backend({ _tag: "CloseComplete" })
+/** @since 0.1.0 */
+export const errorFrame = (error: ServerError.ServerError): Uint8Array =>
+  backend({ _tag: "ErrorResponse", fields: ServerError.toFields(error) })
+/** @since 0.1.0 */
+export const readyFrame = (status: "I" | "T" | "E"): Uint8Array => backend({ _tag: "ReadyForQuery", transactionStatus: status })
+
+export const decoder = new TextDecoder()
+export const reader = new Reader()
+/** Where a NUL-terminated string in a frame body ends. @since 0.1.0 */
+export const cstringEnd = (body: Uint8Array, from: number): number => {
+  const end = body.indexOf(0, from)
+  return end < 0 ? body.length : end
+}
+/** @since 0.1.0 */
+export const text = (body: Uint8Array, from: number, to: number): string => decoder.decode(body.subarray(from, to))
+
+/** A SQL string literal (standard_conforming_strings on, as every supported server defaults). */
+export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`
+
