@@ -81,6 +81,8 @@ export interface FaultProxy {
   readonly fault: (fault: Fault | undefined) => Effect.Effect<void>
   /** Resets every open connection now. */
   readonly resetAll: Effect.Effect<void>
+  /** New connections go to this port from now on (a server restarted elsewhere). */
+  readonly retarget: (port: number) => Effect.Effect<void>
   /** Connections accepted so far. */
   readonly accepted: () => number
   readonly counters: () => Counters
@@ -297,11 +299,12 @@ export const make = (port: number, options: ProxyOptions = {}): Effect.Effect<Fa
         fired: 0
       }
       let accepted = 0
+      let target = port
       const conns = new Set<ConnState>()
       const server = Net.createServer((client) => {
         accepted++
         client.setNoDelay(true)
-        const upstream = Net.connect(port, options.host ?? "127.0.0.1")
+        const upstream = Net.connect(target, options.host ?? "127.0.0.1")
         upstream.setNoDelay(true)
         const conn = new ConnState(client, upstream)
         conn.toServer = new Pipe("toServer", upstream, state, conn)
@@ -336,6 +339,10 @@ export const make = (port: number, options: ProxyOptions = {}): Effect.Effect<Fa
           resetAll: Effect.sync(() => {
             for (const c of conns) c.kill("reset")
           }),
+          retarget: (next) =>
+            Effect.sync(() => {
+              target = next
+            }),
           accepted: () => accepted,
           counters: () => ({
             accepted,
