@@ -143,7 +143,7 @@ export const openAttempt = (
     const listeners = new Map<string, Set<Queue.Queue<Notification, PgError | Cause.Done>>>()
     let wire: Wire | undefined
     const run = Effect.gen(function*() {
-      const established = yield* Establish.open(target, attempt.host, encryption, input.tls, timeout, input.keepAlive, plainAfterReject, false)
+      const established = yield* Establish.open(target, attempt.host, encryption, input.tls, timeout, input.keepAlive, plainAfterReject, true)
       const used = established.encryption
       const openSide = Effect.map(
         Establish.open(target, attempt.host, used, input.tls, timeout, input.keepAlive, false, false),
@@ -156,7 +156,7 @@ export const openAttempt = (
           const subscribers = listeners.get(n.channel)
           if (subscribers !== undefined) for (const q of subscribers) Queue.offerUnsafe(q, n)
         }
-      })
+      }, established.encryption === "plain" ? established.reads : undefined)
       wire = w
       yield* Effect.callback<void, PgError>((resume) => {
         w.submit(

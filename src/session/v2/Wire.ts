@@ -20,6 +20,7 @@
  * @since 0.1.0
  */
 import type * as Net from "node:net"
+import type * as Transport from "../../transport/Transport.ts"
 import { ConnectionError, PgError, ProtocolDesync, ProtocolError, type ServerError } from "../../errors/PgError.ts"
 import * as V2 from "../../protocol/V2.ts"
 import type { Notification } from "../Api.ts"
@@ -107,6 +108,8 @@ export class Wire {
   private inCopy = false
   /** Bytes this framing does not know came: the codecs read everything from then on. */
   private handedOff = false
+  /** The bytes received are lent (a reused buffer). */
+  private lent = false
   private readonly options: WireOptions
   private readonly queue: Array<V2Request> = []
   /** The request whose replies are being read. */
@@ -123,11 +126,16 @@ export class Wire {
   private readonly closeCallbacks: Array<() => void> = []
   private readonly idleWaiters: Array<() => void> = []
 
-  constructor(socket: Net.Socket, options: WireOptions) {
+  constructor(socket: Net.Socket, options: WireOptions, reads?: Transport.LentReads | undefined) {
     this.socket = socket
     this.options = options
     this.decoder = new V2.BackendDecoder({ maxMessageSize: options.maxMessageSize })
-    socket.on("data", (chunk: Uint8Array) => this.receive(chunk))
+    if (reads !== undefined) {
+      // The socket reads into one reused buffer: whatever outlives this call is copied (`pending`, handed-off
+      // bytes), and the codecs' views are consumed before it returns.
+      this.lent = true
+      reads.onBytes = (bytes, length) => this.receive(bytes.subarray(0, length))
+    } else socket.on("data", (chunk: Uint8Array) => this.receive(chunk))
     socket.on("error", (cause: Error) =>
       this.breakWith(
         new PgError({ reason: new ConnectionError({ message: `connection failed: ${cause.message}`, requestSent: true, cause }) })
@@ -249,7 +257,7 @@ export class Wire {
     try {
       while (pos < end && this.closedWith === undefined) {
         if (this.handedOff) {
-          this.decoder.pushUnsafe(pos === 0 ? buf : buf.subarray(pos), this.onMessage)
+          this.decoder.pushUnsafe(this.lent ? buf.slice(pos) : pos === 0 ? buf : buf.subarray(pos), this.onMessage)
           break
         }
         const at = Framing.messageEnd(buf, pos, end, this.fieldCount, this.inCopy, limit)
