@@ -96,8 +96,9 @@ const metricsFor = (attributes: ServerAttributes): SessionMetrics => {
 }
 
 /**
- * What a failure is, for `error.type`: the SQLSTATE of a server error, the
- * reason's tag of another `PgError`, `interrupted`, or `_OTHER`.
+ * What a failure is, for `error.type`: the SQLSTATE of a server error (or
+ * `ServerError` when a protocol 2.0 error has none), the reason's tag of
+ * another `PgError`, `interrupted`, or `_OTHER`.
  *
  * @since 0.1.0
  */
@@ -106,7 +107,9 @@ export const errorTypeOf = (cause: Cause.Cause<unknown>): { readonly type: strin
   const error = Cause.squash(cause)
   if (error instanceof PgError) {
     const reason = error.reason
-    return reason._tag === "ServerError" ? { type: reason.code, status: reason.code } : { type: reason._tag }
+    // A protocol 2.0 error carries no SQLSTATE unless one was recovered from its text.
+    if (reason._tag === "ServerError" && reason.code !== "") return { type: reason.code, status: reason.code }
+    return { type: reason._tag }
   }
   return { type: "_OTHER" }
 }

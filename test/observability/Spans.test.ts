@@ -96,6 +96,37 @@ describe("spans of session operations", () => {
     )
   })
 
+  it.live("a protocol 2.0 session on PostgreSQL 13 gets the same spans", () => {
+    const rec = recorder()
+    return traced(
+      rec,
+      Effect.gen(function*() {
+        const session = yield* PgSession.connect({
+          host: servers().pg13.host,
+          port: servers().pg13.port,
+          user: "postgres",
+          database: "postgres",
+          sslMode: "disable",
+          protocolVersion: "2.0"
+        })
+        assert.strictEqual(session.protocolVersion.major, 2)
+        yield* session.query("select relname from pg_class where relname = $1", [SECRET])
+        yield* Effect.exit(session.query("select 1 / 0"))
+        const select = byName(rec.spans, "SELECT pg_class")[0]!
+        assert.deepInclude(attributesOf(select), {
+          "db.system.name": "postgresql",
+          "db.collection.name": "pg_class",
+          "db.response.returned_rows": 0,
+          "server.port": servers().pg13.port
+        })
+        const failed = byName(rec.spans, "SELECT").find((s) => attributesOf(s)["db.query.text"] === "select ? / ?")!
+        // 2.0 errors carry no SQLSTATE: the error's type is its reason.
+        assert.strictEqual(attributesOf(failed)["error.type"], "ServerError")
+        assert.isFalse(everyString(rec.spans).some((s) => s.includes(SECRET)))
+      }).pipe(Effect.scoped)
+    )
+  })
+
   it.live("a failed query: status code and error type are the SQLSTATE, the span fails", () => {
     const rec = recorder()
     return traced(
