@@ -149,6 +149,42 @@ export interface RollbackPrepared {
 }
 
 /**
+ * A chunk of an in-progress transaction starts (`delivery: "inProgress"` only): the changes up to the next
+ * `StreamStop` belong to transaction `xid` (or its subtransactions), which may still abort.
+ *
+ * @since 0.1.0
+ */
+export interface StreamStart {
+  readonly _tag: "StreamStart"
+  readonly xid: number
+  readonly firstSegment: boolean
+}
+/** The chunk started by the last `StreamStart` is over (`delivery: "inProgress"` only). @since 0.1.0 */
+export interface StreamStop {
+  readonly _tag: "StreamStop"
+}
+/**
+ * An in-progress transaction (`xid === subXid`) or one of its subtransactions aborted: drop what was delivered
+ * of it (`delivery: "inProgress"` only).
+ *
+ * @since 0.1.0
+ */
+export interface StreamAbort {
+  readonly _tag: "StreamAbort"
+  readonly xid: number
+  readonly subXid: number
+}
+/** An in-progress transaction committed (`delivery: "inProgress"` only); acknowledge it with `ack`. @since 0.1.0 */
+export interface StreamCommit {
+  readonly _tag: "StreamCommit"
+  readonly xid: number
+  readonly commitLsn: bigint
+  readonly endLsn: bigint
+  readonly commitTime: Date
+  readonly ack: Effect.Effect<void>
+}
+
+/**
  * Every change a logical stream delivers.
  *
  * @since 0.1.0
@@ -167,6 +203,10 @@ export type Change =
   | Prepare
   | CommitPrepared
   | RollbackPrepared
+  | StreamStart
+  | StreamStop
+  | StreamAbort
+  | StreamCommit
 
 /**
  * The changes that end an acknowledgeable unit.
@@ -204,14 +244,18 @@ export class Decoder {
   private replaying: { readonly replay: Replay; readonly end: Change } | undefined = undefined
   private xid = 0
   private readonly rows: RowDecoder
+  /** Deliver streamed chunks as they come (`delivery: "inProgress"`) instead of holding them until commit. */
+  readonly inProgress: boolean
 
   constructor(
     protoVersion: PgOutput.ProtoVersion,
     registry: Registry,
     tables: Readonly<Record<string, Schema.Decoder<unknown>>>,
     ackTo: (endLsn: bigint) => Effect.Effect<void>,
-    held: HeldOptions
+    held: HeldOptions,
+    inProgress = false
   ) {
+    this.inProgress = inProgress
     this.protoVersion = protoVersion
     this.registry = registry
     this.tables = tables
@@ -239,7 +283,7 @@ export class Decoder {
    */
   push(data: Uint8Array, out: Array<Change>): void {
     const type = data[0]
-    if (this.inStream && type !== PgOutput.Code.StreamStop && type !== PgOutput.Code.StreamStart) {
+    if (this.inStream && !this.inProgress && type !== PgOutput.Code.StreamStop && type !== PgOutput.Code.StreamStart) {
       // Held as sent; decoded when the transaction commits.
       return this.held.add(this.streamXid, data)
     }
@@ -340,16 +384,28 @@ export class Decoder {
       case "StreamStart":
         this.inStream = true
         this.streamXid = m.xid
+        if (this.inProgress) out.push({ _tag: "StreamStart", xid: m.xid, firstSegment: m.firstSegment })
         return
       case "StreamStop":
         this.inStream = false
+        if (this.inProgress) out.push({ _tag: "StreamStop" })
         return
       case "StreamAbort":
+        if (this.inProgress) {
+          out.push({ _tag: "StreamAbort", xid: m.xid, subXid: m.subXid })
+          return
+        }
         if (m.xid === m.subXid) this.held.drop(m.xid)
         // Only the subtransaction's data changes go; its Relation and Type messages stay.
         else this.held.abortSub(m.xid, m.subXid)
         return
       case "StreamCommit":
+        if (this.inProgress) {
+          const { commitLsn, endLsn, xid } = m
+          const commitTime = Replication.toDate(m.commitTimestamp)
+          out.push({ _tag: "StreamCommit", xid, commitLsn, endLsn, commitTime, ack: this.ackTo(endLsn) })
+          return
+        }
         this.begin(m.xid, m.commitLsn, m.commitTimestamp, out)
         this.replaying = {
           replay: this.held.replay(m.xid),
@@ -370,7 +426,8 @@ export class Decoder {
           prepareTime: Replication.toDate(m.prepareTimestamp),
           ack: this.ackTo(endLsn)
         }
-        if (m._tag === "StreamPrepare") {
+        if (m._tag === "StreamPrepare" && this.inProgress) out.push(prepare)
+        else if (m._tag === "StreamPrepare") {
           this.beginPrepare(m, out)
           this.replaying = { replay: this.held.replay(m.xid), end: prepare }
         } else out.push(prepare)

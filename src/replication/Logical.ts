@@ -49,6 +49,13 @@ export interface LogicalOptions {
   readonly protoVersion?: "auto" | PgOutput.ProtoVersion | undefined
   /** Stream in-progress transactions (proto_version 2+); they are delivered once committed. Default "off". */
   readonly streaming?: "off" | "on" | "parallel" | undefined
+  /**
+   * With `streaming`: "committed" (default) delivers a streamed transaction whole once it commits; "inProgress"
+   * delivers its chunks as they arrive (`StreamStart`, its changes, `StreamStop`, then `StreamAbort` or a
+   * `StreamCommit` with `ack`), for a consumer that applies and undoes changes itself (`transactions` and
+   * `runAcked` are for committed delivery).
+   */
+  readonly delivery?: "committed" | "inProgress" | undefined
   /** Decode prepared transactions at PREPARE (proto_version 3+, a TWO_PHASE slot). */
   readonly twoPhase?: boolean | undefined
   /** Values in binary format (PostgreSQL 14+). */
@@ -266,7 +273,8 @@ export const logical = (
       registry,
       options.tables ?? {},
       (endLsn) => Effect.sync(() => feed.acknowledge(endLsn)),
-      held
+      held,
+      options.delivery === "inProgress"
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => decoder.close()))
     // The batch being decoded: a streamed transaction's replay may stop in its middle.

@@ -40,6 +40,10 @@ export {
   type RelationInfo,
   type RollbackPrepared,
   type Row,
+  type StreamAbort,
+  type StreamCommit,
+  type StreamStart,
+  type StreamStop,
   type Truncate,
   Unchanged,
   type Update

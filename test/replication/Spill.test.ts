@@ -13,7 +13,7 @@ import * as Path from "node:path"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
-import { failureTag, insertedIds as ids, logicalFixture, optionsFor } from "./Support.ts"
+import { failureTag, insertedIds as ids, logicalFixture, lsn, optionsFor } from "./Support.ts"
 
 const server = TestServer.layer({
   name: "replication-spill",
@@ -113,6 +113,62 @@ describe("PgReplication.logical: streamed transactions spilled to disk", () => {
         // Nothing was acknowledged by any of them: the transaction comes whole.
         const again = yield* f.first(1, options)
         assert.strictEqual(ids(again[0]!).length, ROWS)
+      }).pipe(Effect.scoped), 60_000)
+
+    it.effect("delivery inProgress: chunks as they stream, then StreamAbort or a StreamCommit whose ack moves the slot", () =>
+      Effect.gen(function*() {
+        const info = yield* TestServer
+        const session = yield* PgSession.connect(optionsFor(info))
+        const f = yield* logicalFixture(session, info)
+        // A transaction already aborted when it is decoded is never streamed (the server checks first): this one
+        // is streamed live, then rolled back.
+        const changes: Array<PgReplication.Change> = []
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pull = yield* Stream.toPull(f.open({ streaming: "on", delivery: "inProgress" }))
+          const until = (done: (c: PgReplication.Change) => boolean) =>
+            Effect.gen(function*() {
+              for (;;) {
+                const chunk = yield* pull
+                changes.push(...chunk)
+                if (chunk.some(done)) return
+              }
+            })
+          const other = yield* PgSession.connect(optionsFor(info))
+          yield* other.simple("begin")
+          yield* other.query(`insert into ${f.table} select g, repeat('y', 100) from generate_series(1, ${ROWS}) g`)
+          yield* until((c) => c._tag === "StreamStop")
+          yield* other.simple("rollback")
+          yield* session.query(`insert into ${f.table} select g, repeat('z', 100) from generate_series(1, ${ROWS}) g`)
+          yield* until((c) => c._tag === "StreamCommit")
+        }))
+        const abort = changes.find((c) => c._tag === "StreamAbort") as PgReplication.StreamAbort | undefined
+        const commit = changes.at(-1) as PgReplication.StreamCommit
+        assert.isDefined(abort, "the rolled-back transaction was streamed, then aborted")
+        assert.strictEqual(abort!.xid, abort!.subXid)
+        assert.strictEqual(commit._tag, "StreamCommit")
+        const starts = changes.filter((c) => c._tag === "StreamStart") as Array<PgReplication.StreamStart>
+        assert.isTrue(starts.some((s) => s.xid === abort!.xid) && starts.some((s) => s.xid === commit.xid))
+        assert.strictEqual(changes.filter((c) => c._tag === "StreamStop").length, starts.length, "each chunk is closed")
+        // The raw chunks hold the committed transaction's rows and what was streamed of the aborted one.
+        const inserted = changes.filter((c) => c._tag === "Insert").length
+        assert.isTrue(inserted > ROWS && inserted <= 2 * ROWS, `${inserted} inserts`)
+        // Nothing was acknowledged; acknowledging the StreamCommit moves the slot to its end.
+        const again = yield* Effect.scoped(Effect.gen(function*() {
+          const pull = yield* Stream.toPull(f.open({ streaming: "on", delivery: "inProgress", statusIntervalMillis: 100 }))
+          for (;;) {
+            const end = (yield* pull).find((c) => c._tag === "StreamCommit") as PgReplication.StreamCommit | undefined
+            if (end !== undefined) {
+              yield* end.ack
+              return end
+            }
+          }
+        }))
+        assert.strictEqual(again.endLsn, commit.endLsn, "delivered again: nothing had been acknowledged")
+        const confirmed = yield* Effect.map(
+          session.query<{ c: string }>("select confirmed_flush_lsn::text as c from pg_replication_slots where slot_name = $1", [f.slot]),
+          (r) => lsn(r.rows[0]?.c)
+        )
+        assert.strictEqual(confirmed, commit.endLsn)
       }).pipe(Effect.scoped), 60_000)
   })
 })
