@@ -41,6 +41,7 @@ import type { Takeover } from "../server/Options.ts"
 import type { Wire } from "../server/Wire.ts"
 import { Backend as Code, Frontend as In } from "../wire/Codes.ts"
 import { Writer } from "../wire/Writer.ts"
+import { Inbox } from "./Inbox.ts"
 import {
   backend,
   CLOSE_COMPLETE,
@@ -51,6 +52,7 @@ import {
   judge,
   Kind,
   literal,
+  owedOnLoss,
   PARSE_COMPLETE,
   reader,
   readyFrame,
@@ -61,9 +63,6 @@ import * as SessionState from "./SessionState.ts"
 import { type ClientStatement, upstreamNameOf } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
 import type { UpstreamPool } from "./UpstreamPool.ts"
-
-/** Client bytes waiting for an upstream above which reading the client pauses. */
-export const PENDING_HIGH_WATER_BYTES = 1_048_576
 
 /** Outbound bytes to a client above which its upstream's reads pause until the client drains. */
 export const CLIENT_HIGH_WATER_BYTES = 1_048_576
@@ -138,6 +137,13 @@ export class Relay {
 
   constructor(takeover: Takeover, ctx: Context) {
     this.wire = takeover.wire
+    this.#inbox = new Inbox(takeover.wire.socket, {
+      needsUpstream: (type, body) => this.needsUpstream(type, body),
+      handle: (type, body) => this.handle(type, body),
+      acquire: () => this.#acquire(),
+      close: () => this.close(),
+      closed: () => this.#closed
+    })
     this.info = takeover.info
     this.processId = takeover.processId
     this.#ctx = ctx
@@ -188,68 +194,23 @@ export class Relay {
   // Reading the client: frames wait here while the client waits for an upstream
   // ---------------------------------------------------------------------------
 
-  readonly #pending: Array<{ readonly type: number; readonly body: Uint8Array }> = []
-  #pendingHead = 0
-  #pendingBytes = 0
-  #linking = false
+  readonly #inbox: Inbox
   #withdraw: (() => void) | undefined = undefined
-  #readPaused = false
   /** Called once the client is done. */
   onDone: (() => void) | undefined = undefined
 
   /** Starts reading the client's frames. */
   start(): void {
-    this.wire.divert(this.#onClientFrame, () => this.close())
-  }
-
-  readonly #onClientFrame = (type: number, body: Uint8Array): void => {
-    if (this.#closed) return
-    if (this.#pendingHead === this.#pending.length && !this.#linking) {
-      // The common case: nothing waiting, handled at once.
-      if (this.needsUpstream(type, body)) {
-        this.#pending.push({ type, body })
-        this.#pendingBytes += body.length
-        return this.#acquire()
-      }
-      if (!this.handle(type, body)) this.close()
-      return
-    }
-    this.#pending.push({ type, body })
-    this.#pendingBytes += body.length
-    if (this.#pendingBytes > PENDING_HIGH_WATER_BYTES && !this.#readPaused) {
-      this.#readPaused = true
-      this.wire.socket.pause()
-    }
-  }
-
-  /** Handles the frames that waited, until one needs an upstream the client does not have. */
-  #drain(): void {
-    while (!this.#linking && !this.#closed && this.#pendingHead < this.#pending.length) {
-      const frame = this.#pending[this.#pendingHead]!
-      if (this.needsUpstream(frame.type, frame.body)) return this.#acquire()
-      this.#pending[this.#pendingHead++] = undefined as never
-      this.#pendingBytes -= frame.body.length
-      if (!this.handle(frame.type, frame.body)) return this.close()
-    }
-    if (this.#pendingHead === this.#pending.length) {
-      this.#pending.length = 0
-      this.#pendingHead = 0
-    }
-    if (this.#readPaused && this.#pendingBytes < PENDING_HIGH_WATER_BYTES / 2) {
-      this.#readPaused = false
-      this.wire.socket.resume()
-    }
+    this.wire.divert(this.#inbox.onFrame, () => this.close())
   }
 
   /** Waits in the pool's queue for an upstream, then handles the frames that waited. */
   #acquire(): void {
-    this.#linking = true
     this.waiting = true
     this.#withdraw = this.#ctx.pool.acquire(this.#acquired)
   }
 
   readonly #acquired = (result: Upstream | PgError): void => {
-    this.#linking = false
     this.waiting = false
     this.#withdraw = undefined
     if (this.#closed) {
@@ -257,23 +218,17 @@ export class Relay {
       return
     }
     if ("reason" in result) {
+      // The message that needed the upstream is then answered without one (see `handle`).
       this.#refuseStatement(
         ServerError.make(
           result.reason._tag === "TimeoutError" ? "53300" : "08006",
           `no upstream connection: ${result.reason.message}`
         )
       )
-      // The frame that needed the upstream is handled without one (answered by the refusal).
-      const frame = this.#pending[this.#pendingHead]
-      if (frame !== undefined) {
-        this.#pending[this.#pendingHead++] = undefined as never
-        this.#pendingBytes -= frame.body.length
-        if (!this.handle(frame.type, frame.body)) return this.close()
-      }
     } else {
       this.#attach(result)
     }
-    this.#drain()
+    this.#inbox.linked()
   }
 
   /** The statement that needed an upstream fails: an error now, and its ReadyForQuery at once (Query) or at Sync. */
@@ -739,31 +694,13 @@ export class Relay {
       this.close()
       return
     }
-    // Every answer still owed is the failure (and its ReadyForQuery); an open batch fails and waits for its Sync.
-    let errorSent = false
-    let open = false
-    for (let i = this.#head; i < this.#entries.length; i++) {
-      const entry = this.#entries[i]!
-      if (entry.kind === Kind.Synthetic) {
-        if (!errorSent) this.#emit(entry.bytes!)
-        continue
-      }
-      open = true
-      if (entry.kind === Kind.Sync || entry.kind === Kind.Query || entry.kind === Kind.FunctionCall) {
-        if (!errorSent) this.#emit(errorFrame(failure))
-        this.#emit(readyFrame("I"))
-        errorSent = false
-        open = false
-      } else if (entry.kind !== Kind.QueryHidden && !errorSent) {
-        this.#emit(errorFrame(failure))
-        errorSent = true
-      }
-    }
+    const owed = owedOnLoss(this.#entries, this.#head, errorFrame(failure))
+    for (const bytes of owed.frames) this.#emit(bytes)
     this.#entries.length = 0
     this.#head = 0
     this.#copyIn = false
     this.#upstreamSkipping = false
-    if (open || errorSent) this.#discarding = true
+    if (owed.open) this.#discarding = true
     this.#flushNow()
   }
 
@@ -832,8 +769,7 @@ export class Relay {
     this.#ctx.clients.delete(this)
     this.#withdraw?.()
     this.#withdraw = undefined
-    this.#pending.length = 0
-    this.#pendingHead = 0
+    this.#inbox.clear()
     const upstream = this.upstream
     if (upstream !== undefined) {
       this.#detach(upstream)

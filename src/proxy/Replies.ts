@@ -124,6 +124,41 @@ export const judge = (entry: Entry, type: number): Verdict => {
   }
 }
 
+/**
+ * What a client is owed when its upstream is lost with entries from `from` on
+ * outstanding: the proxy's own replies up to the first failure, the failure
+ * once per batch, and a ReadyForQuery for each Sync, Query and FunctionCall.
+ * `open`: a batch without its Sync yet failed (its messages are dropped until
+ * the Sync, answered then).
+ *
+ * @since 0.1.0
+ */
+export const owedOnLoss = (
+  entries: ReadonlyArray<Entry>,
+  from: number,
+  failure: Uint8Array
+): { readonly frames: Array<Uint8Array>; readonly open: boolean } => {
+  const frames: Array<Uint8Array> = []
+  let failed = false
+  for (let i = from; i < entries.length; i++) {
+    const entry = entries[i]!
+    if (entry.kind === Kind.QueryHidden) continue
+    if (entry.kind === Kind.Synthetic) {
+      if (!failed) frames.push(entry.bytes!)
+      continue
+    }
+    if (entry.kind === Kind.Sync || entry.kind === Kind.Query || entry.kind === Kind.FunctionCall) {
+      if (!failed) frames.push(failure)
+      frames.push(READY_IDLE)
+      failed = false
+    } else if (!failed) {
+      frames.push(failure)
+      failed = true
+    }
+  }
+  return { frames, open: failed }
+}
+
 const frame = (write: (w: Writer) => void): Uint8Array => {
   const w = new Writer(64)
   write(w)
@@ -143,6 +178,7 @@ export const errorFrame = (error: ServerError.ServerError): Uint8Array =>
   backend({ _tag: "ErrorResponse", fields: ServerError.toFields(error) })
 /** @since 0.1.0 */
 export const readyFrame = (status: "I" | "T" | "E"): Uint8Array => backend({ _tag: "ReadyForQuery", transactionStatus: status })
+const READY_IDLE = readyFrame("I")
 
 export const decoder = new TextDecoder()
 export const reader = new Reader()
