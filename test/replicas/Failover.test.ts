@@ -1,10 +1,10 @@
 /**
- * Failover over a real primary and its synchronous streaming standby: the
+ * Failover over a real primary and its streaming standby (synchronous, then asynchronous): the
  * primary goes away (immediate shutdown) while writes run, the standby is
  * promoted with pg_promote(), and the routed pool's writes succeed on the new
  * primary; the time from the promotion to the first successful write is
  * measured. Writes in flight fail with typed, retry-classified errors, and
- * every acknowledged write is on the new primary.
+ * with the synchronous standby every acknowledged write is on the new primary.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -19,10 +19,15 @@ import { streamingPair } from "../support/Standby.ts"
 /** How long the new primary may take to accept writes after pg_promote() returns (a "must not hang" bound). */
 const FAILOVER_BOUND_MILLIS = 20_000
 
-describe("failover", () => {
-  it.live("primary gone, standby promoted: writes resume on it, nothing acknowledged is lost, failures are typed", () =>
+const cases = [
+  { synchronous: true, title: "synchronous standby: writes resume on the promoted standby, nothing acknowledged is lost" },
+  { synchronous: false, title: "asynchronous standby: writes resume on the promoted standby" }
+] as const
+
+describe("failover: primary gone, standby promoted, failures typed", () => {
+  for (const { synchronous, title } of cases) it.live(title, () =>
     Effect.gen(function*() {
-      const pair = yield* streamingPair({ synchronous: true })
+      const pair = yield* streamingPair({ synchronous })
       const direct = (server: typeof pair.primary) =>
         PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
       const pool = yield* Routing.make({
@@ -41,7 +46,7 @@ describe("failover", () => {
       // The standby is synchronous: a commit is acknowledged once the standby has flushed it.
       const primary = yield* direct(pair.primary)
       const sync = yield* primary.query<{ state: string }>("select sync_state as state from pg_stat_replication")
-      assert.deepStrictEqual(sync.rows, [{ state: "sync" }])
+      assert.deepStrictEqual(sync.rows, [{ state: synchronous ? "sync" : "async" }])
 
       const acknowledged: Array<number> = []
       const failures: Array<PgError> = []
@@ -70,6 +75,7 @@ describe("failover", () => {
       yield* Effect.sleep(200)
 
       // The primary goes away: immediate shutdown, as a crash would.
+      const killedAt = performance.now()
       process.kill(pair.primary.pid, "SIGQUIT")
       const lost = yield* Fiber.join(inFlight)
       assert.isTrue(Exit.isFailure(lost))
@@ -100,17 +106,21 @@ describe("failover", () => {
       assert.isDefined(firstAckAfter, "no write succeeded on the promoted standby")
       const failoverMillis = firstAckAfter! - promotedAt
       console.log(
-        `failover: pg_promote() took ${Math.round(promotedAt - promoteStarted)} ms; ` +
-          `first successful write ${Math.round(failoverMillis)} ms after it returned`
+        `failover (${synchronous ? "synchronous" : "asynchronous"} standby): pg_promote() took ${Math.round(promotedAt - promoteStarted)} ms; ` +
+          `first successful write ${Math.round(failoverMillis)} ms after it returned ` +
+          `(${Math.round(firstAckAfter! - killedAt)} ms after the primary was shut down, the test's pauses included)`
       )
       while (acknowledged.length < ackedBefore + 20) yield* Effect.sleep(10)
       stop = true
       yield* Fiber.join(writes)
 
-      // Every acknowledged write is on the new primary.
+      // Every acknowledged write is on the new primary when the standby was synchronous. An asynchronous
+      // one may miss the last commits before the crash (counted, not asserted: this is what it means).
       const { rows } = yield* standby.query<{ id: number }>("select id from fo where id > 0 order by id")
       const present = new Set(rows.map((r) => r.id))
-      assert.deepStrictEqual(acknowledged.filter((id) => !present.has(id)), [])
+      const missing = acknowledged.filter((id) => !present.has(id))
+      if (synchronous) assert.deepStrictEqual(missing, [])
+      else console.log(`failover (asynchronous standby): ${missing.length} acknowledged writes missing on the new primary`)
       // Failures were typed: connection failures with nothing sent are retryable.
       assert.isNotEmpty(failures)
       for (const f of failures) {
