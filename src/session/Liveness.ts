@@ -147,7 +147,14 @@ export class Liveness {
   ) {
     this.conn = conn
     this.openSide = openSide
-    this.settings = settings
+    // A check needs time to be answered: no positive limit means the default one (0 would break at every check).
+    const positive = (n: number) => Number.isFinite(n) && n > 0
+    this.settings = {
+      checkAfter: positive(settings.checkAfter) ? settings.checkAfter : 0,
+      listenInterval: positive(settings.listenInterval) ? settings.listenInterval : 0,
+      probeTimeout: positive(settings.probeTimeout) ? settings.probeTimeout : LIVENESS_PROBE_TIMEOUT_MILLIS
+    }
+    settings = this.settings
     this.listening = listening
     const periods = [settings.checkAfter, settings.listenInterval, settings.probeTimeout].filter((p) => p > 0)
     this.tick = periods.length === 0 ? 0 : Math.max(MIN_TICK_MILLIS, Math.min(...periods) / 4)

@@ -76,6 +76,13 @@ describe("PgSession: liveness", () => {
       assert.strictEqual(reasonOf(Option.getOrThrow(result))._tag, "ConnectionError")
     })), { timeout: 30_000 })
 
+  it.live("a probe timeout of 0 means the default, not a check that can never be answered", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const session = yield* connectPlain({ livenessCheckAfter: 300, livenessProbeTimeout: 0 })
+      assert.deepStrictEqual((yield* session.query("select pg_sleep(1) as slept")).rows, [{ slept: null }])
+      assert.isFalse(yield* session.isClosed)
+    })), { timeout: 30_000 })
+
   it.live("a DataRow whose length grew by 16 MiB breaks the session with a ProtocolError", () =>
     Effect.scoped(Effect.gen(function*() {
       const proxy = yield* FaultProxy.make(servers().main.port)
