@@ -96,4 +96,37 @@ describe("metrics", () => {
       assert.include(legacy, "pgwire.pool.timed_out{pool.name=obs-metrics} count=1")
     }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
   })
+
+  it.live("a session the server ended is retired as broken, one past its uses as max_uses", () => {
+    const registry: Metric.MetricRegistry = new Map()
+    return Effect.gen(function*() {
+      const name = "obs-retire"
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* PgPool.make({
+          host: servers().main.host,
+          port: servers().main.port,
+          user: "postgres",
+          database: "postgres",
+          sslMode: "disable",
+          name,
+          maxSize: 1,
+          maxUses: 2
+        })
+        const monitor = yield* connectPlain()
+        const { rows } = yield* pool.query<{ pid: number }>("select pg_backend_pid() as pid")
+        yield* monitor.query("select pg_terminate_backend($1)", [rows[0]!.pid])
+        while ((yield* pool.stats).retired === 0) yield* Effect.sleep(10)
+        // A new session: its second checkout is its last.
+        yield* pool.query("select 1")
+        yield* pool.query("select 1")
+        while ((yield* pool.stats).retired < 2) yield* Effect.sleep(10)
+      }))
+      const lines = render(yield* Metric.snapshot, (s) =>
+        s.id === "pgwire.pool.retirements" && s.attributes?.["db.client.connection.pool.name"] === name)
+      assert.deepStrictEqual(lines, [
+        "pgwire.pool.retirements{reason=broken} count=1",
+        "pgwire.pool.retirements{reason=max_uses} count=1"
+      ])
+    }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+  })
 })
