@@ -238,6 +238,26 @@ describe("protocol 2.0: faults from a scripted server", () => {
       assert.strictEqual(server.connections(), 1)
     }))
 
+  it.live("a string without its terminator, then silence: a caller's timeout cancels, the drain gives up, the session is broken", () =>
+    Effect.gen(function*() {
+      const server = yield* Fake.make(async (c) => {
+        await Fake.handshake(c)
+        await c.next()
+        c.raw_(bytes("CSELECT"))
+        await c.untilClosed()
+      })
+      const session = yield* connectTo(server.port)
+      const exit = yield* Effect.exit(session.simple("select x").pipe(Effect.timeout(200)))
+      assert.isTrue(exit._tag === "Failure")
+      // The cancel reaches nothing (the scripted server answers no CancelRequest): the drain times out.
+      yield* Effect.suspend(() => session.isClosed).pipe(
+        Effect.flatMap((closed) => (closed ? Effect.void : Effect.fail("open"))),
+        Effect.retry({ times: 400 }),
+        Effect.delay(25)
+      )
+      assert.include(["TimeoutError", "CancelError"], reasonOf(yield* Effect.exit(session.query("select 1")))._tag)
+    }), 20_000)
+
   it.live("a 2.0 error without \":  \" is kept whole", () =>
     Effect.gen(function*() {
       const { reason, session } = yield* queryFault(bytes("Esomething odd happened\n\0Z"))
