@@ -54,6 +54,23 @@ describe("protocol 2.0: cancellation and streams", () => {
       assert.strictEqual(withParams.length, 5)
     }))
 
+  it.live("a stream whose consumer stops taking rows stops reading the socket: the server waits on ClientWrite", () =>
+    Effect.gen(function*() {
+      const session = yield* connect13()
+      const monitor = yield* connect13({ protocolVersion: "3.0" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pull = yield* Stream.toPull(session.stream("select g, repeat('x', 1000) as pad from generate_series(1, 300000) g"))
+        const first = yield* pull
+        assert.isAbove(first.length, 0)
+        yield* monitor.query("select wait_event from pg_stat_activity where pid = $1", [session.processId]).pipe(
+          Effect.flatMap((r) => (r.rows[0]?.["wait_event"] === "ClientWrite" ? Effect.void : Effect.fail("still sending"))),
+          Effect.retry({ times: 200 }),
+          Effect.delay(25)
+        )
+      }))
+      assert.deepStrictEqual((yield* session.query("select 1 as one")).rows, [{ one: 1 }])
+    }))
+
   it.live("inside a transaction block: a cursor paged with FETCH; an early stop leaves the transaction usable", () =>
     Effect.gen(function*() {
       const session = yield* connect13()
