@@ -287,8 +287,13 @@ export const observe = (session: Session, target: Target): Session => {
           ? Effect.flatMap(Effect.currentSpan.pipe(Effect.orElseSucceed(() => undefined)), (span) =>
             Effect.sync(() => finish(fiber.context, operation, exit, start, count ? rows : undefined, span)))
           : Effect.sync(() => finish(fiber.context, operation, exit, start, undefined, undefined)))
+      // No stack trace: it would point here, and capturing one costs an Error per stream.
       return Effect.succeed(
-        traced ? Stream.withSpan(ended, operation.summary(), { kind: "client", attributes: operation.attributes() }) : ended
+        traced ? Stream.withSpan(ended, operation.summary(), {
+          kind: "client",
+          attributes: operation.attributes(),
+          captureStackTrace: false
+        }) : ended
       )
     }))
 
@@ -472,7 +477,8 @@ export const grouped = <A, E, R>(
   Effect.withFiber((fiber) =>
     isTraced(fiber)
       ? Effect.withSpan(effect, name, {
-        attributes: { "db.system.name": "postgresql", "db.operation.name": name, ...attributes }
+        attributes: { "db.system.name": "postgresql", "db.operation.name": name, ...attributes },
+        captureStackTrace: false
       })
       : effect
   )
