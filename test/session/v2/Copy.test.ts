@@ -75,6 +75,13 @@ describe("protocol 2.0: COPY and LISTEN", () => {
       assert.isTrue(failExit._tag === "Failure")
       assert.isTrue(yield* failing.isClosed)
 
+      const interrupted = yield* connect13()
+      const endless = Stream.concat(Stream.make(encoder.encode("1\n2\n")), Stream.never)
+      const timedOut = yield* Effect.exit(endless.pipe(Stream.run(interrupted.copyFrom("copy v2_copy_abort from stdin")), Effect.timeout(300)))
+      assert.isTrue(timedOut._tag === "Failure")
+      assert.isTrue(yield* interrupted.isClosed)
+      assert.match(reasonOf(yield* Effect.exit(interrupted.query("select 1"))).message, /no CopyFail|closing the connection/)
+
       const stray = yield* connect13()
       const strayExit = yield* Effect.exit(Stream.make(encoder.encode("1\n2\\.\n3\n")).pipe(Stream.run(stray.copyFrom("copy v2_copy_abort from stdin"))))
       const strayReason = reasonOf(strayExit)
