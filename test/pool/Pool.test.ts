@@ -87,7 +87,10 @@ describe("PgPool: limits and timeouts", () => {
   it.live("an acquire that cannot be served fails with TimeoutError acquire, never waits forever", () =>
     Effect.gen(function*() {
       const name = `pool-timeout-${++poolCounter}`
-      const pool = yield* makePool({ name, maxSize: 1, acquireTimeout: 200 })
+      // The one session is opened in the background first (minSize), so the holder's own acquire never waits for a
+      // connect, which may take longer than the acquire timeout on a loaded machine.
+      const pool = yield* makePool({ name, maxSize: 1, minSize: 1, acquireTimeout: 200 })
+      while ((yield* pool.stats).idle === 0) yield* Effect.sleep(5)
       const holder = yield* Effect.forkChild(pool.withSession(() => Effect.sleep(2_000)))
       while ((yield* pool.stats).inUse === 0) yield* Effect.sleep(5)
       const started = Date.now()
