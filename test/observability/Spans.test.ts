@@ -267,6 +267,31 @@ describe("spans of pool operations", () => {
     )
   })
 
+  it.live("a nested transaction is a SAVEPOINT span inside the TRANSACTION span", () => {
+    const rec = recorder()
+    return traced(
+      rec,
+      Effect.gen(function*() {
+        const pool = yield* PgPool.make({
+          host: servers().main.host,
+          port: servers().main.port,
+          user: "postgres",
+          database: "postgres",
+          sslMode: "disable",
+          name: "obs-savepoint"
+        })
+        yield* pool.withTransaction(pool.withTransaction(pool.query("select 1 as one")))
+        const transaction = byName(rec.spans, "TRANSACTION")[0]!
+        const savepoint = byName(rec.spans, "SAVEPOINT")[0]!
+        assert.strictEqual(parentOf(savepoint), transaction)
+        assert.strictEqual(attributesOf(savepoint)["pgwire.transaction.depth"], 1)
+        const childrenOf = (parent: unknown) => rec.spans.filter((s) => parentOf(s) === parent).map((s) => s.name)
+        assert.deepStrictEqual(childrenOf(transaction), ["BEGIN", "SAVEPOINT", "COMMIT"])
+        assert.deepStrictEqual(childrenOf(savepoint), ["SAVEPOINT", "SELECT", "RELEASE"])
+      }).pipe(Effect.scoped)
+    )
+  })
+
   it.live("with no tracer installed no span is made, and the session answers as before", () =>
     Effect.gen(function*() {
       const rec = recorder()
