@@ -307,6 +307,10 @@ export class Feed implements Link.CopyBothHandler {
           this.items = []
           this.head = 0
           this.bytes = 0
+        } else if (end >= this.items.length / 2) {
+          // Taken messages must not stay referenced while reading goes on behind them.
+          this.items = this.items.slice(end)
+          this.head = 0
         } else this.head = end
         if (this.paused && this.bytes < FEED_LOW_WATER_BYTES) {
           this.paused = false

@@ -33,7 +33,7 @@ import { ReplicationError, SpillFailed, TransactionTooLarge } from "./Errors.ts"
  *
  * @since 0.1.0
  */
-export const DEFAULT_SPILL_MEMORY_BYTES = 64 * 1024 * 1024
+export const DEFAULT_SPILL_MEMORY_BYTES = 16 * 1024 * 1024
 
 /** Bytes gathered before one write to a spill file, and read at once when replaying. */
 const FILE_BUFFER_BYTES = 1024 * 1024
@@ -295,7 +295,7 @@ const removeFile = (file: SpillFile): void => {
 /** Reads a spill file's records back in order through one buffer. */
 class FileReader {
   private readonly fd: number
-  private buffer = new Uint8Array(FILE_BUFFER_BYTES)
+  private buffer = new Uint8Array(0)
   private start = 0
   private end = 0
   private eof = false
@@ -304,18 +304,17 @@ class FileReader {
     this.fd = Fs.openSync(path, "r")
   }
 
-  /** Ensures `n` bytes are buffered from `start`; false at the end of the file. */
+  /**
+   * Ensures `n` bytes are buffered from `start`; false at the end of the file. Each fill reads into a new chunk,
+   * so the records handed out can be views of it (one allocation per chunk, not one per record).
+   */
   private fill(n: number): boolean {
     if (this.end - this.start >= n) return true
-    if (n > this.buffer.length) {
-      const bigger = new Uint8Array(n)
-      bigger.set(this.buffer.subarray(this.start, this.end))
-      this.buffer = bigger
-    } else {
-      this.buffer.copyWithin(0, this.start, this.end)
-    }
+    const next = new Uint8Array(Math.max(n, FILE_BUFFER_BYTES))
+    next.set(this.buffer.subarray(this.start, this.end))
     this.end -= this.start
     this.start = 0
+    this.buffer = next
     while (this.end - this.start < n && !this.eof) {
       const read = Fs.readSync(this.fd, this.buffer, this.end, this.buffer.length - this.end, null)
       if (read === 0) this.eof = true
@@ -332,7 +331,7 @@ class FileReader {
     if (!this.fill(RECORD_HEADER_BYTES + length)) {
       throw new Error("a spill file ended inside a record") // our own file, written by us: a defect
     }
-    const data = this.buffer.slice(this.start + RECORD_HEADER_BYTES, this.start + RECORD_HEADER_BYTES + length)
+    const data = this.buffer.subarray(this.start + RECORD_HEADER_BYTES, this.start + RECORD_HEADER_BYTES + length)
     this.start += RECORD_HEADER_BYTES + length
     return { xid, data }
   }
