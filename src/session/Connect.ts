@@ -230,7 +230,8 @@ export const connect = Effect.fn("PgSession.connect")(function*(options: Session
       attempts,
       (a) => encryptionsFor(tls, a),
       mayFallBack,
-      (a) => passwordFor(resolved, a)
+      (a) => passwordFor(resolved, a),
+      (session) => satisfies(session, new Map(), settings.targetSessionAttrs === "prefer-standby" ? "any" : settings.targetSessionAttrs)
     )
     const { host, port, address } = attempt
     return yield* Observe.opened(session, { database: settings.database, host, port, address, log, cache: undefined })

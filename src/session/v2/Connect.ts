@@ -35,6 +35,7 @@ import type { Encryption, TlsSettings } from "../Establish.ts"
 import type { Notice } from "../Result.ts"
 import * as Literal from "./Literal.ts"
 import { outcome, ResultsRequest } from "./Requests.ts"
+import { LenderKey } from "../Lender.ts"
 import { makeService } from "./Service.ts"
 import * as Startup from "./Startup.ts"
 import { Wire } from "./Wire.ts"
@@ -225,7 +226,8 @@ export const connect = (
   attempts: ReadonlyArray<PgConfig.Attempt>,
   encryptionsFor: (attempt: PgConfig.Attempt) => Effect.Effect<ReadonlyArray<Encryption>, PgError>,
   mayFallBack: (error: PgError) => boolean,
-  passwordFor: (attempt: PgConfig.Attempt) => Effect.Effect<string | undefined, PgError>
+  passwordFor: (attempt: PgConfig.Attempt) => Effect.Effect<string | undefined, PgError>,
+  accept: (session: Session) => Effect.Effect<boolean, PgError> = () => Effect.succeed(true)
 ): Effect.Effect<{ readonly session: Session; readonly attempt: PgConfig.Attempt }, PgError, Scope.Scope> =>
   Effect.gen(function*() {
     const failures: Array<string> = []
@@ -236,7 +238,23 @@ export const connect = (
       for (let i = 0; i < encryptions.length; i++) {
         const canFallBack = i + 1 < encryptions.length
         const exit = yield* Effect.exit(openAttempt({ ...input, password }, attempt, encryptions[i]!, canFallBack))
-        if (Exit.isSuccess(exit)) return { session: exit.value, attempt }
+        if (Exit.isSuccess(exit)) {
+          const session = exit.value
+          const ok = yield* Effect.exit(accept(session))
+          if (Exit.isSuccess(ok) && ok.value) return { session, attempt }
+          // Not the server asked for (target_session_attrs): the next host.
+          session[LenderKey].break(
+            new PgError({ reason: new ConnectionError({ message: "the server does not satisfy target_session_attrs", requestSent: false }) })
+          )
+          last = new PgError({
+            reason: new ConnectionError({
+              message: `${attempt.host}:${attempt.port}: the server does not satisfy target_session_attrs`,
+              requestSent: false
+            })
+          })
+          failures.push(last.message)
+          break
+        }
         const error = exit.cause.reasons.find((r) => r._tag === "Fail") as { error: unknown } | undefined
         if (error === undefined || !(error.error instanceof PgError)) return yield* Effect.failCause(exit.cause)
         last = error.error

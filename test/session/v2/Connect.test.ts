@@ -53,6 +53,15 @@ describe("protocol 2.0: connect", () => {
       assert.strictEqual(bad._tag, "ConfigError")
     }))
 
+  it.live("target_session_attrs is checked by asking the server (no ParameterStatus on 2.0)", () =>
+    Effect.gen(function*() {
+      const rw = yield* connect13({ targetSessionAttrs: "read-write" })
+      assert.deepStrictEqual(rw.protocolVersion, { major: 2, minor: 0 })
+      const standby = reasonOf(yield* Effect.exit(connect13({ targetSessionAttrs: "standby" })))
+      assert.strictEqual(standby._tag, "ConnectionError")
+      assert.match(standby.message, /target_session_attrs/)
+    }))
+
   it.live("password and md5 logins", () =>
     Effect.gen(function*() {
       for (const user of ["passworduser", "md5user"] as const) {
