@@ -75,9 +75,10 @@
  * parameters it does not track: list the session's (`extra_float_digits`,
  * and `IntervalStyle` before PgBouncer 1.20) in `ignore_startup_parameters`.
  *
- * Deliberately not here: statement spans (the `effect/sql` client in
- * `src/sql` adds them), reconnecting LISTEN streams, and forcing leases back
- * when the pool closes.
+ * Spans and metrics: each session's operations are observed by the session
+ * (`session/Observe.ts`), transactions and savepoints by `Transaction`, the
+ * pool's own figures in `Metrics`. Deliberately not here: reconnecting LISTEN
+ * streams, and forcing leases back when the pool closes.
  *
  * @since 0.1.0
  */
@@ -97,19 +98,12 @@ import * as Stream from "effect/Stream"
 import { PgError, TimeoutError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
 import * as PgSession from "../session/Session.ts"
-import type {
-  QueryOptions,
-  Row,
-  Session,
-  StreamOptions
-} from "../session/Session.ts"
+import type { QueryOptions, Row, Session, StreamOptions } from "../session/Session.ts"
 import { closedError, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
 import { PoolMetrics, retireReason } from "./Metrics.ts"
+import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
+import { type PoolOptions, sessionOptionsOf, settingsOf, sweepIntervalOf } from "./Settings.ts"
 import * as Transaction from "./Transaction.ts"
-
-/** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
-
-import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, type Pool, type PoolOptions, sessionOptionsOf, settingsOf, sweepIntervalOf } from "./Settings.ts"
 
 export * from "./Settings.ts"
 /** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
