@@ -96,6 +96,19 @@ export interface Context {
   readonly clients: Set<Relay>
 }
 
+/** The non-localized severity (field 'V') of an ErrorResponse body, read without decoding the rest. */
+const severityOf = (buf: Uint8Array, start: number, end: number): string | undefined => {
+  let i = start
+  while (i < end && buf[i] !== 0) {
+    const code = buf[i]!
+    const valueEnd = buf.indexOf(0, i + 1)
+    if (valueEnd < 0 || valueEnd >= end) return undefined
+    if (code === 0x56) return decoder.decode(buf.subarray(i + 1, valueEnd))
+    i = valueEnd + 1
+  }
+  return undefined
+}
+
 const lostError = (error: PgError): ServerError.ServerError =>
   ServerError.make("08006", `the upstream connection was lost: ${error.reason.message}`)
 
@@ -562,9 +575,10 @@ export class Relay {
   }
 
   #error(entry: Entry | undefined, type: number, buf: Uint8Array, start: number, end: number): void {
-    if (entry === undefined) {
-      // Between statements only a FATAL may come (protocol-3.2 "Termination": pg_terminate_backend, shutdown):
-      // the upstream is lost with the server's reason.
+    // A FATAL (protocol-3.2 "Termination": pg_terminate_backend, shutdown) ends the upstream, not the client: the
+    // upstream is lost with the server's reason, and the client is told as for any lost upstream.
+    const severity = severityOf(buf, start, end)
+    if (entry === undefined || severity === "FATAL" || severity === "PANIC") {
       const upstream = this.upstream
       const message = Backend.readUnsafe(type, buf, start, end, reader) as Backend.ErrorResponse
       const error = ErrorFields.toServerError(message.fields)

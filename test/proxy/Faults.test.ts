@@ -117,7 +117,7 @@ describe("PgProxy upstream failures", () => {
     })
   })
 
-  it("an upstream terminated under a client's transaction closes that client with FATAL; an idle one is replaced unseen", async () => {
+  it("an upstream terminated under a client's transaction closes that client with FATAL, under a statement fails it with 08006; an idle one is replaced unseen", async () => {
     await withProxy({ upstream: upstreamOf({ maxSize: 2 }) }, async ({ port }) => {
       const errors: Array<{ code?: string; message?: string }> = []
       const connect = async () => {
@@ -141,6 +141,15 @@ describe("PgProxy upstream failures", () => {
       // The transaction is gone with its backend: the client cannot go on as if it were open.
       const again = await a.query("select 1").then(() => "ok", () => "refused")
       assert.strictEqual(again, "refused")
+      // B's statement whose upstream is terminated under it fails with 08006 naming the reason; B goes on.
+      const running = b.query("select pg_sleep(5)").then(() => undefined, (e: { code?: string; message?: string }) => e)
+      await new Promise((r) => setTimeout(r, 300))
+      const busy = await direct.query("select pid from pg_stat_activity where query = 'select pg_sleep(5)' and state = 'active'")
+      assert.strictEqual(busy.rows.length, 1)
+      await direct.query("select pg_terminate_backend($1)", [busy.rows[0]?.pid])
+      const killed = await running
+      assert.strictEqual(killed?.code, "08006")
+      assert.match(killed?.message ?? "", /terminating connection due to administrator command/)
       // B, between statements, never notices that an idle upstream died.
       const idlePid = (await b.query("select pg_backend_pid() as pid")).rows[0]?.pid
       await direct.query("select pg_terminate_backend($1)", [idlePid])
