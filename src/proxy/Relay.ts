@@ -33,7 +33,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { PgError, PgError as PgErrorClass } from "../errors/PgError.ts"
+import { PgError } from "../errors/PgError.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as ServerError from "../server/ServerError.ts"
@@ -64,8 +64,6 @@ import { type ClientStatement, upstreamNameOf } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
 import type { UpstreamPool } from "./UpstreamPool.ts"
 
-/** Outbound bytes to a client above which its upstream's reads pause until the client drains. */
-export const CLIENT_HIGH_WATER_BYTES = 1_048_576
 
 /**
  * Counters shared by the clients of one proxy (admin `SHOW STATS`).
@@ -583,7 +581,7 @@ export class Relay {
       const message = Backend.readUnsafe(type, buf, start, end, reader) as Backend.ErrorResponse
       const error = ErrorFields.toServerError(message.fields)
       if (upstream === undefined || (error.severity !== "FATAL" && error.severity !== "PANIC")) return this.#desync(type)
-      return upstream.fail(new PgErrorClass({ reason: error }))
+      return upstream.fail(new PgError({ reason: error }))
     }
     if (entry.kind === Kind.Query || entry.kind === Kind.FunctionCall) return this.#relay(type, buf, start, end)
     if (entry.kind === Kind.QueryHidden) return
@@ -740,7 +738,7 @@ export class Relay {
     const socket = this.wire.socket
     if (socket.destroyed) return
     if (!socket.write(bytes) && !this.#blocked) {
-      // A client that reads slowly slows its own upstream, not the proxy.
+      // A client that reads slowly (its socket's buffer past Node's high-water mark) slows its own upstream, not the proxy.
       const upstream = this.upstream
       if (upstream === undefined) return
       this.#blocked = true
