@@ -68,6 +68,8 @@ export interface ProxyOptions {
   readonly pieces?: number | undefined
   /** Where to forward. Default 127.0.0.1. */
   readonly host?: string | undefined
+  /** Forward raw bytes without following frames (protocol 2.0 messages carry no length); byte faults still apply. */
+  readonly raw?: boolean | undefined
 }
 
 /** A running proxy. */
@@ -310,6 +312,7 @@ export const make = (port: number, options: ProxyOptions = {}): Effect.Effect<Fa
         conn.toServer = new Pipe("toServer", upstream, state, conn)
         conn.toClient = new Pipe("toClient", client, state, conn)
         conn.toServer.untyped = 1
+        conn.toServer.raw = conn.toClient.raw = options.raw === true
         conns.add(conn)
         client.on("data", (chunk: Buffer) => conn.toServer.push(chunk))
         upstream.on("data", (chunk: Buffer) => conn.toClient.push(chunk))
