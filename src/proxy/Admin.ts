@@ -107,7 +107,8 @@ export const answer = (command: string, ctx: Context, database: string): Table |
           "connect_failures",
           "acquire_timeouts",
           "cancels_sent",
-          "cancels_dropped"
+          "cancels_dropped",
+          "parameter_sets"
         ],
         rows: [[
           t.transactions,
@@ -121,7 +122,8 @@ export const answer = (command: string, ctx: Context, database: string): Table |
           c.connectFailures,
           c.acquireTimeouts,
           t.canceled,
-          t.cancelsDropped
+          t.cancelsDropped,
+          t.parameterSets
         ]]
       }
     }

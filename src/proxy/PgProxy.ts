@@ -165,7 +165,7 @@ export const serve = (options: ProxyOptions): Effect.Effect<RunningProxy, PgErro
       )
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => pool.closeAll()))
-    const totals: Totals = { transactions: 0, queries: 0, received: 0, sent: 0, canceled: 0, cancelsDropped: 0 }
+    const totals: Totals = { transactions: 0, queries: 0, received: 0, sent: 0, canceled: 0, cancelsDropped: 0, parameterSets: 0 }
     const clients = new Set<Relay>()
     const ctx: RelayContext = {
       pool,

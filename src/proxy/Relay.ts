@@ -77,6 +77,8 @@ export interface Totals {
   sent: number
   canceled: number
   cancelsDropped: number
+  /** `set_config` queries sent to bring an upstream to a client's parameters. */
+  parameterSets: number
 }
 
 /**
@@ -509,6 +511,7 @@ export class Relay {
       settings.set(name, value)
     }
     if (sql === "") return
+    this.#ctx.totals.parameterSets++
     upstream.writer.begin(In.Query).cstring(sql).end()
     upstream.scheduleFlush()
     this.#entries.push({ kind: Kind.QueryHidden })
