@@ -34,8 +34,27 @@
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
+import * as Tracer from "effect/Tracer"
+import { errorTypeOf, isTraced } from "../session/Observe.ts"
 import { DURATION_BOUNDARIES } from "../session/SessionMetrics.ts"
+
+/**
+ * The name of a checkout's span. The OpenTelemetry database conventions name
+ * no span for it; its attributes use their connection-pool vocabulary.
+ *
+ * @since 0.1.0
+ */
+export const ACQUIRE_SPAN = "PgPool.acquire"
+
+/** A checkout in a span, waiting for its session. */
+interface PendingCheckout {
+  readonly span: Tracer.Span
+  readonly tracer: Tracer.Tracer
+  opened: boolean
+}
 
 /**
  * Why a session left the pool: it closed or broke (`broken`), reached its
@@ -172,8 +191,12 @@ export class PoolMetrics {
   readonly metrics: PoolMetricDefinitions
 
   private readonly retirements = new Map<RetireReason, Metric.Counter<number>>()
+  /** Traced checkouts waiting, oldest first: a session opened now is connected under the first. */
+  private readonly pending: Array<PendingCheckout> = []
+  private readonly name: string
 
   constructor(name: string, context: Context.Context<never>, maxSize?: number) {
+    this.name = name
     this.context = context
     this.metrics = metricsOf(name)
     if (maxSize !== undefined) this.metrics.connectionsMax.updateUnsafe(maxSize, context)
@@ -224,6 +247,51 @@ export class PoolMetrics {
   /** A lease held for `millis`. */
   used(millis: number): void {
     this.metrics.useTime.updateUnsafe(millis / 1000, this.context)
+  }
+
+  /**
+   * `checkout` in a span of its own (`ACQUIRE_SPAN`, kind internal, a child of
+   * the caller's span) when a tracer is installed, else `checkout` as it is.
+   * The span lasts from the request to the lease (waiting, and the health
+   * check when one runs); it carries `db.client.connection.pool.name`,
+   * `pgwire.pool.session_opened` (whether a session was connected for it) and,
+   * on failure, `error.type` (`TimeoutError` for the acquire timeout).
+   */
+  traceCheckout<A, E, R>(checkout: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.withFiber((fiber) => {
+      if (!isTraced(fiber)) return checkout
+      const tracer = fiber.getRef(Tracer.Tracer)
+      return Effect.useSpan(ACQUIRE_SPAN, {
+        kind: "internal",
+        attributes: { "db.system.name": "postgresql", "db.client.connection.pool.name": this.name }
+      }, (span) => {
+        const entry: PendingCheckout = { span, tracer, opened: false }
+        this.pending.push(entry)
+        return Effect.onExit(Effect.withParentSpan(checkout, span), (exit) =>
+          Effect.sync(() => {
+            const at = this.pending.indexOf(entry)
+            if (at >= 0) this.pending.splice(at, 1)
+            span.attribute("pgwire.pool.session_opened", entry.opened)
+            if (Exit.isFailure(exit)) span.attribute("error.type", errorTypeOf(exit.cause).type)
+          }))
+      })
+    })
+  }
+
+  /**
+   * `connect` (a new session for the pool) as a child of the oldest traced
+   * checkout still waiting that has none yet, with that checkout's tracer; as
+   * it is when no traced checkout waits (`minSize`, a replacement). The
+   * session may go to another waiter in the end: the span says which
+   * checkout's wait started the connect.
+   */
+  traceOpen<A, E, R>(connect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.suspend(() => {
+      const waiter = this.pending.find((p) => !p.opened)
+      if (waiter === undefined) return connect
+      waiter.opened = true
+      return Effect.withTracer(Effect.withParentSpan(connect, waiter.span), waiter.tracer)
+    })
   }
 
   snapshot(): PoolStats {

@@ -107,7 +107,7 @@ import * as Transaction from "./Transaction.ts"
 
 export * from "./Settings.ts"
 /** The pool metrics (see `Metrics.ts`). @since 0.1.0 */
-export { metricsOf, type PoolMetricDefinitions, type PoolStats, type RetireReason } from "./Metrics.ts"
+export { ACQUIRE_SPAN, metricsOf, type PoolMetricDefinitions, type PoolStats, type RetireReason } from "./Metrics.ts"
 
 let poolCounter = 0
 
@@ -137,7 +137,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
 
   const openSession: Effect.Effect<Session, PgError, Scope.Scope> = Effect.gen(function*() {
     const connectStarted = performance.now()
-    const session = yield* PgSession.connect(sessionOptions)
+    const session = yield* metrics.traceOpen(PgSession.connect(sessionOptions))
     const now = clock.currentTimeMillisUnsafe()
     const jitter = (yield* Random.next) * settings.maxLifetimeJitter
     const entry: Entry = {
@@ -626,7 +626,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   })
 
   const checkout = (kind: LeaseKind): Effect.Effect<Session, PgError, Scope.Scope> =>
-    Effect.uninterruptibleMask((restore) =>
+    metrics.traceCheckout(Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         if (closing) return yield* Effect.fail(closedError())
         const callerScope = yield* Scope.Scope
@@ -662,7 +662,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         metrics.count("acquired")
         return leased[0]
       })
-    )
+    ))
 
   /**
    * Exclusive checkouts waiting now. While there are more of them than lanes

@@ -124,8 +124,13 @@ interface Operation {
   readonly attributes: () => Record<string, unknown>
 }
 
-/** Whether spans would go anywhere: a tracer other than Effect's default one, and tracing not disabled. */
-const isTraced = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+/**
+ * Whether spans would go anywhere: a tracer other than Effect's default one,
+ * and tracing not disabled.
+ *
+ * @since 0.1.0
+ */
+export const isTraced = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
   const tracer = fiber.cache.tracer
   return tracer !== undefined && tracer !== Tracer.nativeTracer && fiber.cache.tracerEnabled
 }

@@ -221,7 +221,7 @@ describe("spans of session operations", () => {
 })
 
 describe("spans of pool operations", () => {
-  it.live("a retried transaction: one TRANSACTION span per attempt, the conflict on the first, COMMIT on the second", () => {
+  it.live("a retried transaction: one TRANSACTION span per attempt (its checkout first), the conflict on the first, COMMIT on the second", () => {
     const rec = recorder()
     return traced(
       rec,
@@ -258,8 +258,8 @@ describe("spans of pool operations", () => {
         assert.isTrue(Exit.isFailure(exitOf(transactions[0]!)!))
         assert.isTrue(Exit.isSuccess(exitOf(transactions[1]!)!))
         const childrenOf = (parent: unknown) => rec.spans.filter((s) => parentOf(s) === parent).map((s) => s.name)
-        assert.deepStrictEqual(childrenOf(transactions[0]), ["BEGIN", "SELECT", "DO", "ROLLBACK"])
-        assert.deepStrictEqual(childrenOf(transactions[1]), ["BEGIN", "SELECT", "COMMIT"])
+        assert.deepStrictEqual(childrenOf(transactions[0]), ["PgPool.acquire", "BEGIN", "SELECT", "DO", "ROLLBACK"])
+        assert.deepStrictEqual(childrenOf(transactions[1]), ["PgPool.acquire", "BEGIN", "SELECT", "COMMIT"])
         const conflict = byName(rec.spans, "DO")[0]!
         assert.deepInclude(attributesOf(conflict), { "error.type": "40001", "db.response.status_code": "40001" })
         assert.isFalse(everyString(rec.spans).some((s) => s.includes(SECRET)))
@@ -286,8 +286,58 @@ describe("spans of pool operations", () => {
         assert.strictEqual(parentOf(savepoint), transaction)
         assert.strictEqual(attributesOf(savepoint)["pgwire.transaction.depth"], 1)
         const childrenOf = (parent: unknown) => rec.spans.filter((s) => parentOf(s) === parent).map((s) => s.name)
-        assert.deepStrictEqual(childrenOf(transaction), ["BEGIN", "SAVEPOINT", "COMMIT"])
+        assert.deepStrictEqual(childrenOf(transaction), ["PgPool.acquire", "BEGIN", "SAVEPOINT", "COMMIT"])
         assert.deepStrictEqual(childrenOf(savepoint), ["SAVEPOINT", "SELECT", "RELEASE"])
+      }).pipe(Effect.scoped)
+    )
+  })
+
+  it.live("a checkout is a PgPool.acquire span: a new session's connect is its child, a free one opens none, a timeout is its error", () => {
+    const rec = recorder()
+    return traced(
+      rec,
+      Effect.gen(function*() {
+        const pool = yield* PgPool.make({
+          host: servers().main.host,
+          port: servers().main.port,
+          user: "postgres",
+          database: "postgres",
+          sslMode: "disable",
+          name: "obs-acquire",
+          maxSize: 1,
+          acquireTimeout: 300
+        })
+        yield* pool.query("select 1 as one").pipe(Effect.withSpan("first"))
+        yield* pool.query("select 2 as two").pipe(Effect.withSpan("second"))
+        const acquires = byName(rec.spans, PgPool.ACQUIRE_SPAN)
+        assert.isAtLeast(acquires.length, 2)
+        const [first, second] = [byName(rec.spans, "first")[0]!, byName(rec.spans, "second")[0]!]
+        const firstAcquire = acquires.find((s) => parentOf(s) === first)!
+        const secondAcquire = acquires.find((s) => parentOf(s) === second)!
+        assert.deepInclude(attributesOf(firstAcquire), {
+          "db.system.name": "postgresql",
+          "db.client.connection.pool.name": "obs-acquire",
+          "pgwire.pool.session_opened": true
+        })
+        const connects = byName(rec.spans, "PgSession.connect")
+        assert.lengthOf(connects, 1)
+        assert.strictEqual(parentOf(connects[0]!), firstAcquire)
+        assert.isTrue(Exit.isSuccess(exitOf(firstAcquire)!))
+        // The session was idle: no connect, and the statement is not under the checkout.
+        assert.strictEqual(attributesOf(secondAcquire)["pgwire.pool.session_opened"], false)
+        const select = byName(rec.spans, "SELECT").find((s) => parentOf(s) === second)
+        assert.isDefined(select)
+        // The only session held: the next checkout waits out the acquire timeout, and its span says so.
+        const held = yield* Effect.scoped(Effect.gen(function*() {
+          yield* pool.acquire
+          return yield* Effect.exit(Effect.scoped(pool.acquire).pipe(Effect.withSpan("starved")))
+        }))
+        assert.isTrue(Exit.isFailure(held))
+        const starved = byName(rec.spans, "starved")[0]!
+        const timedOut = byName(rec.spans, PgPool.ACQUIRE_SPAN).find((s) => parentOf(s) === starved)!
+        assert.isTrue(Exit.isFailure(exitOf(timedOut)!))
+        assert.deepInclude(attributesOf(timedOut), { "error.type": "TimeoutError", "pgwire.pool.session_opened": false })
+        assert.lengthOf(byName(rec.spans, "PgSession.connect"), 1)
       }).pipe(Effect.scoped)
     )
   })
