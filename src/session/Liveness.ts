@@ -28,6 +28,10 @@
  *   transaction state); no answer within `livenessProbeTimeout` breaks it, so
  *   its notification streams fail loudly instead of going quiet.
  *
+ * The protocol 2.0 session is watched by the same rules: its wire exposes the
+ * same facts (`Watched`), and its listening check is an empty Query (2.0 has
+ * no Sync; the server answers EmptyQueryResponse and ReadyForQuery).
+ *
  * What the side check cannot see: a path that is dead for this connection
  * alone while new connections still get through. There, only the caller's
  * timeout (or `queryTimeout`) ends the wait, and a listening session's Sync.
@@ -65,6 +69,37 @@ export interface LivenessSettings {
   readonly probeTimeout: number
   readonly listenInterval: number
 }
+
+/**
+ * What the watch reads from a connection (the 3.x `Connection` and the 2.0 wire both have it).
+ *
+ * @since 0.1.0
+ */
+export interface Watched {
+  readonly isClosed: boolean
+  /** A connection still starting is not watched (the connect timeout bounds it). */
+  readonly state?: { readonly _tag: string } | undefined
+  /** When bytes last arrived from the server, and when bytes last went out (`Date.now()`). */
+  readonly lastReceivedAt: number
+  readonly lastSentAt: number
+  /** Requests written and not answered yet. */
+  readonly inflightCount: number
+  /** Reading is paused for a slow consumer (the server's silence is then ours). */
+  readonly readingPaused: boolean
+  /** Part of a message is buffered and the rest has not come. */
+  readonly midFrame: boolean
+  /** Nothing queued, in flight or holding the wire. */
+  readonly idle: boolean
+  breakWith(error: PgError): void
+}
+
+/**
+ * A listening session's check: sends something the server answers whatever the transaction state, and calls
+ * `onDone` with whether it was answered.
+ *
+ * @since 0.1.0
+ */
+export type Ping = (onDone: (ok: boolean) => void) => void
 
 /** A Sync alone: the server answers ReadyForQuery. */
 class SyncPing extends Request {
@@ -124,7 +159,8 @@ export const serverAnswers = (
  * @since 0.1.0
  */
 export class Liveness {
-  private readonly conn: Connection
+  private readonly conn: Watched
+  private readonly sendPing: Ping
   private readonly openSide: Effect.Effect<Net.Socket, PgError>
   private readonly settings: LivenessSettings
   private readonly listening: () => boolean
@@ -144,8 +180,24 @@ export class Liveness {
     openSide: Effect.Effect<Net.Socket, PgError>,
     settings: LivenessSettings,
     listening: () => boolean
+  )
+  constructor(
+    conn: Watched,
+    openSide: Effect.Effect<Net.Socket, PgError>,
+    settings: LivenessSettings,
+    listening: () => boolean,
+    ping: Ping
+  )
+  constructor(
+    conn: Watched,
+    openSide: Effect.Effect<Net.Socket, PgError>,
+    settings: LivenessSettings,
+    listening: () => boolean,
+    ping?: Ping
   ) {
     this.conn = conn
+    // Without a ping of its own the connection is a 3.x `Connection` (the first overload): a Sync.
+    this.sendPing = ping ?? ((onDone) => (conn as Connection).submit(new SyncPing(onDone)))
     this.openSide = openSide
     // A check needs time to be answered: no positive limit means the default one (0 would break at every check).
     const positive = (n: number) => Number.isFinite(n) && n > 0
@@ -177,7 +229,7 @@ export class Liveness {
     const conn = this.conn
     if (conn.isClosed) return
     this.arm()
-    if (this.checking || conn.state._tag === "Connecting" || conn.state._tag === "Startup") return
+    if (this.checking || conn.state?._tag === "Connecting" || conn.state?._tag === "Startup") return
     const now = Date.now()
     const { checkAfter, listenInterval, probeTimeout } = this.settings
     if (this.pingSentAt > 0) {
@@ -196,12 +248,10 @@ export class Liveness {
 
   private ping(now: number): void {
     this.pingSentAt = now
-    this.conn.submit(
-      new SyncPing((ok) => {
-        this.pingSentAt = 0
-        if (ok) this.answeredAt = Date.now()
-      })
-    )
+    this.sendPing((ok) => {
+      this.pingSentAt = 0
+      if (ok) this.answeredAt = Date.now()
+    })
   }
 
   private check(silentMillis: number, midFrame: boolean): void {

@@ -17,12 +17,13 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { Buffer } from "node:buffer"
-import { CodecError, ConfigError, PgError, TimeoutError } from "../errors/PgError.ts"
+import { CodecError, ConfigError, PgError } from "../errors/PgError.ts"
 import type { Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "./Api.ts"
 import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
 import { NO_PARAMS } from "./Frames.ts"
 import { LenderKey } from "./Lender.ts"
+import * as QueryTimeout from "./QueryTimeout.ts"
 import {
   CloseRequest,
   FunctionCallRequest,
@@ -98,22 +99,7 @@ export const makeService = (engine: Engine): Session => {
   const conn = engine.conn
   const queryTimeout = engine.options.queryTimeout ?? 0
   /** The session's `queryTimeout` around one request (its interruption cancels the request as a caller's would). */
-  const bounded = <A>(effect: Effect.Effect<A, PgError>): Effect.Effect<A, PgError> =>
-    queryTimeout > 0
-      ? Effect.timeoutOrElse(effect, {
-        duration: queryTimeout,
-        orElse: () =>
-          Effect.fail(
-            new PgError({
-              reason: new TimeoutError({
-                message: `the query did not complete within the session's queryTimeout of ${queryTimeout} ms`,
-                operation: "query",
-                timeoutMillis: queryTimeout
-              })
-            })
-          )
-      })
-      : effect
+  const bounded = QueryTimeout.bounded(queryTimeout)
 
   const rawQuery = <R = Row>(
     sql: string,

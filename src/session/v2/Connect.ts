@@ -29,9 +29,10 @@ import type * as PgConfig from "../../config/Config.ts"
 import { ConfigError, ConnectionError, PgError, TimeoutError } from "../../errors/PgError.ts"
 import * as Transport from "../../transport/Transport.ts"
 import type { Registry } from "../../types/Registry.ts"
-import type { Notification, Session, SessionOptions } from "../Api.ts"
+import { DEFAULT_QUERY_TIMEOUT_MILLIS, type Notification, type Session, type SessionOptions } from "../Api.ts"
 import * as Establish from "../Establish.ts"
 import type { Encryption, TlsSettings } from "../Establish.ts"
+import { Liveness, LISTEN_CHECK_INTERVAL_MILLIS, LIVENESS_CHECK_AFTER_MILLIS, LIVENESS_PROBE_TIMEOUT_MILLIS } from "../Liveness.ts"
 import type { Notice } from "../Result.ts"
 import * as Literal from "./Literal.ts"
 import { outcome, ResultsRequest } from "./Requests.ts"
@@ -179,6 +180,19 @@ export const openAttempt = (
         const value = setup[i]
         if (typeof value === "string") parameters.set(name, value)
       })
+      // Watched from here on (the connect timeout bounded the start-up); a listening session's check is an empty
+      // Query, which the server answers in any transaction state (2.0 has no Sync).
+      const registry = input.registry
+      const liveness = new Liveness(w, openSide, {
+        checkAfter: input.options.livenessCheckAfter ?? LIVENESS_CHECK_AFTER_MILLIS,
+        probeTimeout: input.options.livenessProbeTimeout ?? LIVENESS_PROBE_TIMEOUT_MILLIS,
+        listenInterval: input.options.listenCheckInterval ?? LISTEN_CHECK_INTERVAL_MILLIS
+      }, () => listeners.size > 0, (onDone) => {
+        const ping = new ResultsRequest("", registry, { rowMode: "array" }, (r) => onDone(r.brokenWith === undefined))
+        ping.statusEffect = "keep"
+        w.submit(ping)
+      })
+      w.onClose(() => liveness.stop())
       return makeService({
         wire: w,
         registry: input.registry,
@@ -188,7 +202,8 @@ export const openAttempt = (
         noticeHub,
         listeners,
         statementCacheSize: input.options.statementCacheSize ?? 256,
-        streamPageSize: input.options.streamPageSize
+        streamPageSize: input.options.streamPageSize,
+        queryTimeout: input.options.queryTimeout ?? DEFAULT_QUERY_TIMEOUT_MILLIS
       })
     })
     const timed = timeout > 0

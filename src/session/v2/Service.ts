@@ -47,10 +47,11 @@ import {
   TimeoutError
 } from "../../errors/PgError.ts"
 import type { Registry } from "../../types/Registry.ts"
-import type { Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "../Api.ts"
+import type { FunctionCallResult, Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "../Api.ts"
 import { sendCancel } from "../Cancel.ts"
 import { CANCEL_GRACE, DRAIN_TIMEOUT, DRAIN_TIMEOUT_MILLIS } from "../Interruption.ts"
 import { LenderKey } from "../Lender.ts"
+import * as QueryTimeout from "../QueryTimeout.ts"
 import type { QueryTracker } from "../Requests.ts"
 import type { BatchItem } from "../ResultSets.ts"
 import type { Notice, QueryResult, Row } from "../Result.ts"
@@ -92,6 +93,8 @@ export interface Parts {
   readonly listeners: Map<string, Set<Queue.Queue<Notification, PgError | Cause.Done>>>
   readonly statementCacheSize: number
   readonly streamPageSize: number | undefined
+  /** The session's `queryTimeout` in milliseconds (0: none). */
+  readonly queryTimeout: number
 }
 
 const configError = (message: string, parameter?: string): PgError =>
@@ -121,6 +124,8 @@ export const makeService = (parts: Parts): Session => {
   const needsTypes = (oids: ReadonlyArray<number>): boolean =>
     registry.unknownOids(oids).some((oid) => !lookedUp.has(oid))
   const cache = new Statements.StatementCache(parts.statementCacheSize)
+  /** The session's `queryTimeout` around one request (its interruption cancels the request as a caller's would). */
+  const bounded = QueryTimeout.bounded(parts.queryTimeout)
   let cursors = 0
 
   // -- waiting and the cancellation sequence ---------------------------------------------------------------------
@@ -263,9 +268,9 @@ export const makeService = (parts: Parts): Session => {
     options?: QueryOptions & { readonly schema?: Schema.Decoder<unknown> }
   ) => {
     const schema = options?.schema
-    if (schema === undefined) return rawQuery(sql, params, options) as never
+    if (schema === undefined) return bounded(rawQuery(sql, params, options)) as never
     const decode = rowDecoder(schema)
-    return Effect.flatMap(rawQuery(sql, params, options), (result) =>
+    return Effect.flatMap(bounded(rawQuery(sql, params, options)), (result) =>
       Effect.map(Effect.forEach(result.rows, decode), (rows) => ({ ...result, rows }))) as never
   }
 
@@ -372,14 +377,14 @@ export const makeService = (parts: Parts): Session => {
   }
 
   const simple = (sql: string, options?: QueryOptions) =>
-    runResults(sql, { rowMode: options?.rowMode ?? "object" }, Status.classify(sql)) as Effect.Effect<
+    bounded(runResults(sql, { rowMode: options?.rowMode ?? "object" }, Status.classify(sql))) as Effect.Effect<
       ReadonlyArray<QueryResult<Row>>,
       PgError
     >
 
   /** One multi-statement Query (one implicit transaction); statements with parameters as PREPARE, EXECUTE, DEALLOCATE. */
   const batch = (items: ReadonlyArray<BatchItem>, options?: QueryOptions) =>
-    Effect.gen(function*() {
+    bounded(Effect.gen(function*() {
       if (items.length === 0) return [] as ReadonlyArray<QueryResult<Row>>
       const parts: Array<string> = []
       const hidden = new Set<number>()
@@ -406,7 +411,7 @@ export const makeService = (parts: Parts): Session => {
       // What was prepared and not deallocated (the string stopped at an error) is deallocated now.
       deallocate(prepared.filter((p) => request.tags[p.at] === "PREPARE" && request.tags[p.at + 2] !== "DEALLOCATE").map((p) => p.name))
       return (yield* outcome(request)) as ReadonlyArray<QueryResult<Row>>
-    })
+    }))
 
   const functionCall: Session["functionCall"] = (functionOid, args, options) =>
     Effect.suspend(() => {
@@ -421,12 +426,12 @@ export const makeService = (parts: Parts): Session => {
           })
         )
       }
-      return Effect.callback((resume) => {
+      return bounded(Effect.callback<FunctionCallResult, PgError>((resume) => {
         const request = new FunctionCallRequest(functionOid, args as ReadonlyArray<Uint8Array>, resume)
         wire.submit(request)
         if (request.done) return
         return abandon(request)
-      })
+      }))
     })
 
   const prepare = Effect.fn("PgSession.prepare")(function*(sql: string, types: ReadonlyArray<number> = []) {
@@ -438,7 +443,7 @@ export const makeService = (parts: Parts): Session => {
     }
     const name = cache.nextName("pgwire_p")
     yield* Effect.acquireRelease(
-      runResults(Literal.prepareSql(name, sql, names.length === 0 ? undefined : names), { rowMode: "array" }, "keep"),
+      bounded(runResults(Literal.prepareSql(name, sql, names.length === 0 ? undefined : names), { rowMode: "array" }, "keep")),
       () =>
         Effect.suspend(() => {
           if (wire.isClosed) return Effect.void
@@ -448,11 +453,11 @@ export const makeService = (parts: Parts): Session => {
           )
         })
     )
-    const described = yield* runResults(
+    const described = yield* bounded(runResults(
       `SELECT parameter_types::oid[] FROM pg_catalog.pg_prepared_statements WHERE name = ${Literal.literal(name)}`,
       { rowMode: "array" },
       "keep"
-    )
+    ))
     const parameterTypes = ((described[0]?.rows[0] as Array<unknown> | undefined)?.[0] as ReadonlyArray<number> | undefined) ?? []
     const execute = <R = Row>(params: ReadonlyArray<unknown> = [], options?: QueryOptions) =>
       Effect.flatMap(
@@ -460,7 +465,9 @@ export const makeService = (parts: Parts): Session => {
           try: () => Literal.executeSql(name, params.map((v, i) => Literal.parameterSql(registry, v, i + 1))),
           catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
         }),
-        (text) => Effect.map(runResults(text, { rowMode: options?.rowMode ?? "object" }, "keep"), (r) => lastResult(r) as QueryResult<R>)
+        (text) =>
+          Effect.map(bounded(runResults(text, { rowMode: options?.rowMode ?? "object" }, "keep")), (r) =>
+            lastResult(r) as QueryResult<R>)
       )
     const prepared: PreparedStatement = {
       name,
@@ -535,7 +542,7 @@ export const makeService = (parts: Parts): Session => {
   ) =>
     Effect.suspend(() => {
       tracker.start()
-      return rawQuery<R>(sql, params ?? [], options).pipe(Effect.ensuring(Effect.sync(() => tracker.finish())))
+      return bounded(rawQuery<R>(sql, params ?? [], options)).pipe(Effect.ensuring(Effect.sync(() => tracker.finish())))
     })
 
   wire.onClose(() => {

@@ -124,6 +124,11 @@ export class Wire {
   /** An error that came with no request waiting (a FATAL before the server closes). */
   private unsolicited: ServerError | undefined = undefined
   private readonly closeCallbacks: Array<() => void> = []
+  /** When bytes last arrived from the server, and when bytes last went out (`Date.now()`; see `Liveness`). */
+  lastReceivedAt = 0
+  lastSentAt = 0
+  /** Reading is paused for a slow consumer. */
+  private paused = false
   private readonly idleWaiters: Array<() => void> = []
 
   constructor(socket: Net.Socket, options: WireOptions, reads?: Transport.LentReads | undefined) {
@@ -150,6 +155,21 @@ export class Wire {
   /** Nothing written and unanswered, nothing queued, no cancel under way. */
   get idle(): boolean {
     return this.head === undefined && this.queue.length === 0 && this.holds === 0
+  }
+
+  /** Requests written and not answered: the head, if any (one at a time on 2.0). */
+  get inflightCount(): number {
+    return this.head === undefined ? 0 : 1
+  }
+
+  /** Whether reading is paused for a slow consumer (the server's silence is then ours). */
+  get readingPaused(): boolean {
+    return this.paused
+  }
+
+  /** Whether part of a message is buffered and the rest has not arrived yet. */
+  get midFrame(): boolean {
+    return this.pending !== undefined || this.decoder.buffered > 0
   }
 
   /** Queues a request; it is written when the ones before it are answered. */
@@ -196,7 +216,9 @@ export class Wire {
 
   /** Writes raw bytes (COPY data, a password packet). */
   write(bytes: Uint8Array): void {
-    if (this.closedWith === undefined) this.socket.write(bytes)
+    if (this.closedWith !== undefined) return
+    this.lastSentAt = Date.now()
+    this.socket.write(bytes)
   }
 
   /** Writes one client message. */
@@ -211,10 +233,16 @@ export class Wire {
 
   /** Socket backpressure: stop reading (a stream's consumer is behind). */
   pause(): void {
+    this.paused = true
     this.socket.pause()
   }
 
   resume(): void {
+    if (this.paused) {
+      this.paused = false
+      // The silence while paused was ours: it does not count towards the liveness check.
+      this.lastReceivedAt = Date.now()
+    }
     this.socket.resume()
   }
 
@@ -232,7 +260,10 @@ export class Wire {
         next.fail(e instanceof PgError ? e : new PgError({ reason: new ProtocolError({ message: String(e) }) }))
         continue
       }
-      if (bytes.length > 0) this.socket.write(bytes)
+      if (bytes.length > 0) {
+        this.lastSentAt = Date.now()
+        this.socket.write(bytes)
+      }
     }
   }
 
@@ -244,6 +275,7 @@ export class Wire {
 
   private receive(chunk: Uint8Array): void {
     if (this.closedWith !== undefined) return
+    this.lastReceivedAt = Date.now()
     let buf = chunk
     if (this.pending !== undefined) {
       buf = new Uint8Array(this.pending.length + chunk.length)
