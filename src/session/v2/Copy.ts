@@ -23,7 +23,7 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { Buffer } from "node:buffer"
-import { CodecError, ConnectionError, PgError, type ServerError } from "../../errors/PgError.ts"
+import { CodecError, ConfigError, ConnectionError, PgError, type ServerError } from "../../errors/PgError.ts"
 import type * as V2 from "../../protocol/V2.ts"
 import { makeResult } from "../Result.ts"
 import type { CopyResult } from "../Streaming.ts"
@@ -37,17 +37,19 @@ export const COPY_HIGH_WATER_LINES = 4096
 
 const encoder = new TextEncoder()
 
+/** `BINARY` or `FORMAT binary` as a word of a COPY statement. */
+const BINARY_WORD = /\bbinary\b/i
+
 /**
- * COPY ... TO STDOUT: lines as they come, the last two held back until the end is known.
+ * A COPY statement sent as a Query; the transaction status stays as it is.
  *
  * @since 0.1.0
  */
-export class CopyOutRequest extends V2Request {
+export abstract class CopyRequest extends V2Request {
   readonly sql: string
-  readonly buffer = new PullBuffer<Uint8Array>(COPY_HIGH_WATER_LINES)
-  private held: Array<Uint8Array> = []
-  private serverError: ServerError | undefined = undefined
-  private started = false
+  /** The CopyInResponse or CopyOutResponse came. */
+  started = false
+  protected serverError: ServerError | undefined = undefined
 
   constructor(sql: string) {
     super()
@@ -58,6 +60,31 @@ export class CopyOutRequest extends V2Request {
   bytes(): Uint8Array {
     return queryBytes(this.sql)
   }
+
+  /**
+   * The server's error. A binary COPY refused before it started is a limit of protocol 2.0, which carries COPY
+   * data as text lines only (the server refuses it under 2.0: copy.c, "COPY BINARY is not supported to stdout or
+   * from stdin"); 2.0 errors carry no SQLSTATE, so the statement is what tells.
+   */
+  protected serverFailure(error: ServerError): PgError {
+    if (this.started || !BINARY_WORD.test(this.sql)) return new PgError({ reason: error })
+    return new PgError({
+      reason: new ConfigError({
+        message: `binary COPY needs protocol 3.0: protocol 2.0 carries COPY data as text lines only (the server said: ${error.message})`,
+        parameter: "protocolVersion"
+      })
+    })
+  }
+}
+
+/**
+ * COPY ... TO STDOUT: lines as they come, the last two held back until the end is known.
+ *
+ * @since 0.1.0
+ */
+export class CopyOutRequest extends CopyRequest {
+  readonly buffer = new PullBuffer<Uint8Array>(COPY_HIGH_WATER_LINES)
+  private held: Array<Uint8Array> = []
 
   onMessage(wire: Wire, m: V2.BackendMessage): void {
     switch (m._tag) {
@@ -91,7 +118,7 @@ export class CopyOutRequest extends V2Request {
   }
 
   complete(): void {
-    if (this.serverError !== undefined) return this.buffer.end(new PgError({ reason: this.serverError }))
+    if (this.serverError !== undefined) return this.buffer.end(this.serverFailure(this.serverError))
     if (!this.started) return this.buffer.end(copyMisuse("copyTo"))
     this.buffer.end(undefined)
   }
@@ -107,24 +134,11 @@ export class CopyOutRequest extends V2Request {
  *
  * @since 0.1.0
  */
-export class CopyInRequest extends V2Request {
-  readonly sql: string
+export class CopyInRequest extends CopyRequest {
   private startWaiter: ((ok: PgError | undefined) => void) | undefined = undefined
   private resultWaiter: ((result: PgError | CopyResult) => void) | undefined = undefined
-  started = false
   private outcome: PgError | CopyResult | undefined = undefined
-  private serverError: ServerError | undefined = undefined
   private tag: string | undefined = undefined
-
-  constructor(sql: string) {
-    super()
-    this.sql = sql
-    this.statusEffect = "keep"
-  }
-
-  bytes(): Uint8Array {
-    return queryBytes(this.sql)
-  }
 
   onMessage(_wire: Wire, m: V2.BackendMessage): void {
     switch (m._tag) {
@@ -177,14 +191,14 @@ export class CopyInRequest extends V2Request {
   }
 
   complete(): void {
-    if (this.serverError !== undefined) return this.settle(new PgError({ reason: this.serverError }))
+    if (this.serverError !== undefined) return this.settle(this.serverFailure(this.serverError))
     if (!this.started || this.tag === undefined) return this.settle(copyMisuse("copyFrom"))
     const parsed = makeResult([], [], this.tag, undefined)
     this.settle({ command: parsed.command, rowCount: parsed.rowCount })
   }
 
   fail(error: PgError): void {
-    this.settle(this.serverError !== undefined ? new PgError({ reason: this.serverError }) : error)
+    this.settle(this.serverError !== undefined ? this.serverFailure(this.serverError) : error)
   }
 }
 

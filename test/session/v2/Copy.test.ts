@@ -39,7 +39,9 @@ describe("protocol 2.0: COPY and LISTEN", () => {
       // The rows before the error are data; the two junk lines the server sends before the error are not emitted.
       assert.deepStrictEqual(lines, ["0\n", "1\n"])
       const binary = reasonOf(yield* Effect.exit(v2.copyTo("copy (select 1) to stdout with (format binary)").pipe(Stream.runCollect)))
-      assert.strictEqual(binary._tag, "ServerError")
+      // Refused by the server under 2.0; said to be a limit of protocol 2.0.
+      assert.strictEqual(binary._tag, "ConfigError")
+      assert.include(binary.message, "protocol 2.0")
       const few = yield* v2.copyTo("copy (select g from generate_series(1, 3000000) g) to stdout").pipe(Stream.take(2), Stream.runCollect)
       assert.strictEqual(text(few), "1\n2\n")
       assert.deepStrictEqual((yield* v2.query("select 1 as ok")).rows, [{ ok: 1 }])
