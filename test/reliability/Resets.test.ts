@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { PgError } from "../../src/errors/PgError.ts"
 import * as PgPool from "../../src/pool/Pool.ts"
 import * as FaultProxy from "../support/FaultProxy.ts"
 import { servers } from "../support/Servers.ts"
@@ -76,10 +77,14 @@ describe("resets through the fault proxy", () => {
         connectTimeout: 2_000
       })
       const acknowledged: Array<number> = []
+      let settled = 0
       const transfer = (id: number) =>
         pool.withTransaction(Effect.gen(function*() {
           const from = 1 + (id * 7) % 20
           const to = 1 + (id * 13 + 5) % 20
+          // Both accounts locked in id order first: transfers never deadlock, so a failure is a reset's doing (each
+          // deadlock also cost the server's deadlock_timeout of 1 s, most of a soak's time).
+          yield* pool.query(`select id from ${accounts} where id in ($1, $2) order by id for update`, [from, to])
           yield* pool.query(`update ${accounts} set balance = balance - 10 where id = $1`, [from])
           yield* pool.query("savepoint s")
           // Half the transfers change their mind inside the savepoint.
@@ -88,10 +93,17 @@ describe("resets through the fault proxy", () => {
           else yield* pool.query(`update ${accounts} set balance = balance + 1000000 where id = $1`, [to])
           yield* pool.query(`update ${accounts} set balance = balance + 10 where id = $1`, [to])
           yield* pool.query(`insert into ${ledger} values ($1)`, [id])
-        })).pipe(Effect.tap(() => Effect.sync(() => acknowledged.push(id))), Effect.exit)
+        })).pipe(
+          Effect.tap(() => Effect.sync(() => acknowledged.push(id))),
+          Effect.exit,
+          Effect.tap(() => Effect.sync(() => settled++))
+        )
+      // Spread over the whole run (the i-th once i / (RESETS + 1) of the transfers have settled), so every reset
+      // lands among transfers in flight, in a soak of 1,000 as in a run of 100 (a fixed 50 ms apart, they all hit the
+      // first second of a 40 s soak).
       const resets = Effect.gen(function*() {
-        for (let i = 0; i < RESETS; i++) {
-          yield* Effect.sleep(50)
+        for (let i = 1; i <= RESETS; i++) {
+          while (settled < Math.floor((i * TRANSFERS) / (RESETS + 1))) yield* Effect.sleep(5)
           yield* proxy.resetAll
         }
       })
@@ -101,11 +113,23 @@ describe("resets through the fault proxy", () => {
         resets
       ], { concurrency: "unbounded" }).pipe(Effect.timeout(SOAK ? 280_000 : 50_000))
       const failed = exits.filter((e) => e._tag === "Failure").length
+      // Every failure is a typed error, and none is the server's (a deadlock, a constraint): the resets' doing.
+      const reasons: Record<string, number> = {}
+      for (const exit of exits) {
+        if (exit._tag === "Success") continue
+        const failure = exit.cause.reasons.find((r) => r._tag === "Fail")
+        const error = failure !== undefined ? (failure as unknown as { error: unknown }).error : undefined
+        assert.instanceOf(error, PgError, String(exit.cause).slice(0, 300))
+        const reason = (error as PgError).reason
+        assert.notStrictEqual(reason._tag, "ServerError", (error as PgError).message)
+        reasons[reason._tag] = (reasons[reason._tag] ?? 0) + 1
+      }
       const { rows } = yield* monitor.query<{ total: bigint }>(`select sum(balance)::int8 as total from ${accounts}`)
       const ledgerRows = (yield* monitor.query<{ id: number }>(`select id from ${ledger}`)).rows.map((r) => r.id)
       console.log(
         `bank: ${TRANSFERS} transfers, ${RESETS} resets: ${acknowledged.length} acknowledged, ${failed} failed, ` +
-          `${ledgerRows.length} committed (from a fresh connection), in ${Date.now() - started} ms`
+          `${ledgerRows.length} committed (from a fresh connection), in ${Date.now() - started} ms; ` +
+          `failures ${JSON.stringify(reasons)}`
       )
       assert.strictEqual(rows[0]!.total, 20000n, "the total changed")
       const committed = new Set(ledgerRows)
