@@ -147,7 +147,8 @@ const shutdownAndRestart = (signal: "SIGINT" | "SIGQUIT", label: string) =>
     )
   }))
 
-describe("a server restart", () => {
+// Each test restarts servers of its own behind a proxy of its own: they run side by side.
+describe.concurrent("a server restart", () => {
   it.live("a fast shutdown (SIGINT) with queries in flight, then a restart: every caller answered, the pool serves again", () =>
     shutdownAndRestart("SIGINT", "fast"), { timeout: 90_000 })
 

@@ -26,7 +26,8 @@ const timed = <A, E>(effect: Effect.Effect<A, E>) =>
     return { result, millis: Date.now() - started }
   })
 
-describe("PgSession: liveness", () => {
+// Each test has its own proxy and session and mostly waits for a check to fire: they run side by side.
+describe.concurrent("PgSession: liveness", () => {
   it("the defaults are named and on", () => {
     assert.strictEqual(LIVENESS_CHECK_AFTER_MILLIS, 15_000)
     assert.strictEqual(LIVENESS_PROBE_TIMEOUT_MILLIS, 5_000)
@@ -114,7 +115,7 @@ describe("PgSession: liveness", () => {
     })), { timeout: 30_000 })
 })
 
-describe("PgSession and PgPool: queryTimeout", () => {
+describe.concurrent("PgSession and PgPool: queryTimeout", () => {
   it.live("a session's queryTimeout fails a long query with a TimeoutError, cancels it, and the session goes on", () =>
     Effect.scoped(Effect.gen(function*() {
       const session = yield* connectPlain({ queryTimeout: 300 })

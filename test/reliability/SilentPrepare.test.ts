@@ -17,7 +17,8 @@ const BREAK_BOUND_MILLIS = DRAIN_TIMEOUT_MILLIS + 10_000
 /** A caller after the break must be answered at once; this bounds "at once" generously. */
 const FAIL_FAST_BOUND_MILLIS = 2_000
 
-describe("PgSession: a statement being prepared on a silent link", () => {
+// Each test has its own proxy and session and mostly waits out the drain limit: they run side by side.
+describe.concurrent("PgSession: a statement being prepared on a silent link", () => {
   it.live("the caller times out, the session breaks after the drain limit, the next caller fails fast", () =>
     Effect.scoped(Effect.gen(function*() {
       const proxy = yield* FaultProxy.make(servers().main.port)
