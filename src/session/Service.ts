@@ -22,7 +22,7 @@ import type { Notification, PreparedStatement, QueryOptions, Session, StreamOpti
 import { sendCancel } from "./Cancel.ts"
 import type { Engine, Listener } from "./Engine.ts"
 import { NO_PARAMS } from "./Frames.ts"
-import { LenderKey } from "./Lender.ts"
+import * as Facade from "./Facade.ts"
 import * as QueryTimeout from "./QueryTimeout.ts"
 import {
   CloseRequest,
@@ -345,12 +345,11 @@ export const makeService = (engine: Engine): Session => {
     conn.isClosed ? Effect.void : sendCancel(engine.openSide, conn.processId, conn.secretKey)
   )
 
-  return {
+  return Facade.make(conn, {
     processId: conn.processId,
     protocolVersion: { major: 3, minor: conn.protocolMinor },
     unsupportedProtocolOptions: engine.unsupportedProtocolOptions,
     encrypted: engine.encryption !== "plain",
-    parameters: Effect.sync(() => new Map(conn.parameters) as ReadonlyMap<string, string>),
     parameterChanges: Stream.fromPubSub(engine.parameterHub),
     transactionStatus: Effect.sync(() => conn.transactionStatus),
     notices: Stream.fromPubSub(engine.noticeHub),
@@ -364,19 +363,13 @@ export const makeService = (engine: Engine): Session => {
     listen,
     notify,
     functionCall,
-    cancel,
-    isClosed: Effect.sync(() => conn.isClosed),
-    [LenderKey]: {
-      settled: engine.interruption.settled,
-      isSettled: () => conn.idle || conn.isClosed,
-      isOpen: () => !conn.isClosed,
-      onClose: (f) => engine.onClose(f),
-      break: (error) => conn.breakWith(error),
-      queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? NO_PARAMS, options, tracker)
-    },
-    get registry() {
-      return engine.registry
-    }
-  }
+    cancel
+  }, {
+    parameters: () => conn.parameters,
+    registry: () => engine.registry,
+    settled: engine.interruption.settled,
+    onClose: (f) => engine.onClose(f),
+    queryTracked: (sql, params, options, tracker) => rawQuery(sql, params ?? NO_PARAMS, options, tracker)
+  })
 }
 

@@ -50,7 +50,7 @@ import type { Registry } from "../../types/Registry.ts"
 import type { FunctionCallResult, Notification, PreparedStatement, QueryOptions, Session, StreamOptions } from "../Api.ts"
 import { sendCancel } from "../Cancel.ts"
 import { CANCEL_GRACE, DRAIN_TIMEOUT, DRAIN_TIMEOUT_MILLIS } from "../Interruption.ts"
-import { LenderKey } from "../Lender.ts"
+import * as Facade from "../Facade.ts"
 import * as QueryTimeout from "../QueryTimeout.ts"
 import type { QueryTracker } from "../Requests.ts"
 import type { BatchItem } from "../ResultSets.ts"
@@ -552,12 +552,11 @@ export const makeService = (parts: Parts): Session => {
     }
   })
 
-  return {
+  return Facade.make(wire, {
     processId: wire.processId,
     protocolVersion: { major: 2, minor: 0 },
     unsupportedProtocolOptions: [],
     encrypted: parts.encrypted,
-    parameters: Effect.sync(() => new Map(parts.parameters) as ReadonlyMap<string, string>),
     parameterChanges: Stream.never,
     transactionStatus,
     notices: Stream.fromPubSub(parts.noticeHub),
@@ -571,18 +570,12 @@ export const makeService = (parts: Parts): Session => {
     listen,
     notify,
     functionCall,
-    cancel,
-    isClosed: Effect.sync(() => wire.isClosed),
-    [LenderKey]: {
-      settled: Effect.callback<void>((resume) => wire.whenIdle(() => resume(Effect.void))),
-      isSettled: () => wire.idle || wire.isClosed,
-      isOpen: () => !wire.isClosed,
-      onClose: (f) => wire.onClose(f),
-      break: (error) => wire.breakWith(error),
-      queryTracked
-    },
-    get registry() {
-      return registry
-    }
-  }
+    cancel
+  }, {
+    parameters: () => parts.parameters,
+    registry: () => registry,
+    settled: Effect.callback<void>((resume) => wire.whenIdle(() => resume(Effect.void))),
+    onClose: (f) => wire.onClose(f),
+    queryTracked
+  })
 }
