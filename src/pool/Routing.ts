@@ -28,6 +28,15 @@
  *   statements says so with the answer of the first write it refuses (25006,
  *   nothing run): outside a transaction block that write is retried on
  *   another session; inside one the 25006 is the caller's.
+ * - Role changes pushed: once a statement has run on a session, the routed
+ *   pool listens to its ParameterStatus messages (`parameterChanges`). A
+ *   writer session that hears `in_hot_standby=on` or
+ *   `default_transaction_read_only=on`, or a reader session that hears
+ *   `in_hot_standby=off` (its standby was promoted), is retired at once (when
+ *   its lease ends, if leased), and the hosts are checked again. The server
+ *   sends these with the answer of a statement (it reports changed
+ *   parameters before ReadyForQuery, protocol-3.2 "Asynchronous Operations"),
+ *   not to an idle session, so the check at use above stays.
  * - Failover: sessions of a primary that went away break and are retired;
  *   new writer sessions skip hosts that refuse or are read-only until one is
  *   promoted. Writes that cannot get a session fail with a `ConnectionError`
@@ -47,7 +56,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { ConnectionError, PgError } from "../errors/PgError.ts"
+import { LenderKey } from "../session/Lender.ts"
 import type { QueryOptions, QueryResult, Row, Session } from "../session/Session.ts"
 import * as PgPool from "./Pool.ts"
 import type { Pool, PoolOptions } from "./Settings.ts"
@@ -314,24 +325,54 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
       return readable[next++ % readable.length]
     }
 
+    // Role changes pushed by the server: each session seen here is watched until it closes.
+    const scope = yield* Effect.scope
+    const watched = new WeakSet<Session>()
+    const watch = (
+      pool: Pool,
+      session: Session,
+      wrong: (parameters: ReadonlyMap<string, string>) => boolean
+    ): Effect.Effect<void> =>
+      Effect.suspend((): Effect.Effect<void> => {
+        if (watched.has(session)) return Effect.void
+        watched.add(session)
+        const watcher = session.parameterChanges.pipe(
+          Stream.filter((change) => change.name === "in_hot_standby" || change.name === "default_transaction_read_only"),
+          Stream.runForEach(() =>
+            Effect.flatMap(session.parameters, (parameters) =>
+              wrong(parameters)
+                ? Effect.andThen(pool.retire(session), Effect.forkIn(checkNow, scope))
+                : Effect.void)
+          )
+        )
+        return Effect.map(Effect.forkIn(watcher, scope, { startImmediately: true }), (fiber) => {
+          session[LenderKey].onClose(() => fiber.interruptUnsafe())
+        })
+      })
+    const wrongForWriter = (parameters: ReadonlyMap<string, string>) => {
+      const role = roleOf(parameters)
+      return role === "standby" || role === "read-only"
+    }
+    const wrongForReader = (parameters: ReadonlyMap<string, string>) => parameters.get("in_hot_standby") === "off"
+
     /** Runs `f` on a writer session whose role is read-write (a session on another role is retired, and the next tried). */
     const onWriter = <A, E, R>(f: (session: Session) => Effect.Effect<A, E, R>): Effect.Effect<A, E | PgError, R> => {
       const attempt = (triesLeft: number): Effect.Effect<A, E | PgError, R> =>
         Effect.flatMap(
           writer.withSession((session): Effect.Effect<A | typeof RETIRED, E | PgError, R> =>
             Effect.flatMap(session.parameters, (parameters): Effect.Effect<A | typeof RETIRED, E | PgError, R> => {
-              const role = roleOf(parameters)
-              if (role === "standby" || role === "read-only") return Effect.as(writer.retire(session), RETIRED)
+              if (wrongForWriter(parameters)) return Effect.as(writer.retire(session), RETIRED)
               // The server may turn read-only between two statements: the ParameterStatus saying so comes with
               // the answer of the first statement it refuses (25006, before running anything). Outside a
               // transaction block that statement is retried on another session.
-              return Effect.catchIf(
+              const run: Effect.Effect<A | typeof RETIRED, E | PgError, R> = Effect.catchIf(
                 f(session),
                 (error): error is E => isReadOnlyRefusal(error),
                 (error) =>
                   Effect.flatMap(session.transactionStatus, (status) =>
                     status === "I" ? Effect.as(writer.retire(session), RETIRED) : Effect.fail(error))
               )
+              return Effect.andThen(watch(writer, session, wrongForWriter), run)
             })
           ),
           (result): Effect.Effect<A, E | PgError, R> =>
@@ -353,7 +394,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
         Effect.flatMap(session.parameters, (parameters): Effect.Effect<A, E | PgError, R> => {
           // A standby promoted since: the statement reads from the writer instead.
           if (roleOf(parameters) === "read-write") return Effect.andThen(readers[at]!.retire(session), onWriter(f))
-          return f(session)
+          return Effect.andThen(watch(readers[at]!, session, wrongForReader), f(session))
         })
       )
 
