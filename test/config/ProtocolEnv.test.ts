@@ -10,8 +10,8 @@ import * as Config from "../../src/config/Config.ts"
 import * as ConnString from "../../src/config/ConnString.ts"
 import * as Platform from "../../src/config/Platform.ts"
 import * as PgSession from "../../src/session/Session.ts"
-import { servers } from "../support/Servers.ts"
 import { reasonOf } from "../support/Sessions.ts"
+import { connect13 as connect13Speaking } from "../session/v2/Support.ts"
 
 const VARIABLES = ["PGMAXPROTOCOLVERSION", "PGMINPROTOCOLVERSION"] as const
 
@@ -37,15 +37,8 @@ const withEnv = <A, E, R>(values: Partial<Record<(typeof VARIABLES)[number], str
       })
   )
 
-const connect13 = (options: Partial<PgSession.SessionOptions> = {}) =>
-  PgSession.connect({
-    host: servers().pg13.host,
-    port: servers().pg13.port,
-    user: "postgres",
-    database: "postgres",
-    sslMode: "disable",
-    ...options
-  })
+/** A session on PostgreSQL 13 with no protocol option of its own: the environment chooses. */
+const connect13 = (options: Partial<PgSession.SessionOptions> = {}) => connect13Speaking({ protocolVersion: undefined, ...options })
 
 const resolved = (env: Record<string, string>, connectionString = "") => {
   const platform: Platform.Platform = { ...Platform.empty, user: "alice", defaultHost: "/tmp" }
