@@ -18,7 +18,8 @@ const STORM_MILLIS = 3_000
 /** A generous bound for the caller behind it (the abandoned statement alone would take a minute). */
 const FOLLOWER_BOUND_MILLIS = 15_000
 
-describe("PgSession: an abandoned request behind others", () => {
+// Each test has its own proxy and sessions (and its own statement text to find on the server): they run side by side.
+describe.concurrent("PgSession: an abandoned request behind others", () => {
   it.live("is cancelled when it reaches the head, and the callers behind it are not hit", () =>
     Effect.scoped(Effect.gen(function*() {
       // Through a proxy that counts the CancelRequests (the session's cancels use the same endpoint).

@@ -19,7 +19,8 @@ const BOUND_MILLIS = 10_000
 const MIXED = "select n, repeat(chr(65 + n % 26), n * 7) as s, case when n % 3 = 0 then null else n * 1.5 end as x, " +
   "now() - now() as d, array[n, n + 1] as a from generate_series(1, 30) as n"
 
-describe("reliability scenarios through the fault proxy", () => {
+// Each test has its own proxy and sessions (and its own statement text to find on the server): they run side by side.
+describe.concurrent("reliability scenarios through the fault proxy", () => {
   it.live("TLS cut into 1-byte pieces: the start-up and the results are the same as direct", () =>
     Effect.scoped(Effect.gen(function*() {
       const { main } = servers()
