@@ -105,20 +105,36 @@ export class RowReader {
     }))
   }
 
+  /** The decoders of the columns in `format` (the field list follows a change of format). */
+  private decodersFor(format: 0 | 1): ReadonlyArray<FieldDecoder> {
+    if (this.decoders !== undefined && format === this.format) return this.decoders
+    if (format !== this.format) {
+      this.format = format
+      this.fields = this.makeFields(format)
+    }
+    const decoders = this.description.map((f) => this.registry.decoder(f.dataTypeOid, format))
+    this.decoders = decoders
+    return decoders
+  }
+
+  /** A decoder's failure on column `i`, as a CodecError naming the column. */
+  private columnError(i: number, e: unknown): PgError {
+    const field = this.description[i]!
+    return new PgError({
+      reason: new CodecError({
+        message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
+        oid: field.dataTypeOid,
+        column: field.name
+      })
+    })
+  }
+
   /**
    * Decodes one row body in place (`start`: the null bitmap; the framing has checked the sizes). Throws `PgError`
    * (a CodecError naming the column).
    */
   readAt(buf: Uint8Array, start: number, _end: number, format: 0 | 1): unknown {
-    let decoders = this.decoders
-    if (decoders === undefined || format !== this.format) {
-      if (format !== this.format) {
-        this.format = format
-        this.fields = this.makeFields(format)
-      }
-      decoders = this.description.map((f) => this.registry.decoder(f.dataTypeOid, format))
-      this.decoders = decoders
-    }
+    const decoders = this.decodersFor(format)
     const n = decoders.length
     const ascii = format === 0
     let p = start + ((n + 7) >> 3)
@@ -152,28 +168,13 @@ export class RowReader {
       }
       return row
     } catch (e) {
-      const field = this.description[i]!
-      throw new PgError({
-        reason: new CodecError({
-          message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
-          oid: field.dataTypeOid,
-          column: field.name
-        })
-      })
+      throw this.columnError(i, e)
     }
   }
 
   /** Decodes one row. Throws `PgError` (a CodecError naming the column). */
   read(values: ReadonlyArray<Uint8Array | null>, format: 0 | 1): unknown {
-    let decoders = this.decoders
-    if (decoders === undefined || format !== this.format) {
-      if (format !== this.format) {
-        this.format = format
-        this.fields = this.makeFields(format)
-      }
-      decoders = this.description.map((f) => this.registry.decoder(f.dataTypeOid, format))
-      this.decoders = decoders
-    }
+    const decoders = this.decodersFor(format)
     const n = decoders.length
     let i = 0
     try {
@@ -194,14 +195,7 @@ export class RowReader {
       }
       return row
     } catch (e) {
-      const field = this.description[i]!
-      throw new PgError({
-        reason: new CodecError({
-          message: `column "${field.name}": ${e instanceof Error ? e.message : String(e)}`,
-          oid: field.dataTypeOid,
-          column: field.name
-        })
-      })
+      throw this.columnError(i, e)
     }
   }
 }
