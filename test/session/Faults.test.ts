@@ -302,7 +302,8 @@ describe("Faults: stalled servers (S24, S4, S8)", () => {
       assert.strictEqual(error.reason.operation, "connect")
       assert.strictEqual(error.reason.timeoutMillis, 300)
       assert.isAtLeast(elapsed, 290)
-      assert.isBelow(elapsed, 1_500)
+      // Well before any default: the connect timeout fired, not some other bound.
+      assert.isBelow(elapsed, FAULT_MILLIS)
       // The StartupMessage went out and was never answered; a Terminate on the way out is all that may follow.
       const tags = (yield* server.received).map((m) => m._tag)
       assert.strictEqual(tags[0], "StartupMessage")
@@ -530,7 +531,7 @@ describe("Faults: what the server receives (S3, S31)", () => {
       const server = yield* FakeServer.make([
         FakeServer.handshake(),
         FakeServer.readUntil("Sync"),
-        FakeServer.delay(300),
+        FakeServer.delay(1_000),
         FakeServer.send(answer("first")),
         FakeServer.readUntil("Sync"),
         FakeServer.send(answer("third")),
@@ -538,13 +539,18 @@ describe("Faults: what the server receives (S3, S31)", () => {
       ])
       // One request in flight at most: the second query waits in the queue while the first runs.
       const session = yield* connect(server, { maxPipelineDepth: 1 })
-      const first = yield* Effect.forkChild(session.query("select 'first'"))
+      let firstAnswered = false
+      const first = yield* Effect.forkChild(
+        session.query("select 'first'").pipe(Effect.ensuring(Effect.sync(() => {
+          firstAnswered = true
+        })))
+      )
       yield* server.waitFor("Sync")
       const second = yield* Effect.forkChild(session.query("select 'second'"))
       yield* Effect.sleep(20)
-      const started = Date.now()
       yield* Fiber.interrupt(second)
-      assert.isBelow(Date.now() - started, 100)
+      // The interrupt did not wait for the request ahead of it (answered a second after its Sync).
+      assert.isFalse(firstAnswered, "interrupting the queued request waited for the first")
       const firstResult = yield* Fiber.join(first).pipe(Effect.timeout(FAULT_MILLIS))
       assert.deepStrictEqual(firstResult.rows, [{ x: "first" }])
       const third = yield* session.query("select 'third'").pipe(Effect.timeout(FAULT_MILLIS))
