@@ -78,7 +78,7 @@ describe("protocol 2.0: liveness", () => {
 })
 
 describe("protocol 2.0: queryTimeout", () => {
-  it.live("fails a long query, simple, batch and prepared execute with a TimeoutError, cancels each, and the session goes on", () =>
+  it.live("fails a long query, simple, batch, prepared execute and function call with a TimeoutError, cancels each, and the session goes on", () =>
     Effect.scoped(Effect.gen(function*() {
       const session = yield* connect13({ queryTimeout: 300 })
       const query = reasonOf(yield* Effect.exit(session.query("select pg_sleep(30)")))
@@ -90,6 +90,11 @@ describe("protocol 2.0: queryTimeout", () => {
       assert.strictEqual(reasonOf(yield* Effect.exit(session.batch([{ sql: "select pg_sleep(30)" }])))._tag, "TimeoutError")
       const statement = yield* session.prepare("select pg_sleep($1::float8)")
       assert.strictEqual(reasonOf(yield* Effect.exit(statement.execute([30])))._tag, "TimeoutError")
+      // pg_sleep(float8) through the function call protocol, its argument as a binary float8.
+      const [sleepOid] = (yield* session.query<{ oid: number }>("select 'pg_sleep(float8)'::regprocedure::oid as oid")).rows
+      const seconds = new Uint8Array(8)
+      new DataView(seconds.buffer).setFloat64(0, 30)
+      assert.strictEqual(reasonOf(yield* Effect.exit(session.functionCall(sleepOid!.oid, [seconds])))._tag, "TimeoutError")
       assert.deepStrictEqual((yield* session.query("select 5 as n")).rows, [{ n: 5 }])
       assert.isFalse(yield* session.isClosed)
     })), { timeout: 30_000 })
