@@ -8,9 +8,11 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as PgSession from "../../../src/session/Session.ts"
 import * as FaultProxy from "../../support/FaultProxy.ts"
 import { servers } from "../../support/Servers.ts"
 import { reasonOf } from "../../support/Sessions.ts"
+import * as Fake from "./FakeServerV2.ts"
 import { connect13 } from "./Support.ts"
 
 /** Short settings, so a test sees the rule at work within a second or two. */
@@ -74,6 +76,34 @@ describe("protocol 2.0: liveness", () => {
       assert.isTrue(Option.isSome(got))
       assert.strictEqual(Option.getOrThrow(got)[0]?.channel, "liveness_v2_live")
       assert.deepStrictEqual((yield* session.query("select 3 as n")).rows, [{ n: 3 }])
+    })), { timeout: 30_000 })
+})
+
+describe("protocol 2.0: a message stopped in the middle", () => {
+  it.live("a CompletedResponse without its terminator, then silence, while the server answers the check: a ProtocolError", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // The scripted server's second connection (the side check) is closed at once: an answer.
+      const server = yield* Fake.make(async (c) => {
+        await Fake.handshake(c)
+        await c.next()
+        c.raw_("CSELECT")
+        await c.untilClosed()
+      })
+      const session = yield* PgSession.connect({
+        host: "127.0.0.1",
+        port: server.port,
+        user: "u",
+        database: "d",
+        sslMode: "disable",
+        protocolVersion: "2.0",
+        ...FAST
+      })
+      const result = yield* Effect.exit(session.simple("select x")).pipe(Effect.timeoutOption(BOUND_MILLIS))
+      assert.isTrue(Option.isSome(result), `still waiting after ${BOUND_MILLIS} ms`)
+      const reason = reasonOf(Option.getOrThrow(result))
+      assert.strictEqual(reason._tag, "ProtocolError")
+      assert.include(reason.message, "stopped in the middle")
+      assert.isTrue(yield* session.isClosed)
     })), { timeout: 30_000 })
 })
 
