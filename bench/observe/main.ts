@@ -15,7 +15,9 @@
  * - pipelined: `BENCH_OBSERVE_PIPELINED` (default 10000) of the same, 64 at a
  *   time on one session.
  * It prints the median time per configuration and the median of the paired
- * ratios (each round's time over the same round's unobserved time).
+ * ratios (each round's time over the same round's unobserved time), for the
+ * wall-clock time and for this process's CPU time (user and system; the
+ * server is another process), the steadier figure on a loaded machine.
  */
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
@@ -59,9 +61,17 @@ const main = async () => {
         Effect.gen(function*() {
           const effect = workload(sessions[config])
           const started = performance.now()
+          const cpu = process.cpuUsage()
           yield* config === "no-op tracer" ? Effect.withTracer(effect, dropping) : effect
+          const used = process.cpuUsage(cpu)
+          cpuTimes[workloadName(workload)]![config].push((used.user + used.system) / 1000)
           return performance.now() - started
         })
+      const cpuTimes: Record<string, Record<Config, Array<number>>> = {
+        sequential: { "unobserved": [], "metrics only": [], "no-op tracer": [] },
+        pipelined: { "unobserved": [], "metrics only": [], "no-op tracer": [] }
+      }
+      const workloadName = (w: unknown) => (w === sequential ? "sequential" : "pipelined")
       // Warm-up: statements prepared, code compiled.
       for (const c of CONFIGS) {
         yield* timed(c, sequential)
@@ -76,16 +86,18 @@ const main = async () => {
         for (const c of order) times["sequential"]![c].push(yield* timed(c, sequential))
         for (const c of order) times["pipelined"]![c].push(yield* timed(c, pipelined))
       }
-      return times
+      // The warm-up's CPU times are not counted.
+      for (const w of Object.values(cpuTimes)) for (const c of CONFIGS) w[c].shift()
+      return { wall: times, cpu: cpuTimes }
     })))
     console.log(JSON.stringify(describeMachine()))
     console.log(`rounds ${ROUNDS}; sequential ${SEQUENTIAL} queries; pipelined ${PIPELINED} queries, ${CONCURRENCY} at a time`)
-    for (const [workload, byConfig] of Object.entries(results)) {
+    for (const [clock, table] of Object.entries(results)) for (const [workload, byConfig] of Object.entries(table)) {
       const base = byConfig["unobserved"]
       for (const c of CONFIGS) {
         const ratios = byConfig[c].map((t, i) => t / base[i]!)
         console.log(
-          `${workload.padEnd(10)} ${c.padEnd(13)} median ${median(byConfig[c]).toFixed(1)} ms` +
+          `${clock.padEnd(4)} ${workload.padEnd(10)} ${c.padEnd(13)} median ${median(byConfig[c]).toFixed(1)} ms` +
             `  paired ratio to unobserved: median ${median(ratios).toFixed(3)} ` +
             `(min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`
         )
