@@ -238,8 +238,8 @@ export const makeService = (parts: Parts): Session => {
     wire.submit(request)
   }
 
-  const plan = (sql: string, params: ReadonlyArray<unknown>) =>
-    Effect.try({ try: () => cache.plan(registry, sql, params), catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) }) })
+  const plan = (sql: string, params: ReadonlyArray<unknown>, unnamed = false) =>
+    Effect.try({ try: () => cache.plan(registry, sql, params, unnamed), catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) }) })
 
   /** The last visible result of a Query. */
   const lastResult = (results: ReadonlyArray<QueryResult<unknown>>): QueryResult<unknown> =>
@@ -250,7 +250,7 @@ export const makeService = (parts: Parts): Session => {
     if (params.length === 0) {
       return Effect.map(runResults(sql, { rowMode }, "unknown"), (results) => lastResult(results) as QueryResult<R>)
     }
-    return Effect.flatMap(plan(sql, params), (p) =>
+    return Effect.flatMap(plan(sql, params, options?.prepare === false), (p) =>
       Effect.flatMap(run(p.sql, { rowMode, hidden: p.hidden }, "keep"), (request) => {
         deallocate(cache.settle(p, request.tags))
         if (request.serverError !== undefined) {

@@ -51,12 +51,16 @@ export class StatementCache {
     return `${prefix}${++this.counter}`
   }
 
-  /** The Query for `sql` with `params`. Throws `PgError` (a parameter a codec refuses). */
-  plan(registry: Registry, sql: string, params: ReadonlyArray<unknown>): Plan {
+  /**
+   * The Query for `sql` with `params`; `unnamed` (the caller's `prepare: false`) leaves nothing on the server:
+   * PREPARE, EXECUTE and DEALLOCATE in one Query, whatever the cache holds. Throws `PgError` (a parameter a codec
+   * refuses).
+   */
+  plan(registry: Registry, sql: string, params: ReadonlyArray<unknown>, unnamed = false): Plan {
     const literals = params.map((value, i) => Literal.parameterSql(registry, value, i + 1))
     const types = Literal.declaredTypes(registry, params)
     const key = `${sql}\u0000${types?.join(",") ?? ""}`
-    const cached = this.capacity > 0 ? this.entries.get(key) : undefined
+    const cached = this.capacity > 0 && !unnamed ? this.entries.get(key) : undefined
     if (cached !== undefined) {
       this.entries.delete(key)
       this.entries.set(key, cached)
@@ -65,7 +69,7 @@ export class StatementCache {
     const name = this.nextName()
     const prepare = Literal.prepareSql(name, sql, types)
     const prefixLength = prepare.length - Literal.trimStatement(sql).length
-    const oneShot = this.capacity === 0
+    const oneShot = this.capacity === 0 || unnamed
     const text = `${prepare};\n${Literal.executeSql(name, literals)}${oneShot ? `;\nDEALLOCATE ${name}` : ""}`
     return { sql: text, hidden: (i) => i !== 1, name, prepares: true, key, prefixLength, oneShot }
   }

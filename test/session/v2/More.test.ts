@@ -53,6 +53,22 @@ describe("protocol 2.0: more of the API", () => {
       assert.strictEqual(binding._tag, "AuthError")
     }))
 
+  it.live("prepare: false leaves no prepared statement on the server; the default caches one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const session = yield* connect13()
+      const count = Effect.map(
+        session.query<{ n: number }>("select count(*)::int as n from pg_catalog.pg_prepared_statements"),
+        (r) => r.rows[0]!.n
+      )
+      assert.deepStrictEqual((yield* session.query("select $1::int + 1 as n", [1], { prepare: false })).rows, [{ n: 2 }])
+      assert.strictEqual(yield* count, 0)
+      // Even when the cache holds the same statement, prepare: false does not use or add to it.
+      yield* session.query("select $1::int + 1 as n", [1])
+      assert.strictEqual(yield* count, 1)
+      assert.deepStrictEqual((yield* session.query("select $1::int + 1 as n", [5], { prepare: false })).rows, [{ n: 6 }])
+      assert.strictEqual(yield* count, 1)
+    })))
+
   it.live("PgClient over a 2.0 pool: statements with parameters, transactions, streams", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
