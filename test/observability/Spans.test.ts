@@ -305,7 +305,8 @@ describe("spans of pool operations", () => {
           sslMode: "disable",
           name: "obs-acquire",
           maxSize: 1,
-          acquireTimeout: 300
+          // Long enough for the first checkout's connect on a loaded machine; the starved checkout below waits it out.
+          acquireTimeout: 3_000
         })
         yield* pool.query("select 1 as one").pipe(Effect.withSpan("first"))
         yield* pool.query("select 2 as two").pipe(Effect.withSpan("second"))
