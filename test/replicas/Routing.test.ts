@@ -46,12 +46,17 @@ const is25006 = (exit: Exit.Exit<unknown, unknown>) => {
 const direct = (server: Pair["primary"]) =>
   PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
 
-/** Waits until the standby has replayed the primary's current WAL position. */
+/**
+ * Waits until the standby has replayed everything the primary has inserted into its WAL. The insert
+ * position, not the write position: with the harness's `synchronous_commit = off` a commit's record may
+ * not be written yet when the statement returns, and `pg_current_wal_lsn()` (the write position) would
+ * be before it.
+ */
 const caughtUp = (pair: Pair) =>
   Effect.gen(function*() {
     const primary = yield* direct(pair.primary)
     const standby = yield* direct(pair.standby)
-    const { rows } = yield* primary.query<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn")
+    const { rows } = yield* primary.query<{ lsn: string }>("select pg_current_wal_insert_lsn()::text as lsn")
     for (let i = 0; i < 500; i++) {
       const r = yield* standby.query<{ ok: boolean }>("select pg_last_wal_replay_lsn() >= $1::pg_lsn as ok", [rows[0]!.lsn])
       if (r.rows[0]!.ok) return
