@@ -18,7 +18,6 @@
  *
  * @since 0.1.0
  */
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 
@@ -101,15 +100,5 @@ export class SessionMetrics {
       this.durations.set(key, metric)
     }
     return metric
-  }
-
-  /** Records one operation of `seconds`. */
-  recordDuration(
-    operation: string,
-    errorType: string | undefined,
-    seconds: number,
-    context: Context.Context<never>
-  ): void {
-    this.duration(operation, errorType).updateUnsafe(seconds, context)
   }
 }
