@@ -39,14 +39,14 @@ import * as Frontend from "../protocol/Frontend.ts"
 import * as Message from "../protocol/Message.ts"
 import * as StartupCodec from "../protocol/Startup.ts"
 import { sendCancel } from "../session/Cancel.ts"
-import { encryptionsFor, keepAliveOf, tlsSettingsOf } from "../session/Connect.ts"
+import { encryptionsFor, keepAliveOf, libpqOptionsOf, tlsSettingsOf } from "../session/Connect.ts"
 import * as Establish from "../session/Establish.ts"
 import * as Transport from "../transport/Transport.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
 import { Reader, view } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
-import type { PoolOptions } from "../pool/Settings.ts"
+import { type PoolOptions, sessionOptionsOf } from "../pool/Settings.ts"
 import { Statements } from "./Statements.ts"
 
 /** Time to connect and authenticate one upstream, by default. */
@@ -65,34 +65,6 @@ export interface Target {
   readonly parameters: Readonly<Record<string, string>>
 }
 
-/** Options of a session or a pool that are not libpq keywords. */
-const NOT_LIBPQ = new Set([
-  "password",
-  "connectTimeout",
-  "protocolVersion",
-  "statementCacheSize",
-  "maxPipelineDepth",
-  "maxMessageSize",
-  "registry",
-  "streamPageSize",
-  "scramMaxIterations",
-  "trace",
-  "random",
-  "parameters",
-  "name",
-  "minSize",
-  "maxSize",
-  "acquireTimeout",
-  "idleTimeout",
-  "maxLifetime",
-  "maxLifetimeJitter",
-  "healthCheckAfter",
-  "maxUses",
-  "multiplex",
-  "multiplexConcurrency",
-  "transactionPooler"
-])
-
 /**
  * Resolves the upstream options (a pool's: libpq keywords, `url`, `PG*`
  * variables, the password file) as libpq would.
@@ -101,9 +73,8 @@ const NOT_LIBPQ = new Set([
  */
 export const resolve = (options: PoolOptions): Effect.Effect<Target, PgError> =>
   Effect.gen(function*() {
-    const libpq: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(options)) if (!NOT_LIBPQ.has(key) && value !== undefined) libpq[key] = value
-    if (options.protocolVersion !== undefined) libpq["maxProtocolVersion"] = options.protocolVersion
+    // A pool's own options and the session's (queryTimeout, liveness, ...) are not libpq keywords.
+    const libpq = libpqOptionsOf(sessionOptionsOf(options))
     const given = options.password
     let password: string | undefined
     if (typeof given === "string") password = given

@@ -70,16 +70,27 @@ const SESSION_ONLY_KEYS: ReadonlyArray<keyof SessionOptions> = [
 ]
 
 /**
+ * The options that are libpq keywords, for `PgConfig.load` (`protocolVersion` as `maxProtocolVersion`); the
+ * password is left to the caller, who may have to resolve it first.
+ *
+ * @since 0.1.0
+ */
+export const libpqOptionsOf = (given: SessionOptions): Record<string, unknown> => {
+  const libpq: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(given)) {
+    if (!(SESSION_ONLY_KEYS as ReadonlyArray<string>).includes(key)) libpq[key] = value
+  }
+  if (given.protocolVersion !== undefined) libpq["maxProtocolVersion"] = given.protocolVersion
+  return libpq
+}
+
+/**
  * libpq's resolution: explicit options, then `url`, then the service file, then
  * `PG*` environment variables, then defaults (see `PgConfig.load`).
  */
 const resolveOptions = (given: SessionOptions): Effect.Effect<Resolved, PgError> =>
   Effect.gen(function*() {
-    const libpq: Record<string, unknown> = {}
-    for (const [key, value] of Object.entries(given)) {
-      if (!(SESSION_ONLY_KEYS as ReadonlyArray<string>).includes(key)) libpq[key] = value
-    }
-    if (given.protocolVersion !== undefined) libpq["maxProtocolVersion"] = given.protocolVersion
+    const libpq = libpqOptionsOf(given)
     if (typeof given.password === "string" || Redacted.isRedacted(given.password)) libpq["password"] = given.password
     const config = yield* PgConfig.load(libpq as PgConfig.Options)
     const settings = PgConfig.toSessionOptions(config)
