@@ -31,7 +31,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as AuthPolicy from "../auth/AuthPolicy.ts"
 import * as PgConfig from "../config/Config.ts"
-import { ConnectionError, PgError, ProtocolError, type ServerError, TimeoutError } from "../errors/PgError.ts"
+import { ConfigError, ConnectionError, PgError, ProtocolError, type ServerError, TimeoutError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
 import { encryptionsFor, keepAliveOf, mayFallBack, tlsSettingsOf } from "../session/Connect.ts"
@@ -309,6 +309,17 @@ export const open = (options: ConnectOptions, mode: Mode): Effect.Effect<Link, P
     const { trace, ...libpq } = options
     const config = yield* PgConfig.load({ ...libpq, replication: mode === "database" ? "database" : "true" })
     const settings = PgConfig.toSessionOptions(config)
+    if (settings.protocolVersion === "2.0") {
+      // Protocol 2.0 has no replication mode (no CopyBoth): refuse before connecting rather than ask for 3.x.
+      return yield* Effect.fail(
+        new PgError({
+          reason: new ConfigError({
+            message: "a replication connection needs protocol 3.0 or later; max_protocol_version is 2.0",
+            parameter: "max_protocol_version"
+          })
+        })
+      )
+    }
     const policy = yield* Effect.fromResult(
       AuthPolicy.make({ requireAuth: settings.requireAuth, channelBinding: settings.channelBinding })
     ).pipe(Effect.mapError((reason) => new PgError({ reason })))

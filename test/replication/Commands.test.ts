@@ -6,6 +6,14 @@ import { servers } from "../support/Servers.ts"
 import { failureTag, optionsFor, slotRow, sqlSession, uniqueName } from "./Support.ts"
 
 describe("PgReplication.connect: replication commands on PostgreSQL 18", () => {
+  it.live("a replication connection over protocol 2.0 is a ConfigError before anything is sent (2.0 has no replication mode)", () =>
+    Effect.gen(function*() {
+      // Port 1: nothing listens there, so only a refusal before connecting can give a ConfigError.
+      const exit = yield* Effect.exit(PgReplication.connect({ ...optionsFor(servers().main), port: 1, maxProtocolVersion: "2.0" }))
+      assert.strictEqual(failureTag(exit), "ConfigError")
+      assert.match(String(exit), /protocol 3\.0 or later/)
+    }).pipe(Effect.scoped))
+
   it.live("IDENTIFY_SYSTEM answers the cluster's identity, logical and physical, in clear and over TLS", () =>
     Effect.gen(function*() {
       const main = servers().main
