@@ -151,7 +151,8 @@ for (const [major, serverLayer] of VERSIONS) {
         assert.deepStrictEqual(got.map((n) => n.processId), [notifier.processId, notifier.processId])
       })))
 
-    it.effect.skipIf(!corpus)("the types corpus: binary and text agree, decoded values go back untyped, but the listed", () =>
+    // Not defined at all on 13 and 18, which run the whole round-trip suite instead (see `corpus`).
+    if (corpus) it.effect("the types corpus: binary and text agree, decoded values go back untyped, but the listed", () =>
       Effect.scoped(Effect.gen(function*() {
         const server = yield* Version
         const target = yield* scratchDatabase(`PostgreSQL ${major}`, server)
