@@ -109,7 +109,9 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>("effect-pgw
     /** The protocol name of the message being decoded, when known. */
     messageName: Schema.optional(Schema.String),
     /** The byte offset inside the frame (or stream) where decoding failed. */
-    offset: Schema.optional(Schema.Number)
+    offset: Schema.optional(Schema.Number),
+    /** A frame header refused for its length: the frame's type byte and the length it declared. */
+    frameHeader: Schema.optional(Schema.Struct({ type: Schema.Number, length: Schema.Number }))
   }
 ) {
   get isRetryable(): boolean {

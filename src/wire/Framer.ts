@@ -103,8 +103,12 @@ export class Framer {
     this.stopped = true
   }
 
-  private fail(message: string): never {
-    const error = new ProtocolError({ message: `${message} at stream offset ${this.consumed}`, offset: this.consumed })
+  private fail(message: string, frameHeader?: { readonly type: number; readonly length: number }): never {
+    const error = new ProtocolError({
+      message: `${message} at stream offset ${this.consumed}`,
+      offset: this.consumed,
+      ...(frameHeader === undefined ? {} : { frameHeader })
+    })
     this.poisoned = error
     throw error
   }
@@ -117,10 +121,13 @@ export class Framer {
   private checkLength(type: number, length: number): number {
     // A startup packet carries at least its int32 code or protocol version.
     const minimum = type === -1 ? 8 : 4
-    if (length < minimum) this.fail(`invalid message length ${length} for type ${describeType(type)}`)
+    if (length < minimum) this.fail(`invalid message length ${length} for type ${describeType(type)}`, { type, length })
     const limit = type === -1 ? MAX_STARTUP_PACKET_LENGTH + 4 : this.maxMessageSize
     if (length > limit) {
-      this.fail(`message of type ${describeType(type)} with length ${length} exceeds the limit of ${limit} bytes`)
+      this.fail(`message of type ${describeType(type)} with length ${length} exceeds the limit of ${limit} bytes`, {
+        type,
+        length
+      })
     }
     return length - 4
   }

@@ -92,11 +92,9 @@ export interface Input {
  */
 export const isPre3Refusal = (error: unknown): boolean => {
   if (!(error instanceof PgError) || error.reason._tag !== "ProtocolError") return false
-  const m = /message of type 'E' with length (-?\d+)/.exec(error.reason.message) ??
-    /invalid message length (-?\d+) for type 'E'/.exec(error.reason.message)
-  if (m === null) return false
-  const length = Number(m[1])
-  return length < 8 || length > MAX_V3_ERROR_LENGTH
+  const header = error.reason.frameHeader
+  if (header === undefined || header.type !== 0x45) return false
+  return header.length < 8 || header.length > MAX_V3_ERROR_LENGTH
 }
 
 /**
