@@ -15,7 +15,7 @@ import * as PgReplication from "../../src/replication/PgReplication.ts"
 import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
 import * as ResetProxy from "./ResetProxy.ts"
-import { restartable } from "./Restart.ts"
+import { restartable } from "../support/Restart.ts"
 import { eventually, optionsFor, uniqueName } from "./Support.ts"
 
 /** The seed of the producer's and the faults' choices. */

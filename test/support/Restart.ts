@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import type { ServerInfo } from "../support/Servers.ts"
+import type { ServerInfo } from "./Servers.ts"
 import * as PgSession from "../../src/session/Session.ts"
 
 /** How long a shutdown or a start may take before the test fails. */
