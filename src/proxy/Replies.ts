@@ -23,6 +23,7 @@
  *
  * @since 0.1.0
  */
+import type { PgError } from "../errors/PgError.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as ServerError from "../server/ServerError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
@@ -190,6 +191,19 @@ export const cstringEnd = (body: Uint8Array, from: number): number => {
 /** @since 0.1.0 */
 export const text = (body: Uint8Array, from: number, to: number): string => decoder.decode(body.subarray(from, to))
 
-/** A SQL string literal (standard_conforming_strings on, as every supported server defaults). */
-export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`
+/** The non-localized severity (field 'V') of an ErrorResponse body, read without decoding the rest. @since 0.1.0 */
+export const severityOf = (buf: Uint8Array, start: number, end: number): string | undefined => {
+  let i = start
+  while (i < end && buf[i] !== 0) {
+    const code = buf[i]!
+    const valueEnd = buf.indexOf(0, i + 1)
+    if (valueEnd < 0 || valueEnd >= end) return undefined
+    if (code === 0x56) return decoder.decode(buf.subarray(i + 1, valueEnd))
+    i = valueEnd + 1
+  }
+  return undefined
+}
 
+/** The error a client gets for a statement its lost upstream owed it. @since 0.1.0 */
+export const lostError = (error: PgError): ServerError.ServerError =>
+  ServerError.make("08006", `the upstream connection was lost: ${error.reason.message}`)
