@@ -15,7 +15,7 @@ import pg from "pg"
 import postgres from "postgres"
 import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
-import { psqlArgs, run, upstreamOf, withProxy } from "./Support.ts"
+import { psqlArgs, run, upstreamOf, waitUntil, withProxy } from "./Support.ts"
 
 const DATABASE = `proxy_clients_${process.pid}`
 
@@ -81,12 +81,22 @@ describe("PgProxy with real clients", () => {
 
   it("psql: SIGINT cancels the running statement (57014) and the session goes on", async () => {
     await withProxy({}, async ({ port }) => {
-      const child = spawn("psql", [psqlArgs(port), "-X", "-v", "VERBOSITY=verbose", "-c", "select pg_sleep(30)"], {
+      const statement = `select pg_sleep(30) as sigint_${process.pid}`
+      const child = spawn("psql", [psqlArgs(port), "-X", "-v", "VERBOSITY=verbose", "-c", statement], {
         env: { ...process.env, PGCONNECT_TIMEOUT: "5" }
       })
       let stderr = ""
       child.stderr.on("data", (d) => (stderr += String(d)))
-      await new Promise((r) => setTimeout(r, 1000))
+      // psql installs its SIGINT handler only once connected: a SIGINT before that kills it (exit code null), so the
+      // signal waits until the statement runs on the upstream.
+      const server = new pg.Client({ host: servers().main.host, port: servers().main.port, user: "postgres", database: "postgres" })
+      await server.connect()
+      try {
+        await waitUntil(async () =>
+          (await server.query("select 1 from pg_stat_activity where query = $1 and state = 'active'", [statement])).rows.length === 1, 20_000)
+      } finally {
+        await server.end()
+      }
       const started = Date.now()
       child.kill("SIGINT")
       const code = await new Promise<number | null>((resolve) => child.on("exit", resolve))
