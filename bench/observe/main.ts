@@ -14,10 +14,12 @@
  *   one after the other;
  * - pipelined: `BENCH_OBSERVE_PIPELINED` (default 10000) of the same, 64 at a
  *   time on one session.
- * It prints the median time per configuration and the median of the paired
- * ratios (each round's time over the same round's unobserved time), for the
+ * It prints the median time per configuration (in all and per operation),
+ * the median of the paired ratios (each round's time over the same round's
+ * unobserved time) and of the paired differences per operation, for the
  * wall-clock time and for this process's CPU time (user and system; the
  * server is another process), the steadier figure on a loaded machine.
+ * `bench/observe/wrapper.ts` measures the wrapper alone, without I/O.
  */
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
@@ -92,14 +94,21 @@ const main = async () => {
     })))
     console.log(JSON.stringify(describeMachine()))
     console.log(`rounds ${ROUNDS}; sequential ${SEQUENTIAL} queries; pipelined ${PIPELINED} queries, ${CONCURRENCY} at a time`)
+    const perOp: Record<string, number> = { sequential: SEQUENTIAL, pipelined: PIPELINED }
     for (const [clock, table] of Object.entries(results)) for (const [workload, byConfig] of Object.entries(table)) {
       const base = byConfig["unobserved"]
+      const n = perOp[workload]!
       for (const c of CONFIGS) {
         const ratios = byConfig[c].map((t, i) => t / base[i]!)
+        // Per operation, in microseconds; the paired difference is what the configuration adds to each.
+        const micros = byConfig[c].map((t) => (t * 1000) / n)
+        const added = byConfig[c].map((t, i) => ((t - base[i]!) * 1_000_000) / n)
         console.log(
           `${clock.padEnd(4)} ${workload.padEnd(10)} ${c.padEnd(13)} median ${median(byConfig[c]).toFixed(1)} ms` +
+            ` (${median(micros).toFixed(2)} us/op)` +
             `  paired ratio to unobserved: median ${median(ratios).toFixed(3)} ` +
-            `(min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})`
+            `(min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)})` +
+            (c === "unobserved" ? "" : `  paired difference: median ${median(added).toFixed(0)} ns/op`)
         )
       }
     }
