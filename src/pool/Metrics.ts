@@ -59,12 +59,13 @@ interface PendingCheckout {
 /**
  * Why a session left the pool: it closed or broke (`broken`), reached its
  * lifetime (`lifetime`), its `maxUses` (`max_uses`), sat idle past
- * `idleTimeout` (`idle`), the pool is closing (`pool_closed`), or a check at
- * checkout or release refused it (`check`).
+ * `idleTimeout` (`idle`), the pool is closing (`pool_closed`), a check at
+ * checkout or release refused it (`check`), or its server changed role
+ * (`role`: a routed pool retired it, see `Routing.ts`).
  *
  * @since 0.1.0
  */
-export type RetireReason = "broken" | "lifetime" | "max_uses" | "idle" | "pool_closed" | "check"
+export type RetireReason = "broken" | "lifetime" | "max_uses" | "idle" | "pool_closed" | "check" | "role"
 
 /**
  * The reason a session is retired, from what the pool knows of it at that moment.

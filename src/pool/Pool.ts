@@ -100,7 +100,7 @@ import { LenderKey } from "../session/Lender.ts"
 import * as PgSession from "../session/Session.ts"
 import type { QueryOptions, Row, Session, StreamOptions } from "../session/Session.ts"
 import { closedError, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
-import { PoolMetrics, retireReason } from "./Metrics.ts"
+import { PoolMetrics, type RetireReason, retireReason } from "./Metrics.ts"
 import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
 import { type PoolOptions, sessionOptionsOf, settingsOf, sweepIntervalOf } from "./Settings.ts"
 import * as Transaction from "./Transaction.ts"
@@ -125,6 +125,8 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   const metrics = new PoolMetrics(settings.name, yield* Effect.context<never>(), settings.maxSize)
   const sessionOptions = sessionOptionsOf(options)
   const entries = new Map<Session, Entry>()
+  /** Why a session was retired, when its retirer said (`retire`'s reason); else `retireReason` decides. */
+  const retiredFor = new WeakMap<Session, RetireReason>()
   const transactionKey = Context.Service<Transaction.TransactionConnection>(
     `effect-pgwire/pool/Transaction/${++poolCounter}`
   )
@@ -164,7 +166,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
           entry.busy = false
           metrics.inUse--
         }
-        metrics.retire(retireReason({
+        metrics.retire(retiredFor.get(session) ?? retireReason({
           closing,
           open: session[LenderKey].isOpen(),
           now: clock.currentTimeMillisUnsafe(),
@@ -697,7 +699,17 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       yield* reserveIn(entry, yield* Scope.Scope)
     })
 
-  const retire = (session: Session): Effect.Effect<void> => EffectPool.invalidate(pool, session)
+  const retire = (session: Session, reason?: RetireReason): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      if (reason !== undefined && !retiredFor.has(session)) retiredFor.set(session, reason)
+      return EffectPool.invalidate(pool, session)
+    })
+
+  const retireAll = (reason?: RetireReason): Effect.Effect<number> =>
+    Effect.suspend(() => {
+      const all = Array.from(entries.keys())
+      return Effect.as(Effect.forEach(all, (session) => retire(session, reason), { discard: true }), all.length)
+    })
 
   // -- helpers ----------------------------------------------------------------
 
@@ -740,6 +752,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     acquireShared,
     reserve,
     retire,
+    retireAll,
     withSession,
     query: <R = Row>(sql: string, params?: ReadonlyArray<unknown>, queryOptions?: QueryOptions) =>
       settings.multiplex

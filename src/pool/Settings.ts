@@ -26,7 +26,7 @@ import type {
   SessionOptions,
   StreamOptions
 } from "../session/Session.ts"
-import type { PoolStats } from "./Metrics.ts"
+import type { PoolStats, RetireReason } from "./Metrics.ts"
 import type * as Transaction from "./Transaction.ts"
 
 // ---------------------------------------------------------------------------
@@ -124,8 +124,10 @@ export interface Pool {
   readonly acquireShared: Effect.Effect<Session, PgError, Scope.Scope>
   /** Makes a shared lease of `session` exclusive until the Scope closes (waits for the other leases to end). */
   readonly reserve: (session: Session) => Effect.Effect<void, PgError, Scope.Scope>
-  /** Closes `session` now if idle, or when its last lease is returned. */
-  readonly retire: (session: Session) => Effect.Effect<void>
+  /** Closes `session` now if idle, or when its last lease is returned (counted under `reason`, when given). */
+  readonly retire: (session: Session, reason?: RetireReason) => Effect.Effect<void>
+  /** Retires every session of the pool as `retire` does (e.g. its server changed role); returns how many. */
+  readonly retireAll: (reason?: RetireReason) => Effect.Effect<number>
   /** Runs `f` with an exclusive session (the transaction's session inside `withTransaction`). */
   readonly withSession: <A, E, R>(f: (session: Session) => Effect.Effect<A, E, R>) => Effect.Effect<A, E | PgError, R>
   /** One statement (on the transaction's session inside `withTransaction`). */
