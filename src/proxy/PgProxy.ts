@@ -36,6 +36,7 @@ import type { PoolOptions } from "../pool/Settings.ts"
 import * as PgServer from "../server/PgServer.ts"
 import { DEFAULT_ADMIN_DATABASE, serveAdmin } from "./Admin.ts"
 import * as Metrics from "./Metrics.ts"
+import * as Parameters from "./Parameters.ts"
 import { type Context as RelayContext, type Relay, serveClient, type Totals } from "./Relay.ts"
 import { DEFAULT_MAX_PREPARED_STATEMENTS } from "./Statements.ts"
 import * as Upstream from "./Upstream.ts"
@@ -202,14 +203,24 @@ export const serve = (options: ProxyOptions): Effect.Effect<RunningProxy, PgErro
       limits: { maxConnections: options.maxClientConnections ?? DEFAULT_MAX_CLIENT_CONNECTIONS },
       handler: { simple: () => Stream.empty },
       parameters: (info) =>
-        info.database === adminDatabase ? Effect.succeed({}) : Effect.map(serverParameters, (server) => {
+        info.database === adminDatabase ? Effect.succeed({}) : Effect.flatMap(serverParameters, (server) => {
           const canonical = new Map([...server.keys()].map((name) => [name.toLowerCase(), name]))
           const values: Record<string, string> = Object.fromEntries(server)
           for (const [name, value] of info.parameters) {
             if (name === "user" || name === "database" || name === "options" || name.startsWith("_pq_.")) continue
             values[canonical.get(name.toLowerCase()) ?? name] = value
           }
-          return values
+          // `-c name=value` in options: a malformed one refuses the client now; those the server reports are told.
+          const options = info.parameters.get("options")
+          if (options !== undefined) {
+            const settings = Parameters.parseOptions(options)
+            if (!Array.isArray(settings)) return Effect.fail(settings)
+            for (const [name, value] of settings) {
+              const reported = canonical.get(name)
+              if (reported !== undefined) values[reported] = value
+            }
+          }
+          return Effect.succeed(values)
         }),
       takeover: (takeover) =>
         adminDatabase !== undefined && takeover.info.database === adminDatabase

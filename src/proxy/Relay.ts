@@ -207,7 +207,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     upstream.sink = this.#onFrame
     upstream.chunkEnd = this.#out.flush
     upstream.onLost = this.#onLost
-    const sql = Parameters.settingQuery(this.parameters, upstream.settings)
+    const sql = Parameters.settingQuery(this.parameters, upstream.settings, upstream.extraSettings)
     if (sql === undefined) return
     this.#ctx.totals.parameterSets++
     upstream.writer.begin(In.Query).cstring(sql).end()
@@ -314,7 +314,13 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.forward(In.Query, body, { kind: Kind.Query, discardAll })
   }
 
-  readonly tracked = (name: string): boolean => SessionState.TRACKED_PARAMETERS.has(name) || this.parameters.has(name)
+  /**
+   * Whether the proxy follows the value of parameter `name` for this client (a SET of it does not pin): a tracked
+   * one, or one the client set at start-up that the server reports (its new value comes back as ParameterStatus).
+   */
+  readonly tracked = (name: string): boolean =>
+    SessionState.TRACKED_PARAMETERS.has(name) ||
+    (this.parameters.has(name) && this.#ctx.pool.reportedParameters.has(name))
 
   pin(why: string): void {
     this.pinned ??= why
@@ -417,7 +423,13 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   #discardedAll(buf: Uint8Array, start: number, end: number): void {
     if (text(buf, start, end).replace(/\0$/, "") !== "DISCARD ALL") return
     this.statements.clear()
-    this.upstream?.statements.clear()
+    const upstream = this.upstream
+    if (upstream !== undefined) {
+      // RESET ALL ran: the values the proxy set are gone (those the server reports come back as ParameterStatus).
+      upstream.statements.clear()
+      for (const name of upstream.extraSettings) upstream.settings.delete(name)
+      upstream.extraSettings.clear()
+    }
     if (this.#ctx.mode === "transaction") this.pinned = undefined
   }
 
@@ -433,7 +445,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       return upstream.fail(new PgError({ reason: error }))
     }
     if (entry.kind === Kind.Query || entry.kind === Kind.FunctionCall) return this.#out.relay(type, buf, start, end)
-    if (entry.kind === Kind.QueryHidden) return
+    if (entry.kind === Kind.QueryHidden) return this.#parametersRefused(type, buf, start, end)
     this.#copyIn = false
     // Extended protocol: the server skips to Sync; so do the replies expected before it.
     const upstream = this.upstream
@@ -447,6 +459,23 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       this.#upstreamSkipping = true
     }
     this.#out.relay(type, buf, start, end)
+  }
+
+  /**
+   * The upstream refused the client's parameters (an unknown name or a bad value from start-up or `options`): the
+   * client cannot have the session it asked for, and is closed with the server's error, as a server would at start-up.
+   */
+  #parametersRefused(type: number, buf: Uint8Array, start: number, end: number): void {
+    const message = Backend.readUnsafe(type, buf, start, end, reader) as Backend.ErrorResponse
+    const error = ErrorFields.toServerError(message.fields)
+    const upstream = this.upstream
+    if (upstream !== undefined) {
+      this.#detach(upstream)
+      this.#ctx.pool.discard(upstream)
+    }
+    this.#out.emit(errorFrame(ServerError.make(error.code, `the session parameters could not be set: ${error.message}`, undefined, "FATAL")))
+    this.#out.flush()
+    this.close()
   }
 
   #ready(entry: Entry | undefined, type: number, buf: Uint8Array, start: number, end: number): void {

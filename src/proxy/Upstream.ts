@@ -121,6 +121,8 @@ export class Upstream {
   /** Session settings by lower-case name: what the server reported, and what the proxy set that it does not report. */
   readonly settings = new Map<string, string>()
   readonly statements: Statements
+  /** Parameters the proxy set here for a client beyond the tracked ones (reset for a client without them). */
+  readonly extraSettings = new Set<string>()
   readonly createdAt = Date.now()
   readonly writer = new Writer()
   processId = 0

@@ -83,6 +83,8 @@ export class UpstreamPool {
   readonly counters: PoolCounters = { loans: 0, opened: 0, closed: 0, connectFailures: 0, acquireTimeouts: 0, waitMicros: 0 }
   /** The ParameterStatus set of the first upstream opened (what clients are told at start-up). */
   serverParameters: ReadonlyMap<string, string> | undefined = undefined
+  /** The names of `serverParameters`, lower-cased: the parameters the server reports. */
+  reportedParameters: ReadonlySet<string> = new Set()
 
   constructor(settings: PoolSettings, open: (callback: (result: Upstream | PgError) => void) => void) {
     this.settings = settings
@@ -300,7 +302,10 @@ export class UpstreamPool {
           return
         }
         this.all.add(result)
-        this.serverParameters ??= new Map(result.parameters)
+        if (this.serverParameters === undefined) {
+          this.serverParameters = new Map(result.parameters)
+          this.reportedParameters = new Set([...result.parameters.keys()].map((name) => name.toLowerCase()))
+        }
         result.onClose = () => {
           this.all.delete(result)
           const i = this.idle.indexOf(result)
