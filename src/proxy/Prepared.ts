@@ -16,6 +16,7 @@
  *   the statement (other clients may share it; the LRU closes it in time).
  * - The unnamed statement and portals are the client's alone on its loan:
  *   their messages go upstream unchanged.
+ * - `DEALLOCATE` of the client's names is answered by the proxy.
  * - A name the client prepared twice is 42P05, an unknown one 26000, as the
  *   server says; the rest of the batch is then dropped until Sync.
  *
@@ -23,7 +24,7 @@
  */
 import * as ServerError from "../server/ServerError.ts"
 import { Frontend as In } from "../wire/Codes.ts"
-import { CLOSE_COMPLETE, cstringEnd, type Entry, Kind, PARSE_COMPLETE, text } from "./Replies.ts"
+import { backend, CLOSE_COMPLETE, cstringEnd, type Entry, Kind, PARSE_COMPLETE, text } from "./Replies.ts"
 import * as SessionState from "./SessionState.ts"
 import { type ClientStatement, upstreamNameOf } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
@@ -145,4 +146,27 @@ export const close = (host: Host, body: Uint8Array): void => {
     return host.reply({ kind: Kind.Synthetic, bytes: CLOSE_COMPLETE })
   }
   host.forward(In.Close, body, { kind: Kind.Close })
+}
+
+/**
+ * `DEALLOCATE name` or `DEALLOCATE ALL` alone in a Query, of the client's own
+ * statements: the proxy forgets them and answers (upstream they stay, shared).
+ * False when `name` is not the client's (the server answers: a SQL-level
+ * PREPARE, or its 26000).
+ *
+ * @since 0.1.0
+ */
+export const deallocate = (host: Host, name: string | undefined, status: "I" | "T" | "E"): boolean => {
+  if (name !== undefined && !host.statements.has(name)) return false
+  if (name === undefined) host.statements.clear()
+  else host.statements.delete(name)
+  host.reply({
+    kind: Kind.Synthetic,
+    bytes: backend(
+      { _tag: "CommandComplete", tag: name === undefined ? "DEALLOCATE ALL" : "DEALLOCATE" },
+      { _tag: "ReadyForQuery", transactionStatus: status }
+    ),
+    ready: true
+  })
+  return true
 }

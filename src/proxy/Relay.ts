@@ -46,7 +46,7 @@ import { Outbound } from "./Outbound.ts"
 import { Outstanding } from "./Outstanding.ts"
 import * as Parameters from "./Parameters.ts"
 import * as Prepared from "./Prepared.ts"
-import { backend, cstringEnd, decoder, type Entry, errorFrame, judge, Kind, lostError } from "./Replies.ts"
+import { cstringEnd, decoder, type Entry, errorFrame, judge, Kind, lostError } from "./Replies.ts"
 import { reader, readyFrame, severityOf, text, Verdict } from "./Replies.ts"
 import * as SessionState from "./SessionState.ts"
 import type { ClientStatement } from "./Statements.ts"
@@ -149,21 +149,11 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   }
 
   // Lending.LoanState
-  get settled(): boolean {
-    return this.#owed.empty
-  }
-  get status(): "I" | "T" | "E" {
-    return this.upstream?.status ?? "I"
-  }
-  get copyIn(): boolean {
-    return this.#copyIn
-  }
-  get upstreamSkipping(): boolean {
-    return this.#upstreamSkipping
-  }
-  get cancels(): number {
-    return this.#cancels
-  }
+  get settled(): boolean { return this.#owed.empty }
+  get status(): "I" | "T" | "E" { return this.upstream?.status ?? "I" }
+  get copyIn(): boolean { return this.#copyIn }
+  get upstreamSkipping(): boolean { return this.#upstreamSkipping }
+  get cancels(): number { return this.#cancels }
 
   /** Starts reading the client's frames. */
   start(): void {
@@ -292,20 +282,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
           discardAll = true
           break
         case "Deallocate":
-          if (effect.name === undefined || this.statements.has(effect.name)) {
-            // The client's protocol-level statements are the proxy's to drop; upstream they stay, shared.
-            if (effect.name === undefined) this.statements.clear()
-            else this.statements.delete(effect.name)
-            this.reply({
-              kind: Kind.Synthetic,
-              bytes: backend(
-                { _tag: "CommandComplete", tag: effect.name === undefined ? "DEALLOCATE ALL" : "DEALLOCATE" },
-                { _tag: "ReadyForQuery", transactionStatus: this.clientStatus }
-              ),
-              ready: true
-            })
-            return
-          }
+          if (Prepared.deallocate(this, effect.name, this.clientStatus)) return
           break
         case "None":
           break
