@@ -14,12 +14,21 @@
  *   `withReadOnly(effect)`, and `withTransaction(effect, { readOnly: true })`
  *   read from a standby; everything else writes. With no standby fit to read
  *   from, reads go to the writer (libpq's `prefer-standby`).
- * - Lag: every `lagCheckInterval` (default `LAG_CHECK_INTERVAL_MILLIS`) each
- *   host is asked `pg_is_in_recovery()` and `pg_last_wal_replay_lsn()`, the
- *   writer `pg_current_wal_lsn()`. A standby behind by more than `maxLagBytes`
- *   of WAL, or whose last replayed transaction is older than `maxLagMillis`
- *   while WAL is still to replay, is skipped until it catches up; so is a host
- *   that is not (or no longer) a standby, or does not answer.
+ * - Lag and roles: every `lagCheckInterval` (default
+ *   `LAG_CHECK_INTERVAL_MILLIS`) each host is asked `pg_is_in_recovery()` and
+ *   `pg_last_wal_replay_lsn()`, the writer its role (`pg_is_in_recovery()`,
+ *   `transaction_read_only`) and `pg_current_wal_lsn()`. A standby behind by
+ *   more than `maxLagBytes` of WAL, or whose last replayed transaction is
+ *   older than `maxLagMillis` while WAL is still to replay, is skipped until
+ *   it catches up; so is a host that is not (or no longer) a standby, or does
+ *   not answer.
+ * - Idle sessions: the server tells an idle session nothing of a role change.
+ *   The check above retires every session of a reader pool whose host answered
+ *   as no standby, and every writer session when the writer's server answered
+ *   as a standby or read-only (idle ones at once, leased ones when returned;
+ *   counted under the retirement reason `role`). On PostgreSQL 13, which
+ *   reports neither `in_hot_standby` nor `default_transaction_read_only`, this
+ *   check, a 25006 refusal and connection errors are how a change is seen.
  * - Roles: before a session runs a write, its `in_hot_standby` and
  *   `default_transaction_read_only` (ParameterStatus, PostgreSQL 14+) are
  *   looked at; a writer session found on a standby, or a reader session found
@@ -33,7 +42,9 @@
  *   writer session that hears `in_hot_standby=on` or
  *   `default_transaction_read_only=on`, or a reader session that hears
  *   `in_hot_standby=off` (its standby was promoted), is retired at once (when
- *   its lease ends, if leased), and the hosts are checked again. The server
+ *   its lease ends, if leased) with every other session of its pool (they are
+ *   on the same server, or for the writer, on the server writes went to), and
+ *   the hosts are checked again. The server
  *   sends these with the answer of a statement (it reports changed
  *   parameters before ReadyForQuery, protocol-3.2 "Asynchronous Operations"),
  *   not to an idle session, so the check at use above stays.
@@ -66,6 +77,17 @@ import type { TransactionOptions } from "./Transaction.ts"
 
 /** How often standbys' lag is checked, by default. */
 export const LAG_CHECK_INTERVAL_MILLIS = 1_000
+
+/** What the check of a host says of one that is not (or no longer) a standby. */
+const NOT_A_STANDBY = "not a standby"
+
+/**
+ * The writer's check: its role (a standby, or read-only: `transaction_read_only` takes
+ * `default_transaction_read_only`, which PostgreSQL 13 does not report) and, on a primary, its WAL
+ * position (`pg_current_wal_lsn()` fails during recovery, so it is asked only outside it).
+ */
+const WRITER_CHECK = "select pg_is_in_recovery() as standby, current_setting('transaction_read_only') = 'on' as \"readOnly\", " +
+  "case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn"
 
 /** How long a read waits, by default, for a standby to replay a write it must see (`mode: "wait"`). */
 export const READ_YOUR_WRITES_TIMEOUT_MILLIS = 2_000
@@ -280,7 +302,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
         Effect.map(({ rows }): StandbyStatus => {
           const row = rows[0]!
           if (!row.standby || row.replay === null) {
-            return { ...where, standby: false, replayLsn: undefined, lagBytes: undefined, lagMillis: undefined, readable: false, reason: "not a standby" }
+            return { ...where, standby: false, replayLsn: undefined, lagBytes: undefined, lagMillis: undefined, readable: false, reason: NOT_A_STANDBY }
           }
           const replayLsn = parseLsn(row.replay)
           const lagBytes = primaryLsn === undefined ? undefined : Math.max(0, Number(primaryLsn - replayLsn))
@@ -297,6 +319,9 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
             reason: tooFar ? `behind by ${lagBytes ?? "an unknown number of"} bytes` : tooOld ? `behind by ${lagMillis} ms` : undefined
           }
         }),
+        // A host that answered as no standby (promoted): its reader sessions, idle ones too, are on the wrong
+        // role; the server tells an idle session nothing, so they are retired here.
+        Effect.tap((status) => (status.reason === NOT_A_STANDBY ? pool.retireAll("role") : Effect.void)),
         Effect.catch((error) =>
           Effect.succeed({ ...where, standby: false, readable: false, reason: error.message } as StandbyStatus)
         )
@@ -304,9 +329,17 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
     }
 
     const checkNow: Effect.Effect<void> = Effect.gen(function*() {
+      // The writer's role too: a server turned standby or read-only (PostgreSQL 13 reports neither) has its
+      // writer sessions retired, idle ones at once, so none waits for a write to find out.
       const primary = yield* Effect.option(
-        writer.query<{ lsn: string }>("select pg_current_wal_lsn()::text as lsn").pipe(
-          Effect.map(({ rows }) => parseLsn(rows[0]!.lsn))
+        writer.query<{ standby: boolean; readOnly: boolean; lsn: string | null }>(WRITER_CHECK).pipe(
+          Effect.flatMap(({ rows }) => {
+            const row = rows[0]!
+            if (row.standby || row.readOnly || row.lsn === null) {
+              return Effect.andThen(writer.retireAll("role"), Effect.succeed(undefined))
+            }
+            return Effect.succeed(parseLsn(row.lsn))
+          })
         )
       )
       const primaryLsn = Option.getOrUndefined(primary)
@@ -341,7 +374,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
           Stream.runForEach(() =>
             Effect.flatMap(session.parameters, (parameters) =>
               wrong(parameters)
-                ? Effect.andThen(pool.retire(session), Effect.forkIn(checkNow, scope))
+                ? Effect.andThen(pool.retireAll("role"), Effect.forkIn(checkNow, scope))
                 : Effect.void)
           )
         )
@@ -361,7 +394,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
         Effect.flatMap(
           writer.withSession((session): Effect.Effect<A | typeof RETIRED, E | PgError, R> =>
             Effect.flatMap(session.parameters, (parameters): Effect.Effect<A | typeof RETIRED, E | PgError, R> => {
-              if (wrongForWriter(parameters)) return Effect.as(writer.retire(session), RETIRED)
+              if (wrongForWriter(parameters)) return Effect.as(writer.retireAll("role"), RETIRED)
               // The server may turn read-only between two statements: the ParameterStatus saying so comes with
               // the answer of the first statement it refuses (25006, before running anything). Outside a
               // transaction block that statement is retried on another session.
@@ -370,7 +403,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
                 (error): error is E => isReadOnlyRefusal(error),
                 (error) =>
                   Effect.flatMap(session.transactionStatus, (status) =>
-                    status === "I" ? Effect.as(writer.retire(session), RETIRED) : Effect.fail(error))
+                    status === "I" ? Effect.as(writer.retireAll("role"), RETIRED) : Effect.fail(error))
               )
               return Effect.andThen(watch(writer, session, wrongForWriter), run)
             })
@@ -393,7 +426,7 @@ export const make = (options: RoutingOptions): Effect.Effect<RoutedPool, PgError
       readers[at]!.withSession((session): Effect.Effect<A, E | PgError, R> =>
         Effect.flatMap(session.parameters, (parameters): Effect.Effect<A, E | PgError, R> => {
           // A standby promoted since: the statement reads from the writer instead.
-          if (roleOf(parameters) === "read-write") return Effect.andThen(readers[at]!.retire(session), onWriter(f))
+          if (roleOf(parameters) === "read-write") return Effect.andThen(readers[at]!.retireAll("role"), onWriter(f))
           return Effect.andThen(watch(readers[at]!, session, wrongForReader), f(session))
         })
       )

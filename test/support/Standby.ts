@@ -5,6 +5,13 @@
  * `primary_conninfo`, so it replays the primary's writes. Both stop with the
  * Scope. Optionally the standby is synchronous (`synchronous_standby_names`,
  * `synchronous_commit = on` on the primary).
+ *
+ * Before PostgreSQL 15 the BASE_BACKUP stream has another format (the
+ * replication module reads 15's): there the standby starts from a copy of the
+ * data directory the primary started from (the harness's template of that
+ * version, shut down cleanly: the same system and timeline), and streams
+ * everything the primary wrote since, which the primary keeps
+ * (`wal_keep_size`).
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -13,7 +20,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
-import { acquire, EmbeddedPostgresError, type ServerInfo, type StartOptions } from "./EmbeddedPostgres.ts"
+import { acquire, EmbeddedPostgresError, type ServerInfo, type ServerKind, type StartOptions } from "./EmbeddedPostgres.ts"
 
 /** The standby's `application_name` on the primary (what `synchronous_standby_names` names). */
 export const STANDBY_NAME = "standby1"
@@ -28,7 +35,12 @@ export interface PairOptions {
   readonly synchronous?: boolean | undefined
   /** Extra settings of both servers. */
   readonly settings?: StartOptions["settings"]
+  /** The PostgreSQL version of both. Default "pg18". */
+  readonly kind?: ServerKind | undefined
 }
+
+/** The versions whose standby is started from the template instead of a BASE_BACKUP (see the header). */
+const FROM_TEMPLATE: ReadonlySet<ServerKind> = new Set(["pg13", "pg14"])
 
 /** Writes the directories, regular files and symbolic links of a tar archive under `dir`. */
 const untar = (archive: Uint8Array, dir: string): void => {
@@ -59,15 +71,30 @@ const untar = (archive: Uint8Array, dir: string): void => {
 /** Starts a primary and a streaming standby of it for the Scope. */
 export const streamingPair = (options: PairOptions = {}) =>
   Effect.gen(function*() {
+    const kind = options.kind ?? "pg18"
+    const fromTemplate = FROM_TEMPLATE.has(kind)
     const primary = yield* acquire({
       name: "primary",
+      kind,
       settings: {
         ...options.settings,
+        ...(fromTemplate ? { wal_keep_size: "256MB" } : {}),
         ...(options.synchronous === true
           ? { synchronous_standby_names: `"${STANDBY_NAME}"`, synchronous_commit: "on" }
           : {})
       }
     })
+    const standbySettings = {
+      ...options.settings,
+      primary_conninfo:
+        `host=${primary.host} port=${primary.port} user=postgres sslmode=disable application_name=${STANDBY_NAME}`,
+      // Hot standby answers while replaying; replies quickly so the primary sees it streaming.
+      wal_receiver_status_interval: "1s"
+    }
+    if (fromTemplate) {
+      const standby = yield* acquire({ name: "standby", kind, standby: true, settings: standbySettings })
+      return { primary, standby } satisfies Pair
+    }
     const connect = { host: primary.host, port: primary.port, user: "postgres", database: "postgres", sslMode: "disable" as const }
     const events = yield* Stream.runCollect(PgReplication.baseBackup(connect, { wal: true, progress: false })).pipe(
       Effect.mapError((e) => new EmbeddedPostgresError({ message: `base backup of the primary failed: ${String(e)}` }))
@@ -82,17 +109,6 @@ export const streamingPair = (options: PairOptions = {}) =>
     yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
     const data = Path.join(dir, "data")
     untar(Buffer.concat(parts), data)
-    const standby = yield* acquire({
-      name: "standby",
-      standby: true,
-      dataFrom: data,
-      settings: {
-        ...options.settings,
-        primary_conninfo:
-          `host=${primary.host} port=${primary.port} user=postgres sslmode=disable application_name=${STANDBY_NAME}`,
-        // Hot standby answers while replaying; replies quickly so the primary sees it streaming.
-        wal_receiver_status_interval: "1s"
-      }
-    })
+    const standby = yield* acquire({ name: "standby", kind, standby: true, dataFrom: data, settings: standbySettings })
     return { primary, standby } satisfies Pair
   })
