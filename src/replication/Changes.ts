@@ -34,6 +34,8 @@ import { type RelationInfo, RowDecoder, type Row } from "./Rows.ts"
 
 export { type RelationInfo, type Row, Unchanged } from "./Rows.ts"
 
+const TUPLE_NEW = 0x4e // 'N'
+
 /** @since 0.1.0 */
 export interface Begin {
   readonly _tag: "Begin"
@@ -264,11 +266,20 @@ export class Decoder {
     this.rows = new RowDecoder(registry, tables)
   }
 
-  /** An Insert decoded straight from its bytes, or false (the general path then decodes it). */
-  private insert(data: Uint8Array, inStream: boolean, out: Array<Change>): boolean {
-    const fast = this.rows.insertRow(data, inStream, this.relations)
-    if (fast === undefined) return false
-    out.push({ _tag: "Insert", relation: fast.relation, table: fast.relation.table, new: fast.row })
+  /**
+   * An Insert (`'I'`, the xid inside a stream, the relation, `'N'`, the new tuple) in `data[start, end)` decoded
+   * straight from its bytes, or false for an unknown relation or bytes out of shape (the general path then
+   * decodes it and reports the fault).
+   */
+  private insert(data: Uint8Array, start: number, end: number, inStream: boolean, out: Array<Change>): boolean {
+    const p = start + (inStream ? 5 : 1)
+    if (end < p + 7) return false
+    const oid = ((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0
+    const relation = this.relations.get(oid)
+    if (relation === undefined || data[p + 4] !== TUPLE_NEW) return false
+    const row = this.rows.tupleRow(relation, data, p + 5, end)
+    if (row === undefined) return false
+    out.push({ _tag: "Insert", relation, table: relation.table, new: row })
     return true
   }
 
@@ -278,17 +289,17 @@ export class Decoder {
   }
 
   /**
-   * Decodes one XLogData payload, appending the changes it yields to `out`. Throws `PgError` or
-   * `ReplicationError`. After a Stream Commit or Stream Prepare, `isReplaying` holds until `drain` is done.
+   * Decodes one XLogData payload, `data[start, end)`, appending the changes it yields to `out`. Throws `PgError`
+   * or `ReplicationError`. After a Stream Commit or Stream Prepare, `isReplaying` holds until `drain` is done.
    */
-  push(data: Uint8Array, out: Array<Change>): void {
-    const type = data[0]
+  push(data: Uint8Array, start: number, end: number, out: Array<Change>): void {
+    const type = data[start]
     if (this.inStream && !this.inProgress && type !== PgOutput.Code.StreamStop && type !== PgOutput.Code.StreamStart) {
       // Held as sent; decoded when the transaction commits.
-      return this.held.add(this.streamXid, data)
+      return this.held.add(this.streamXid, data.subarray(start, end))
     }
-    if (type === PgOutput.Code.Insert && this.insert(data, false, out)) return
-    const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: this.inStream })
+    if (type === PgOutput.Code.Insert && this.insert(data, start, end, false, out)) return
+    const decoded = PgOutput.decodeView(data, start, end, { protoVersion: this.protoVersion, inStream: this.inStream })
     if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
     this.apply(decoded.success, out)
   }
@@ -307,7 +318,7 @@ export class Decoder {
         out.push(r.end)
         return
       }
-      if (data[0] === PgOutput.Code.Insert && this.insert(data, true, out)) continue
+      if (data[0] === PgOutput.Code.Insert && this.insert(data, 0, data.length, true, out)) continue
       const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: true })
       if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
       this.apply(decoded.success, out)

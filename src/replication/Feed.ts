@@ -10,6 +10,11 @@
  *   keepalive that asks for a reply is answered at once; the logical layer's
  *   `observe` hook sees each payload on arrival, so the ack state knows what
  *   was received before the consumer has read it.
+ * - A buffered message is bytes only (its header and payload in a shared
+ *   slab, three numbers and a reference in the queue's arrays): no object per
+ *   message while it waits, so a full buffer is not thousands of objects the
+ *   garbage collector must promote and trace. The logical layer decodes
+ *   straight from those bytes (`takeBatch`); `take` makes `WalMessage`s.
  * - A status fiber sends a Standby Status Update every `statusIntervalMillis`
  *   (the walsender times out on the last reply, not on the consumer, and reads
  *   replies even while its writes are blocked); `ack` sends one at once when
@@ -58,6 +63,41 @@ export interface WalMessage {
   readonly data: Uint8Array
 }
 
+/** The XLogData header kept before each buffered payload: start, end and server time (Int64 each). */
+const XLOG_HEADER_BYTES = 24
+
+/**
+ * Buffered XLogData messages as bytes: message `i` is the payload `bufs[i][starts[i], ends[i])`, preceded in
+ * `bufs[i]` by its `XLOG_HEADER_BYTES` header (start, end and server time).
+ *
+ * @since 0.1.0
+ */
+export interface Batch {
+  readonly bufs: ReadonlyArray<Uint8Array>
+  readonly starts: ReadonlyArray<number>
+  readonly ends: ReadonlyArray<number>
+}
+
+const uint32At = (buf: Uint8Array, p: number): number =>
+  ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0
+
+/**
+ * The messages of a batch with their header fields.
+ *
+ * @since 0.1.0
+ */
+export const walMessages = (batch: Batch): Array<WalMessage> =>
+  batch.starts.map((start, i) => {
+    const buf = batch.bufs[i]!
+    const view = new DataView(buf.buffer, buf.byteOffset + start - XLOG_HEADER_BYTES, XLOG_HEADER_BYTES)
+    return {
+      walStart: view.getBigUint64(0),
+      walEnd: view.getBigUint64(8),
+      serverTime: view.getBigInt64(16),
+      data: buf.subarray(start, batch.ends[i])
+    }
+  })
+
 /**
  * @since 0.1.0
  */
@@ -65,8 +105,8 @@ export interface FeedOptions {
   readonly slot: string | undefined
   readonly statusIntervalMillis: number
   readonly idleAdvance: boolean
-  /** Called on arrival of every XLogData (before it is buffered). */
-  readonly observe?: ((message: WalMessage, ack: AckState) => void) | undefined
+  /** Called on arrival of every XLogData with its payload `buf[start, end)` (before it is buffered). */
+  readonly observe?: ((buf: Uint8Array, start: number, end: number, ack: AckState) => void) | undefined
   /** Hot standby feedback sent after each timed status update (and once when streaming starts). */
   readonly feedback?: Effect.Effect<StandbyFeedback | undefined> | undefined
 }
@@ -94,9 +134,16 @@ export class Feed implements Link.CopyBothHandler {
   readonly request: Link.CopyBothRequest
   readonly link: Link.Link
   readonly options: FeedOptions
-  private items: Array<WalMessage> = []
-  /** The first item not yet taken. */
+  /** The buffered messages (see `Batch`). */
+  private bufs: Array<Uint8Array> = []
+  private starts: Array<number> = []
+  private ends: Array<number> = []
+  /** The first message not yet taken. */
   private head = 0
+  /** The highest position received (high and low 32 bits), not yet passed to `ack` when `positionMoved`. */
+  private receivedHigh = 0
+  private receivedLow = 0
+  private positionMoved = false
   private bytes = 0
   private paused = false
   private waiter: (() => void) | undefined = undefined
@@ -125,21 +172,50 @@ export class Feed implements Link.CopyBothHandler {
   private slabUsed = 0
 
   /**
-   * A copy of a payload (the read buffer is reused). Small payloads are copied into a shared slab of
-   * `FEED_SLAB_BYTES` (one allocation for many messages, where one ArrayBuffer each cost more than the decoding);
-   * larger ones get their own.
+   * Buffers a copy of an XLogData's header and payload, `buf[start, end)` (the read buffer is reused). Small
+   * messages are copied into a shared slab of `FEED_SLAB_BYTES` (one allocation for many messages, where one
+   * ArrayBuffer each cost more than the decoding); larger ones get their own.
    */
-  private copy(buf: Uint8Array, start: number, end: number): Uint8Array {
+  private buffer(buf: Uint8Array, start: number, end: number): void {
     const n = end - start
-    if (n > FEED_SLAB_BYTES / 8) return buf.slice(start, end)
-    if (this.slabUsed + n > this.slab.length) {
-      this.slab = new Uint8Array(FEED_SLAB_BYTES)
-      this.slabUsed = 0
+    let copy: Uint8Array
+    let at: number
+    if (n > FEED_SLAB_BYTES / 8) {
+      copy = buf.slice(start, end)
+      at = 0
+    } else {
+      if (this.slabUsed + n > this.slab.length) {
+        this.slab = new Uint8Array(FEED_SLAB_BYTES)
+        this.slabUsed = 0
+      }
+      copy = this.slab
+      at = this.slabUsed
+      copy.set(buf.subarray(start, end), at)
+      this.slabUsed += n
     }
-    const out = new Uint8Array(this.slab.buffer, this.slabUsed, n)
-    out.set(buf.subarray(start, end))
-    this.slabUsed += n
-    return out
+    this.bufs.push(copy)
+    this.starts.push(at + XLOG_HEADER_BYTES)
+    this.ends.push(at + n)
+    this.bytes += n - XLOG_HEADER_BYTES + MESSAGE_OVERHEAD_BYTES
+  }
+
+  /**
+   * A position the server sent, as its high and low 32 bits: the running maximum is kept as numbers and passed
+   * to `ack` (as a bigint) only when it is read (`syncReceived`), not once per message.
+   */
+  private onPosition(high: number, low: number): void {
+    if (high > this.receivedHigh || (high === this.receivedHigh && low > this.receivedLow)) {
+      this.receivedHigh = high
+      this.receivedLow = low
+      this.positionMoved = true
+    }
+  }
+
+  /** Brings `ack.received` up to the highest position received. */
+  syncReceived(): void {
+    if (!this.positionMoved) return
+    this.positionMoved = false
+    this.ack.onPosition((BigInt(this.receivedHigh) << 32n) | BigInt(this.receivedLow))
   }
 
   /**
@@ -163,20 +239,14 @@ export class Feed implements Link.CopyBothHandler {
   onData(buf: Uint8Array, start: number, end: number): void {
     const type = buf[start]
     if (type === Replication.Code.XLogData) {
-      if (end - start < 25) return this.broken("XLogData shorter than its header")
-      const view = new DataView(buf.buffer, buf.byteOffset + start + 1, 24)
-      const message: WalMessage = {
-        walStart: view.getBigUint64(0),
-        walEnd: view.getBigUint64(8),
-        serverTime: view.getBigInt64(16),
-        data: this.copy(buf, start + 25, end)
-      }
-      this.ack.onPosition(message.walStart)
-      this.ack.onPosition(message.walEnd)
+      const header = start + 1
+      const payload = header + XLOG_HEADER_BYTES
+      if (end < payload) return this.broken("XLogData shorter than its header")
+      this.onPosition(uint32At(buf, header), uint32At(buf, header + 4))
+      this.onPosition(uint32At(buf, header + 8), uint32At(buf, header + 12))
       if (this.ending !== undefined || this.request.clientDone) return
-      this.options.observe?.(message, this.ack)
-      this.items.push(message)
-      this.bytes += message.data.length + MESSAGE_OVERHEAD_BYTES
+      this.options.observe?.(buf, payload, end, this.ack)
+      this.buffer(buf, header, end)
       if (this.bytes > FEED_HIGH_WATER_BYTES && !this.paused) {
         this.paused = true
         this.link.conn.pauseReading(this)
@@ -189,6 +259,7 @@ export class Feed implements Link.CopyBothHandler {
     const message = decoded.success
     switch (message._tag) {
       case "PrimaryKeepaliveMessage": {
+        this.syncReceived()
         const moved = this.ack.onKeepalive(message.walEnd)
         if (message.replyRequested) this.replyRequests++
         if (message.replyRequested || moved) this.sendStatus()
@@ -233,6 +304,7 @@ export class Feed implements Link.CopyBothHandler {
   /** Sends a Standby Status Update with the current positions. */
   sendStatus(replyRequested = false): void {
     this.statusUpdates++
+    this.syncReceived()
     const a = this.ack
     this.request.sendCopyData((w) =>
       Replication.writeUnsafe(w, {
@@ -292,26 +364,45 @@ export class Feed implements Link.CopyBothHandler {
     })
   })
 
+  /** Forgets every buffered message. */
+  private clear(): void {
+    this.bufs = []
+    this.starts = []
+    this.ends = []
+    this.head = 0
+    this.bytes = 0
+  }
+
   /**
-   * The next buffered messages (all of them), or undefined once the stream has ended cleanly; fails with the
-   * stream's failure.
+   * The next buffered messages (at most `FEED_TAKE_MESSAGES`), or undefined once the stream has ended cleanly;
+   * fails with the stream's failure.
    */
-  readonly take: Effect.Effect<ReadonlyArray<WalMessage> | undefined, Errors.Failure> = Effect.suspend(() => {
-    const ready = (): Effect.Effect<ReadonlyArray<WalMessage> | undefined, Errors.Failure> | undefined => {
-      if (this.head < this.items.length) {
+  readonly takeBatch: Effect.Effect<Batch | undefined, Errors.Failure> = Effect.suspend(() => {
+    const ready = (): Effect.Effect<Batch | undefined, Errors.Failure> | undefined => {
+      const count = this.starts.length
+      if (this.head < count) {
+        this.syncReceived()
         // At most FEED_TAKE_MESSAGES at once: what the consumer decodes stays small (young) garbage.
-        const end = Math.min(this.items.length, this.head + FEED_TAKE_MESSAGES)
-        const out = this.items.slice(this.head, end)
-        for (const m of out) this.bytes -= m.data.length + MESSAGE_OVERHEAD_BYTES
-        if (end === this.items.length) {
-          this.items = []
-          this.head = 0
-          this.bytes = 0
-        } else if (end >= this.items.length / 2) {
-          // Taken messages must not stay referenced while reading goes on behind them.
-          this.items = this.items.slice(end)
-          this.head = 0
-        } else this.head = end
+        const head = this.head
+        const end = Math.min(count, head + FEED_TAKE_MESSAGES)
+        let out: Batch
+        if (head === 0 && end === count) {
+          out = { bufs: this.bufs, starts: this.starts, ends: this.ends }
+          this.clear()
+        } else {
+          out = { bufs: this.bufs.slice(head, end), starts: this.starts.slice(head, end), ends: this.ends.slice(head, end) }
+          for (let i = 0; i < out.starts.length; i++) {
+            this.bytes -= out.ends[i]! - out.starts[i]! + MESSAGE_OVERHEAD_BYTES
+          }
+          if (end === count) this.clear()
+          else if (end >= count / 2) {
+            // Taken messages must not stay referenced while reading goes on behind them.
+            this.bufs = this.bufs.slice(end)
+            this.starts = this.starts.slice(end)
+            this.ends = this.ends.slice(end)
+            this.head = 0
+          } else this.head = end
+        }
         if (this.paused && this.bytes < FEED_LOW_WATER_BYTES) {
           this.paused = false
           this.link.conn.resumeReading(this)
@@ -325,8 +416,17 @@ export class Feed implements Link.CopyBothHandler {
     }
     const now = ready()
     if (now !== undefined) return now
-    return Effect.flatMap(this.nextEvent, () => this.take)
+    return Effect.flatMap(this.nextEvent, () => this.takeBatch)
   })
+
+  /**
+   * The next buffered messages (at most `FEED_TAKE_MESSAGES`), or undefined once the stream has ended cleanly;
+   * fails with the stream's failure.
+   */
+  readonly take: Effect.Effect<ReadonlyArray<WalMessage> | undefined, Errors.Failure> = Effect.map(
+    this.takeBatch,
+    (batch) => batch === undefined ? undefined : walMessages(batch)
+  )
 
   /** Waits until streaming started, or the request ended (failing with its error, if any). */
   private readonly awaitStart: Effect.Effect<void, Errors.Failure> = Effect.suspend(() => {
@@ -339,9 +439,7 @@ export class Feed implements Link.CopyBothHandler {
   /** Waits (bounded) until the server has ended the request after the client's CopyDone. */
   private readonly awaitEnd: Effect.Effect<void> = Effect.suspend(() => {
     if (this.ending !== undefined) return Effect.void
-    this.items = []
-    this.head = 0
-    this.bytes = 0
+    this.clear()
     return Effect.flatMap(this.nextEvent, () => this.awaitEnd)
   })
 
@@ -355,9 +453,7 @@ export class Feed implements Link.CopyBothHandler {
     if (!this.request.serverDone) this.flushStatus()
     if (this.request.serverDone) this.link.conn.terminate()
     this.request.finish()
-    this.items = []
-    this.head = 0
-    this.bytes = 0
+    this.clear()
     if (this.paused) {
       this.paused = false
       this.link.conn.resumeReading(this)

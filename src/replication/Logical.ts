@@ -21,6 +21,7 @@
 import * as Os from "node:os"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import type * as Pull from "effect/Pull"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { type CodecError, ConfigError, PgError } from "../errors/PgError.ts"
@@ -33,7 +34,7 @@ import type { AckState } from "./AckState.ts"
 import * as Changes from "./Changes.ts"
 import { checkSlotName } from "./Commands.ts"
 import * as Errors from "./Errors.ts"
-import { DEFAULT_STATUS_INTERVAL_MILLIS, Feed, type WalMessage } from "./Feed.ts"
+import { type Batch, DEFAULT_STATUS_INTERVAL_MILLIS, Feed } from "./Feed.ts"
 import { DEFAULT_SPILL_MEMORY_BYTES, type HeldOptions } from "./Held.ts"
 import * as Link from "./Link.ts"
 
@@ -172,8 +173,8 @@ export const startCommand = (
 /** The pgoutput messages that begin, end, or stream a transaction, read as they arrive to keep the ack state. */
 const observer = (protoVersion: PgOutput.ProtoVersion) => {
   let inStream = false
-  return (message: WalMessage, ack: AckState): void => {
-    const type = message.data[0]
+  return (buf: Uint8Array, start: number, end: number, ack: AckState): void => {
+    const type = buf[start]
     switch (type) {
       case PgOutput.Code.Begin:
       case PgOutput.Code.BeginPrepare:
@@ -196,7 +197,7 @@ const observer = (protoVersion: PgOutput.ProtoVersion) => {
     // Inside a stream 'A', 'c' and 'p' are not sent, and the in-stream message types that share a byte
     // (none do with the ones above outside a stream) are decoded by the consumer; decode only what matters here.
     if (inStream) return
-    const decoded = PgOutput.decode(message.data, { protoVersion, inStream: false })
+    const decoded = PgOutput.decodeView(buf, start, end, { protoVersion, inStream: false })
     if (decoded._tag === "Failure") return
     const m = decoded.success
     switch (m._tag) {
@@ -278,12 +279,14 @@ export const logical = (
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => decoder.close()))
     // The batch being decoded: a streamed transaction's replay may stop in its middle.
-    let batch: ReadonlyArray<WalMessage> = []
+    let batch: Batch = { bufs: [], starts: [], ends: [] }
     let index = 0
     const decode = (out: Array<Changes.Change>): void => {
       if (decoder.isReplaying) decoder.drain(out, REPLAY_BATCH_CHANGES)
-      while (index < batch.length && !decoder.isReplaying) {
-        decoder.push(batch[index++]!.data, out)
+      const { bufs, ends, starts } = batch
+      while (index < starts.length && !decoder.isReplaying) {
+        const i = index++
+        decoder.push(bufs[i]!, starts[i]!, ends[i]!, out)
         if (decoder.isReplaying) decoder.drain(out, REPLAY_BATCH_CHANGES)
       }
     }
@@ -297,8 +300,8 @@ export const logical = (
           return Effect.die(e)
         }
         if (out.length > 0) return Effect.succeed(out as unknown as readonly [Changes.Change, ...Array<Changes.Change>])
-        if (decoder.isReplaying || index < batch.length) return pull
-        return Effect.flatMap(feed.take, (next) => {
+        if (decoder.isReplaying || index < batch.starts.length) return pull
+        return Effect.flatMap(feed.takeBatch, (next) => {
           if (next === undefined) return Cause.done()
           batch = next
           index = 0
@@ -330,11 +333,13 @@ export interface Transaction {
  * @since 0.1.0
  */
 export const transactions = <E, R>(changes: Stream.Stream<Changes.Change, E, R>): Stream.Stream<Transaction, E, R> =>
-  Stream.suspend(() => {
-    let begin: Changes.Begin | Changes.BeginPrepare | undefined
-    let pending: Array<Changes.Change> = []
-    return Stream.flatMap(
-      Stream.mapArray(changes, (chunk) => {
+  // Grouped in the pull itself: one pull of the changes gives every transaction they complete (pulling again
+  // while they complete none), with no inner stream per chunk.
+  Stream.transformPull(changes, (pull) =>
+    Effect.sync(() => {
+      let begin: Changes.Begin | Changes.BeginPrepare | undefined
+      let pending: Array<Changes.Change> = []
+      const group = (chunk: ReadonlyArray<Changes.Change>): Array<Transaction> => {
         const out: Array<Transaction> = []
         for (const change of chunk) {
           if (change._tag === "Begin" || change._tag === "BeginPrepare") {
@@ -346,11 +351,14 @@ export const transactions = <E, R>(changes: Stream.Stream<Changes.Change, E, R>)
             pending = []
           } else pending.push(change)
         }
-        return [out]
-      }),
-      (out) => Stream.fromIterable(out)
-    )
-  })
+        return out
+      }
+      const next: Pull.Pull<readonly [Transaction, ...Array<Transaction>], E, void> = Effect.flatMap(pull, (chunk) => {
+        const out = group(chunk)
+        return out.length > 0 ? Effect.succeed(out as unknown as readonly [Transaction, ...Array<Transaction>]) : next
+      })
+      return next
+    }))
 
 /**
  * The at-least-once sink: runs `f` for each transaction, in commit order, and acknowledges it only after `f`
