@@ -7,10 +7,15 @@
  *
  * - Each held message is kept as the payload the server sent (decoded only
  *   when the transaction is replayed) with the xid it carries (a
- *   subtransaction's, or the top-level transaction's).
+ *   subtransaction's, or the top-level transaction's), as one record (length,
+ *   xid, payload) appended to chunks of `HOLD_CHUNK_BYTES`: no allocation and
+ *   no object per message (thousands of small buffers cost the allocator and
+ *   the garbage collector more than their bytes; what they freed stayed in
+ *   the process's RSS). A payload larger than a quarter of a chunk is kept as
+ *   it is, in its own buffer.
  * - Memory is bounded across all held transactions: once their payloads
  *   pass `memoryBytes`, the transaction that grew is moved to a file of its
- *   own (records of length, xid and payload, written through a 1 MiB buffer),
+ *   own (the same records, written through a 1 MiB buffer),
  *   and its later messages go to the file too. The files live in a directory
  *   made under `directory` on the first spill and removed when the stream
  *   ends, when the transaction is replayed or when it is aborted.
@@ -20,7 +25,14 @@
  *   skipped at replay, its Relation and Type messages are kept (the server
  *   does not send them again for the transaction).
  * - Replay reads a spilled transaction back in order, one record at a time,
- *   so only the changes of one replay batch are decoded at once.
+ *   through one reused read buffer (a payload handed out is valid until the
+ *   next one is asked for: the decoder copies what it keeps), so only the
+ *   changes of one replay batch are decoded at once. A batch ends after
+ *   `REPLAY_BATCH_BYTES` of payloads, about what one socket read delivers
+ *   when streaming is off: a larger batch of decoded changes alive at once is
+ *   what the garbage collector then found alive at every scavenge, and it
+ *   moved every later change of the replay straight to the old generation
+ *   (allocation-site pretenuring), growing the heap by hundreds of MiB.
  *
  * @since 0.1.0
  */
@@ -35,8 +47,22 @@ import { ReplicationError, SpillFailed, TransactionTooLarge } from "./Errors.ts"
  */
 export const DEFAULT_SPILL_MEMORY_BYTES = 16 * 1024 * 1024
 
+/**
+ * Payload bytes a replay hands to the decoder per batch (at least one payload): the changes of one batch are
+ * alive together in the consumer's hands.
+ *
+ * @since 0.1.0
+ */
+export const REPLAY_BATCH_BYTES = 64 * 1024
+
 /** Bytes gathered before one write to a spill file, and read at once when replaying. */
 const FILE_BUFFER_BYTES = 1024 * 1024
+
+/** Records of messages held in memory are appended to chunks of this size. */
+export const HOLD_CHUNK_BYTES = 256 * 1024
+
+/** A payload larger than this is held as it is (its own buffer), not copied into a chunk. */
+const OWN_BUFFER_BYTES = HOLD_CHUNK_BYTES / 4
 
 /** Record header in a spill file: payload length (uint32), xid (uint32). */
 const RECORD_HEADER_BYTES = 8
@@ -63,6 +89,14 @@ interface Entry {
   readonly data: Uint8Array
 }
 
+/**
+ * Messages held in memory, in order: chunks of records (`used` bytes of them filled) or one large payload as it
+ * came.
+ */
+type Segment =
+  | { readonly records: Uint8Array; used: number }
+  | { readonly records: undefined; readonly xid: number; readonly data: Uint8Array }
+
 /** A spill file being written. */
 interface SpillFile {
   readonly path: string
@@ -73,7 +107,7 @@ interface SpillFile {
 
 /** One streamed transaction held. */
 class Held {
-  memory: Array<Entry> = []
+  memory: Array<Segment> = []
   memoryBytes = 0
   totalBytes = 0
   file: SpillFile | undefined = undefined
@@ -86,7 +120,10 @@ class Held {
  * @since 0.1.0
  */
 export interface Replay {
-  /** The next payload, or undefined when the transaction is done (its file is then removed). */
+  /**
+   * The next payload, or undefined when the transaction is done (its file is then removed). The payload is valid
+   * until the next call (it may be a view of a reused read buffer): decode or copy it first.
+   */
   readonly next: () => Uint8Array | undefined
   /** Stops early (the stream ended): removes the file. */
   readonly close: () => void
@@ -143,9 +180,7 @@ export class HeldTransactions {
     if (max !== undefined && h.totalBytes > max) throw tooLarge(xid, max, "maxHeldBytes")
     const file = h.file
     if (file !== undefined) return onFile(file.path, () => this.write(file, messageXid, data))
-    // Held on its own, not as a view that would keep a shared read slab alive.
-    const own = data.byteLength === data.buffer.byteLength ? data : data.slice()
-    h.memory.push({ xid: messageXid, data: own })
+    hold(h, messageXid, data)
     h.memoryBytes += data.length
     this.memoryBytes += data.length
     if (this.memoryBytes > this.peakMemoryBytes) this.peakMemoryBytes = this.memoryBytes
@@ -181,11 +216,29 @@ export class HeldTransactions {
     const skip = (entry: Entry): boolean =>
       h.aborted.has(entry.xid) && entry.data[0] !== RELATION && entry.data[0] !== TYPE
     let index = 0
+    let offset = 0
+    /** The next message held in memory, or undefined past the last; each segment is let go once read. */
+    const fromMemory = (): Entry | undefined => {
+      while (index < memory.length) {
+        const segment = memory[index]!
+        if (segment.records === undefined) {
+          memory[index++] = EMPTY
+          return segment
+        }
+        if (offset < segment.used) {
+          const entry = readRecord(segment.records, offset)
+          offset += RECORD_HEADER_BYTES + entry.data.length
+          return entry
+        }
+        memory[index++] = EMPTY
+        offset = 0
+      }
+      return undefined
+    }
     let reader: FileReader | undefined
     const replay: Replay = {
       next: () => {
-        while (index < memory.length) {
-          const entry = memory[index++]!
+        for (let entry = fromMemory(); entry !== undefined; entry = fromMemory()) {
           if (!skip(entry)) return entry.data
         }
         if (h.file === undefined) return undefined
@@ -241,7 +294,13 @@ export class HeldTransactions {
     const file: SpillFile = { path, fd: Fs.openSync(path, "wx", 0o600), buffer: new Uint8Array(FILE_BUFFER_BYTES), used: 0 }
     h.file = file
     this.spilled++
-    for (const entry of h.memory) this.write(file, entry.xid, entry.data)
+    for (const segment of h.memory) {
+      if (segment.records === undefined) this.write(file, segment.xid, segment.data)
+      else {
+        flush(file)
+        writeAll(file.fd, segment.records.subarray(0, segment.used))
+      }
+    }
     this.memoryBytes -= h.memoryBytes
     h.memory = []
     h.memoryBytes = 0
@@ -267,6 +326,42 @@ export class HeldTransactions {
     closeQuietly(file.fd)
     return file.path
   }
+}
+
+/** A segment already replayed. */
+const EMPTY: Segment = { records: new Uint8Array(0), used: 0 }
+
+/** Appends one message to a transaction's segments in memory. */
+const hold = (h: Held, xid: number, data: Uint8Array): void => {
+  if (data.length > OWN_BUFFER_BYTES) {
+    // Its own buffer: a copy unless the payload already is one (not a view that would keep a shared slab alive).
+    const own = data.byteLength === data.buffer.byteLength ? data : data.slice()
+    h.memory.push({ records: undefined, xid, data: own })
+    return
+  }
+  const size = RECORD_HEADER_BYTES + data.length
+  let last = h.memory.at(-1)
+  if (last === undefined || last.records === undefined || last.used + size > last.records.length) {
+    last = { records: new Uint8Array(HOLD_CHUNK_BYTES), used: 0 }
+    h.memory.push(last)
+  }
+  writeRecord(last.records, last.used, xid, data)
+  last.used += size
+}
+
+/** Writes a record (length, xid, payload) at `offset`. */
+const writeRecord = (buffer: Uint8Array, offset: number, xid: number, data: Uint8Array): void => {
+  const header = new DataView(buffer.buffer, buffer.byteOffset + offset, RECORD_HEADER_BYTES)
+  header.setUint32(0, data.length)
+  header.setUint32(4, xid)
+  buffer.set(data, offset + RECORD_HEADER_BYTES)
+}
+
+/** The record at `offset` (its payload a view of `buffer`). */
+const readRecord = (buffer: Uint8Array, offset: number): Entry => {
+  const header = new DataView(buffer.buffer, buffer.byteOffset + offset, RECORD_HEADER_BYTES)
+  const start = offset + RECORD_HEADER_BYTES
+  return { xid: header.getUint32(4), data: buffer.subarray(start, start + header.getUint32(0)) }
 }
 
 const flush = (file: SpillFile): void => {
@@ -305,16 +400,18 @@ class FileReader {
   }
 
   /**
-   * Ensures `n` bytes are buffered from `start`; false at the end of the file. Each fill reads into a new chunk,
-   * so the records handed out can be views of it (one allocation per chunk, not one per record).
+   * Ensures `n` bytes are buffered from `start`; false at the end of the file. The buffer is reused (a record
+   * handed out is a view of it, valid until the next `next`); it grows only for a record larger than it.
    */
   private fill(n: number): boolean {
     if (this.end - this.start >= n) return true
-    const next = new Uint8Array(Math.max(n, FILE_BUFFER_BYTES))
-    next.set(this.buffer.subarray(this.start, this.end))
+    if (n > this.buffer.length) {
+      const next = new Uint8Array(Math.max(n, FILE_BUFFER_BYTES))
+      next.set(this.buffer.subarray(this.start, this.end))
+      this.buffer = next
+    } else this.buffer.copyWithin(0, this.start, this.end)
     this.end -= this.start
     this.start = 0
-    this.buffer = next
     while (this.end - this.start < n && !this.eof) {
       const read = Fs.readSync(this.fd, this.buffer, this.end, this.buffer.length - this.end, null)
       if (read === 0) this.eof = true
@@ -325,15 +422,13 @@ class FileReader {
 
   next(): Entry | undefined {
     if (!this.fill(RECORD_HEADER_BYTES)) return undefined
-    const header = new DataView(this.buffer.buffer, this.buffer.byteOffset + this.start, RECORD_HEADER_BYTES)
-    const length = header.getUint32(0)
-    const xid = header.getUint32(4)
+    const length = new DataView(this.buffer.buffer, this.buffer.byteOffset + this.start, RECORD_HEADER_BYTES).getUint32(0)
     if (!this.fill(RECORD_HEADER_BYTES + length)) {
       throw new Error("a spill file ended inside a record") // our own file, written by us: a defect
     }
-    const data = this.buffer.subarray(this.start + RECORD_HEADER_BYTES, this.start + RECORD_HEADER_BYTES + length)
+    const entry = readRecord(this.buffer, this.start)
     this.start += RECORD_HEADER_BYTES + length
-    return { xid, data }
+    return entry
   }
 
   close(): void {

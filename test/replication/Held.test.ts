@@ -3,7 +3,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { ReplicationError } from "../../src/replication/Errors.ts"
-import { HeldTransactions, type Replay } from "../../src/replication/Held.ts"
+import { HOLD_CHUNK_BYTES, HeldTransactions, type Replay } from "../../src/replication/Held.ts"
 
 /** An in-stream message: its type byte, the xid it carries, then `size` bytes of `fill`. */
 const message = (type: string, xid: number, size: number, fill = 0): Uint8Array => {
@@ -15,7 +15,8 @@ const message = (type: string, xid: number, size: number, fill = 0): Uint8Array 
 
 const all = (replay: Replay): Array<Uint8Array> => {
   const out: Array<Uint8Array> = []
-  for (let d = replay.next(); d !== undefined; d = replay.next()) out.push(d)
+  // A payload is valid until the next call: copied, as the decoder decodes it first.
+  for (let d = replay.next(); d !== undefined; d = replay.next()) out.push(d.slice())
   return out
 }
 
@@ -50,6 +51,26 @@ describe("HeldTransactions", () => {
     } finally {
       Fs.rmSync(dir, { recursive: true, force: true })
     }
+  })
+
+  it("in memory, small payloads share chunks and a large one keeps its own buffer; replay gives them back in order", () => {
+    const held = new HeldTransactions({ memoryBytes: 64 * 1024 * 1024, directory: false, maxBytes: undefined })
+    // Enough small records to fill several chunks, a large payload between them (given as a view of a larger
+    // buffer: held as a copy of its bytes only), and a payload of exactly the record-chunk size.
+    const sent: Array<Uint8Array> = []
+    for (let i = 0; i < 2000; i++) sent.push(message("I", 30, 300 + (i % 50), i & 0xff))
+    const backing = message("U", 30, 200_000, 0x5a)
+    sent.push(backing.subarray(0, 150_005))
+    for (let i = 0; i < 500; i++) sent.push(message("I", 30, 10, i & 0xff))
+    sent.push(message("I", 30, HOLD_CHUNK_BYTES - 5, 0x77))
+    for (const m of sent) held.add(30, m)
+    assert.strictEqual(held.spilled, 0)
+    const bytes = sent.reduce((n, m) => n + m.length, 0)
+    assert.strictEqual(held.peakMemoryBytes, bytes, "the bound counts payload bytes")
+    const replayed = all(held.replay(30))
+    assert.strictEqual(replayed.length, sent.length)
+    replayed.forEach((d, i) => assert.deepStrictEqual(d, sent[i]!.slice(), `message ${i}`))
+    held.close()
   })
 
   it("an aborted subtransaction's changes are skipped, its Relation and Type messages kept, in memory and on file", () => {
