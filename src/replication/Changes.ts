@@ -29,7 +29,7 @@ import { CodecError, PgError } from "../errors/PgError.ts"
 import * as PgOutput from "../protocol/PgOutput.ts"
 import * as Replication from "../protocol/Replication.ts"
 import type { Registry } from "../types/Registry.ts"
-import { HeldTransactions, type HeldOptions, type Replay } from "./Held.ts"
+import { HeldTransactions, type HeldOptions, REPLAY_BATCH_BYTES, type Replay } from "./Held.ts"
 import { type RelationInfo, RowDecoder, type Row } from "./Rows.ts"
 
 export { type RelationInfo, type Row, Unchanged } from "./Rows.ts"
@@ -305,19 +305,21 @@ export class Decoder {
   }
 
   /**
-   * Delivers the streamed transaction being replayed, up to `limit` changes in `out`; the change that ends it
-   * comes last.
+   * Delivers the streamed transaction being replayed, up to `limit` changes (and `REPLAY_BATCH_BYTES` of
+   * payloads) in `out`; the change that ends it comes last.
    */
   drain(out: Array<Change>, limit: number): void {
     const r = this.replaying
     if (r === undefined) return
-    while (out.length < limit) {
+    // A batch also ends after REPLAY_BATCH_BYTES of payloads: the changes of a batch are alive together.
+    for (let bytes = 0; out.length < limit && bytes < REPLAY_BATCH_BYTES;) {
       const data = r.replay.next()
       if (data === undefined) {
         this.replaying = undefined
         out.push(r.end)
         return
       }
+      bytes += data.length
       if (data[0] === PgOutput.Code.Insert && this.insert(data, 0, data.length, true, out)) continue
       const decoded = PgOutput.decode(data, { protoVersion: this.protoVersion, inStream: true })
       if (decoded._tag === "Failure") throw new PgError({ reason: decoded.failure })
