@@ -376,6 +376,13 @@ export const observe = (session: Session, target: Target): Session => {
     stream: (params, options) => runStream(() => statementOf(prepared.sql), prepared.stream(params, options), true)
   })
 
+  // The operations without a statement text, described once per session (with their success histograms).
+  const once = (operation: Operation) => () => operation
+  const listenOperation = once(named("LISTEN"))
+  const notifyOperation = once(named("NOTIFY"))
+  const functionCallOperation = once(named("FUNCTION CALL"))
+  const cancelOperation = once(named("CANCEL"))
+
   const lender = session[LenderKey]
   return {
     get processId() {
@@ -399,10 +406,10 @@ export const observe = (session: Session, target: Target): Session => {
       Effect.map(run(() => statement("PREPARE", sql), session.prepare(sql, types)), wrapPrepared),
     copyFrom: (sql) => observeSink(() => statementOf(sql), session.copyFrom(sql)),
     copyTo: (sql) => runStream(() => statementOf(sql), session.copyTo(sql), false),
-    listen: (channel) => run(() => named("LISTEN"), session.listen(channel)),
-    notify: (channel, payload) => run(() => named("NOTIFY"), session.notify(channel, payload)),
-    functionCall: (oid, args, options) => run(() => named("FUNCTION CALL"), session.functionCall(oid, args, options)),
-    cancel: run(() => named("CANCEL"), session.cancel),
+    listen: (channel) => run(listenOperation, session.listen(channel)),
+    notify: (channel, payload) => run(notifyOperation, session.notify(channel, payload)),
+    functionCall: (oid, args, options) => run(functionCallOperation, session.functionCall(oid, args, options)),
+    cancel: run(cancelOperation, session.cancel),
     isClosed: session.isClosed,
     [LenderKey]: {
       ...lender,
