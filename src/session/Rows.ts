@@ -13,7 +13,7 @@
  * @since 0.1.0
  */
 import { PgError } from "../errors/PgError.ts"
-import { CodecError } from "../errors/PgError.ts"
+import { CodecError, ProtocolError } from "../errors/PgError.ts"
 import type * as Backend from "../protocol/Backend.ts"
 import type { Registry } from "../types/Registry.ts"
 import { type Field, type RowMode, RowShape, toFields } from "./Result.ts"
@@ -23,6 +23,9 @@ const NO_ROWS: Array<unknown> = []
 
 /** No columns (a statement that returns no rows, or nothing received yet). */
 export const NO_FIELDS: ReadonlyArray<Field> = Object.freeze([])
+
+const malformedRow = (message: string, offset: number): PgError =>
+  new PgError({ reason: new ProtocolError({ message, messageName: "DataRow", offset }) })
 
 /** A finished result whose rows were kept as bytes: decoded into `into` once their types are known. */
 interface KeptRows {
@@ -90,6 +93,30 @@ export class RowReceiver {
   read(buf: Uint8Array, start: number, end: number): unknown {
     const shape = this.shape!
     return this.rowMode === "array" ? shape.readArray(buf, start, end) : shape.readObject(buf, start, end)
+  }
+
+  /**
+   * Checks one DataRow body's framing without decoding it (its column count, every value's length inside the
+   * body), for a row decoded later (a stream's, see `StreamRows`): a malformed row then breaks the session when it
+   * arrives, as a row decoded at once does (`RowShape.readObject` throws the same errors). Throws `PgError`.
+   */
+  check(buf: Uint8Array, start: number, end: number): void {
+    const n = this.shape!.count
+    let p = start + 2
+    if (p > end || ((buf[start]! << 8) | buf[start + 1]!) !== n) {
+      const got = end - start >= 2 ? (buf[start]! << 8) | buf[start + 1]! : -1
+      throw malformedRow(`DataRow has ${got} columns but the RowDescription has ${n}`, 0)
+    }
+    let i = 0
+    for (; i < n; i++) {
+      if (p + 4 > end) break
+      const len = (buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!
+      p += 4
+      if (len === -1) continue
+      if (len < 0 || p + len > end) break
+      p += len
+    }
+    if (i !== n || p !== end) throw malformedRow(`DataRow: malformed value at offset ${p - start}`, p - start)
   }
 
   /** One DataRow body of the current result: decoded, or kept as bytes while its types are unknown. */

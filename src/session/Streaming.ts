@@ -10,7 +10,7 @@
  *   Execute(pageSize) + Flush; on PortalSuspended it asks for the next page at
  *   once while fewer than a page of rows is buffered (so the server works while
  *   the consumer consumes), else when the consumer pulls. Memory is bounded
- *   whatever the result size. It holds the wire until ReadyForQuery or its
+ *   whatever the result size; the rows not taken wait as bytes (`StreamRows`). It holds the wire until ReadyForQuery or its
  *   Sync (nothing else may be written while the portal is open: a Sync from
  *   another request would close it).
  * - `CopyOutRequest` runs COPY ... TO STDOUT as a simple Query; CopyData
@@ -42,6 +42,7 @@ import type { QueryOwner } from "./Requests.ts"
 import type { RowMode } from "./Result.ts"
 import { RowReceiver } from "./Rows.ts"
 export { CopyInRequest, type CopyResult } from "./StreamingCopyIn.ts"
+import { PendingRows, STREAM_BATCH_BYTES } from "./StreamRows.ts"
 import type * as State from "./State.ts"
 import type { Statement } from "./Statement.ts"
 
@@ -58,8 +59,9 @@ const PLAN_STREAM_UNNAMED: ReadonlyArray<State.Phase> = [
 
 /**
  * A stream without a page size stops reading the socket once the rows the consumer has not taken yet came in this
- * many bytes of DataRow, or number this many rows (`STREAM_PAUSE_HIGH_WATER_ROWS`); reading resumes when the
- * consumer takes them. The socket read being handled is finished first (at most its 64 KiB more).
+ * many bytes of DataRow, or number this many rows (`STREAM_PAUSE_HIGH_WATER_ROWS`); reading resumes once the
+ * consumer has taken half of them. The socket read being handled is finished first (at most its 64 KiB more).
+ * Those rows wait as bytes (`StreamRows`).
  */
 export const STREAM_PAUSE_HIGH_WATER_BYTES = 1024 * 1024
 
@@ -80,17 +82,28 @@ abstract class PullRequest<A> extends Request {
   /** Called after a batch was taken (to ask for more). */
   protected afterTake(): void {}
 
+  /** Whether items wait for the consumer. */
+  protected hasItems(): boolean {
+    return this.buffer.length > 0
+  }
+
+  /** The next batch (every item waiting, unless a subclass hands them out in smaller batches; may be empty). */
+  protected takeItems(): Array<A> {
+    const batch = this.buffer
+    this.buffer = []
+    return batch
+  }
+
   protected deliver(): void {
     const waiter = this.waiter
     if (waiter === undefined) return
+    const batch = this.defect === undefined && this.hasItems() ? this.takeItems() : undefined
     if (this.defect !== undefined) {
       this.waiter = undefined
       waiter(Effect.die(this.defect.value))
       return
     }
-    if (this.buffer.length > 0) {
-      const batch = this.buffer
-      this.buffer = []
+    if (batch !== undefined && batch.length > 0) {
       this.waiter = undefined
       waiter(Effect.succeed(batch as unknown as Arr.NonEmptyReadonlyArray<A>))
       this.afterTake()
@@ -142,7 +155,7 @@ export const TRANSACTION_STREAM_PAGE_ROWS = 2048
  * **Details**
  *
  * Without a page size (`pageSize` 0; the default outside a transaction block), one Execute asks for every row and
- * Sync follows at once, as a query's does: rows are handed over per socket read, and reading the socket pauses
+ * Sync follows at once, as a query's does: rows are handed over as they come, and reading the socket pauses
  * while the rows not yet taken exceed `STREAM_PAUSE_HIGH_WATER_ROWS` or `STREAM_PAUSE_HIGH_WATER_BYTES`, so TCP
  * holds the server back (as pgx, rust-postgres and libpq's single-row mode read a result): no round trip per page,
  * and stopping early is a CancelRequest. The wire is held until ReadyForQuery, so that cancel can only reach this
@@ -151,6 +164,11 @@ export const TRANSACTION_STREAM_PAGE_ROWS = 2048
  * With a page size (given, or `TRANSACTION_STREAM_PAGE_ROWS` inside a transaction block), the unnamed portal is
  * paged with Execute(pageSize) + Flush (a cursor, as pg-cursor and postgres.js's `cursor` page), holding the wire
  * until its Sync; stopping early after a page is just that Sync.
+ *
+ * In both modes the rows not taken yet wait as the bytes they came in (`StreamRows`): each pull decodes the next
+ * `STREAM_BATCH_BYTES` of them, so few decoded rows are ever alive at once. A malformed DataRow still breaks the
+ * session when it arrives (its framing is checked then); a value that fails to decode when taken fails the stream
+ * with a `CodecError` after the rows before it, and the rest of the result is read and dropped.
  *
  * @since 0.1.0
  */
@@ -172,8 +190,8 @@ export class StreamRequest extends PullRequest<unknown> {
   synced = false
   /** CommandComplete, EmptyQueryResponse or ErrorResponse received: the statement no longer runs. */
   private executed = false
-  /** DataRow bytes of the rows not yet taken (paced mode). */
-  private pendingBytes = 0
+  /** The rows not yet taken, as DataRow bytes, decoded a batch at a time as the consumer pulls (`StreamRows`). */
+  private readonly pending = new PendingRows()
   /** Reading is paused for this request (paced mode). */
   private paused = false
 
@@ -227,18 +245,36 @@ export class StreamRequest extends PullRequest<unknown> {
     return !this.synced
   }
 
+  override onBindComplete(): void {
+    // The rows wait as views of the received bytes until the consumer takes them.
+    this.keepsViews = true
+    this.conn?.keepViews()
+  }
+
+  /** The bytes received from BindComplete on were kept as they came (see `onBindComplete`). */
+  private keepsViews = false
+
+  /** Received bytes need not stay as they are any more (only if this request asked, see `Connection.keepViews`). */
+  private releaseViews(): void {
+    if (!this.keepsViews) return
+    this.keepsViews = false
+    this.conn?.releaseViews()
+  }
+
   override onRowDescription(message: Backend.RowDescription): void {
     // The types were looked up before the stream started (`Engine.withResultTypes`): rows are never kept as bytes.
     this.received.describe(message, this.owner.registry)
   }
 
   override onDataRow(buf: Uint8Array, start: number, end: number): void {
-    this.buffer.push(this.received.read(buf, start, end))
+    // A malformed row breaks the session now; its values are decoded when the consumer takes it.
+    this.received.check(buf, start, end)
+    const pending = this.pending
+    pending.push(buf, start, end)
     if (this.pageSize !== 0) return
     const conn = this.conn!
-    this.pendingBytes += end - start
     if (
-      (this.pendingBytes > STREAM_PAUSE_HIGH_WATER_BYTES || this.buffer.length > STREAM_PAUSE_HIGH_WATER_ROWS) &&
+      (pending.bytes > STREAM_PAUSE_HIGH_WATER_BYTES || pending.count > STREAM_PAUSE_HIGH_WATER_ROWS) &&
       !this.paused
     ) {
       this.paused = true
@@ -256,7 +292,7 @@ export class StreamRequest extends PullRequest<unknown> {
       this.sync()
       return
     }
-    if (this.buffer.length < this.pageSize!) this.executeNext()
+    if (this.pending.count < this.pageSize!) this.executeNext()
     else this.suspended = true
     this.deliver()
   }
@@ -269,10 +305,42 @@ export class StreamRequest extends PullRequest<unknown> {
     })
   }
 
-  protected override afterTake(): void {
-    if (this.suspended && !this.synced && !this.discard) this.executeNext()
-    this.pendingBytes = 0
+  protected override hasItems(): boolean {
+    return this.pending.count > 0
+  }
+
+  /** Decodes the next batch (`STREAM_BATCH_BYTES`); a value that fails to decode fails the stream after the rows before it. */
+  protected override takeItems(): Array<unknown> {
+    const rows: Array<unknown> = []
+    try {
+      this.pending.take(rows, this.received, STREAM_BATCH_BYTES)
+    } catch (e) {
+      this.decodeFailed(e)
+    }
+    return rows
+  }
+
+  /**
+   * A row failed to decode when taken: the rest of the result is dropped as it comes (as for a row decoded when it
+   * arrives) and the stream fails with the error (`CodecError`) once the statement is over, or dies with a bug of
+   * ours.
+   */
+  private decodeFailed(e: unknown): void {
+    this.pending.clear()
+    if (e instanceof PgError) this.clientError ??= e
+    else this.defect ??= { value: e }
+    // Everything had arrived: complete() already ran without the error.
+    if (this.finished && this.failure === undefined && e instanceof PgError) this.failure = e
+    if (this.suspended) this.sync()
     this.resume()
+  }
+
+  protected override afterTake(): void {
+    const pending = this.pending
+    if (this.suspended && !this.synced && !this.discard && pending.count < this.pageSize!) this.executeNext()
+    if (pending.bytes <= STREAM_PAUSE_HIGH_WATER_BYTES / 2 && pending.count <= STREAM_PAUSE_HIGH_WATER_ROWS / 2) {
+      this.resume()
+    }
   }
 
   private resume(): void {
@@ -312,7 +380,7 @@ export class StreamRequest extends PullRequest<unknown> {
   /** The consumer went away: stop paging; returns true when no Execute is outstanding. */
   abandon(): boolean {
     this.discard = true
-    this.buffer = []
+    this.pending.clear()
     // The rest of the result must be read (and dropped) for the session to reach ReadyForQuery.
     this.resume()
     if (this.suspended) {
@@ -324,6 +392,7 @@ export class StreamRequest extends PullRequest<unknown> {
   }
 
   complete(): void {
+    this.releaseViews()
     this.resume()
     if (this.statement !== undefined) this.statement.inUse--
     const error = this.serverError !== undefined ? new PgError({ reason: this.serverError }) : this.clientError
@@ -331,6 +400,7 @@ export class StreamRequest extends PullRequest<unknown> {
   }
 
   override fail(error: PgError): void {
+    this.releaseViews()
     this.resume()
     if (this.statement !== undefined && this.written) this.statement.inUse--
     super.fail(error)
