@@ -9,7 +9,10 @@
  * client CPU per row, and how the growth splits: V8's young generation (new space), the old generation (old, code
  * and large-object spaces and the rest), memory outside V8's heap (external, array buffers), and what is neither
  * (the allocator's and the runtime's own, `rss - heapTotal - external`). With `--json <file>` every sample is written
- * too; with `--log <file>` the child's other output (e.g. V8's `--trace-gc-nvp` lines) goes there. `BENCH_NODE_OPTIONS` passes V8 flags to the child (to compare a flag, never as the figure to report).
+ * too; with `--log <file>` the child's other output (e.g. V8's `--trace-gc-nvp` lines) goes there. With
+ * `--variants <dir>,<dir>...` (directories of children compiled before, e.g. copies of the output directory made at
+ * two commits) nothing is compiled: each row count runs `--rounds <n>` rounds (default 1) of every variant in turn,
+ * for paired figures. `BENCH_NODE_OPTIONS` passes V8 flags to the child (to compare a flag, never as the figure to report).
  *
  * The children run from `node_modules/.cache/effect-pgwire-memory` (compiled here with `bench/tsconfig.e2e.json`),
  * apart from the suite's own output directory, so a suite running at the same time is not disturbed. Nothing here
@@ -69,6 +72,10 @@ const jsonAt = args.indexOf("--json")
 const jsonFile = jsonAt >= 0 ? args.splice(jsonAt, 2)[1] : undefined
 const logAt = args.indexOf("--log")
 const logFile = logAt >= 0 ? args.splice(logAt, 2)[1] : undefined
+const variantsAt = args.indexOf("--variants")
+const variants = variantsAt >= 0 ? args.splice(variantsAt, 2)[1]!.split(",") : undefined
+const roundsAt = args.indexOf("--rounds")
+const rounds = roundsAt >= 0 ? Number(args.splice(roundsAt, 2)[1]) : 1
 const counts = (args[0] ?? "1000000,3000000,10000000").split(",").map(Number).sort((a, b) => a - b)
 const driver = args[1] ?? "effect-pgwire"
 const nodeOptions = (process.env["BENCH_NODE_OPTIONS"] ?? "").split(" ").filter((s) => s.length > 0)
@@ -152,7 +159,9 @@ const describe = (rows: number, r: ChildResult): string => {
   return lines.join("\n")
 }
 
-const entry = compile()
+const entries = variants === undefined
+  ? [compile()]
+  : variants.map((dir) => path.resolve(dir, "bench", "e2e", "child.js"))
 const server = await startServer({
   name: "memory-e2e",
   tls: true,
@@ -160,7 +169,7 @@ const server = await startServer({
 })
 const info = server.info
 const admin = new pg.Client({ host: info.host, port: info.port, user: info.user, database: info.database })
-const all: Array<{ rows: number; result: ChildResult }> = []
+const all: Array<{ rows: number; variant: string; round: number; result: ChildResult }> = []
 try {
   await admin.connect()
   await admin.query(`drop table if exists ${ROWS_TABLE}`)
@@ -187,9 +196,15 @@ try {
       copyTable: "",
       copyFile: ""
     }
-    const result = await runChild(entry, ctx)
-    all.push({ rows, result })
-    console.log(describe(rows, result))
+    for (let round = 1; round <= rounds; round++) {
+      for (const entry of entries) {
+        const result = await runChild(entry, ctx)
+        const variant = path.relative(repoRoot, entry)
+        all.push({ rows, variant, round, result })
+        if (entries.length > 1 || rounds > 1) console.log(`${variant}, round ${round}:`)
+        console.log(describe(rows, result))
+      }
+    }
   }
   if (jsonFile !== undefined) fs.writeFileSync(jsonFile, JSON.stringify({ driver, nodeOptions, runs: all }) + "\n")
 } finally {
