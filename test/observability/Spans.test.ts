@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import { Buffer } from "node:buffer"
 import * as PgPool from "../../src/pool/Pool.ts"
 import * as Transaction from "../../src/pool/Transaction.ts"
@@ -347,8 +348,28 @@ describe("spans of pool operations", () => {
     Effect.gen(function*() {
       const rec = recorder()
       const session = yield* connectPlain()
-      const { rows } = yield* session.query("select 1 as one")
-      assert.deepStrictEqual(rows, [{ one: 1 }])
+      // Effect's default tracer would make a span for every Effect.withSpan: count what it is asked for.
+      const made: Array<string> = []
+      const native = Tracer.nativeTracer as { span: Tracer.Tracer["span"] }
+      const span = native.span
+      const original = span.bind(Tracer.nativeTracer)
+      native.span = (options) => {
+        made.push(options.name)
+        return original(options)
+      }
+      yield* Effect.gen(function*() {
+        const { rows } = yield* session.query("select 1 as one")
+        assert.deepStrictEqual(rows, [{ one: 1 }])
+        yield* session.simple("select 2")
+        yield* session.batch([{ sql: "select 3" }])
+        yield* Stream.runDrain(session.stream("select 4"))
+        yield* session.notify("no_tracer", "x")
+        // The control: Effect.withSpan without a tracer installed does make one.
+        yield* Effect.withSpan(Effect.void, "control")
+      }).pipe(Effect.ensuring(Effect.sync(() => {
+        native.span = span
+      })))
+      assert.deepStrictEqual(made, ["control"])
       assert.lengthOf(rec.spans, 0)
       // ObserveSessions false: the session is the engine's own, without the wrapper.
       const plain = yield* connectPlain().pipe(Effect.provideService(PgSession.ObserveSessions, false))
