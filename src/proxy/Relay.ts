@@ -197,12 +197,24 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     upstream.sink = this.#onFrame
     upstream.chunkEnd = this.#out.flush
     upstream.onLost = this.#onLost
+    const signature = this.#parametersSignature()
+    if (upstream.alignedTo === signature) return
     const sql = Parameters.settingQuery(this.parameters, upstream.settings, upstream.extraSettings)
+    upstream.alignedTo = signature
     if (sql === undefined) return
     this.#ctx.totals.parameterSets++
     upstream.writer.begin(In.Query).cstring(sql).end()
     upstream.scheduleFlush()
     this.#owed.push({ kind: Kind.QueryHidden })
+  }
+
+  /** The client's parameters as one string, made again after they change (an upstream remembers the last it got). */
+  #signature: string | undefined = undefined
+  #parametersSignature(): string {
+    if (this.#signature !== undefined) return this.#signature
+    let signature = ""
+    for (const [name, value] of this.parameters) signature += `${name}\0${value}\0`
+    return (this.#signature = signature)
   }
 
   // ---------------------------------------------------------------------------
@@ -388,7 +400,10 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     const valueEnd = buf.indexOf(0, nameEnd + 1)
     const name = decoder.decode(buf.subarray(start, nameEnd)).toLowerCase()
     const value = decoder.decode(buf.subarray(nameEnd + 1, valueEnd < 0 || valueEnd > end ? end : valueEnd))
-    if (this.tracked(name)) this.parameters.set(name, value)
+    if (this.tracked(name) && this.parameters.get(name) !== value) {
+      this.parameters.set(name, value)
+      this.#signature = undefined
+    }
   }
 
   /** COPY FROM STDIN began: after an Execute, a Sync the client sent behind it was read (and ignored) by the server in COPY mode. */
@@ -406,6 +421,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       upstream.statements.clear()
       for (const name of upstream.extraSettings) upstream.settings.delete(name)
       upstream.extraSettings.clear()
+      upstream.alignedTo = undefined
     }
     if (this.#ctx.mode === "transaction") this.pinned = undefined
   }

@@ -198,19 +198,30 @@ export const classify = (sql: string, tracked: (name: string) => boolean): Effec
   return NONE
 }
 
+/** Whether a statement follows the first (a `;` with more than white space or comments after it). */
+const hasAnotherStatement = (sql: string): boolean => {
+  for (let i = sql.indexOf(";"); i >= 0; i = sql.indexOf(";", i + 1)) {
+    if (skip(sql, i + 1) < sql.length) return true
+  }
+  return false
+}
+
 /**
  * Whether a query may change session state at all: a quick look at its first
- * keyword, so the common statements skip `classify`.
+ * keyword, so the common statements (one SELECT, INSERT, UPDATE, BEGIN, ...,
+ * with or without a closing `;`) skip `classify`. A query of several
+ * statements, or one naming an advisory lock, is always classified.
  *
  * @since 0.1.0
  */
 export const mayAffectSession = (sql: string): boolean => {
+  if (hasAnotherStatement(sql) || sql.includes("advisory_lock")) return true
   const i = skip(sql, 0)
   const c = sql.charCodeAt(i) | 0x20
-  // select, insert, update, with, begin, commit, end, rollback, values, explain... are checked only for advisory locks.
   if (c === 115 /* s */) {
-    const c2 = sql.charCodeAt(i + 1) | 0x20
-    return c2 === 101 /* se(t|lect) */ ? (sql.charCodeAt(i + 2) | 0x20) === 116 || sql.includes("advisory_lock") : true
+    // set, show, ...: classified; select: not.
+    return (sql.charCodeAt(i + 1) | 0x20) !== 101 /* e */ || (sql.charCodeAt(i + 2) | 0x20) === 116 /* t */
   }
-  return c === 108 || c === 112 || c === 100 || c === 99 || c === 114 || sql.includes(";") || sql.includes("advisory_lock")
+  // listen, load, prepare, declare, deallocate, discard, create, reset.
+  return c === 108 || c === 112 || c === 100 || c === 99 || c === 114
 }

@@ -60,7 +60,7 @@ export class Statements {
   readonly max: number
   readonly #names = new Map<string, number>()
   /** Names used by the current loan (never evicted while it lasts). */
-  #inUse = new Set<string>()
+  readonly #inUse = new Set<string>()
 
   constructor(max: number) {
     this.max = Math.max(1, max)
@@ -111,6 +111,6 @@ export class Statements {
 
   /** The loan ended. */
   endLoan(): void {
-    if (this.#inUse.size > 0) this.#inUse = new Set()
+    if (this.#inUse.size > 0) this.#inUse.clear()
   }
 }

@@ -123,6 +123,11 @@ export class Upstream {
   readonly statements: Statements
   /** Parameters the proxy set here for a client beyond the tracked ones (reset for a client without them). */
   readonly extraSettings = new Set<string>()
+  /**
+   * The parameters (a client's `Relay` signature) the upstream was last brought to, while no ParameterStatus has
+   * changed it since: a client with the same signature needs no `set_config`.
+   */
+  alignedTo: string | undefined = undefined
   readonly createdAt = Date.now()
   readonly writer = new Writer()
   processId = 0
@@ -184,6 +189,7 @@ export class Upstream {
       const m = Backend.readUnsafe(type, buf, start, end, this.#reader) as Backend.ParameterStatus
       this.parameters.set(m.name, m.value)
       this.settings.set(m.name.toLowerCase(), m.value)
+      this.alignedTo = undefined
     }
     const sink = this.sink
     if (sink !== undefined) return sink(type, buf, start, end)

@@ -93,4 +93,14 @@ describe("PgProxy session state", () => {
     assert.deepStrictEqual(SessionState.classify("deallocate all", tracked), { _tag: "Deallocate", name: undefined })
     assert.strictEqual(tag("discard all"), "DiscardAll")
   })
+
+  it("skips the classification only for single statements that cannot change session state", () => {
+    const may = SessionState.mayAffectSession
+    for (const sql of ["SELECT abalance FROM pgbench_accounts WHERE aid = 7;", "select 1 ; -- done\n", "UPDATE t SET n = 1;", "BEGIN;", "END;", "insert into t values (1)"]) {
+      assert.isFalse(may(sql), sql)
+    }
+    for (const sql of ["select 1; listen x", "SET statement_timeout = 5", "set search_path = a;", "/* c */ LISTEN x", "prepare p as select 1", "select pg_advisory_lock(1);", "reset all", "create temp table t (n int)", "DISCARD ALL", "deallocate p"]) {
+      assert.isTrue(may(sql), sql)
+    }
+  })
 })
