@@ -32,6 +32,7 @@ import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { ConfigError, PgError, ProtocolError, type ServerError } from "../errors/PgError.ts"
 import * as Replication from "../protocol/Replication.ts"
+import { LENT_READ_BUFFER_BYTES } from "../transport/Transport.ts"
 import { AckState } from "./AckState.ts"
 import * as Errors from "./Errors.ts"
 import * as Link from "./Link.ts"
@@ -180,7 +181,12 @@ export class Feed implements Link.CopyBothHandler {
     const n = end - start
     let copy: Uint8Array
     let at: number
-    if (n > FEED_SLAB_BYTES / 8) {
+    if (n > LENT_READ_BUFFER_BYTES) {
+      // Longer than one socket read: the Framer assembled the frame in a buffer of its own that nothing reuses,
+      // kept as it is (a 200 MB value is not copied once more).
+      copy = buf
+      at = start
+    } else if (n > FEED_SLAB_BYTES / 8) {
       copy = buf.slice(start, end)
       at = 0
     } else {

@@ -180,15 +180,18 @@ export class HeldTransactions {
     if (max !== undefined && h.totalBytes > max) throw tooLarge(xid, max, "maxHeldBytes")
     const file = h.file
     if (file !== undefined) return onFile(file.path, () => this.write(file, messageXid, data))
+    if (this.memoryBytes + data.length > this.options.memoryBytes) {
+      // Past the bound: the transaction goes to a file, this message straight after what it held (a large value
+      // is written from where it is, not copied into memory first).
+      if (this.options.directory === false) throw tooLarge(xid, this.options.memoryBytes, "spilling is off")
+      const dir = this.options.directory
+      const spilled = onFile(dir, () => this.spill(xid, h, dir))
+      return onFile(spilled.path, () => this.write(spilled, messageXid, data))
+    }
     hold(h, messageXid, data)
     h.memoryBytes += data.length
     this.memoryBytes += data.length
     if (this.memoryBytes > this.peakMemoryBytes) this.peakMemoryBytes = this.memoryBytes
-    if (this.memoryBytes > this.options.memoryBytes) {
-      if (this.options.directory === false) throw tooLarge(xid, this.options.memoryBytes, "spilling is off")
-      const dir = this.options.directory
-      onFile(dir, () => this.spill(xid, h, dir))
-    }
   }
 
   /** A subtransaction of `xid` aborted: its data changes will be skipped. */
@@ -288,7 +291,7 @@ export class HeldTransactions {
   }
 
   /** Moves a transaction's held messages to a new file; what follows of it goes there too. */
-  private spill(xid: number, h: Held, directory: string): void {
+  private spill(xid: number, h: Held, directory: string): SpillFile {
     if (this.dir === undefined) this.dir = Fs.mkdtempSync(Path.join(directory, "effect-pgwire-spill-"))
     const path = Path.join(this.dir, `${xid}-${this.files++}`)
     const file: SpillFile = { path, fd: Fs.openSync(path, "wx", 0o600), buffer: new Uint8Array(FILE_BUFFER_BYTES), used: 0 }
@@ -304,6 +307,7 @@ export class HeldTransactions {
     this.memoryBytes -= h.memoryBytes
     h.memory = []
     h.memoryBytes = 0
+    return file
   }
 
   private write(file: SpillFile, xid: number, data: Uint8Array): void {
@@ -405,7 +409,8 @@ class FileReader {
    */
   private fill(n: number): boolean {
     if (this.end - this.start >= n) return true
-    if (n > this.buffer.length) {
+    if (n > this.buffer.length || (this.buffer.length > FILE_BUFFER_BYTES && n <= FILE_BUFFER_BYTES)) {
+      // Grown for one large record, then back to the usual size: a large value's bytes are not kept.
       const next = new Uint8Array(Math.max(n, FILE_BUFFER_BYTES))
       next.set(this.buffer.subarray(this.start, this.end))
       this.buffer = next
