@@ -2,8 +2,9 @@
  * What observation costs (`node --no-warnings bench/observe/main.ts`): the
  * same workloads on sessions without the observing wrapper
  * (`ObserveSessions` false), with it and no tracer installed (metrics only),
- * and with it under a tracer that keeps nothing (every span made, then
- * dropped), in the same run.
+ * with it under a tracer that keeps nothing (every span made, then
+ * dropped), and with it without metrics (`ObserveSessions` "spans") and no
+ * tracer, in the same run.
  *
  * **What it does**
  *
@@ -35,20 +36,21 @@ const CONCURRENCY = 64
 /** A tracer that makes every span and keeps none. */
 const dropping = Tracer.make({ span: (options) => new Tracer.NativeSpan(options) })
 
-type Config = "unobserved" | "metrics only" | "no-op tracer"
-const CONFIGS: ReadonlyArray<Config> = ["unobserved", "metrics only", "no-op tracer"]
+type Config = "unobserved" | "metrics only" | "no-op tracer" | "spans only"
+const CONFIGS: ReadonlyArray<Config> = ["unobserved", "metrics only", "no-op tracer", "spans only"]
 
 const main = async () => {
   const server = await startServer({ name: "observe-bench" })
   try {
     const results = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const connect = (observe: boolean) =>
+      const connect = (observe: boolean | "spans") =>
         PgSession.connect({ host: server.info.host, port: server.info.port, user: "postgres", database: "postgres", sslMode: "disable" })
           .pipe(Effect.provideService(PgSession.ObserveSessions, observe))
       const sessions: Record<Config, PgSession.Session> = {
         "unobserved": yield* connect(false),
         "metrics only": yield* connect(true),
-        "no-op tracer": yield* connect(true)
+        "no-op tracer": yield* connect(true),
+        "spans only": yield* connect("spans")
       }
       const sequential = (s: PgSession.Session) =>
         Effect.gen(function*() {
@@ -70,8 +72,8 @@ const main = async () => {
           return performance.now() - started
         })
       const cpuTimes: Record<string, Record<Config, Array<number>>> = {
-        sequential: { "unobserved": [], "metrics only": [], "no-op tracer": [] },
-        pipelined: { "unobserved": [], "metrics only": [], "no-op tracer": [] }
+        sequential: { "unobserved": [], "metrics only": [], "no-op tracer": [], "spans only": [] },
+        pipelined: { "unobserved": [], "metrics only": [], "no-op tracer": [], "spans only": [] }
       }
       const workloadName = (w: unknown) => (w === sequential ? "sequential" : "pipelined")
       // Warm-up: statements prepared, code compiled.
@@ -80,8 +82,8 @@ const main = async () => {
         yield* timed(c, pipelined)
       }
       const times: Record<string, Record<Config, Array<number>>> = {
-        sequential: { "unobserved": [], "metrics only": [], "no-op tracer": [] },
-        pipelined: { "unobserved": [], "metrics only": [], "no-op tracer": [] }
+        sequential: { "unobserved": [], "metrics only": [], "no-op tracer": [], "spans only": [] },
+        pipelined: { "unobserved": [], "metrics only": [], "no-op tracer": [], "spans only": [] }
       }
       for (let round = 0; round < ROUNDS; round++) {
         const order = CONFIGS.map((_, i) => CONFIGS[(i + round) % CONFIGS.length]!)

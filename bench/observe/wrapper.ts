@@ -2,8 +2,8 @@
  * What the observing wrapper alone costs per operation
  * (`node --no-warnings bench/observe/wrapper.ts`): the same `query` on a
  * session that answers at once (no I/O, no server), bare and wrapped by
- * `observe`, with no tracer and with a tracer that keeps nothing, in the same
- * run.
+ * `observe`, with no tracer and with a tracer that keeps nothing, and wrapped
+ * without metrics (`ObserveSessions` "spans") with no tracer, in the same run.
  *
  * **What it does**
  *
@@ -36,10 +36,13 @@ const bare = {
   [LenderKey]: { onClose: () => {}, queryTracked: () => answered }
 } as unknown as Session
 
-const wrapped = observe(bare, { database: "postgres", serverAddress: "localhost", serverPort: 5432 })
+const target = { database: "postgres", serverAddress: "localhost", serverPort: 5432 }
+const wrapped = observe(bare, target)
+/** `ObserveSessions` "spans": spans under a tracer, no metrics. */
+const spansOnly = observe(bare, target, { metrics: false })
 
-type Config = "bare" | "wrapped, no tracer" | "wrapped, no-op tracer"
-const CONFIGS: ReadonlyArray<Config> = ["bare", "wrapped, no tracer", "wrapped, no-op tracer"]
+type Config = "bare" | "wrapped, no tracer" | "wrapped, no-op tracer" | "spans only, no tracer"
+const CONFIGS: ReadonlyArray<Config> = ["bare", "wrapped, no tracer", "wrapped, no-op tracer", "spans only, no tracer"]
 
 const loop = (session: Session) =>
   Effect.gen(function*() {
@@ -49,7 +52,8 @@ const loop = (session: Session) =>
 const programs: Record<Config, Effect.Effect<void, unknown>> = {
   "bare": loop(bare),
   "wrapped, no tracer": loop(wrapped),
-  "wrapped, no-op tracer": Effect.withTracer(loop(wrapped), dropping)
+  "wrapped, no-op tracer": Effect.withTracer(loop(wrapped), dropping),
+  "spans only, no tracer": loop(spansOnly)
 }
 
 /** CPU nanoseconds per call of one configuration, once. */
@@ -61,7 +65,7 @@ const time = (config: Config): number => {
 }
 
 for (const c of CONFIGS) time(c)
-const times: Record<Config, Array<number>> = { "bare": [], "wrapped, no tracer": [], "wrapped, no-op tracer": [] }
+const times: Record<Config, Array<number>> = { "bare": [], "wrapped, no tracer": [], "wrapped, no-op tracer": [], "spans only, no tracer": [] }
 for (let round = 0; round < ROUNDS; round++) {
   for (let i = 0; i < CONFIGS.length; i++) {
     const c = CONFIGS[(i + round) % CONFIGS.length]!

@@ -24,7 +24,9 @@
  *   no span is made: the operation runs as it is, with one clock reading on
  *   each side for the duration metric, its ending recorded synchronously
  *   (`onExitPrimitive`, no finalizer effect), and its operation name and
- *   success histogram looked up once per statement text and session.
+ *   success histogram looked up once per statement text and session. With
+ *   `metrics: false` (`ObserveSessions` "spans") it runs as it is, after one
+ *   look at the fiber's tracer, and nothing is recorded.
  *
  * The wrapper applies to any `Session` (the connection it wraps is not
  * looked at), once, where sessions are opened (`Connect`).
@@ -51,12 +53,14 @@ import { type ServerAttributes, SessionMetrics } from "./SessionMetrics.ts"
 import type { TraceSwitch } from "./Tracer.ts"
 
 /**
- * Whether sessions opened from now on are wrapped by `observe` (spans and
- * metrics). Default true; false leaves the session as the engine made it.
+ * Whether sessions opened from now on are wrapped by `observe`: `true`
+ * (default) for spans and metrics, `"spans"` for spans only (without a
+ * tracer an operation then costs one look at the fiber's tracer, and no
+ * metric is recorded), `false` to leave the session as the engine made it.
  *
  * @since 0.1.0
  */
-export const ObserveSessions = Context.Reference<boolean>("effect-pgwire/session/ObserveSessions", {
+export const ObserveSessions = Context.Reference<boolean | "spans">("effect-pgwire/session/ObserveSessions", {
   defaultValue: () => true
 })
 
@@ -153,7 +157,9 @@ export const isTraced = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
  *
  * @since 0.1.0
  */
-export const observe = (session: Session, target: Target): Session => {
+export const observe = (session: Session, target: Target, options?: { readonly metrics?: boolean | undefined }): Session => {
+  /** Whether operations record metrics (`ObserveSessions` not "spans"). */
+  const recording = options?.metrics ?? true
   const server: ServerAttributes = {
     "db.system.name": "postgresql",
     "db.namespace": target.database,
@@ -175,7 +181,7 @@ export const observe = (session: Session, target: Target): Session => {
   let lastContext: Context.Context<never> | undefined
   // What was counted since the last publication is published when the session closes.
   session[LenderKey].onClose(() => {
-    if (lastContext !== undefined) flush(lastContext)
+    if (recording && lastContext !== undefined) flush(lastContext)
   })
 
   /** Publishes what the connection counted since the last operation ended. */
@@ -250,15 +256,17 @@ export const observe = (session: Session, target: Target): Session => {
     span: Tracer.Span | undefined
   ): void => {
     const failure = Exit.isFailure(exit) ? errorTypeOf(exit.cause) : undefined
-    const now = performance.now()
-    lastContext = context
-    const histogram = failure === undefined
-      ? (operation.success ??= metrics.duration(operation.name, undefined))
-      : metrics.duration(operation.name, failure.type)
-    histogram.updateUnsafe((now - startMillis) / 1000, context)
-    if (now - flushedAt >= FLUSH_INTERVAL_MILLIS || span !== undefined) {
-      flushedAt = now
-      flush(context)
+    if (recording) {
+      const now = performance.now()
+      lastContext = context
+      const histogram = failure === undefined
+        ? (operation.success ??= metrics.duration(operation.name, undefined))
+        : metrics.duration(operation.name, failure.type)
+      histogram.updateUnsafe((now - startMillis) / 1000, context)
+      if (now - flushedAt >= FLUSH_INTERVAL_MILLIS || span !== undefined) {
+        flushedAt = now
+        flush(context)
+      }
     }
     if (span === undefined) return
     if (rows !== undefined) span.attribute("db.response.returned_rows", rows)
@@ -311,6 +319,7 @@ export const observe = (session: Session, target: Target): Session => {
   ): Effect.Effect<A, E, R> =>
     Effect.withFiber((fiber) => {
       if (isTraced(fiber)) return traced(fiber, statementOf(sql), effect, rowsOf)
+      if (!recording) return effect
       const start = performance.now()
       return Effect.onExitPrimitive(effect, (exit) => {
         finish(fiber.context, statementOf(sql), exit, start, undefined, undefined)
@@ -325,6 +334,7 @@ export const observe = (session: Session, target: Target): Session => {
     rowsOf?: (a: A) => number | undefined
   ): Effect.Effect<A, E, R> =>
     Effect.withFiber((fiber) => {
+      if (!recording && !isTraced(fiber)) return effect
       const operation = describe()
       if (isTraced(fiber)) return traced(fiber, operation, effect, rowsOf)
       const start = performance.now()
@@ -337,9 +347,10 @@ export const observe = (session: Session, target: Target): Session => {
   /** A stream observed from its first pull to its end; `count` tells how many rows an element holds. */
   const runStream = <A, E>(describe: () => Operation, stream: Stream.Stream<A, E>, count: boolean) =>
     Stream.unwrap(Effect.withFiber((fiber) => {
+      const traced = isTraced(fiber)
+      if (!traced && !recording) return Effect.succeed(stream)
       const operation = describe()
       const start = performance.now()
-      const traced = isTraced(fiber)
       let rows = 0
       const counted = count && traced
         ? Stream.mapArray(stream, (chunk) => {
@@ -447,6 +458,7 @@ export const observe = (session: Session, target: Target): Session => {
 
   function observeSink<A, In, L, E>(describe: () => Operation, sink: Sink.Sink<A, In, L, E>): Sink.Sink<A, In, L, E> {
     return Sink.unwrap(Effect.withFiber((fiber) => {
+      if (!recording && !isTraced(fiber)) return Effect.succeed(sink)
       const operation = describe()
       const start = performance.now()
       const ended = (span: Tracer.Span | undefined) =>
@@ -478,7 +490,7 @@ export interface Opened {
 /**
  * The session `connect` returns: registered for `setProtocolTrace`, the
  * connect span annotated with where it went, and wrapped by `observe` unless
- * `ObserveSessions` is false.
+ * `ObserveSessions` is false (without metrics when it is "spans").
  *
  * @since 0.1.0
  */
@@ -493,7 +505,8 @@ export const opened = (session: Session, info: Opened): Effect.Effect<Session> =
       parent.attribute("server.port", info.port)
       parent.attribute("network.peer.address", info.address)
     }
-    if (!fiber.getRef(ObserveSessions)) return Effect.succeed(session)
+    const mode = fiber.getRef(ObserveSessions)
+    if (mode === false) return Effect.succeed(session)
     const wrapped = observe(session, {
       database: info.database,
       serverAddress: info.host,
@@ -502,7 +515,7 @@ export const opened = (session: Session, info: Opened): Effect.Effect<Session> =
       peerPort: info.address.startsWith("/") ? undefined : info.port,
       traffic: info.log.traceSwitch,
       cache: info.cache
-    })
+    }, { metrics: mode !== "spans" })
     register(wrapped, info.log)
     return Effect.succeed(wrapped)
   })

@@ -8,9 +8,12 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
 import * as PgPool from "../../src/pool/Pool.ts"
+import * as PgSession from "../../src/session/Session.ts"
 import { servers } from "../support/Servers.ts"
 import { awaitActive, connectPlain } from "../support/Sessions.ts"
+import { attributesOf, recorder, traced } from "./Support.ts"
 
 /** One line per series: id, attributes (without the server's), and what does not depend on timing. */
 const render = (snapshots: ReadonlyArray<Metric.Metric.Snapshot>, keep: (s: Metric.Metric.Snapshot) => boolean) =>
@@ -127,6 +130,31 @@ describe("metrics", () => {
         "pgwire.pool.retirements{reason=broken} count=1",
         "pgwire.pool.retirements{reason=max_uses} count=1"
       ])
+    }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
+  })
+
+  it.live("ObserveSessions \"spans\": spans under a tracer, no metric recorded with or without one", () => {
+    const registry: Metric.MetricRegistry = new Map()
+    return Effect.gen(function*() {
+      const rec = recorder()
+      const table = yield* Effect.scoped(Effect.gen(function*() {
+        const spansOnly = yield* connectPlain().pipe(Effect.provideService(PgSession.ObserveSessions, "spans"))
+        yield* spansOnly.query("select $1::int as spans_only", [1])
+        yield* Effect.exit(spansOnly.query("select 1 / $1::int as spans_only", [0]))
+        yield* Stream.runDrain(spansOnly.stream("select 2 as spans_only"))
+        yield* traced(rec, spansOnly.query("select 3 as spans_only_traced"))
+        const operations = render(yield* Metric.snapshot, (s) => s.id.startsWith("db.client.operation") || s.id.startsWith("pgwire.client."))
+        // The control: a session observed in full, in the same registry, records its operation.
+        const full = yield* connectPlain()
+        yield* full.query("select 4 as observed")
+        return { spansOnly: operations, full: render(yield* Metric.snapshot, (s) => s.id === "db.client.operation.duration") }
+      }))
+      assert.deepStrictEqual(table.spansOnly, [])
+      assert.deepStrictEqual(table.full, ["db.client.operation.duration{db.operation.name=SELECT} count=1"])
+      const span = rec.spans.find((s) => s.name === "SELECT")
+      assert.isDefined(span)
+      assert.strictEqual(span!.kind, "client")
+      assert.strictEqual(attributesOf(span!)["db.query.text"], "select ? as spans_only_traced")
     }).pipe(Effect.provideService(Metric.MetricRegistry, registry))
   })
 })
