@@ -61,6 +61,23 @@ describe("PgReplication.logical: values", () => {
       }
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a column named __proto__ is an own property of the row, not its prototype (inserts and updates)", () =>
+    Effect.gen(function*() {
+      const session = yield* sqlSession(servers().main)
+      const f = yield* fixture(session, "id int primary key, \"__proto__\" text")
+      yield* session.query(`insert into ${f.table} values (1, 'a')`)
+      yield* session.query(`update ${f.table} set "__proto__" = 'b'`)
+      const txs = yield* f.changes(2)
+      // The Insert is decoded straight from its bytes, the Update through the message decoder.
+      const insert = txs[0]!.changes.find((c) => c._tag === "Insert") as PgReplication.Insert
+      const update = txs[1]!.changes.find((c) => c._tag === "Update") as PgReplication.Update
+      for (const [row, value] of [[insert.new, "a"], [update.new, "b"]] as const) {
+        assert.deepStrictEqual(Object.keys(row), ["id", "__proto__"])
+        assert.strictEqual(Object.getOwnPropertyDescriptor(row, "__proto__")?.value, value)
+        assert.strictEqual(row["id"], 1)
+      }
+    }).pipe(Effect.scoped), 60_000)
+
   it.live("TOAST: an unchanged out-of-line value is Unchanged under REPLICA IDENTITY DEFAULT, the old value under FULL", () =>
     Effect.gen(function*() {
       const session = yield* sqlSession(servers().main)
