@@ -10,6 +10,10 @@
  * Per round, the paired ratios PgProxy/PgBouncer of TPS and CPU per transaction.
  * Each workload first runs `WARMUP_SECONDS` through PgProxy unmeasured (JIT).
  *
+ * With `PROXY_BASELINE=<another checkout>` a second PgProxy from that
+ * checkout runs beside this one in the same rounds ("PgProxy baseline"), and
+ * the paired ratios of this one against it are printed too (before/after).
+ *
  *   npm exec -- node bench/proxy/main.ts [seconds] [rounds]
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
@@ -58,11 +62,14 @@ const pidOf = (needle: string): number => {
   throw new Error(`no process with ${needle}`)
 }
 
-const startProxy = (upstreamPort: number, user: string): Promise<{ process: ChildProcess; port: number }> =>
+const BASELINE = process.env["PROXY_BASELINE"]
+
+const startProxy = (upstreamPort: number, user: string, root?: string): Promise<{ process: ChildProcess; port: number }> =>
   new Promise((resolve, reject) => {
     const extra = process.env["PROXY_NODE_ARGS"]?.split(" ").filter((a) => a !== "") ?? []
     const wrapper = process.env["PROXY_WRAPPER"]
-    const argv = [...extra, "--no-warnings", path.join(import.meta.dirname, "serve.ts"), String(upstreamPort), user, String(POOL)]
+    const serve = root === undefined ? path.join(import.meta.dirname, "serve.ts") : path.join(root, "bench", "proxy", "serve.ts")
+    const argv = [...extra, "--no-warnings", serve, String(upstreamPort), user, String(POOL)]
     const p = spawn(wrapper ?? process.execPath, wrapper === undefined ? argv : [process.execPath, ...argv], {
       stdio: ["ignore", "pipe", "inherit"]
     })
@@ -148,15 +155,20 @@ const main = async () => {
   const bouncer = await startPgBouncer({ target: { host: "127.0.0.1", port }, defaultPoolSize: POOL, users: { [user]: "" } })
   const bouncerPid = pidOf(path.join(bouncer.dir, "pgbouncer.ini"))
   const proxy = await startProxy(port, user)
+  const baseline = BASELINE === undefined ? undefined : await startProxy(port, user, BASELINE)
   const pipe = await startPipe(port)
   const runs: Array<Run & { readonly round: number }> = []
   try {
     // Warm-up, not measured: V8 compiles the proxy's hot paths during its first seconds of load.
-    for (const workload of WORKLOADS) await pgbench(proxy.port, user, [...workload.args, "-T", String(WARMUP_SECONDS)], undefined)
+    for (const workload of WORKLOADS) {
+      await pgbench(proxy.port, user, [...workload.args, "-T", String(WARMUP_SECONDS)], undefined)
+      if (baseline !== undefined) await pgbench(baseline.port, user, [...workload.args, "-T", String(WARMUP_SECONDS)], undefined)
+    }
     for (let round = 1; round <= ROUNDS; round++) {
       for (const workload of WORKLOADS) {
         const targets = [
           { name: "PgProxy", port: proxy.port, pid: proxy.process.pid },
+          ...(baseline === undefined ? [] : [{ name: "PgProxy baseline", port: baseline.port, pid: baseline.process.pid }]),
           ...(workload.name.includes("prepared") ? [] : [{ name: `PgBouncer ${bouncer.version.join(".")}`, port: bouncer.port, pid: bouncerPid }]),
           ...(workload.name.startsWith("select-only s") || workload.name.startsWith("select-only e")
             ? [{ name: "Node pipe 1:1", port: pipe.port, pid: pipe.process.pid }]
@@ -174,6 +186,7 @@ const main = async () => {
     }
   } finally {
     proxy.process.kill(process.env["PROXY_NODE_ARGS"] === undefined ? "SIGTERM" : "SIGINT")
+    baseline?.process.kill("SIGTERM")
     await new Promise((r) => setTimeout(r, 1000))
     pipe.process.kill("SIGTERM")
     await bouncer.stop()
@@ -194,7 +207,17 @@ const main = async () => {
       const b = runs.find((r) => r.round === p.round && r.workload === p.workload && r.target.startsWith("PgBouncer"))
       if (b === undefined) return []
       return [`| ${p.round} | ${p.workload} | ${(p.tps / b.tps).toFixed(2)} | ${(p.cpuMicrosPerTx! / b.cpuMicrosPerTx!).toFixed(2)} |`]
-    })
+    }),
+    ...(baseline === undefined ? [] : [
+      "",
+      "| round | workload | TPS PgProxy/baseline | CPU per tx PgProxy/baseline |",
+      "|---|---|---|---|",
+      ...runs.filter((r) => r.target === "PgProxy").flatMap((p) => {
+        const b = runs.find((r) => r.round === p.round && r.workload === p.workload && r.target === "PgProxy baseline")
+        if (b === undefined) return []
+        return [`| ${p.round} | ${p.workload} | ${(p.tps / b.tps).toFixed(2)} | ${(p.cpuMicrosPerTx! / b.cpuMicrosPerTx!).toFixed(2)} |`]
+      })
+    ])
   ]
   console.log(lines.join("\n"))
 }
