@@ -111,7 +111,10 @@ const runChild = (entry: string, ctx: Context): Promise<ChildResult> =>
     const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MILLIS)
     child.on("close", (code) => {
       clearTimeout(timer)
-      if (logFile !== undefined) fs.appendFileSync(logFile, stdout.split("\n").filter((l) => !l.startsWith("RESULT ")).join("\n"))
+      if (logFile !== undefined) {
+        const lines = stdout.split("\n").filter((l) => !l.startsWith("RESULT "))
+        fs.appendFileSync(logFile, `== ${path.relative(repoRoot, entry)} ${ctx.ops} rows\n${lines.join("\n")}\n`)
+      }
       const line = stdout.split("\n").find((l) => l.startsWith("RESULT "))
       resolve(line === undefined ? { error: `exit ${code}: ${stderr.trim().slice(-400)}` } : JSON.parse(line.slice(7)))
     })

@@ -8,10 +8,13 @@
  * Run it twice to tell the stream's own memory from V8's sizing: as it is, and with
  * `node --max-semi-space-size=4 bench/memory/stream.ts` (V8 then keeps its young generation small). The heap in use
  * is what the stream holds; what the resident set grows beyond it is the young generation V8 enlarges under a
- * sustained allocation rate. Nothing here asserts.
+ * sustained allocation rate (V8 doubles it, once, after the bytes surviving its scavenges since its last growth add
+ * up to its size: the rows alive at each scavenge count). It also prints the client CPU per row during the stream
+ * and the size of V8's young generation (new space) once connected and at the end. Nothing here asserts.
  *
  * @since 0.1.0
  */
+import * as v8 from "node:v8"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as PgSession from "../../src/session/Session.ts"
@@ -23,6 +26,9 @@ const SAMPLE_INTERVAL_MILLIS = 20
 
 const MIB = 1024 * 1024
 const mib = (bytes: number): string => (bytes / MIB).toFixed(1)
+
+/** The size of V8's young generation (both semi-spaces). */
+const youngBytes = (): number => v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space")?.space_size ?? 0
 
 const rows = Number(process.argv[2] ?? 10_000_000)
 const server = await startServer({ name: "memory-bench", tls: true })
@@ -37,6 +43,8 @@ try {
   }, SAMPLE_INTERVAL_MILLIS)
   let received = 0
   let connectedRss = 0
+  let connectedYoung = 0
+  let cpu0 = process.cpuUsage()
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const session = yield* PgSession.connect({
       host: info.host,
@@ -46,7 +54,9 @@ try {
       sslMode: "require"
     })
     connectedRss = process.memoryUsage().rss
+    connectedYoung = youngBytes()
     peakRss = connectedRss
+    cpu0 = process.cpuUsage()
     console.log(`connected: rss ${mib(connectedRss)} MiB; streaming ${rows.toLocaleString("en-US")} rows`)
     yield* Stream.runForEachArray(session.stream(mixedRowsSql(rows)), (batch) =>
       Effect.sync(() => {
@@ -62,6 +72,11 @@ try {
       }))
   })))
   clearInterval(sampler)
+  const cpu = process.cpuUsage(cpu0)
+  console.log(
+    `client CPU ${((cpu.user + cpu.system) / received).toFixed(2)} µs/row (${(cpu.system / received).toFixed(2)} system); ` +
+      `young generation ${mib(connectedYoung)} MiB once connected, ${mib(youngBytes())} MiB at the end`
+  )
   console.log(
     `${received.toLocaleString("en-US")} rows: resident set growth ${mib(peakRss - connectedRss)} MiB ` +
       `(peak ${mib(peakRss)}), largest heap in use ${mib(peakHeap)} MiB`
