@@ -20,14 +20,21 @@
  *   dropped); the ParameterStatus it causes is relayed. Parameters the proxy
  *   set there for an earlier client beyond the tracked ones (a start-up
  *   `statement_timeout`, say) are RESET first for a client that lacks them,
- *   so no client inherits another's settings.
+ *   so no client inherits another's settings. An upstream remembers the
+ *   client signature (all names and values) it was last brought to, until a
+ *   ParameterStatus, DISCARD ALL or RESET ALL: a client with the same
+ *   signature gets it without a comparison.
+ * - After RESET ALL (which a ROLLBACK may undo) the values the proxy set are
+ *   unknown: set again for a client that has them, reset for one that does
+ *   not.
  *
- * Pure.
+ * Pure: no IO.
  *
  * @since 0.1.0
  */
 import * as ServerError from "../server/ServerError.ts"
 import * as SessionState from "./SessionState.ts"
+import type { Upstream } from "./Upstream.ts"
 
 /** A SQL string literal (standard_conforming_strings on, as every supported server defaults). */
 export const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`
@@ -160,4 +167,59 @@ export const settingQuery = (
     settings.set(name, value)
   }
   return sql === "" && resets === "" ? undefined : resets + sql
+}
+
+const decoder = new TextDecoder()
+
+/**
+ * One client's parameters: their values, which of them the proxy follows,
+ * and the query that brings an upstream to them.
+ *
+ * @since 0.1.0
+ */
+export class ClientParameters {
+  /** By lower-case name. */
+  readonly values: Map<string, string>
+  /** The parameters the server reports (lower-case). */
+  readonly #reported: ReadonlySet<string>
+  /** The values as one string, made again after they change (an upstream remembers the last it got). */
+  #signature: string | undefined = undefined
+
+  constructor(server: ReadonlyMap<string, string> | undefined, startup: ReadonlyMap<string, string>, reported: ReadonlySet<string>) {
+    this.values = initial(server, startup)
+    this.#reported = reported
+  }
+
+  /**
+   * Whether the proxy follows the value of parameter `name` (a SET of it does not pin): a tracked one, or one the
+   * client set at start-up that the server reports (its new value comes back as ParameterStatus).
+   */
+  readonly tracked = (name: string): boolean =>
+    SessionState.TRACKED_PARAMETERS.has(name) || (this.values.has(name) && this.#reported.has(name))
+
+  /** A ParameterStatus body `buf[start, end)` relayed to the client: a followed value is kept. */
+  reportedBy(buf: Uint8Array, start: number, end: number): void {
+    const nameEnd = buf.indexOf(0, start)
+    if (nameEnd < 0 || nameEnd >= end) return
+    const valueEnd = buf.indexOf(0, nameEnd + 1)
+    const name = decoder.decode(buf.subarray(start, nameEnd)).toLowerCase()
+    const value = decoder.decode(buf.subarray(nameEnd + 1, valueEnd < 0 || valueEnd > end ? end : valueEnd))
+    if (this.tracked(name) && this.values.get(name) !== value) {
+      this.values.set(name, value)
+      this.#signature = undefined
+    }
+  }
+
+  /** The query that brings `upstream` to these parameters (see `settingQuery`), or undefined when it is there. */
+  queryFor(upstream: Upstream): string | undefined {
+    if (this.#signature === undefined) {
+      let signature = ""
+      for (const [name, value] of this.values) signature += `${name}\0${value}\0`
+      this.#signature = signature
+    }
+    if (upstream.alignedTo === this.#signature) return undefined
+    const sql = settingQuery(this.values, upstream.settings, upstream.extraSettings)
+    upstream.alignedTo = this.#signature
+    return sql
+  }
 }

@@ -46,7 +46,7 @@ import { Outbound } from "./Outbound.ts"
 import { Outstanding } from "./Outstanding.ts"
 import * as Parameters from "./Parameters.ts"
 import * as Prepared from "./Prepared.ts"
-import { cstringEnd, decoder, type Entry, errorFrame, judge, Kind, lostError } from "./Replies.ts"
+import { cstringEnd, type Entry, errorFrame, judge, Kind, lostError } from "./Replies.ts"
 import { reader, readyFrame, severityOf, text, Verdict } from "./Replies.ts"
 import * as SessionState from "./SessionState.ts"
 import type { ClientStatement } from "./Statements.ts"
@@ -111,8 +111,8 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   pinned: string | undefined = undefined
   /** The client's prepared statements by its own names. */
   readonly statements = new Map<string, ClientStatement>()
-  /** The client's session parameters by lower-case name, replayed on each upstream. */
-  readonly parameters: Map<string, string>
+  /** The client's session parameters, replayed on each upstream. */
+  readonly parameters: Parameters.ClientParameters
   #cancels = 0
   #closed = false
   #withdraw: (() => void) | undefined = undefined
@@ -140,7 +140,8 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.#out = new Outbound(takeover.wire.socket, () => this.upstream, (bytes) => {
       ctx.totals.sent += bytes
     })
-    this.parameters = Parameters.initial(ctx.pool.serverParameters, takeover.info.parameters)
+    this.parameters = new Parameters.ClientParameters(ctx.pool.serverParameters, takeover.info.parameters, ctx.pool.reportedParameters)
+    this.tracked = this.parameters.tracked
     takeover.onCancel(() => this.cancel())
   }
 
@@ -197,24 +198,12 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     upstream.sink = this.#onFrame
     upstream.chunkEnd = this.#out.flush
     upstream.onLost = this.#onLost
-    const signature = this.#parametersSignature()
-    if (upstream.alignedTo === signature) return
-    const sql = Parameters.settingQuery(this.parameters, upstream.settings, upstream.extraSettings)
-    upstream.alignedTo = signature
+    const sql = this.parameters.queryFor(upstream)
     if (sql === undefined) return
     this.#ctx.totals.parameterSets++
     upstream.writer.begin(In.Query).cstring(sql).end()
     upstream.scheduleFlush()
     this.#owed.push({ kind: Kind.QueryHidden })
-  }
-
-  /** The client's parameters as one string, made again after they change (an upstream remembers the last it got). */
-  #signature: string | undefined = undefined
-  #parametersSignature(): string {
-    if (this.#signature !== undefined) return this.#signature
-    let signature = ""
-    for (const [name, value] of this.parameters) signature += `${name}\0${value}\0`
-    return (this.#signature = signature)
   }
 
   // ---------------------------------------------------------------------------
@@ -284,6 +273,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.queries++
     this.#ctx.totals.queries++
     let discardAll = false
+    let resetAll = false
     if (SessionState.mayAffectSession(sql)) {
       const effect = SessionState.classify(sql, this.tracked)
       switch (effect._tag) {
@@ -293,6 +283,9 @@ export class Relay implements Prepared.Host, Lending.LoanState {
         case "DiscardAll":
           discardAll = true
           break
+        case "ResetAll":
+          resetAll = true
+          break
         case "Deallocate":
           if (Prepared.deallocate(this, effect.name, this.clientStatus)) return
           break
@@ -300,16 +293,11 @@ export class Relay implements Prepared.Host, Lending.LoanState {
           break
       }
     }
-    this.forward(In.Query, body, { kind: Kind.Query, discardAll })
+    this.forward(In.Query, body, { kind: Kind.Query, discardAll, resetAll })
   }
 
-  /**
-   * Whether the proxy follows the value of parameter `name` for this client (a SET of it does not pin): a tracked
-   * one, or one the client set at start-up that the server reports (its new value comes back as ParameterStatus).
-   */
-  readonly tracked = (name: string): boolean =>
-    SessionState.TRACKED_PARAMETERS.has(name) ||
-    (this.parameters.has(name) && this.#ctx.pool.reportedParameters.has(name))
+  /** Whether the proxy follows parameter `name` for this client (`Parameters.ClientParameters`). */
+  readonly tracked: (name: string) => boolean
 
   pin(why: string): void {
     this.pinned ??= why
@@ -363,7 +351,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     const entry = this.#owed.head
     switch (type) {
       case Code.ParameterStatus:
-        this.#parameterStatus(buf, start, end)
+        this.parameters.reportedBy(buf, start, end)
         return this.#out.relay(type, buf, start, end)
       case Code.NoticeResponse:
       case Code.NotificationResponse:
@@ -378,7 +366,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     switch (judge(entry, type)) {
       case Verdict.Relay:
         if (type === Code.CopyInResponse) this.#enterCopyIn(entry)
-        else if (type === Code.CommandComplete && entry.discardAll === true) this.#discardedAll(buf, start, end)
+        else if (type === Code.CommandComplete && (entry.discardAll === true || entry.resetAll === true)) this.#reset(buf, start, end)
         return this.#out.relay(type, buf, start, end)
       case Verdict.RelayLast:
         this.#owed.pop()
@@ -394,35 +382,29 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     }
   }
 
-  #parameterStatus(buf: Uint8Array, start: number, end: number): void {
-    const nameEnd = buf.indexOf(0, start)
-    if (nameEnd < 0 || nameEnd >= end) return
-    const valueEnd = buf.indexOf(0, nameEnd + 1)
-    const name = decoder.decode(buf.subarray(start, nameEnd)).toLowerCase()
-    const value = decoder.decode(buf.subarray(nameEnd + 1, valueEnd < 0 || valueEnd > end ? end : valueEnd))
-    if (this.tracked(name) && this.parameters.get(name) !== value) {
-      this.parameters.set(name, value)
-      this.#signature = undefined
-    }
-  }
-
   /** COPY FROM STDIN began: after an Execute, a Sync the client sent behind it was read (and ignored) by the server in COPY mode. */
   #enterCopyIn(entry: Entry): void {
     this.#copyIn = true
     if (entry.kind === Kind.Execute) this.#owed.dropSyncsBehindHead()
   }
 
-  #discardedAll(buf: Uint8Array, start: number, end: number): void {
-    if (text(buf, start, end).replace(/\0$/, "") !== "DISCARD ALL") return
-    this.statements.clear()
+  /**
+   * DISCARD ALL or RESET ALL ran (its CommandComplete): the values the proxy set upstream beyond those the server
+   * reports are no longer known (RESET ALL may yet be rolled back), so they are set again, or reset, for the next
+   * client; DISCARD ALL also drops the statements, the client's names and its pin.
+   */
+  #reset(buf: Uint8Array, start: number, end: number): void {
+    const tag = text(buf, start, end).replace(/\0$/, "")
+    const discard = tag === "DISCARD ALL"
+    if (!discard && tag !== "RESET") return
     const upstream = this.upstream
     if (upstream !== undefined) {
-      // RESET ALL ran: the values the proxy set are gone (those the server reports come back as ParameterStatus).
-      upstream.statements.clear()
       for (const name of upstream.extraSettings) upstream.settings.delete(name)
-      upstream.extraSettings.clear()
       upstream.alignedTo = undefined
+      if (discard) upstream.statements.clear()
     }
+    if (!discard) return
+    this.statements.clear()
     if (this.#ctx.mode === "transaction") this.pinned = undefined
   }
 

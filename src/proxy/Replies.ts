@@ -69,6 +69,8 @@ export interface Entry {
   readonly ready?: boolean | undefined
   /** A DISCARD ALL query: on success the client's statements and pin go. */
   readonly discardAll?: boolean | undefined
+  /** A query with RESET ALL: once it ran, the upstream's settings the proxy made are no longer known. */
+  readonly resetAll?: boolean | undefined
   /** A Describe of a statement got its ParameterDescription. */
   described?: boolean
 }

@@ -15,6 +15,8 @@
  *   proxy answers it for the client's protocol-level statements.
  * - `DiscardAll`: `DISCARD ALL` alone: run upstream, and the client's
  *   statements and pin are dropped with it.
+ * - `ResetAll`: `RESET ALL`: run upstream; what the proxy set there is no
+ *   longer known (set again, or reset, for the next client).
  * - `SET` of a tracked parameter (client_encoding, DateStyle, TimeZone,
  *   IntervalStyle, application_name, search_path, and any parameter the client
  *   sent at start-up) is neither: its value reaches the proxy as
@@ -36,8 +38,10 @@ export type Effect =
   | { readonly _tag: "Pin"; readonly why: string }
   | { readonly _tag: "Deallocate"; readonly name: string | undefined }
   | { readonly _tag: "DiscardAll" }
+  | { readonly _tag: "ResetAll" }
 
 const NONE: Effect = { _tag: "None" }
+const RESET_ALL: Effect = { _tag: "ResetAll" }
 
 /** Parameters replayed on every upstream a client moves to (their values come back as ParameterStatus). */
 export const TRACKED_PARAMETERS: ReadonlySet<string> = new Set([
@@ -162,7 +166,7 @@ const statementEffect = (sql: string, from: number, tracked: (name: string) => b
     }
     case "reset": {
       const name = w[1]
-      if (name === "all") return NONE
+      if (name === "all") return RESET_ALL
       return name !== undefined && tracked(name) ? NONE : pin(`RESET ${name ?? ""}`)
     }
     case "deallocate": {
@@ -181,8 +185,8 @@ const statementEffect = (sql: string, from: number, tracked: (name: string) => b
 
 /**
  * The session-state effect of a query (one or more statements). A query of
- * several statements is `Pin` if any statement pins; `Deallocate` and
- * `DiscardAll` only alone.
+ * several statements is `Pin` if any statement pins, else `ResetAll` if one
+ * is `RESET ALL`; `Deallocate` and `DiscardAll` only alone.
  *
  * @since 0.1.0
  */
@@ -191,11 +195,13 @@ export const classify = (sql: string, tracked: (name: string) => boolean): Effec
   if (lower.includes("advisory_lock") && /pg_(try_)?advisory_lock/i.test(lower)) return pin("a session advisory lock")
   const starts = statementStarts(sql)
   if (starts.length === 1) return statementEffect(sql, 0, tracked)
+  let result: Effect = NONE
   for (const start of starts) {
     const effect = statementEffect(sql, start, tracked)
     if (effect._tag === "Pin") return effect
+    if (effect._tag === "ResetAll") result = effect
   }
-  return NONE
+  return result
 }
 
 /** Whether a statement follows the first (a `;` with more than white space or comments after it). */

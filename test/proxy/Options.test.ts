@@ -68,6 +68,22 @@ describe("PgProxy start-up options", () => {
     })
   })
 
+  it("RESET ALL returns a client to its own start-up values, and leaves none of them to the next client, even rolled back", async () => {
+    await withProxy({ upstream: upstreamOf({ maxSize: 1 }) }, async ({ port }) => {
+      const other = await connect(port)
+      const reset = await psqlWith(port, "-c statement_timeout=1000", ["set timezone = 'Asia/Tokyo'", "reset all", "show statement_timeout"])
+      assert.strictEqual(reset.code, 0, reset.stderr)
+      // As on a direct connection: RESET ALL goes back to the session's start-up values.
+      assert.deepStrictEqual(reset.stdout.trim().split("\n"), ["SET", "RESET", "1s"])
+      assert.strictEqual(await show(other, "statement_timeout"), "0")
+      // RESET ALL inside a transaction that rolls back: the value is back upstream, and still not the next client's.
+      const rolledBack = await psqlWith(port, "-c statement_timeout=1000", ["show statement_timeout", "begin; reset all; rollback"])
+      assert.strictEqual(rolledBack.code, 0, rolledBack.stderr)
+      assert.strictEqual(await show(other, "statement_timeout"), "0")
+      await other.end()
+    })
+  })
+
   it("our client's options: set on each upstream that serves it; a SET of such a parameter the server does not report pins the client", async () => {
     await withProxy({ upstream: upstreamOf({ maxSize: 2 }) }, async ({ port }) => {
       const result = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

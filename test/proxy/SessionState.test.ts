@@ -92,6 +92,9 @@ describe("PgProxy session state", () => {
     assert.deepStrictEqual(SessionState.classify("DEALLOCATE PREPARE p", tracked), { _tag: "Deallocate", name: "p" })
     assert.deepStrictEqual(SessionState.classify("deallocate all", tracked), { _tag: "Deallocate", name: undefined })
     assert.strictEqual(tag("discard all"), "DiscardAll")
+    assert.strictEqual(tag("RESET ALL"), "ResetAll")
+    assert.strictEqual(tag("begin; reset all; rollback"), "ResetAll")
+    assert.strictEqual(tag("reset all; listen x"), "Pin")
   })
 
   it("skips the classification only for single statements that cannot change session state", () => {
