@@ -51,14 +51,14 @@ export const upstreamNameOf = (rest: Uint8Array): string =>
   UPSTREAM_NAME_PREFIX + Crypto.createHash("sha256").update(rest).digest("base64url").slice(0, 16)
 
 /**
- * One upstream's prepared statements, in use order (a Map keeps insertion
+ * One upstream's prepared statements, in use order (a Set keeps insertion
  * order: a use re-inserts the name at the end).
  *
  * @since 0.1.0
  */
 export class Statements {
   readonly max: number
-  readonly #names = new Map<string, number>()
+  readonly #names = new Set<string>()
   /** Names used by the current loan (never evicted while it lasts). */
   readonly #inUse = new Set<string>()
 
@@ -76,7 +76,7 @@ export class Statements {
 
   /** Marks `name` used now (most recently used). */
   touch(name: string): void {
-    if (this.#names.delete(name)) this.#names.set(name, Date.now())
+    if (this.#names.delete(name)) this.#names.add(name)
     this.#inUse.add(name)
   }
 
@@ -87,14 +87,14 @@ export class Statements {
   add(name: string): ReadonlyArray<string> {
     const evicted: Array<string> = []
     if (!this.#names.has(name)) {
-      for (const old of this.#names.keys()) {
+      for (const old of this.#names) {
         if (this.#names.size - evicted.length < this.max) break
         if (!this.#inUse.has(old)) evicted.push(old)
       }
       for (const old of evicted) this.#names.delete(old)
     }
     this.#names.delete(name)
-    this.#names.set(name, Date.now())
+    this.#names.add(name)
     this.#inUse.add(name)
     return evicted
   }
