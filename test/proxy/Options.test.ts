@@ -59,6 +59,12 @@ describe("PgProxy start-up options", () => {
       assert.strictEqual(await show(other, "statement_timeout"), "0")
       assert.strictEqual(await show(other, "search_path"), "\"$user\", public")
       assert.strictEqual(await show(other, "DateStyle"), "ISO, MDY")
+      // A custom (dotted) setting too.
+      const custom = await psqlWith(port, "-c myapp.flag=on", ["show myapp.flag"])
+      assert.strictEqual(custom.code, 0, custom.stderr)
+      assert.strictEqual(custom.stdout.trim(), "on")
+      const seen = (await other.query("select current_setting('myapp.flag', true) as v")).rows[0]?.v
+      assert.notStrictEqual(seen, "on")
       // And a statement over the limit set through options is canceled by it.
       const slow = await psqlWith(port, "-c statement_timeout=50", ["select pg_sleep(2)"])
       assert.notStrictEqual(slow.code, 0)
