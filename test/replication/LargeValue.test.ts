@@ -41,9 +41,11 @@ const VALUE_BYTES = VALUE_MIB * 1024 * 1024
 /**
  * What a consumer run may grow by, in copies of the value, beyond `SLACK_MIB`: the frame being assembled and the
  * payload it holds, the decoded value (a string or bytes), and what the garbage collector has not yet returned.
+ * The slack is what a run grows by whatever the values (the runtime warming up, the connection, the decoder): about
+ * 50 to 75 MiB measured at 24 MiB values. At 200 MiB the runs grew by about one copy per value (403 MiB for two).
  */
 const COPIES_ALLOWED = 3
-const SLACK_MIB = 64
+const SLACK_MIB = 128
 /** A consumer run that does not finish within this long fails the test. */
 const RUN_TIMEOUT_MILLIS = 120_000
 
