@@ -73,6 +73,27 @@ describe("HeldTransactions", () => {
     held.close()
   })
 
+  it("a message that alone would pass the bound goes to the file with what was held, never held in memory", () => {
+    const dir = tempDir()
+    try {
+      const held = new HeldTransactions({ memoryBytes: 10_000, directory: dir, maxBytes: undefined })
+      const small = message("I", 40, 100, 1)
+      // A view into a larger buffer, as a frame's payload is: written from where it is.
+      const large = message("I", 40, 300_000, 2).subarray(0, 250_005)
+      held.add(40, small)
+      held.add(40, large)
+      assert.strictEqual(held.spilled, 1)
+      assert.strictEqual(held.peakMemoryBytes, small.length, "the large message was never counted in memory")
+      assert.deepStrictEqual(spillFiles(dir).length, 1)
+      const replayed = all(held.replay(40))
+      assert.deepStrictEqual(replayed, [small, large.slice()])
+      assert.deepStrictEqual(spillFiles(dir), [])
+      held.close()
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("an aborted subtransaction's changes are skipped, its Relation and Type messages kept, in memory and on file", () => {
     const dir = tempDir()
     try {
