@@ -24,7 +24,7 @@
  */
 import * as ServerError from "../server/ServerError.ts"
 import { Frontend as In } from "../wire/Codes.ts"
-import { backend, CLOSE_COMPLETE, cstringEnd, type Entry, Kind, PARSE_COMPLETE, text } from "./Replies.ts"
+import { backend, CLOSE_COMPLETE, cstringEnd, type Entry, Kind, PARSE_COMPLETE, SHARED, text } from "./Replies.ts"
 import * as SessionState from "./SessionState.ts"
 import { type ClientStatement, upstreamNameOf } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
@@ -62,7 +62,7 @@ export const parse = (host: Host, body: Uint8Array): void => {
     const effect = SessionState.classify(sql, host.tracked)
     if (effect._tag === "Pin") host.pin(effect.why)
   }
-  if (nameEnd === 0) return host.forward(In.Parse, body, { kind: Kind.Parse })
+  if (nameEnd === 0) return host.forward(In.Parse, body, SHARED.Parse)
   const name = text(body, 0, nameEnd)
   if (host.statements.has(name)) return host.fail(ServerError.duplicateStatement(name))
   const statement: ClientStatement = { upstreamName: upstreamNameOf(rest), rest: rest.slice(), sql }
@@ -81,7 +81,7 @@ const writeParse = (host: Host, upstream: Upstream, statement: ClientStatement, 
   const w = upstream.writer
   for (const evicted of upstream.statements.add(statement.upstreamName)) {
     w.begin(In.Close).uint8(0x53).cstring(evicted).end()
-    host.expect({ kind: Kind.CloseHidden })
+    host.expect(SHARED.CloseHidden)
   }
   w.begin(In.Parse).cstring(statement.upstreamName).bytes(statement.rest).end()
   upstream.scheduleFlush()
@@ -107,7 +107,7 @@ export const bind = (host: Host, body: Uint8Array): void => {
   const portalEnd = cstringEnd(body, 0)
   const nameEnd = cstringEnd(body, portalEnd + 1)
   const upstream = host.upstream
-  if (nameEnd === portalEnd + 1 || upstream === undefined) return host.forward(In.Bind, body, { kind: Kind.Bind })
+  if (nameEnd === portalEnd + 1 || upstream === undefined) return host.forward(In.Bind, body, SHARED.Bind)
   const statement = statementFor(host, upstream, text(body, portalEnd + 1, nameEnd))
   if (statement === undefined) return
   upstream.writer.begin(In.Bind)
@@ -116,7 +116,7 @@ export const bind = (host: Host, body: Uint8Array): void => {
     .bytes(body.subarray(nameEnd + 1))
     .end()
   upstream.scheduleFlush()
-  host.expect({ kind: Kind.Bind })
+  host.expect(SHARED.Bind)
 }
 
 /**
@@ -127,7 +127,7 @@ export const describe = (host: Host, body: Uint8Array): void => {
   const nameEnd = cstringEnd(body, 1)
   const upstream = host.upstream
   if (target !== 0x53 || nameEnd === 1 || upstream === undefined) {
-    return host.forward(In.Describe, body, { kind: target === 0x53 ? Kind.DescribeStatement : Kind.DescribePortal })
+    return host.forward(In.Describe, body, target === 0x53 ? { kind: Kind.DescribeStatement } : SHARED.DescribePortal)
   }
   const statement = statementFor(host, upstream, text(body, 1, nameEnd))
   if (statement === undefined) return
@@ -145,7 +145,7 @@ export const close = (host: Host, body: Uint8Array): void => {
     host.statements.delete(text(body, 1, nameEnd))
     return host.reply({ kind: Kind.Synthetic, bytes: CLOSE_COMPLETE })
   }
-  host.forward(In.Close, body, { kind: Kind.Close })
+  host.forward(In.Close, body, SHARED.Close)
 }
 
 /**

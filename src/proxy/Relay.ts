@@ -47,7 +47,7 @@ import { Outstanding } from "./Outstanding.ts"
 import * as Parameters from "./Parameters.ts"
 import * as Prepared from "./Prepared.ts"
 import { cstringEnd, type Entry, errorFrame, judge, Kind, lostError } from "./Replies.ts"
-import { reader, readyFrame, severityOf, text, Verdict } from "./Replies.ts"
+import { reader, readyFrame, severityOf, SHARED, text, Verdict } from "./Replies.ts"
 import * as SessionState from "./SessionState.ts"
 import type { ClientStatement } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
@@ -203,7 +203,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.#ctx.totals.parameterSets++
     upstream.writer.begin(In.Query).cstring(sql).end()
     upstream.scheduleFlush()
-    this.#owed.push({ kind: Kind.QueryHidden })
+    this.#owed.push(SHARED.QueryHidden)
   }
 
   // ---------------------------------------------------------------------------
@@ -241,7 +241,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
         Prepared.close(this, body)
         return true
       case In.Execute:
-        this.forward(type, body, { kind: Kind.Execute })
+        this.forward(type, body, SHARED.Execute)
         return true
       case In.Sync:
         this.#sync(body)
@@ -251,7 +251,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
         else this.#out.scheduleFlush()
         return true
       case In.FunctionCall:
-        this.forward(type, body, { kind: Kind.FunctionCall })
+        this.forward(type, body, SHARED.FunctionCall)
         return true
       case In.CopyData:
       case In.CopyDone:
@@ -293,7 +293,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
           break
       }
     }
-    this.forward(In.Query, body, { kind: Kind.Query, discardAll, resetAll })
+    this.forward(In.Query, body, discardAll || resetAll ? { kind: Kind.Query, discardAll, resetAll } : SHARED.Query)
   }
 
   /** Whether the proxy follows parameter `name` for this client (`Parameters.ClientParameters`). */
@@ -315,7 +315,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       this.reply({ kind: Kind.Synthetic, bytes: readyFrame("I"), ready: true })
       return
     }
-    this.forward(In.Sync, body, { kind: Kind.Sync })
+    this.forward(In.Sync, body, SHARED.Sync)
   }
 
   /** A reply of the proxy's own (an error): the rest of the batch is dropped until Sync. */

@@ -76,6 +76,25 @@ export interface Entry {
 }
 
 /**
+ * Entries without a field of their own, shared by every message of their
+ * kind (a Describe of a statement marks its entry, so it is never shared).
+ *
+ * @since 0.1.0
+ */
+export const SHARED: { readonly [K in "Parse" | "Bind" | "DescribePortal" | "Close" | "CloseHidden" | "Execute" | "Sync" | "Query" | "QueryHidden" | "FunctionCall"]: Entry } = {
+  Parse: Object.freeze({ kind: Kind.Parse }),
+  Bind: Object.freeze({ kind: Kind.Bind }),
+  DescribePortal: Object.freeze({ kind: Kind.DescribePortal }),
+  Close: Object.freeze({ kind: Kind.Close }),
+  CloseHidden: Object.freeze({ kind: Kind.CloseHidden }),
+  Execute: Object.freeze({ kind: Kind.Execute }),
+  Sync: Object.freeze({ kind: Kind.Sync }),
+  Query: Object.freeze({ kind: Kind.Query }),
+  QueryHidden: Object.freeze({ kind: Kind.QueryHidden }),
+  FunctionCall: Object.freeze({ kind: Kind.FunctionCall })
+}
+
+/**
  * What an upstream frame does to the head entry: relayed and the entry stays
  * (a row), relayed and the entry is done, dropped and done (a hidden reply),
  * dropped, or not allowed (a desync).
