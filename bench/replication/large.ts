@@ -16,7 +16,7 @@
  *    `child`), change by change, acknowledging at the Commit; the child
  *    samples its memory every `SAMPLE_MILLIS` and prints one JSON line.
  *    With streaming on, the client holds the transaction until Stream
- *    Commit: 16 MiB in memory (`DEFAULT_SPILL_MEMORY_BYTES`), the rest in a
+ *    Commit: 4 MiB in memory (`DEFAULT_SPILL_MEMORY_BYTES`), the rest in a
  *    spill file.
  * 4. Drops the slots and the table, then goes on to the next size.
  * 5. Prints the table, and with `BENCH_LARGE_WRITE=1` replaces the section
@@ -44,6 +44,7 @@ import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import pg from "pg"
+import { DEFAULT_SPILL_MEMORY_BYTES } from "../../src/replication/Held.ts"
 import * as PgReplication from "../../src/replication/PgReplication.ts"
 import { startServer } from "../../test/support/EmbeddedPostgres.ts"
 import { describeMachine, fmt, markdownTable, textTable } from "../Machine.ts"
@@ -257,7 +258,8 @@ const main = async () => {
       `Written by \`node --no-warnings bench/replication/large.ts\` on ${new Date().toISOString().slice(0, 10)}: one ` +
         "transaction of 1 KiB rows per size, read change by change by a fresh consumer process (acknowledged at its " +
         "Commit) with `streaming` off (the server holds the transaction until its commit, spilling it to its own disk) " +
-        "and on (the server streams it past `logical_decoding_work_mem`, 64 MB; this client holds it, 16 MiB in memory " +
+        "and on (the server streams it past `logical_decoding_work_mem`, 64 MB; this client holds it, " +
+        `${DEFAULT_SPILL_MEMORY_BYTES / MiB} MiB in memory ` +
         "and the rest in a spill file, until Stream Commit). RSS growth: peak RSS minus the RSS before connecting " +
         `(the goal: under 64 MiB). Machine: ${machine.cores} x ${machine.cpuModel}, Node ${machine.node}; load average ` +
         `at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}.`,
