@@ -94,41 +94,47 @@ abstract class PullRequest<A> extends Request {
     return batch
   }
 
+  /** What a pull gets now: a batch, the defect, the failure or the end; undefined while there is nothing yet. */
+  private outcome(): Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> | undefined {
+    const batch = this.defect === undefined && this.hasItems() ? this.takeItems() : undefined
+    if (this.defect !== undefined) return Effect.die(this.defect.value)
+    if (batch !== undefined && batch.length > 0) {
+      this.afterTake()
+      return Effect.succeed(batch as unknown as Arr.NonEmptyReadonlyArray<A>)
+    }
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.finished) return Cause.done()
+    return undefined
+  }
+
   protected deliver(): void {
     const waiter = this.waiter
     if (waiter === undefined) return
-    const batch = this.defect === undefined && this.hasItems() ? this.takeItems() : undefined
-    if (this.defect !== undefined) {
-      this.waiter = undefined
-      waiter(Effect.die(this.defect.value))
-      return
-    }
-    if (batch !== undefined && batch.length > 0) {
-      this.waiter = undefined
-      waiter(Effect.succeed(batch as unknown as Arr.NonEmptyReadonlyArray<A>))
-      this.afterTake()
-      return
-    }
-    if (this.failure !== undefined) {
-      this.waiter = undefined
-      waiter(Effect.fail(this.failure))
-      return
-    }
-    if (this.finished) {
-      this.waiter = undefined
-      waiter(Cause.done())
-    }
+    const outcome = this.outcome()
+    if (outcome === undefined) return
+    this.waiter = undefined
+    waiter(outcome)
   }
 
-  /** The next batch; fails with `Cause.Done` at the end. */
-  readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> = Effect.callback((resume) => {
-    this.waiter = resume
-    this.deliver()
-    if (this.waiter !== resume) return
-    return Effect.sync(() => {
-      if (this.waiter === resume) this.waiter = undefined
-    })
-  })
+  /** Waits for the next outcome (see `deliver`). */
+  private readonly wait: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> = Effect.callback(
+    (resume) => {
+      this.waiter = resume
+      this.deliver()
+      if (this.waiter !== resume) return
+      return Effect.sync(() => {
+        if (this.waiter === resume) this.waiter = undefined
+      })
+    }
+  )
+
+  /**
+   * The next batch; fails with `Cause.Done` at the end. Rows already received are handed over without suspending
+   * the consumer (a stream hands a socket read over in several batches, see `StreamRows`).
+   */
+  readonly pull: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, PgError | Cause.Done> = Effect.suspend(() =>
+    this.outcome() ?? this.wait
+  )
 
   protected end(failure: PgError | undefined): void {
     if (failure !== undefined && this.failure === undefined) this.failure = failure
