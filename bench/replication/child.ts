@@ -84,6 +84,9 @@ const ackFollower = () => {
     if (current !== undefined) return
     current = (async () => {
       await connected
+      // Poll once the acknowledgement is on its way: effect-pgwire sends the status update in a microtask after
+      // `ack` (one for the acknowledgements made in one go), pg-logical-replication at once.
+      await new Promise((resolve) => setImmediate(resolve))
       while (true) {
         const r = await client.query<{ ok: boolean }>(
           "select confirmed_flush_lsn >= $1::pg_lsn as ok from pg_replication_slots where slot_name = $2",

@@ -30,7 +30,8 @@
  *    consumer had the last row (drain).
  * 5. Lag: a producer commits `BENCH_REPL_LAG_RATE` one-row transactions per
  *    second (default 1,000; up to 4 in flight on 4 connections) for
- *    `BENCH_REPL_LAG_TRANSACTIONS` transactions, each row holding the
+ *    `BENCH_REPL_LAG_TRANSACTIONS` transactions after 500 not measured
+ *    (warm-up: a fresh consumer's first transactions run cold code), each row holding the
  *    server's `clock_timestamp()` at its insert; each consumer timestamps the
  *    delivery of each transaction (its Commit; postgres.js, without a commit
  *    event: its row). p50/p99 of delivery minus insert time, over the
@@ -73,6 +74,8 @@ const ROUNDS = Number(process.env["BENCH_REPL_ROUNDS"] ?? 3)
 const LIVE_TRANSACTIONS = Number(process.env["BENCH_REPL_LIVE_TRANSACTIONS"] ?? 500)
 const LAG_TRANSACTIONS = Number(process.env["BENCH_REPL_LAG_TRANSACTIONS"] ?? 3000)
 const LAG_RATE = Number(process.env["BENCH_REPL_LAG_RATE"] ?? 1000)
+/** Lag: paced transactions not measured before the measured ones (the consumer's code reaches its steady state). */
+const LAG_WARM_UP_TRANSACTIONS = 500
 /** Lag producer: transactions in flight at most (one per connection). */
 const LAG_CONNECTIONS = 4
 /** Warm-up rows are written this often until a live or lag consumer has seen one. */
@@ -311,6 +314,7 @@ const lagWorkload = async (client: InstanceType<typeof pg.Client>, port: number)
     await p.query("set synchronous_commit = on")
   }
   const insert = "insert into bench_lag (t) values (extract(epoch from clock_timestamp()))"
+  const warmUp = "insert into bench_lag (t) values (0)"
   try {
     for (let r = 0; r < ROUNDS; r++) {
       const order = LIVE_CONTENDERS.map((_, i) => LIVE_CONTENDERS[(i + r) % LIVE_CONTENDERS.length]!)
@@ -321,26 +325,27 @@ const lagWorkload = async (client: InstanceType<typeof pg.Client>, port: number)
         const sample = await runChild(
           { contender: c, mode: "lag", port, slot, publication: "pub_lag", transactions: LAG_TRANSACTIONS },
           {
-            warmUp: () => producers[0]!.query("insert into bench_lag (t) values (0)"),
+            warmUp: () => producers[0]!.query(warmUp),
             onReady: () =>
               producing = (async () => {
                 // Transaction x is due at t0 + x / rate; each connection runs one at a time.
+                // The first LAG_WARM_UP_TRANSACTIONS (t = 0, not measured) bring the consumer to its steady state.
                 const t0 = performance.now()
+                const total = LAG_WARM_UP_TRANSACTIONS + LAG_TRANSACTIONS
                 let next = 0
                 const lane = async (p: InstanceType<typeof pg.Client>) => {
-                  while (next < LAG_TRANSACTIONS) {
+                  while (next < total) {
                     const due = t0 + (next * 1000) / LAG_RATE
                     const wait = due - performance.now()
                     if (wait > 1) {
                       await new Promise((f) => setTimeout(f, wait))
                       continue
                     }
-                    next++
-                    await p.query(insert)
+                    await p.query(next++ < LAG_WARM_UP_TRANSACTIONS ? warmUp : insert)
                   }
                 }
                 await Promise.all(producers.map(lane))
-                rate = LAG_TRANSACTIONS / ((performance.now() - t0) / 1000)
+                rate = total / ((performance.now() - t0) / 1000)
               })()
           }
         )
@@ -603,7 +608,9 @@ const main = async () => {
         `## Lag at ${LAG_RATE.toLocaleString("en")} transactions/s`,
         "",
         `A producer commits one-row transactions at ${LAG_RATE.toLocaleString("en")}/s (up to ${LAG_CONNECTIONS} in ` +
-        `flight) for ${LAG_TRANSACTIONS.toLocaleString("en")} transactions per run, ${ROUNDS} runs per consumer; each ` +
+        `flight) for ${LAG_TRANSACTIONS.toLocaleString("en")} measured transactions per run after ` +
+        `${LAG_WARM_UP_TRANSACTIONS} not measured (a freshly started consumer's first transactions run cold code), ` +
+        `${ROUNDS} runs per consumer; each ` +
         "row holds the server's `clock_timestamp()` at its insert, and its commit follows at once (the producer runs " +
         "with `synchronous_commit = on`, the server's default: a walsender sends only flushed WAL). Delivery: the " +
         "consumer's wall clock (same host) when the transaction reaches its code (effect-pgwire: an element of " +
