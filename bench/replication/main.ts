@@ -491,7 +491,7 @@ const main = async () => {
     rows.push([table, "server floor (peek)", `${fmt(floor)} ms`, fmt(changes / (floor / 1000)), "", "1", "", "", ""])
   }
   const machine = describeMachine()
-  console.log(textTable(header, rows))
+  if (rows.length > 0) console.log(textTable(header, rows))
 
   const liveHeader = ["contender", "consumer time", "producer tx/s", "client CPU / change", "CPU x postgres.js (paired)", "drain after last commit", "peak RSS"]
   const liveRows: Array<Array<string>> = []
@@ -577,16 +577,18 @@ const main = async () => {
       `load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} (the machine is shared: wall times are ` +
       "noisy, the paired ratios and the client's CPU per change are the steadier figures).",
       "",
-      "## Decode throughput",
-      "",
-      `${changes.toLocaleString("en")} changes in ${TRANSACTIONS.toLocaleString("en")} transactions of ${ROWS_PER_TRANSACTION} ` +
-      "inserts per table (narrow: int8 and text; mixed: 9 columns, int4 to jsonb; wide: 20 columns, int2 to int4[]), " +
-      `read from a slot that already holds the WAL, ${ROUNDS} rounds, each contender in a fresh child process per round ` +
-      "(order rotated), timed from connect to the last acknowledged Commit; client CPU is the child's user and system " +
-      "time over the same span (`process.cpuUsage`). Ratios are the median of the per-round ratios; the floor is the " +
-      "server's `pg_logical_slot_peek_binary_changes` over the same WAL (decoding without a client).",
-      "",
-      markdownTable(header, rows),
+      ...(rows.length === 0 ? [] : [
+        "## Decode throughput",
+        "",
+        `${changes.toLocaleString("en")} changes in ${TRANSACTIONS.toLocaleString("en")} transactions of ${ROWS_PER_TRANSACTION} ` +
+        "inserts per table (narrow: int8 and text; mixed: 9 columns, int4 to jsonb; wide: 20 columns, int2 to int4[]), " +
+        `read from a slot that already holds the WAL, ${ROUNDS} rounds, each contender in a fresh child process per round ` +
+        "(order rotated), timed from connect to the last acknowledged Commit; client CPU is the child's user and system " +
+        "time over the same span (`process.cpuUsage`). Ratios are the median of the per-round ratios; the floor is the " +
+        "server's `pg_logical_slot_peek_binary_changes` over the same WAL (decoding without a client).",
+        "",
+        markdownTable(header, rows)
+      ]),
       ...(liveRows.length === 0 ? [] : [
         "",
         "## Live workload, beside postgres.js",
