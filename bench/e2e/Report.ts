@@ -192,13 +192,13 @@ export const judge = (workload: Workload, summaries: ReadonlyArray<Summary>, run
       break
     case "stream": {
       const ours = summaries.find((s) => s.driver === OURS)
-      // The issue asks for a peak RSS under 64 MB at any row count. The whole
-      // process is judged, and so is the growth during the run alone (what
-      // bounded memory means once the runtime and modules are loaded).
+      // Issue 7 asked for a peak RSS under 64 MB at any row count; issue 22 restated it as the growth during the
+      // run alone, under 32 MiB (what bounded memory means once the runtime and modules are loaded; Effect's own
+      // import is about 62 MiB). Both are judged.
       const peak = ours?.peakRssMiB
       targets.push({ workload: workload.id, label: "peak RSS of the process < 64 MiB", value: peak, limit: 64, met: peak === undefined ? undefined : peak < 64 })
       const growth = ours?.growthRssMiB
-      targets.push({ workload: workload.id, label: "RSS growth during the run < 64 MiB", value: growth, limit: 64, met: growth === undefined ? undefined : growth < 64 })
+      targets.push({ workload: workload.id, label: "RSS growth during the run < 32 MiB (issue 22)", value: growth, limit: 32, met: growth === undefined ? undefined : growth < 32 })
       ratio("time ÷ @effect/sql-pg ≤ 1 (issue 3)", "@effect/sql-pg", 1)
       break
     }

@@ -106,7 +106,7 @@ export const WORKLOADS: ReadonlyArray<Workload> = [
     title: "the same 1,000,000 rows streamed with bounded memory",
     ops: 1_000_000,
     unit: "rows",
-    target: "peak RSS under 64 MB; at least as fast as @effect/sql-pg's stream (issue 3)"
+    target: "peak RSS under 64 MB; RSS growth while streaming under 32 MiB at any row count (issue 22); at least as fast as @effect/sql-pg's stream (issue 3)"
   },
   {
     id: "copy-in",
