@@ -8,11 +8,11 @@
  * socket read brings hundreds of rows at once, so every scavenge that runs while a read is being decoded finds
  * them alive and copies them. V8 grows its young generation (to twice its size, once) after the bytes that
  * survived its scavenges since the last growth add up to its size, however slowly they add up; over a long stream
- * the rows caught in flight were enough (about 2 bytes per row streamed, and the growth came after four or five
- * million mixed rows, adding 32 MiB to the resident set). Kept as bytes, the rows waiting are the received buffers
+ * the rows caught in flight were enough (2-3 bytes per row streamed, and the growth came after two to five million
+ * mixed rows, adding 32 MiB to the resident set). Kept as bytes, the rows waiting are the received buffers
  * (outside V8's heap) and two integers each; only the batch being handed over is decoded, `STREAM_BATCH_BYTES` of
- * DataRow at most, so a scavenge finds a few dozen rows alive instead of hundreds, and the growth comes after about
- * 25 million rows instead of 5.
+ * DataRow at most, so a scavenge finds a few dozen rows alive instead of hundreds (0.55 bytes per row streamed), and
+ * the growth would come after 26-30 million rows.
  *
  * The bytes must stay as they are until taken: the stream asks its connection to keep views (`keepViews`), so lent
  * socket reads are copied once per read before they are framed.
