@@ -45,6 +45,8 @@ export const FEED_LOW_WATER_BYTES = 2 * 1024 * 1024
 export const FEED_TAKE_MESSAGES = 1024
 /** Small payloads are copied into shared slabs of this size (see `Feed.copy`). */
 export const FEED_SLAB_BYTES = 64 * 1024
+/** Full slabs kept for reuse once the consumer is done with them (`reuseSlabs`). */
+export const FEED_FREE_SLABS = 16
 /** Messages up to this size (header included) are copied byte by byte rather than through a view. */
 const SMALL_COPY_BYTES = 64
 /** What a buffered message costs beyond its payload, counted against the high-water mark. */
@@ -112,6 +114,13 @@ export interface FeedOptions {
   readonly observe?: ((buf: Uint8Array, start: number, end: number, ack: AckState) => void) | undefined
   /** Hot standby feedback sent after each timed status update (and once when streaming starts). */
   readonly feedback?: Effect.Effect<StandbyFeedback | undefined> | undefined
+  /**
+   * The consumer of `takeBatch` is done with a batch's bytes when it takes the next (it copies what it keeps):
+   * the slabs of the previous batch are then reused for the messages that arrive. Without it, each slab is a new
+   * ArrayBuffer, and the ones the consumer is done with stay allocated until a scavenge finds them dead: at
+   * tens of MiB per second, tens of MiB the allocator then keeps in the process's RSS.
+   */
+  readonly reuseSlabs?: boolean | undefined
 }
 
 /**
@@ -171,8 +180,12 @@ export class Feed implements Link.CopyBothHandler {
   }
 
   private wakeQueued = false
-  private slab = new Uint8Array(0)
+  private slab: Uint8Array = new Uint8Array(0)
   private slabUsed = 0
+  /** Full slabs in the batch last taken (reusable once the next is taken, with `reuseSlabs`), and the free ones. */
+  private lentSlabs: Array<Uint8Array> = []
+  private freeSlabs: Array<Uint8Array> = []
+  private readonly slabs = new WeakSet<Uint8Array>()
 
   /**
    * Buffers a copy of an XLogData's header and payload, `buf[start, end)` (the read buffer is reused). Small
@@ -193,7 +206,7 @@ export class Feed implements Link.CopyBothHandler {
       at = 0
     } else {
       if (this.slabUsed + n > this.slab.length) {
-        this.slab = new Uint8Array(FEED_SLAB_BYTES)
+        this.slab = this.freeSlabs.pop() ?? this.newSlab()
         this.slabUsed = 0
       }
       copy = this.slab
@@ -375,6 +388,31 @@ export class Feed implements Link.CopyBothHandler {
     })
   })
 
+  /**
+   * With `reuseSlabs`: the slabs of the batch taken before are free (its consumer is done with it); the full
+   * slabs of `batch` will be once the next is taken. A slab still being filled, or holding messages not yet
+   * taken (only the batch's last slab can), is left to the garbage collector.
+   */
+  private lend(batch: Batch, more: boolean): void {
+    for (const slab of this.lentSlabs) if (this.freeSlabs.length < FEED_FREE_SLABS) this.freeSlabs.push(slab)
+    this.lentSlabs = []
+    const bufs = batch.bufs
+    let last: Uint8Array | undefined
+    for (let i = 0; i < bufs.length; i++) {
+      const buf = bufs[i]!
+      if (buf === last || buf === this.slab || !this.slabs.has(buf)) continue
+      if (last !== undefined) this.lentSlabs.push(last)
+      last = buf
+    }
+    if (last !== undefined && !more) this.lentSlabs.push(last)
+  }
+
+  private newSlab(): Uint8Array {
+    const slab = new Uint8Array(FEED_SLAB_BYTES)
+    this.slabs.add(slab)
+    return slab
+  }
+
   /** Forgets every buffered message. */
   private clear(): void {
     this.bufs = []
@@ -414,6 +452,7 @@ export class Feed implements Link.CopyBothHandler {
             this.head = 0
           } else this.head = end
         }
+        if (this.options.reuseSlabs === true) this.lend(out, end < count)
         if (this.paused && this.bytes < FEED_LOW_WATER_BYTES) {
           this.paused = false
           this.link.conn.resumeReading(this)

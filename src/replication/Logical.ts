@@ -267,7 +267,8 @@ export const logical = (
       slot: options.slot,
       statusIntervalMillis: options.statusIntervalMillis ?? DEFAULT_STATUS_INTERVAL_MILLIS,
       idleAdvance: options.idleAdvance ?? true,
-      observe: observer(protoVersion)
+      observe: observer(protoVersion),
+      reuseSlabs: true
     })
     const decoder = new Changes.Decoder(
       protoVersion,
