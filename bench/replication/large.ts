@@ -370,11 +370,11 @@ const main = async () => {
         "already decoded waited for a scavenge: 16 to 21 MiB of ArrayBuffers at the peak, against 3 to 6 MiB since.",
       "",
       "With streaming off the young generation can still double (about 30 MiB more): while the transaction arrives " +
-        "faster than it is decoded, 60 to 70 KiB survive each scavenge, and the 1 GiB transaction takes 100 to 200 of " +
+        "faster than it is decoded, 60 to 90 KiB survive each scavenge, and the 1 GiB transaction takes 100 to 200 of " +
         "them. Of 7 runs of it with streaming off since the slabs are reused, 2 crossed the line (49.0 and 53.1 MiB) " +
-        "and 5 grew 15.9 to 22.1 MiB. It is not what one pull decodes (2 of the 7 runs bounded that to 4 KiB of " +
-        "payloads: one crossed); the feed's queue of waiting messages (arrays of thousands of entries, sliced at each " +
-        "take) is the likely rest, not measured yet.",
+        "and 5 grew 15.9 to 22.1 MiB. Their source is not found yet: not what one pull decodes (2 of the 7 runs " +
+        "bounded that to 4 KiB of payloads: one crossed), nor the feed's queue of waiting messages (with reading " +
+        "paused at 1 MiB instead of 8, about 87 KiB still survived each scavenge).",
       "",
       "Earlier figures of the same benchmark on the same machine: 1 GiB, streaming off 28 to 39 MiB, on 61 to 79 MiB " +
         "(64 KiB replay batches, no slab reuse); 256 MiB, off 25 MiB, on 37 MiB. Before held records in chunks and " +
