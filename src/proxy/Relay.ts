@@ -497,6 +497,8 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   }
 
   #detach(upstream: Upstream): void {
+    // Frames relayed from the read in progress are copied before another holder's frames reuse its buffer.
+    this.#out.seal()
     upstream.sink = undefined
     upstream.chunkEnd = undefined
     upstream.onLost = undefined
