@@ -3,14 +3,15 @@
  * that the next read overwrites, interleaved with the proxy's own frames.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Writable } from "node:stream"
+import { Duplex } from "node:stream"
 import { Outbound } from "../../src/proxy/Outbound.ts"
 import { Framer } from "../../src/wire/Framer.ts"
 
 /** A client socket that keeps a copy of every write. */
 const recorder = () => {
   const writes: Array<Uint8Array> = []
-  const socket = new Writable({
+  const socket = new Duplex({
+    read() {},
     write(chunk: Uint8Array, _encoding, callback) {
       writes.push(Uint8Array.from(chunk))
       callback()
