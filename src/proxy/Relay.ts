@@ -371,10 +371,10 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       case Verdict.RelayLast:
         this.#owed.pop()
         this.#out.relay(type, buf, start, end)
-        return this.#advance()
+        return this.#advance(false, true)
       case Verdict.DropLast:
         this.#owed.pop()
-        return this.#advance()
+        return this.#advance(false, true)
       case Verdict.Drop:
         return
       case Verdict.Desync:
@@ -470,14 +470,16 @@ export class Relay implements Prepared.Host, Lending.LoanState {
         this.#ctx.totals.transactions++
       }
     }
-    this.#advance(true)
+    this.#advance(true, true)
   }
 
   /**
    * Sends the proxy's own replies at the head; after a ReadyForQuery (`ready`,
-   * or one of them) returns the upstream if the lending rule allows.
+   * or one of them) returns the upstream if the lending rule allows. Inside an
+   * upstream read (`reading`) the flush is the read's end (`chunkEnd`), or the
+   * return of the upstream: no microtask is scheduled for it.
    */
-  #advance(ready = false): void {
+  #advance(ready = false, reading = false): void {
     let entry = this.#owed.head
     while (entry !== undefined && entry.kind === Kind.Synthetic) {
       this.#out.emit(entry.bytes!)
@@ -485,13 +487,15 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       this.#owed.pop()
       entry = this.#owed.head
     }
-    this.#out.scheduleFlush()
+    if (!reading) this.#out.scheduleFlush()
     if (ready) this.#maybeRelease()
   }
 
   #maybeRelease(): void {
     const upstream = this.upstream
     if (upstream === undefined || !Lending.mayReturn(this.#ctx.mode, this)) return
+    // The read's `chunkEnd` is the next holder's from here: what this client is owed goes now.
+    this.#out.flush()
     this.#detach(upstream)
     this.#ctx.pool.release(upstream)
   }
