@@ -58,7 +58,6 @@
  *
  * @since 0.1.0
  */
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -67,22 +66,21 @@ import pg from "pg"
 import { startServer } from "../../test/support/EmbeddedPostgres.ts"
 import { MIXED_COLUMNS, MIXED_TABLE_COLUMNS } from "../Data.ts"
 import { describeMachine, fmt, markdownTable, median, textTable } from "../Machine.ts"
+import {
+  LAG_CONNECTIONS,
+  LAG_RATE,
+  LAG_TRANSACTIONS,
+  LAG_WARM_UP_TRANSACTIONS,
+  LIVE_CONTENDERS,
+  LIVE_TRANSACTIONS,
+  lagWorkload,
+  liveWorkload,
+  percentile
+} from "./Live.ts"
+import { ROUNDS, ROWS_PER_TRANSACTION, runChild, type Sample } from "./Runner.ts"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const TRANSACTIONS = Number(process.env["BENCH_REPL_TRANSACTIONS"] ?? 2000)
-const ROUNDS = Number(process.env["BENCH_REPL_ROUNDS"] ?? 3)
-const LIVE_TRANSACTIONS = Number(process.env["BENCH_REPL_LIVE_TRANSACTIONS"] ?? 500)
-const LAG_TRANSACTIONS = Number(process.env["BENCH_REPL_LAG_TRANSACTIONS"] ?? 3000)
-const LAG_RATE = Number(process.env["BENCH_REPL_LAG_RATE"] ?? 1000)
-/** Lag: paced transactions not measured before the measured ones (the consumer's code reaches its steady state). */
-const LAG_WARM_UP_TRANSACTIONS = 500
-/** Lag producer: transactions in flight at most (one per connection). */
-const LAG_CONNECTIONS = 4
-/** Warm-up rows are written this often until a live or lag consumer has seen one. */
-const WARM_UP_INTERVAL_MILLIS = 50
-const ROWS_PER_TRANSACTION = 100
-/** A child still running after this long is killed and its run counted as failed. */
-const CHILD_TIMEOUT_MILLIS = 600_000
 
 const CONTENDERS = ["effect-pgwire", "effect-pgwire-binary", "pg-logical-replication"] as const
 type Contender = typeof CONTENDERS[number]
@@ -117,18 +115,6 @@ const TABLE_NAMES = (process.env["BENCH_REPL_TABLES"] ?? "narrow,mixed,wide").sp
   t in TABLES
 )
 
-interface Sample {
-  readonly ms: number
-  readonly changes: number
-  readonly cpuMs: number
-  readonly maxRssMiB: number
-  readonly rssBeforeMiB: number
-  /** Live: the wall clock when the consumer had the last row. */
-  readonly lastAt?: number
-  /** Lag: each transaction's delivery delay, and sampled acknowledgement delays (milliseconds). */
-  readonly delaysMs?: ReadonlyArray<number>
-  readonly ackDelaysMs?: ReadonlyArray<number>
-}
 
 /** The large transaction's size, in MiB of 1 KiB rows. */
 const BIG_MIB = Number(process.env["BENCH_REPL_BIG_MIB"] ?? 256)
@@ -171,205 +157,7 @@ const bigTransaction = async (client: InstanceType<typeof pg.Client>, port: numb
   return out
 }
 
-/**
- * Runs one child to its end. With `onReady`, the child prints `ready` once it streams: `warmUp` runs every
- * `WARM_UP_INTERVAL_MILLIS` until then, `onReady` after.
- */
-const runChild = (
-  args: Record<string, unknown>,
-  live?: { readonly warmUp: () => Promise<unknown>; readonly onReady: () => Promise<unknown> }
-): Promise<Sample | undefined> =>
-  new Promise((resolve) => {
-    const profile = process.env["BENCH_REPL_PROFILE"]
-    const flags = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profile}`]
-    const child = spawn(process.execPath, ["--no-warnings", ...flags, path.join(here, "child.ts"), JSON.stringify(args)], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let out = ""
-    let err = ""
-    let ready = false
-    let warming: ReturnType<typeof setInterval> | undefined
-    const stopWarmUp = () => warming !== undefined && clearInterval(warming)
-    if (live !== undefined) {
-      let busy = false
-      warming = setInterval(() => {
-        if (busy || ready) return
-        busy = true
-        live.warmUp().then(() => (busy = false), (e: unknown) => console.error(`warm-up: ${String(e)}`))
-      }, WARM_UP_INTERVAL_MILLIS)
-    }
-    const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MILLIS)
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString()
-      if (live !== undefined && !ready && out.startsWith("ready\n")) {
-        ready = true
-        stopWarmUp()
-        live.onReady().catch((e: unknown) => console.error(`producer: ${String(e)}`))
-      }
-    })
-    child.stderr.on("data", (c: Buffer) => (err += c.toString()))
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      stopWarmUp()
-      if (code !== 0) {
-        console.error(`${String(args["contender"])} failed (${code}): ${err.trim()}`)
-        resolve(undefined)
-      } else {
-        if (err.trim() !== "") console.error(`${String(args["contender"])}: ${err.trim()}`)
-        resolve(JSON.parse(out.trim().split("\n").at(-1)!) as Sample)
-      }
-    })
-  })
 
-/** The wall clock in milliseconds, with the sub-millisecond part (as the children read it). */
-const wallClock = (): number => performance.timeOrigin + performance.now()
-
-const LIVE_CONTENDERS = ["effect-pgwire", "pg-logical-replication", "postgres.js"] as const
-type LiveContender = typeof LIVE_CONTENDERS[number]
-
-interface LiveSample {
-  readonly sample: Sample | undefined
-  /** The producer's transactions per second. */
-  readonly rate: number
-  /** From the producer's last commit to the consumer's last row. */
-  readonly drainMs: number
-}
-
-/** A fresh slot for a live or lag consumer (postgres.js makes its own); dropped by the returned function. */
-const liveSlot = async (client: InstanceType<typeof pg.Client>, c: LiveContender, name: string) => {
-  if (c === "postgres.js") return { slot: "", drop: async () => {} }
-  await client.query("select pg_create_logical_replication_slot($1, 'pgoutput')", [name])
-  return { slot: name, drop: () => client.query("select pg_drop_replication_slot($1)", [name]) }
-}
-
-/** The live workload, every contender per round. */
-const liveWorkload = async (client: InstanceType<typeof pg.Client>, port: number) => {
-  const out = Object.fromEntries(LIVE_CONTENDERS.map((c) => [c, [] as Array<LiveSample>])) as Record<LiveContender, Array<LiveSample>>
-  if (LIVE_TRANSACTIONS <= 0) return out
-  await client.query("create table bench_live (id int8 primary key, v text)")
-  await client.query("create publication pub_live for table bench_live")
-  const producer = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
-  await producer.connect()
-  // The harness turns synchronous_commit off, which leaves the WAL to the WAL writer (every wal_writer_delay,
-  // 200 ms): a walsender sends only flushed WAL, so commits are flushed at once here (fsync stays off).
-  await producer.query("set synchronous_commit = on")
-  let nextId = 1
-  let warmUpId = 0
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = LIVE_CONTENDERS.map((_, i) => LIVE_CONTENDERS[(i + r) % LIVE_CONTENDERS.length]!)
-      for (const c of order) {
-        const { drop, slot } = await liveSlot(client, c, `s_live_${r}_${c.replace(/[^a-z]/g, "")}`)
-        let produced: { rate: number; lastCommitAt: number } | undefined
-        let producing: Promise<void> = Promise.resolve()
-        const sample = await runChild(
-          { contender: c, mode: "live", port, slot, publication: "pub_live", transactions: LIVE_TRANSACTIONS },
-          {
-            warmUp: () => producer.query("insert into bench_live values ($1, 'warm-up')", [warmUpId--]),
-            onReady: () =>
-              producing = (async () => {
-                const t0 = performance.now()
-                for (let x = 0; x < LIVE_TRANSACTIONS; x++) {
-                  const from = nextId
-                  nextId += ROWS_PER_TRANSACTION
-                  await producer.query(
-                    `insert into bench_live select g, 'value-' || g from generate_series(${from}, ${from + ROWS_PER_TRANSACTION - 1}) g`
-                  )
-                }
-                produced = { rate: LIVE_TRANSACTIONS / ((performance.now() - t0) / 1000), lastCommitAt: wallClock() }
-              })()
-          }
-        )
-        await producing
-        await drop()
-        const drainMs = sample?.lastAt !== undefined && produced !== undefined ? sample.lastAt - produced.lastCommitAt : NaN
-        out[c].push({ sample, rate: produced?.rate ?? NaN, drainMs })
-        console.log(
-          `live round ${r + 1} ${c}: ${
-            sample === undefined ? "failed" : `${fmt(sample.ms)} ms, ${fmt((sample.cpuMs * 1000) / sample.changes, 2)} µs CPU/change`
-          }, producer ${fmt(produced?.rate ?? NaN)} tx/s, drain ${fmt(drainMs)} ms`
-        )
-      }
-    }
-  } finally {
-    await producer.end()
-  }
-  return out
-}
-
-/** The lag section: a paced producer of one-row transactions, every contender per round. */
-const lagWorkload = async (client: InstanceType<typeof pg.Client>, port: number) => {
-  const out = Object.fromEntries(LIVE_CONTENDERS.map((c) => [c, [] as Array<{ sample: Sample | undefined; rate: number }>])) as Record<
-    LiveContender,
-    Array<{ sample: Sample | undefined; rate: number }>
-  >
-  if (LAG_TRANSACTIONS <= 0) return out
-  await client.query("create table bench_lag (id bigserial primary key, t float8 not null)")
-  await client.query("create publication pub_lag for table bench_lag")
-  const producers = Array.from({ length: LAG_CONNECTIONS }, () =>
-    new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" }))
-  for (const p of producers) {
-    await p.connect()
-    // As in the live workload: each commit flushes its WAL at once, as with the server's default.
-    await p.query("set synchronous_commit = on")
-  }
-  const insert = "insert into bench_lag (t) values (extract(epoch from clock_timestamp()))"
-  const warmUp = "insert into bench_lag (t) values (0)"
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = LIVE_CONTENDERS.map((_, i) => LIVE_CONTENDERS[(i + r) % LIVE_CONTENDERS.length]!)
-      for (const c of order) {
-        const { drop, slot } = await liveSlot(client, c, `s_lag_${r}_${c.replace(/[^a-z]/g, "")}`)
-        let rate = NaN
-        let producing: Promise<void> = Promise.resolve()
-        const sample = await runChild(
-          { contender: c, mode: "lag", port, slot, publication: "pub_lag", transactions: LAG_TRANSACTIONS },
-          {
-            warmUp: () => producers[0]!.query(warmUp),
-            onReady: () =>
-              producing = (async () => {
-                // Transaction x is due at t0 + x / rate; each connection runs one at a time.
-                // The first LAG_WARM_UP_TRANSACTIONS (t = 0, not measured) bring the consumer to its steady state.
-                const t0 = performance.now()
-                const total = LAG_WARM_UP_TRANSACTIONS + LAG_TRANSACTIONS
-                let next = 0
-                const lane = async (p: InstanceType<typeof pg.Client>) => {
-                  while (next < total) {
-                    const due = t0 + (next * 1000) / LAG_RATE
-                    const wait = due - performance.now()
-                    if (wait > 1) {
-                      await new Promise((f) => setTimeout(f, wait))
-                      continue
-                    }
-                    await p.query(next++ < LAG_WARM_UP_TRANSACTIONS ? warmUp : insert)
-                  }
-                }
-                await Promise.all(producers.map(lane))
-                rate = total / ((performance.now() - t0) / 1000)
-              })()
-          }
-        )
-        await producing
-        await drop()
-        out[c].push({ sample, rate })
-        const d = sample?.delaysMs ?? []
-        console.log(
-          `lag round ${r + 1} ${c}: ${sample === undefined ? "failed" : `p50 ${fmt(percentile(d, 0.5))} ms, p99 ${fmt(percentile(d, 0.99))} ms`}, producer ${fmt(rate)} tx/s`
-        )
-      }
-    }
-  } finally {
-    for (const p of producers) await p.end()
-  }
-  return out
-}
-
-/** The `q` quantile of `values` (nearest rank). */
-const percentile = (values: ReadonlyArray<number>, q: number): number => {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-}
 
 /** The "One transaction" section of the results file, kept when this run did not measure it. */
 const previousBigSection = (): string | undefined => {
