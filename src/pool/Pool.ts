@@ -102,7 +102,8 @@ import type { QueryOptions, Row, Session, StreamOptions } from "../session/Sessi
 import { closedError, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
 import { PoolMetrics, type RetireReason, retireReason } from "./Metrics.ts"
 import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
-import { type PoolOptions, sessionOptionsOf, settingsOf, sweepIntervalOf } from "./Settings.ts"
+import { type PoolOptions, sessionOptionsOf, settingsOf } from "./Settings.ts"
+import * as Sweep from "./Sweep.ts"
 import * as Transaction from "./Transaction.ts"
 
 export * from "./Settings.ts"
@@ -192,33 +193,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
    */
   const expiredAt = (entry: Entry, now: number): boolean => entry.uses > 0 && now >= entry.retireAt
 
-  // The sweeper: lifetime, idle timeout, and sessions closed while idle.
-  const sweep = (pool: EffectPool.Pool<Session, PgError>): Effect.Effect<void> =>
-    Effect.gen(function*() {
-      const now = clock.currentTimeMillisUnsafe()
-      let active = pool.state.items.size - pool.state.invalidated.size
-      const retire: Array<Session> = []
-      for (const item of Array.from(pool.state.items)) {
-        if (item.exit._tag !== "Success" || item.refCount > 0 || pool.state.invalidated.has(item)) continue
-        const session = item.exit.value
-        const entry = entries.get(session)
-        if (entry === undefined) continue
-        const expired = now >= entry.retireAt
-        const idleTooLong = now - item.idleSince >= settings.idleTimeout && active > settings.minSize
-        if (expired || idleTooLong || (yield* session.isClosed)) {
-          retire.push(session)
-          active--
-        }
-      }
-      for (const session of retire) yield* EffectPool.invalidate(pool, session)
-    })
-
-  const sweepInterval = sweepIntervalOf(settings)
-  const strategy: EffectPool.Strategy<Session, PgError> = {
-    run: (pool) => Effect.forever(Effect.delay(sweep(pool), sweepInterval)),
-    onAcquire: () => Effect.void,
-    reclaim: () => Effect.undefined
-  }
+  const strategy = Sweep.strategy(settings, entries, () => clock.currentTimeMillisUnsafe())
 
   const pool = yield* EffectPool.makeWithStrategy({
     acquire: openSession,
