@@ -16,7 +16,7 @@ import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
 import * as ResetProxy from "./ResetProxy.ts"
 import { restartable } from "../support/Restart.ts"
-import { eventually, optionsFor, uniqueName } from "./Support.ts"
+import { assertLedger, eventually, optionsFor, uniqueName } from "./Support.ts"
 
 /** The seed of the producer's and the faults' choices. */
 const SEED = 0x18_2e57
@@ -161,22 +161,8 @@ describe("PgReplication.logical across server restarts and connection resets", (
           `the marker is logged (failures: ${failures.slice(-3).join(" | ")})`
         )
 
-        const truth = yield* Effect.scoped(Effect.flatMap(
-          PgSession.connect(conn),
-          (s) => Effect.map(s.query<{ id: number }>(`select id from ${table}`), (r) => new Set(r.rows.map((x) => x.id)))
-        ))
-        const committedGids = new Set(log.filter((e) => e.kind === "CommitPrepared").map((e) => e.gid))
-        const rolledBackGids = new Set(log.filter((e) => e.kind === "RollbackPrepared").map((e) => e.gid))
-        const committedLogged = new Set(
-          log.filter((e) => e.kind === "Commit" || (e.kind === "Prepare" && committedGids.has(e.gid))).flatMap((e) => e.ids)
-        )
         // (a) every committed row is logged as committed; (b) nothing else is.
-        for (const id of truth) assert.isTrue(committedLogged.has(id), `committed row ${id} logged`)
-        for (const id of committedLogged) assert.isTrue(truth.has(id), `row ${id} logged as committed was committed`)
-        for (const id of rolledBack) assert.isFalse(truth.has(id) || committedLogged.has(id), `rolled-back row ${id}`)
-        for (const e of log.filter((e) => e.kind === "Prepare" && !committedGids.has(e.gid))) {
-          assert.isTrue(rolledBackGids.has(e.gid), `prepared ${e.gid} was rolled back`)
-        }
+        const truth = yield* assertLedger(conn, table, log, rolledBack)
         // (c) each run: strictly increasing end LSNs, whole transactions.
         let duplicates = 0
         let largestWindow = 0

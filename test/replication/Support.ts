@@ -124,3 +124,41 @@ export const insertedIds = (tx: PgReplication.Transaction): Array<unknown> =>
 /** An LSN column's value as a bigint (0 for null). */
 export const lsn = (text: string | null | undefined): bigint =>
   text === null || text === undefined ? 0n : Result.getOrThrow(PgReplication.parseLsn(text))
+
+/** A consumer's log line as the ledger tests write it: what was acknowledged and the ledger rows it carried. */
+export interface LedgerEntry {
+  readonly kind: PgReplication.Acknowledgeable["_tag"]
+  readonly gid: string | undefined
+  readonly ids: ReadonlyArray<number>
+}
+
+/**
+ * The ledger's delivery promises against the table's contents: every row the table holds is logged as committed
+ * (in a Commit, or in a Prepare whose CommitPrepared is logged), every row logged as committed is in the table, no
+ * rolled-back row is in either, and every prepared transaction not committed was rolled back. Returns the ids the
+ * table holds.
+ */
+export const assertLedger = (
+  conn: ReturnType<typeof optionsFor>,
+  table: string,
+  log: ReadonlyArray<LedgerEntry>,
+  rolledBack: ReadonlySet<number>
+): Effect.Effect<ReadonlySet<number>, PgError> =>
+  Effect.gen(function*() {
+    const truth = yield* Effect.scoped(Effect.flatMap(
+      PgSession.connect(conn),
+      (s) => Effect.map(s.query<{ id: number }>(`select id from ${table}`), (r) => new Set(r.rows.map((x) => x.id)))
+    ))
+    const committedGids = new Set(log.filter((e) => e.kind === "CommitPrepared").map((e) => e.gid))
+    const rolledBackGids = new Set(log.filter((e) => e.kind === "RollbackPrepared").map((e) => e.gid))
+    const committedLogged = new Set(
+      log.filter((e) => e.kind === "Commit" || (e.kind === "Prepare" && committedGids.has(e.gid))).flatMap((e) => e.ids)
+    )
+    for (const id of truth) assert.isTrue(committedLogged.has(id), `committed row ${id} logged`)
+    for (const id of committedLogged) assert.isTrue(truth.has(id), `row ${id} logged as committed was committed`)
+    for (const id of rolledBack) assert.isFalse(truth.has(id) || committedLogged.has(id), `rolled-back row ${id}`)
+    for (const e of log.filter((e) => e.kind === "Prepare" && !committedGids.has(e.gid))) {
+      assert.isTrue(rolledBackGids.has(e.gid), `prepared ${e.gid} was rolled back`)
+    }
+    return truth
+  })
