@@ -23,6 +23,10 @@
  *   queued and in-flight request fails with the reason, the socket is
  *   destroyed, and the owner is told.
  *
+ * - The reader handles rows, COPY data and CommandComplete itself; every other
+ *   message it has judged goes to its request's hook or to the owner through
+ *   `Dispatch`.
+ *
  * This module runs no Effects: it is called from socket callbacks and from
  * the Effect API in `Session`, which owns scoping, interruption and timers.
  *
@@ -33,12 +37,13 @@ import type { LentReads } from "../transport/Transport.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
-import { ConnectionError, PgError, ProtocolDesync, ProtocolError, ServerError, TlsError } from "../errors/PgError.ts"
+import { ConnectionError, PgError, ProtocolDesync, ServerError, TlsError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
 import { Reader, view } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
-import { asPgError, isTypedFailure, type Notice, toNotice } from "./Result.ts"
+import { asynchronous, deliver } from "./Dispatch.ts"
+import { asPgError, isTypedFailure, type Notice } from "./Result.ts"
 import * as State from "./State.ts"
 
 import { Request } from "./Request.ts"
@@ -528,7 +533,7 @@ export class Connection {
       return this.desync("CopyData", request)
     }
     const event = State.EVENTS[type]
-    if (event === undefined) return this.asynchronous(type, buf, start, end, request)
+    if (event === undefined) return asynchronous(this, this.hooks, this.reader, type, buf, start, end, request)
     if (request === undefined) {
       return type === Code.ErrorResponse ? this.errorWhileIdle(buf, start, end) : this.desync(State.messageName(type), undefined)
     }
@@ -546,12 +551,12 @@ export class Connection {
     switch (outcome) {
       case "Stay":
       case "Advance":
-        this.deliver(request, message)
+        deliver(this, request, message)
         if (outcome === "Advance" && !request.done) State.advance(request, event)
         return
       case "Copy": {
         State.enterCopy(request, event as "CopyInResponse" | "CopyOutResponse" | "CopyBothResponse")
-        this.deliver(request, message)
+        deliver(this, request, message)
         return
       }
       case "Skip": {
@@ -584,87 +589,6 @@ export class Connection {
         else if (this.idle) this.hooks.onIdle()
         return
       }
-    }
-  }
-
-  private deliver(request: Request, message: Backend.BackendMessage): void {
-    switch (message._tag) {
-      case "ParseComplete":
-        return request.onParseComplete()
-      case "BindComplete":
-        return request.onBindComplete()
-      case "ParameterDescription":
-        return request.onParameterDescription(message)
-      case "RowDescription":
-        return request.onRowDescription(message)
-      case "NoData":
-        return request.onNoData()
-      case "CommandComplete":
-        return request.onCommandComplete(message.tag)
-      case "EmptyQueryResponse":
-        return request.onEmptyQuery()
-      case "PortalSuspended":
-        return request.onPortalSuspended(this)
-      case "CloseComplete":
-        return request.onCloseComplete()
-      case "CopyInResponse":
-        return request.onCopyIn(this, message)
-      case "CopyOutResponse":
-        return request.onCopyOut(message)
-      case "CopyBothResponse":
-        return request.onCopyBoth(this, message)
-      case "CopyDone":
-        return request.onCopyDone()
-      case "FunctionCallResponse":
-        return request.onFunctionCallResponse(message)
-      case "BackendKeyData":
-        return request.onBackendKeyData(this, message)
-      case "NegotiateProtocolVersion":
-        return request.onNegotiateProtocolVersion(this, message)
-      case "AuthenticationOk":
-      case "AuthenticationKerberosV5":
-      case "AuthenticationCleartextPassword":
-      case "AuthenticationMD5Password":
-      case "AuthenticationGSS":
-      case "AuthenticationGSSContinue":
-      case "AuthenticationSSPI":
-      case "AuthenticationSASL":
-      case "AuthenticationSASLContinue":
-      case "AuthenticationSASLFinal":
-        return request.onAuthentication(this, message)
-      default:
-        return
-    }
-  }
-
-  private asynchronous(type: number, buf: Uint8Array, start: number, end: number, request: Request | undefined): void {
-    switch (type) {
-      case Code.NoticeResponse: {
-        const message = Backend.readUnsafe(type, buf, start, end, this.reader) as Backend.NoticeResponse
-        const notice = toNotice(message.fields)
-        if (request !== undefined) (request.notices ??= []).push(notice)
-        this.hooks.onNotice(notice)
-        return
-      }
-      case Code.NotificationResponse: {
-        const message = Backend.readUnsafe(type, buf, start, end, this.reader) as Backend.NotificationResponse
-        this.hooks.onNotification(message.processId, message.channel, message.payload)
-        return
-      }
-      case Code.ParameterStatus: {
-        const message = Backend.readUnsafe(type, buf, start, end, this.reader) as Backend.ParameterStatus
-        this.parameters.set(message.name, message.value)
-        this.hooks.onParameterStatus(message.name, message.value)
-        return
-      }
-      default:
-        throw new PgError({
-          reason: new ProtocolError({
-            message: `unknown message type ${State.messageName(type)} from the server`,
-            messageName: State.messageName(type),
-            offset: 0
-          })
-        })
     }
   }
 
