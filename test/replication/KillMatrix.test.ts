@@ -40,7 +40,7 @@ import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
 import { restartable } from "../support/Restart.ts"
 import * as ResetProxy from "./ResetProxy.ts"
-import { assertLedger, lsn, optionsFor, uniqueName } from "./Support.ts"
+import { assertLedger, DURABLE_LOGICAL_SETTINGS, lsn, optionsFor, uniqueName } from "./Support.ts"
 
 /** The seed of the producer's transactions, the faults and the kill points. */
 const SEED = 0x5eed18
@@ -58,18 +58,7 @@ const TEST_TIMEOUT_MILLIS = 600_000
 
 const server = TestServer.layer({
   name: "replication-kill-matrix",
-  settings: {
-    wal_level: "logical",
-    max_wal_senders: 10,
-    max_replication_slots: 10,
-    max_prepared_transactions: 10,
-    logical_decoding_work_mem: "64kB",
-    wal_sender_timeout: "5s",
-    // Durable commits: what the server acknowledged survives an immediate restart.
-    fsync: true,
-    synchronous_commit: "on",
-    full_page_writes: true
-  }
+  settings: DURABLE_LOGICAL_SETTINGS
 })
 
 interface Entry {

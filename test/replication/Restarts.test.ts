@@ -16,7 +16,7 @@ import * as PgSession from "../../src/session/Session.ts"
 import { TestServer } from "../support/EmbeddedPostgres.ts"
 import * as ResetProxy from "./ResetProxy.ts"
 import { restartable } from "../support/Restart.ts"
-import { assertLedger, eventually, optionsFor, uniqueName } from "./Support.ts"
+import { assertLedger, DURABLE_LOGICAL_SETTINGS, eventually, optionsFor, uniqueName } from "./Support.ts"
 
 /** The seed of the producer's and the faults' choices. */
 const SEED = 0x18_2e57
@@ -30,18 +30,7 @@ const DRAIN_ATTEMPTS = 1200
 
 const server = TestServer.layer({
   name: "replication-restarts",
-  settings: {
-    wal_level: "logical",
-    max_wal_senders: 10,
-    max_replication_slots: 10,
-    max_prepared_transactions: 10,
-    logical_decoding_work_mem: "64kB",
-    wal_sender_timeout: "5s",
-    // Durable commits: what the server acknowledged survives an immediate restart.
-    fsync: true,
-    synchronous_commit: "on",
-    full_page_writes: true
-  }
+  settings: DURABLE_LOGICAL_SETTINGS
 })
 
 /** The reason tag of a consumer run's end. */

@@ -15,6 +15,23 @@ import { ReplicationError, type ReplicationErrorReason } from "../../src/replica
 import type { ServerInfo } from "../support/Servers.ts"
 
 /** Connection options for a shared server, in clear, as `postgres`. */
+/**
+ * A logical-replication server whose acknowledged commits survive an immediate restart (fsync, synchronous
+ * commit, full pages), streaming transactions past 64 kB and dropping a silent walsender after 5 s: the restart
+ * and kill tests' server.
+ */
+export const DURABLE_LOGICAL_SETTINGS = {
+  wal_level: "logical",
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+  max_prepared_transactions: 10,
+  logical_decoding_work_mem: "64kB",
+  wal_sender_timeout: "5s",
+  fsync: true,
+  synchronous_commit: "on",
+  full_page_writes: true
+} as const
+
 export const optionsFor = (server: ServerInfo) => ({
   host: server.host,
   port: server.port,
