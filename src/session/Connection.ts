@@ -21,8 +21,8 @@
  *   request has reached ReadyForQuery and the cancel connection has closed.
  * - `breakWith` is the one break path: the state becomes `Broken`, every
  *   queued and in-flight request fails with the reason, the socket is
- *   destroyed, and the owner is told.
- *
+ *   destroyed, and the owner is told. The reasons, and what each request
+ *   left behind fails with, are in `Breaks`.
  * - The reader handles rows, COPY data and CommandComplete itself; every other
  *   message it has judged goes to its request's hook or to the owner through
  *   `Dispatch`.
@@ -37,11 +37,12 @@ import type { LentReads } from "../transport/Transport.ts"
 import * as ErrorFields from "../protocol/ErrorFields.ts"
 import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
-import { ConnectionError, PgError, ProtocolDesync, ServerError, TlsError } from "../errors/PgError.ts"
+import { PgError, type ServerError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
 import { Framer } from "../wire/Framer.ts"
 import { Reader, view } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
+import { closedByServer, closedError, desyncError, failLeft, internalError, socketError } from "./Breaks.ts"
 import { asynchronous, deliver } from "./Dispatch.ts"
 import { asPgError, isTypedFailure, type Notice } from "./Result.ts"
 import * as State from "./State.ts"
@@ -208,11 +209,7 @@ export class Connection {
         // session stopped.
         const head = this.inflight[this.head]
         if (head !== undefined) head.defect = { value: e }
-        this.breakWith(
-          new PgError({
-            reason: new ConnectionError({ message: "the session stopped on an internal error", requestSent: true, cause: e })
-          })
-        )
+        this.breakWith(internalError(e))
       }
     }
     this.lending = false
@@ -248,16 +245,7 @@ export class Connection {
   }
 
   private readonly onSocketError = (cause: Error): void => {
-    // With TLS 1.3 the server checks a client certificate after the client's side of the
-    // handshake is done, so its refusal arrives as an alert on the open socket.
-    const code = (cause as { code?: unknown }).code
-    this.breakWith(
-      new PgError({
-        reason: typeof code === "string" && code.startsWith("ERR_SSL")
-          ? new TlsError({ message: `TLS error: ${cause.message.trim()}`, cause })
-          : new ConnectionError({ message: `connection error: ${cause.message}`, requestSent: true, cause })
-      })
-    )
+    this.breakWith(socketError(cause))
   }
 
   private readonly onSocketClose = (): void => {
@@ -265,14 +253,7 @@ export class Connection {
       this.finish(undefined)
       return
     }
-    const fatal = this.fatal
-    this.breakWith(
-      fatal !== undefined
-        ? new PgError({ reason: fatal })
-        : new PgError({
-          reason: new ConnectionError({ message: "the server closed the connection unexpectedly", requestSent: true })
-        })
-    )
+    this.breakWith(closedByServer(this.fatal))
   }
 
   private drainWaiters: Array<() => void> = []
@@ -364,7 +345,7 @@ export class Connection {
   submit(request: Request): void {
     if (!State.acceptsRequests(this.state)) {
       request.done = true
-      request.fail(this.closedError())
+      request.fail(closedError(this.closedWith))
       return
     }
     if (this.pending.length > 0 || !this.canWrite()) {
@@ -381,7 +362,7 @@ export class Connection {
   submitFirst(request: Request): void {
     if (!State.acceptsRequests(this.state)) {
       request.done = true
-      request.fail(this.closedError())
+      request.fail(closedError(this.closedWith))
       return
     }
     if (this.canWrite()) this.write(request)
@@ -606,28 +587,12 @@ export class Connection {
   }
 
   private desync(messageName: string, request: Request | undefined): void {
-    const state = request === undefined ? "no request in flight" : request.phase
-    this.breakWith(
-      new PgError({
-        reason: new ProtocolDesync({
-          message: `unexpected ${messageName} from the server while ${
-            request === undefined ? "no request is in flight" : `expecting ${request.phase}`
-          }`,
-          messageName,
-          state
-        })
-      })
-    )
+    this.breakWith(desyncError(messageName, request))
   }
 
   // -------------------------------------------------------------------------
   // Closing and breaking
   // -------------------------------------------------------------------------
-
-  private closedError(): PgError {
-    if (this.closedWith instanceof PgError) return this.closedWith
-    return new PgError({ reason: new ConnectionError({ message: "the session is closed", requestSent: false }) })
-  }
 
   /** Whether the session has broken or closed. */
   get isClosed(): boolean {
@@ -666,27 +631,7 @@ export class Connection {
     this.inflight = []
     this.head = 0
     this.exclusiveOwner = undefined
-    // Errors are built only for requests still waiting (a clean close usually has none).
-    let failure: PgError | undefined = error
-    for (const request of inflight) {
-      if (request.done) continue
-      request.done = true
-      failure ??= new PgError({ reason: new ConnectionError({ message: "the session was closed", requestSent: true }) })
-      request.fail(failure)
-      request.onSettled?.()
-    }
-    for (const request of pending) {
-      if (request.done) continue
-      request.done = true
-      request.fail(
-        error === undefined || error.reason._tag === "ConnectionError"
-          ? new PgError({
-            reason: new ConnectionError({ message: error?.reason.message ?? "the session was closed", requestSent: false })
-          })
-          : error
-      )
-      request.onSettled?.()
-    }
+    failLeft(inflight, pending, error)
     const waiters = this.drainWaiters
     this.drainWaiters = []
     for (const w of waiters) w()
