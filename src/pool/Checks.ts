@@ -1,7 +1,7 @@
 /**
- * The checks a pool makes on a session around a lease: a health check before
- * reusing an idle one, and, at release, whether it settles (and rolls back)
- * within the release timeout.
+ * The checks a pool makes on a session around a lease: whether it is past its
+ * lifetime, a health check before reusing an idle one, and, at release,
+ * whether it settles (and rolls back) within the release timeout.
  *
  * @since 0.1.0
  */
@@ -10,7 +10,16 @@ import * as Option from "effect/Option"
 import { ConnectionError, PgError, TimeoutError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
 import type { Session } from "../session/Session.ts"
-import { HEALTH_CHECK_TIMEOUT_MILLIS, RELEASE_TIMEOUT_MILLIS } from "./Settings.ts"
+import { type Entry, HEALTH_CHECK_TIMEOUT_MILLIS, RELEASE_TIMEOUT_MILLIS } from "./Settings.ts"
+
+/**
+ * Whether `entry` is past its lifetime for a checkout. A session is handed
+ * out at least once (as in `@effect/sql-pg`), so a lifetime shorter than the
+ * way from connect to checkout means "use once" instead of opening session
+ * after session until the checkout times out. (The sweeper retires idle
+ * sessions past their lifetime whether used or not.)
+ */
+export const expiredAt = (entry: Entry, now: number): boolean => entry.uses > 0 && now >= entry.retireAt
 
 /** A round trip (an empty simple query), within `HEALTH_CHECK_TIMEOUT_MILLIS`. */
 export const healthCheck = (session: Session): Effect.Effect<void, PgError> =>

@@ -40,7 +40,7 @@
  * **Exclusive and shared checkouts.** `acquire` leases a session for the
  * caller alone. With `multiplex: true`, `acquireShared` may put up to
  * `multiplexConcurrency` callers on one session, and the one-statement helpers
- * `query`, `simple`, `batch`, `notify` go through lanes (see "lanes" below):
+ * `query`, `simple`, `batch`, `notify` go through lanes (see `Lanes.ts`):
  * another session is brought in once every lane carries `multiplexConcurrency`
  * callers, and beyond `maxSize` callers queue on the least loaded session.
  * Their requests are pipelined
@@ -99,9 +99,10 @@ import { PgError, TimeoutError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
 import * as PgSession from "../session/Session.ts"
 import type { QueryOptions, Row, Session, StreamOptions } from "../session/Session.ts"
-import { closedError, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
+import { closedError, expiredAt, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
+import { makeLanes } from "./Lanes.ts"
 import { PoolMetrics, type RetireReason, retireReason } from "./Metrics.ts"
-import { configError, type Entry, LANE_LINGER_MILLIS, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
+import { configError, type Entry, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
 import { type PoolOptions, sessionOptionsOf, settingsOf } from "./Settings.ts"
 import * as Sweep from "./Sweep.ts"
 import * as Transaction from "./Transaction.ts"
@@ -184,22 +185,13 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     return session
   })
 
-  /**
-   * Whether `entry` is past its lifetime for a checkout. A session is handed
-   * out at least once (as in `@effect/sql-pg`), so a lifetime shorter than the
-   * way from connect to checkout means "use once" instead of opening session
-   * after session until the checkout times out. (The sweeper retires idle
-   * sessions past their lifetime whether used or not.)
-   */
-  const expiredAt = (entry: Entry, now: number): boolean => entry.uses > 0 && now >= entry.retireAt
-
   const strategy = Sweep.strategy(settings, entries, () => clock.currentTimeMillisUnsafe())
 
   const pool = yield* EffectPool.makeWithStrategy({
     acquire: openSession,
     min: settings.minSize,
     max: settings.maxSize,
-    // Sharing happens through lanes (below): every Pool lease is a session of its own.
+    // Sharing happens through lanes (`Lanes.ts`): every Pool lease is a session of its own.
     concurrency: 1,
     strategy
   })
@@ -212,17 +204,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
     }),
     Effect.forever,
     Effect.forkScoped
-  )
-  // Runs before the Pool's own shutdown (finalizers run in reverse order).
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      closing = true
-      for (const lane of lanes.slice()) {
-        lane.closed = true
-        if (lane.inflight === 0) releaseLane(lane)
-      }
-      wakeLaneWaiters()
-    })
   )
 
   // -- leases -----------------------------------------------------------------
@@ -269,253 +250,10 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       if (!settings.multiplex) return
       yield* Scope.provide(EffectPool.reserve(pool, entry.session), scope)
       // A lane on this session takes no new work and is returned once its callers are done.
-      closeLaneOf(entry)
+      closeOf(entry)
       yield* awaitSoleLease(entry)
       yield* entry.session[LenderKey].settled
     })
-
-  // -- lanes: the multiplexed fast path ----------------------------------------
-  //
-  // With `multiplex`, one-statement callers do not each check a session out of
-  // the Effect Pool. The pool leases sessions to itself ("lanes", one shared
-  // lease each) and hands callers the least loaded lane synchronously; the
-  // session's own FIFO pipelines them. A new lane is opened (up to `maxSize`)
-  // when every lane already carries `multiplexConcurrency` callers; once all
-  // sessions are lanes, callers queue on the least loaded one. A lane whose
-  // session is reserved for an exclusive checkout, broken, expired, or idle for
-  // `LANE_LINGER_MILLIS` takes no new work and is returned when its callers
-  // are done, so exclusive checkouts, the lifetime and the idle timeout work as
-  // without lanes.
-
-  interface Lane {
-    readonly entry: Entry
-    readonly scope: Scope.Closeable
-    inflight: number
-    /** Takes no new callers; returned to the pool when `inflight` reaches 0. */
-    closed: boolean
-    idleTimer: ReturnType<typeof setTimeout> | undefined
-    /** Counts a query in while the session creates it, and out once it is finished (`Session.queryTracked`). */
-    readonly tracker: PgSession.QueryTracker
-  }
-  const lanes: Array<Lane> = []
-  let lanesOpening = 0
-  let exclusiveDemand = 0
-
-  /** Drains lanes for the exclusive checkouts waiting on a full pool (see `acquire`). */
-  const yieldLanes = (): void => {
-    if (!settings.multiplex || exclusiveDemand === 0) return
-    let draining = 0
-    for (const lane of lanes) if (lane.closed) draining++
-    while (
-      exclusiveDemand > draining && pool.state.availableHead === undefined && pool.state.items.size >= settings.maxSize
-    ) {
-      let least: Lane | undefined
-      for (const lane of lanes) {
-        if (!lane.closed && (least === undefined || lane.inflight < least.inflight)) least = lane
-      }
-      if (least === undefined) return
-      least.closed = true
-      draining++
-      if (least.inflight === 0) releaseLane(least)
-    }
-  }
-  /** Callers waiting for a place on a lane, first come first served (cancelled ones stay as undefined). */
-  let laneWaiters: Array<(() => void) | undefined> = []
-  let laneWaitersHead = 0
-
-  /**
-   * Wakes waiting callers to try again: `count` of them (the places that just
-   * became free), or all once every session is a lane and none is being opened
-   * (they then queue on the least loaded lane). Waking only as many as can be
-   * served keeps a burst of thousands of callers from retrying on every change.
-   */
-  const wakeLaneWaiters = (count = settings.concurrency): void => {
-    const saturated = lanesOpening === 0 && lanes.length >= settings.maxSize
-    let n = saturated || closing ? Infinity : count
-    while (n > 0 && laneWaitersHead < laneWaiters.length) {
-      const wake = laneWaiters[laneWaitersHead]
-      laneWaiters[laneWaitersHead++] = undefined
-      if (wake === undefined) continue
-      n--
-      wake()
-    }
-    if (laneWaitersHead === laneWaiters.length) {
-      laneWaiters = []
-      laneWaitersHead = 0
-    }
-  }
-
-  const releaseLane = (lane: Lane): void => {
-    lane.closed = true
-    if (lane.idleTimer !== undefined) clearTimeout(lane.idleTimer)
-    lane.idleTimer = undefined
-    const i = lanes.indexOf(lane)
-    if (i >= 0) lanes.splice(i, 1)
-    Effect.runFork(Scope.close(lane.scope, Exit.void))
-    wakeLaneWaiters()
-  }
-
-  const closeLaneOf = (entry: Entry): void => {
-    for (const lane of lanes) {
-      if (lane.entry !== entry) continue
-      lane.closed = true
-      if (lane.inflight === 0) releaseLane(lane)
-    }
-  }
-
-  /** The least loaded lane that may take a caller, or undefined when a new lane should be opened. */
-  const pickLane = (): Lane | undefined => {
-    const now = clock.currentTimeMillisUnsafe()
-    let best: Lane | undefined
-    for (let i = 0; i < lanes.length; i++) {
-      const lane = lanes[i]!
-      if (!lane.closed && (!lane.entry.session[LenderKey].isOpen() || expiredAt(lane.entry, now) || closing)) {
-        lane.closed = true
-        if (lane.inflight === 0) {
-          releaseLane(lane)
-          i--
-          continue
-        }
-      }
-      if (lane.closed) continue
-      if (best === undefined || lane.inflight < best.inflight) best = lane
-    }
-    // The best lane is full: bring in another session if there is room, or wait for the
-    // lanes being opened, rather than pile everyone on the first lane of a burst.
-    if (
-      best !== undefined && best.inflight >= settings.concurrency &&
-      (lanes.length + lanesOpening < settings.maxSize || lanesOpening > 0)
-    ) {
-      return undefined
-    }
-    return best
-  }
-
-  // Opens a lane unless every session already is one or is being opened as one: the minSize
-  // opener at start and the first callers race here, and one lane too many would wait on the
-  // full pool (callers then trickle in one per answer, and the extra lease times out).
-  const openLane: Effect.Effect<void, PgError> = Effect.uninterruptibleMask((restore) =>
-    Effect.suspend(() => {
-      if (lanes.length + lanesOpening >= settings.maxSize) return Effect.void
-      lanesOpening++
-      return Effect.flatMap(Scope.make(), (scope) =>
-        restore(Scope.provide(leaseForLane, scope)).pipe(
-          Effect.map((session) => {
-            const entry = entries.get(session)
-            if (entry === undefined || closing) {
-              Effect.runFork(Scope.close(scope, Exit.void))
-              return
-            }
-            const lane: Lane = {
-              entry,
-              scope,
-              inflight: 0,
-              closed: false,
-              idleTimer: undefined,
-              tracker: {
-                start: () => enterLane(lane),
-                finish: () => laneDone(lane)
-              }
-            }
-            lanes.push(lane)
-            yieldLanes()
-          }),
-          Effect.onError(() => Scope.close(scope, Exit.void)),
-          Effect.ensuring(Effect.sync(() => {
-            lanesOpening--
-            wakeLaneWaiters()
-          }))
-        ))
-    })
-  )
-
-  const awaitLaneChange: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    const wake = () => resume(Effect.void)
-    const at = laneWaiters.length
-    laneWaiters.push(wake)
-    return Effect.sync(() => {
-      if (laneWaiters[at] === wake) laneWaiters[at] = undefined
-    })
-  })
-
-  const laneDone = (lane: Lane): void => {
-    lane.inflight--
-    if (exclusiveDemand > 0) yieldLanes()
-    if (laneWaitersHead < laneWaiters.length && lane.inflight < settings.concurrency) wakeLaneWaiters(1)
-    if (lane.inflight > 0) return
-    if (lane.closed || closing) return releaseLane(lane)
-    if (lane.idleTimer === undefined) {
-      lane.idleTimer = setTimeout(() => {
-        lane.idleTimer = undefined
-        if (lane.inflight === 0) releaseLane(lane)
-      }, LANE_LINGER_MILLIS)
-    }
-  }
-
-  /**
-   * A caller takes a place on `lane`: one more in flight, one more use of its
-   * session (a lane whose session has served `maxUses` takes no new callers).
-   */
-  const enterLane = (lane: Lane): void => {
-    lane.inflight++
-    if (lane.idleTimer !== undefined) {
-      clearTimeout(lane.idleTimer)
-      lane.idleTimer = undefined
-    }
-    if (++lane.entry.uses >= settings.maxUses) lane.closed = true
-  }
-
-  /** Takes a place on a lane (opening one, or waiting for one, when needed). */
-  const acquireLane: Effect.Effect<Lane, PgError> = Effect.suspend((): Effect.Effect<Lane, PgError> => {
-    const lane = pickLane()
-    if (lane !== undefined) {
-      enterLane(lane)
-      return Effect.succeed(lane)
-    }
-    if (closing) return Effect.fail(closedError())
-    if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, acquireLane)
-    return Effect.andThen(awaitLaneChange, acquireLane)
-  })
-
-  /**
-   * `query` on a multiplexed pool: no checkout, no Scope, no wrapper per
-   * statement; the session counts the query in and out of the lane itself
-   * (`queryTracked`). With no lane free, the caller opens one or waits, holding
-   * nothing, and tries again.
-   */
-  const laneQuery = <R>(
-    sql: string,
-    params: ReadonlyArray<unknown> | undefined,
-    queryOptions: QueryOptions | undefined
-  ): Effect.Effect<PgSession.QueryResult<R>, PgError> =>
-    Effect.withFiber((fiber) => {
-      const tx = Context.getOrUndefined(fiber.context, transactionKey)
-      if (tx !== undefined) return tx.session.query<R>(sql, params, queryOptions)
-      const lane = pickLane()
-      if (lane !== undefined) return lane.entry.session[LenderKey].queryTracked<R>(sql, params, queryOptions, lane.tracker)
-      if (closing) return Effect.fail(closedError())
-      const retry = Effect.suspend(() => laneQuery<R>(sql, params, queryOptions))
-      if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, retry)
-      return Effect.andThen(awaitLaneChange, retry)
-    })
-
-  /** Runs a one-statement operation on a lane (the multiplexed fast path). */
-  const onLane = <A, E>(f: (session: Session) => Effect.Effect<A, E>): Effect.Effect<A, E | PgError> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
-        // The common case: a lane is there; the place is taken and its release installed
-        // without an interruptible step in between.
-        const lane = pickLane()
-        if (lane !== undefined) {
-          enterLane(lane)
-          return Effect.onExit(restore(f(lane.entry.session)), () => Effect.sync(() => laneDone(lane)))
-        }
-        return Effect.flatMap(
-          restore(acquireLane),
-          (taken) => Effect.onExit(restore(f(taken.entry.session)), () => Effect.sync(() => laneDone(taken)))
-        )
-      })
-    )
 
   /** At release: retire what must not be reused, roll back what was left open. */
   const releaseCheck = (entry: Entry, exclusive: boolean): Effect.Effect<void> =>
@@ -570,7 +308,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
             (yield* session.isClosed) || expiredAt(entry, clock.currentTimeMillisUnsafe()) ||
             entry.uses >= settings.maxUses
           ) return yield* reject
-          // A lane's lease is not a use: each caller it takes is (see `enterLane`).
+          // A lane's lease is not a use: each caller it takes is (see `Lanes.ts`).
           if (kind === "exclusive" || !settings.multiplex) entry.uses++
           if (kind === "exclusive") yield* restore(reserveIn(entry, scope))
           const idleFor = clock.currentTimeMillisUnsafe() - entry.lastReleased
@@ -641,30 +379,46 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       })
     ))
 
+  // -- lanes: the multiplexed fast path (see `Lanes.ts`) -----------------------
+
+  const {
+    acquireShared: acquireLane,
+    close: closeLanes,
+    closeOf,
+    demandExclusive,
+    exclusiveServed,
+    onLane,
+    openInitial,
+    query: laneQuery
+  } = makeLanes({
+    settings,
+    pool,
+    entries,
+    clock,
+    // A Pool lease of its own for each new lane.
+    lease: checkout("shared"),
+    transactionKey
+  })
+  // Runs before the Pool's own shutdown (finalizers run in reverse order).
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      closing = true
+      closeLanes()
+    })
+  )
+
   /**
-   * Exclusive checkouts waiting now. While there are more of them than lanes
-   * being drained and the pool is full, lanes are drained (take no new callers,
-   * go back once their callers are done), so an exclusive checkout is never
-   * starved by shared traffic.
+   * An exclusive checkout. While exclusive checkouts wait on a full pool,
+   * lanes are drained for them (see `Lanes.ts`), so an exclusive checkout is
+   * never starved by shared traffic.
    */
   const acquire = Effect.suspend(() => {
-    exclusiveDemand++
-    yieldLanes()
-    return Effect.ensuring(
-      checkout("exclusive"),
-      Effect.sync(() => {
-        exclusiveDemand--
-      })
-    )
+    demandExclusive()
+    return Effect.ensuring(checkout("exclusive"), exclusiveServed)
   })
-  /** A Pool lease of its own for a new lane. */
-  const leaseForLane = checkout("shared")
   /** A shared session: a lane (multiplexed), released with the caller's Scope. */
   const acquireShared: Effect.Effect<Session, PgError, Scope.Scope> = settings.multiplex
-    ? Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(acquireLane), (lane) =>
-        Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.sync(() => laneDone(lane)))), lane.entry.session))
-    )
+    ? acquireLane
     : checkout("shared")
 
   const reserve = (session: Session): Effect.Effect<void, PgError, Scope.Scope> =>
@@ -766,13 +520,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   // A multiplexed pool keeps its first minSize sessions as lanes from the start, so the
   // first burst of callers takes the fast path too.
   if (settings.multiplex && settings.minSize > 0) {
-    yield* Effect.forkScoped(
-      Effect.forEach(
-        Array.from({ length: Math.min(settings.minSize, settings.maxSize) }),
-        () => Effect.ignore(openLane),
-        { concurrency: "unbounded", discard: true }
-      )
-    )
+    yield* Effect.forkScoped(openInitial)
   }
   return service
 })
