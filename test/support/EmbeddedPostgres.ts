@@ -63,7 +63,10 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type CertPaths, generateCerts, serverCertFiles, type ServerCertName } from "./Certs.ts"
+import { HarnessError, readLog, tail } from "./HarnessError.ts"
 import { RawConnection, RawServerError } from "./RawPg.ts"
+
+export { HarnessError } from "./HarnessError.ts"
 
 /**
  * Which PostgreSQL to run.
@@ -200,18 +203,6 @@ export interface RunningServer {
   readonly logTail: (lines?: number) => string
   /** Whether the postmaster is still running (false after `stop()` or a crash). */
   readonly isRunning: () => boolean
-}
-
-/**
- * A harness failure: which step, which binary or path, and the relevant log.
- *
- * @since 0.1.0
- */
-export class HarnessError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = "HarnessError"
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -466,8 +457,6 @@ const asUser = (): string => {
   const user = serverUser()
   return user === undefined ? "" : ` (as ${user.name}, uid ${user.uid}, because PostgreSQL refuses to run as root)`
 }
-
-const tail = (text: string, lines = 40): string => text.trimEnd().split("\n").slice(-lines).join("\n")
 
 const randomSuffix = () => Math.random().toString(36).slice(2, 8)
 
@@ -989,14 +978,6 @@ export const startServer = async (options: StartOptions = {}): Promise<RunningSe
         `\nbinary: ${bins.postgres}${asUser()}` +
         (log !== "" ? `\nserver log (last lines):\n${log}` : "")
     )
-  }
-}
-
-const readLog = (file: string) => {
-  try {
-    return fsSync.readFileSync(file, "utf8")
-  } catch {
-    return ""
   }
 }
 
