@@ -40,6 +40,7 @@ import { Reader } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
 import * as Fields from "./Fields.ts"
 import * as Message from "./Message.ts"
+import { decodeWith, encodeWith, type Family, makeTable, readWith } from "./PayloadFamily.ts"
 
 /**
  * Type bytes of the streaming replication payloads.
@@ -337,14 +338,6 @@ export const ReplicationMessageSchema: Schema.Codec<ReplicationMessage, Replicat
   RequestPrimaryStatusUpdateSchema
 ])
 
-type AnyCodec = Message.Codec<any>
-
-const makeTable = (codecs: ReadonlyArray<AnyCodec>): ReadonlyArray<AnyCodec | undefined> => {
-  const table: Array<AnyCodec | undefined> = new Array(256).fill(undefined)
-  for (const codec of codecs) table[codec.type] = codec
-  return table
-}
-
 const streamingCodecs = [
   XLogData,
   PrimaryKeepaliveMessage,
@@ -358,63 +351,6 @@ const streaming: Family = {
   byTag: Object.fromEntries(streamingCodecs.map((c) => [c.name, c])),
   name: "ReplicationMessage",
   description: "replication"
-}
-
-/** A family of payloads: its dispatch table, its name in errors, and how to describe it. */
-interface Family {
-  readonly byType: ReadonlyArray<AnyCodec | undefined>
-  readonly byTag: Record<string, AnyCodec>
-  readonly name: string
-  readonly description: string
-}
-
-/**
- * Reads one payload from `r` (the whole rest of the reader) of `family`.
- * Throws `ProtocolError`; offsets are counted from the byte after the type.
- */
-const readWith = (r: Reader, family: Family): any => {
-  const start = r.pos
-  r.messageName = family.name
-  const type = r.uint8()
-  const codec = family.byType[type]
-  if (codec === undefined) {
-    r.pos = start
-    r.fail(`unknown ${family.description} message type 0x${type.toString(16).padStart(2, "0")}`)
-  }
-  r.reset(r.buf, r.pos, r.end, codec.name)
-  const message = codec.readBody(r)
-  r.done()
-  return message
-}
-
-const sharedReader = new Reader()
-
-const decodeWith = <A>(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  family: Family
-): Result.Result<A, ProtocolError> => {
-  const r = sharedReader.reset(buf, start, end, family.name)
-  try {
-    return Result.succeed(readWith(r, family))
-  } catch (e) {
-    if (e instanceof ProtocolError) return Result.fail(e)
-    return Result.fail(new ProtocolError({ message: `${r.messageName}: ${String(e)}`, messageName: r.messageName }))
-  }
-}
-
-const encodeWith = (message: { readonly _tag: string }, family: Family): Result.Result<Uint8Array, ProtocolError> => {
-  const codec = family.byTag[message._tag]
-  if (codec === undefined) {
-    return Result.fail(
-      new ProtocolError({
-        message: `${message._tag} is not a ${family.description} message`,
-        messageName: message._tag
-      })
-    )
-  }
-  return Message.encodeFrame(codec, message)
 }
 
 /**
