@@ -1,8 +1,10 @@
 /**
  * Streaming replication payloads: the messages carried inside CopyData once
  * `START_REPLICATION` (physical or logical) has put the connection in CopyBoth
- * mode, and the messages carried inside CopyData by `BASE_BACKUP`'s CopyOut
- * stream (protocol-3.2 "Streaming Replication Protocol").
+ * mode (protocol-3.2 "Streaming Replication Protocol"). The public module of
+ * replication payloads: it also re-exports `BASE_BACKUP`'s CopyOut payloads
+ * (`BaseBackup`) and the LSN, timestamp and transaction id helpers
+ * (`ReplicationValues`).
  *
  * **Details**
  *
@@ -11,17 +13,16 @@
  * - Names are the documentation's headings in PascalCase: `XLogData`,
  *   `PrimaryKeepaliveMessage`, `PrimaryStatusUpdate` (server to client),
  *   `StandbyStatusUpdate`, `HotStandbyFeedbackMessage`,
- *   `RequestPrimaryStatusUpdate` (client to server); and for `BASE_BACKUP`:
- *   `NewArchive`, `Manifest`, `ArchiveOrManifestData`, `ProgressReport`.
+ *   `RequestPrimaryStatusUpdate` (client to server).
  * - The six `START_REPLICATION` type bytes are distinct across both
  *   directions, so `decode` accepts any of them. `BASE_BACKUP`'s 'p' (progress
  *   report) collides with the client's 'p' (request primary status update)
- *   and its 'd' belongs to a different stream, so base backup payloads have
- *   their own `decodeBaseBackup`.
+ *   and its 'd' belongs to a different stream, so base backup payloads are a
+ *   family of their own (`PayloadFamily`) with their own `decodeBaseBackup`.
  * - WAL locations (LSNs) are unsigned 64-bit bigints; timestamps are signed
  *   64-bit bigints counting microseconds since 2000-01-01 00:00:00 UTC (the
  *   PostgreSQL epoch). Helpers convert both exactly, to and from text and the
- *   Unix epoch (`ReplicationValues`, re-exported here).
+ *   Unix epoch (`ReplicationValues`).
  * - Byte fields (`XLogData.data`, `ArchiveOrManifestData.data`) are views of
  *   the decoded buffer, never copies.
  *
@@ -54,18 +55,6 @@ export const Code = {
   StandbyStatusUpdate: 0x72, // 'r'
   HotStandbyFeedbackMessage: 0x68, // 'h'
   RequestPrimaryStatusUpdate: 0x70 // 'p'
-} as const
-
-/**
- * Type bytes of the `BASE_BACKUP` CopyOut payloads.
- *
- * @since 0.1.0
- */
-export const BaseBackupCode = {
-  NewArchive: 0x6e, // 'n'
-  Manifest: 0x6d, // 'm'
-  ArchiveOrManifestData: 0x64, // 'd'
-  ProgressReport: 0x70 // 'p'
 } as const
 
 /** A Byte1 that must be 0 or 1 ("1 means that the client should reply"). */
@@ -421,161 +410,41 @@ export const MessageFromBytes = Message.fromBytesWith({
 })
 
 // ---------------------------------------------------------------------------
-// BASE_BACKUP payloads
+// BASE_BACKUP payloads (in BaseBackup.ts)
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const NewArchiveSchema = Schema.TaggedStruct("NewArchive", {
-  /** The file name for this archive. */
-  fileName: Fields.CString,
-  /** Empty for the main data directory; else the tablespace directory the archive was made from. */
-  tablespacePath: Fields.CString
-})
-/** @since 0.1.0 */
-export interface NewArchive extends Schema.Schema.Type<typeof NewArchiveSchema> {}
-
-/**
- * Starts a new tar archive (one for the data directory, one per tablespace).
- *
- * @since 0.1.0
- */
-export const NewArchive: Message.Codec<NewArchive> = Message.make({
-  name: "NewArchive",
-  framing: "payload",
-  type: BaseBackupCode.NewArchive,
-  schema: NewArchiveSchema,
-  readBody: (r) => {
-    const fileName = r.cstring()
-    const tablespacePath = r.cstring()
-    return { _tag: "NewArchive", fileName, tablespacePath }
-  },
-  writeBody: (w, m) => {
-    w.cstring(m.fileName).cstring(m.tablespacePath)
-  }
-})
-
-/** @since 0.1.0 */
-export const ManifestSchema = Schema.TaggedStruct("Manifest", {})
-/** @since 0.1.0 */
-export interface Manifest extends Schema.Schema.Type<typeof ManifestSchema> {}
-
-const manifest: Manifest = { _tag: "Manifest" }
-
-/**
- * Starts the backup manifest; the following `ArchiveOrManifestData` belong to it.
- *
- * @since 0.1.0
- */
-export const Manifest: Message.Codec<Manifest> = Message.make({
-  name: "Manifest",
-  framing: "payload",
-  type: BaseBackupCode.Manifest,
-  schema: ManifestSchema,
-  readBody: () => manifest,
-  writeBody: () => {}
-})
-
-/** @since 0.1.0 */
-export const ArchiveOrManifestDataSchema = Schema.TaggedStruct("ArchiveOrManifestData", {
-  /** Data bytes (a view of the decoded buffer). */
-  data: Fields.Bytes
-})
-/** @since 0.1.0 */
-export interface ArchiveOrManifestData extends Schema.Schema.Type<typeof ArchiveOrManifestDataSchema> {}
-
-/** @since 0.1.0 */
-export const ArchiveOrManifestData: Message.Codec<ArchiveOrManifestData> = Message.make({
-  name: "ArchiveOrManifestData",
-  framing: "payload",
-  type: BaseBackupCode.ArchiveOrManifestData,
-  schema: ArchiveOrManifestDataSchema,
-  readBody: (r) => ({ _tag: "ArchiveOrManifestData", data: r.rest() }),
-  writeBody: (w, m) => {
-    w.bytes(m.data)
-  }
-})
-
-/** @since 0.1.0 */
-export const ProgressReportSchema = Schema.TaggedStruct("ProgressReport", {
-  /** Bytes of the current tablespace whose processing has completed. */
-  completedBytes: Fields.Int64
-})
-/** @since 0.1.0 */
-export interface ProgressReport extends Schema.Schema.Type<typeof ProgressReportSchema> {}
-
-/** @since 0.1.0 */
-export const ProgressReport: Message.Codec<ProgressReport> = Message.make({
-  name: "ProgressReport",
-  framing: "payload",
-  type: BaseBackupCode.ProgressReport,
-  schema: ProgressReportSchema,
-  readBody: (r) => ({ _tag: "ProgressReport", completedBytes: r.int64() }),
-  writeBody: (w, m) => {
-    w.int64(m.completedBytes)
-  }
-})
-
-/**
- * Every `BASE_BACKUP` CopyOut payload.
- *
- * @since 0.1.0
- */
-export type BaseBackupMessage = NewArchive | Manifest | ArchiveOrManifestData | ProgressReport
-
-/** @since 0.1.0 */
-export const BaseBackupMessageSchema: Schema.Codec<BaseBackupMessage, BaseBackupMessage> = Schema.Union([
-  NewArchiveSchema,
-  ManifestSchema,
+export {
+  /** @since 0.1.0 */
+  ArchiveOrManifestData,
+  /** @since 0.1.0 */
   ArchiveOrManifestDataSchema,
+  /** @since 0.1.0 */
+  BaseBackupCode,
+  /** @since 0.1.0 */
+  type BaseBackupMessage,
+  /** @since 0.1.0 */
+  BaseBackupMessageFromBytes,
+  /** @since 0.1.0 */
+  BaseBackupMessageSchema,
+  /** @since 0.1.0 */
+  decodeBaseBackup,
+  /** @since 0.1.0 */
+  decodeBaseBackupView,
+  /** @since 0.1.0 */
+  encodeBaseBackup,
+  /** @since 0.1.0 */
+  Manifest,
+  /** @since 0.1.0 */
+  ManifestSchema,
+  /** @since 0.1.0 */
+  NewArchive,
+  /** @since 0.1.0 */
+  NewArchiveSchema,
+  /** @since 0.1.0 */
+  ProgressReport,
+  /** @since 0.1.0 */
   ProgressReportSchema
-])
-
-const baseBackupCodecs = [NewArchive, Manifest, ArchiveOrManifestData, ProgressReport] as const
-const baseBackup: Family = {
-  byType: makeTable(baseBackupCodecs),
-  byTag: Object.fromEntries(baseBackupCodecs.map((c) => [c.name, c])),
-  name: "BaseBackupMessage",
-  description: "base backup"
-}
-
-/**
- * Decodes one `BASE_BACKUP` payload (the body of a CopyData).
- *
- * @since 0.1.0
- */
-export const decodeBaseBackup = (bytes: Uint8Array): Result.Result<BaseBackupMessage, ProtocolError> =>
-  decodeWith(bytes, 0, bytes.length, baseBackup)
-
-/**
- * Decodes the `BASE_BACKUP` payload in `buf[start, end)` without copying it.
- *
- * @since 0.1.0
- */
-export const decodeBaseBackupView = (
-  buf: Uint8Array,
-  start: number,
-  end: number
-): Result.Result<BaseBackupMessage, ProtocolError> => decodeWith(buf, start, end, baseBackup)
-
-/**
- * Encodes one `BASE_BACKUP` payload as fresh bytes.
- *
- * @since 0.1.0
- */
-export const encodeBaseBackup = (message: BaseBackupMessage): Result.Result<Uint8Array, ProtocolError> =>
-  encodeWith(message, baseBackup)
-
-/**
- * The Schema transformation between a CopyData body and a `BASE_BACKUP` payload.
- *
- * @since 0.1.0
- */
-export const BaseBackupMessageFromBytes = Message.fromBytesWith({
-  expected: "a base backup payload",
-  schema: BaseBackupMessageSchema,
-  decode: decodeBaseBackup,
-  encode: encodeBaseBackup
-})
+} from "./BaseBackup.ts"
 
 // ---------------------------------------------------------------------------
 // Time, LSN and transaction id helpers (in ReplicationValues.ts)
