@@ -63,10 +63,19 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type CertPaths, generateCerts, serverCertFiles, type ServerCertName } from "./Certs.ts"
+import {
+  installExitHandlers,
+  keepFiles,
+  ownedHarnessDir,
+  pidRunning,
+  running,
+  setOwnedHarnessDir
+} from "./Cleanup.ts"
 import { HarnessError, readLog, tail } from "./HarnessError.ts"
 import { RawConnection, RawServerError } from "./RawPg.ts"
 import { asUser, checkReachable, chownTree, firstUntraversable, run, serverEnv, serverUser } from "./ServerUser.ts"
 
+export { KEEP_ENV } from "./Cleanup.ts"
 export { HarnessError } from "./HarnessError.ts"
 export { firstUntraversable, type ModeInfo, resolveServerUser, type ServerUser } from "./ServerUser.ts"
 
@@ -328,7 +337,6 @@ const isExistsError = (e: unknown) => {
 export const HARNESS_DIR_ENV = "EFFECT_PGWIRE_HARNESS_DIR"
 
 let harnessDirMemo: Promise<string> | undefined
-let ownedHarnessDir: string | undefined
 
 /**
  * The run directory (templates, certificates): inherited from
@@ -347,7 +355,7 @@ export const harnessDir = (): Promise<string> => {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), `effect-pgwire-run-${process.pid}-`))
       // Traversable by the server user, who reads the templates inside.
       await fs.chmod(dir, 0o755)
-      ownedHarnessDir = dir
+      setOwnedHarnessDir(dir)
       process.env[HARNESS_DIR_ENV] = dir
       installExitHandlers()
       return dir
@@ -358,17 +366,6 @@ export const harnessDir = (): Promise<string> => {
 
 // `effect-pgwire-<name>-<owner pid>-<mkdtemp suffix>`: run and server directories.
 const OWNED_DIR = /^effect-pgwire-[A-Za-z0-9]+-(\d+)-[A-Za-z0-9]{6}$/
-
-/** Whether `pid` exists and is not a zombie (Linux: reads /proc; "pid (comm) S ...", the state after the last ')'). */
-const pidRunning = (pid: number): boolean => {
-  try {
-    const stat = fsSync.readFileSync(`/proc/${pid}/stat`, "utf8")
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3)
-    return state !== "Z" && state !== "X"
-  } catch {
-    return false
-  }
-}
 
 /**
  * Removes the directories that runs killed without cleanup (SIGKILL) left in
@@ -568,8 +565,6 @@ export const baseSettings = (socketDir: string): Readonly<Record<string, string 
 // Starting and stopping
 // ---------------------------------------------------------------------------
 
-const running = new Set<ServerHandle>()
-
 class ServerHandle implements RunningServer {
   info: ServerInfo
   readonly dir: string
@@ -641,16 +636,6 @@ class ServerHandle implements RunningServer {
     }
     return this.child.pid
   }
-}
-
-/**
- * Waits, blocking, until `pid` has exited (gone, or a zombie: nobody reaps it
- * while the event loop is blocked). Linux only: reads /proc.
- */
-const waitGoneSync = (pid: number, timeoutMs: number): void => {
-  const pause = new Int32Array(new SharedArrayBuffer(4))
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline && pidRunning(pid)) Atomics.wait(pause, 0, 0, 20)
 }
 
 const freePort = (): Promise<number> =>
@@ -889,29 +874,17 @@ export const stopAll = async (): Promise<void> => {
 }
 
 /**
- * The environment variable that keeps every directory (data, logs, certificates)
- * after the servers stop, for debugging: `EFFECT_PGWIRE_KEEP=1 npm test`.
- *
- * @since 0.1.0
- */
-export const KEEP_ENV = "EFFECT_PGWIRE_KEEP"
-
-const keepFiles = (): boolean => {
-  const v = process.env[KEEP_ENV]
-  return v !== undefined && v !== "" && v !== "0"
-}
-
-/**
  * Stops every server and removes the run directory if this process created it.
  *
  * @since 0.1.0
  */
 export const shutdown = async (): Promise<void> => {
   await stopAll()
-  if (ownedHarnessDir !== undefined) {
-    if (keepFiles()) console.log(`effect-pgwire harness: kept the run directory ${ownedHarnessDir}`)
-    else await fs.rm(ownedHarnessDir, { recursive: true, force: true, maxRetries: 3 })
-    ownedHarnessDir = undefined
+  const owned = ownedHarnessDir()
+  if (owned !== undefined) {
+    if (keepFiles()) console.log(`effect-pgwire harness: kept the run directory ${owned}`)
+    else await fs.rm(owned, { recursive: true, force: true, maxRetries: 3 })
+    setOwnedHarnessDir(undefined)
     harnessDirMemo = undefined
     certsMemo = undefined
     templateMemo.clear()
@@ -926,50 +899,6 @@ export const shutdown = async (): Promise<void> => {
  * @since 0.1.0
  */
 export const runningCount = (): number => running.size
-
-// ---------------------------------------------------------------------------
-// Cleanup on exit and on signals
-// ---------------------------------------------------------------------------
-
-const TERMINATING_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const
-let handlersInstalled = false
-
-/**
- * The exit path: every postmaster gets SIGQUIT at once, then (the event loop
- * being unavailable) a blocking wait until they are gone, since a postmaster
- * exits only after its children and removing a directory before that races
- * with files they still write; then the directories go.
- */
-const killAllSync = (): void => {
-  const servers = [...running]
-  const pids = servers.flatMap((s) => s.signalSync() ?? [])
-  const deadline = Date.now() + 5_000
-  for (const pid of pids) waitGoneSync(pid, deadline - Date.now())
-  for (const dir of [...servers.map((s) => s.dir), ...(ownedHarnessDir !== undefined ? [ownedHarnessDir] : [])]) {
-    try {
-      fsSync.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 })
-    } catch {
-      // Best effort while the process exits; the next run sweeps what is left.
-    }
-  }
-}
-
-const onSignal = (signal: NodeJS.Signals): void => {
-  killAllSync()
-  // When nobody else handles the signal, restore the default and re-raise it,
-  // so the process still dies of it (exit status 128 + n).
-  if (process.listenerCount(signal) === 1) {
-    for (const s of TERMINATING_SIGNALS) process.off(s, onSignal)
-    process.kill(process.pid, signal)
-  }
-}
-
-const installExitHandlers = (): void => {
-  if (handlersInstalled) return
-  handlersInstalled = true
-  process.on("exit", killAllSync)
-  for (const s of TERMINATING_SIGNALS) process.on(s, onSignal)
-}
 
 // ---------------------------------------------------------------------------
 // Effect API
