@@ -13,8 +13,8 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { PgError } from "../../src/errors/PgError.ts"
 import * as Routing from "../../src/pool/Routing.ts"
-import * as PgSession from "../../src/session/Session.ts"
 import { streamingPair } from "../support/Standby.ts"
+import { direct, promote, routed } from "./Support.ts"
 
 /** How long the new primary may take to accept writes after pg_promote() returns (a "must not hang" bound). */
 const FAILOVER_BOUND_MILLIS = 20_000
@@ -30,20 +30,7 @@ describe("failover: primary gone, standby promoted, failures typed", () => {
   for (const { kind, synchronous, title } of cases) it.live(title, () =>
     Effect.gen(function*() {
       const pair = yield* streamingPair({ synchronous, kind })
-      const direct = (server: typeof pair.primary) =>
-        PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
-      const pool = yield* Routing.make({
-        hosts: [
-          { host: pair.primary.host, port: pair.primary.port },
-          { host: pair.standby.host, port: pair.standby.port }
-        ],
-        user: "postgres",
-        database: "postgres",
-        sslMode: "disable",
-        name: "failover",
-        lagCheckInterval: 100,
-        connectTimeout: 2_000
-      })
+      const pool = yield* routed(pair, { name: "failover", lagCheckInterval: 100, connectTimeout: 2_000 })
       yield* pool.query("create table fo (id int primary key)")
       // The standby is synchronous: a commit is acknowledged once the standby has flushed it.
       const primary = yield* direct(pair.primary)
@@ -106,7 +93,7 @@ describe("failover: primary gone, standby promoted, failures typed", () => {
 
       const standby = yield* direct(pair.standby)
       const promoteStarted = performance.now()
-      yield* standby.query("select pg_promote(true, 60)")
+      yield* promote(standby)
       promotedAt = performance.now()
       while (firstAckAfter === undefined && performance.now() - promotedAt < FAILOVER_BOUND_MILLIS) {
         yield* Effect.sleep(10)

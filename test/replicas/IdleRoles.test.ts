@@ -18,42 +18,15 @@ import type * as Scope from "effect/Scope"
 import type { PgError } from "../../src/errors/PgError.ts"
 import type { Pool } from "../../src/pool/Pool.ts"
 import * as Routing from "../../src/pool/Routing.ts"
-import * as PgSession from "../../src/session/Session.ts"
 import type { ServerKind } from "../support/EmbeddedPostgres.ts"
-import { type Pair, streamingPair } from "../support/Standby.ts"
+import { streamingPair } from "../support/Standby.ts"
+import { direct, eventually, promote, retiredOnceHeard, routed, turnReadOnly, turnReadWrite } from "./Support.ts"
 
 /** How long a retirement may take to be seen (a "must not hang" bound, not a timing claim). */
 const RETIRE_BOUND_MILLIS = 15_000
 
 /** The routed pool's check interval in the periodic tests: short, so the bound above is far. */
 const CHECK_MILLIS = 200
-
-/** Polls `condition` every 20 ms until it holds; fails the test past `RETIRE_BOUND_MILLIS`. */
-const eventually = <E>(what: string, condition: Effect.Effect<boolean, E>) =>
-  Effect.gen(function*() {
-    const started = performance.now()
-    while (!(yield* condition)) {
-      if (performance.now() - started > RETIRE_BOUND_MILLIS) return assert.fail(`${what} within ${RETIRE_BOUND_MILLIS} ms`)
-      yield* Effect.sleep(20)
-    }
-  })
-
-const direct = (server: Pair["primary"]) =>
-  PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
-
-const routed = (pair: Pair, name: string, lagCheckInterval: number) =>
-  Routing.make({
-    hosts: [
-      { host: pair.primary.host, port: pair.primary.port },
-      { host: pair.standby.host, port: pair.standby.port }
-    ],
-    user: "postgres",
-    database: "postgres",
-    sslMode: "disable",
-    name,
-    maxSize: 3,
-    lagCheckInterval
-  })
 
 /** Opens `n` sessions of `pool` at once and returns them: they stay in the pool, idle. */
 const idleSessions = (pool: Pool, n: number): Effect.Effect<void, PgError> =>
@@ -83,46 +56,50 @@ const periodicCheck = (kind: ServerKind): Effect.Effect<void, unknown, Scope.Sco
   Effect.gen(function*() {
     const pair = yield* streamingPair({ kind })
     const name = `idle-${kind}`
-    const pool = yield* routed(pair, name, CHECK_MILLIS)
+    const pool = yield* routed(pair, { name, maxSize: 3, lagCheckInterval: CHECK_MILLIS })
     const reader = pool.readers[1]!
     yield* idleSessions(pool.writer, 3)
     yield* idleSessions(reader, 3)
     assert.deepInclude(yield* pool.writer.stats, { size: 3, retired: 0 })
     assert.deepInclude(yield* reader.stats, { size: 3, retired: 0 })
-    yield* eventually("the standby is readable", Effect.map(hostStatus(pool, pair.standby.port), (s) => s?.readable === true))
+    yield* eventually(
+      "the standby is readable",
+      Effect.map(hostStatus(pool, pair.standby.port), (s) => s?.readable === true),
+      RETIRE_BOUND_MILLIS
+    )
 
     // The primary turns read-only; nothing is run through the routed pool or its writer afterwards.
     const primary = yield* direct(pair.primary)
-    yield* primary.simple("alter system set default_transaction_read_only = on")
-    yield* primary.simple("select pg_reload_conf()")
-    yield* eventually(
+    yield* turnReadOnly(
+      primary,
       "the writer's idle sessions were retired by the check",
-      Effect.map(pool.writer.stats, (s) => s.size === 0 && s.retired >= 3)
+      Effect.map(pool.writer.stats, (s) => s.size === 0 && s.retired >= 3),
+      RETIRE_BOUND_MILLIS
     )
     assert.isAtLeast(yield* retiredFor(`${name}.writer`, "role"), 3)
     // No read-write server now: a write fails typed, retryable, and never with 25006.
     const refused = yield* Effect.flip(pool.query("select 1 as one"))
     assert.strictEqual(refused.reason._tag, "ConnectionError")
     assert.isTrue(refused.isRetryable)
-    yield* primary.simple("alter system reset default_transaction_read_only")
-    yield* primary.simple("select pg_reload_conf()")
+    yield* turnReadWrite(primary)
     const write = yield* Routing.retryWrite(pool.query<{ port: number }>("select inet_server_port() as port"), RETIRE_BOUND_MILLIS)
     assert.strictEqual(write.rows[0]!.port, pair.primary.port)
 
     // The standby is promoted; its three reader sessions are idle and stay unused by the application.
     const readerSize = (yield* reader.stats).size
     assert.strictEqual(readerSize, 3)
-    const standby = yield* direct(pair.standby)
-    yield* standby.query("select pg_promote(true, 60)")
+    yield* promote(yield* direct(pair.standby))
     yield* eventually(
       "the promoted server's idle reader sessions were retired by the check",
-      Effect.map(reader.stats, (s) => s.size === 0 && s.retired >= 3)
+      Effect.map(reader.stats, (s) => s.size === 0 && s.retired >= 3),
+      RETIRE_BOUND_MILLIS
     )
     assert.isAtLeast(yield* retiredFor(`${name}.reader.1`, "role"), 3)
     // The check's status is published once every host has answered, after the retirement.
     yield* eventually(
       "the routed pool's status shows the promotion",
-      Effect.map(hostStatus(pool, pair.standby.port), (s) => s?.standby === false && !s.readable)
+      Effect.map(hostStatus(pool, pair.standby.port), (s) => s?.standby === false && !s.readable),
+      RETIRE_BOUND_MILLIS
     )
     // Reads go to the writer now (prefer-standby with no standby).
     const read = yield* pool.query<{ port: number }>("select inet_server_port() as port", [], { readOnly: true })
@@ -141,7 +118,7 @@ describe("idle sessions on a server that changed role", () => {
       const pair = yield* streamingPair()
       const name = "heard"
       // Long enough that only a heard change retires anything during the test.
-      const pool = yield* routed(pair, name, 600_000)
+      const pool = yield* routed(pair, { name, maxSize: 3, lagCheckInterval: 600_000 })
       const reader = pool.readers[1]!
       // Three sessions each: used by routed statements at once (each is watched), then idle. A second each,
       // so that no statement's session is free again before the third one has its own.
@@ -154,42 +131,29 @@ describe("idle sessions on a server that changed role", () => {
       // The primary turns read-only: one writer session hears it with the answer of a statement run on the
       // writer pool directly (not routed), and all three go.
       const primary = yield* direct(pair.primary)
-      yield* primary.simple("alter system set default_transaction_read_only = on")
-      yield* primary.simple("select pg_reload_conf()")
-      yield* eventually(
+      yield* turnReadOnly(
+        primary,
         "a writer session heard default_transaction_read_only=on",
-        Effect.gen(function*() {
-          if ((yield* pool.writer.stats).retired >= 1) return true
-          // The reload is processed when the session reads its next statement: until then, ask again.
-          yield* Effect.exit(pool.writer.query("select 1 as one"))
-          return false
-        })
+        retiredOnceHeard(pool.writer),
+        RETIRE_BOUND_MILLIS
       )
       // No statement from here on: the other two go because one heard it.
       yield* eventually(
         "every writer session was retired once one heard the change",
-        Effect.map(pool.writer.stats, (s) => s.size === 0 && s.retired >= 3)
+        Effect.map(pool.writer.stats, (s) => s.size === 0 && s.retired >= 3),
+        RETIRE_BOUND_MILLIS
       )
       assert.isAtLeast(yield* retiredFor(`${name}.writer`, "role"), 3)
-      yield* primary.simple("alter system reset default_transaction_read_only")
-      yield* primary.simple("select pg_reload_conf()")
+      yield* turnReadWrite(primary)
 
       // The standby is promoted: a statement on one reader session, run on the reader pool directly, hears
       // in_hot_standby=off.
-      const standby = yield* direct(pair.standby)
-      yield* standby.query("select pg_promote(true, 60)")
-      yield* eventually(
-        "a reader session heard in_hot_standby=off",
-        Effect.gen(function*() {
-          if ((yield* reader.stats).retired >= 1) return true
-          // Until one has (once one has, a replacement cannot be opened on the promoted server: the statement fails).
-          yield* Effect.exit(reader.query("select 1 as one"))
-          return false
-        })
-      )
+      yield* promote(yield* direct(pair.standby))
+      yield* eventually("a reader session heard in_hot_standby=off", retiredOnceHeard(reader), RETIRE_BOUND_MILLIS)
       yield* eventually(
         "every reader session was retired once one heard the change",
-        Effect.map(reader.stats, (s) => s.size === 0 && s.retired >= 3)
+        Effect.map(reader.stats, (s) => s.size === 0 && s.retired >= 3),
+        RETIRE_BOUND_MILLIS
       )
       assert.isAtLeast(yield* retiredFor(`${name}.reader.1`, "role"), 3)
     }).pipe(Effect.scoped), 120_000)

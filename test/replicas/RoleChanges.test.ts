@@ -8,37 +8,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Routing from "../../src/pool/Routing.ts"
-import * as PgSession from "../../src/session/Session.ts"
 import { streamingPair } from "../support/Standby.ts"
+import { direct, eventually, promote, retiredOnceHeard, routed, turnReadOnly, turnReadWrite } from "./Support.ts"
 
 /** How long a pushed change may take to retire a session (a "must not hang" bound, not a timing claim). */
 const RETIRE_BOUND_MILLIS = 10_000
-
-/** Polls `condition` every 20 ms until it holds; fails the test past `RETIRE_BOUND_MILLIS`. */
-const eventually = <E>(what: string, condition: Effect.Effect<boolean, E>) =>
-  Effect.gen(function*() {
-    const started = performance.now()
-    while (!(yield* condition)) {
-      if (performance.now() - started > RETIRE_BOUND_MILLIS) return assert.fail(`${what} within ${RETIRE_BOUND_MILLIS} ms`)
-      yield* Effect.sleep(20)
-    }
-  })
 
 describe("role changes pushed by the server", () => {
   it.live("a writer session hearing default_transaction_read_only=on, and a reader session hearing in_hot_standby=off, are retired at once", () =>
     Effect.gen(function*() {
       const pair = yield* streamingPair()
-      const direct = (server: typeof pair.primary) =>
-        PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
-      const pool = yield* Routing.make({
-        hosts: [
-          { host: pair.primary.host, port: pair.primary.port },
-          { host: pair.standby.host, port: pair.standby.port }
-        ],
-        user: "postgres",
-        database: "postgres",
-        sslMode: "disable",
+      const pool = yield* routed(pair, {
         name: "pushed",
         maxSize: 1,
         // Long enough that only a pushed change makes the pool look at its hosts again during the test.
@@ -57,24 +37,16 @@ describe("role changes pushed by the server", () => {
       // its session runs; that statement goes through the writer pool directly, not the routed query, so
       // nothing but the reported change can retire the session.
       const primary = yield* direct(pair.primary)
-      yield* primary.simple("alter system set default_transaction_read_only = on")
-      yield* primary.simple("select pg_reload_conf()")
-      yield* eventually(
+      yield* turnReadOnly(
+        primary,
         "the writer's session heard default_transaction_read_only=on and was retired",
-        Effect.gen(function*() {
-          if ((yield* pool.writer.stats).retired >= 1) return true
-          // The session processes the reload when it reads its next statement: until then, ask again. (Once
-          // its session is retired the writer pool has no read-write server to open another on.)
-          yield* Effect.exit(pool.writer.query("select 1 as one"))
-          return false
-        })
+        retiredOnceHeard(pool.writer),
+        RETIRE_BOUND_MILLIS
       )
-      yield* primary.simple("alter system reset default_transaction_read_only")
-      yield* primary.simple("select pg_reload_conf()")
+      yield* turnReadWrite(primary)
 
       // The standby is promoted: the reader's session hears in_hot_standby=off with its next answer.
-      const standby = yield* direct(pair.standby)
-      yield* standby.query("select pg_promote(true, 60)")
+      yield* promote(yield* direct(pair.standby))
       // Any statement on the reader's session brings the change: the one below, or the host check the
       // writer's retirement started (it queries each reader pool directly, not through the routed query).
       // The statement's own outcome is not the point: when the change is heard while the session is leased
@@ -82,11 +54,16 @@ describe("role changes pushed by the server", () => {
       // which the promoted server refuses (target_session_attrs=standby), and that failure may be this
       // statement's.
       yield* Effect.exit(reader.query("select pg_is_in_recovery() as recovering"))
-      yield* eventually("the reader's session heard in_hot_standby=off and was retired", Effect.map(reader.stats, (s) => s.retired === 1 && s.size === 0))
+      yield* eventually(
+        "the reader's session heard in_hot_standby=off and was retired",
+        Effect.map(reader.stats, (s) => s.retired === 1 && s.size === 0),
+        RETIRE_BOUND_MILLIS
+      )
       // And the hosts were checked again at once: the promoted server is no longer read from.
       yield* eventually(
         "the routed pool saw the promotion",
-        Effect.map(pool.status, (all) => all.find((s) => s.port === pair.standby.port)?.standby === false)
+        Effect.map(pool.status, (all) => all.find((s) => s.port === pair.standby.port)?.standby === false),
+        RETIRE_BOUND_MILLIS
       )
     }).pipe(Effect.scoped), 120_000)
 })
