@@ -62,21 +62,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { type CertPaths, generateCerts, serverCertFiles, type ServerCertName } from "./Certs.ts"
-import {
-  installExitHandlers,
-  keepFiles,
-  ownedHarnessDir,
-  pidRunning,
-  running,
-  setOwnedHarnessDir
-} from "./Cleanup.ts"
+import { type CertPaths, serverCertFiles, type ServerCertName } from "./Certs.ts"
+import { installExitHandlers, keepFiles, ownedHarnessDir, running } from "./Cleanup.ts"
 import { HarnessError, readLog, tail } from "./HarnessError.ts"
 import { RawConnection, RawServerError } from "./RawPg.ts"
+import { forgetHarnessDir, harnessDir, isExistsError, randomSuffix, runCerts } from "./RunDir.ts"
 import { asUser, checkReachable, chownTree, firstUntraversable, run, serverEnv, serverUser } from "./ServerUser.ts"
 
 export { KEEP_ENV } from "./Cleanup.ts"
 export { HarnessError } from "./HarnessError.ts"
+export { HARNESS_DIR_ENV, harnessDir, runCerts, sweepStale } from "./RunDir.ts"
 export { firstUntraversable, type ModeInfo, resolveServerUser, type ServerUser } from "./ServerUser.ts"
 
 /**
@@ -318,103 +313,9 @@ const binaries = (kind: ServerKind): Promise<Binaries> => {
   return memo
 }
 
-const randomSuffix = () => Math.random().toString(36).slice(2, 8)
-
-const isExistsError = (e: unknown) => {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code
-  return code === "EEXIST" || code === "ENOTEMPTY"
-}
-
 // ---------------------------------------------------------------------------
-// Run directory, templates
+// Templates
 // ---------------------------------------------------------------------------
-
-/**
- * The environment variable naming the run directory shared with child processes.
- *
- * @since 0.1.0
- */
-export const HARNESS_DIR_ENV = "EFFECT_PGWIRE_HARNESS_DIR"
-
-let harnessDirMemo: Promise<string> | undefined
-
-/**
- * The run directory (templates, certificates): inherited from
- * `EFFECT_PGWIRE_HARNESS_DIR`, or created in the system temp directory and
- * exported through that variable to child processes. A directory this
- * process created is removed when it exits.
- *
- * @since 0.1.0
- */
-export const harnessDir = (): Promise<string> => {
-  if (harnessDirMemo === undefined) {
-    harnessDirMemo = (async () => {
-      const inherited = process.env[HARNESS_DIR_ENV]
-      if (inherited !== undefined && inherited !== "" && fsSync.existsSync(inherited)) return inherited
-      await sweepStale(os.tmpdir())
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), `effect-pgwire-run-${process.pid}-`))
-      // Traversable by the server user, who reads the templates inside.
-      await fs.chmod(dir, 0o755)
-      setOwnedHarnessDir(dir)
-      process.env[HARNESS_DIR_ENV] = dir
-      installExitHandlers()
-      return dir
-    })()
-  }
-  return harnessDirMemo
-}
-
-// `effect-pgwire-<name>-<owner pid>-<mkdtemp suffix>`: run and server directories.
-const OWNED_DIR = /^effect-pgwire-[A-Za-z0-9]+-(\d+)-[A-Za-z0-9]{6}$/
-
-/**
- * Removes the directories that runs killed without cleanup (SIGKILL) left in
- * `tmp`: those whose owner process is gone and whose server, if any, is not
- * running. It never signals a process: a server that outlived its owner is
- * left alone (and reported by its directory still being there).
- *
- * @since 0.1.0
- */
-export const sweepStale = async (tmp: string): Promise<ReadonlyArray<string>> => {
-  const removed: Array<string> = []
-  let entries: Array<string>
-  try {
-    entries = await fs.readdir(tmp)
-  } catch {
-    return removed
-  }
-  for (const entry of entries) {
-    const owner = OWNED_DIR.exec(entry)?.[1]
-    if (owner === undefined || Number(owner) === process.pid || pidRunning(Number(owner))) continue
-    const dir = path.join(tmp, entry)
-    const postmaster = Number(readLog(path.join(dir, "data", "postmaster.pid")).split("\n")[0])
-    if (Number.isInteger(postmaster) && postmaster > 0 && pidRunning(postmaster)) continue
-    try {
-      await fs.rm(dir, { recursive: true, force: true })
-      removed.push(dir)
-    } catch {
-      // Not ours to remove after all (permissions): leave it.
-    }
-  }
-  return removed
-}
-
-let certsMemo: Promise<CertPaths> | undefined
-
-/**
- * The run's certificates (generated on first use).
- *
- * @since 0.1.0
- */
-export const runCerts = (): Promise<CertPaths> => {
-  if (certsMemo === undefined) {
-    certsMemo = harnessDir().then((dir) => generateCerts(path.join(dir, "certs")))
-    certsMemo.catch(() => {
-      certsMemo = undefined
-    })
-  }
-  return certsMemo
-}
 
 const sqlLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`
 
@@ -884,12 +785,9 @@ export const shutdown = async (): Promise<void> => {
   if (owned !== undefined) {
     if (keepFiles()) console.log(`effect-pgwire harness: kept the run directory ${owned}`)
     else await fs.rm(owned, { recursive: true, force: true, maxRetries: 3 })
-    setOwnedHarnessDir(undefined)
-    harnessDirMemo = undefined
-    certsMemo = undefined
+    forgetHarnessDir()
     templateMemo.clear()
     binariesMemo.clear()
-    delete process.env[HARNESS_DIR_ENV]
   }
 }
 
