@@ -17,9 +17,9 @@ import * as Layer from "effect/Layer"
 import type { PgError } from "../../src/errors/PgError.ts"
 import * as Routing from "../../src/pool/Routing.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
-import * as PgSession from "../../src/session/Session.ts"
 import type { ServerKind } from "../support/EmbeddedPostgres.ts"
 import { type Pair, streamingPair } from "../support/Standby.ts"
+import { direct, turnReadWrite } from "./Support.ts"
 
 class PairService extends Context.Service<PairService, Pair>()("effect-pgwire/test/replicas/Pair") {}
 
@@ -47,9 +47,6 @@ const is25006 = (exit: Exit.Exit<unknown, unknown>) => {
   const error = Cause.squash(exit.cause) as { readonly reason?: { readonly code?: string } }
   return error.reason?.code === "25006" || String(exit.cause).includes("25006")
 }
-
-const direct = (server: Pair["primary"]) =>
-  PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
 
 /**
  * Waits until the standby has replayed everything the primary has inserted into its WAL. The insert
@@ -239,10 +236,7 @@ for (const kind of ["pg18", "pg13"] as const) layer(pairLayer(kind), { excludeTe
           )
           assert.strictEqual(rows[0]!.n, 0)
         }),
-        Effect.andThen(
-          Effect.ignore(admin.simple("alter system reset default_transaction_read_only")),
-          Effect.ignore(admin.simple("select pg_reload_conf()"))
-        )
+        Effect.ignore(turnReadWrite(admin))
       )
       // Writable again: writes resume.
       yield* Routing.retryWrite(pool.query("insert into ro_probe values (0)"), 10_000)
