@@ -410,12 +410,16 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   /**
    * An exclusive checkout. While exclusive checkouts wait on a full pool,
    * lanes are drained for them (see `Lanes.ts`), so an exclusive checkout is
-   * never starved by shared traffic.
+   * never starved by shared traffic. The checkout is counted and its uncount
+   * installed with no interruptible step in between: a count left behind
+   * would drain every lane of a full pool as soon as it opens.
    */
-  const acquire = Effect.suspend(() => {
-    demandExclusive()
-    return Effect.ensuring(checkout("exclusive"), exclusiveServed)
-  })
+  const acquire = Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      demandExclusive()
+      return Effect.ensuring(restore(checkout("exclusive")), exclusiveServed)
+    })
+  )
   /** A shared session: a lane (multiplexed), released with the caller's Scope. */
   const acquireShared: Effect.Effect<Session, PgError, Scope.Scope> = settings.multiplex
     ? acquireLane

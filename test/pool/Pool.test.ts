@@ -4,6 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as PgPool from "../../src/pool/Pool.ts"
@@ -455,6 +457,34 @@ describe("PgPool: multiplexing", () => {
       assert.deepStrictEqual(inTx.rows, [{ t: "tx" }])
       yield* Effect.sleep(PgPool.LANE_LINGER_MILLIS * 4)
       assert.strictEqual((yield* pool.stats).inUse, 0)
+    }))
+
+  it.live("an exclusive checkout interrupted at any step leaves no demand behind: a full pool's lane is not drained for it", () =>
+    Effect.gen(function*() {
+      const pool = yield* makePool({ maxSize: 1, multiplex: true })
+      yield* pool.query("select 1")
+      // With a yield after every operation, the checkout is interrupted at each step in turn: one of them
+      // falls between counting the checkout as waiting for a session and installing what uncounts it.
+      for (let step = 0; step < 40; step++) {
+        const checkout = yield* Effect.forkChild(
+          Effect.scoped(pool.acquire).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)),
+          { startImmediately: true }
+        )
+        for (let i = 0; i < step; i++) yield* Effect.yieldNow
+        yield* Fiber.interrupt(checkout)
+      }
+      const before = (yield* pool.stats).acquired
+      // An exclusive checkout counted forever drains the only lane as soon as it opens: the query would
+      // open lane after lane and never run.
+      const query = yield* Effect.forkChild(pool.query<{ n: number }>("select 1 as n"))
+      const done = yield* Effect.timeoutOption(Fiber.await(query), 5000)
+      if (Option.isNone(done)) {
+        const checkouts = (yield* pool.stats).acquired - before
+        yield* Fiber.interrupt(query)
+        assert.fail(`the query did not run within 5 s (${checkouts} checkouts for its lanes meanwhile)`)
+      }
+      assert.deepStrictEqual((yield* Fiber.join(query)).rows, [{ n: 1 }])
+      assert.isAtMost((yield* pool.stats).acquired - before, 1)
     }))
 
   it.live("transactions get an exclusive session: shared queries never run inside them", () =>
