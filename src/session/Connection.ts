@@ -1,7 +1,7 @@
 /**
- * The session's imperative core: one socket, one Framer, one reader callback,
- * the FIFO of in-flight requests, the queue of requests not yet written, and
- * the side channels for asynchronous messages.
+ * The session's imperative core: one reader callback, the FIFO of in-flight
+ * requests, the queue of requests not yet written, and the side channels for
+ * asynchronous messages, over the bytes of one socket (`SocketIo`).
  *
  * **Details**
  *
@@ -12,9 +12,8 @@
  * - Every message is judged by `State.step` against the head's phase before
  *   any handler runs. An unexpected message breaks the session with a
  *   `ProtocolDesync` naming the message and the phase.
- * - Reading never waits for writing: bytes are read whenever they arrive and
- *   handed to the Framer, while writes are batched into one socket write per
- *   microtask, so a pipeline of any size cannot deadlock on full TCP buffers.
+ * - Reading never waits for writing (see `SocketIo`): a pipeline of any size
+ *   cannot deadlock on full TCP buffers.
  * - Some requests hold the wire (`exclusive`: a portal being paged, a COPY):
  *   later requests stay queued until it lets go. A cancel in progress also
  *   holds the wire (see `Cancel`): nothing new is written until the cancelled
@@ -39,19 +38,18 @@ import * as Backend from "../protocol/Backend.ts"
 import * as Frontend from "../protocol/Frontend.ts"
 import { PgError, type ServerError } from "../errors/PgError.ts"
 import { Backend as Code } from "../wire/Codes.ts"
-import { Framer } from "../wire/Framer.ts"
-import { Reader, view } from "../wire/Reader.ts"
-import { Writer } from "../wire/Writer.ts"
+import { Reader } from "../wire/Reader.ts"
 import { closedByServer, closedError, desyncError, failLeft, internalError, socketError } from "./Breaks.ts"
 import { asynchronous, deliver } from "./Dispatch.ts"
 import { asPgError, isTypedFailure, type Notice } from "./Result.ts"
+import { SocketIo } from "./SocketIo.ts"
 import * as State from "./State.ts"
 
 import { Request } from "./Request.ts"
 import { Fifo } from "./Fifo.ts"
-import { Tracer } from "./Tracer.ts"
 
 export { Request } from "./Request.ts"
+export { SOCKET_END_GRACE_MILLIS } from "./SocketIo.ts"
 
 
 
@@ -93,12 +91,9 @@ export const READ_PAUSE_HIGH_WATER_BYTES = 4 * 1024 * 1024
 /**
  * @since 0.1.0
  */
-export class Connection {
+export class Connection extends SocketIo {
   state: State.SessionState = State.Connecting
-  readonly writer = new Writer()
   private readonly reader = new Reader()
-  private readonly framer: Framer
-  private socket: Net.Socket | undefined = undefined
   private readonly hooks: ConnectionHooks
   readonly maxPipelineDepth: number
   /**
@@ -117,20 +112,11 @@ export class Connection {
   private exclusiveOwner: Request | undefined = undefined
   /** Write holds (cancels in progress). */
   private holds = 0
-  private flushScheduled = false
-  private paused = false
-  /** Bytes parked by consumers that asked reading to pause. */
-  private readonly pauseReasons = new Set<object>()
-  /** The request to tell when the chunk being handled is done (`atChunkEnd`). */
-  private chunkEndRequest: Request | undefined = undefined
   /**
    * Called when a request whose caller went away (`discard`) becomes the head of the pipeline while it is still
    * running: it was behind others when it was abandoned, so it could not be cancelled then (see `Interruption`).
    */
   onDiscardedHead: ((request: Request) => void) | undefined = undefined
-  /** When bytes last arrived from the server, and when bytes last went out (`Date.now()`; see `Liveness`). */
-  lastReceivedAt = 0
-  lastSentAt = 0
 
   /** Transaction status from the last ReadyForQuery. */
   transactionStatus: Backend.TransactionStatus = "I"
@@ -142,16 +128,12 @@ export class Connection {
   protocolMinor = 2
   /** A FATAL error the server sent before closing; becomes the break reason. */
   private fatal: ServerError | undefined = undefined
-  /** Set once the socket is gone. */
-  private closedWith: PgError | undefined | null = null
-  private readonly tracer: Tracer | undefined
 
   constructor(hooks: ConnectionHooks, options: ConnectionOptions = {}) {
+    super(options.maxMessageSize, options.trace)
     this.hooks = hooks
-    this.framer = new Framer({ maxMessageSize: options.maxMessageSize })
     this.maxPipelineDepth = options.maxPipelineDepth ?? DEFAULT_MAX_PIPELINE_DEPTH
     this.refillAt = Math.floor(this.maxPipelineDepth / 2)
-    this.tracer = options.trace === undefined ? undefined : new Tracer(options.trace)
   }
 
   // -------------------------------------------------------------------------
@@ -170,78 +152,18 @@ export class Connection {
     if (socket.isPaused()) socket.resume()
   }
 
-  /** Whether the bytes being framed are lent (the socket's next read overwrites them). */
-  private lending = false
-  /** Whether a request keeps views of the bytes it receives past the read that brought them (see `keepViews`). */
-  private keepingViews = false
-
   /**
-   * Bytes read through the socket's stream (TLS, or a socket opened for TLS). Framed as a plain Uint8Array, as lent
-   * bytes are: handlers that keep bytes copy them with `slice`, which on a Buffer would make a view.
+   * Reading a chunk threw. A typed failure breaks the session with its reason; a bug of ours while reading: the
+   * request being answered dies with it, the others learn that the session stopped.
    */
-  private readonly onData = (chunk: Buffer): void =>
-    this.receive(view(chunk, 0, chunk.length), false)
-
-  /**
-   * Bytes the socket lends: framed where they are, which every handler allows (they decode or copy what they
-   * keep), except while a request keeps views: then they are copied first.
-   */
-  private readonly onLent = (bytes: Uint8Array, length: number): void =>
-    this.keepingViews ? this.receive(bytes.slice(0, length), false) : this.receive(view(bytes, 0, length), true)
-
-  private receive(chunk: Uint8Array, lent: boolean): void {
-    this.lastReceivedAt = Date.now()
-    try {
-      this.lending = lent
-      let consumed = this.framer.push(chunk, this.onFrame)
-      // A request began keeping views in the middle of lent bytes (`keepViews` stopped the framer): the rest of
-      // them is framed from a copy.
-      while (consumed < chunk.length) {
-        chunk = chunk.slice(consumed)
-        this.lending = false
-        consumed = this.framer.push(chunk, this.onFrame)
-      }
-    } catch (e) {
-      if (isTypedFailure(e)) {
-        this.breakWith(asPgError(e))
-      } else {
-        // A bug of ours while reading: the request being answered dies with it, the others learn that the
-        // session stopped.
-        const head = this.inflight[this.head]
-        if (head !== undefined) head.defect = { value: e }
-        this.breakWith(internalError(e))
-      }
+  protected readFailed(cause: unknown): void {
+    if (isTypedFailure(cause)) {
+      this.breakWith(asPgError(cause))
+    } else {
+      const head = this.inflight[this.head]
+      if (head !== undefined) head.defect = { value: cause }
+      this.breakWith(internalError(cause))
     }
-    this.lending = false
-    const request = this.chunkEndRequest
-    if (request !== undefined) {
-      this.chunkEndRequest = undefined
-      request.onChunkEnd()
-    }
-  }
-
-  /**
-   * From the next message on, the current request keeps views of the bytes it receives (COPY TO hands its chunks
-   * out as they arrived), so received bytes must stay as they are: lent bytes are copied before they are framed,
-   * until `releaseViews`.
-   */
-  keepViews(): void {
-    this.keepingViews = true
-    if (this.lending) this.framer.stop()
-  }
-
-  /** The request that kept views of received bytes is done with them (see `keepViews`). */
-  releaseViews(): void {
-    this.keepingViews = false
-  }
-
-  /**
-   * Calls `request.onChunkEnd()` once the received chunk being handled is
-   * done: a stream hands its consumer everything one chunk carried at once,
-   * not one resumption per message.
-   */
-  atChunkEnd(request: Request): void {
-    this.chunkEndRequest = request
   }
 
   private readonly onSocketError = (cause: Error): void => {
@@ -256,55 +178,8 @@ export class Connection {
     this.breakWith(closedByServer(this.fatal))
   }
 
-  private drainWaiters: Array<() => void> = []
-  private readonly onDrain = (): void => {
-    const waiters = this.drainWaiters
-    this.drainWaiters = []
-    for (const w of waiters) w()
-  }
-
-  /**
-   * Whether the socket's write buffer is over its high-water mark; `onDrain`
-   * is called once it empties (COPY FROM uses this for backpressure).
-   */
-  writeBlocked(onDrain: () => void): boolean {
-    const socket = this.socket
-    if (socket === undefined || !socket.writableNeedDrain) return false
-    this.drainWaiters.push(onDrain)
-    return true
-  }
-
-  /** Asks reading to pause until `resumeReading(owner)` (a slow stream consumer). */
-  pauseReading(owner: object): void {
-    this.pauseReasons.add(owner)
-    if (!this.paused && this.socket !== undefined) {
-      this.paused = true
-      this.socket.pause()
-    }
-  }
-
-  /** Whether reading is paused for a slow consumer (the server's silence is then ours). */
-  get readingPaused(): boolean {
-    return this.paused
-  }
-
-  /** Whether part of a frame is buffered and the rest has not arrived yet. */
-  get midFrame(): boolean {
-    return this.framer.hasPartial()
-  }
-
-  resumeReading(owner: object): void {
-    this.pauseReasons.delete(owner)
-    if (this.paused && this.pauseReasons.size === 0 && this.socket !== undefined) {
-      this.paused = false
-      // The silence while paused was ours: it does not count towards the liveness check.
-      this.lastReceivedAt = Date.now()
-      this.socket.resume()
-    }
-  }
-
   // -------------------------------------------------------------------------
-  // Writing
+  // Submitting
   // -------------------------------------------------------------------------
 
   /** Number of requests written and not yet answered. */
@@ -401,35 +276,6 @@ export class Connection {
     this.scheduleFlush()
   }
 
-  /** Writes extra frames for the current exclusive owner or from a handler (Execute for the next page, Sync, CopyData). */
-  send(encode: (w: Writer) => void): void {
-    if (this.socket === undefined || this.closedWith !== null) return
-    encode(this.writer)
-    this.scheduleFlush()
-  }
-
-  /** Writes bytes that are already encoded (constant frames). */
-  sendBytes(bytes: Uint8Array): void {
-    if (this.socket === undefined || this.closedWith !== null) return
-    this.writer.bytes(bytes)
-    this.scheduleFlush()
-  }
-
-  /**
-   * Writes everything encoded so far (a frame header, typically), then `payload` as it is, corked into one
-   * writev: a large frame body (CopyData) goes out without being copied into the write buffer.
-   */
-  sendPayload(payload: Uint8Array): void {
-    const socket = this.socket
-    if (socket === undefined || this.closedWith !== null || socket.destroyed) return
-    socket.cork()
-    this.flush()
-    this.tracer?.sent(payload)
-    this.lastSentAt = Date.now()
-    socket.write(payload)
-    socket.uncork()
-  }
-
   /** The exclusive owner lets go of the wire: queued requests may be written. */
   release(request: Request): void {
     if (this.exclusiveOwner === request) {
@@ -455,30 +301,11 @@ export class Connection {
     }
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return
-    this.flushScheduled = true
-    queueMicrotask(this.flush)
-  }
-
-  /** Writes everything encoded so far to the socket. */
-  readonly flush = (): void => {
-    this.flushScheduled = false
-    if (this.writer.pending() === 0) return
-    const bytes = this.writer.flush()
-    const socket = this.socket
-    if (socket !== undefined && this.closedWith === null && !socket.destroyed) {
-      this.tracer?.sent(bytes)
-      this.lastSentAt = Date.now()
-      socket.write(bytes)
-    }
-  }
-
   // -------------------------------------------------------------------------
   // Reading
   // -------------------------------------------------------------------------
 
-  private readonly onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
+  protected readonly onFrame = (type: number, buf: Uint8Array, start: number, end: number): void => {
     this.tracer?.received(type, buf, start, end)
     const request = this.inflight[this.head]
     // The hot path: rows of the current result.
@@ -632,19 +459,8 @@ export class Connection {
     this.head = 0
     this.exclusiveOwner = undefined
     failLeft(inflight, pending, error)
-    const waiters = this.drainWaiters
-    this.drainWaiters = []
-    for (const w of waiters) w()
-    const socket = this.socket
-    if (socket !== undefined) {
-      socket.off("data", this.onData)
-      socket.off("drain", this.onDrain)
-      if (error !== undefined) socket.destroy()
-      else setTimeout(() => socket.destroy(), SOCKET_END_GRACE_MILLIS).unref()
-    }
+    this.letGo(error)
     this.hooks.onClose(error)
   }
 }
 
-/** After Terminate, how long the socket may take to close cleanly before it is destroyed. */
-export const SOCKET_END_GRACE_MILLIS = 1000
