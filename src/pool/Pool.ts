@@ -91,19 +91,18 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as EffectPool from "effect/Pool"
-import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { PgError, TimeoutError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
-import * as PgSession from "../session/Session.ts"
 import type { QueryOptions, Row, Session, StreamOptions } from "../session/Session.ts"
 import { closedError, expiredAt, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
 import { makeLanes } from "./Lanes.ts"
-import { PoolMetrics, type RetireReason, retireReason } from "./Metrics.ts"
+import { PoolMetrics, type RetireReason } from "./Metrics.ts"
 import { configError, type Entry, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
 import { type PoolOptions, sessionOptionsOf, settingsOf } from "./Settings.ts"
+import * as Sessions from "./Sessions.ts"
 import * as Sweep from "./Sweep.ts"
 import * as Transaction from "./Transaction.ts"
 
@@ -125,7 +124,6 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   if (settings instanceof PgError) return yield* Effect.fail(settings)
   const clock = yield* Clock.Clock
   const metrics = new PoolMetrics(settings.name, yield* Effect.context<never>(), settings.maxSize)
-  const sessionOptions = sessionOptionsOf(options)
   const entries = new Map<Session, Entry>()
   /** Why a session was retired, when its retirer said (`retire`'s reason); else `retireReason` decides. */
   const retiredFor = new WeakMap<Session, RetireReason>()
@@ -134,55 +132,20 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
   )
   let closing = false
 
-  // -- sessions ---------------------------------------------------------------
+  // -- sessions (opened and taken off the books by `Sessions.ts`) --------------
 
   /** Sessions that closed or broke: their slots are freed by the fiber below (started once the pool exists). */
   const closedSessions = yield* Queue.unbounded<Session>()
 
-  const openSession: Effect.Effect<Session, PgError, Scope.Scope> = Effect.gen(function*() {
-    const connectStarted = performance.now()
-    const session = yield* metrics.traceOpen(PgSession.connect(sessionOptions))
-    const now = clock.currentTimeMillisUnsafe()
-    const jitter = (yield* Random.next) * settings.maxLifetimeJitter
-    const entry: Entry = {
-      session,
-      retireAt: now + settings.maxLifetime - jitter,
-      lastReleased: now,
-      uses: 0,
-      item: undefined,
-      busy: false,
-      releaseWaiters: new Set()
-    }
-    entries.set(session, entry)
-    // A session that closes or breaks, leased or not, gives its slot up at once: whoever waits gets a
-    // replacement, while a lease keeps the closed session until it is returned.
-    session[LenderKey].onClose(() => Queue.offerUnsafe(closedSessions, session))
-    metrics.size++
-    metrics.opened(performance.now() - connectStarted)
-    metrics.publish()
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        entries.delete(session)
-        metrics.size--
-        if (entry.busy) {
-          entry.busy = false
-          metrics.inUse--
-        }
-        metrics.retire(retiredFor.get(session) ?? retireReason({
-          closing,
-          open: session[LenderKey].isOpen(),
-          now: clock.currentTimeMillisUnsafe(),
-          retireAt: entry.retireAt,
-          uses: entry.uses,
-          maxUses: settings.maxUses,
-          idleSince: entry.lastReleased,
-          idleTimeout: settings.idleTimeout
-        }))
-        metrics.publish()
-        for (const wake of Array.from(entry.releaseWaiters)) wake()
-      })
-    )
-    return session
+  const openSession = Sessions.open({
+    settings,
+    sessionOptions: sessionOptionsOf(options),
+    metrics,
+    clock,
+    entries,
+    retiredFor,
+    onClosed: (session) => Queue.offerUnsafe(closedSessions, session),
+    isClosing: () => closing
   })
 
   const strategy = Sweep.strategy(settings, entries, () => clock.currentTimeMillisUnsafe())
