@@ -26,7 +26,8 @@
  *   a shared lease from the pool (pipelined with other callers when
  *   `multiplex` is on); `withTransaction`, `reserve`, `.stream`, `listen`,
  *   `copyFrom` and `copyTo` use an exclusive session (or the current
- *   transaction's).
+ *   transaction's). A lease's statements run in `SessionConnection.ts`, the
+ *   extras in `Extras.ts`.
  * - `withTransaction(effect, { isolationLevel, readOnly, deferrable })`:
  *   nested calls are savepoints (`effect_sql_<depth>`), released on success;
  *   a COMMIT answered with ROLLBACK fails with a `SqlError` (reason
@@ -58,24 +59,19 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { Connection } from "effect/sql/SqlConnection"
-import { ConnectionError as SqlConnectionError, SqlError } from "effect/sql/SqlError"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Statement from "effect/sql/Statement"
 import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
-import type { PgError } from "../errors/PgError.ts"
 import * as PgPool from "../pool/Pool.ts"
 import * as Routing from "../pool/Routing.ts"
 import * as Transaction from "../pool/Transaction.ts"
@@ -83,11 +79,11 @@ import type {
   CopyResult,
   Notification,
   Row,
-  Session,
   StreamOptions
 } from "../session/Session.ts"
 import { type PgClientConfig, poolOptions } from "./ClientConfig.ts"
 import * as Compiler from "./Compiler.ts"
+import { makeExtras } from "./Extras.ts"
 import { SessionConnection } from "./SessionConnection.ts"
 import { toSqlError } from "./SqlErrors.ts"
 
@@ -199,8 +195,6 @@ const ATTR_DB_SYSTEM_NAME = "db.system.name"
 const ATTR_DB_NAMESPACE = "db.namespace"
 const ATTR_SERVER_ADDRESS = "server.address"
 const ATTR_SERVER_PORT = "server.port"
-const ATTR_DB_OPERATION_NAME = "db.operation.name"
-const ATTR_DB_QUERY_TEXT = "db.query.text"
 
 /** Where the client connects, for span attributes. */
 const spanTarget = (options: PgPool.PoolOptions): { readonly address: string; readonly port: number } => {
@@ -308,75 +302,7 @@ export const make = (
         ))
     }
 
-    /** The current transaction's session, if any. */
-    const currentSession = Effect.map(
-      Effect.serviceOption(transactionService),
-      Option.map(([conn]) => (conn as SessionConnection).session)
-    )
-
-    const compile = (statement: Statement.Fragment | string, params?: ReadonlyArray<unknown>) =>
-      typeof statement === "string" ? [statement, params ?? []] as const : compiler.compile(statement, false)
-
-    // The extras get client spans like statements do: same name, same attributes.
-    const name = Statement.spanName(spanAttributes)
-    const spanOptions = (operation: string, sql?: string): Tracer.SpanOptions => ({
-      kind: "client",
-      attributes: {
-        ...Object.fromEntries(spanAttributes),
-        [ATTR_DB_OPERATION_NAME]: operation,
-        ...(sql === undefined ? {} : { [ATTR_DB_QUERY_TEXT]: sql })
-      }
-    })
-
-    const exclusiveStream = <A>(
-      f: (session: Session) => Stream.Stream<A, PgError>,
-      operation: string,
-      sql: string
-    ): Stream.Stream<A, SqlError> =>
-      Stream.mapError(
-        Stream.unwrap(
-          Effect.flatMap(currentSession, (tx) =>
-            Option.isSome(tx) ? Effect.succeed(f(tx.value)) : Effect.map(pool.acquire, f))
-        ),
-        (error) => toSqlError(error, operation)
-      ).pipe(Stream.withSpan(name, spanOptions(operation, sql)))
-
-    const listenStream = (channel: string): Stream.Stream<Notification, SqlError> =>
-      Stream.mapError(
-        Stream.unwrap(pool.listen(channel)),
-        (error) => toSqlError(error, "listen")
-      ).pipe(Stream.withSpan(name, spanOptions("LISTEN")))
-
-    const listen = (channel: string) =>
-      Effect.gen(function*() {
-        const notifications = yield* Effect.mapError(pool.listen(channel), (error) => toSqlError(error, "listen")).pipe(
-          Effect.withSpan(name, spanOptions("LISTEN"))
-        )
-        const queue = yield* Effect.acquireRelease(
-          Queue.unbounded<Notification, SqlError>(),
-          (queue) => Queue.shutdown(queue)
-        )
-        yield* Effect.forkScoped(
-          Stream.runForEach(notifications, (notification) => Queue.offer(queue, notification)).pipe(
-            Effect.exit,
-            Effect.flatMap((exit) =>
-              Exit.isFailure(exit)
-                ? Queue.failCause(queue, mapCause(exit.cause))
-                : Queue.fail(
-                  queue,
-                  new SqlError({
-                    reason: new SqlConnectionError({
-                      cause: undefined,
-                      message: "the LISTEN session ended",
-                      operation: "listen"
-                    })
-                  })
-                )
-            )
-          )
-        )
-        return queue as Queue.Dequeue<Notification, SqlError>
-      })
+    const extras = makeExtras(pool, compiler, spanAttributes, transactionService)
 
     const service: PgClient = Object.assign(client, {
       [TypeId]: TypeId,
@@ -385,44 +311,10 @@ export const make = (
       withReadOnly: Routing.withReadOnly,
       withTransaction,
       json: Compiler.json,
-      listen,
-      listenStream,
-      notify: (channel: string, payload?: string) =>
-        Effect.mapError(pool.notify(channel, payload), (error) => toSqlError(error, "notify")).pipe(
-          Effect.withSpan(name, spanOptions("NOTIFY"))
-        ),
-      stream: <A = Row>(
-        statement: Statement.Fragment | string,
-        streamOptions?: StreamOptions & { readonly params?: ReadonlyArray<unknown> | undefined }
-      ) => {
-        const [sql, params] = compile(statement, streamOptions?.params)
-        return exclusiveStream((session) => session.stream<A>(sql, params, streamOptions), "stream", sql)
-      },
-      copyFrom: (statement: Statement.Fragment | string) => {
-        const [sql] = compile(statement)
-        return Sink.mapError(
-          Sink.unwrap(
-            Effect.andThen(
-              Effect.makeSpanScoped(name, spanOptions("COPY", sql)),
-              Effect.flatMap(currentSession, (tx) =>
-                Option.isSome(tx)
-                  ? Effect.succeed(tx.value.copyFrom(sql))
-                  : Effect.map(pool.acquire, (session) => session.copyFrom(sql)))
-            )
-          ),
-          (error) => toSqlError(error, "copyFrom")
-        )
-      },
-      copyTo: (statement: Statement.Fragment | string) => {
-        const [sql] = compile(statement)
-        return exclusiveStream((session) => session.copyTo(sql), "copyTo", sql)
-      }
+      ...extras
     })
     return service
   })
-
-const mapCause = (cause: Cause.Cause<PgError>): Cause.Cause<SqlError> =>
-  Cause.map(cause, (error) => toSqlError(error, "listen"))
 
 // ---------------------------------------------------------------------------
 // Layers
