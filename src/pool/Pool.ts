@@ -80,6 +80,13 @@
  * pool's own figures in `Metrics`. Deliberately not here: reconnecting LISTEN
  * streams, and forcing leases back when the pool closes.
  *
+ * Where each part lives: this module holds the leases (checkout, reserve,
+ * release checks, retiring) and assembles the service; `Sessions` opens a
+ * session and takes it off the books, `Sweep` is the sweeper, `Lanes` the
+ * multiplexed fast path, `Checks` the lifetime, health and release checks,
+ * `Transaction` the transactions, `Settings` the options and `Metrics` the
+ * figures.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
