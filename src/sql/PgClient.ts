@@ -35,7 +35,8 @@
  *   its cause); interruption rolls back; a session whose ROLLBACK cannot run
  *   is retired, never reused. `afterCommit`, `Reactivity` deferral and
  *   `SqlResolver`'s transaction awareness work as with any `effect/sql`
- *   client (the transaction runs through `SqlClient.makeWithTransaction`).
+ *   client (the transaction runs through `SqlClient.makeWithTransaction`, in
+ *   `Transactions.ts`).
  * - Every statement gets a client span from `effect/sql` named after the
  *   database, with OpenTelemetry attributes `db.system.name` =
  *   "postgresql", `db.namespace`, `server.address`, `server.port` and
@@ -85,6 +86,7 @@ import { type PgClientConfig, poolOptions } from "./ClientConfig.ts"
 import * as Compiler from "./Compiler.ts"
 import { makeExtras } from "./Extras.ts"
 import { SessionConnection } from "./SessionConnection.ts"
+import { makeWithTransaction, ReadOnlyTransaction } from "./Transactions.ts"
 import { toSqlError } from "./SqlErrors.ts"
 
 /** A notification from LISTEN/NOTIFY. @since 0.1.0 */
@@ -186,11 +188,6 @@ export interface PgClient extends SqlClient.SqlClient {
  */
 export const PgClient = Context.Service<PgClient>("effect-pgwire/sql/PgClient")
 
-/** Whether the transaction about to begin is read-only (it may then run on a standby, with `readReplicas`). */
-const ReadOnlyTransaction = Context.Reference<boolean>("effect-pgwire/sql/PgClient/ReadOnlyTransaction", {
-  defaultValue: () => false
-})
-
 const ATTR_DB_SYSTEM_NAME = "db.system.name"
 const ATTR_DB_NAMESPACE = "db.namespace"
 const ATTR_SERVER_ADDRESS = "server.address"
@@ -260,48 +257,7 @@ export const make = (
     })
     const transactionService = client.transactionService
 
-    const control = (conn: SessionConnection, sql: string, operation: string) =>
-      Effect.mapError(Effect.asVoid(Transaction.control(conn.session, sql)), (error) => toSqlError(error, operation))
-    const connected = (conn: SessionConnection, effect: Effect.Effect<void, SqlError>) =>
-      Effect.flatMap(conn.session.isClosed, (closed) => (closed ? Effect.void : effect))
-
-    const baseWithTransaction = SqlClient.makeWithTransaction<SqlClient.TransactionConnection, SessionConnection>({
-      transactionService: transactionService as unknown as Context.Key<
-        SqlClient.TransactionConnection,
-        readonly [conn: SessionConnection, counter: number]
-      >,
-      spanAttributes,
-      acquireConnection: (restore) => restore(transactionAcquirer),
-      begin: (conn, statement) => control(conn, statement ?? "BEGIN", "begin"),
-      savepoint: (conn, id) => control(conn, `SAVEPOINT effect_sql_${id}`, "savepoint"),
-      releaseSavepoint: (conn, id) => connected(conn, control(conn, `RELEASE SAVEPOINT effect_sql_${id}`, "savepoint")),
-      commit: (conn) => Effect.mapError(Transaction.commit(conn.session), (error) => toSqlError(error, "commit")),
-      // A closed session has no transaction left on the server; one whose
-      // ROLLBACK fails is retired, which ends the transaction with the connection.
-      rollback: (conn) => Effect.catch(Transaction.rollback(conn.session), () => conn.pool.retire(conn.session)),
-      rollbackSavepoint: (conn, id) =>
-        connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
-    })
-
-    const withTransaction = <R, E, A>(
-      self: Effect.Effect<A, E, R>,
-      txOptions?: Transaction.TransactionOptions
-    ): Effect.Effect<A, E | SqlError, R> => {
-      if (txOptions === undefined) return baseWithTransaction(self)
-      const invalid = Transaction.validateOptions(txOptions)
-      if (invalid !== undefined) return Effect.fail(toSqlError(invalid, "begin"))
-      const readOnly = txOptions.readOnly === true
-      return Effect.flatMap(SqlClient.BeginTransaction, (outer) =>
-        baseWithTransaction(
-          Effect.provideService(self, SqlClient.BeginTransaction, outer).pipe(
-            Effect.provideService(ReadOnlyTransaction, false)
-          )
-        ).pipe(
-          Effect.provideService(SqlClient.BeginTransaction, Transaction.beginStatement(txOptions)),
-          Effect.provideService(ReadOnlyTransaction, readOnly)
-        ))
-    }
-
+    const withTransaction = makeWithTransaction(transactionService, spanAttributes, transactionAcquirer)
     const extras = makeExtras(pool, compiler, spanAttributes, transactionService)
 
     const service: PgClient = Object.assign(client, {
