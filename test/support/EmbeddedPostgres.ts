@@ -62,18 +62,20 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type Binaries, binaries, clearBinaries, type ServerKind } from "./Binaries.ts"
-import { type CertPaths, serverCertFiles, type ServerCertName } from "./Certs.ts"
+import type { CertPaths, ServerCertName } from "./Certs.ts"
 import { installExitHandlers, keepFiles, ownedHarnessDir, running } from "./Cleanup.ts"
 import { HarnessError, readLog, tail } from "./HarnessError.ts"
 import { RawConnection, RawServerError } from "./RawPg.ts"
 import { forgetHarnessDir, runCerts } from "./RunDir.ts"
+import { writeServerConfig } from "./ServerConfig.ts"
 import { asUser, checkReachable, chownTree, serverEnv, serverUser } from "./ServerUser.ts"
-import { clearTemplates, ensureTemplate, sqlLiteral } from "./Templates.ts"
+import { clearTemplates, ensureTemplate } from "./Templates.ts"
 
 export { ensureSymlinks, PACKAGES, type ServerKind } from "./Binaries.ts"
 export { KEEP_ENV } from "./Cleanup.ts"
 export { HarnessError } from "./HarnessError.ts"
 export { HARNESS_DIR_ENV, harnessDir, runCerts, sweepStale } from "./RunDir.ts"
+export { baseSettings, standardHba } from "./ServerConfig.ts"
 export { firstUntraversable, type ModeInfo, resolveServerUser, type ServerUser } from "./ServerUser.ts"
 export { PASSWORDS, ROLES, standardRolesSql } from "./Templates.ts"
 
@@ -155,69 +157,6 @@ export interface RunningServer {
   /** Whether the postmaster is still running (false after `stop()` or a crash). */
   readonly isRunning: () => boolean
 }
-
-// ---------------------------------------------------------------------------
-// Configuration files
-// ---------------------------------------------------------------------------
-
-/**
- * The standard `pg_hba.conf` lines. First match wins (client-authentication
- * docs, "The pg_hba.conf File"), so the TLS-only and non-TLS-only lines come
- * before the generic `host` lines; a role without a matching line is refused
- * with 28000 "no pg_hba.conf entry". `hostssl` lines are left out when TLS is
- * off (they could never match).
- *
- * @since 0.1.0
- */
-export const standardHba = (tls: boolean): ReadonlyArray<string> => {
-  const tcp = ["127.0.0.1/32", "::1/128"]
-  const lines: Array<string> = [
-    "local     all          postgres                       trust",
-    "local     replication  postgres                       trust",
-    ...tcp.map((a) => `host      replication  postgres      ${a.padEnd(16)} trust`)
-  ]
-  if (tls) {
-    lines.push(
-      ...tcp.map((a) => `hostssl   all          certuser      ${a.padEnd(16)} cert`),
-      ...tcp.map((a) => `hostssl   all          ssluser       ${a.padEnd(16)} scram-sha-256`)
-    )
-  }
-  lines.push(
-    ...tcp.map((a) => `hostnossl all          nossluser     ${a.padEnd(16)} trust`),
-    ...tcp.map((a) => `host      all          md5user       ${a.padEnd(16)} md5`),
-    ...tcp.map((a) => `host      all          passworduser  ${a.padEnd(16)} password`),
-    ...tcp.map((a) => `host      all          scramuser     ${a.padEnd(16)} scram-sha-256`),
-    ...tcp.map((a) => `host      all          testuser      ${a.padEnd(16)} trust`),
-    ...tcp.map((a) => `host      all          postgres      ${a.padEnd(16)} trust`),
-    "local     all          md5user                        md5",
-    "local     all          passworduser                   password",
-    "local     all          scramuser                      scram-sha-256",
-    "local     all          nossluser                      trust",
-    "local     all          testuser                       trust"
-  )
-  return lines
-}
-
-const settingValue = (value: string | number | boolean): string =>
-  typeof value === "boolean" ? (value ? "on" : "off") : typeof value === "number" ? String(value) : sqlLiteral(value)
-
-/**
- * The `postgresql.conf` lines every server gets, before the caller's settings
- * (a later line wins in postgresql.conf).
- *
- * @since 0.1.0
- */
-export const baseSettings = (socketDir: string): Readonly<Record<string, string | number | boolean>> => ({
-  listen_addresses: "127.0.0.1",
-  unix_socket_directories: socketDir,
-  // Test data is disposable: skip the disk flushes.
-  fsync: false,
-  synchronous_commit: false,
-  full_page_writes: false,
-  shared_buffers: "32MB",
-  // The server's own messages stay in English whatever the machine's locale.
-  lc_messages: "C"
-})
 
 // ---------------------------------------------------------------------------
 // Starting and stopping
@@ -351,36 +290,7 @@ export const startServer = async (options: StartOptions = {}): Promise<RunningSe
     await fs.cp(options.dataFrom ?? template, dataDir, { recursive: true })
     await fs.chmod(dataDir, 0o700)
     await fs.mkdir(socketDir, { mode: 0o755 })
-
-    const settings: Record<string, string | number | boolean> = { ...baseSettings(socketDir) }
-    if (tls && certs !== undefined) {
-      const tlsDir = path.join(dir, "tls")
-      await fs.mkdir(tlsDir, { mode: 0o755 })
-      const files = serverCertFiles(certs, options.serverCert ?? "server")
-      await fs.copyFile(files.cert, path.join(tlsDir, "server.crt"))
-      await fs.copyFile(files.key, path.join(tlsDir, "server.key"))
-      await fs.copyFile(certs.caCert, path.join(tlsDir, "ca.crt"))
-      // PostgreSQL refuses a key readable by group or others (owned by the server user).
-      await fs.chmod(path.join(tlsDir, "server.key"), 0o600)
-      Object.assign(settings, {
-        ssl: true,
-        ssl_cert_file: path.join(tlsDir, "server.crt"),
-        ssl_key_file: path.join(tlsDir, "server.key"),
-        ssl_ca_file: path.join(tlsDir, "ca.crt")
-      })
-    }
-    Object.assign(settings, options.settings ?? {})
-    const conf = Object.entries(settings).map(([k, v]) => `${k} = ${settingValue(v)}`)
-    await fs.appendFile(
-      path.join(dataDir, "postgresql.conf"),
-      `\n# Added by the effect-pgwire test harness\n${conf.join("\n")}\n`
-    )
-    const hba = [...(options.hba ?? []), ...((options.standardHba ?? true) ? standardHba(tls) : [])]
-    await fs.writeFile(
-      path.join(dataDir, "pg_hba.conf"),
-      `# Written by the effect-pgwire test harness; first match wins.\n${hba.join("\n")}\n`
-    )
-    if (standby) await fs.writeFile(path.join(dataDir, "standby.signal"), "")
+    await writeServerConfig({ dir, dataDir, socketDir, tls, standby, certs }, options)
     await fs.writeFile(logFile, "")
     await chownTree(dir, user)
 
