@@ -30,8 +30,10 @@
  * Where each part lives: `Api` (options, the `Session` interface), `Connect`
  * (hosts, encryption, start-up), `Service` (the operations), `Engine` (the
  * statement cache and the settle decisions of `Settle`), `TypeLookup`,
- * `Interruption`, `Connection` (the socket, the FIFO of requests, `State`),
- * `Requests` and `Streaming` (what each request writes and receives).
+ * `Interruption`, `Connection` (the FIFO of requests and its reader, judged
+ * by `State`), `SocketIo` (the socket's bytes both ways), `Dispatch` (replies
+ * outside the row path), `Breaks` (why a connection broke), `Requests` and
+ * `Streaming` (what each request writes and receives).
  *
  * @since 0.1.0
  */
