@@ -41,12 +41,23 @@
  * through the `EFFECT_PGWIRE_HARNESS_DIR` environment variable, so vitest
  * workers reuse the templates the global setup built.
  *
+ * **Where the parts live**
+ *
+ * This module starts and stops servers and re-exports the rest, so importers
+ * need only it: `Binaries.ts` (kinds, packages, symlinks), `ServerUser.ts`
+ * (running as `nobody` when root), `RunDir.ts` (the run directory, the sweep
+ * of killed runs, the certificates), `Templates.ts` (templates and the
+ * standard roles), `ServerConfig.ts` (`postgresql.conf`, `pg_hba.conf`, TLS
+ * files), `Cleanup.ts` (the registry of running servers and the exit
+ * handlers), `HarnessError.ts`. Certificates are made by `Certs.ts`, streaming
+ * standby pairs by `Standby.ts`, in-place restarts by `Restart.ts`.
+ *
  * **What it deliberately does not do**
  *
  * No skipping: a missing binary or a failed start is an error naming the
  * binary, its path and the server log tail. No Docker, no system PostgreSQL,
- * no platforms other than linux-x64. It imports nothing from `src/` (see
- * `RawPg.ts`), so a broken codec cannot break the harness.
+ * no platforms other than linux-x64. None of these modules imports from
+ * `src/` (see `RawPg.ts`), so a broken codec cannot break the harness.
  *
  * @since 0.1.0
  */
