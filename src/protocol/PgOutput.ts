@@ -50,57 +50,30 @@ import { Reader } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
 import * as Fields from "./Fields.ts"
 import * as MessageCodec from "./Message.ts"
+import {
+  Absent,
+  Code,
+  type Context,
+  readStreamXid,
+  type Spec,
+  StreamXid,
+  writeStreamXid
+} from "./PgOutputSpec.ts"
 
 // ---------------------------------------------------------------------------
-// Context
+// Context and type bytes (in PgOutputSpec.ts)
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const ProtoVersion = Schema.Literals([1, 2, 3, 4])
-/** @since 0.1.0 */
-export type ProtoVersion = typeof ProtoVersion.Type
-
-/** @since 0.1.0 */
-export const ContextSchema = Schema.Struct({
-  /** The `proto_version` option given to `START_REPLICATION`. */
-  protoVersion: ProtoVersion,
-  /** Between a StreamStart and the next StreamStop (protocol version 2 and later). */
-  inStream: Schema.Boolean
-})
-
-/**
- * What a reader or writer must know that the bytes do not say.
- *
- * @since 0.1.0
- */
-export interface Context extends Schema.Schema.Type<typeof ContextSchema> {}
-
-/**
- * Type bytes of the logical replication messages.
- *
- * @since 0.1.0
- */
-export const Code = {
-  Begin: 0x42, // 'B'
-  Message: 0x4d, // 'M'
-  Commit: 0x43, // 'C'
-  Origin: 0x4f, // 'O'
-  Relation: 0x52, // 'R'
-  Type: 0x59, // 'Y'
-  Insert: 0x49, // 'I'
-  Update: 0x55, // 'U'
-  Delete: 0x44, // 'D'
-  Truncate: 0x54, // 'T'
-  StreamStart: 0x53, // 'S'
-  StreamStop: 0x45, // 'E'
-  StreamCommit: 0x63, // 'c'
-  StreamAbort: 0x41, // 'A'
-  BeginPrepare: 0x62, // 'b'
-  Prepare: 0x50, // 'P'
-  CommitPrepared: 0x4b, // 'K'
-  RollbackPrepared: 0x72, // 'r'
-  StreamPrepare: 0x70 // 'p'
-} as const
+export {
+  /** @since 0.1.0 */
+  Code,
+  /** @since 0.1.0 */
+  type Context,
+  /** @since 0.1.0 */
+  ContextSchema,
+  /** @since 0.1.0 */
+  ProtoVersion
+} from "./PgOutputSpec.ts"
 
 // TupleData submessage bytes.
 const TUPLE_NEW = 0x4e // 'N'
@@ -197,18 +170,6 @@ const writeTupleData = (w: Writer, columns: TupleData): void => {
 // Shared field helpers
 // ---------------------------------------------------------------------------
 
-/** The Xid sent first by messages inside a stream (protocol version 2 and later). */
-const readStreamXid = (r: Reader, ctx: Context): number | undefined => (ctx.inStream ? r.uint32() : undefined)
-
-const writeStreamXid = (w: Writer, xid: number | undefined, ctx: Context, name: string): void => {
-  if (ctx.inStream) {
-    if (xid === undefined) w.fail(`${name} inside a stream needs the transaction's xid`)
-    w.uint32(xid)
-  } else if (xid !== undefined) {
-    w.fail(`${name} carries an xid only inside a stream`)
-  }
-}
-
 /** A byte that must be 0 or 1. */
 const readBoolean = (r: Reader, what: string): boolean => {
   const b = r.uint8()
@@ -233,21 +194,6 @@ interface LooseUpdate {
   key?: TupleData
   oldTuple?: TupleData
   newTuple?: TupleData
-}
-
-const StreamXid = Schema.optionalKey(Fields.UInt32)
-
-/**
- * One message's layout: the minimum protocol version, its reader and its
- * writer (after the type byte).
- */
-interface Spec<A extends { readonly _tag: string }> {
-  readonly name: A["_tag"]
-  readonly type: number
-  readonly minVersion: ProtoVersion
-  readonly schema: Schema.Codec<A, A>
-  readonly read: (r: Reader, ctx: Context) => A
-  readonly write: (w: Writer, m: A, ctx: Context) => void
 }
 
 // ---------------------------------------------------------------------------
@@ -579,8 +525,6 @@ const InsertSpec: Spec<Insert> = {
 // ---------------------------------------------------------------------------
 // Update 'U'
 // ---------------------------------------------------------------------------
-
-const Absent = Schema.optionalKey(Schema.Never)
 
 const UpdateFields = {
   /** Xid of the transaction (inside a stream only). */
