@@ -277,17 +277,25 @@ export const makeLanes = (options: LanesOptions): Lanes => {
     if (++lane.entry.uses >= settings.maxUses) lane.closed = true
   }
 
-  /** Takes a place on a lane (opening one, or waiting for one, when needed). */
-  const acquireLane: Effect.Effect<Lane, PgError> = Effect.suspend((): Effect.Effect<Lane, PgError> => {
-    const lane = pickLane()
-    if (lane !== undefined) {
-      enterLane(lane)
-      return Effect.succeed(lane)
-    }
-    if (closing) return Effect.fail(closedError())
-    if (lanes.length + lanesOpening < settings.maxSize) return Effect.andThen(openLane, acquireLane)
-    return Effect.andThen(awaitLaneChange, acquireLane)
-  })
+  /**
+   * Takes a place on a lane (opening one, or waiting for one, when needed).
+   * Run uninterruptibly, with only the opening or waiting restored: the place
+   * is taken and handed to the caller with no interruptible step in between,
+   * so that the caller can install its release before an interruption lands
+   * (a place never given back keeps the lane's session from going back to
+   * the pool, for an exclusive checkout or when the pool closes).
+   */
+  const acquireLane = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+    Effect.suspend((): Effect.Effect<Lane, PgError> => {
+      const lane = pickLane()
+      if (lane !== undefined) {
+        enterLane(lane)
+        return Effect.succeed(lane)
+      }
+      if (closing) return Effect.fail(closedError())
+      const opened = lanes.length + lanesOpening < settings.maxSize ? openLane : awaitLaneChange
+      return Effect.andThen(restore(opened), acquireLane(restore))
+    })
 
   const query = <R>(
     sql: string,
@@ -316,14 +324,14 @@ export const makeLanes = (options: LanesOptions): Lanes => {
           return Effect.onExit(restore(f(lane.entry.session)), () => Effect.sync(() => laneDone(lane)))
         }
         return Effect.flatMap(
-          restore(acquireLane),
+          acquireLane(restore),
           (taken) => Effect.onExit(restore(f(taken.entry.session)), () => Effect.sync(() => laneDone(taken)))
         )
       })
     )
 
   const acquireShared: Effect.Effect<Session, PgError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(acquireLane), (lane) =>
+    Effect.flatMap(acquireLane(restore), (lane) =>
       Effect.as(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.sync(() => laneDone(lane)))), lane.entry.session))
   )
 

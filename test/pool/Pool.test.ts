@@ -487,6 +487,30 @@ describe("PgPool: multiplexing", () => {
       assert.isAtMost((yield* pool.stats).acquired - before, 1)
     }))
 
+  it.live("a shared checkout interrupted at any step gives its place on the lane back: the lane is drained, the pool closes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* Scope.provide(makePool({ maxSize: 1, multiplex: true, acquireTimeout: 3000 }), scope)
+      yield* pool.query("select 1")
+      // As above: a yield after every operation, and the checkout interrupted at each step in turn. A place
+      // taken on the lane and never given back keeps the lane's session from ever going back to the pool.
+      for (let step = 0; step < 40; step++) {
+        const checkout = yield* Effect.forkChild(
+          Effect.scoped(pool.acquireShared).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)),
+          { startImmediately: true }
+        )
+        for (let i = 0; i < step; i++) yield* Effect.yieldNow
+        yield* Fiber.interrupt(checkout)
+      }
+      // An exclusive checkout drains the only lane and needs its session back within acquireTimeout.
+      const inTx = yield* Effect.exit(pool.withTransaction(pool.query<{ t: string }>("select 'tx' as t")))
+      // Closing waits for every lease to come back (detached, so that a close that never ends fails the test).
+      const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+      const closed = yield* Effect.timeoutOption(Fiber.await(closing), 5000)
+      assert.deepStrictEqual(Exit.map(inTx, (result) => result.rows), Exit.succeed([{ t: "tx" }]))
+      assert.isTrue(Option.isSome(closed), "the pool did not close within 5 s")
+    }))
+
   it.live("transactions get an exclusive session: shared queries never run inside them", () =>
     Effect.gen(function*() {
       const pool = yield* makePool({ maxSize: 1, multiplex: true })
