@@ -59,6 +59,16 @@ import {
   StreamXid,
   writeStreamXid
 } from "./PgOutputSpec.ts"
+import {
+  expectPart,
+  readOldParts,
+  readTupleData,
+  TUPLE_NEW,
+  type TupleData,
+  TupleDataSchema,
+  writeOldParts,
+  writeTupleData
+} from "./PgOutputTuple.ts"
 
 // ---------------------------------------------------------------------------
 // Context and type bytes (in PgOutputSpec.ts)
@@ -75,96 +85,20 @@ export {
   ProtoVersion
 } from "./PgOutputSpec.ts"
 
-// TupleData submessage bytes.
-const TUPLE_NEW = 0x4e // 'N'
-const TUPLE_KEY = 0x4b // 'K'
-const TUPLE_OLD = 0x4f // 'O'
-const COLUMN_NULL = 0x6e // 'n'
-const COLUMN_UNCHANGED = 0x75 // 'u'
-const COLUMN_TEXT = 0x74 // 't'
-const COLUMN_BINARY = 0x62 // 'b'
-
 // ---------------------------------------------------------------------------
-// TupleData
+// TupleData (in PgOutputTuple.ts)
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const TupleColumnSchema = Schema.Union([
-  /** 'n': SQL NULL. */
-  Schema.Struct({ kind: Schema.Literal("null") }),
-  /** 'u': an unchanged TOASTed value; the value itself was not sent. */
-  Schema.Struct({ kind: Schema.Literal("unchangedToast") }),
-  /** 't': the value in text format. */
-  Schema.Struct({ kind: Schema.Literal("text"), value: Fields.Bytes }),
-  /** 'b': the value in binary format (`binary = true` subscriptions). */
-  Schema.Struct({ kind: Schema.Literal("binary"), value: Fields.Bytes })
-])
-/** @since 0.1.0 */
-export type TupleColumn = typeof TupleColumnSchema.Type
-
-/**
- * The TupleData message part: one entry per published column.
- *
- * @since 0.1.0
- */
-export const TupleDataSchema = Schema.Array(TupleColumnSchema).check(Schema.isMaxLength(32767))
-/** @since 0.1.0 */
-export type TupleData = typeof TupleDataSchema.Type
-
-const nullColumn: TupleColumn = { kind: "null" }
-const unchangedColumn: TupleColumn = { kind: "unchangedToast" }
-
-const readTupleData = (r: Reader): TupleData => {
-  const n = r.count16("column", 32767)
-  const columns: Array<TupleColumn> = new Array(n)
-  for (let i = 0; i < n; i++) {
-    const kind = r.uint8()
-    switch (kind) {
-      case COLUMN_NULL:
-        columns[i] = nullColumn
-        break
-      case COLUMN_UNCHANGED:
-        columns[i] = unchangedColumn
-        break
-      case COLUMN_TEXT:
-      case COLUMN_BINARY: {
-        const length = r.int32()
-        if (length < 0) {
-          r.pos -= 4
-          r.fail(`column ${i} has negative length ${length}`)
-        }
-        const value = r.bytes(length)
-        columns[i] = kind === COLUMN_TEXT ? { kind: "text", value } : { kind: "binary", value }
-        break
-      }
-      default:
-        r.pos--
-        r.fail(`column ${i} has unknown kind 0x${kind.toString(16).padStart(2, "0")}`)
-    }
-  }
-  return columns
-}
-
-const writeTupleData = (w: Writer, columns: TupleData): void => {
-  if (columns.length > 32767) w.fail(`${columns.length} columns exceeds 32767`)
-  w.int16(columns.length)
-  for (const column of columns) {
-    switch (column.kind) {
-      case "null":
-        w.uint8(COLUMN_NULL)
-        break
-      case "unchangedToast":
-        w.uint8(COLUMN_UNCHANGED)
-        break
-      case "text":
-        w.uint8(COLUMN_TEXT).int32(column.value.length).bytes(column.value)
-        break
-      case "binary":
-        w.uint8(COLUMN_BINARY).int32(column.value.length).bytes(column.value)
-        break
-    }
-  }
-}
+export {
+  /** @since 0.1.0 */
+  type TupleColumn,
+  /** @since 0.1.0 */
+  TupleColumnSchema,
+  /** @since 0.1.0 */
+  type TupleData,
+  /** @since 0.1.0 */
+  TupleDataSchema
+} from "./PgOutputTuple.ts"
 
 // ---------------------------------------------------------------------------
 // Shared field helpers
@@ -178,12 +112,6 @@ const readBoolean = (r: Reader, what: string): boolean => {
     r.fail(`${what} must be 0 or 1, got ${b}`)
   }
   return b === 1
-}
-
-/** The optional 'K' / 'O' part of Update and Delete. */
-interface OldParts {
-  key: TupleData | undefined
-  oldTuple: TupleData | undefined
 }
 
 /** Update and Delete while being assembled by a reader, or inspected by a writer. */
@@ -493,14 +421,6 @@ export const InsertSchema = Schema.TaggedStruct("Insert", {
 /** @since 0.1.0 */
 export interface Insert extends Schema.Schema.Type<typeof InsertSchema> {}
 
-const expectPart = (r: Reader, part: number, what: string): void => {
-  const b = r.uint8()
-  if (b !== part) {
-    r.pos--
-    r.fail(`expected ${what} ('${String.fromCharCode(part)}'), got 0x${b.toString(16).padStart(2, "0")}`)
-  }
-}
-
 const InsertSpec: Spec<Insert> = {
   name: "Insert",
   type: Code.Insert,
@@ -549,29 +469,6 @@ export const UpdateSchema = Schema.Union([
 ])
 /** @since 0.1.0 */
 export type Update = typeof UpdateSchema.Type
-
-/** Reads the optional 'K' / 'O' part; leaves the reader on the byte after it. */
-const readOldParts = (r: Reader, required: boolean): OldParts => {
-  const b = r.uint8()
-  if (b === TUPLE_KEY) return { key: readTupleData(r), oldTuple: undefined }
-  if (b === TUPLE_OLD) return { key: undefined, oldTuple: readTupleData(r) }
-  if (required) {
-    r.pos--
-    r.fail(`expected a key ('K') or old tuple ('O'), got 0x${b.toString(16).padStart(2, "0")}`)
-  }
-  r.pos--
-  return { key: undefined, oldTuple: undefined }
-}
-
-const writeOldParts = (w: Writer, key: TupleData | undefined, oldTuple: TupleData | undefined): void => {
-  if (key !== undefined) {
-    w.uint8(TUPLE_KEY)
-    writeTupleData(w, key)
-  } else if (oldTuple !== undefined) {
-    w.uint8(TUPLE_OLD)
-    writeTupleData(w, oldTuple)
-  }
-}
 
 const UpdateSpec: Spec<Update> = {
   name: "Update",
