@@ -35,16 +35,12 @@ import { MAX_STARTUP_PACKET_LENGTH } from "../wire/Framer.ts"
 import { ProtocolVersion, StartupCode } from "../wire/Codes.ts"
 import { Reader } from "../wire/Reader.ts"
 import type { Writer } from "../wire/Writer.ts"
-import { SecretKey } from "./Backend.ts"
+import { checkSecretKey, readSecretKey, SecretKey } from "./CancelKey.ts"
 import * as Fields from "./Fields.ts"
 import * as Message from "./Message.ts"
 
 /** The major half of every special request code (1234 << 16 | minor). */
 const REQUEST_MAJOR = 1234
-
-/** Smallest and largest cancel key, protocol-3.2 "CancelRequest". */
-const MIN_SECRET_KEY = 4
-const MAX_SECRET_KEY = 256
 
 const expectCode = (r: Reader, code: number, what: string): void => {
   const got = r.int32()
@@ -82,17 +78,10 @@ export const CancelRequest: Message.Codec<CancelRequest> = Message.make({
   readBody: (r) => {
     expectCode(r, StartupCode.CancelRequest, "cancel request")
     const processId = r.int32()
-    const n = r.remaining()
-    if (n < MIN_SECRET_KEY || n > MAX_SECRET_KEY) {
-      r.fail(`secret key of ${n} bytes is outside ${MIN_SECRET_KEY}..${MAX_SECRET_KEY}`)
-    }
-    return { _tag: "CancelRequest", processId, secretKey: r.rest() }
+    return { _tag: "CancelRequest", processId, secretKey: readSecretKey(r) }
   },
   writeBody: (w, m) => {
-    const n = m.secretKey.length
-    if (n < MIN_SECRET_KEY || n > MAX_SECRET_KEY) {
-      w.fail(`secret key of ${n} bytes is outside ${MIN_SECRET_KEY}..${MAX_SECRET_KEY}`)
-    }
+    checkSecretKey(w, m.secretKey)
     w.int32(StartupCode.CancelRequest)
     w.int32(m.processId)
     w.bytes(m.secretKey)
