@@ -207,6 +207,7 @@ describe("sweepStale", () => {
       make(`effect-pgwire-main-${dead}-AbC123`)
       make(`effect-pgwire-run-${dead}-xYz789`)
       make(`effect-pgwire-pg13-${dead}-Qq11Ww`, dead)
+      make(`effect-pgwire-replica-${dead}-Rr22Ee`) // a standby's base backup (Standby.ts)
       make(`effect-pgwire-main-${dead}-Live00`, process.pid) // its "server" still runs
       make(`effect-pgwire-main-${process.pid}-Mine00`) // our own
       make(`effect-pgwire-main-${dead}`) // not a harness name
@@ -215,6 +216,7 @@ describe("sweepStale", () => {
       assert.deepStrictEqual(removed, [
         `effect-pgwire-main-${dead}-AbC123`,
         `effect-pgwire-pg13-${dead}-Qq11Ww`,
+        `effect-pgwire-replica-${dead}-Rr22Ee`,
         `effect-pgwire-run-${dead}-xYz789`
       ])
       assert.deepStrictEqual(fs.readdirSync(tmp).sort(), [

@@ -105,7 +105,9 @@ export const streamingPair = (options: PairOptions = {}) =>
       if (e._tag === "Archive") main = e.name === "base.tar"
       if (e._tag === "ArchiveData" && main) parts.push(e.data)
     }
-    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-pgwire-replica-"))
+    // Named as the harness names its directories (`effect-pgwire-<name>-<owner pid>-`), so a run killed before its
+    // finalizer is swept by the next one.
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), `effect-pgwire-replica-${process.pid}-`))
     yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
     const data = Path.join(dir, "data")
     untar(Buffer.concat(parts), data)
