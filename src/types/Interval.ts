@@ -19,7 +19,6 @@
  */
 import * as Schema from "effect/Schema"
 import * as Fields from "../protocol/Fields.ts"
-import { pad2 } from "./Calendar.ts"
 import { Oid } from "./Oid.ts"
 import * as TypeCodec from "./TypeCodec.ts"
 
@@ -27,6 +26,9 @@ const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 const INT32_MIN = -2147483648
 const INT32_MAX = 2147483647
+
+/** `n` (0 to 99) in two digits. */
+const pad2 = (n: number): string => (n < 10 ? "0" + n : String(n))
 
 /**
  * An interval's three stored fields.

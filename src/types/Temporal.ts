@@ -34,15 +34,13 @@
  *   `bigint` of microseconds since midnight for `time`; an interval object; a
  *   string is always sent as text for the server to parse.
  *
- * This module holds the timestamps and `date`, and re-exports `time` and
- * `timetz` (in `TimeOfDay`) and `interval` (in `Interval`). The calendar
- * arithmetic and ISO text pieces the codecs share are in `Calendar`.
- * Pure: no Effect runtime, no IO.
+ * This module holds the calendar dates, timestamps and times of day, which
+ * share the calendar arithmetic and ISO text below, and re-exports `interval`
+ * (in `Interval`). Pure: no Effect runtime, no IO.
  *
  * @since 0.1.0
  */
 import type { Writer } from "../wire/Writer.ts"
-import { civil, civilFromDays, daysFromCivil, formatCivilDate, formatTimeOfDay } from "./Calendar.ts"
 import { Oid } from "./Oid.ts"
 import * as TypeCodec from "./TypeCodec.ts"
 
@@ -58,6 +56,69 @@ const INT32_MIN = -2147483648
 const INT32_MAX = 2147483647
 /** The largest |milliseconds| a Date holds (ECMAScript "Time Values and Time Range"). */
 const DATE_MAX_MS = 8.64e15
+
+// ---------------------------------------------------------------------------
+// Calendar arithmetic (proleptic Gregorian, astronomical years: 1 BC = year 0)
+// ---------------------------------------------------------------------------
+
+/** Days since 1970-01-01 of a civil date. */
+const daysFromCivil = (year: number, month: number, day: number): number => {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yoe = y - era * 400
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+}
+
+const civil = { year: 0, month: 0, day: 0 }
+
+/** Fills `civil` with the date `days` after 1970-01-01 (no allocation). */
+const civilFromDays = (days: number): void => {
+  const z = days + 719468
+  const era = Math.floor(z / 146097)
+  const doe = z - era * 146097
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365)
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+  const mp = Math.floor((5 * doy + 2) / 153)
+  civil.day = doy - Math.floor((153 * mp + 2) / 5) + 1
+  civil.month = mp < 10 ? mp + 3 : mp - 9
+  civil.year = yoe + era * 400 + (civil.month <= 2 ? 1 : 0)
+}
+
+const pad2 = (n: number): string => (n < 10 ? "0" + n : String(n))
+
+/** `YYYY-MM-DD` of `civil`, and whether it is BC (ISO DateStyle prints the BC year count). */
+const formatCivilDate = (): string => {
+  const bc = civil.year <= 0
+  const y = bc ? 1 - civil.year : civil.year
+  return String(y).padStart(4, "0") + "-" + pad2(civil.month) + "-" + pad2(civil.day)
+}
+
+/** `HH:MM:SS[.ffffff]` with trailing fractional zeros removed, from microseconds of the day. */
+const formatTimeOfDay = (us: number): string => {
+  const totalSeconds = Math.floor(us / 1000000)
+  const fraction = us - totalSeconds * 1000000
+  const h = Math.floor(totalSeconds / 3600)
+  const m = Math.floor((totalSeconds % 3600) / 60)
+  const s = totalSeconds % 60
+  let out = pad2(h) + ":" + pad2(m) + ":" + pad2(s)
+  if (fraction > 0) out += "." + String(fraction).padStart(6, "0").replace(/0+$/, "")
+  return out
+}
+
+/** A zone offset as `EncodeTimezone` prints it: `+HH`, `+HH:MM`, `+HH:MM:SS` (offset in seconds east). */
+const formatOffset = (secondsEast: number): string => {
+  const sign = secondsEast < 0 ? "-" : "+"
+  const abs = Math.abs(secondsEast)
+  const h = Math.floor(abs / 3600)
+  const m = Math.floor((abs % 3600) / 60)
+  const s = abs % 60
+  let out = sign + pad2(h)
+  if (m !== 0 || s !== 0) out += ":" + pad2(m)
+  if (s !== 0) out += ":" + pad2(s)
+  return out
+}
 
 // ---------------------------------------------------------------------------
 // Text parsing
@@ -433,15 +494,71 @@ export const date: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
 })
 
 // ---------------------------------------------------------------------------
-// time, timetz (in TimeOfDay.ts)
+// time, timetz
 // ---------------------------------------------------------------------------
 
-export {
-  /** @since 0.1.0 */
-  time,
-  /** @since 0.1.0 */
-  timetz
-} from "./TimeOfDay.ts"
+const US_PER_DAY_NUMBER = 86400000000
+
+const readTimeOfDay = (type: string, buf: Uint8Array, p: number): number => {
+  const hi = TypeCodec.int32At(buf, p)
+  const lo = TypeCodec.int32At(buf, p + 4) >>> 0
+  const us = hi * 4294967296 + lo
+  if (hi < 0 || us > US_PER_DAY_NUMBER) return TypeCodec.fail(type, "time of day out of range")
+  return us
+}
+
+const toTimeMicros = (type: string, value: unknown): bigint => {
+  if (typeof value !== "bigint") return TypeCodec.unsupported(type, value, "a bigint of microseconds since midnight or a string")
+  if (value < 0n || value > US_PER_DAY) return TypeCodec.fail(type, "time of day out of range")
+  return value
+}
+
+/**
+ * `time` (OID 1083) as its text (`HH:MM:SS[.ffffff]`).
+ *
+ * @since 0.1.0
+ */
+export const time: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
+  name: "time",
+  oid: Oid.time,
+  arrayOid: Oid._time,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("time", start, end, 8)
+    return formatTimeOfDay(readTimeOfDay("time", buf, start))
+  },
+  decodeText: (buf, start, end) => TypeCodec.utf8("time", buf, start, end),
+  encodeBinary: (w, value) => {
+    w.int64(toTimeMicros("time", value))
+  },
+  encodeText: (value: unknown) =>
+    typeof value === "string"
+      ? TypeCodec.checkText("time", value)
+      : formatTimeOfDay(Number(toTimeMicros("time", value)))
+})
+
+/** TZ_MAX: the largest zone offset the server accepts, 15:59:59. */
+const ZONE_LIMIT = 15 * 3600 + 59 * 60 + 59
+
+/**
+ * `timetz` (OID 1266) as its text (`HH:MM:SS[.ffffff]+HH[:MM[:SS]]`).
+ *
+ * @since 0.1.0
+ */
+export const timetz: TypeCodec.TypeCodec<string> = TypeCodec.make<string>({
+  name: "timetz",
+  oid: Oid.timetz,
+  arrayOid: Oid._timetz,
+  decodeBinary: (buf, start, end) => {
+    TypeCodec.expectLength("timetz", start, end, 12)
+    const us = readTimeOfDay("timetz", buf, start)
+    const zoneWest = TypeCodec.int32At(buf, start + 8)
+    if (zoneWest < -ZONE_LIMIT || zoneWest > ZONE_LIMIT) return TypeCodec.fail("timetz", "zone offset out of range")
+    return formatTimeOfDay(us) + formatOffset(-zoneWest)
+  },
+  decodeText: (buf, start, end) => TypeCodec.utf8("timetz", buf, start, end),
+  encodeText: (value: unknown) =>
+    typeof value === "string" ? TypeCodec.checkText("timetz", value) : TypeCodec.unsupported("timetz", value, "a string")
+})
 
 // ---------------------------------------------------------------------------
 // interval (in Interval.ts)
