@@ -69,6 +69,17 @@ import {
 } from "./PgOutputChanges.ts"
 import { type Relation, RelationSchema, RelationSpec, type Type, TypeSchema, TypeSpec } from "./PgOutputRelation.ts"
 import { Absent, Code, type Context, type Spec } from "./PgOutputSpec.ts"
+import {
+  type Begin,
+  BeginSchema,
+  BeginSpec,
+  type Commit,
+  CommitSchema,
+  CommitSpec,
+  type Origin,
+  OriginSchema,
+  OriginSpec
+} from "./PgOutputTransaction.ts"
 
 // ---------------------------------------------------------------------------
 // Context and type bytes (in PgOutputSpec.ts)
@@ -155,6 +166,25 @@ export {
 } from "./PgOutputChanges.ts"
 
 // ---------------------------------------------------------------------------
+// Begin 'B', Commit 'C', Origin 'O' (in PgOutputTransaction.ts)
+// ---------------------------------------------------------------------------
+
+export {
+  /** @since 0.1.0 */
+  type Begin,
+  /** @since 0.1.0 */
+  BeginSchema,
+  /** @since 0.1.0 */
+  type Commit,
+  /** @since 0.1.0 */
+  CommitSchema,
+  /** @since 0.1.0 */
+  type Origin,
+  /** @since 0.1.0 */
+  OriginSchema
+} from "./PgOutputTransaction.ts"
+
+// ---------------------------------------------------------------------------
 // Shared field helpers
 // ---------------------------------------------------------------------------
 
@@ -166,102 +196,6 @@ const readBoolean = (r: Reader, what: string): boolean => {
     r.fail(`${what} must be 0 or 1, got ${b}`)
   }
   return b === 1
-}
-
-// ---------------------------------------------------------------------------
-// Begin 'B'
-// ---------------------------------------------------------------------------
-
-/** @since 0.1.0 */
-export const BeginSchema = Schema.TaggedStruct("Begin", {
-  /** The final LSN of the transaction. */
-  finalLsn: Fields.UInt64,
-  /** Commit timestamp (microseconds since 2000-01-01). */
-  commitTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32
-})
-/** @since 0.1.0 */
-export interface Begin extends Schema.Schema.Type<typeof BeginSchema> {}
-
-const BeginSpec: Spec<Begin> = {
-  name: "Begin",
-  type: Code.Begin,
-  minVersion: 1,
-  schema: BeginSchema,
-  read: (r) => {
-    const finalLsn = r.uint64()
-    const commitTimestamp = r.int64()
-    const xid = r.uint32()
-    return { _tag: "Begin", finalLsn, commitTimestamp, xid }
-  },
-  write: (w, m) => {
-    w.uint64(m.finalLsn).int64(m.commitTimestamp).uint32(m.xid)
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Commit 'C'
-// ---------------------------------------------------------------------------
-
-/** @since 0.1.0 */
-export const CommitSchema = Schema.TaggedStruct("Commit", {
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The LSN of the commit. */
-  commitLsn: Fields.UInt64,
-  /** The end LSN of the transaction. */
-  endLsn: Fields.UInt64,
-  /** Commit timestamp (microseconds since 2000-01-01). */
-  commitTimestamp: Fields.Int64
-})
-/** @since 0.1.0 */
-export interface Commit extends Schema.Schema.Type<typeof CommitSchema> {}
-
-const CommitSpec: Spec<Commit> = {
-  name: "Commit",
-  type: Code.Commit,
-  minVersion: 1,
-  schema: CommitSchema,
-  read: (r) => {
-    const flags = r.uint8()
-    const commitLsn = r.uint64()
-    const endLsn = r.uint64()
-    const commitTimestamp = r.int64()
-    return { _tag: "Commit", flags, commitLsn, endLsn, commitTimestamp }
-  },
-  write: (w, m) => {
-    w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Origin 'O'
-// ---------------------------------------------------------------------------
-
-/** @since 0.1.0 */
-export const OriginSchema = Schema.TaggedStruct("Origin", {
-  /** The LSN of the commit on the origin server. */
-  commitLsn: Fields.UInt64,
-  /** Name of the origin. */
-  name: Fields.CString
-})
-/** @since 0.1.0 */
-export interface Origin extends Schema.Schema.Type<typeof OriginSchema> {}
-
-const OriginSpec: Spec<Origin> = {
-  name: "Origin",
-  type: Code.Origin,
-  minVersion: 1,
-  schema: OriginSchema,
-  read: (r) => {
-    const commitLsn = r.uint64()
-    const name = r.cstring()
-    return { _tag: "Origin", commitLsn, name }
-  },
-  write: (w, m) => {
-    w.uint64(m.commitLsn).cstring(m.name)
-  }
 }
 
 // ---------------------------------------------------------------------------
