@@ -21,6 +21,21 @@ import { Frontend as Code } from "../wire/Codes.ts"
 import * as Fields from "./Fields.ts"
 import * as Message from "./Message.ts"
 
+/** A 'p' message whose data is the whole body (a view when decoded). */
+const dataCodec = <A extends { readonly _tag: string; readonly data: Uint8Array }>(
+  name: A["_tag"],
+  schema: Schema.Codec<A, A>
+): Message.Codec<A> =>
+  Message.make({
+    name,
+    type: Code.PasswordFamily,
+    schema,
+    readBody: (r) => ({ _tag: name, data: r.rest() }) as A,
+    writeBody: (w, m) => {
+      w.bytes(m.data)
+    }
+  })
+
 // ---------------------------------------------------------------------------
 // GSSResponse (F) 'p'
 // ---------------------------------------------------------------------------
@@ -37,15 +52,7 @@ export interface GSSResponse extends Schema.Schema.Type<typeof GSSResponseSchema
  *
  * @since 0.1.0
  */
-export const GSSResponse: Message.Codec<GSSResponse> = Message.make({
-  name: "GSSResponse",
-  type: Code.PasswordFamily,
-  schema: GSSResponseSchema,
-  readBody: (r) => ({ _tag: "GSSResponse", data: r.rest() }),
-  writeBody: (w, m) => {
-    w.bytes(m.data)
-  }
-})
+export const GSSResponse: Message.Codec<GSSResponse> = dataCodec("GSSResponse", GSSResponseSchema)
 
 // ---------------------------------------------------------------------------
 // PasswordMessage (F) 'p'
@@ -121,15 +128,7 @@ export interface SASLResponse extends Schema.Schema.Type<typeof SASLResponseSche
  *
  * @since 0.1.0
  */
-export const SASLResponse: Message.Codec<SASLResponse> = Message.make({
-  name: "SASLResponse",
-  type: Code.PasswordFamily,
-  schema: SASLResponseSchema,
-  readBody: (r) => ({ _tag: "SASLResponse", data: r.rest() }),
-  writeBody: (w, m) => {
-    w.bytes(m.data)
-  }
-})
+export const SASLResponse: Message.Codec<SASLResponse> = dataCodec("SASLResponse", SASLResponseSchema)
 
 // ---------------------------------------------------------------------------
 // Which 'p' message
