@@ -4,8 +4,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
-import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as PgPool from "../../src/pool/Pool.ts"
@@ -457,58 +455,6 @@ describe("PgPool: multiplexing", () => {
       assert.deepStrictEqual(inTx.rows, [{ t: "tx" }])
       yield* Effect.sleep(PgPool.LANE_LINGER_MILLIS * 4)
       assert.strictEqual((yield* pool.stats).inUse, 0)
-    }))
-
-  it.live("an exclusive checkout interrupted at any step leaves no demand behind: a full pool's lane is not drained for it", () =>
-    Effect.gen(function*() {
-      const pool = yield* makePool({ maxSize: 1, multiplex: true })
-      yield* pool.query("select 1")
-      // With a yield after every operation, the checkout is interrupted at each step in turn: one of them
-      // falls between counting the checkout as waiting for a session and installing what uncounts it.
-      for (let step = 0; step < 40; step++) {
-        const checkout = yield* Effect.forkChild(
-          Effect.scoped(pool.acquire).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)),
-          { startImmediately: true }
-        )
-        for (let i = 0; i < step; i++) yield* Effect.yieldNow
-        yield* Fiber.interrupt(checkout)
-      }
-      const before = (yield* pool.stats).acquired
-      // An exclusive checkout counted forever drains the only lane as soon as it opens: the query would
-      // open lane after lane and never run.
-      const query = yield* Effect.forkChild(pool.query<{ n: number }>("select 1 as n"))
-      const done = yield* Effect.timeoutOption(Fiber.await(query), 5000)
-      if (Option.isNone(done)) {
-        const checkouts = (yield* pool.stats).acquired - before
-        yield* Fiber.interrupt(query)
-        assert.fail(`the query did not run within 5 s (${checkouts} checkouts for its lanes meanwhile)`)
-      }
-      assert.deepStrictEqual((yield* Fiber.join(query)).rows, [{ n: 1 }])
-      assert.isAtMost((yield* pool.stats).acquired - before, 1)
-    }))
-
-  it.live("a shared checkout interrupted at any step gives its place on the lane back: the lane is drained, the pool closes", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const pool = yield* Scope.provide(makePool({ maxSize: 1, multiplex: true, acquireTimeout: 3000 }), scope)
-      yield* pool.query("select 1")
-      // As above: a yield after every operation, and the checkout interrupted at each step in turn. A place
-      // taken on the lane and never given back keeps the lane's session from ever going back to the pool.
-      for (let step = 0; step < 40; step++) {
-        const checkout = yield* Effect.forkChild(
-          Effect.scoped(pool.acquireShared).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)),
-          { startImmediately: true }
-        )
-        for (let i = 0; i < step; i++) yield* Effect.yieldNow
-        yield* Fiber.interrupt(checkout)
-      }
-      // An exclusive checkout drains the only lane and needs its session back within acquireTimeout.
-      const inTx = yield* Effect.exit(pool.withTransaction(pool.query<{ t: string }>("select 'tx' as t")))
-      // Closing waits for every lease to come back (detached, so that a close that never ends fails the test).
-      const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
-      const closed = yield* Effect.timeoutOption(Fiber.await(closing), 5000)
-      assert.deepStrictEqual(Exit.map(inTx, (result) => result.rows), Exit.succeed([{ t: "tx" }]))
-      assert.isTrue(Option.isSome(closed), "the pool did not close within 5 s")
     }))
 
   it.live("transactions get an exclusive session: shared queries never run inside them", () =>
