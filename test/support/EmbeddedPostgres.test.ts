@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { execFile, spawnSync } from "node:child_process"
+import { execFile, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -358,4 +358,53 @@ describe("startServer / acquire", () => {
     assert.isFalse(isAlive(result.pid))
     assert.isFalse(fs.existsSync(result.dir))
   })
+})
+
+describe("exit path", () => {
+  it("a postmaster started again on a server's data directory (a restart test's) is stopped when the process is killed", async () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url))
+    const script = `
+      const h = await import(${JSON.stringify(pathToFileURL(path.join(root, "test/support/EmbeddedPostgres.ts")).href)})
+      const R = await import(${JSON.stringify(pathToFileURL(path.join(root, "test/support/Restart.ts")).href)})
+      const fs = await import("node:fs")
+      const Effect = await import("effect/Effect")
+      const s = await h.startServer({ name: "restartexit" })
+      await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const r = yield* R.restartable(s.info)
+        yield* r.restart("fast")
+        const pid = Number(fs.readFileSync(s.info.dataDir + "/postmaster.pid", "utf8").split("\\n")[0])
+        console.log(JSON.stringify({ first: s.info.pid, restarted: pid, dir: s.info.dataDir }))
+        yield* Effect.never
+      })))
+    `
+    const child = spawn(process.execPath, ["--no-warnings", "--input-type=module", "-e", script], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const started = await new Promise<{ first: number; restarted: number; dir: string }>((resolve, reject) => {
+      let out = ""
+      child.stdout!.on("data", (d: Buffer) => {
+        out += String(d)
+        const line = out.split("\n").find((l) => l.startsWith("{"))
+        if (line !== undefined) resolve(JSON.parse(line))
+      })
+      child.once("exit", (code) => reject(new Error(`the child exited (${code}) before the restart`)))
+    })
+    try {
+      assert.notStrictEqual(started.restarted, started.first)
+      assert.isTrue(isAlive(started.restarted))
+      child.kill("SIGTERM")
+      const code = await new Promise<number | null>((resolve) => child.once("exit", (_, signal) => resolve(signal === null ? 0 : 128)))
+      assert.strictEqual(code, 128, "the child died of its signal")
+      // The exit path signals every postmaster and waits for them (up to 5 s); a restarted one, the child of the
+      // process that died, is then reaped by init.
+      const deadline = Date.now() + 10_000
+      while (isAlive(started.restarted) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      assert.isFalse(isAlive(started.restarted), "the restarted postmaster outlived its test process")
+      assert.isFalse(fs.existsSync(started.dir))
+    } finally {
+      if (isAlive(started.restarted)) process.kill(started.restarted, "SIGKILL")
+      child.kill("SIGKILL")
+    }
+  }, 60_000)
 })

@@ -236,13 +236,24 @@ class ServerHandle implements RunningServer {
   /** Sends SIGQUIT (immediate shutdown) without waiting: for the exit and signal handlers. */
   signalSync(): number | undefined {
     running.delete(this)
-    if (this.exited || this.child.pid === undefined) return undefined
+    const pid = this.exited ? this.restartedPostmaster() : this.child.pid
+    if (pid === undefined) return undefined
     try {
-      this.child.kill("SIGQUIT")
+      process.kill(pid, "SIGQUIT")
     } catch {
       // Already gone.
     }
-    return this.child.pid
+    return pid
+  }
+
+  /**
+   * A postmaster started again on this server's data directory after the harness's own exited (a restart test
+   * does so, `Restart.ts`): the pid in `postmaster.pid`, when that process is still a server of this directory.
+   */
+  private restartedPostmaster(): number | undefined {
+    const pid = Number(readLog(path.join(this.info.dataDir, "postmaster.pid")).split("\n")[0])
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    return readLog(`/proc/${pid}/cmdline`).split("\0").includes(this.info.dataDir) ? pid : undefined
   }
 }
 
