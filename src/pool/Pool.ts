@@ -251,11 +251,17 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
 
   /**
    * One checkout attempt into a fresh lease scope. `undefined` when the
-   * session it got was unusable (it is retired and the lease returned).
+   * session it got was unusable (it is retired and the lease returned). The
+   * lease scope is a child of the caller's: a lease whose result never
+   * reaches the caller (interrupted on its way back, or beaten by the acquire
+   * timeout once taken) is still returned when the caller's Scope closes.
    */
-  const leaseOnce = (kind: LeaseKind): Effect.Effect<readonly [Session, Scope.Closeable] | undefined, PgError> =>
+  const leaseOnce = (
+    kind: LeaseKind,
+    callerScope: Scope.Scope
+  ): Effect.Effect<readonly [Session, Scope.Closeable] | undefined, PgError> =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Scope.make(), (scope) => {
+      Effect.flatMap(Scope.fork(callerScope), (scope) => {
         let leased: Entry | undefined
         const exclusive = kind === "exclusive" || !settings.multiplex
         const body = Effect.gen(function*() {
@@ -319,7 +325,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         metrics.waiting++
         metrics.publish()
         const attempt: Effect.Effect<readonly [Session, Scope.Closeable], PgError> = Effect.flatMap(
-          leaseOnce(kind),
+          leaseOnce(kind, callerScope),
           (leased) => leased === undefined ? attempt : Effect.succeed(leased)
         )
         const timed = attempt.pipe(
@@ -330,7 +336,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         const free = pool.state.waiters.size === 0 && pool.state.availableHead?.exit._tag === "Success" &&
           (kind === "shared" || !settings.multiplex)
         const leased = yield* restore(
-          free ? Effect.flatMap(leaseOnce(kind), (first) => first === undefined ? timed : Effect.succeed(first)) : timed
+          free ? Effect.flatMap(leaseOnce(kind, callerScope), (first) => first === undefined ? timed : Effect.succeed(first)) : timed
         ).pipe(
           Effect.ensuring(Effect.sync(() => {
             metrics.waiting--
@@ -339,11 +345,7 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
         )
         const leasedAt = performance.now()
         metrics.waited(leasedAt - waitStarted)
-        yield* Scope.addFinalizerExit(callerScope, (exit) =>
-          Effect.suspend(() => {
-            metrics.used(performance.now() - leasedAt)
-            return Scope.close(leased[1], exit)
-          }))
+        yield* Scope.addFinalizer(leased[1], Effect.sync(() => metrics.used(performance.now() - leasedAt)))
         metrics.count("acquired")
         return leased[0]
       })

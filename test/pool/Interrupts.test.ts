@@ -49,6 +49,19 @@ const assertCloses = (scope: Scope.Closeable) =>
   })
 
 describe("PgPool: checkouts interrupted at any step", () => {
+  for (const multiplex of [false, true]) {
+    it.live(`an exclusive checkout gives its lease back (multiplex: ${multiplex}): the next one gets the session, the pool closes`, () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const pool = yield* Scope.provide(makePool({ maxSize: 1, multiplex, acquireTimeout: 3000 }), scope)
+        yield* pool.query("select 1")
+        yield* interruptAtEachStep(Effect.scoped(pool.acquire), 80)
+        const inTx = yield* Effect.exit(pool.withTransaction(pool.query<{ t: string }>("select 'tx' as t")))
+        assert.deepStrictEqual(Exit.map(inTx, (result) => result.rows), Exit.succeed([{ t: "tx" }]))
+        yield* assertCloses(scope)
+      }))
+  }
+
   it.live("an exclusive checkout leaves no demand behind: a full pool's lane is not drained for it", () =>
     Effect.gen(function*() {
       const pool = yield* makePool({ maxSize: 1, multiplex: true })
