@@ -68,7 +68,21 @@ import {
   UpdateSpec
 } from "./PgOutputChanges.ts"
 import { type Relation, RelationSchema, RelationSpec, type Type, TypeSchema, TypeSpec } from "./PgOutputRelation.ts"
-import { Absent, Code, type Context, type Spec } from "./PgOutputSpec.ts"
+import { Code, type Context, type Spec } from "./PgOutputSpec.ts"
+import {
+  type StreamAbort,
+  StreamAbortSchema,
+  StreamAbortSpec,
+  type StreamCommit,
+  StreamCommitSchema,
+  StreamCommitSpec,
+  type StreamStart,
+  StreamStartSchema,
+  StreamStartSpec,
+  type StreamStop,
+  StreamStopSchema,
+  StreamStopSpec
+} from "./PgOutputStream.ts"
 import {
   type Begin,
   BeginSchema,
@@ -185,160 +199,27 @@ export {
 } from "./PgOutputTransaction.ts"
 
 // ---------------------------------------------------------------------------
-// Shared field helpers
+// Streamed transactions (in PgOutputStream.ts)
 // ---------------------------------------------------------------------------
 
-/** A byte that must be 0 or 1. */
-const readBoolean = (r: Reader, what: string): boolean => {
-  const b = r.uint8()
-  if (b > 1) {
-    r.pos--
-    r.fail(`${what} must be 0 or 1, got ${b}`)
-  }
-  return b === 1
-}
-
-// ---------------------------------------------------------------------------
-// Stream Start 'S' / Stream Stop 'E' (protocol version 2)
-// ---------------------------------------------------------------------------
-
-/** @since 0.1.0 */
-export const StreamStartSchema = Schema.TaggedStruct("StreamStart", {
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The first stream segment for this xid. */
-  firstSegment: Schema.Boolean
-})
-/** @since 0.1.0 */
-export interface StreamStart extends Schema.Schema.Type<typeof StreamStartSchema> {}
-
-const StreamStartSpec: Spec<StreamStart> = {
-  name: "StreamStart",
-  type: Code.StreamStart,
-  minVersion: 2,
-  schema: StreamStartSchema,
-  read: (r) => {
-    const xid = r.uint32()
-    const firstSegment = readBoolean(r, "first segment flag")
-    return { _tag: "StreamStart", xid, firstSegment }
-  },
-  write: (w, m) => {
-    w.uint32(m.xid).uint8(m.firstSegment ? 1 : 0)
-  }
-}
-
-/** @since 0.1.0 */
-export const StreamStopSchema = Schema.TaggedStruct("StreamStop", {})
-/** @since 0.1.0 */
-export interface StreamStop extends Schema.Schema.Type<typeof StreamStopSchema> {}
-
-const streamStop: StreamStop = { _tag: "StreamStop" }
-
-const StreamStopSpec: Spec<StreamStop> = {
-  name: "StreamStop",
-  type: Code.StreamStop,
-  minVersion: 2,
-  schema: StreamStopSchema,
-  read: () => streamStop,
-  write: () => {}
-}
-
-// ---------------------------------------------------------------------------
-// Stream Commit 'c' / Stream Abort 'A' (protocol version 2)
-// ---------------------------------------------------------------------------
-
-/** @since 0.1.0 */
-export const StreamCommitSchema = Schema.TaggedStruct("StreamCommit", {
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The LSN of the commit. */
-  commitLsn: Fields.UInt64,
-  /** The end LSN of the transaction. */
-  endLsn: Fields.UInt64,
-  /** Commit timestamp (microseconds since 2000-01-01). */
-  commitTimestamp: Fields.Int64
-})
-/** @since 0.1.0 */
-export interface StreamCommit extends Schema.Schema.Type<typeof StreamCommitSchema> {}
-
-const StreamCommitSpec: Spec<StreamCommit> = {
-  name: "StreamCommit",
-  type: Code.StreamCommit,
-  minVersion: 2,
-  schema: StreamCommitSchema,
-  read: (r) => {
-    const xid = r.uint32()
-    const flags = r.uint8()
-    const commitLsn = r.uint64()
-    const endLsn = r.uint64()
-    const commitTimestamp = r.int64()
-    return { _tag: "StreamCommit", xid, flags, commitLsn, endLsn, commitTimestamp }
-  },
-  write: (w, m) => {
-    w.uint32(m.xid).uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
-  }
-}
-
-const StreamAbortFields = {
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** Xid of the subtransaction (equal to `xid` for a top-level transaction). */
-  subXid: Fields.UInt32
-}
-
-/**
- * The abort LSN and timestamp come together, with protocol version 4 and
- * `streaming = parallel` only.
- *
- * @since 0.1.0
- */
-export const StreamAbortSchema = Schema.Union([
-  Schema.TaggedStruct("StreamAbort", {
-    ...StreamAbortFields,
-    /** The LSN of the abort. */
-    abortLsn: Fields.UInt64,
-    /** Abort timestamp (microseconds since 2000-01-01). */
-    abortTimestamp: Fields.Int64
-  }),
-  Schema.TaggedStruct("StreamAbort", { ...StreamAbortFields, abortLsn: Absent, abortTimestamp: Absent })
-])
-/** @since 0.1.0 */
-export type StreamAbort = typeof StreamAbortSchema.Type
-
-const StreamAbortSpec: Spec<StreamAbort> = {
-  name: "StreamAbort",
-  type: Code.StreamAbort,
-  minVersion: 2,
-  schema: StreamAbortSchema,
-  read: (r, ctx) => {
-    const xid = r.uint32()
-    const subXid = r.uint32()
-    // The abort LSN and timestamp follow only with `streaming = parallel`, an
-    // option the bytes do not carry; the XLogData length decides.
-    const rest = r.remaining()
-    if (rest === 0) return { _tag: "StreamAbort", xid, subXid }
-    if (ctx.protoVersion < 4) r.fail(`abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`)
-    const abortLsn = r.uint64()
-    const abortTimestamp = r.int64()
-    return { _tag: "StreamAbort", xid, subXid, abortLsn, abortTimestamp }
-  },
-  write: (w, m, ctx) => {
-    const { abortLsn, abortTimestamp } = m as { abortLsn?: bigint; abortTimestamp?: bigint }
-    if (abortLsn === undefined && abortTimestamp === undefined) {
-      w.uint32(m.xid).uint32(m.subXid)
-      return
-    }
-    if (abortLsn === undefined || abortTimestamp === undefined) {
-      return w.fail("StreamAbort needs both or neither of abortLsn and abortTimestamp")
-    }
-    if (ctx.protoVersion < 4) {
-      return w.fail(`abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`)
-    }
-    w.uint32(m.xid).uint32(m.subXid).uint64(abortLsn).int64(abortTimestamp)
-  }
-}
+export {
+  /** @since 0.1.0 */
+  type StreamAbort,
+  /** @since 0.1.0 */
+  StreamAbortSchema,
+  /** @since 0.1.0 */
+  type StreamCommit,
+  /** @since 0.1.0 */
+  StreamCommitSchema,
+  /** @since 0.1.0 */
+  type StreamStart,
+  /** @since 0.1.0 */
+  StreamStartSchema,
+  /** @since 0.1.0 */
+  type StreamStop,
+  /** @since 0.1.0 */
+  StreamStopSchema
+} from "./PgOutputStream.ts"
 
 // ---------------------------------------------------------------------------
 // Two-phase messages (protocol version 3)
