@@ -48,7 +48,6 @@ import * as Schema from "effect/Schema"
 import { ProtocolError } from "../errors/PgError.ts"
 import { Reader } from "../wire/Reader.ts"
 import { Writer } from "../wire/Writer.ts"
-import * as Fields from "./Fields.ts"
 import * as MessageCodec from "./Message.ts"
 import {
   type Delete,
@@ -68,7 +67,7 @@ import {
   UpdateSpec
 } from "./PgOutputChanges.ts"
 import { type Relation, RelationSchema, RelationSpec, type Type, TypeSchema, TypeSpec } from "./PgOutputRelation.ts"
-import { Code, type Context, type Spec } from "./PgOutputSpec.ts"
+import { type Context, type Spec } from "./PgOutputSpec.ts"
 import {
   type StreamAbort,
   StreamAbortSchema,
@@ -94,6 +93,23 @@ import {
   OriginSchema,
   OriginSpec
 } from "./PgOutputTransaction.ts"
+import {
+  type BeginPrepare,
+  BeginPrepareSchema,
+  BeginPrepareSpec,
+  type CommitPrepared,
+  CommitPreparedSchema,
+  CommitPreparedSpec,
+  type Prepare,
+  PrepareSchema,
+  PrepareSpec,
+  type RollbackPrepared,
+  RollbackPreparedSchema,
+  RollbackPreparedSpec,
+  type StreamPrepare,
+  StreamPrepareSchema,
+  StreamPrepareSpec
+} from "./PgOutputTwoPhase.ts"
 
 // ---------------------------------------------------------------------------
 // Context and type bytes (in PgOutputSpec.ts)
@@ -222,187 +238,31 @@ export {
 } from "./PgOutputStream.ts"
 
 // ---------------------------------------------------------------------------
-// Two-phase messages (protocol version 3)
+// Two-phase transactions (in PgOutputTwoPhase.ts)
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const BeginPrepareSchema = Schema.TaggedStruct("BeginPrepare", {
-  /** The LSN of the prepare. */
-  prepareLsn: Fields.UInt64,
-  /** The end LSN of the prepared transaction. */
-  endLsn: Fields.UInt64,
-  /** Prepare timestamp (microseconds since 2000-01-01). */
-  prepareTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
-})
-/** @since 0.1.0 */
-export interface BeginPrepare extends Schema.Schema.Type<typeof BeginPrepareSchema> {}
-
-const BeginPrepareSpec: Spec<BeginPrepare> = {
-  name: "BeginPrepare",
-  type: Code.BeginPrepare,
-  minVersion: 3,
-  schema: BeginPrepareSchema,
-  read: (r) => {
-    const prepareLsn = r.uint64()
-    const endLsn = r.uint64()
-    const prepareTimestamp = r.int64()
-    const xid = r.uint32()
-    const gid = r.cstring()
-    return { _tag: "BeginPrepare", prepareLsn, endLsn, prepareTimestamp, xid, gid }
-  },
-  write: (w, m) => {
-    w.uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
-  }
-}
-
-/** Prepare and Stream Prepare share one layout. */
-const PrepareFields = {
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The LSN of the prepare. */
-  prepareLsn: Fields.UInt64,
-  /** The end LSN of the prepared transaction. */
-  endLsn: Fields.UInt64,
-  /** Prepare timestamp (microseconds since 2000-01-01). */
-  prepareTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
-}
-
-/** @since 0.1.0 */
-export const PrepareSchema = Schema.TaggedStruct("Prepare", PrepareFields)
-/** @since 0.1.0 */
-export interface Prepare extends Schema.Schema.Type<typeof PrepareSchema> {}
-
-/** @since 0.1.0 */
-export const StreamPrepareSchema = Schema.TaggedStruct("StreamPrepare", PrepareFields)
-/** @since 0.1.0 */
-export interface StreamPrepare extends Schema.Schema.Type<typeof StreamPrepareSchema> {}
-
-const readPrepareFields = (r: Reader) => {
-  const flags = r.uint8()
-  const prepareLsn = r.uint64()
-  const endLsn = r.uint64()
-  const prepareTimestamp = r.int64()
-  const xid = r.uint32()
-  const gid = r.cstring()
-  return { flags, prepareLsn, endLsn, prepareTimestamp, xid, gid }
-}
-
-const writePrepareFields = (w: Writer, m: Prepare | StreamPrepare): void => {
-  w.uint8(m.flags).uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
-}
-
-const PrepareSpec: Spec<Prepare> = {
-  name: "Prepare",
-  type: Code.Prepare,
-  minVersion: 3,
-  schema: PrepareSchema,
-  read: (r) => ({ _tag: "Prepare", ...readPrepareFields(r) }),
-  write: writePrepareFields
-}
-
-const StreamPrepareSpec: Spec<StreamPrepare> = {
-  name: "StreamPrepare",
-  type: Code.StreamPrepare,
-  minVersion: 3,
-  schema: StreamPrepareSchema,
-  read: (r) => ({ _tag: "StreamPrepare", ...readPrepareFields(r) }),
-  write: writePrepareFields
-}
-
-/** @since 0.1.0 */
-export const CommitPreparedSchema = Schema.TaggedStruct("CommitPrepared", {
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The LSN of the commit of the prepared transaction. */
-  commitLsn: Fields.UInt64,
-  /** The end LSN of the commit of the prepared transaction. */
-  endLsn: Fields.UInt64,
-  /** Commit timestamp (microseconds since 2000-01-01). */
-  commitTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
-})
-/** @since 0.1.0 */
-export interface CommitPrepared extends Schema.Schema.Type<typeof CommitPreparedSchema> {}
-
-const CommitPreparedSpec: Spec<CommitPrepared> = {
-  name: "CommitPrepared",
-  type: Code.CommitPrepared,
-  minVersion: 3,
-  schema: CommitPreparedSchema,
-  read: (r) => {
-    const flags = r.uint8()
-    const commitLsn = r.uint64()
-    const endLsn = r.uint64()
-    const commitTimestamp = r.int64()
-    const xid = r.uint32()
-    const gid = r.cstring()
-    return { _tag: "CommitPrepared", flags, commitLsn, endLsn, commitTimestamp, xid, gid }
-  },
-  write: (w, m) => {
-    w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp).uint32(m.xid).cstring(m.gid)
-  }
-}
-
-/** @since 0.1.0 */
-export const RollbackPreparedSchema = Schema.TaggedStruct("RollbackPrepared", {
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The end LSN of the prepared transaction. */
-  prepareEndLsn: Fields.UInt64,
-  /** The end LSN of the rollback of the prepared transaction. */
-  rollbackEndLsn: Fields.UInt64,
-  /** Prepare timestamp (microseconds since 2000-01-01). */
-  prepareTimestamp: Fields.Int64,
-  /** Rollback timestamp (microseconds since 2000-01-01). */
-  rollbackTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
-})
-/** @since 0.1.0 */
-export interface RollbackPrepared extends Schema.Schema.Type<typeof RollbackPreparedSchema> {}
-
-const RollbackPreparedSpec: Spec<RollbackPrepared> = {
-  name: "RollbackPrepared",
-  type: Code.RollbackPrepared,
-  minVersion: 3,
-  schema: RollbackPreparedSchema,
-  read: (r) => {
-    const flags = r.uint8()
-    const prepareEndLsn = r.uint64()
-    const rollbackEndLsn = r.uint64()
-    const prepareTimestamp = r.int64()
-    const rollbackTimestamp = r.int64()
-    const xid = r.uint32()
-    const gid = r.cstring()
-    return {
-      _tag: "RollbackPrepared",
-      flags,
-      prepareEndLsn,
-      rollbackEndLsn,
-      prepareTimestamp,
-      rollbackTimestamp,
-      xid,
-      gid
-    }
-  },
-  write: (w, m) => {
-    w.uint8(m.flags).uint64(m.prepareEndLsn).uint64(m.rollbackEndLsn)
-    w.int64(m.prepareTimestamp).int64(m.rollbackTimestamp).uint32(m.xid).cstring(m.gid)
-  }
-}
+export {
+  /** @since 0.1.0 */
+  type BeginPrepare,
+  /** @since 0.1.0 */
+  BeginPrepareSchema,
+  /** @since 0.1.0 */
+  type CommitPrepared,
+  /** @since 0.1.0 */
+  CommitPreparedSchema,
+  /** @since 0.1.0 */
+  type Prepare,
+  /** @since 0.1.0 */
+  PrepareSchema,
+  /** @since 0.1.0 */
+  type RollbackPrepared,
+  /** @since 0.1.0 */
+  RollbackPreparedSchema,
+  /** @since 0.1.0 */
+  type StreamPrepare,
+  /** @since 0.1.0 */
+  StreamPrepareSchema
+} from "./PgOutputTwoPhase.ts"
 
 // ---------------------------------------------------------------------------
 // The union
