@@ -5,6 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scheduler from "effect/Scheduler"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as PgPool from "../../src/pool/Pool.ts"
 import { servers } from "../support/Servers.ts"
 
@@ -60,6 +61,29 @@ describe("PgPool: checkouts interrupted at any step", () => {
         assert.deepStrictEqual(Exit.map(inTx, (result) => result.rows), Exit.succeed([{ t: "tx" }]))
         yield* assertCloses(scope)
       }))
+  }
+
+  const operations: ReadonlyArray<readonly [string, (pool: PgPool.Pool) => Effect.Effect<unknown, unknown>]> = [
+    ["query", (pool) => pool.query("select 1")],
+    ["simple", (pool) => pool.simple("select 1")],
+    ["withTransaction", (pool) => pool.withTransaction(pool.query("select 1"))],
+    ["stream", (pool) => Stream.runDrain(pool.stream("select generate_series(1, 3)"))]
+  ]
+  for (const multiplex of [false, true]) {
+    for (const [name, operation] of operations) {
+      it.live(`${name} (multiplex: ${multiplex}) leaves the pool usable and closable`, () =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const pool = yield* Scope.provide(makePool({ maxSize: 1, multiplex, acquireTimeout: 3000 }), scope)
+          yield* pool.query("select 1")
+          yield* interruptAtEachStep(operation(pool), 100)
+          const inTx = yield* Effect.exit(pool.withTransaction(pool.query<{ t: string }>("select 'tx' as t")))
+          assert.deepStrictEqual(Exit.map(inTx, (result) => result.rows), Exit.succeed([{ t: "tx" }]))
+          const { rows } = yield* pool.query<{ n: number }>("select 1 as n")
+          assert.deepStrictEqual(rows, [{ n: 1 }])
+          yield* assertCloses(scope)
+        }))
+    }
   }
 
   it.live("an exclusive checkout leaves no demand behind: a full pool's lane is not drained for it", () =>
