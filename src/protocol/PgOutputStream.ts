@@ -16,7 +16,8 @@
 import * as Schema from "effect/Schema"
 import type { Reader } from "../wire/Reader.ts"
 import * as Fields from "./Fields.ts"
-import { Absent, Code, type Spec } from "./PgOutputSpec.ts"
+import { Absent, Code, type Context, type Spec } from "./PgOutputSpec.ts"
+import { CommitFields, writeCommitFields } from "./PgOutputTransaction.ts"
 
 // ---------------------------------------------------------------------------
 // Stream Start 'S' / Stream Stop 'E' (protocol version 2)
@@ -81,14 +82,7 @@ export const StreamStopSpec: Spec<StreamStop> = {
 export const StreamCommitSchema = Schema.TaggedStruct("StreamCommit", {
   /** Xid of the transaction. */
   xid: Fields.UInt32,
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The LSN of the commit. */
-  commitLsn: Fields.UInt64,
-  /** The end LSN of the transaction. */
-  endLsn: Fields.UInt64,
-  /** Commit timestamp (microseconds since 2000-01-01). */
-  commitTimestamp: Fields.Int64
+  ...CommitFields
 })
 /** @since 0.1.0 */
 export interface StreamCommit extends Schema.Schema.Type<typeof StreamCommitSchema> {}
@@ -107,7 +101,8 @@ export const StreamCommitSpec: Spec<StreamCommit> = {
     return { _tag: "StreamCommit", xid, flags, commitLsn, endLsn, commitTimestamp }
   },
   write: (w, m) => {
-    w.uint32(m.xid).uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
+    w.uint32(m.xid)
+    writeCommitFields(w, m)
   }
 }
 
@@ -137,6 +132,10 @@ export const StreamAbortSchema = Schema.Union([
 /** @since 0.1.0 */
 export type StreamAbort = typeof StreamAbortSchema.Type
 
+/** Why the abort LSN and timestamp cannot be read or written under `ctx`. */
+const abortNeedsVersion4 = (ctx: Context): string =>
+  `abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`
+
 export const StreamAbortSpec: Spec<StreamAbort> = {
   name: "StreamAbort",
   type: Code.StreamAbort,
@@ -149,7 +148,7 @@ export const StreamAbortSpec: Spec<StreamAbort> = {
     // option the bytes do not carry; the XLogData length decides.
     const rest = r.remaining()
     if (rest === 0) return { _tag: "StreamAbort", xid, subXid }
-    if (ctx.protoVersion < 4) r.fail(`abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`)
+    if (ctx.protoVersion < 4) r.fail(abortNeedsVersion4(ctx))
     const abortLsn = r.uint64()
     const abortTimestamp = r.int64()
     return { _tag: "StreamAbort", xid, subXid, abortLsn, abortTimestamp }
@@ -164,7 +163,7 @@ export const StreamAbortSpec: Spec<StreamAbort> = {
       return w.fail("StreamAbort needs both or neither of abortLsn and abortTimestamp")
     }
     if (ctx.protoVersion < 4) {
-      return w.fail(`abort LSN and timestamp need proto_version 4 (the context says ${ctx.protoVersion})`)
+      return w.fail(abortNeedsVersion4(ctx))
     }
     w.uint32(m.xid).uint32(m.subXid).uint64(abortLsn).int64(abortTimestamp)
   }

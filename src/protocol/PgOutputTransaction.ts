@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import type { Writer } from "../wire/Writer.ts"
 import * as Fields from "./Fields.ts"
 import { Code, type Spec } from "./PgOutputSpec.ts"
 
@@ -50,8 +51,12 @@ export const BeginSpec: Spec<Begin> = {
 // Commit 'C'
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const CommitSchema = Schema.TaggedStruct("Commit", {
+/**
+ * The commit data, in this order on the wire: Commit is just these; Stream
+ * Commit sends the xid before them, Commit Prepared the xid and GID after
+ * them (PostgreSQL's `proto.c` writes all three the same way).
+ */
+export const CommitFields = {
   /** Flags; currently unused (0). */
   flags: Fields.Byte1,
   /** The LSN of the commit. */
@@ -60,9 +65,17 @@ export const CommitSchema = Schema.TaggedStruct("Commit", {
   endLsn: Fields.UInt64,
   /** Commit timestamp (microseconds since 2000-01-01). */
   commitTimestamp: Fields.Int64
-})
+}
+
+/** @since 0.1.0 */
+export const CommitSchema = Schema.TaggedStruct("Commit", CommitFields)
 /** @since 0.1.0 */
 export interface Commit extends Schema.Schema.Type<typeof CommitSchema> {}
+
+/** Writes the commit data (`CommitFields`) of Commit, Stream Commit or Commit Prepared. */
+export const writeCommitFields = (w: Writer, m: Omit<Commit, "_tag">): void => {
+  w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
+}
 
 export const CommitSpec: Spec<Commit> = {
   name: "Commit",
@@ -76,9 +89,7 @@ export const CommitSpec: Spec<Commit> = {
     const commitTimestamp = r.int64()
     return { _tag: "Commit", flags, commitLsn, endLsn, commitTimestamp }
   },
-  write: (w, m) => {
-    w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp)
-  }
+  write: writeCommitFields
 }
 
 // ---------------------------------------------------------------------------

@@ -16,26 +16,40 @@ import type { Reader } from "../wire/Reader.ts"
 import type { Writer } from "../wire/Writer.ts"
 import * as Fields from "./Fields.ts"
 import { Code, type Spec } from "./PgOutputSpec.ts"
+import { CommitFields, writeCommitFields } from "./PgOutputTransaction.ts"
 
 // ---------------------------------------------------------------------------
 // Two-phase messages (protocol version 3)
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const BeginPrepareSchema = Schema.TaggedStruct("BeginPrepare", {
+/** The transaction's xid and GID, which every two-phase message ends with. */
+const PreparedTransactionFields = {
+  /** Xid of the transaction. */
+  xid: Fields.UInt32,
+  /** The user-defined GID of the prepared transaction. */
+  gid: Fields.CString
+}
+
+/** Begin Prepare's fields, which Prepare and Stream Prepare send after their flags. */
+const BeginPrepareFields = {
   /** The LSN of the prepare. */
   prepareLsn: Fields.UInt64,
   /** The end LSN of the prepared transaction. */
   endLsn: Fields.UInt64,
   /** Prepare timestamp (microseconds since 2000-01-01). */
   prepareTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
-})
+  ...PreparedTransactionFields
+}
+
+/** @since 0.1.0 */
+export const BeginPrepareSchema = Schema.TaggedStruct("BeginPrepare", BeginPrepareFields)
 /** @since 0.1.0 */
 export interface BeginPrepare extends Schema.Schema.Type<typeof BeginPrepareSchema> {}
+
+/** Writes Begin Prepare's fields (Begin Prepare, and Prepare or Stream Prepare after the flags). */
+const writeBeginPrepareFields = (w: Writer, m: Omit<BeginPrepare, "_tag">): void => {
+  w.uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
+}
 
 export const BeginPrepareSpec: Spec<BeginPrepare> = {
   name: "BeginPrepare",
@@ -50,25 +64,14 @@ export const BeginPrepareSpec: Spec<BeginPrepare> = {
     const gid = r.cstring()
     return { _tag: "BeginPrepare", prepareLsn, endLsn, prepareTimestamp, xid, gid }
   },
-  write: (w, m) => {
-    w.uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
-  }
+  write: writeBeginPrepareFields
 }
 
-/** Prepare and Stream Prepare share one layout. */
+/** Prepare and Stream Prepare share one layout: flags, then Begin Prepare's fields. */
 const PrepareFields = {
   /** Flags; currently unused (0). */
   flags: Fields.Byte1,
-  /** The LSN of the prepare. */
-  prepareLsn: Fields.UInt64,
-  /** The end LSN of the prepared transaction. */
-  endLsn: Fields.UInt64,
-  /** Prepare timestamp (microseconds since 2000-01-01). */
-  prepareTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
+  ...BeginPrepareFields
 }
 
 /** @since 0.1.0 */
@@ -92,7 +95,8 @@ const readPrepareFields = (r: Reader) => {
 }
 
 const writePrepareFields = (w: Writer, m: Prepare | StreamPrepare): void => {
-  w.uint8(m.flags).uint64(m.prepareLsn).uint64(m.endLsn).int64(m.prepareTimestamp).uint32(m.xid).cstring(m.gid)
+  w.uint8(m.flags)
+  writeBeginPrepareFields(w, m)
 }
 
 export const PrepareSpec: Spec<Prepare> = {
@@ -113,20 +117,16 @@ export const StreamPrepareSpec: Spec<StreamPrepare> = {
   write: writePrepareFields
 }
 
-/** @since 0.1.0 */
+/**
+ * The commit of a prepared transaction: the commit data of a Commit
+ * (`CommitFields`: the LSN and end LSN of the COMMIT PREPARED, its
+ * timestamp), then the xid and GID.
+ *
+ * @since 0.1.0
+ */
 export const CommitPreparedSchema = Schema.TaggedStruct("CommitPrepared", {
-  /** Flags; currently unused (0). */
-  flags: Fields.Byte1,
-  /** The LSN of the commit of the prepared transaction. */
-  commitLsn: Fields.UInt64,
-  /** The end LSN of the commit of the prepared transaction. */
-  endLsn: Fields.UInt64,
-  /** Commit timestamp (microseconds since 2000-01-01). */
-  commitTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
+  ...CommitFields,
+  ...PreparedTransactionFields
 })
 /** @since 0.1.0 */
 export interface CommitPrepared extends Schema.Schema.Type<typeof CommitPreparedSchema> {}
@@ -146,7 +146,8 @@ export const CommitPreparedSpec: Spec<CommitPrepared> = {
     return { _tag: "CommitPrepared", flags, commitLsn, endLsn, commitTimestamp, xid, gid }
   },
   write: (w, m) => {
-    w.uint8(m.flags).uint64(m.commitLsn).uint64(m.endLsn).int64(m.commitTimestamp).uint32(m.xid).cstring(m.gid)
+    writeCommitFields(w, m)
+    w.uint32(m.xid).cstring(m.gid)
   }
 }
 
@@ -162,10 +163,7 @@ export const RollbackPreparedSchema = Schema.TaggedStruct("RollbackPrepared", {
   prepareTimestamp: Fields.Int64,
   /** Rollback timestamp (microseconds since 2000-01-01). */
   rollbackTimestamp: Fields.Int64,
-  /** Xid of the transaction. */
-  xid: Fields.UInt32,
-  /** The user-defined GID of the prepared transaction. */
-  gid: Fields.CString
+  ...PreparedTransactionFields
 })
 /** @since 0.1.0 */
 export interface RollbackPrepared extends Schema.Schema.Type<typeof RollbackPreparedSchema> {}
