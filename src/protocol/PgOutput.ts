@@ -37,6 +37,17 @@
  *   servers survive a round trip; `isKeyColumn` and `isTransactional` read the
  *   documented bit.
  *
+ * This module is the public one: the union of every message and the dispatch
+ * by type byte under a context (`readUnsafe`, `writeUnsafe`, `decode`,
+ * `encode`, `MessageFromBytes`, `codecs`). The messages live by concept and
+ * are re-exported here under their names: `PgOutputSpec` (the `Context`, the
+ * type bytes, each message's spec), `PgOutputTuple` (TupleData and the 'N',
+ * 'K', 'O' parts), `PgOutputRelation` (Relation, Type), `PgOutputChanges`
+ * (Insert, Update, Delete, Truncate, Message), `PgOutputTransaction` (Begin,
+ * Commit, Origin), `PgOutputStream` (Stream Start, Stop, Commit, Abort) and
+ * `PgOutputTwoPhase` (Begin Prepare, Prepare, Commit Prepared, Rollback
+ * Prepared, Stream Prepare).
+ *
  * Not here: the message flow (which message may follow which), the relation
  * and type caches the protocol expects the client to keep, and the
  * `START_REPLICATION` options. Pure: no Effect runtime, no IO.
