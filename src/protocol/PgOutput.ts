@@ -62,63 +62,46 @@ import { Writer } from "../wire/Writer.ts"
 import * as MessageCodec from "./Message.ts"
 import {
   type Delete,
-  DeleteSchema,
   DeleteSpec,
   type Insert,
-  InsertSchema,
   InsertSpec,
   type Message,
-  MessageSchema,
   MessageSpec,
   type Truncate,
-  TruncateSchema,
   TruncateSpec,
   type Update,
-  UpdateSchema,
   UpdateSpec
 } from "./PgOutputChanges.ts"
-import { type Relation, RelationSchema, RelationSpec, type Type, TypeSchema, TypeSpec } from "./PgOutputRelation.ts"
+import { type Relation, RelationSpec, type Type, TypeSpec } from "./PgOutputRelation.ts"
 import { type Context, type Spec } from "./PgOutputSpec.ts"
 import {
   type StreamAbort,
-  StreamAbortSchema,
   StreamAbortSpec,
   type StreamCommit,
-  StreamCommitSchema,
   StreamCommitSpec,
   type StreamStart,
-  StreamStartSchema,
   StreamStartSpec,
   type StreamStop,
-  StreamStopSchema,
   StreamStopSpec
 } from "./PgOutputStream.ts"
 import {
   type Begin,
-  BeginSchema,
   BeginSpec,
   type Commit,
-  CommitSchema,
   CommitSpec,
   type Origin,
-  OriginSchema,
   OriginSpec
 } from "./PgOutputTransaction.ts"
 import {
   type BeginPrepare,
-  BeginPrepareSchema,
   BeginPrepareSpec,
   type CommitPrepared,
-  CommitPreparedSchema,
   CommitPreparedSpec,
   type Prepare,
-  PrepareSchema,
   PrepareSpec,
   type RollbackPrepared,
-  RollbackPreparedSchema,
   RollbackPreparedSpec,
   type StreamPrepare,
-  StreamPrepareSchema,
   StreamPrepareSpec
 } from "./PgOutputTwoPhase.ts"
 
@@ -305,30 +288,6 @@ export type LogicalReplicationMessage =
   | RollbackPrepared
   | StreamPrepare
 
-/** @since 0.1.0 */
-export const LogicalReplicationMessageSchema: Schema.Codec<LogicalReplicationMessage, LogicalReplicationMessage> =
-  Schema.Union([
-    BeginSchema,
-    MessageSchema,
-    CommitSchema,
-    OriginSchema,
-    RelationSchema,
-    TypeSchema,
-    InsertSchema,
-    UpdateSchema,
-    DeleteSchema,
-    TruncateSchema,
-    StreamStartSchema,
-    StreamStopSchema,
-    StreamCommitSchema,
-    StreamAbortSchema,
-    BeginPrepareSchema,
-    PrepareSchema,
-    CommitPreparedSchema,
-    RollbackPreparedSchema,
-    StreamPrepareSchema
-  ])
-
 type AnySpec = Spec<any>
 
 const specs: ReadonlyArray<AnySpec> = [
@@ -352,6 +311,16 @@ const specs: ReadonlyArray<AnySpec> = [
   RollbackPreparedSpec,
   StreamPrepareSpec
 ]
+
+/**
+ * The Schema of every message: each message's own Schema, in the order of the
+ * union above.
+ *
+ * @since 0.1.0
+ */
+export const LogicalReplicationMessageSchema: Schema.Codec<LogicalReplicationMessage, LogicalReplicationMessage> =
+  Schema.Union(specs.map((spec) => spec.schema))
+
 const specByType: Array<AnySpec | undefined> = new Array(256).fill(undefined)
 for (const spec of specs) specByType[spec.type] = spec
 const specByTag: Record<string, AnySpec> = Object.fromEntries(specs.map((s) => [s.name, s]))
