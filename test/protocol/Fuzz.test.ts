@@ -13,25 +13,15 @@ import * as Backend from "../../src/protocol/Backend.ts"
 import * as Frontend from "../../src/protocol/Frontend.ts"
 import * as Startup from "../../src/protocol/Startup.ts"
 import { Framer } from "../../src/wire/Framer.ts"
+import { prng } from "../support/Prng.ts"
 import { fixture, fromHex, toHex } from "./Golden.ts"
 
-/** mulberry32: a small, fast, seedable PRNG. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return {
-    next(): number {
-      a = (a + 0x6d2b79f5) >>> 0
-      let t = a
-      t = Math.imul(t ^ (t >>> 15), t | 1)
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    },
-    int(n: number): number {
-      return Math.floor(this.next() * n)
-    }
-  }
+/** The shared seeded generator, with a draw of an integer in [0, n). */
+const makeRng = (seed: number) => {
+  const next = prng(seed)
+  return { next, int: (n: number): number => Math.floor(next() * n) }
 }
-type Rng = ReturnType<typeof prng>
+type Rng = ReturnType<typeof makeRng>
 
 const CASES = 3000
 
@@ -154,7 +144,7 @@ const CONTEXTS: ReadonlyArray<Frontend.PasswordContext | undefined> = [
 describe("fuzzing the decoders (seeded)", () => {
   it("Backend.decode: random bytes and mutated frames", () => {
     accepted = 0
-    const rng = prng(0xb4c)
+    const rng = makeRng(0xb4c)
     for (let i = 0; i < CASES; i++) {
       const input = i % 3 === 0
         ? randomBytes(rng, BACKEND_TYPES, true)
@@ -167,7 +157,7 @@ describe("fuzzing the decoders (seeded)", () => {
 
   it("Frontend.decode: random bytes and mutated frames, under every 'p' context", () => {
     accepted = 0
-    const rng = prng(0xf20)
+    const rng = makeRng(0xf20)
     for (let i = 0; i < CASES; i++) {
       const input = i % 3 === 0
         ? randomBytes(rng, FRONTEND_TYPES, true)
@@ -181,7 +171,7 @@ describe("fuzzing the decoders (seeded)", () => {
 
   it("Startup.decode: random bytes and mutated frames", () => {
     accepted = 0
-    const rng = prng(0x5a7)
+    const rng = makeRng(0x5a7)
     for (let i = 0; i < CASES; i++) {
       let input: Uint8Array
       if (i % 3 === 0) {
@@ -197,7 +187,7 @@ describe("fuzzing the decoders (seeded)", () => {
   })
 
   it("Framer: mutated streams in random chunks throw only ProtocolError and deliver in-bounds frames", () => {
-    const rng = prng(0xf4a)
+    const rng = makeRng(0xf4a)
     for (let i = 0; i < CASES; i++) {
       const startup = rng.next() < 0.2
       const parts: Array<Uint8Array> = []

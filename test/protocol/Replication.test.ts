@@ -3,6 +3,7 @@ import { Effect, Result, Schema } from "effect"
 import { ProtocolError } from "../../src/errors/PgError.ts"
 import * as Message from "../../src/protocol/Message.ts"
 import * as Replication from "../../src/protocol/Replication.ts"
+import { prng } from "../support/Prng.ts"
 
 const bytes = (...parts: ReadonlyArray<number | ReadonlyArray<number>>): Uint8Array =>
   new Uint8Array(parts.flatMap((p) => (typeof p === "number" ? [p] : [...p])))
@@ -16,18 +17,6 @@ const decodeError = (b: Uint8Array): ProtocolError => {
   const result = Replication.decode(b)
   if (Result.isSuccess(result)) throw new Error(`expected a failure, decoded ${result.success._tag}`)
   return result.failure
-}
-
-/** A small seeded PRNG (mulberry32), so fuzz runs are reproducible. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe("Replication", () => {

@@ -11,14 +11,8 @@ import { builtinTypes, Oid } from "../../src/types/Oid.ts"
 import { Registry } from "../../src/types/Registry.ts"
 import type * as TypeCodec from "../../src/types/TypeCodec.ts"
 import { Writer } from "../../src/wire/Writer.ts"
+import { prng } from "../support/Prng.ts"
 
-/** mulberry32: a small seeded PRNG. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
 
 const registries = [Registry.make(), Registry.make({ timestamp: "micros", numeric: "BigDecimal", int8: "number" })]
 

@@ -10,18 +10,7 @@ import { Effect, Result, Schema } from "effect"
 import { ProtocolError } from "../../../src/errors/PgError.ts"
 import * as PgOutput from "../../../src/protocol/PgOutput.ts"
 import { bytes, cstr, encodeOk, i16, i32, i64, keyWire, tupleWire, v1, v2, v2s, v3, v4, v4s } from "./Support.ts"
-
-/** A small seeded PRNG (mulberry32), so fuzz runs are reproducible. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from "../../support/Prng.ts"
 
 describe("PgOutput", () => {
   describe("Schema round trips", () => {

@@ -12,19 +12,7 @@ import { ProtocolError } from "../../../src/errors/PgError.ts"
 import * as Message from "../../../src/protocol/Message.ts"
 import * as V2 from "../../../src/protocol/V2.ts"
 import { bytes, chunk, concat, cstr, encodeBackendOk, encodeFrontendOk, i16, i32, startupPacket, str } from "./Support.ts"
-
-
-/** A small seeded PRNG (mulberry32), so fuzz runs are reproducible. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return (): number => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from "../../support/Prng.ts"
 
 describe("V2", () => {
   describe("Schema round trips", () => {
