@@ -19,24 +19,14 @@ import * as Routing from "../../src/pool/Routing.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import type { ServerKind } from "../support/EmbeddedPostgres.ts"
 import { type Pair, streamingPair } from "../support/Standby.ts"
-import { direct, turnReadWrite } from "./Support.ts"
+import { direct, pairOptions, turnReadWrite } from "./Support.ts"
 
 class PairService extends Context.Service<PairService, Pair>()("effect-pgwire/test/replicas/Pair") {}
 
 const pairLayer = (kind: ServerKind) => Layer.effect(PairService, streamingPair({ kind }))
 
-const routingOptions = (pair: Pair, extra: Partial<Routing.RoutingOptions> = {}): Routing.RoutingOptions => ({
-  hosts: [
-    { host: pair.primary.host, port: pair.primary.port },
-    { host: pair.standby.host, port: pair.standby.port }
-  ],
-  user: "postgres",
-  database: "postgres",
-  sslMode: "disable",
-  name: "routing",
-  lagCheckInterval: 100,
-  ...extra
-})
+const routingOptions = (pair: Pair, extra: Partial<Routing.RoutingOptions> = {}): Routing.RoutingOptions =>
+  pairOptions(pair, { name: "routing", lagCheckInterval: 100, ...extra })
 
 /** The port of the server that ran the statement (inet_server_port()). */
 const portOf = (r: { readonly rows: ReadonlyArray<{ readonly port: number }> }) => r.rows[0]!.port

@@ -19,18 +19,20 @@ export const PROMOTE_WAIT_SECONDS = 60
 export const direct = (server: Pair["primary"]) =>
   PgSession.connect({ host: server.host, port: server.port, user: "postgres", database: "postgres", sslMode: "disable" })
 
+/** Routing options over the pair, the primary first, with `options` on top. */
+export const pairOptions = (pair: Pair, options: Partial<Routing.RoutingOptions>): Routing.RoutingOptions => ({
+  hosts: [
+    { host: pair.primary.host, port: pair.primary.port },
+    { host: pair.standby.host, port: pair.standby.port }
+  ],
+  user: "postgres",
+  database: "postgres",
+  sslMode: "disable",
+  ...options
+})
+
 /** A routed pool over the pair, the primary first, with `options` on top. */
-export const routed = (pair: Pair, options: Partial<Routing.RoutingOptions>) =>
-  Routing.make({
-    hosts: [
-      { host: pair.primary.host, port: pair.primary.port },
-      { host: pair.standby.host, port: pair.standby.port }
-    ],
-    user: "postgres",
-    database: "postgres",
-    sslMode: "disable",
-    ...options
-  })
+export const routed = (pair: Pair, options: Partial<Routing.RoutingOptions>) => Routing.make(pairOptions(pair, options))
 
 /** Polls `condition` every 20 ms until it holds; fails the test past `boundMillis`. */
 export const eventually = <E>(what: string, condition: Effect.Effect<boolean, E>, boundMillis: number) =>
