@@ -494,10 +494,13 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   #maybeRelease(): void {
     const upstream = this.upstream
     if (upstream === undefined || !Lending.mayReturn(this.#ctx.mode, this)) return
-    // The read's `chunkEnd` is the next holder's from here: what this client is owed goes now.
-    this.#out.flush()
+    // The upstream goes to the next holder first (its waiting statement is written at once), then this client's
+    // reply: the server starts on the next statement one socket write sooner. `#detach` copies the reply's frames
+    // out of the read buffer before the next holder's frames can reuse it; the read's `chunkEnd` is the next
+    // holder's from here, so this client's reply is written now.
     this.#detach(upstream)
     this.#ctx.pool.release(upstream)
+    this.#out.flush()
   }
 
   #detach(upstream: Upstream): void {

@@ -191,6 +191,9 @@ export class UpstreamPool {
     if (waiter !== undefined) {
       this.#lend(upstream)
       waiter.callback(upstream)
+      // What the waiter had queued goes to the server now, not at the end of the microtask: before the reply
+      // of the client that returned the upstream (see `Relay`).
+      upstream.flush()
       return
     }
     this.idle.push(upstream)
