@@ -125,20 +125,40 @@ export const Bind: Message.Codec<Bind> = Message.make({
 // Close (F) 'C'
 // ---------------------------------------------------------------------------
 
-/** @since 0.1.0 */
-export const CloseSchema = Schema.TaggedStruct("Close", {
+/** The body of Close and Describe: which kind of object, and its name. */
+const targetFields = {
   /** 'S' a prepared statement, 'P' a portal. */
   target: Target,
   /** Its name ("" is the unnamed one). */
   name: Fields.CString
-})
-/** @since 0.1.0 */
-export interface Close extends Schema.Schema.Type<typeof CloseSchema> {}
+}
 
-const writeCloseBody = (w: Writer, target: Target, name: string): void => {
+const writeTargetBody = (w: Writer, target: Target, name: string): void => {
   w.uint8(target === "S" ? 0x53 : 0x50)
   w.cstring(name)
 }
+
+/** The codec of Close or Describe, whose bodies have the same layout. */
+const targetCodec = <A extends { readonly _tag: string; readonly target: Target; readonly name: string }>(
+  name: A["_tag"],
+  type: number,
+  schema: Schema.Codec<A, A>
+): Message.Codec<A> =>
+  Message.make({
+    name,
+    type,
+    schema,
+    readBody: (r) => {
+      const target = readTarget(r)
+      return { _tag: name, target, name: r.cstring() } as A
+    },
+    writeBody: (w, m) => writeTargetBody(w, m.target, m.name)
+  })
+
+/** @since 0.1.0 */
+export const CloseSchema = Schema.TaggedStruct("Close", targetFields)
+/** @since 0.1.0 */
+export interface Close extends Schema.Schema.Type<typeof CloseSchema> {}
 
 /**
  * Writes a whole Close frame into `w`. Throws `ProtocolError` (a NUL in `name`).
@@ -147,32 +167,19 @@ const writeCloseBody = (w: Writer, target: Target, name: string): void => {
  */
 export const writeClose = (w: Writer, target: Target, name: string): void => {
   w.begin(Code.Close, "Close")
-  writeCloseBody(w, target, name)
+  writeTargetBody(w, target, name)
   w.end()
 }
 
 /** @since 0.1.0 */
-export const Close: Message.Codec<Close> = Message.make({
-  name: "Close",
-  type: Code.Close,
-  schema: CloseSchema,
-  readBody: (r) => {
-    const target = readTarget(r)
-    return { _tag: "Close", target, name: r.cstring() }
-  },
-  writeBody: (w, m) => writeCloseBody(w, m.target, m.name)
-})
+export const Close: Message.Codec<Close> = targetCodec("Close", Code.Close, CloseSchema)
+
 // ---------------------------------------------------------------------------
 // Describe (F) 'D'
 // ---------------------------------------------------------------------------
 
 /** @since 0.1.0 */
-export const DescribeSchema = Schema.TaggedStruct("Describe", {
-  /** 'S' a prepared statement, 'P' a portal. */
-  target: Target,
-  /** Its name ("" is the unnamed one). */
-  name: Fields.CString
-})
+export const DescribeSchema = Schema.TaggedStruct("Describe", targetFields)
 /** @since 0.1.0 */
 export interface Describe extends Schema.Schema.Type<typeof DescribeSchema> {}
 
@@ -184,21 +191,12 @@ export interface Describe extends Schema.Schema.Type<typeof DescribeSchema> {}
  */
 export const writeDescribe = (w: Writer, target: Target, name: string): void => {
   w.begin(Code.Describe, "Describe")
-  writeCloseBody(w, target, name)
+  writeTargetBody(w, target, name)
   w.end()
 }
 
 /** @since 0.1.0 */
-export const Describe: Message.Codec<Describe> = Message.make({
-  name: "Describe",
-  type: Code.Describe,
-  schema: DescribeSchema,
-  readBody: (r) => {
-    const target = readTarget(r)
-    return { _tag: "Describe", target, name: r.cstring() }
-  },
-  writeBody: (w, m) => writeCloseBody(w, m.target, m.name)
-})
+export const Describe: Message.Codec<Describe> = targetCodec("Describe", Code.Describe, DescribeSchema)
 
 // ---------------------------------------------------------------------------
 // Execute (F) 'E'
