@@ -13,7 +13,7 @@ import * as ServerError from "../server/ServerError.ts"
 import type { Takeover } from "../server/Options.ts"
 import { Frontend as In } from "../wire/Codes.ts"
 import { Writer } from "../wire/Writer.ts"
-import type { Context } from "./Relay.ts"
+import type { Context } from "./Context.ts"
 
 /** The admin database's name, by default. */
 export const DEFAULT_ADMIN_DATABASE = "pgproxy"

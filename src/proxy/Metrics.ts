@@ -21,7 +21,7 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
-import type { Context } from "./Relay.ts"
+import type { Context } from "./Context.ts"
 
 /** How often the metrics are written. */
 export const METRICS_INTERVAL_MILLIS = 1_000

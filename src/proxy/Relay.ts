@@ -40,6 +40,7 @@ import * as ServerError from "../server/ServerError.ts"
 import type { Takeover } from "../server/Options.ts"
 import type { Wire } from "../server/Wire.ts"
 import { Backend as Code, Frontend as In } from "../wire/Codes.ts"
+import type { Context } from "./Context.ts"
 import { Inbox } from "./Inbox.ts"
 import * as Lending from "./Lending.ts"
 import { Outbound } from "./Outbound.ts"
@@ -51,38 +52,6 @@ import { reader, readyFrame, severityOf, SHARED, text, Verdict } from "./Replies
 import * as SessionState from "./SessionState.ts"
 import type { ClientStatement } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
-import type { UpstreamPool } from "./UpstreamPool.ts"
-
-/**
- * Counters shared by the clients of one proxy (admin `SHOW STATS`).
- *
- * @since 0.1.0
- */
-export interface Totals {
-  transactions: number
-  queries: number
-  received: number
-  sent: number
-  canceled: number
-  cancelsDropped: number
-  /** `set_config` queries sent to bring an upstream to a client's parameters. */
-  parameterSets: number
-}
-
-/**
- * What a client relay needs from its proxy.
- *
- * @since 0.1.0
- */
-export interface Context {
-  readonly pool: UpstreamPool
-  readonly mode: "session" | "transaction"
-  readonly totals: Totals
-  /** Runs a background Effect (cancel requests). */
-  readonly fork: (effect: Effect.Effect<void>) => void
-  /** Live clients (admin `SHOW CLIENTS`). */
-  readonly clients: Set<Relay>
-}
 
 let nextClientId = 1
 
