@@ -2,9 +2,10 @@
  * Streaming memory in the end-to-end benchmark's own setup: workload 5 (`stream`, `select * from bench_rows`, plain
  * TCP) run by the compiled child of `bench/e2e` (`child.ts`), with its memory sampled during the timed part.
  *
- * `node bench/memory/e2e-stream.ts [rows,...] [driver]` (default `1000000,3000000,10000000` and `effect-pgwire`):
- * for each row count, in increasing order, the table grows to that many rows and one child streams it. Each child
- * reports every `SAMPLE_MILLIS` its `process.memoryUsage()` and V8's heap spaces; this prints, per run, the growth
+ * `node bench/memory/e2e-stream.ts [rows,...] [driver,...]` (default `1000000,3000000,10000000` and `effect-pgwire`):
+ * for each row count, in increasing order, the table grows to that many rows and one child per driver streams it
+ * (the drivers of `bench/e2e`: `effect-pgwire`, `postgres.js`, `node-postgres`, `@effect/sql-pg`, one after the
+ * other on the same table). Each child reports every `SAMPLE_MILLIS` its `process.memoryUsage()` and V8's heap spaces; this prints, per run, the growth
  * (the child's peak resident set minus its resident set just before the timed part, as the suite reports it), the
  * client CPU per row, and how the growth splits: V8's young generation (new space), the old generation (old, code
  * and large-object spaces and the rest), memory outside V8's heap (external, array buffers), and what is neither
@@ -27,7 +28,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { PASSWORDS, ROLES, startServer } from "../../test/support/EmbeddedPostgres.ts"
 import { MIXED_COLUMNS, MIXED_TABLE_COLUMNS } from "../Data.ts"
-import type { Context } from "../e2e/Workloads.ts"
+import type { Context, DriverId } from "../e2e/Workloads.ts"
 import { expectedCheck, ROWS_TABLE } from "../e2e/Workloads.ts"
 
 /** How often the child samples its memory. */
@@ -77,7 +78,7 @@ const variants = variantsAt >= 0 ? args.splice(variantsAt, 2)[1]!.split(",") : u
 const roundsAt = args.indexOf("--rounds")
 const rounds = roundsAt >= 0 ? Number(args.splice(roundsAt, 2)[1]) : 1
 const counts = (args[0] ?? "1000000,3000000,10000000").split(",").map(Number).sort((a, b) => a - b)
-const driver = args[1] ?? "effect-pgwire"
+const drivers = (args[1] ?? "effect-pgwire").split(",") as ReadonlyArray<Exclude<DriverId, "pgbench">>
 const nodeOptions = (process.env["BENCH_NODE_OPTIONS"] ?? "").split(" ").filter((s) => s.length > 0)
 
 const compile = (): string => {
@@ -97,7 +98,7 @@ const compile = (): string => {
   return entry
 }
 
-const runChild = (entry: string, ctx: Context): Promise<ChildResult> =>
+const runChild = (entry: string, driver: string, ctx: Context): Promise<ChildResult> =>
   new Promise((resolve) => {
     const child = spawn(process.execPath, ["--no-warnings", ...nodeOptions, entry, driver, "stream"], {
       cwd: repoRoot,
@@ -133,7 +134,7 @@ const split = (s: Sample) => {
   return { young, old, external: s.external, other: s.rss - s.heapTotal - s.external }
 }
 
-const describe = (rows: number, r: ChildResult): string => {
+const describe = (rows: number, driver: string, r: ChildResult): string => {
   if (r.error !== undefined || r.samples === undefined || r.samples.length === 0) return `${rows} rows: ${r.error}`
   const base = r.baseRssKiB! * 1024
   const growth = r.maxRssKiB! * 1024 - base
@@ -172,7 +173,7 @@ const server = await startServer({
 })
 const info = server.info
 const admin = new pg.Client({ host: info.host, port: info.port, user: info.user, database: info.database })
-const all: Array<{ rows: number; variant: string; round: number; result: ChildResult }> = []
+const all: Array<{ rows: number; variant: string; driver: string; round: number; result: ChildResult }> = []
 try {
   await admin.connect()
   await admin.query(`drop table if exists ${ROWS_TABLE}`)
@@ -201,15 +202,17 @@ try {
     }
     for (let round = 1; round <= rounds; round++) {
       for (const entry of entries) {
-        const result = await runChild(entry, ctx)
-        const variant = path.relative(repoRoot, entry)
-        all.push({ rows, variant, round, result })
-        if (entries.length > 1 || rounds > 1) console.log(`${variant}, round ${round}:`)
-        console.log(describe(rows, result))
+        for (const driver of drivers) {
+          const result = await runChild(entry, driver, ctx)
+          const variant = path.relative(repoRoot, entry)
+          all.push({ rows, variant, driver, round, result })
+          if (entries.length > 1 || rounds > 1) console.log(`${variant}, round ${round}:`)
+          console.log(describe(rows, driver, result))
+        }
       }
     }
   }
-  if (jsonFile !== undefined) fs.writeFileSync(jsonFile, JSON.stringify({ driver, nodeOptions, runs: all }) + "\n")
+  if (jsonFile !== undefined) fs.writeFileSync(jsonFile, JSON.stringify({ drivers, nodeOptions, runs: all }) + "\n")
 } finally {
   await admin.end().catch(() => {})
   await server.stop()
