@@ -8,7 +8,8 @@
  * - `Pin`: state that lives in the upstream backend beyond the transaction
  *   (LISTEN, SQL-level PREPARE, temporary tables and other temporary objects,
  *   cursors WITH HOLD, session advisory locks, LOAD, SET ROLE / SESSION
- *   AUTHORIZATION, and `SET` of a parameter the proxy does not track). In
+ *   AUTHORIZATION, and `SET` or `set_config(name, value, false)` of a
+ *   parameter the proxy does not track; function names in any case). In
  *   transaction mode the client keeps its upstream for the rest of its
  *   session (the upstream is reset with DISCARD ALL when the client leaves).
  * - `Deallocate`: `DEALLOCATE [PREPARE] name | ALL` alone in a query: the
@@ -17,10 +18,12 @@
  *   statements and pin are dropped with it.
  * - `ResetAll`: `RESET ALL`: run upstream; what the proxy set there is no
  *   longer known (set again, or reset, for the next client).
- * - `SET` of a tracked parameter (client_encoding, DateStyle, TimeZone,
- *   IntervalStyle, application_name, search_path, and any parameter the client
- *   sent at start-up) is neither: its value reaches the proxy as
- *   ParameterStatus and is replayed on the next upstream.
+ * - `SET` or `set_config` of a tracked parameter (client_encoding, DateStyle,
+ *   TimeZone, IntervalStyle, application_name, search_path, and any parameter
+ *   the client sent at start-up) is neither: its value reaches the proxy as
+ *   ParameterStatus and is replayed on the next upstream. So is a
+ *   `set_config` whose `is_local` is written `true` (it ends with the
+ *   transaction); one whose name or `is_local` is not a literal pins.
  *
  * A keyword found inside a string literal can only pin a client that did not
  * need it (the safe side); nothing here can unpin.
@@ -133,6 +136,62 @@ const statementStarts = (sql: string): Array<number> => {
 
 const pin = (why: string): Effect => ({ _tag: "Pin", why })
 
+/** Calls that change session state from inside any statement (function names are case-insensitive in SQL). */
+const SESSION_CALLS = /advisory_lock|set_config/i
+const SESSION_ADVISORY_LOCK = /pg_(try_)?advisory_lock/i
+const SET_CONFIG_CALL = /set_config\s*\(/gi
+const QUOTED = /^'((?:[^']|'')*)'$/
+/** `is_local` values that keep a `set_config` to the transaction. */
+const LOCAL = new Set(["true", "'true'", "'t'", "'on'", "'yes'", "'1'"])
+
+/** The top-level arguments of a call whose `(` ends before `from`, trimmed (literals and nested calls kept whole). */
+const callArguments = (sql: string, from: number): Array<string> => {
+  const args: Array<string> = []
+  let depth = 0
+  let start = from
+  let i = from
+  while (i < sql.length) {
+    const c = sql.charCodeAt(i)
+    if (c === 39) {
+      // A literal (a doubled quote inside it reads as two literals in a row).
+      const end = sql.indexOf("'", i + 1)
+      i = end < 0 ? sql.length : end + 1
+      continue
+    }
+    if (c === 40) depth++
+    else if (c === 41) {
+      if (depth === 0) {
+        args.push(sql.slice(start, i).trim())
+        return args
+      }
+      depth--
+    } else if (c === 44 && depth === 0) {
+      args.push(sql.slice(start, i).trim())
+      start = i + 1
+    }
+    i++
+  }
+  return args
+}
+
+/**
+ * The `set_config(name, value, is_local)` calls of a query: each pins unless
+ * its `is_local` is written true (the value ends with the transaction) or its
+ * name is a literal naming a tracked parameter (the new value comes back as
+ * ParameterStatus); a name or flag computed or bound pins.
+ */
+const setConfigEffect = (sql: string, tracked: (name: string) => boolean): Effect => {
+  SET_CONFIG_CALL.lastIndex = 0
+  for (let m = SET_CONFIG_CALL.exec(sql); m !== null; m = SET_CONFIG_CALL.exec(sql)) {
+    const args = callArguments(sql, m.index + m[0].length)
+    if (LOCAL.has(args[2]?.toLowerCase() ?? "")) continue
+    const name = QUOTED.exec(args[0] ?? "")?.[1]?.replace(/''/g, "'").toLowerCase()
+    if (name !== undefined && tracked(name)) continue
+    return pin(`set_config(${name ?? "..."})`)
+  }
+  return NONE
+}
+
 /** One statement's effect. */
 const statementEffect = (sql: string, from: number, tracked: (name: string) => boolean): Effect => {
   const w = words(sql, from, 6)
@@ -192,7 +251,11 @@ const statementEffect = (sql: string, from: number, tracked: (name: string) => b
  */
 export const classify = (sql: string, tracked: (name: string) => boolean): Effect => {
   const lower = sql.length < 65_536 ? sql : sql.slice(0, 65_536)
-  if (lower.includes("advisory_lock") && /pg_(try_)?advisory_lock/i.test(lower)) return pin("a session advisory lock")
+  if (SESSION_CALLS.test(lower)) {
+    if (SESSION_ADVISORY_LOCK.test(lower)) return pin("a session advisory lock")
+    const effect = setConfigEffect(lower, tracked)
+    if (effect._tag === "Pin") return effect
+  }
   const starts = statementStarts(sql)
   if (starts.length === 1) return statementEffect(sql, 0, tracked)
   let result: Effect = NONE
@@ -216,12 +279,12 @@ const hasAnotherStatement = (sql: string): boolean => {
  * Whether a query may change session state at all: a quick look at its first
  * keyword, so the common statements (one SELECT, INSERT, UPDATE, BEGIN, ...,
  * with or without a closing `;`) skip `classify`. A query of several
- * statements, or one naming an advisory lock, is always classified.
+ * statements, or one naming an advisory lock or `set_config` (in any case), is always classified.
  *
  * @since 0.1.0
  */
 export const mayAffectSession = (sql: string): boolean => {
-  if (hasAnotherStatement(sql) || sql.includes("advisory_lock")) return true
+  if (hasAnotherStatement(sql) || SESSION_CALLS.test(sql)) return true
   const i = skip(sql, 0)
   const c = sql.charCodeAt(i) | 0x20
   if (c === 115 /* s */) {

@@ -72,6 +72,38 @@ describe("PgProxy session state", () => {
     })
   })
 
+  it("set_config of an untracked parameter and an advisory lock named in capitals pin the client (one upstream: the other client waits)", async () => {
+    await withProxy({ upstream: upstreamOf({ maxSize: 1, acquireTimeout: "300 millis" }) }, async ({ port }) => {
+      const code = (p: Promise<unknown>) => p.then(() => "", (e: { code?: string }) => e.code ?? String(e))
+      for (const sql of ["select set_config('statement_timeout', '1234', false)", "SELECT PG_ADVISORY_LOCK(4242)"]) {
+        const a = await connect(port)
+        const b = await connect(port)
+        await a.query(sql)
+        // A keeps the only upstream: B cannot have it (without the pin B would run there, under A's state).
+        assert.strictEqual(await code(b.query("show statement_timeout")), "53300", sql)
+        assert.strictEqual(await code(b.query("select pg_try_advisory_lock(4242)")), "53300", sql)
+        await a.query("discard all")
+        await a.query("select pg_advisory_unlock_all()")
+        assert.strictEqual(await show(b, "statement_timeout"), "0", sql)
+        assert.strictEqual((await b.query("select pg_try_advisory_lock(4242) as ok")).rows[0]?.ok, true, sql)
+        await b.query("select pg_advisory_unlock_all()")
+        await a.end()
+        await b.end()
+      }
+      // A local set_config ends with its transaction: no pin, the next client shares the upstream.
+      const a = await connect(port)
+      const b = await connect(port)
+      await a.query("begin")
+      await a.query("select set_config('statement_timeout', '4321', true)")
+      assert.strictEqual(await show(a, "statement_timeout"), "4321ms")
+      await a.query("commit")
+      assert.strictEqual(await show(b, "statement_timeout"), "0")
+      assert.strictEqual(await show(a, "statement_timeout"), "0")
+      await a.end()
+      await b.end()
+    })
+  })
+
   it("classifies statements without a parser", () => {
     const tracked = (name: string) => SessionState.TRACKED_PARAMETERS.has(name)
     const tag = (sql: string) => SessionState.classify(sql, tracked)._tag
@@ -87,6 +119,18 @@ describe("PgProxy session state", () => {
     assert.strictEqual(tag("create table t (n int)"), "None")
     assert.strictEqual(tag("select pg_advisory_lock(1)"), "Pin")
     assert.strictEqual(tag("select pg_advisory_xact_lock(1)"), "None")
+    assert.strictEqual(tag("SELECT PG_ADVISORY_LOCK(1)"), "Pin")
+    assert.strictEqual(tag("select pg_catalog.Pg_Try_Advisory_Lock_Shared(1)"), "Pin")
+    assert.strictEqual(tag("select set_config('statement_timeout', '5s', false)"), "Pin")
+    assert.strictEqual(tag("SELECT SET_CONFIG('app.user', '42', FALSE)"), "Pin")
+    assert.strictEqual(tag("select set_config('app.user', $1, true)"), "None")
+    assert.strictEqual(tag("select set_config('app.user', 'a,b(c)', 'on')"), "None")
+    assert.strictEqual(tag("select set_config('search_path', 'x', false)"), "None")
+    assert.strictEqual(tag("select set_config('It''s', 'x', false)"), "Pin")
+    assert.strictEqual(tag("select set_config($1, $2, false)"), "Pin")
+    assert.strictEqual(tag("select set_config('app.user', lower('X'), $3)"), "Pin")
+    assert.strictEqual(tag("select n, set_config('application_name', 'a', false), set_config('work_mem', '1MB', true) from t"), "None")
+    assert.strictEqual(tag("select set_config('application_name', 'a', false), set_config('work_mem', '1MB', false)"), "Pin")
     assert.strictEqual(tag("declare c cursor with hold for select 1"), "Pin")
     assert.strictEqual(tag("prepare p as select 1"), "Pin")
     assert.deepStrictEqual(SessionState.classify("DEALLOCATE PREPARE p", tracked), { _tag: "Deallocate", name: "p" })
@@ -102,7 +146,7 @@ describe("PgProxy session state", () => {
     for (const sql of ["SELECT abalance FROM pgbench_accounts WHERE aid = 7;", "select 1 ; -- done\n", "UPDATE t SET n = 1;", "BEGIN;", "END;", "insert into t values (1)"]) {
       assert.isFalse(may(sql), sql)
     }
-    for (const sql of ["select 1; listen x", "SET statement_timeout = 5", "set search_path = a;", "/* c */ LISTEN x", "prepare p as select 1", "select pg_advisory_lock(1);", "reset all", "create temp table t (n int)", "DISCARD ALL", "deallocate p"]) {
+    for (const sql of ["select 1; listen x", "SET statement_timeout = 5", "set search_path = a;", "/* c */ LISTEN x", "prepare p as select 1", "select pg_advisory_lock(1);", "SELECT PG_ADVISORY_LOCK(1)", "select Set_Config('a.b', '1', false)", "reset all", "create temp table t (n int)", "DISCARD ALL", "deallocate p"]) {
       assert.isTrue(may(sql), sql)
     }
   })
