@@ -51,10 +51,10 @@ export const makeExtras = (
   spanAttributes: ReadonlyArray<readonly [string, unknown]>,
   transactionService: SqlClient.SqlClient["transactionService"]
 ) => {
-  /** The current transaction's session, if any. */
-  const currentSession = Effect.map(
+  /** The current transaction's session, if any (a failure once that transaction has ended). */
+  const currentSession: Effect.Effect<Option.Option<Session>, PgError> = Effect.flatMap(
     Effect.serviceOption(transactionService),
-    Option.map(([conn]) => (conn as SessionConnection).session)
+    (tx) => Option.isSome(tx) ? Effect.map((tx.value[0] as SessionConnection).leased, Option.some) : Effect.succeedNone
   )
 
   const compile = (statement: Statement.Fragment | string, params?: ReadonlyArray<unknown>) =>

@@ -243,8 +243,14 @@ export const make = (
     const transactionPool = Effect.withFiber((fiber) =>
       routed !== undefined && fiber.getRef(ReadOnlyTransaction) ? routed.readPool : Effect.succeed(pool)
     )
+    // The lease ends with its Scope (before the pool takes the session back): a fiber that outlives the
+    // transaction or the reserve scope can no longer reach the session (see `SessionConnection.ts`).
     const transactionAcquirer: Effect.Effect<SessionConnection, SqlError, Scope.Scope> = Effect.mapError(
-      Effect.flatMap(transactionPool, (from) => Effect.map(from.acquire, (session) => new SessionConnection(session, from, false))),
+      Effect.flatMap(transactionPool, (from) =>
+        Effect.flatMap(from.acquire, (session) => {
+          const connection = new SessionConnection(session, from, false)
+          return Effect.as(Effect.addFinalizer(() => Effect.sync(() => connection.release())), connection)
+        })),
       (error) => toSqlError(error, "acquire")
     )
     const client = yield* SqlClient.make({

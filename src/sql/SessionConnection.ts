@@ -11,6 +11,13 @@
  * `.unprepared` and `.valuesUnprepared` never create a named prepared
  * statement (see `PgClient.ts`).
  *
+ * An exclusive lease (a transaction's connection, `reserve`) ends when its
+ * Scope closes (`release`). A fiber forked inside a transaction may outlive
+ * it and still hold the connection in its context; from then on every
+ * operation fails with a `ConnectionError` (nothing is sent), since the
+ * session may already serve another caller, whose transaction the statement
+ * would otherwise join.
+ *
  * @since 0.1.0
  */
 import type * as Arr from "effect/Array"
@@ -18,6 +25,7 @@ import * as Effect from "effect/Effect"
 import type { Connection } from "effect/sql/SqlConnection"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
+import { ConnectionError, PgError } from "../errors/PgError.ts"
 import type * as PgPool from "../pool/Pool.ts"
 import type { QueryOptions, QueryResult, Row, Session } from "../session/Session.ts"
 import { toSqlError } from "./SqlErrors.ts"
@@ -30,6 +38,15 @@ const UNNAMED: QueryOptions = { prepare: false }
 const ARRAY_ROWS: QueryOptions = { rowMode: "array" }
 const UNNAMED_ARRAY_ROWS: QueryOptions = { rowMode: "array", prepare: false }
 
+const releasedError = new PgError({
+  reason: new ConnectionError({
+    message: "the connection's lease has ended (its transaction or reserve scope is over): nothing was sent",
+    requestSent: false
+  })
+})
+
+const refuse = (operation: string): Effect.Effect<never, SqlError> => Effect.fail(toSqlError(releasedError, operation))
+
 /**
  * The `effect/sql` connection of one session lease.
  *
@@ -41,10 +58,23 @@ export class SessionConnection implements Connection {
   /** A shared lease: streams take the session for themselves first. */
   readonly shared: boolean
 
+  /** Whether the lease has ended (see the module header). */
+  private released = false
+
   constructor(session: Session, pool: PgPool.Pool, shared: boolean) {
     this.session = session
     this.pool = pool
     this.shared = shared
+  }
+
+  /** Ends the lease: from now on every operation fails and nothing reaches the session. */
+  release(): void {
+    this.released = true
+  }
+
+  /** The session while the lease lasts; afterwards the failure every operation gets. */
+  get leased(): Effect.Effect<Session, PgError> {
+    return this.released ? Effect.fail(releasedError) : Effect.succeed(this.session)
   }
 
   private rows(sql: string, params: ReadonlyArray<unknown>, operation: string, options?: QueryOptions) {
@@ -59,11 +89,13 @@ export class SessionConnection implements Connection {
     params: ReadonlyArray<unknown>,
     transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
   ): Effect.Effect<ReadonlyArray<any>, SqlError> {
+    if (this.released) return refuse("execute")
     const rows = this.rows(sql, params, "execute")
     return transformRows === undefined ? rows : Effect.map(rows, transformRows)
   }
 
   executeRaw(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<QueryResult, SqlError> {
+    if (this.released) return refuse("executeRaw")
     return Effect.mapError(this.session.query(sql, params), (error) => toSqlError(error, "executeRaw"))
   }
 
@@ -72,6 +104,7 @@ export class SessionConnection implements Connection {
     params: ReadonlyArray<unknown>,
     transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
   ): Stream.Stream<any, SqlError> {
+    if (this.released) return Stream.fromEffect(refuse("executeStream"))
     const rows = this.shared
       ? Stream.unwrap(Effect.as(this.pool.reserve(this.session), this.session.stream(sql, params)))
       : this.session.stream(sql, params)
@@ -82,6 +115,7 @@ export class SessionConnection implements Connection {
   }
 
   executeValues(sql: string, params: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
+    if (this.released) return refuse("executeValues")
     return this.values(sql, params, ARRAY_ROWS, "executeValues")
   }
 
@@ -96,6 +130,7 @@ export class SessionConnection implements Connection {
     sql: string,
     params: ReadonlyArray<unknown>
   ): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> {
+    if (this.released) return refuse("executeValuesUnprepared")
     if (params.length > 0) return this.values(sql, params, UNNAMED_ARRAY_ROWS, "executeValuesUnprepared")
     return Effect.mapError(
       Effect.map(
@@ -111,6 +146,7 @@ export class SessionConnection implements Connection {
     params: ReadonlyArray<unknown>,
     transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
   ): Effect.Effect<ReadonlyArray<any>, SqlError> {
+    if (this.released) return refuse("executeUnprepared")
     const rows = params.length > 0
       ? this.rows(sql, params, "executeUnprepared", UNNAMED)
       : Effect.mapError(

@@ -1,0 +1,78 @@
+/**
+ * `withTransaction`, savepoints and leased connections of the `effect/sql`
+ * client, against the real server: what a caller sees when a transaction's
+ * connection outlives it, when a savepoint's statement fails inside it, and
+ * how the connection comes back to the next user.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { SqlClient } from "effect/sql"
+import type { SqlError } from "effect/sql/SqlError"
+import * as Stream from "effect/Stream"
+import * as PgClient from "../../src/sql/PgClient.ts"
+import { layer, unique } from "./Clients.ts"
+
+const sqlErrorOf = (exit: Exit.Exit<unknown, unknown>): SqlError => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+  assert.isDefined(found, "expected a typed failure")
+  const error = (found as unknown as { error: SqlError }).error
+  assert.strictEqual(error._tag, "SqlError")
+  return error
+}
+
+/** A table for one test, dropped when the test's scope closes. */
+const table = (columns: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const name = unique("t")
+    yield* sql.unsafe(`create table ${name} (${columns})`)
+    yield* Effect.addFinalizer(() => Effect.ignore(sql.unsafe(`drop table if exists ${name}`)))
+    return name
+  })
+
+describe("PgClient: a transaction's connection after the transaction", () => {
+  it.live("a fiber that outlives its transaction cannot run statements in the next user's transaction", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const t = yield* table("x int")
+      const go = yield* Deferred.make<void>()
+      // The first transaction forks a fiber that still holds the transaction's connection in its context.
+      const leaked = yield* sql.withTransaction(Effect.forkDetach(Effect.andThen(
+        Deferred.await(go),
+        Effect.all([
+          Effect.exit(sql`insert into ${sql(t)} values (1)`),
+          Effect.exit(sql.stream(sql`select 1 as one`).pipe(Stream.runCollect))
+        ])
+      )))
+      // With one connection in the pool, the next transaction gets the same session.
+      const other = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`insert into ${sql(t)} values (2)`
+        yield* Deferred.succeed(go, undefined)
+        const exits = yield* Fiber.join(leaked)
+        const xid = yield* sql<{ x: string | null }>`select pg_current_xact_id_if_assigned()::text as x`
+        return { exits, xid: xid[0]!.x }
+      }))
+      const [statement, stream] = other.exits
+      assert.strictEqual(sqlErrorOf(statement).reason._tag, "ConnectionError")
+      assert.strictEqual(sqlErrorOf(stream).reason._tag, "ConnectionError")
+      assert.isNotNull(other.xid)
+      // Only the second transaction's row was written.
+      assert.deepStrictEqual(yield* sql`select x from ${sql(t)} order by x`, [{ x: 2 }])
+    }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 1 }))))
+
+  it.live("a reserved connection refuses statements once its scope has closed", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const conn = yield* Effect.scoped(sql.reserve)
+      const exit = yield* Effect.exit(conn.execute("select 1 as one", [], undefined))
+      assert.strictEqual(sqlErrorOf(exit).reason._tag, "ConnectionError")
+      const streamed = yield* Effect.exit(Stream.runCollect(conn.executeStream("select 1 as one", [], undefined)))
+      assert.strictEqual(sqlErrorOf(streamed).reason._tag, "ConnectionError")
+      // The pool still serves.
+      assert.deepStrictEqual(yield* sql`select 1 as one`, [{ one: 1 }])
+    }).pipe(Effect.provide(layer({ maxConnections: 1 }))))
+})
