@@ -6,6 +6,10 @@
  * **Details**
  *
  * - Nested calls are savepoints (`effect_sql_<depth>`), released on success.
+ *   A nested call whose body succeeds although a statement in it failed (the
+ *   body caught the error) fails with a `SqlError` (reason `UnknownError`,
+ *   operation "savepoint", the `PgError` `TransactionError` as its cause) and
+ *   is rolled back, so the outer transaction can go on.
  * - COMMIT is checked (`Transaction.commit`): a COMMIT answered with ROLLBACK
  *   fails with a `SqlError` whose cause is the `PgError` `TransactionError`.
  * - A session whose ROLLBACK cannot run is retired, never reused; on a
@@ -19,9 +23,11 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import { PgError, TransactionError } from "../errors/PgError.ts"
 import * as Transaction from "../pool/Transaction.ts"
 import type { SessionConnection } from "./SessionConnection.ts"
 import { toSqlError } from "./SqlErrors.ts"
@@ -33,6 +39,13 @@ import { toSqlError } from "./SqlErrors.ts"
  */
 export const ReadOnlyTransaction = Context.Reference<boolean>("effect-pgwire/sql/PgClient/ReadOnlyTransaction", {
   defaultValue: () => false
+})
+
+const savepointAborted = new PgError({
+  reason: new TransactionError({
+    message: "a statement in the savepoint had failed: the savepoint was rolled back, its work is undone",
+    operation: "savepoint"
+  })
 })
 
 /**
@@ -68,17 +81,33 @@ export const makeWithTransaction = (
       connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
   })
 
+  // A savepoint whose body succeeded although one of its statements failed (the body caught the error): the
+  // server has aborted the transaction, so RELEASE SAVEPOINT would fail and effect/sql would make that a defect,
+  // leaving the savepoint unrolled and the outer transaction aborted. The savepoint fails instead: it is rolled
+  // back and the outer transaction goes on. (At the top level COMMIT reports it: answered with ROLLBACK.)
+  const checkSavepoint: Effect.Effect<void, SqlError> = Effect.flatMap(
+    Effect.serviceOption(transactionService),
+    (tx) => {
+      if (Option.isNone(tx) || tx.value[1] === 0) return Effect.void
+      const conn = tx.value[0] as unknown as SessionConnection
+      return Effect.flatMap(conn.session.transactionStatus, (status) =>
+        status === "E" ? Effect.fail(toSqlError(savepointAborted, "savepoint")) : Effect.void)
+    }
+  )
+  const checked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+    Effect.tap(self, () => checkSavepoint)
+
   return <R, E, A>(
     self: Effect.Effect<A, E, R>,
     txOptions?: Transaction.TransactionOptions
   ): Effect.Effect<A, E | SqlError, R> => {
-    if (txOptions === undefined) return baseWithTransaction(self)
+    if (txOptions === undefined) return baseWithTransaction(checked(self))
     const invalid = Transaction.validateOptions(txOptions)
     if (invalid !== undefined) return Effect.fail(toSqlError(invalid, "begin"))
     const readOnly = txOptions.readOnly === true
     return Effect.flatMap(SqlClient.BeginTransaction, (outer) =>
       baseWithTransaction(
-        Effect.provideService(self, SqlClient.BeginTransaction, outer).pipe(
+        Effect.provideService(checked(self), SqlClient.BeginTransaction, outer).pipe(
           Effect.provideService(ReadOnlyTransaction, false)
         )
       ).pipe(

@@ -34,6 +34,30 @@ const table = (columns: string) =>
     return name
   })
 
+describe("PgClient: savepoints", () => {
+  it.live("a savepoint whose failed statement was caught fails with a SqlError, and the outer transaction goes on", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const t = yield* table("x int")
+      const outcome = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`insert into ${sql(t)} values (1)`
+        // The body swallows its statement's failure: the server has aborted the savepoint all the same.
+        const inner = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
+          yield* sql`insert into ${sql(t)} values (2)`
+          yield* Effect.ignore(sql`select 1/0`)
+          return "inner done"
+        })))
+        yield* sql`insert into ${sql(t)} values (3)`
+        return inner
+      }))
+      const error = sqlErrorOf(outcome)
+      assert.strictEqual(error.reason._tag, "UnknownError")
+      assert.strictEqual(error.reason.operation, "savepoint")
+      // The savepoint's row is gone, the outer transaction's rows are committed.
+      assert.deepStrictEqual(yield* sql`select x from ${sql(t)} order by x`, [{ x: 1 }, { x: 3 }])
+    }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 1 }))))
+})
+
 describe("PgClient: a transaction's connection after the transaction", () => {
   it.live("a fiber that outlives its transaction cannot run statements in the next user's transaction", () =>
     Effect.gen(function*() {
