@@ -222,6 +222,11 @@ export interface ResultsOptions {
    * (`undecoded`) until the session has looked the types up.
    */
   readonly needsTypes?: ((oids: ReadonlyArray<number>) => boolean) | undefined
+  /**
+   * Runs when ReadyForQuery came, before the caller is answered (`answer`): the session may first check what the
+   * request did (it may set `brokenWith`).
+   */
+  readonly settle?: ((request: ResultsRequest, answer: () => void) => void) | undefined
 }
 
 /**
@@ -355,7 +360,9 @@ export class ResultsRequest extends V2Request {
   }
 
   complete(): void {
-    this.resume(this)
+    const settle = this.options.settle
+    if (settle === undefined) this.resume(this)
+    else settle(this, () => this.resume(this))
   }
 
   fail(error: PgError): void {

@@ -70,6 +70,7 @@ import {
 } from "./Requests.ts"
 import * as Statements from "./Statements.ts"
 import * as Status from "./Status.ts"
+import * as Styles from "./Styles.ts"
 import type { V2Request, Wire } from "./Wire.ts"
 
 /** How long DEALLOCATE or CLOSE of the library's own objects may take when their scope closes. */
@@ -127,6 +128,28 @@ export const makeService = (parts: Parts): Session => {
   /** The session's `queryTimeout` around one request (its interruption cancels the request as a caller's would). */
   const bounded = QueryTimeout.bounded(parts.queryTimeout)
   let cursors = 0
+
+  /**
+   * After a request that may have changed a setting the text decoders depend on, asks the server before the caller
+   * is answered (2.0 has no ParameterStatus); a value they cannot read breaks the session, as on 3.x.
+   */
+  const serverMajor = Number.parseInt(parts.parameters.get("server_version") ?? "0", 10)
+  const checkStyles = (request: ResultsRequest, answer: () => void): void => {
+    if (request.brokenWith !== undefined || !Styles.mayChange(request.sql, request.tags)) return answer()
+    const check = new ResultsRequest(Styles.CHECK_SQL, registry, { rowMode: "array" }, (c) => {
+      const found = c.serverError === undefined && c.brokenWith === undefined
+        ? Styles.problem(c.results[0]?.rows[0] as ReadonlyArray<unknown> | undefined, serverMajor)
+        : undefined
+      if (found !== undefined) {
+        const error = configError(found.message, found.parameter)
+        request.brokenWith = error
+        wire.breakWith(error)
+      }
+      answer()
+    })
+    check.statusEffect = "probe"
+    wire.submitFirst(check)
+  }
 
   // -- waiting and the cancellation sequence ---------------------------------------------------------------------
 
@@ -187,7 +210,7 @@ export const makeService = (parts: Parts): Session => {
   const run = (sql: string, options: ResultsOptions, effect: Status.Effect): Effect.Effect<ResultsRequest, PgError> =>
     Effect.flatMap(
       Effect.callback<ResultsRequest, PgError>((resume) => {
-        const request = new ResultsRequest(sql, registry, { needsTypes, ...options }, (r) => resume(Effect.succeed(r)))
+        const request = new ResultsRequest(sql, registry, { needsTypes, settle: checkStyles, ...options }, (r) => resume(Effect.succeed(r)))
         request.statusEffect = effect
         wire.submit(request)
         if (request.done) return
@@ -299,7 +322,7 @@ export const makeService = (parts: Parts): Session => {
         Effect.gen(function*() {
           const rowMode = options?.rowMode ?? "object"
           const p = params.length === 0 ? undefined : yield* plan(sql, params)
-          const request = new StreamRequest(p?.sql ?? sql, registry, { rowMode, hidden: p?.hidden })
+          const request = new StreamRequest(p?.sql ?? sql, registry, { rowMode, hidden: p?.hidden, settle: checkStyles })
           request.statusEffect = p === undefined ? "unknown" : "keep"
           if (p !== undefined) request.whenDone(() => deallocate(cache.settle(p, request.tags)))
           wire.submit(request)
