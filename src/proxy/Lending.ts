@@ -16,7 +16,11 @@
  *   hit the next client's statement), and the client is not pinned by session
  *   state. Session mode keeps it until the client leaves.
  * - A client that leaves returns a clean upstream (the same conditions,
- *   whatever the mode); any other is closed.
+ *   whatever the mode); any other is closed. Extended-protocol messages
+ *   without their Sync leave the server in the implicit transaction they
+ *   opened (ReadyForQuery 'I' came before them, and Flush answers them all):
+ *   such an upstream is not clean, or the next client's statements would run
+ *   inside that transaction and see what it wrote.
  *
  * Pure.
  *
@@ -60,6 +64,11 @@ export interface LoanState {
   /** The transaction status of the last ReadyForQuery. */
   readonly status: "I" | "T" | "E"
   readonly copyIn: boolean
+  /**
+   * Extended-protocol messages went upstream since the last Sync: the server keeps the implicit transaction they
+   * opened until that Sync (protocol-3.2 "Extended Query").
+   */
+  readonly unsynced: boolean
   /** The server skips to a Sync the client has not sent. */
   readonly upstreamSkipping: boolean
   /** Cancel requests in flight. */
@@ -74,8 +83,8 @@ export interface LoanState {
  * @since 0.1.0
  */
 export const isClean = (loan: LoanState): boolean =>
-  loan.settled && loan.status === "I" && !loan.copyIn && !loan.upstreamSkipping && loan.cancels === 0 &&
-  loan.pinned === undefined
+  loan.settled && loan.status === "I" && !loan.copyIn && !loan.unsynced && !loan.upstreamSkipping &&
+  loan.cancels === 0 && loan.pinned === undefined
 
 /**
  * Whether the upstream goes back to the pool now (after a ReadyForQuery, or

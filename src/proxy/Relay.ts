@@ -74,6 +74,8 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   /** The upstream skips to Sync after an error the client's Sync has not answered yet. */
   #upstreamSkipping = false
   #copyIn = false
+  /** Extended-protocol messages went upstream since the last Sync (see `Lending.isClean`). */
+  #unsynced = false
   /** The message that needed an upstream could not get one: answered without it. */
   #refusedQuery = false
   /** Why the client keeps its upstream (transaction mode), if it must. */
@@ -122,6 +124,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   get settled(): boolean { return this.#owed.empty }
   get status(): "I" | "T" | "E" { return this.upstream?.status ?? "I" }
   get copyIn(): boolean { return this.#copyIn }
+  get unsynced(): boolean { return this.#unsynced }
   get upstreamSkipping(): boolean { return this.#upstreamSkipping }
   get cancels(): number { return this.#cancels }
 
@@ -167,6 +170,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     upstream.sink = this.#onFrame
     upstream.chunkEnd = this.#out.flush
     upstream.onLost = this.#onLost
+    this.#unsynced = false
     const sql = this.parameters.queryFor(upstream)
     if (sql === undefined) return
     this.#ctx.totals.parameterSets++
@@ -199,19 +203,19 @@ export class Relay implements Prepared.Host, Lending.LoanState {
         return true
       case In.Parse:
         Prepared.parse(this, body)
-        return true
+        return this.#extended()
       case In.Bind:
         Prepared.bind(this, body)
-        return true
+        return this.#extended()
       case In.Describe:
         Prepared.describe(this, body)
-        return true
+        return this.#extended()
       case In.Close:
         Prepared.close(this, body)
-        return true
+        return this.#extended()
       case In.Execute:
         this.forward(type, body, SHARED.Execute)
-        return true
+        return this.#extended()
       case In.Sync:
         this.#sync(body)
         return true
@@ -235,6 +239,12 @@ export class Relay implements Prepared.Host, Lending.LoanState {
         this.#out.scheduleFlush()
         return false
     }
+  }
+
+  /** An extended-protocol message was handled: with an upstream held, the server's implicit transaction waits for Sync. */
+  #extended(): boolean {
+    if (this.upstream !== undefined) this.#unsynced = true
+    return true
   }
 
   #query(body: Uint8Array): void {
@@ -280,6 +290,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       return
     }
     this.#upstreamSkipping = false
+    this.#unsynced = false
     if (this.upstream === undefined) {
       this.reply({ kind: Kind.Synthetic, bytes: readyFrame("I"), ready: true })
       return
