@@ -178,11 +178,13 @@ export const substitute = (sql: string, values: ReadonlyArray<string>): string =
 }
 
 /**
- * Whether a COPY statement reads CSV (its end marker is then a whole line).
+ * Whether a COPY statement reads CSV (its end marker is then a whole line): the word CSV among the options, after
+ * `STDIN` (`FORMAT csv`, `WITH CSV`), not in the table's or a column's name before it. When unsure it says text,
+ * whose check refuses more.
  *
  * @since 0.1.0
  */
-export const isCsvCopy = (sql: string): boolean => /\bcsv\b/i.test(sql)
+export const isCsvCopy = (sql: string): boolean => /\bstdin\b[\s\S]*\bcsv\b/i.test(sql)
 
 /**
  * Scans COPY IN data, chunk by chunk, for what would end a 2.0 copy before
@@ -208,8 +210,9 @@ export class CopyDataCheck {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!
       if (this.csv) {
-        if (b === 10) {
-          if (this.lineHead === "\\." || this.lineHead === "\\.\r") return this.refuse(i, "a line \\. (the end marker) in CSV data")
+        // A line ends at \n or, in data with CR line endings, at \r (PostgreSQL reads either style).
+        if (b === 10 || b === 13) {
+          if (this.lineHead === "\\.") return this.refuse(i, "a line \\. (the end marker) in CSV data")
           this.lineHead = ""
         } else if (this.lineHead.length < 3) {
           this.lineHead += String.fromCharCode(b)
@@ -226,7 +229,7 @@ export class CopyDataCheck {
 
   /** Whether the data so far ends inside a CSV line that is exactly `\.` (then the end is refused). */
   finish(): string | undefined {
-    if (this.csv && (this.lineHead === "\\." || this.lineHead === "\\.\r")) {
+    if (this.csv && this.lineHead === "\\.") {
       return this.refuse(0, "a last line \\. (the end marker) in CSV data")
     }
     if (!this.csv && this.backslash) return `COPY data ends with a lone backslash at byte ${this.offset - 1}`

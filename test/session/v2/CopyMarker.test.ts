@@ -1,0 +1,36 @@
+/**
+ * Protocol 2.0 COPY IN on PostgreSQL 13: data that holds what the server reads as the end marker must be refused
+ * before it is sent (the server would end the copy there, commit the rows before it and read the rest as
+ * messages), whatever words the statement holds and whatever line endings the data uses.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { reasonOf } from "../../support/Sessions.ts"
+import { connect13 } from "./Support.ts"
+
+const encoder = new TextEncoder()
+
+describe("protocol 2.0: COPY IN end markers in the data", () => {
+  it.live("a text COPY into a table named csv, and CSV data with CR line endings, are refused; nothing is stored", () =>
+    Effect.gen(function*() {
+      const schema = `v2_marker_${process.pid}_${Date.now()}`
+      const admin = yield* connect13()
+      yield* admin.simple(`create schema ${schema}; create table ${schema}.csv (a text)`)
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        // Text format: `\.` ends the data anywhere in a line; the word csv is only the table's name.
+        [`copy ${schema}.csv (a) from stdin`, "1\n2\\.\n3\n4\n"],
+        // CSV with CR line endings: a line `\.` ends the data.
+        [`copy ${schema}.csv (a) from stdin with (format csv)`, "1\r\\.\r3\r4\r"]
+      ]
+      for (const [sql, data] of cases) {
+        const session = yield* connect13()
+        const exit = yield* Effect.exit(Stream.make(encoder.encode(data)).pipe(Stream.run(session.copyFrom(sql))))
+        const reason = reasonOf(exit)
+        assert.strictEqual(reason._tag, "CodecError", `${sql}: ${reason.message}`)
+        const count = (yield* admin.query<{ n: number }>(`select count(*)::int as n from ${schema}.csv`)).rows[0]!.n
+        assert.strictEqual(count, 0, sql)
+      }
+      yield* admin.simple(`drop schema ${schema} cascade`)
+    }), 30_000)
+})
