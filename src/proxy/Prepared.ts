@@ -14,8 +14,13 @@
  *   upstream lacking it gets the Parse first, whose reply is dropped.
  * - Close of a named statement forgets the client's name; the upstream keeps
  *   the statement (other clients may share it; the LRU closes it in time).
- * - The unnamed statement and portals are the client's alone on its loan:
- *   their messages go upstream unchanged.
+ * - Portals are the client's alone on its loan: their messages go upstream
+ *   unchanged. So is the unnamed statement, but it lives until the next
+ *   unnamed Parse or Query (protocol-3.2 "Extended Query"), across
+ *   transactions: the client's Parse body is kept, and an upstream that does
+ *   not have it from this loan gets it again before a Bind or Describe of
+ *   the unnamed statement (it may hold another client's); without one the
+ *   proxy answers 26000 as the server would.
  * - `DEALLOCATE` of the client's names is answered by the proxy.
  * - A name the client prepared twice is 42P05, an unknown one 26000, as the
  *   server says; the rest of the batch is then dropped until Sync.
@@ -46,9 +51,40 @@ export interface Host {
   readonly fail: (error: ServerError.ServerError) => void
   /** Writes a client message upstream unchanged. */
   readonly forward: (type: number, body: Uint8Array, entry: Entry | undefined) => void
+  /** The client's unnamed statement. */
+  readonly unnamed: Unnamed
   /** A statement that leaves state in the backend. */
   readonly pin: (why: string) => void
   readonly tracked: (name: string) => boolean
+}
+
+/**
+ * A client's unnamed statement: the Parse body after the name (none once a
+ * Query, a Close or a failed Parse destroyed it), and whether the upstream
+ * the client holds has it from this loan.
+ *
+ * @since 0.1.0
+ */
+export interface Unnamed {
+  rest: Uint8Array | undefined
+  here: boolean
+}
+
+const UNNAMED_PARSE: Entry = Object.freeze({ kind: Kind.Parse, unnamed: true })
+const UNNAMED_REPLAY: Entry = Object.freeze({ kind: Kind.ParseHidden, unnamed: true })
+
+/** Whether the upstream has the client's unnamed statement now: replayed there if not; false (and 26000 sent) if the client has none. */
+const unnamedFor = (host: Host, upstream: Upstream): boolean => {
+  const unnamed = host.unnamed
+  if (unnamed.here) return true
+  if (unnamed.rest === undefined) {
+    host.fail(ServerError.make("26000", "unnamed prepared statement does not exist"))
+    return false
+  }
+  upstream.writer.begin(In.Parse).cstring("").bytes(unnamed.rest).end()
+  host.expect(UNNAMED_REPLAY)
+  unnamed.here = true
+  return true
 }
 
 /**
@@ -62,7 +98,13 @@ export const parse = (host: Host, body: Uint8Array): void => {
     const effect = SessionState.classify(sql, host.tracked)
     if (effect._tag === "Pin") host.pin(effect.why)
   }
-  if (nameEnd === 0) return host.forward(In.Parse, body, SHARED.Parse)
+  if (nameEnd === 0) {
+    if (host.upstream !== undefined) {
+      host.unnamed.rest = rest.slice()
+      host.unnamed.here = true
+    }
+    return host.forward(In.Parse, body, UNNAMED_PARSE)
+  }
   const name = text(body, 0, nameEnd)
   if (host.statements.has(name)) return host.fail(ServerError.duplicateStatement(name))
   const statement: ClientStatement = { upstreamName: upstreamNameOf(rest), rest: rest.slice(), sql }
@@ -107,7 +149,11 @@ export const bind = (host: Host, body: Uint8Array): void => {
   const portalEnd = cstringEnd(body, 0)
   const nameEnd = cstringEnd(body, portalEnd + 1)
   const upstream = host.upstream
-  if (nameEnd === portalEnd + 1 || upstream === undefined) return host.forward(In.Bind, body, SHARED.Bind)
+  if (upstream === undefined) return
+  if (nameEnd === portalEnd + 1) {
+    if (unnamedFor(host, upstream)) host.forward(In.Bind, body, SHARED.Bind)
+    return
+  }
   const statement = statementFor(host, upstream, text(body, portalEnd + 1, nameEnd))
   if (statement === undefined) return
   upstream.writer.begin(In.Bind)
@@ -126,8 +172,11 @@ export const describe = (host: Host, body: Uint8Array): void => {
   const target = body[0]
   const nameEnd = cstringEnd(body, 1)
   const upstream = host.upstream
-  if (target !== 0x53 || nameEnd === 1 || upstream === undefined) {
-    return host.forward(In.Describe, body, target === 0x53 ? { kind: Kind.DescribeStatement } : SHARED.DescribePortal)
+  if (upstream === undefined) return
+  if (target !== 0x53) return host.forward(In.Describe, body, SHARED.DescribePortal)
+  if (nameEnd === 1) {
+    if (unnamedFor(host, upstream)) host.forward(In.Describe, body, { kind: Kind.DescribeStatement })
+    return
   }
   const statement = statementFor(host, upstream, text(body, 1, nameEnd))
   if (statement === undefined) return
@@ -144,6 +193,10 @@ export const close = (host: Host, body: Uint8Array): void => {
   if (body[0] === 0x53 && nameEnd > 1) {
     host.statements.delete(text(body, 1, nameEnd))
     return host.reply({ kind: Kind.Synthetic, bytes: CLOSE_COMPLETE })
+  }
+  if (body[0] === 0x53) {
+    host.unnamed.rest = undefined
+    host.unnamed.here = false
   }
   host.forward(In.Close, body, SHARED.Close)
 }

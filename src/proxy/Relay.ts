@@ -82,6 +82,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   pinned: string | undefined = undefined
   /** The client's prepared statements by its own names. */
   readonly statements = new Map<string, ClientStatement>()
+  readonly unnamed: Prepared.Unnamed = { rest: undefined, here: false }
   /** The client's session parameters, replayed on each upstream. */
   readonly parameters: Parameters.ClientParameters
   #cancels = 0
@@ -171,6 +172,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     upstream.chunkEnd = this.#out.flush
     upstream.onLost = this.#onLost
     this.#unsynced = false
+    this.unnamed.here = false
     const sql = this.parameters.queryFor(upstream)
     if (sql === undefined) return
     this.#ctx.totals.parameterSets++
@@ -251,6 +253,9 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     const sql = text(body, 0, cstringEnd(body, 0))
     this.queries++
     this.#ctx.totals.queries++
+    // protocol-3.2 "Extended Query": a simple Query destroys the unnamed statement.
+    this.unnamed.rest = undefined
+    this.unnamed.here = false
     let discardAll = false
     let resetAll = false
     if (SessionState.mayAffectSession(sql)) {
@@ -407,6 +412,11 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.#owed.skipToSync((skipped) => {
       if (skipped.upstreamName !== undefined) upstream?.statements.remove(skipped.upstreamName)
       if (skipped.clientName !== undefined) this.statements.delete(skipped.clientName)
+      if (skipped.unnamed === true) {
+        // A failed Parse leaves no unnamed statement; a skipped one may have left the previous: either way not known here.
+        this.unnamed.here = false
+        if (skipped.kind === Kind.Parse) this.unnamed.rest = undefined
+      }
     })
     if (this.#owed.empty) {
       // The client's Sync has not come yet: its messages until then are dropped, as the server would.

@@ -63,6 +63,8 @@ export interface Entry {
   readonly upstreamName?: string | undefined
   /** Client statement name a Parse creates (forgotten if the Parse is skipped). */
   readonly clientName?: string | undefined
+  /** A Parse of the unnamed statement (the client's, or the proxy's replay of it). */
+  readonly unnamed?: boolean | undefined
   /** A synthetic entry's frames. */
   readonly bytes?: Uint8Array | undefined
   /** A synthetic entry that ends with ReadyForQuery. */

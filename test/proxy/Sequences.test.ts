@@ -40,6 +40,8 @@ const bind = (statement: string, parameters: ReadonlyArray<string | null> = [], 
   })
 const execute = (maxRows = 0, portal = "") => encodeFrontend({ _tag: "Execute", portal, maxRows })
 const query = (sql: string) => encodeFrontend({ _tag: "Query", query: sql })
+const describeStatement = (name: string) => encodeFrontend({ _tag: "Describe", target: "S", name })
+const SYNC = Frontend.SYNC
 const FLUSH = Frontend.FLUSH
 
 /** A raw client through the proxy, started up as `postgres` on `postgres`. */
@@ -61,6 +63,9 @@ const exchange = async (c: RawClient, parts: ReadonlyArray<Uint8Array>, count = 
 /** The text values of the DataRows among `messages`. */
 const rowsOf = (messages: ReadonlyArray<Backend.BackendMessage>): Array<Array<string | null>> =>
   messages.flatMap((m) => (m._tag === "DataRow" ? [m.values.map((v) => (v === null ? null : dec.decode(v)))] : []))
+
+const errorsOf = (messages: ReadonlyArray<Backend.BackendMessage>): Array<string> =>
+  messages.flatMap((m) => (m._tag === "ErrorResponse" ? [m.fields.find((f) => f.code === "C")?.value ?? "?"] : []))
 
 const withTable = async <A>(f: () => Promise<A>): Promise<A> => {
   await direct(`drop table if exists ${TABLE}; create table ${TABLE} (id int primary key, note text)`)
@@ -93,5 +98,30 @@ describe("PgProxy protocol sequences", () => {
         assert.strictEqual(after.rows[0]?.n, 0)
       })
     )
+  })
+
+  it("the unnamed statement, parsed in one batch and bound in a later one, runs the client's own SQL", async () => {
+    await withProxy(one(), async ({ port }) => {
+      const a = await connect(port)
+      const b = await connect(port)
+      // How libpq's PQprepare(conn, "", ...) then PQexecPrepared(conn, "", ...) talk: two batches, two Syncs.
+      const described = await exchange(a, [parse("", "select 'mine:' || $1::text"), describeStatement(""), SYNC])
+      assert.deepStrictEqual(described.map((m) => m._tag), ["ParseComplete", "ParameterDescription", "RowDescription", "ReadyForQuery"])
+      // Another client's batch on the one upstream in between, with its own unnamed statement.
+      const other = await exchange(b, [parse("", "select 'other:' || $1::text"), bind("", ["b"]), execute(), SYNC])
+      assert.deepStrictEqual(rowsOf(other), [["other:b"]])
+      const ran = await exchange(a, [bind("", ["a"]), execute(), SYNC])
+      assert.deepStrictEqual(errorsOf(ran), [])
+      assert.deepStrictEqual(rowsOf(ran), [["mine:a"]])
+      // A simple Query destroys the unnamed statement (protocol-3.2 "Extended Query"): a Bind of it is then 26000,
+      // even though the upstream holds another client's unnamed statement.
+      await exchange(a, [query("select 1")])
+      await exchange(b, [parse("", "select 'other:' || $1::text"), bind("", ["b"]), execute(), SYNC])
+      const gone = await exchange(a, [bind("", ["a"]), execute(), SYNC])
+      assert.deepStrictEqual(errorsOf(gone), ["26000"])
+      assert.deepStrictEqual(rowsOf(gone), [])
+      a.close()
+      b.close()
+    })
   })
 })
