@@ -9,14 +9,15 @@
  * - SSLRequest is answered 'S' when a certificate is configured (then TLS
  *   starts, and bytes the client queued behind the request are refused:
  *   CVE-2021-3935, the connection is closed), else 'N'; GSSENCRequest is
- *   answered 'N'. A second SSLRequest on a TLS connection is FATAL 08P01.
+ *   answered 'N'. Each is answered once: a repeat (or either after TLS) is
+ *   refused as an unknown protocol version, FATAL 0A000, as PostgreSQL.
  * - CancelRequest is handed to the cancel registry and the connection closes
  *   without a reply, whatever the outcome.
  * - StartupMessage 3.x: a minor version newer than the one offered, or any
  *   `_pq_.` option (this engine knows none), gets NegotiateProtocolVersion
  *   with the newest version in full (`3 << 16 | minor`) and every such option
  *   by name, before authentication and never otherwise. Majors other than 3
- *   (2.0, 4.0) are refused with FATAL 08P01.
+ *   are refused FATAL 0A000 (1.0 and 2.0 in the 2.0 error format).
  * - `user` is required (FATAL 28000); `database` defaults to the user;
  *   `client_encoding` must be UTF8 or SQL_ASCII (the engine sends UTF-8).
  *
@@ -27,6 +28,7 @@ import * as Backend from "../protocol/Backend.ts"
 import * as Startup from "../protocol/Startup.ts"
 import { StartupCode } from "../wire/Codes.ts"
 import { Reader } from "../wire/Reader.ts"
+import * as Utf8 from "../wire/Utf8.ts"
 import type * as Cancel from "./Cancel.ts"
 import type { ServeOptions } from "./Options.ts"
 import * as ServerError from "./ServerError.ts"
@@ -92,6 +94,10 @@ export const negotiate = <R>(
 ): Effect.Effect<Outcome> =>
   Effect.gen(function*() {
     let tls: Tls.TLSSocket | undefined
+    // Each encryption request is answered once (ProcessStartupPacket's ssl_done and gss_done): a repeat is read as a
+    // startup packet of protocol 1234.5679 or 1234.5680 and refused below like any unknown version.
+    let sslDone = false
+    let gssDone = false
     while (true) {
       const frame = yield* wire.take
       if (!("type" in frame)) {
@@ -108,6 +114,8 @@ export const negotiate = <R>(
             wire.destroy()
             return DONE
           }
+          sslDone = true
+          gssDone = true
           wire.framer.expectUntyped()
           continue
         }
@@ -115,11 +123,13 @@ export const negotiate = <R>(
       }
       const body = frame.body
       const code = (body[0]! << 24) | (body[1]! << 16) | (body[2]! << 8) | body[3]!
-      if (code === StartupCode.SSLRequest || code === StartupCode.GSSENCRequest) {
-        if (body.length !== 4 || tls !== undefined) {
-          return refuse(wire, ServerError.protocolViolation("unsupported encryption request on an encrypted connection"))
-        }
+      if ((code === StartupCode.SSLRequest && !sslDone) || (code === StartupCode.GSSENCRequest && !gssDone)) {
+        if (body.length !== 4) return refuse(wire, ServerError.protocolViolation("invalid length of encryption request"))
+        // After SSLRequest 'N' a GSSENCRequest may follow (and the other way round); after TLS, neither.
+        if (code === StartupCode.SSLRequest) sslDone = true
+        else gssDone = true
         if (code === StartupCode.SSLRequest && tlsOptions !== undefined) {
+          gssDone = true
           wire.socket.pause()
           wire.sendRaw(ANSWER_S)
           // CVE-2021-3935: nothing may be buffered behind the request; it would be read as if it came over TLS.
@@ -147,10 +157,14 @@ export const negotiate = <R>(
       const major = code >>> 16
       const minor = code & 0xffff
       if (major !== 3) {
-        return refuse(
-          wire,
-          ServerError.protocolViolation(`unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.2`)
-        )
+        const message = `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.2`
+        // PostgreSQL answers in the client's protocol when it is older (a 2.0 error is 'E' and a text), and with
+        // 0A000 (ERRCODE_FEATURE_NOT_SUPPORTED), not 08P01.
+        if (major < 3) {
+          wire.sendRaw(Utf8.encode(`EFATAL:  ${message}\n\0`))
+          return DONE
+        }
+        return refuse(wire, ServerError.make("0A000", message, undefined, "FATAL"))
       }
       let message: Startup.StartupPhaseMessage
       try {
