@@ -257,7 +257,7 @@ export const copyFrom = (
       }
       const why = check.finish()
       if (why !== undefined) return yield* refuse(why)
-      wire.write(Buffer.from(check.offset > 0 && check.lastByte !== 10 ? "\n\\.\n" : "\\.\n", "latin1"))
+      wire.write(Buffer.from(check.ending(), "latin1"))
       ended = true
       const result = yield* request.awaitResult()
       return [result] as const

@@ -197,9 +197,14 @@ export class CopyDataCheck {
   /** Text: the last byte was an unpaired backslash. CSV: bytes of the current line so far, up to 3. */
   private backslash = false
   private lineHead = ""
-  /** The last byte seen (to add the final newline). */
+  /** The last byte seen (to add the final newline), and the one before it. */
   lastByte = -1
+  private previousByte = -1
   offset = 0
+  /** The data's line ending, from its first line (PostgreSQL reads LF, CRLF or CR, and wants the marker alike). */
+  private eol: "\n" | "\r\n" | "\r" | undefined = undefined
+  /** The first line ending began with CR: the next byte tells CRLF from CR. */
+  private crFirst = false
 
   constructor(csv: boolean) {
     this.csv = csv
@@ -209,6 +214,11 @@ export class CopyDataCheck {
   check(chunk: Uint8Array): string | undefined {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!
+      if (this.eol === undefined) {
+        if (this.crFirst) this.eol = b === 10 ? "\r\n" : "\r"
+        else if (b === 10) this.eol = "\n"
+        else if (b === 13) this.crFirst = true
+      }
       if (this.csv) {
         // A line ends at \n or, in data with CR line endings, at \r (PostgreSQL reads either style).
         if (b === 10 || b === 13) {
@@ -223,8 +233,26 @@ export class CopyDataCheck {
       } else if (b === 92) this.backslash = true
     }
     this.offset += chunk.length
+    if (chunk.length > 1) this.previousByte = chunk[chunk.length - 2]!
+    else if (chunk.length === 1) this.previousByte = this.lastByte
     if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!
     return undefined
+  }
+
+  /**
+   * What ends the data: the last line's ending when it is missing, then the end marker, both in the data's line
+   * ending (a `\\.` ended otherwise is "end-of-copy marker does not match previous newline style", copy.c).
+   */
+  ending(): string {
+    const eol = this.eol ?? (this.crFirst ? "\r" : "\n")
+    if (this.offset === 0) return `\\.${eol}`
+    const ended = eol === "\r\n"
+      ? this.lastByte === 10 && this.previousByte === 13
+      : this.lastByte === eol.charCodeAt(0)
+    if (ended) return `\\.${eol}`
+    // A last CRLF line cut after its CR only lacks the LF.
+    if (eol === "\r\n" && this.lastByte === 13) return `\n\\.${eol}`
+    return `${eol}\\.${eol}`
   }
 
   /** Whether the data so far ends inside a CSV line that is exactly `\.` (then the end is refused). */

@@ -34,3 +34,33 @@ describe("protocol 2.0: COPY IN end markers in the data", () => {
       yield* admin.simple(`drop schema ${schema} cascade`)
     }), 30_000)
 })
+
+describe("protocol 2.0: COPY IN line endings", () => {
+  it.live("data with CRLF or CR line endings is stored as 3.0 stores it, with and without a final line ending", () =>
+    Effect.gen(function*() {
+      const v2 = yield* connect13()
+      const v3 = yield* connect13({ protocolVersion: "3.0" })
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ["", "1\tone\r\n2\ttwo\r\n"],
+        ["", "1\tone\r\n2\ttwo"],
+        ["", "1\tone\r2\ttwo\r"],
+        ["with (format csv)", "1,one\r\n2,\"t\r\nwo\"\r\n"],
+        ["with (format csv)", "1,one\r2,two\r"],
+        ["with (format csv)", "1,one\r2,two"]
+      ]
+      for (const [options, data] of cases) {
+        const stored: Array<unknown> = []
+        for (const session of [v2, v3]) {
+          yield* session.simple("create temp table crlf (a int, b text)")
+          const result = yield* Stream.make(encoder.encode(data)).pipe(
+            Stream.run(session.copyFrom(`copy crlf from stdin ${options}`)),
+            Effect.timeout("10 seconds")
+          )
+          assert.strictEqual(result.rowCount, 2, JSON.stringify(data))
+          stored.push((yield* session.query("select a, b from crlf order by a")).rows)
+          yield* session.simple("drop table crlf")
+        }
+        assert.deepStrictEqual(stored[0], stored[1], JSON.stringify(data))
+      }
+    }), 30_000)
+})
