@@ -28,6 +28,7 @@ import * as Stream from "effect/Stream"
 import type * as Tls from "node:tls"
 import type { Duplex } from "node:stream"
 import * as Frontend from "../protocol/Frontend.ts"
+import { Frontend as Code } from "../wire/Codes.ts"
 import { Reader } from "../wire/Reader.ts"
 import { authenticate } from "./Auth.ts"
 import type * as Cancel from "./Cancel.ts"
@@ -81,6 +82,33 @@ interface Started {
 type Extended = Extract<Frontend.FrontendMessage, { _tag: "Parse" | "Bind" | "Describe" | "Execute" | "Close" }>
 
 const reader = new Reader()
+
+/** The extended-protocol message types: an error in one discards the batch until Sync. */
+const EXTENDED_TYPES: ReadonlySet<number> = new Set([Code.Parse, Code.Bind, Code.Execute, Code.Describe, Code.Close, Code.Flush])
+/** Message types answered by a ReadyForQuery even when they fail. */
+const READY_TYPES: ReadonlySet<number> = new Set([Code.Query, Code.Sync, Code.FunctionCall])
+
+/**
+ * What a message that did not decode costs, as PostgreSQL 18's `postgres.c`:
+ * an unknown type ends the connection (FATAL 08P01, the stream cannot be
+ * trusted); a known type with malformed contents is an ERROR (08P01, or 22021
+ * for bytes that are not UTF-8) and the session goes on; Terminate ends it
+ * whatever follows; CopyData, CopyDone and CopyFail outside COPY are ignored
+ * unread.
+ */
+const malformed = (
+  type: number,
+  message: string
+): "Fatal" | "Terminate" | "Ignore" | { readonly error: ServerError.ServerError; readonly extended: boolean } => {
+  if (type === Code.Terminate) return "Terminate"
+  if (type === Code.CopyData || type === Code.CopyDone || type === Code.CopyFail) return "Ignore"
+  const extended = EXTENDED_TYPES.has(type)
+  if (!extended && !READY_TYPES.has(type)) return "Fatal"
+  const error = message.includes("invalid UTF-8")
+    ? ServerError.make("22021", `invalid byte sequence for encoding "UTF8": ${message}`)
+    : ServerError.protocolViolation(`invalid message format: ${message}`, "ERROR")
+  return { error, extended }
+}
 
 const durationMillis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
@@ -527,8 +555,24 @@ export const run = <R>(
       try {
         message = Frontend.readUnsafe(frame.type, frame.body, 0, frame.body.length, reader)
       } catch (e) {
-        sendError(wire, ServerError.protocolViolation((e as Error).message))
-        return
+        const recovery = malformed(frame.type, (e as Error).message)
+        if (recovery === "Fatal") {
+          sendError(wire, ServerError.protocolViolation((e as Error).message))
+          return
+        }
+        if (recovery === "Terminate") return
+        // The framing is intact, so only this message is lost (postgres.c reads a message's fields after its
+        // frame): an ERROR, then as after any failed message of its kind. While discarding, PostgreSQL skips
+        // every message but Sync unread, so a malformed one goes unnoticed.
+        if (recovery === "Ignore" || (state.phase._tag === "Discarding" && frame.type !== Code.Sync)) continue
+        sendError(wire, recovery.error)
+        state = Machine.failed(state, recovery.extended)
+        if (!recovery.extended) {
+          if (state.transaction === "I") yield* closeAllPortals()
+          wire.send({ _tag: "ReadyForQuery", transactionStatus: state.transaction })
+          yield* wire.flushAtReady
+        }
+        continue
       }
       const transition = Machine.step(state, message)
       state = transition.state
