@@ -23,7 +23,7 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { Buffer } from "node:buffer"
-import { CodecError, ConfigError, ConnectionError, PgError, type ServerError } from "../../errors/PgError.ts"
+import { CodecError, ConfigError, ConnectionError, PgError, ProtocolDesync, type ServerError } from "../../errors/PgError.ts"
 import type * as V2 from "../../protocol/V2.ts"
 import { makeResult } from "../Result.ts"
 import type { CopyResult } from "../Streaming.ts"
@@ -254,6 +254,19 @@ export const copyFrom = (
           yield* writeWithBackpressure(wire, piece)
         }
         if (request.done) break
+      }
+      if (request.done && !request.failedOnServer) {
+        // The server ended the copy at something it read as the end marker, and reads the rest of the data as
+        // messages: what was stored is not what was sent, and the connection cannot be trusted.
+        const error = new PgError({
+          reason: new ProtocolDesync({
+            message: `the server ended COPY FROM STDIN before the data did (after ${check.offset} bytes were written): it read an end marker in the data`,
+            messageName: "CompletedResponse",
+            state: "CopyIn"
+          })
+        })
+        wire.breakWith(error)
+        return yield* Effect.fail(error)
       }
       const why = check.finish()
       if (why !== undefined) return yield* refuse(why)
