@@ -471,6 +471,19 @@ export class PullBuffer<A> {
 }
 
 /**
+ * A stream whose SQL gave more than one result with rows.
+ *
+ * @since 0.1.0
+ */
+export const severalStatements = (): PgError =>
+  new PgError({
+    reason: new ConfigError({
+      message: "a stream reads the rows of one statement: this SQL returned several result sets (protocol 2.0 runs every statement of a string)",
+      parameter: "sql"
+    })
+  })
+
+/**
  * A Query whose rows are streamed as they come (socket backpressure).
  *
  * @since 0.1.0
@@ -478,6 +491,8 @@ export class PullBuffer<A> {
 export class StreamRequest extends ResultsRequest {
   readonly buffer = new PullBuffer<unknown>(STREAM_HIGH_WATER_ROWS)
   private wire: Wire | undefined = undefined
+  /** A RowDescription came. */
+  private described = false
 
   constructor(sql: string, registry: Registry, options: ResultsOptions) {
     super(sql, registry, options, (request) => (request as StreamRequest).finish())
@@ -485,6 +500,11 @@ export class StreamRequest extends ResultsRequest {
 
   override onMessage(wire: Wire, m: V2.BackendMessage): void {
     this.wire = wire
+    if (m._tag === "RowDescription") {
+      // A stream gives one statement's rows: a second shape is not mixed in (3.x refuses several commands).
+      if (this.described) this.clientError ??= severalStatements()
+      this.described = true
+    }
     super.onMessage(wire, m)
   }
 

@@ -65,6 +65,7 @@ import {
   outcome,
   ResultsRequest,
   RowReader,
+  severalStatements,
   type ResultsOptions,
   StreamRequest
 } from "./Requests.ts"
@@ -352,7 +353,12 @@ export const makeService = (parts: Parts): Session => {
         })
       const name = `pgwire_c${++cursors}`
       const declare = `DECLARE ${name} ${options?.binary === true ? "BINARY " : ""}NO SCROLL CURSOR FOR ${body}`
-      yield* runResults(declare, { rowMode }, "keep")
+      const declared = yield* runResults(declare, { rowMode }, "keep")
+      if (declared.length > 1) {
+        // The string held more statements than the cursor's: their results would be lost.
+        yield* runResults(`CLOSE ${name}`, { rowMode }, "keep").pipe(Effect.ignore)
+        return yield* severalStatements()
+      }
       const pages = Stream.paginate(false, (_: boolean) =>
         Effect.map(runResults(`FETCH ${pageSize} FROM ${name}`, { rowMode }, "keep"), (results) => {
           const rows = lastResult(results).rows
