@@ -57,10 +57,13 @@ export class Outstanding {
     }
   }
 
-  /** Removes the Sync entries right behind the head (a COPY FROM STDIN began at the head). */
+  /**
+   * Removes the Sync entries right behind the head (a COPY FROM STDIN began at the head), up to one the client sent
+   * after its CopyDone or CopyFail, which the server answers.
+   */
   dropSyncsBehindHead(): void {
     let i = this.#head + 1
-    while (i < this.#entries.length && this.#entries[i]!.kind === Kind.Sync) i++
+    while (i < this.#entries.length && this.#entries[i]!.kind === Kind.Sync && this.#entries[i]!.afterCopy !== true) i++
     if (i > this.#head + 1) this.#entries.splice(this.#head + 1, i - this.#head - 1)
   }
 

@@ -55,6 +55,9 @@ import type { Upstream } from "./Upstream.ts"
 
 let nextClientId = 1
 
+/** A Sync sent after the client ended a COPY early: answered by the server, never one it ignored in COPY mode. */
+const SYNC_AFTER_COPY: Entry = Object.freeze({ kind: Kind.Sync, afterCopy: true })
+
 /**
  * @since 0.1.0
  */
@@ -74,6 +77,11 @@ export class Relay implements Prepared.Host, Lending.LoanState {
   /** The upstream skips to Sync after an error the client's Sync has not answered yet. */
   #upstreamSkipping = false
   #copyIn = false
+  /**
+   * The client ended a COPY (CopyDone, CopyFail) before the server's CopyInResponse reached the proxy: a client may
+   * send its data right behind the statement (pgx's CopyFrom does), and the server reads it once in COPY mode.
+   */
+  #copyEndedEarly = false
   /** Extended-protocol messages went upstream since the last Sync (see `Lending.isClean`). */
   #unsynced = false
   /** The message that needed an upstream could not get one: answered without it. */
@@ -231,10 +239,14 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       case In.CopyData:
       case In.CopyDone:
       case In.CopyFail:
-        if (this.upstream !== undefined && this.#copyIn) {
-          if (type !== In.CopyData) this.#copyIn = false
-          this.forward(type, body, undefined)
+        // Relayed in order whenever the client holds an upstream: the server takes them in COPY mode, also when they
+        // came before its CopyInResponse, and drops them otherwise (protocol-3.2 "COPY Operations").
+        if (this.upstream === undefined) return true
+        if (type !== In.CopyData) {
+          if (this.#copyIn) this.#copyIn = false
+          else if (!this.#owed.empty) this.#copyEndedEarly = true
         }
+        this.forward(type, body, undefined)
         return true
       default:
         this.#out.emit(errorFrame(ServerError.protocolViolation(`invalid frontend message type ${type}`)))
@@ -300,7 +312,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       this.reply({ kind: Kind.Synthetic, bytes: readyFrame("I"), ready: true })
       return
     }
-    this.forward(In.Sync, body, SHARED.Sync)
+    this.forward(In.Sync, body, this.#copyEndedEarly ? SYNC_AFTER_COPY : SHARED.Sync)
   }
 
   /** A reply of the proxy's own (an error): the rest of the batch is dropped until Sync. */
@@ -369,7 +381,8 @@ export class Relay implements Prepared.Host, Lending.LoanState {
 
   /** COPY FROM STDIN began: after an Execute, a Sync the client sent behind it was read (and ignored) by the server in COPY mode. */
   #enterCopyIn(entry: Entry): void {
-    this.#copyIn = true
+    if (this.#copyEndedEarly) this.#copyEndedEarly = false
+    else this.#copyIn = true
     if (entry.kind === Kind.Execute) this.#owed.dropSyncsBehindHead()
   }
 
@@ -407,6 +420,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     if (entry.kind === Kind.Query || entry.kind === Kind.FunctionCall) return this.#out.relay(type, buf, start, end)
     if (entry.kind === Kind.QueryHidden) return this.#parametersRefused(type, buf, start, end)
     this.#copyIn = false
+    this.#copyEndedEarly = false
     // Extended protocol: the server skips to Sync; so do the replies expected before it.
     const upstream = this.upstream
     this.#owed.skipToSync((skipped) => {
@@ -452,6 +466,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     const status = buf[start] === 0x54 ? "T" : buf[start] === 0x45 ? "E" : "I"
     upstream.status = status
     this.#copyIn = false
+    this.#copyEndedEarly = false
     this.#owed.pop()
     if (entry.kind !== Kind.QueryHidden) {
       this.#out.relay(type, buf, start, end)
@@ -531,6 +546,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     const owed = this.#owed.takeOwed(errorFrame(failure))
     for (const bytes of owed.frames) this.#out.emit(bytes)
     this.#copyIn = false
+    this.#copyEndedEarly = false
     this.#upstreamSkipping = false
     if (owed.open) this.#discarding = true
     this.#out.flush()

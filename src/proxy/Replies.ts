@@ -63,6 +63,8 @@ export interface Entry {
   readonly upstreamName?: string | undefined
   /** Client statement name a Parse creates (forgotten if the Parse is skipped). */
   readonly clientName?: string | undefined
+  /** A Sync the client sent after ending a COPY whose CopyInResponse had not come yet (see `Relay`). */
+  readonly afterCopy?: boolean | undefined
   /** A Parse of the unnamed statement (the client's, or the proxy's replay of it). */
   readonly unnamed?: boolean | undefined
   /** A synthetic entry's frames. */

@@ -43,6 +43,9 @@ const query = (sql: string) => encodeFrontend({ _tag: "Query", query: sql })
 const describeStatement = (name: string) => encodeFrontend({ _tag: "Describe", target: "S", name })
 const SYNC = Frontend.SYNC
 const FLUSH = Frontend.FLUSH
+const copyData = (text: string) => encodeFrontend({ _tag: "CopyData", data: enc.encode(text) })
+const copyFail = (message: string) => encodeFrontend({ _tag: "CopyFail", message })
+const COPY_DONE = Frontend.COPY_DONE
 
 /** A raw client through the proxy, started up as `postgres` on `postgres`. */
 const connect = async (port: number): Promise<RawClient> => {
@@ -123,5 +126,118 @@ describe("PgProxy protocol sequences", () => {
       a.close()
       b.close()
     })
+  })
+
+  it("Execute with a row limit: PortalSuspended then the rest, in and out of a transaction block", async () => {
+    await withProxy(one(), async ({ port }) => {
+      const a = await connect(port)
+      const b = await connect(port)
+      const series = "select g from generate_series(1, 5) g"
+      // Outside a block: the portal lives until Sync, held by Flush between the Executes.
+      const first = await (async () => {
+        const from = a.messages.length
+        a.send(concat(parse("", series), bind(""), execute(2), FLUSH))
+        await a.waitFor(() => a.messages.slice(from).some((m) => m._tag === "PortalSuspended"), 10_000)
+        return a.messages.slice(from)
+      })()
+      assert.deepStrictEqual(rowsOf(first), [["1"], ["2"]])
+      const rest = await exchange(a, [execute(2), execute(0), SYNC])
+      assert.deepStrictEqual(rest.map((m) => m._tag), ["DataRow", "DataRow", "PortalSuspended", "DataRow", "CommandComplete", "ReadyForQuery"])
+      assert.deepStrictEqual(rowsOf(rest), [["3"], ["4"], ["5"]])
+      // Inside a block the portal survives Sync; B waits meanwhile and is served after COMMIT.
+      await exchange(a, [query("begin")])
+      const part = await exchange(a, [parse("", series), bind("", [], "p1"), execute(3, "p1"), SYNC])
+      assert.deepStrictEqual(rowsOf(part), [["1"], ["2"], ["3"]])
+      const fromB = b.messages.length
+      b.send(query("select 'b'"))
+      const more = await exchange(a, [execute(0, "p1"), encodeFrontend({ _tag: "Close", target: "P", name: "p1" }), SYNC])
+      assert.deepStrictEqual(more.map((m) => m._tag), ["DataRow", "DataRow", "CommandComplete", "CloseComplete", "ReadyForQuery"])
+      assert.deepStrictEqual((await exchange(a, [query("commit")])).at(-1), { _tag: "ReadyForQuery", transactionStatus: "I" })
+      await b.waitFor(() => b.messages.slice(fromB).some((m) => m._tag === "ReadyForQuery"), 10_000)
+      assert.deepStrictEqual(rowsOf(b.messages.slice(fromB)), [["b"]])
+      a.close()
+      b.close()
+    })
+  })
+
+  it("Parse/Describe/Flush, then Bind/Execute/Sync; an error after Flush is followed by a clean Sync", async () => {
+    await withProxy(one(), async ({ port }) => {
+      const a = await connect(port)
+      const from = a.messages.length
+      a.send(concat(parse("s1", "select $1::int + 1 as n"), describeStatement("s1"), FLUSH))
+      await a.waitFor(() => a.messages.slice(from).some((m) => m._tag === "RowDescription"), 10_000)
+      assert.deepStrictEqual(a.messages.slice(from).map((m) => m._tag), ["ParseComplete", "ParameterDescription", "RowDescription"])
+      const ran = await exchange(a, [bind("s1", ["41"]), execute(), SYNC])
+      assert.deepStrictEqual(rowsOf(ran), [["42"]])
+      // An error answered before the Sync: the messages after it are skipped, the Sync answers once.
+      const from2 = a.messages.length
+      a.send(concat(parse("", "select 1/0"), bind(""), execute(), FLUSH))
+      await a.waitFor(() => a.messages.slice(from2).some((m) => m._tag === "ErrorResponse"), 10_000)
+      const after = await exchange(a, [bind("s1", ["1"]), execute(), SYNC])
+      assert.deepStrictEqual(errorsOf(a.messages.slice(from2)), ["22012"])
+      assert.deepStrictEqual(after.filter((m) => m._tag !== "ErrorResponse").map((m) => m._tag), ["ReadyForQuery"])
+      const again = await exchange(a, [bind("s1", ["1"]), execute(), SYNC])
+      assert.deepStrictEqual(rowsOf(again), [["2"]])
+      a.close()
+    })
+  })
+
+  it("COPY FROM STDIN through the extended protocol and the simple one: a bad row, a CopyFail, then the upstream is clean", async () => {
+    await withTable(() =>
+      withProxy(one(), async ({ port }) => {
+        const a = await connect(port)
+        const b = await connect(port)
+        // Extended, as libpq sends it: the Sync right behind the Execute is read (and ignored) in COPY mode.
+        const from = a.messages.length
+        a.send(concat(parse("", `copy ${TABLE} from stdin`), bind(""), execute(), SYNC))
+        await a.waitFor(() => a.messages.slice(from).some((m) => m._tag === "CopyInResponse"), 10_000)
+        const copied = await exchange(a, [copyData("1\tone\n2\ttwo\n"), COPY_DONE, SYNC])
+        assert.deepStrictEqual(copied.map((m) => m._tag), ["CommandComplete", "ReadyForQuery"])
+        // Simple, with a bad row in the middle: the server's error, then later CopyData the server drops.
+        const from2 = a.messages.length
+        a.send(query(`copy ${TABLE} from stdin`))
+        await a.waitFor(() => a.messages.slice(from2).some((m) => m._tag === "CopyInResponse"), 10_000)
+        const bad = await exchange(a, [copyData("3\tthree\nnot a number\tx\n4\tfour\n"), COPY_DONE])
+        assert.deepStrictEqual(errorsOf(bad), ["22P02"])
+        // Extended, failed by the client.
+        const from3 = a.messages.length
+        a.send(concat(parse("", `copy ${TABLE} from stdin`), bind(""), execute(), SYNC))
+        await a.waitFor(() => a.messages.slice(from3).some((m) => m._tag === "CopyInResponse"), 10_000)
+        const failed = await exchange(a, [copyData("5\tfive\n"), copyFail("changed my mind"), SYNC])
+        assert.deepStrictEqual(errorsOf(failed), ["57014"])
+        // The next client on the one upstream sees only the committed rows, outside any transaction.
+        const seen = await exchange(b, [query(`select count(*) from ${TABLE}`)])
+        assert.deepStrictEqual(rowsOf(seen), [["2"]])
+        assert.deepStrictEqual(seen.at(-1), { _tag: "ReadyForQuery", transactionStatus: "I" })
+        a.close()
+        b.close()
+      })
+    )
+  })
+
+  it("COPY FROM STDIN with the data sent right behind the Query, before CopyInResponse (pgx's CopyFrom): no row lost, no hang", async () => {
+    await withTable(() =>
+      withProxy(one(), async ({ port }) => {
+        const a = await connect(port)
+        // All at once, as pgconn.CopyFrom writes the Query and starts sending CopyData without waiting.
+        const rows = Array.from({ length: 2000 }, (_, i) => `${i}\trow ${i}\n`)
+        const chunks = Array.from({ length: 20 }, (_, c) => copyData(rows.slice(c * 100, c * 100 + 100).join("")))
+        const copied = await exchange(a, [query(`copy ${TABLE} from stdin`), ...chunks, COPY_DONE])
+        assert.deepStrictEqual(errorsOf(copied), [])
+        assert.deepStrictEqual(copied.filter((m) => m._tag === "CommandComplete"), [{ _tag: "CommandComplete", tag: "COPY 2000" }])
+        // The same through the extended protocol: the Sync behind the Execute is ignored in COPY mode, the one
+        // after CopyDone answers.
+        const more = Array.from({ length: 10 }, (_, i) => `${2000 + i}\tmore\n`).join("")
+        const extended = await exchange(a, [parse("", `copy ${TABLE} from stdin`), bind(""), execute(), SYNC, copyData(more), COPY_DONE, SYNC])
+        assert.deepStrictEqual(errorsOf(extended), [])
+        assert.deepStrictEqual(extended.filter((m) => m._tag === "CommandComplete"), [{ _tag: "CommandComplete", tag: "COPY 10" }])
+        assert.deepStrictEqual(rowsOf(await exchange(a, [query(`select count(*) from ${TABLE}`)])), [["2010"]])
+        // Data for a COPY that fails at once (no such table): the server drops it, the client gets the error.
+        const failed = await exchange(a, [query("copy no_such_table_here from stdin"), copyData("1\n"), COPY_DONE])
+        assert.deepStrictEqual(errorsOf(failed), ["42P01"])
+        assert.deepStrictEqual(rowsOf(await exchange(a, [query("select 'still fine'")])), [["still fine"]])
+        a.close()
+      })
+    )
   })
 })
