@@ -7,7 +7,10 @@
  *
  * Every failure is a FATAL `ServerError`: a wrong password or unknown role
  * 28P01 (the same text for both, as PostgreSQL, so a client cannot probe role
- * names), a malformed SASL message 08P01, a client that leaves 28000/08006. An
+ * names), an empty password 28P01 whatever `verify` or `lookup` say (as
+ * PostgreSQL, which never accepts one), a malformed SASL message or a SCRAM
+ * client-final-message with a wrong nonce or channel binding 08P01, a client
+ * that leaves 08P01. An
  * unknown role still runs a whole SCRAM exchange with a mock salt that fails at
  * the proof.
  *
@@ -49,6 +52,13 @@ const readPassword = (wire: Wire, password: PasswordContext["password"]): Effect
     }
   })
 
+/** How `ScramServer` words a client proof that does not match (the only failure that means a wrong password). */
+const WRONG_PROOF = "the proof is wrong"
+
+/** PostgreSQL's answer to an empty password, whatever the role's (`recv_password_packet`). */
+const emptyPassword = (): ServerError.ServerError =>
+  ServerError.make("28P01", "empty password returned by client", undefined, "FATAL")
+
 const mockSalt = (user: string): Uint8Array =>
   new Uint8Array(Crypto.createHash("sha256").update("effect-pgwire mock salt").update(user).digest().subarray(0, 16))
 
@@ -77,6 +87,7 @@ export const authenticate = <R>(
         wire.send({ _tag: "AuthenticationCleartextPassword" })
         yield* wire.flush
         const message = yield* readPassword(wire, "PasswordMessage")
+        if (message._tag === "PasswordMessage" && message.password === "") return yield* Effect.fail(emptyPassword())
         const ok = message._tag === "PasswordMessage" && (yield* method.verify(user, message.password))
         if (!ok) return yield* Effect.fail(ServerError.passwordFailed(user))
         break
@@ -86,8 +97,14 @@ export const authenticate = <R>(
         wire.send({ _tag: "AuthenticationMD5Password", salt })
         yield* wire.flush
         const message = yield* readPassword(wire, "PasswordMessage")
+        if (message._tag === "PasswordMessage" && message.password === "") return yield* Effect.fail(emptyPassword())
         const known = yield* method.lookup(user)
-        const stored = known === undefined ? undefined : Md5.isStoredPassword(known) ? known : Md5.storedPassword(known, user)
+        // An empty password is no password (PostgreSQL stores none for ''): nothing matches it.
+        const stored = known === undefined || known === ""
+          ? undefined
+          : Md5.isStoredPassword(known)
+          ? known
+          : Md5.storedPassword(known, user)
         const ok = message._tag === "PasswordMessage" && stored !== undefined &&
           Md5.verifyResponse(stored, salt, message.password)
         if (!ok) return yield* Effect.fail(ServerError.passwordFailed(user))
@@ -128,7 +145,15 @@ export const authenticate = <R>(
         const final = yield* readPassword(wire, "SASLResponse")
         if (final._tag !== "SASLResponse") return yield* Effect.fail(ServerError.protocolViolation("malformed SCRAM message"))
         const serverFinal = exchange.receiveClientFinal(final.data)
-        if (Result.isFailure(serverFinal)) return yield* Effect.fail(ServerError.passwordFailed(user))
+        if (Result.isFailure(serverFinal)) {
+          // As PostgreSQL: only a wrong proof is a wrong password (28P01); a message that breaks the exchange (nonce,
+          // channel binding, grammar) is 08P01. An unknown role fails at the proof too, so this tells nothing apart.
+          return yield* Effect.fail(
+            serverFinal.failure.message.endsWith(WRONG_PROOF)
+              ? ServerError.passwordFailed(user)
+              : ServerError.protocolViolation(`invalid SCRAM response: ${serverFinal.failure.message}`)
+          )
+        }
         wire.send({ _tag: "AuthenticationSASLFinal", data: Utf8.encode(serverFinal.success) })
         break
       }
