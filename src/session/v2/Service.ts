@@ -131,11 +131,14 @@ export const makeService = (parts: Parts): Session => {
   let cursors = 0
 
   /**
-   * After a request that may have changed a setting the text decoders depend on, asks the server before the caller
-   * is answered (2.0 has no ParameterStatus); a value they cannot read breaks the session, as on 3.x.
+   * Runs as a request of user SQL is answered, before the caller sees it: DEALLOCATE ALL or DISCARD ALL empty the
+   * statement cache; after a request that may have changed a setting the text decoders depend on, the server is
+   * asked (2.0 has no ParameterStatus) and a value they cannot read breaks the session, as on 3.x.
    */
   const serverMajor = Number.parseInt(parts.parameters.get("server_version") ?? "0", 10)
   const checkStyles = (request: ResultsRequest, answer: () => void): void => {
+    // DEALLOCATE ALL and DISCARD ALL drop the cached statements with the rest.
+    if (request.tags.some((tag) => tag === "DEALLOCATE ALL" || tag === "DISCARD ALL")) cache.clear()
     if (request.brokenWith !== undefined || !Styles.mayChange(request.sql, request.tags)) return answer()
     const check = new ResultsRequest(Styles.CHECK_SQL, registry, { rowMode: "array" }, (c) => {
       const found = c.serverError === undefined && c.brokenWith === undefined
@@ -278,6 +281,7 @@ export const makeService = (parts: Parts): Session => {
       Effect.flatMap(run(p.sql, { rowMode, hidden: p.hidden }, "keep"), (request) => {
         deallocate(cache.settle(p, request.tags))
         if (request.serverError !== undefined) {
+          deallocate(cache.evict(p))
           return Effect.fail(Statements.explain(p, request.serverError, request.completedBeforeError))
         }
         const failure = failureOf(request)

@@ -95,7 +95,18 @@ export class StatementCache {
     return out
   }
 
-  /** Forgets every entry (the session is gone). */
+  /**
+   * After a cached statement's EXECUTE failed: forgets it and returns its name to DEALLOCATE. The statement may be
+   * gone (DEALLOCATE ALL) or no longer runnable as prepared (a table changed under `select *`), and 2.0 errors carry
+   * no SQLSTATE to tell; the next call prepares it again.
+   */
+  evict(plan: Plan): ReadonlyArray<string> {
+    if (plan.prepares || this.entries.get(plan.key) !== plan.name) return []
+    this.entries.delete(plan.key)
+    return [plan.name]
+  }
+
+  /** Forgets every entry (the session is gone, or the server dropped every statement). */
   clear(): void {
     this.entries.clear()
   }
