@@ -10,18 +10,23 @@
  *   body caught the error) fails with a `SqlError` (reason `UnknownError`,
  *   operation "savepoint", the `PgError` `TransactionError` as its cause) and
  *   is rolled back, so the outer transaction can go on.
- * - COMMIT is checked (`Transaction.commit`): a COMMIT answered with ROLLBACK
- *   fails with a `SqlError` whose cause is the `PgError` `TransactionError`.
+ * - COMMIT is checked and bounded (`Transaction.commitWithin`): a COMMIT
+ *   answered with ROLLBACK fails with a `SqlError` whose cause is the
+ *   `PgError` `TransactionError`; one not answered within the `commitTimeout`
+ *   option (default `COMMIT_TIMEOUT_MILLIS`), or whose connection is lost
+ *   first, fails with `CommitOutcomeUnknown` as the cause and the session is
+ *   retired.
  * - A session whose ROLLBACK cannot run is retired, never reused; on a
  *   closed session, releasing or rolling back to a savepoint does nothing
  *   (the server has no transaction left).
  * - `withTransaction(effect, options)`: the options (`isolationLevel`,
- *   `readOnly`, `deferrable`) apply to a top-level transaction only; a
+ *   `readOnly`, `deferrable`, `commitTimeout`) apply to a top-level transaction only; a
  *   read-only one may take its session from a standby (`ReadOnlyTransaction`).
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -39,6 +44,11 @@ import { toSqlError } from "./SqlErrors.ts"
  */
 export const ReadOnlyTransaction = Context.Reference<boolean>("effect-pgwire/sql/PgClient/ReadOnlyTransaction", {
   defaultValue: () => false
+})
+
+/** The commit timeout of the transaction about to commit (`TransactionOptions.commitTimeout`). */
+const CommitTimeout = Context.Reference<Duration.Input>("effect-pgwire/sql/PgClient/CommitTimeout", {
+  defaultValue: () => Transaction.COMMIT_TIMEOUT_MILLIS
 })
 
 const savepointAborted = new PgError({
@@ -73,7 +83,11 @@ export const makeWithTransaction = (
     begin: (conn, statement) => control(conn, statement ?? "BEGIN", "begin"),
     savepoint: (conn, id) => control(conn, `SAVEPOINT effect_sql_${id}`, "savepoint"),
     releaseSavepoint: (conn, id) => connected(conn, control(conn, `RELEASE SAVEPOINT effect_sql_${id}`, "savepoint")),
-    commit: (conn) => Effect.mapError(Transaction.commit(conn.session), (error) => toSqlError(error, "commit")),
+    // Bounded: no answer within the commit timeout (or the connection lost first) is CommitOutcomeUnknown, and
+    // the session is broken, so the pool retires it.
+    commit: (conn) =>
+      Effect.flatMap(CommitTimeout, (timeout) =>
+        Effect.mapError(Transaction.commitWithin(conn.session, timeout), (error) => toSqlError(error, "commit"))),
     // A closed session has no transaction left on the server; one whose
     // ROLLBACK fails is retired, which ends the transaction with the connection.
     rollback: (conn) => Effect.catch(Transaction.rollback(conn.session), () => conn.pool.retire(conn.session)),
@@ -108,11 +122,13 @@ export const makeWithTransaction = (
     return Effect.flatMap(SqlClient.BeginTransaction, (outer) =>
       baseWithTransaction(
         Effect.provideService(checked(self), SqlClient.BeginTransaction, outer).pipe(
-          Effect.provideService(ReadOnlyTransaction, false)
+          Effect.provideService(ReadOnlyTransaction, false),
+          Effect.provideService(CommitTimeout, Transaction.COMMIT_TIMEOUT_MILLIS)
         )
       ).pipe(
         Effect.provideService(SqlClient.BeginTransaction, Transaction.beginStatement(txOptions)),
-        Effect.provideService(ReadOnlyTransaction, readOnly)
+        Effect.provideService(ReadOnlyTransaction, readOnly),
+        Effect.provideService(CommitTimeout, txOptions.commitTimeout ?? Transaction.COMMIT_TIMEOUT_MILLIS)
       ))
   }
 }

@@ -9,11 +9,15 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
+import type { PgError } from "../../src/errors/PgError.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
-import { layer, unique } from "./Clients.ts"
+import * as FaultProxy from "../support/FaultProxy.ts"
+import { servers } from "../support/Servers.ts"
+import { config, layer, unique } from "./Clients.ts"
 
 const sqlErrorOf = (exit: Exit.Exit<unknown, unknown>): SqlError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
@@ -99,4 +103,28 @@ describe("PgClient: a transaction's connection after the transaction", () => {
       // The pool still serves.
       assert.deepStrictEqual(yield* sql`select 1 as one`, [{ one: 1 }])
     }).pipe(Effect.provide(layer({ maxConnections: 1 }))))
+})
+
+describe("PgClient: the end of a transaction is bounded", () => {
+  it.live("a COMMIT nobody answers fails with CommitOutcomeUnknown after commitTimeout, and the pool goes on", () =>
+    Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      // From the COMMIT on, the path forwards nothing.
+      yield* proxy.fault({ _tag: "AtMessage", direction: "toServer", type: "Q", k: 1, how: "blackhole", matching: "COMMIT" })
+      const client = yield* PgClient.make(
+        config({ host: "127.0.0.1", port: proxy.port, sslMode: "disable", maxConnections: 1, connectTimeout: 2_000 })
+      )
+      const exit = yield* Effect.exit(client.withTransaction(
+        // A temporary table: the backend keeps its transaction open until the proxy closes.
+        Effect.andThen(client`create temp table commit_outcome (n int)`, client`insert into commit_outcome values (1)`),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      const error = sqlErrorOf(exit)
+      assert.strictEqual(error.reason.operation, "commit")
+      assert.strictEqual((error.reason.cause as PgError).reason._tag, "CommitOutcomeUnknown")
+      // The session was retired; once the path forwards again, the pool serves with a new one.
+      yield* proxy.fault(undefined)
+      yield* proxy.restore
+      assert.deepStrictEqual(yield* client`select 1 as one`.pipe(Effect.timeout("10 seconds")), [{ one: 1 }])
+    }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 30_000 })
 })
