@@ -38,7 +38,8 @@ const iso = (millis: number) => new Date(millis).toISOString()
  * @since 0.1.0
  */
 export const answer = (command: string, ctx: Context, database: string): Table | undefined => {
-  const words = command.trim().replace(/;\s*$/, "").toLowerCase().split(/\s+/)
+  // Trailing semicolons and white space in any number (`SHOW POOLS ;`, as psql -c sends it), keywords in any case.
+  const words = command.replace(/[\s;]+$/, "").trim().toLowerCase().split(/\s+/)
   if (words[0] !== "show" || words.length !== 2) return undefined
   const pool = ctx.pool
   const clients = [...ctx.clients]

@@ -1,0 +1,153 @@
+/**
+ * Real clients through PgProxy in transaction mode on one or two upstreams,
+ * doing what programs do at awkward moments: postgres.js pipelines with a
+ * failing statement in the middle, node-postgres leaving inside a
+ * transaction or while it waits for an upstream or while its statement runs,
+ * 50 MB parameters and rows, the admin console while the pool is busy.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import pg from "pg"
+import postgres from "postgres"
+import { upstreamOf, waitUntil, withProxy } from "./Support.ts"
+
+const client = async (port: number): Promise<InstanceType<typeof pg.Client>> => {
+  const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
+  ;(c as unknown as { on: (event: string, f: () => void) => void }).on("error", () => {})
+  await c.connect()
+  return c
+}
+
+/** Runs an admin console command (simple protocol) and returns its rows. */
+const admin = async (port: number, command: string): Promise<Array<Record<string, unknown>>> => {
+  const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "pgproxy" })
+  await c.connect()
+  try {
+    return (await c.query(command)).rows
+  } finally {
+    await c.end()
+  }
+}
+
+const proxyOf = (maxSize: number) => ({ upstream: upstreamOf({ maxSize, acquireTimeout: "10 seconds" }) })
+
+describe("PgProxy with real clients at awkward moments", () => {
+  it("postgres.js: pipelined statements with a failure in the middle, prepared statements shared by three clients on one upstream", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const sqls = Array.from({ length: 3 }, () => postgres({ host: "127.0.0.1", port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} }))
+      try {
+        const rounds = await Promise.all(sqls.map((sql, c) =>
+          Promise.all(Array.from({ length: 30 }, (_, i) =>
+            i % 10 === 5
+              ? sql`select 1 / ${0}::int as n`.then(() => "no error", (e: { code?: string }) => `error ${e.code}`)
+              : sql`select ${c}::int * 1000 + ${i}::int as n`.then((rows) => String(rows[0]!.n))
+          ))
+        ))
+        rounds.forEach((results, c) => {
+          assert.deepStrictEqual(results, Array.from({ length: 30 }, (_, i) => (i % 10 === 5 ? "error 22012" : String(c * 1000 + i))))
+        })
+        // The upstream went back clean: a transaction and a query on each client afterwards.
+        for (const [c, sql] of sqls.entries()) {
+          const [row] = await sql.begin((tx) => tx`select ${c}::int as c, current_setting('transaction_isolation') as iso`)
+          assert.strictEqual(row!.c, c)
+        }
+      } finally {
+        await Promise.all(sqls.map((sql) => sql.end({ timeout: 1 })))
+      }
+    })
+  })
+
+  it("node-postgres: a client that leaves inside a transaction, or after an error in one; the next client starts clean", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const a = await client(port)
+      await a.query("begin")
+      await a.query("create temporary table if not exists t_left_open (x int) on commit drop")
+      await a.query("insert into t_left_open values (1)")
+      await a.end()
+      const b = await client(port)
+      const inBlock = await b.query("select now() = statement_timestamp() as fresh")
+      assert.strictEqual(inBlock.rows[0]?.fresh, true)
+      // BEGIN; SELECT 1/0; then ROLLBACK on the same upstream.
+      await b.query("begin")
+      const failed = await b.query("select 1/0").then(() => "no error", (e: { code?: string }) => e.code)
+      assert.strictEqual(failed, "22012")
+      const aborted = await b.query("select 1").then(() => "no error", (e: { code?: string }) => e.code)
+      assert.strictEqual(aborted, "25P02")
+      await b.query("rollback")
+      assert.strictEqual((await b.query("select 'after rollback' as s")).rows[0]?.s, "after rollback")
+      await b.end()
+    })
+  })
+
+  it("node-postgres: a client that leaves while queued for an upstream, and one that leaves with its statement running", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const holder = await client(port)
+      await holder.query("begin")
+      const queued = await client(port)
+      const pending = queued.query("select 'queued'").then(() => "answered", () => "failed")
+      await waitUntil(async () => (await admin(port, "show clients")).some((c) => c["state"] === "waiting"), 10_000)
+      ;(queued as unknown as { connection: { stream: { destroy: () => void } } }).connection.stream.destroy()
+      await pending
+      await holder.query("commit")
+      // The statement of a client that leaves keeps running on its backend: that upstream is closed, never lent.
+      const runner = await client(port)
+      void runner.query("select 'runner' as who, pg_sleep(0.5)").catch(() => {})
+      await waitUntil(async () => (await admin(port, "show clients")).some((c) => c["state"] === "active"), 10_000)
+      ;(runner as unknown as { connection: { stream: { destroy: () => void } } }).connection.stream.destroy()
+      const next = await client(port)
+      const r = await next.query("select 'next' as who")
+      assert.deepStrictEqual(r.rows, [{ who: "next" }])
+      await holder.end()
+      await next.end()
+    })
+  })
+
+  it("a 50 MB Bind parameter and a 50 MB result row, while another client waits for the one upstream", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const big = await client(port)
+      const other = await client(port)
+      const size = 50 * 1024 * 1024
+      const param = "p".repeat(size)
+      const [echo, row] = await Promise.all([
+        big.query("select length($1::text) as n, md5($1::text) as h", [param]),
+        other.query("select 'other' as who")
+      ])
+      assert.strictEqual(echo.rows[0]?.n, size)
+      const expected = (await import("node:crypto")).createHash("md5").update(param).digest("hex")
+      assert.strictEqual(echo.rows[0]?.h, expected)
+      assert.deepStrictEqual(row.rows, [{ who: "other" }])
+      const [result, after] = await Promise.all([
+        big.query("select repeat('r', $1::int) as r", [size]),
+        other.query("select 'after' as who")
+      ])
+      const r = String(result.rows[0]?.r)
+      assert.strictEqual(r.length, size)
+      assert.isTrue(/^r+$/.test(r))
+      assert.deepStrictEqual(after.rows, [{ who: "after" }])
+      await big.end()
+      await other.end()
+    })
+  }, 60_000)
+
+  it("the admin console while the pool is busy: SHOW in any case, with trailing semicolons and spaces", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const holder = await client(port)
+      await holder.query("begin")
+      const waiter = await client(port)
+      const pending = waiter.query("select 'waited' as s")
+      pending.catch(() => {})
+      await waitUntil(async () => (await admin(port, "show clients")).some((c) => c["state"] === "waiting"), 10_000)
+      for (const command of ["SHOW POOLS", "show pools;", "Show Pools ;", "  SHOW\tPOOLS ;  ", "show pools;;", "show pools; ;\n"]) {
+        const rows = await admin(port, command).catch((e: Error) => assert.fail(`${JSON.stringify(command)}: ${e.message}`))
+        assert.strictEqual(rows.length, 1, command)
+        assert.strictEqual(rows[0]!["cl_waiting"], "1", command)
+        assert.strictEqual(rows[0]!["sv_active"], "1", command)
+      }
+      assert.strictEqual((await admin(port, "SHOW STATS;")).length, 1)
+      assert.strictEqual((await admin(port, "show servers ;")).length, 1)
+      await holder.query("commit")
+      assert.deepStrictEqual((await pending).rows, [{ s: "waited" }])
+      await holder.end()
+      await waiter.end()
+    })
+  })
+})
