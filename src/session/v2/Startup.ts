@@ -6,9 +6,9 @@
  * **Details**
  *
  * - Settings travel in the packet's 64-byte options field as `-c k=v`
- *   (`client_encoding=UTF8` always, then the libpq `options` and the given
- *   parameters); what does not fit is a ConfigError naming it, never a
- *   truncation. No ParameterStatus ever comes (PROTOCOL-2.0 §1.1).
+ *   (the libpq `options`, the given parameters, then `client_encoding=UTF8`
+ *   always, last so that it wins as the separate start-up parameter does on
+ *   3.x); what does not fit is a ConfigError naming it, never a truncation. No ParameterStatus ever comes (PROTOCOL-2.0 §1.1).
  * - A server asking for anything but a cleartext or MD5 password is refused
  *   with an AuthError; `require_auth` and `channel_binding` are checked as for
  *   3.x (`AuthPolicy`). A 2.0 server cannot ask for SCRAM: it fails the login
@@ -55,8 +55,9 @@ export interface StartupOptions {
 const escapeOption = (s: string): string => s.replace(/[\\\s]/g, (c) => `\\${c}`)
 
 /**
- * The options field: `-c client_encoding=UTF8`, then the rest; a ConfigError
- * naming what did not fit in 64 bytes.
+ * The options field: the rest, then `-c client_encoding=UTF8` (the server applies
+ * the switches in order: the last one wins); a ConfigError naming what did not
+ * fit in 64 bytes.
  *
  * @since 0.1.0
  */
@@ -64,12 +65,13 @@ export const optionsField = (
   commandLine: string | undefined,
   settings: Readonly<Record<string, string>>
 ): Result.Result<string, PgError> => {
-  const parts = ["-c client_encoding=UTF8"]
+  const parts: Array<string> = []
   if (commandLine !== undefined && commandLine.trim() !== "") parts.push(commandLine.trim())
   for (const [name, value] of Object.entries(settings)) {
     if (name === "client_encoding") continue
     parts.push(`-c ${escapeOption(name)}=${escapeOption(value)}`)
   }
+  parts.push("-c client_encoding=UTF8")
   const field = parts.join(" ")
   const bytes = Utf8.byteLength(field)
   if (bytes <= OPTIONS_FIELD_BYTES) return Result.succeed(field)

@@ -57,8 +57,9 @@ describe("protocol 2.0: pure parts", () => {
     assert.match(last.finish()!, /end marker/)
   })
 
-  it("the options field: client_encoding first, escapes, a ConfigError past 64 bytes", () => {
-    assert.deepStrictEqual(optionsField(undefined, { search_path: "a b" }), Result.succeed("-c client_encoding=UTF8 -c search_path=a\\ b"))
+  it("the options field: client_encoding last (it wins over the options'), escapes, a ConfigError past 64 bytes", () => {
+    assert.deepStrictEqual(optionsField(undefined, { search_path: "a b" }), Result.succeed("-c search_path=a\\ b -c client_encoding=UTF8"))
+    assert.deepStrictEqual(optionsField("-c client_encoding=LATIN1", {}), Result.succeed("-c client_encoding=LATIN1 -c client_encoding=UTF8"))
     const long = optionsField(undefined, { search_path: "x".repeat(40) })
     assert.isTrue(Result.isFailure(long))
   })

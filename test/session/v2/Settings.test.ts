@@ -42,3 +42,14 @@ describe("protocol 2.0: settings the text decoders depend on", () => {
       assert.isFalse(yield* session.isClosed)
     }), 30_000)
 })
+
+describe("protocol 2.0: settings at start-up", () => {
+  it.live("client_encoding in the start-up options gives way to UTF8, as on 3.x", () =>
+    Effect.gen(function*() {
+      for (const protocolVersion of ["3.0", "2.0"] as const) {
+        const session = yield* connect13({ protocolVersion, options: "-c client_encoding=LATIN1" })
+        const rows = (yield* session.query("select current_setting('client_encoding') as e, length($1::text) as n, $1::text as t", ["héllo"])).rows
+        assert.deepStrictEqual(rows, [{ e: "UTF8", n: 5, t: "héllo" }], protocolVersion)
+      }
+    }), 20_000)
+})
