@@ -22,6 +22,7 @@ import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import * as Frontend from "../protocol/Frontend.ts"
+import { Frontend as Code } from "../wire/Codes.ts"
 import { Reader } from "../wire/Reader.ts"
 import type { Outcome } from "./Handler.ts"
 import * as Machine from "./Machine.ts"
@@ -82,8 +83,20 @@ export const copyIn = <R>(
       try {
         message = Frontend.readUnsafe(frame.type, frame.body, 0, frame.body.length, reader)
       } catch (e) {
-        yield* Fiber.interrupt(sink)
-        return { _tag: "Gone", fatal: ServerError.protocolViolation((e as Error).message) } as CopyInResult
+        // As PostgreSQL's CopyGetData: the bodies of CopyDone, Flush and Sync are not read, a CopyFail that does
+        // not decode fails the COPY (an ERROR, the session goes on); only an unknown type loses the stream.
+        if (frame.type === Code.CopyDone) message = { _tag: "CopyDone" }
+        else if (frame.type === Code.Flush || frame.type === Code.Sync) continue
+        else if (frame.type === Code.CopyFail) {
+          yield* Fiber.interrupt(sink)
+          return {
+            _tag: "Failed",
+            error: ServerError.protocolViolation(`invalid message format: ${(e as Error).message}`, "ERROR")
+          } as CopyInResult
+        } else {
+          yield* Fiber.interrupt(sink)
+          return { _tag: "Gone", fatal: ServerError.protocolViolation((e as Error).message) } as CopyInResult
+        }
       }
       const action = Machine.step(state, message).action
       switch (action._tag) {

@@ -99,4 +99,27 @@ describe("PgServer messages under bad input", () => {
       c.close()
     })
   })
+
+  it("ends COPY FROM STDIN at a CopyDone with trailing bytes, and fails it at a CopyFail without its terminator (ERROR 08P01); the session goes on", async () => {
+    const probe = makeProbe()
+    await withServer({ handler: handler(probe) }, async ({ port }) => {
+      const c = await session(port)
+      // PostgreSQL does not read a CopyDone's body: the COPY completes.
+      let from = c.messages.length
+      c.send(query("copy in"), frame("d", new TextEncoder().encode("x\n")), frame("c", new Uint8Array([1, 2])))
+      let got = await nextReady(c, from)
+      assert.deepStrictEqual(got.map((m) => m._tag), ["CopyInResponse", "CommandComplete", "ReadyForQuery"])
+      assert.strictEqual(probe.copied.length, 1)
+      await stillServes(c)
+
+      from = c.messages.length
+      c.send(query("copy in"), frame("f", new TextEncoder().encode("no terminator")))
+      got = await nextReady(c, from)
+      assert.deepStrictEqual(got.map((m) => m._tag), ["CopyInResponse", "ErrorResponse", "ReadyForQuery"])
+      assert.strictEqual(codeOf(got[1]), "08P01")
+      assert.strictEqual(severityOf(got[1]), "ERROR")
+      await stillServes(c)
+      c.close()
+    })
+  })
 })
