@@ -9,15 +9,17 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql"
 import type { SqlError } from "effect/sql/SqlError"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { PgError } from "../../src/errors/PgError.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import * as FaultProxy from "../support/FaultProxy.ts"
 import { servers } from "../support/Servers.ts"
-import { config, layer, unique } from "./Clients.ts"
+import { config, layer, monitor, unique } from "./Clients.ts"
 
 const sqlErrorOf = (exit: Exit.Exit<unknown, unknown>): SqlError => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
@@ -127,4 +129,51 @@ describe("PgClient: the end of a transaction is bounded", () => {
       yield* proxy.restore
       assert.deepStrictEqual(yield* client`select 1 as one`.pipe(Effect.timeout("10 seconds")), [{ one: 1 }])
     }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 30_000 })
+})
+
+describe("PgClient: interrupted at any moment", () => {
+  for (const multiplex of [false, true]) {
+    it.live(`transactions, streams and reserved connections give a clean session back (multiplex: ${multiplex})`, () =>
+      Effect.gen(function*() {
+        const applicationName = unique("interrupted")
+        const scope = yield* Scope.make()
+        const sql = yield* Scope.provide(
+          PgClient.make(config({ maxConnections: 1, multiplex, applicationName, acquireTimeout: 5_000 })),
+          scope
+        )
+        const t = unique("t")
+        yield* sql.unsafe(`create table ${t} (x int)`)
+        // A transaction writes 1, and 2 in a savepoint: committed together or not at all.
+        const pair = sql.withTransaction(
+          Effect.andThen(sql.unsafe(`insert into ${t} values (1)`), sql.withTransaction(sql.unsafe(`insert into ${t} values (2)`)))
+        )
+        // Interrupted after 0 to 11 ms: before the lease, waiting on BEGIN, in the body, in the savepoint, at COMMIT.
+        for (let i = 0; i < 72; i++) {
+          const fiber = yield* Effect.forkChild(pair, { startImmediately: true })
+          yield* Effect.sleep(i % 12)
+          yield* Fiber.interrupt(fiber)
+        }
+        for (let i = 0; i < 24; i++) {
+          const streamed = sql`select n from generate_series(1, 100000) n`.stream.pipe(Stream.runDrain)
+          const reserved = Effect.scoped(Effect.flatMap(sql.reserve, (conn) => conn.execute("select pg_sleep(0.005)", [], undefined)))
+          const fiber = yield* Effect.forkChild(i % 2 === 0 ? streamed : reserved, { startImmediately: true })
+          yield* Effect.sleep(i % 6)
+          yield* Fiber.interrupt(fiber)
+        }
+        // The session is back, outside any transaction, and serves a transaction.
+        assert.deepStrictEqual(yield* sql`select pg_current_xact_id_if_assigned()::text as x`, [{ x: null }])
+        assert.deepStrictEqual(yield* sql.withTransaction(sql`select 'tx' as t`), [{ t: "tx" }])
+        const counts = yield* sql<{ x: number; n: number }>`select x, count(*)::int as n from ${sql(t)} group by x order by x`
+        assert.isTrue(counts.length === 0 || (counts.length === 2 && counts[0]!.n === counts[1]!.n), JSON.stringify(counts))
+        const watcher = yield* monitor()
+        const { rows } = yield* watcher.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where application_name = $1 and state like 'idle in transaction%'",
+          [applicationName]
+        )
+        assert.strictEqual(rows[0]!.n, 0)
+        yield* sql.unsafe(`drop table ${t}`)
+        const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+        assert.isTrue(Option.isSome(yield* Effect.timeoutOption(Fiber.await(closing), 5000)), "the client did not close within 5 s")
+      }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 30_000 })
+  }
 })
