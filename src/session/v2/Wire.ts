@@ -100,8 +100,12 @@ export class Wire {
   private decoder: V2.BackendDecoder
   /** A ReadyForQuery was read from the current chunk. */
   private answered = false
-  /** The bytes of a message not complete yet. */
+  /**
+   * The bytes of a message not complete yet: the first `pendingLength` bytes of a buffer that grows by doubling,
+   * so a message larger than a read is put together in time linear in its size.
+   */
   private pending: Uint8Array | undefined = undefined
+  private pendingLength = 0
   /** The field count of the last RowDescription of the request being answered (-1: none). */
   private fieldCount = -1
   /** Inside a COPY OUT: lines until the end marker. */
@@ -288,11 +292,20 @@ export class Wire {
     if (this.closedWith !== undefined) return
     this.lastReceivedAt = Date.now()
     let buf = chunk
+    /** The pending buffer `buf` is a view of (kept again when nothing of it was consumed). */
+    let held: Uint8Array | undefined
     if (this.pending !== undefined) {
-      buf = new Uint8Array(this.pending.length + chunk.length)
-      buf.set(this.pending)
-      buf.set(chunk, this.pending.length)
+      const length = this.pendingLength + chunk.length
+      if (length > this.pending.length) {
+        const grown = new Uint8Array(Math.max(length, this.pending.length * 2))
+        grown.set(this.pending.subarray(0, this.pendingLength))
+        this.pending = grown
+      }
+      this.pending.set(chunk, this.pendingLength)
+      held = this.pending
+      buf = held.subarray(0, length)
       this.pending = undefined
+      this.pendingLength = 0
     }
     const end = buf.length
     const limit = this.options.maxMessageSize ?? Number.MAX_SAFE_INTEGER
@@ -311,7 +324,9 @@ export class Wire {
         }
         if (at === Framing.NEED_MORE) {
           if (end - pos > limit) throw this.tooLarge(end - pos)
-          this.pending = buf.slice(pos)
+          // Nothing of a held buffer was handed out when pos is 0: it grows on. Otherwise the rest is copied.
+          this.pending = pos === 0 && held !== undefined ? held : buf.slice(pos)
+          this.pendingLength = end - pos
           break
         }
         if (at - pos > limit) throw this.tooLarge(at - pos)
@@ -402,7 +417,7 @@ export class Wire {
     const finished = this.decoder.finish()
     const reason = this.unsolicited ??
       (this.pending !== undefined
-        ? new ProtocolError({ message: `the stream ended inside a message (${this.pending.length} bytes received)` })
+        ? new ProtocolError({ message: `the stream ended inside a message (${this.pendingLength} bytes received)` })
         : finished._tag === "Failure"
         ? finished.failure
         : new ConnectionError({ message: "the server closed the connection", requestSent: this.head !== undefined }))
