@@ -587,6 +587,9 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     const upstream = this.upstream
     if (upstream !== undefined) {
       const clean = Lending.isClean(this)
+      // What the client sent before it left goes to the server now, not at the end of the microtask (by then a
+      // discarded upstream is closed): a direct connection would have run it.
+      upstream.flush()
       this.#detach(upstream)
       if (clean) this.#ctx.pool.release(upstream)
       else this.#ctx.pool.discard(upstream)

@@ -102,7 +102,8 @@ describe("PgProxy with real clients at awkward moments", () => {
   })
 
   it("a 50 MB Bind parameter and a 50 MB result row, while another client waits for the one upstream", async () => {
-    await withProxy(proxyOf(1), async ({ port }) => {
+    // The waiting client's limit is generous: on a loaded machine moving 100 MB through three processes takes a while.
+    await withProxy({ upstream: upstreamOf({ maxSize: 1, acquireTimeout: "50 seconds" }) }, async ({ port }) => {
       const big = await client(port)
       const other = await client(port)
       const size = 50 * 1024 * 1024
@@ -126,7 +127,7 @@ describe("PgProxy with real clients at awkward moments", () => {
       await big.end()
       await other.end()
     })
-  }, 60_000)
+  }, 90_000)
 
   it("the admin console while the pool is busy: SHOW in any case, with trailing semicolons and spaces", async () => {
     await withProxy(proxyOf(1), async ({ port }) => {

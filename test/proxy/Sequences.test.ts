@@ -11,7 +11,7 @@ import type * as Backend from "../../src/protocol/Backend.ts"
 import * as Frontend from "../../src/protocol/Frontend.ts"
 import { concat, encodeFrontend, startup } from "../server/Support.ts"
 import { servers } from "../support/Servers.ts"
-import { RawClient, upstreamOf, withProxy } from "./Support.ts"
+import { RawClient, upstreamOf, waitUntil, withProxy } from "./Support.ts"
 
 const TABLE = `proxy_seq_${process.pid}`
 
@@ -237,6 +237,29 @@ describe("PgProxy protocol sequences", () => {
         assert.deepStrictEqual(errorsOf(failed), ["42P01"])
         assert.deepStrictEqual(rowsOf(await exchange(a, [query("select 'still fine'")])), [["still fine"]])
         a.close()
+      })
+    )
+  })
+
+  it("statements a client sends right before it leaves (Terminate, or a closed socket) still reach the server, as on a direct connection", async () => {
+    await withTable(() =>
+      withProxy(one(), async ({ port }) => {
+        const count = async () => (await direct(`select count(*)::int as n from ${TABLE}`)).rows[0]?.n
+        // Fire and forget: a Query then Terminate in one write (node-postgres' query() then end() without waiting
+        // sends the Query, then closes the socket).
+        const a = await connect(port)
+        a.send(concat(query(`insert into ${TABLE} values (1, 'query then terminate')`), Frontend.TERMINATE))
+        await a.untilClosed(10_000)
+        await waitUntil(async () => (await count()) === 1, 10_000).catch(async () => assert.fail(`count ${await count()} after the query then terminate`))
+        const b = await connect(port)
+        await exchange(b, [query("select 1")]) // an upstream is idle in the pool: the batch gets it at once
+        b.send(concat(parse("", `insert into ${TABLE} values (2, 'batch then close')`), bind(""), execute(), SYNC))
+        b.close()
+        await waitUntil(async () => (await count()) === 2, 10_000).catch(async () => assert.fail(`count ${await count()} after the batch then close`))
+        // The pool still serves.
+        const c = await connect(port)
+        assert.deepStrictEqual(rowsOf(await exchange(c, [query(`select string_agg(note, ',' order by id) from ${TABLE}`)])), [["query then terminate,batch then close"]])
+        c.close()
       })
     )
   })
