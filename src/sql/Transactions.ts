@@ -10,6 +10,10 @@
  *   body caught the error) fails with a `SqlError` (reason `UnknownError`,
  *   operation "savepoint", the `PgError` `TransactionError` as its cause) and
  *   is rolled back, so the outer transaction can go on.
+ * - A body that ended the transaction itself (a COMMIT or ROLLBACK statement)
+ *   fails with a `SqlError` whose cause is a `TransactionError` (operation
+ *   "commit" at the top level, "savepoint" nested): never a success whose
+ *   afterCommit callbacks run after a ROLLBACK, never a defect.
  * - COMMIT is checked and bounded (`Transaction.commitWithin`): a COMMIT
  *   answered with ROLLBACK fails with a `SqlError` whose cause is the
  *   `PgError` `TransactionError`; one not answered within the `commitTimeout`
@@ -58,6 +62,15 @@ const savepointAborted = new PgError({
   })
 })
 
+const endedInBody = (operation: string) =>
+  new PgError({
+    reason: new TransactionError({
+      message: "a COMMIT or ROLLBACK statement in the body ended the transaction: what followed it ran outside the " +
+        "transaction, and nothing is left to commit",
+      operation
+    })
+  })
+
 /**
  * The client's `withTransaction`, on the sessions `transactionAcquirer` leases.
  *
@@ -70,8 +83,11 @@ export const makeWithTransaction = (
 ) => {
   const control = (conn: SessionConnection, sql: string, operation: string) =>
     Effect.mapError(Effect.asVoid(Transaction.control(conn.session, sql)), (error) => toSqlError(error, operation))
+  // A savepoint exists only inside an open transaction: on a closed session, or one whose transaction a statement
+  // of the body ended (status I), there is nothing to release or roll back to.
   const connected = (conn: SessionConnection, effect: Effect.Effect<void, SqlError>) =>
-    Effect.flatMap(conn.session.isClosed, (closed) => (closed ? Effect.void : effect))
+    Effect.flatMap(conn.session.isClosed, (closed) =>
+      closed ? Effect.void : Effect.flatMap(conn.session.transactionStatus, (status) => status === "I" ? Effect.void : effect))
 
   const baseWithTransaction = SqlClient.makeWithTransaction<SqlClient.TransactionConnection, SessionConnection>({
     transactionService: transactionService as unknown as Context.Key<
@@ -95,21 +111,31 @@ export const makeWithTransaction = (
       connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
   })
 
-  // A savepoint whose body succeeded although one of its statements failed (the body caught the error): the
-  // server has aborted the transaction, so RELEASE SAVEPOINT would fail and effect/sql would make that a defect,
-  // leaving the savepoint unrolled and the outer transaction aborted. The savepoint fails instead: it is rolled
-  // back and the outer transaction goes on. (At the top level COMMIT reports it: answered with ROLLBACK.)
-  const checkSavepoint: Effect.Effect<void, SqlError> = Effect.flatMap(
+  // After a body succeeded, the server's transaction status says whether it really can commit:
+  // - E in a savepoint: a statement failed and the body caught the error. RELEASE SAVEPOINT would fail, which
+  //   effect/sql makes a defect, leaving the savepoint unrolled and the outer transaction aborted. The savepoint
+  //   fails instead: it is rolled back and the outer transaction goes on. (At the top level COMMIT reports it,
+  //   answered with ROLLBACK.)
+  // - I at any level: a COMMIT or ROLLBACK statement in the body ended the transaction; what followed ran outside
+  //   it. COMMIT would only warn and succeed (and afterCommit callbacks run after a ROLLBACK), a savepoint's
+  //   RELEASE would fail as a defect: the level fails instead.
+  const checkBody: Effect.Effect<void, SqlError> = Effect.flatMap(
     Effect.serviceOption(transactionService),
     (tx) => {
-      if (Option.isNone(tx) || tx.value[1] === 0) return Effect.void
+      if (Option.isNone(tx)) return Effect.void
       const conn = tx.value[0] as unknown as SessionConnection
-      return Effect.flatMap(conn.session.transactionStatus, (status) =>
-        status === "E" ? Effect.fail(toSqlError(savepointAborted, "savepoint")) : Effect.void)
+      const operation = tx.value[1] === 0 ? "commit" : "savepoint"
+      return Effect.flatMap(conn.session.isClosed, (closed) =>
+        closed ? Effect.void : Effect.flatMap(conn.session.transactionStatus, (status) =>
+          status === "I"
+            ? Effect.fail(toSqlError(endedInBody(operation), operation))
+            : status === "E" && operation === "savepoint"
+            ? Effect.fail(toSqlError(savepointAborted, operation))
+            : Effect.void))
     }
   )
   const checked = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-    Effect.tap(self, () => checkSavepoint)
+    Effect.tap(self, () => checkBody)
 
   return <R, E, A>(
     self: Effect.Effect<A, E, R>,

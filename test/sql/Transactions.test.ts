@@ -64,6 +64,38 @@ describe("PgClient: savepoints", () => {
     }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 1 }))))
 })
 
+describe("PgClient: a transaction ended by a statement in its body", () => {
+  it.live("a ROLLBACK statement in the body fails withTransaction with a SqlError, and afterCommit callbacks do not run", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const t = yield* table("x int")
+      let callbacks = 0
+      const exit = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
+        yield* sql`insert into ${sql(t)} values (1)`
+        yield* sql.afterCommit(Effect.sync(() => callbacks++))
+        yield* sql`rollback`
+      })))
+      const error = sqlErrorOf(exit)
+      assert.strictEqual(error.reason._tag, "UnknownError")
+      assert.strictEqual((error.reason.cause as PgError).reason._tag, "TransactionError")
+      assert.strictEqual(callbacks, 0)
+      assert.deepStrictEqual(yield* sql`select count(*)::int as n from ${sql(t)}`, [{ n: 0 }])
+    }).pipe(Effect.scoped, Effect.provide(layer({ maxConnections: 1 }))))
+
+  it.live("a COMMIT statement in a savepoint's body fails it with a SqlError, not a defect", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      let inner: Exit.Exit<unknown, SqlError> | undefined
+      const outer = yield* Effect.exit(sql.withTransaction(Effect.gen(function*() {
+        inner = yield* Effect.exit(sql.withTransaction(sql`commit`))
+      })))
+      assert.strictEqual(sqlErrorOf(inner!).reason.operation, "savepoint")
+      // The outer level has no transaction left either.
+      assert.strictEqual(sqlErrorOf(outer).reason.operation, "commit")
+      assert.deepStrictEqual(yield* sql`select pg_current_xact_id_if_assigned()::text as x`, [{ x: null }])
+    }).pipe(Effect.provide(layer({ maxConnections: 1 }))))
+})
+
 describe("PgClient: a transaction's connection after the transaction", () => {
   it.live("a fiber that outlives its transaction cannot run statements in the next user's transaction", () =>
     Effect.gen(function*() {
