@@ -258,7 +258,8 @@ describe("PgServer start-up", () => {
 
   it("answers an unknown message type after start-up with FATAL 08P01 and keeps serving others", async () => {
     await withServer({ handler: handler(makeProbe()) }, async ({ port }) => {
-      for (const frame of [new Uint8Array([0x7a, 0, 0, 0, 4]), new Uint8Array([0x42, 0, 0, 0, 5, 0]), new Uint8Array([0x51, 0, 0, 0, 2])]) {
+      // (A known type with a malformed body, such as a one-byte Bind, is an ERROR the session survives: BadMessages.test.ts.)
+      for (const frame of [new Uint8Array([0x7a, 0, 0, 0, 4]), new Uint8Array([0x51, 0, 0, 0, 2])]) {
         const c = await RawClient.open(port)
         c.send(startup())
         await c.until("ReadyForQuery")
