@@ -7,6 +7,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import pg from "pg"
+import Cursor from "pg-cursor"
 import postgres from "postgres"
 import { upstreamOf, waitUntil, withProxy } from "./Support.ts"
 
@@ -149,6 +150,29 @@ describe("PgProxy with real clients at awkward moments", () => {
       assert.deepStrictEqual((await pending).rows, [{ s: "waited" }])
       await holder.end()
       await waiter.end()
+    })
+  })
+
+  it("pg-cursor: a portal read by Execute and Flush outside a transaction holds its upstream until closed; one abandoned by a disconnect is not lent", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const reader = await client(port)
+      const other = await client(port)
+      const cursor = reader.query(new Cursor("select g from generate_series(1, 250) g"))
+      const first = await cursor.read(100)
+      const waiting = other.query("select now() = statement_timestamp() as fresh, 'other' as who")
+      const second = await cursor.read(100)
+      const third = await cursor.read(100)
+      assert.deepStrictEqual([first.length, second.length, third.length], [100, 100, 50])
+      assert.deepStrictEqual(third.at(-1), { g: 250 })
+      await cursor.close()
+      assert.deepStrictEqual((await waiting).rows, [{ fresh: true, who: "other" }])
+      // Abandoned: the reader leaves with its portal open (no Sync sent).
+      const abandoned = reader.query(new Cursor("select g from generate_series(1, 1000) g"))
+      assert.strictEqual((await abandoned.read(10)).length, 10)
+      ;(reader as unknown as { connection: { stream: { destroy: () => void } } }).connection.stream.destroy()
+      const r = await other.query("select now() = statement_timestamp() as fresh")
+      assert.deepStrictEqual(r.rows, [{ fresh: true }])
+      await other.end()
     })
   })
 })
