@@ -76,6 +76,8 @@ export const rowEnd = (
 /**
  * The end of the message at `pos`: an index, `NEED_MORE` or `UNKNOWN`. `fieldCount` is the last
  * RowDescription's (-1 before any: a row is then `UNKNOWN`), `inCopy` whether COPY OUT lines are being read.
+ * `scanned`: how many bytes from `pos` an earlier call that said `NEED_MORE` for this message read (its terminator
+ * is not among them), so a long string or COPY line is searched once, not again with every chunk.
  *
  * @since 0.1.0
  */
@@ -85,10 +87,11 @@ export const messageEnd = (
   end: number,
   fieldCount: number,
   inCopy: boolean,
-  limit = Number.MAX_SAFE_INTEGER
+  limit = Number.MAX_SAFE_INTEGER,
+  scanned = 0
 ): number => {
   if (inCopy) {
-    const nl = buf.indexOf(10, pos)
+    const nl = buf.indexOf(10, pos + scanned)
     return nl < 0 || nl >= end ? NEED_MORE : nl + 1
   }
   const type = buf[pos]!
@@ -101,9 +104,9 @@ export const messageEnd = (
     case 0x45: // E
     case 0x4e: // N
     case 0x49: // I
-      return cstringEnd(buf, pos + 1, end)
+      return cstringEnd(buf, Math.max(pos + 1, pos + scanned), end)
     case 0x41: // A
-      return pos + 5 > end ? NEED_MORE : cstringEnd(buf, pos + 5, end)
+      return pos + 5 > end ? NEED_MORE : cstringEnd(buf, Math.max(pos + 5, pos + scanned), end)
     case 0x5a: // Z
     case 0x47: // G
     case 0x48: // H

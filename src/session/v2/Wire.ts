@@ -106,6 +106,8 @@ export class Wire {
    */
   private pending: Uint8Array | undefined = undefined
   private pendingLength = 0
+  /** Bytes of the pending message already searched for its end (`Framing.messageEnd`'s `scanned`). */
+  private pendingScanned = 0
   /** The field count of the last RowDescription of the request being answered (-1: none). */
   private fieldCount = -1
   /** Inside a COPY OUT: lines until the end marker. */
@@ -294,6 +296,8 @@ export class Wire {
     let buf = chunk
     /** The pending buffer `buf` is a view of (kept again when nothing of it was consumed). */
     let held: Uint8Array | undefined
+    const scanned = this.pendingScanned
+    this.pendingScanned = 0
     if (this.pending !== undefined) {
       const length = this.pendingLength + chunk.length
       if (length > this.pending.length) {
@@ -316,7 +320,7 @@ export class Wire {
           this.decoder.pushUnsafe(this.lent ? buf.slice(pos) : pos === 0 ? buf : buf.subarray(pos), this.onMessage)
           break
         }
-        const at = Framing.messageEnd(buf, pos, end, this.fieldCount, this.inCopy, limit)
+        const at = Framing.messageEnd(buf, pos, end, this.fieldCount, this.inCopy, limit, pos === 0 && held !== undefined ? scanned : 0)
         if (at === Framing.UNKNOWN) {
           // Not a message this framing knows: the codecs read the rest and say what is wrong.
           this.handedOff = true
@@ -327,6 +331,7 @@ export class Wire {
           // Nothing of a held buffer was handed out when pos is 0: it grows on. Otherwise the rest is copied.
           this.pending = pos === 0 && held !== undefined ? held : buf.slice(pos)
           this.pendingLength = end - pos
+          this.pendingScanned = end - pos
           break
         }
         if (at - pos > limit) throw this.tooLarge(at - pos)
