@@ -11,10 +11,13 @@
  * - Each gets a client span named and attributed as `effect/sql` names a
  *   statement's span, plus `db.operation.name` (and `db.query.text` where
  *   there is SQL).
+ * - `stream`'s object rows get the client's `transformResultNames`, as its
+ *   statements' rows do.
  * - Failures are `SqlError`s (`SqlErrors.ts`), the operation named.
  *
  * @since 0.1.0
  */
+import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -49,7 +52,8 @@ export const makeExtras = (
   pool: PgPool.Pool,
   compiler: Statement.Compiler,
   spanAttributes: ReadonlyArray<readonly [string, unknown]>,
-  transactionService: SqlClient.SqlClient["transactionService"]
+  transactionService: SqlClient.SqlClient["transactionService"],
+  transformRows?: (<A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
 ) => {
   /** The current transaction's session, if any (a failure once that transaction has ended). */
   const currentSession: Effect.Effect<Option.Option<Session>, PgError> = Effect.flatMap(
@@ -135,7 +139,11 @@ export const makeExtras = (
       streamOptions?: StreamOptions & { readonly params?: ReadonlyArray<unknown> | undefined }
     ): Stream.Stream<A, SqlError> => {
       const [sql, params] = compile(statement, streamOptions?.params)
-      return exclusiveStream((session) => session.stream<A>(sql, params, streamOptions), "stream", sql)
+      const rows = exclusiveStream((session) => session.stream<A>(sql, params, streamOptions), "stream", sql)
+      // Object rows get the client's result name transform, as its statements' rows do; arrays have no names.
+      return transformRows === undefined || streamOptions?.rowMode === "array"
+        ? rows
+        : Stream.mapArray(rows, (chunk) => transformRows(chunk as ReadonlyArray<object>) as unknown as Arr.NonEmptyReadonlyArray<A>)
     },
     copyFrom: (statement: Statement.Fragment | string): Sink.Sink<CopyResult, Uint8Array, never, SqlError> => {
       const [sql] = compile(statement)

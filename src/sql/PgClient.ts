@@ -264,7 +264,7 @@ export const make = (
     const transactionService = client.transactionService
 
     const withTransaction = makeWithTransaction(transactionService, spanAttributes, transactionAcquirer)
-    const extras = makeExtras(pool, compiler, spanAttributes, transactionService)
+    const extras = makeExtras(pool, compiler, spanAttributes, transactionService, transformRows)
 
     const service: PgClient = Object.assign(client, {
       [TypeId]: TypeId,
