@@ -179,6 +179,7 @@ export const run = <R>(
           sendError(wire, ServerError.fatal(Copy.failureOf(auth.cause)))
           return undefined
         }
+        wire.authenticated()
         const info = {
           user: n.user,
           database: n.database,

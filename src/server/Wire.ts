@@ -8,9 +8,11 @@
  * - Inbound frames are queued until the connection loop takes them; past
  *   `INBOUND_HIGH_WATER_BYTES` queued the socket is paused, so a client that
  *   pipelines faster than its statements run costs bounded memory.
- * - In start-up each untyped frame stops the framer: the bytes after it wait
- *   untouched, so the engine can refuse plaintext queued behind SSLRequest
- *   (CVE-2021-3935) and hand the raw socket to TLS.
+ * - In start-up and authentication each frame stops the framer: the bytes
+ *   after it wait untouched, so the engine can refuse plaintext queued behind
+ *   SSLRequest (CVE-2021-3935), hand the raw socket to TLS, and read a
+ *   session's messages with its own limit once authentication is over (before
+ *   that, no message may exceed `AUTH_MESSAGE_MAX_BYTES`).
  * - `flush` waits for 'drain' when the socket's buffer is full: a client that
  *   reads slowly slows its own statement, never the listener.
  *
@@ -28,6 +30,14 @@ import { Writer } from "../wire/Writer.ts"
 
 /** Queued inbound bytes above which the socket is paused. */
 export const INBOUND_HIGH_WATER_BYTES = 1_048_576
+
+/**
+ * Largest message a client may send before authentication ends (a password
+ * or SASL message; PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH): a longer one is
+ * refused at its header, so a client that has not authenticated cannot make
+ * the server hold up to `maxMessageBytes` for it.
+ */
+export const AUTH_MESSAGE_MAX_BYTES = 65_535
 
 /** Pending outbound bytes above which a row loop flushes (and waits for the socket). */
 export const OUTBOUND_FLUSH_BYTES = 65_536
@@ -62,7 +72,10 @@ const TLS_HANDSHAKE_RECORD = 0x16
  */
 export class Wire {
   socket: Duplex
-  readonly framer: Framer
+  /** Replaced once, when authentication ends, by one with the server's own limit (`authenticated`). */
+  framer: Framer
+  readonly #maxMessageSize: number
+  #authenticating = true
   readonly writer = new Writer()
   // Inbound frames from #head on (shift() of a long array copies it: a pipelined write holds thousands).
   #frames: Array<Frame> = []
@@ -79,7 +92,8 @@ export class Wire {
 
   constructor(socket: Duplex, maxMessageSize: number) {
     this.socket = socket
-    this.framer = new Framer({ startup: true, maxMessageSize })
+    this.#maxMessageSize = maxMessageSize
+    this.framer = new Framer({ startup: true, maxMessageSize: Math.min(maxMessageSize, AUTH_MESSAGE_MAX_BYTES) })
     this.#attach(socket)
   }
 
@@ -102,14 +116,29 @@ export class Wire {
     if (diverted !== undefined) return diverted(type, buf.subarray(start, end))
     this.#frames.push({ type, body: buf.subarray(start, end) })
     this.#queuedBytes += end - start
-    if (type === -1) this.framer.stop()
+    // Start-up and authentication read one frame at a time: the bytes after it wait untouched (#leftover) until the
+    // engine says how to read them (TLS after SSLRequest; the server's own message limit after authentication).
+    if (type === -1 || this.#authenticating) this.framer.stop()
+  }
+
+  /**
+   * Authentication is over: from the next frame on, messages may be as large
+   * as the server's limit (before, `AUTH_MESSAGE_MAX_BYTES`).
+   */
+  authenticated(): void {
+    if (!this.#authenticating) return
+    this.#authenticating = false
+    // Stopped at every frame, the framer is at a boundary; after a framing error it stays (it fails every chunk).
+    if (this.#end?._tag !== "Malformed" && !this.framer.hasPartial()) {
+      this.framer = new Framer({ maxMessageSize: this.#maxMessageSize })
+    }
   }
 
   #feed(chunk: Uint8Array): void {
     try {
       const used = this.framer.push(chunk, this.#onFrame)
       if (used < chunk.length) {
-        // Start-up: keep the rest untouched until the engine says how to read it.
+        // Start-up and authentication: keep the rest untouched until the engine says how to read it.
         this.#leftover = chunk.subarray(used)
         this.#pause()
       }

@@ -104,4 +104,29 @@ describe("PgServer authentication under bad input", () => {
       assert.strictEqual(unknown.code, "28P01")
     })
   })
+
+  it("refuses a password message longer than 65,535 bytes at its header, before reading it, and takes large messages once authenticated", async () => {
+    await withServer({
+      handler: handler(makeProbe()),
+      auth: PgServer.Auth.cleartext((_user, password) => Effect.succeed(password === "secret"))
+    }, async ({ port }) => {
+      const c = await RawClient.open(port)
+      c.send(startup("alice"))
+      await c.until("AuthenticationCleartextPassword")
+      // Only the header and a few bytes: PostgreSQL closes here (PG_MAX_AUTH_TOKEN_LENGTH), it does not wait for the rest.
+      c.send(concat(new Uint8Array([0x70]), int32(100_004), new Uint8Array(16)))
+      const refused = await refusal(c)
+      assert.strictEqual(refused.code, "08P01")
+
+      // A session's messages are not held to that limit: a 200 kB query after the password in the same write.
+      const ok = await RawClient.open(port)
+      ok.send(startup("alice"))
+      await ok.until("AuthenticationCleartextPassword")
+      ok.send(frame("p", cstring("secret")), frame("Q", cstring(`select 5${" ".repeat(200_000)}`)))
+      const got = await ok.until("DataRow")
+      assert.include(got.map((m) => m._tag), "DataRow")
+      assert.isFalse(ok.closed)
+      ok.close()
+    })
+  })
 })
