@@ -22,7 +22,8 @@
  *   `set_config` query (`Parameters.ts`); the ParameterStatus it causes is
  *   relayed.
  * - A CancelRequest with the client's key reaches the upstream only while the
- *   client has something outstanding there, and the upstream is not returned
+ *   client has something outstanding there (a statement still waiting for an
+ *   upstream is answered 57014 by the proxy), and the upstream is not returned
  *   until the cancel connection has closed, so a cancel never reaches another
  *   client's statement (PgBouncer #717).
  * - When the upstream fails, every answer the client is owed becomes an
@@ -160,18 +161,22 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       return
     }
     if ("reason" in result) {
-      // The message that needed the upstream is then answered without one (see `handle`).
-      this.#out.emit(errorFrame(ServerError.make(
+      this.#refuse(ServerError.make(
         result.reason._tag === "TimeoutError" ? "53300" : "08006",
         `no upstream connection: ${result.reason.message}`
-      )))
-      this.#discarding = true
-      this.#refusedQuery = true
-      this.#out.scheduleFlush()
+      ))
     } else {
       this.#attach(result)
     }
     this.#inbox.linked()
+  }
+
+  /** The message that needed an upstream is answered without one, with `error` (see `handle`). */
+  #refuse(error: ServerError.ServerError): void {
+    this.#out.emit(errorFrame(error))
+    this.#discarding = true
+    this.#refusedQuery = true
+    this.#out.scheduleFlush()
   }
 
   #attach(upstream: Upstream): void {
@@ -558,6 +563,18 @@ export class Relay implements Prepared.Host, Lending.LoanState {
 
   /** A CancelRequest with this client's key: sent to the upstream only while the client has something outstanding there. */
   cancel(): void {
+    if (this.waiting) {
+      // The statement waits for an upstream and has reached no server: it leaves the queue and is answered as a
+      // server answers a canceled statement, at once (a psql user's Ctrl-C while the pool is busy).
+      const withdraw = this.#withdraw
+      this.waiting = false
+      this.#withdraw = undefined
+      withdraw?.()
+      this.#ctx.totals.canceled++
+      this.#refuse(ServerError.queryCanceled())
+      this.#inbox.linked()
+      return
+    }
     const upstream = this.upstream
     if (upstream === undefined || this.#owed.empty) {
       this.#ctx.totals.cancelsDropped++

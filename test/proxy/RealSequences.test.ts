@@ -6,6 +6,7 @@
  * 50 MB parameters and rows, the admin console while the pool is busy.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as net from "node:net"
 import pg from "pg"
 import Cursor from "pg-cursor"
 import postgres from "postgres"
@@ -28,6 +29,21 @@ const admin = async (port: number, command: string): Promise<Array<Record<string
     await c.end()
   }
 }
+
+/** Sends a CancelRequest (protocol 3.0 key); resolves once the proxy closed that connection. */
+const sendCancel = (port: number, processId: number, secretKey: number): Promise<void> =>
+  new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port }, () => {
+      const frame = Buffer.alloc(16)
+      frame.writeInt32BE(16, 0)
+      frame.writeInt32BE(80877102, 4)
+      frame.writeInt32BE(processId, 8)
+      frame.writeInt32BE(secretKey, 12)
+      socket.end(frame)
+    })
+    socket.on("close", () => resolve())
+    socket.on("error", () => resolve())
+  })
 
 const proxyOf = (maxSize: number) => ({ upstream: upstreamOf({ maxSize, acquireTimeout: "10 seconds" }) })
 
@@ -173,6 +189,29 @@ describe("PgProxy with real clients at awkward moments", () => {
       const r = await other.query("select now() = statement_timestamp() as fresh")
       assert.deepStrictEqual(r.rows, [{ fresh: true }])
       await other.end()
+    })
+  })
+
+  it("a cancel for a statement still waiting for an upstream answers it 57014 at once, as the server would cancel it", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const holder = await client(port)
+      await holder.query("begin")
+      const waiter = (await client(port)) as InstanceType<typeof pg.Client> & { processID: number; secretKey: number }
+      const pending = waiter.query("select 'ran' as s").then(() => "ran", (e: { code?: string }) => e.code)
+      await waitUntil(async () => (await admin(port, "show clients")).some((c) => c["state"] === "waiting"), 10_000)
+      await sendCancel(port, waiter.processID, waiter.secretKey)
+      // Without the cancel it would wait for the holder's COMMIT (or the 10 s acquire timeout, 53300).
+      assert.strictEqual(await pending, "57014")
+      assert.deepStrictEqual((await holder.query("select 'holder still in its block' as s")).rows.length, 1)
+      // The same for an extended batch (Parse/Bind/Describe/Execute/Sync): one error, one ReadyForQuery.
+      const batch = waiter.query("select $1::text as s", ["ran"]).then(() => "ran", (e: { code?: string }) => e.code)
+      await waitUntil(async () => (await admin(port, "show clients")).some((c) => c["state"] === "waiting"), 10_000)
+      await sendCancel(port, waiter.processID, waiter.secretKey)
+      assert.strictEqual(await batch, "57014")
+      await holder.query("commit")
+      assert.deepStrictEqual((await waiter.query("select 'next' as s")).rows, [{ s: "next" }])
+      await holder.end()
+      await waiter.end()
     })
   })
 })
