@@ -112,6 +112,56 @@ const isIdentChar = (c: number): boolean =>
   (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36 || c > 127
 
 /**
+ * The index after the string, quoted identifier, comment or dollar-quoted string that starts at `i`, or `i` when
+ * none does (a `$n` is not a dollar quote). An unterminated one runs to the end.
+ */
+const skipQuoted = (sql: string, i: number): number => {
+  const n = sql.length
+  const c = sql.charCodeAt(i)
+  if (c === 39 /* ' */) {
+    // E'...' strings take backslash escapes; others only ''.
+    const escapes = i > 0 && (sql[i - 1] === "E" || sql[i - 1] === "e") && (i < 2 || !isIdentChar(sql.charCodeAt(i - 2)))
+    i++
+    while (i < n) {
+      const d = sql.charCodeAt(i)
+      if (escapes && d === 92) i += 2
+      else if (d === 39) {
+        if (sql.charCodeAt(i + 1) === 39) i += 2
+        else break
+      } else i++
+    }
+    return Math.min(i + 1, n)
+  }
+  if (c === 34 /* " */) {
+    i = sql.indexOf("\"", i + 1)
+    while (i >= 0 && sql.charCodeAt(i + 1) === 34) i = sql.indexOf("\"", i + 2)
+    return i < 0 ? n : i + 1
+  }
+  if (c === 45 && sql.charCodeAt(i + 1) === 45) {
+    const end = sql.indexOf("\n", i)
+    return end < 0 ? n : end + 1
+  }
+  if (c === 47 && sql.charCodeAt(i + 1) === 42) {
+    let depth = 1
+    i += 2
+    while (i < n && depth > 0) {
+      if (sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) (depth++, i += 2)
+      else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) (depth--, i += 2)
+      else i++
+    }
+    return i
+  }
+  if (c === 36 /* $ */ && (i === 0 || !isIdentChar(sql.charCodeAt(i - 1)))) {
+    const tag = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 128))
+    if (tag !== null) {
+      const end = sql.indexOf(tag[0], i + tag[0].length)
+      return end < 0 ? n : end + tag[0].length
+    }
+  }
+  return i
+}
+
+/**
  * Replaces every `$n` of `sql` outside strings, quoted identifiers and
  * comments by `values[n - 1]`. A `$n` with no value is a CodecError.
  *
@@ -124,35 +174,7 @@ export const substitute = (sql: string, values: ReadonlyArray<string>): string =
   const n = sql.length
   while (i < n) {
     const c = sql.charCodeAt(i)
-    if (c === 39 /* ' */) {
-      // E'...' strings take backslash escapes; others only ''.
-      const escapes = i > 0 && (sql[i - 1] === "E" || sql[i - 1] === "e") && (i < 2 || !isIdentChar(sql.charCodeAt(i - 2)))
-      i++
-      while (i < n) {
-        const d = sql.charCodeAt(i)
-        if (escapes && d === 92) i += 2
-        else if (d === 39) {
-          if (sql.charCodeAt(i + 1) === 39) i += 2
-          else break
-        } else i++
-      }
-      i++
-    } else if (c === 34 /* " */) {
-      i = sql.indexOf("\"", i + 1)
-      while (i >= 0 && sql.charCodeAt(i + 1) === 34) i = sql.indexOf("\"", i + 2)
-      i = i < 0 ? n : i + 1
-    } else if (c === 45 && sql.charCodeAt(i + 1) === 45) {
-      const end = sql.indexOf("\n", i)
-      i = end < 0 ? n : end + 1
-    } else if (c === 47 && sql.charCodeAt(i + 1) === 42) {
-      let depth = 1
-      i += 2
-      while (i < n && depth > 0) {
-        if (sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) (depth++, i += 2)
-        else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) (depth--, i += 2)
-        else i++
-      }
-    } else if (c === 36 /* $ */ && (i === 0 || !isIdentChar(sql.charCodeAt(i - 1)))) {
+    if (c === 36 /* $ */ && (i === 0 || !isIdentChar(sql.charCodeAt(i - 1)))) {
       const digits = /^\$(\d+)/.exec(sql.slice(i, i + 12))
       if (digits !== null) {
         const index = Number(digits[1])
@@ -167,14 +189,41 @@ export const substitute = (sql: string, values: ReadonlyArray<string>): string =
         from = i
         continue
       }
-      const tag = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 128))
-      if (tag !== null) {
-        const end = sql.indexOf(tag[0], i + tag[0].length)
-        i = end < 0 ? n : end + tag[0].length
-      } else i++
-    } else i++
+    }
+    const after = skipQuoted(sql, i)
+    i = after > i ? after : i + 1
   }
   return out + sql.slice(from)
+}
+
+/**
+ * How many statements `sql` holds: 0 when it is only blanks, comments and semicolons, 1, or 2 for two or more
+ * (semicolons inside strings, quoted identifiers, comments and dollar quotes do not count).
+ *
+ * @since 0.1.0
+ */
+export const statementCount = (sql: string): 0 | 1 | 2 => {
+  let count = 0
+  let content = false
+  let i = 0
+  const n = sql.length
+  while (i < n) {
+    const c = sql.charCodeAt(i)
+    const after = skipQuoted(sql, i)
+    if (after > i) {
+      // A comment is not content; a string, identifier or dollar quote is.
+      if (!(c === 45 || c === 47)) content = true
+      i = after
+      continue
+    }
+    if (c === 59 /* ; */) {
+      if (content) count++
+      content = false
+    } else if (!(c === 32 || (c >= 9 && c <= 13))) content = true
+    i++
+  }
+  if (content) count++
+  return count >= 2 ? 2 : count === 1 ? 1 : 0
 }
 
 /**

@@ -54,7 +54,7 @@ import * as Facade from "../Facade.ts"
 import * as QueryTimeout from "../QueryTimeout.ts"
 import type { QueryTracker } from "../Requests.ts"
 import type { BatchItem } from "../ResultSets.ts"
-import type { Notice, QueryResult, Row } from "../Result.ts"
+import { makeResult, type Notice, type QueryResult, type Row } from "../Result.ts"
 import { TRANSACTION_STREAM_PAGE_ROWS } from "../Streaming.ts"
 import * as Catalog from "../../types/Catalog.ts"
 import * as Literal from "./Literal.ts"
@@ -70,6 +70,7 @@ import {
   StreamRequest
 } from "./Requests.ts"
 import * as Statements from "./Statements.ts"
+import { STATEMENT_SEPARATOR } from "./Statements.ts"
 import * as Status from "./Status.ts"
 import * as Styles from "./Styles.ts"
 import type { V2Request, Wire } from "./Wire.ts"
@@ -422,10 +423,18 @@ export const makeService = (parts: Parts): Session => {
       const parts: Array<string> = []
       const hidden = new Set<number>()
       const prepared: Array<{ readonly name: string; readonly at: number }> = []
-      for (const item of items) {
+      /** Items with no statement: the server gives them no result in a string of several, 3.x an empty one. */
+      const empty: Array<number> = []
+      for (const [index, item] of items.entries()) {
         const params = item.params ?? []
+        // Each item must give exactly one result, or the results (and the hidden ones) would be out of place.
+        const count = Literal.statementCount(item.sql)
+        if (count === 2) {
+          return yield* configError(`batch item ${index + 1} holds several statements: a batch item is one statement`, "sql")
+        }
         if (params.length === 0) {
-          parts.push(Literal.trimStatement(item.sql))
+          if (count === 0) empty.push(index)
+          else parts.push(Literal.trimStatement(item.sql))
           continue
         }
         const literals = yield* Effect.try({
@@ -440,10 +449,15 @@ export const makeService = (parts: Parts): Session => {
         hidden.add(parts.length)
         parts.push(`DEALLOCATE ${name}`)
       }
-      const request = yield* run(parts.join(";\n"), { rowMode: options?.rowMode ?? "object", hidden: (i) => hidden.has(i) }, "unknown")
+      const emptyResult = makeResult([], [], "", undefined)
+      if (parts.length === 0) return items.map(() => emptyResult) as ReadonlyArray<QueryResult<Row>>
+      // Each statement ends on a line of its own, so an item's trailing line comment cannot swallow the separator.
+      const request = yield* run(parts.join(STATEMENT_SEPARATOR), { rowMode: options?.rowMode ?? "object", hidden: (i) => hidden.has(i) }, "unknown")
       // What was prepared and not deallocated (the string stopped at an error) is deallocated now.
       deallocate(prepared.filter((p) => request.tags[p.at] === "PREPARE" && request.tags[p.at + 2] !== "DEALLOCATE").map((p) => p.name))
-      return (yield* outcome(request)) as ReadonlyArray<QueryResult<Row>>
+      const results = [...(yield* outcome(request))]
+      for (const index of empty) results.splice(index, 0, emptyResult)
+      return results as ReadonlyArray<QueryResult<Row>>
     }))
 
   const functionCall: Session["functionCall"] = (functionOid, args, options) =>

@@ -34,6 +34,14 @@ export interface Plan {
 }
 
 /**
+ * What goes between the statements of one Query: the semicolon on a line of its own, so a statement ending in a
+ * line comment (`select $1 -- why`) does not comment it out.
+ *
+ * @since 0.1.0
+ */
+export const STATEMENT_SEPARATOR = "\n;\n"
+
+/**
  * The cache.
  *
  * @since 0.1.0
@@ -70,7 +78,7 @@ export class StatementCache {
     const prepare = Literal.prepareSql(name, sql, types)
     const prefixLength = prepare.length - Literal.trimStatement(sql).length
     const oneShot = this.capacity === 0 || unnamed
-    const text = `${prepare};\n${Literal.executeSql(name, literals)}${oneShot ? `;\nDEALLOCATE ${name}` : ""}`
+    const text = `${prepare}${STATEMENT_SEPARATOR}${Literal.executeSql(name, literals)}${oneShot ? `${STATEMENT_SEPARATOR}DEALLOCATE ${name}` : ""}`
     return { sql: text, hidden: (i) => i !== 1, name, prepares: true, key, prefixLength, oneShot }
   }
 
