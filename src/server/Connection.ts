@@ -46,7 +46,7 @@ import {
 } from "./Options.ts"
 import * as Portals from "./Portals.ts"
 import * as ServerError from "./ServerError.ts"
-import { Wire } from "./Wire.ts"
+import { AUTH_MESSAGE_MAX_BYTES, Wire } from "./Wire.ts"
 
 /**
  * What every connection of one server shares.
@@ -116,6 +116,17 @@ const durationMillis = (input: Duration.Input | undefined, fallback: number): nu
 /** Sends an ErrorResponse (or a NoticeResponse fallback never needed: the fields come from a ServerError). */
 const sendError = (wire: Wire, error: ServerError.ServerError): void => {
   wire.send({ _tag: "ErrorResponse", fields: ServerError.toFields(error) })
+}
+
+/**
+ * Refuses a connection before reading from it: FATAL `error`, then the close.
+ *
+ * @since 0.1.0
+ */
+export const refuseAtOnce = (socket: Duplex, error: ServerError.ServerError): void => {
+  const wire = new Wire(socket, AUTH_MESSAGE_MAX_BYTES)
+  sendError(wire, error)
+  wire.close()
 }
 
 /**

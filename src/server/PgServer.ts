@@ -14,7 +14,9 @@
  * - The engine owns the protocol (start-up, authentication, ReadyForQuery
  *   accounting, discard until Sync, portal suspension, COPY, cancellation);
  *   the `Handler` only produces outcomes (see `Handler.ts`).
- * - Over `maxConnections` a new connection is answered FATAL 53300 and closed.
+ * - Over `maxConnections` a new connection is answered FATAL 53300 and closed
+ *   (after its start-up; past `maxConnections` such start-ups at once, before
+ *   it sends anything).
  *   `shutdown("smart")` stops accepting and waits for the sessions to end;
  *   `shutdown("fast")` sends FATAL 57P01 to each and closes them.
  *
@@ -125,6 +127,7 @@ export const serve = <R>(options: ServeOptions<R>): Effect.Effect<RunningServer,
     const runFork = yield* FiberSet.runtime(fibers)<Exclude<R, Session>>()
     const maxConnections = options.limits?.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     let count = 0
+    let refusing = 0
     const listens: ReadonlyArray<Listen> = options.listen === undefined
       ? [{ port: 0 }]
       : Array.isArray(options.listen)
@@ -135,7 +138,18 @@ export const serve = <R>(options: ServeOptions<R>): Effect.Effect<RunningServer,
       socket.setKeepAlive(true, 60_000)
       socket.on("error", () => {})
       if (count >= maxConnections) {
-        runFork(Connection.run(socket, options, shared, ServerError.tooManyConnections()))
+        // Over the limit a start-up still runs (SSLRequest answered, the refusal in the client's protocol), but for
+        // at most `maxConnections` connections at once: past them one is refused before it sends a byte, as by
+        // PostgreSQL's postmaster with no child slot left, so silent clients cannot pile up for the start-up timeout.
+        if (refusing >= maxConnections) {
+          Connection.refuseAtOnce(socket, ServerError.tooManyConnections())
+          return
+        }
+        refusing++
+        runFork(Effect.ensuring(
+          Connection.run(socket, options, shared, ServerError.tooManyConnections()),
+          Effect.sync(() => refusing--)
+        ))
         return
       }
       count++

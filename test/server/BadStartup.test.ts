@@ -4,7 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { handler, makeProbe } from "./ScriptedHandler.ts"
-import { concat, RawClient, startup, withServer } from "./Support.ts"
+import * as Effect from "effect/Effect"
+import { codeOf, concat, RawClient, severityOf, startup, waitUntil, withServer } from "./Support.ts"
 import { cstring, errorIn, exchange, GSSENC_REQUEST, int32, SSL_REQUEST } from "./RawBytes.ts"
 
 describe("PgServer start-up under bad input", () => {
@@ -40,6 +41,34 @@ describe("PgServer start-up under bad input", () => {
           `EFATAL:  unsupported frontend protocol ${major}.0: server supports 3.0 to 3.2\n\0`
         )
       }
+    })
+  })
+
+  it("holds at most maxConnections start-ups over the limit: past them a connection is refused FATAL 53300 before it sends a byte", async () => {
+    await withServer({ handler: handler(makeProbe()), limits: { maxConnections: 1 } }, async ({ server, port }) => {
+      const a = await RawClient.open(port)
+      a.send(startup())
+      await a.until("ReadyForQuery")
+      // B is over the limit and says nothing yet: like PostgreSQL, the server waits for its start-up to refuse it.
+      const b = await RawClient.open(port)
+      // C would be one more silent connection held for the whole start-up timeout: refused at once.
+      const c = await RawClient.open(port)
+      await c.untilClosed(10_000)
+      assert.deepStrictEqual(c.tags(), ["ErrorResponse"])
+      assert.strictEqual(codeOf(c.messages[0]), "53300")
+      assert.strictEqual(severityOf(c.messages[0]), "FATAL")
+      assert.isFalse(b.closed)
+      b.send(startup())
+      await b.untilClosed()
+      assert.strictEqual(codeOf(b.messages[0]), "53300")
+      a.close()
+      // The slots come back: a new client is served.
+      await waitUntil(async () => (await Effect.runPromise(server.connections)) === 0)
+      const d = await RawClient.open(port)
+      d.send(startup())
+      await d.until("ReadyForQuery")
+      assert.isFalse(d.closed)
+      d.close()
     })
   })
 })
