@@ -80,8 +80,9 @@ export const after = (before: Status, effect: Effect, failed: boolean): Status =
       if (failed) return before === "T" ? "E" : before
       return before === "E" ? "E" : "T"
     case "end":
-      // COMMIT or ROLLBACK ends the block, even a failed one (COMMIT is then answered ROLLBACK).
-      return failed ? (before === "unknown" ? "unknown" : before === "I" ? "I" : "E") : "I"
+      // COMMIT or ROLLBACK ends the block, even a failed one (COMMIT is then answered ROLLBACK). A COMMIT that
+      // fails (a deferred constraint, a serialization failure) has ended it too, rolled back: ask the server.
+      return failed ? "unknown" : "I"
     case "inBlock":
       // SAVEPOINT, RELEASE and ROLLBACK TO succeed only inside a block, and leave it usable.
       if (failed) return before === "T" ? "E" : before

@@ -75,6 +75,7 @@ describe("protocol 2.0: pure parts", () => {
     assert.strictEqual(Status.after("T", "keep", true), "E")
     assert.strictEqual(Status.after("I", "keep", true), "I")
     assert.strictEqual(Status.after("E", "end", false), "I")
+    assert.strictEqual(Status.after("T", "end", true), "unknown")
     assert.strictEqual(Status.after("E", "inBlock", false), "T")
     assert.strictEqual(Status.after("T", "unknown", false), "unknown")
   })
