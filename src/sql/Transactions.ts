@@ -20,7 +20,8 @@
  *   option (default `COMMIT_TIMEOUT_MILLIS`), or whose connection is lost
  *   first, fails with `CommitOutcomeUnknown` as the cause and the session is
  *   retired.
- * - A session whose ROLLBACK cannot run is retired, never reused; on a
+ * - A session whose ROLLBACK cannot run, or is not answered within the
+ *   `commitTimeout`, is broken and retired, never reused; on a
  *   closed session, releasing or rolling back to a savepoint does nothing
  *   (the server has no transaction left).
  * - `withTransaction(effect, options)`: the options (`isolationLevel`,
@@ -30,14 +31,16 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { PgError, TransactionError } from "../errors/PgError.ts"
+import { ConnectionError, PgError, TransactionError } from "../errors/PgError.ts"
 import * as Transaction from "../pool/Transaction.ts"
+import { LenderKey } from "../session/Lender.ts"
+import type { Session } from "../session/Session.ts"
 import type { SessionConnection } from "./SessionConnection.ts"
 import { toSqlError } from "./SqlErrors.ts"
 
@@ -54,6 +57,24 @@ export const ReadOnlyTransaction = Context.Reference<boolean>("effect-pgwire/sql
 const CommitTimeout = Context.Reference<Duration.Input>("effect-pgwire/sql/PgClient/CommitTimeout", {
   defaultValue: () => Transaction.COMMIT_TIMEOUT_MILLIS
 })
+
+/**
+ * ROLLBACK within `timeout`: when no answer comes in time the session is broken (everything waiting on it fails at
+ * once) and the failure says so.
+ */
+const boundedRollback = (session: Session, timeout: Duration.Input): Effect.Effect<void, PgError> => {
+  const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  const silent = Effect.sleep(millis).pipe(
+    Effect.andThen(Effect.suspend(() => {
+      const error = new PgError({
+        reason: new ConnectionError({ message: `ROLLBACK was not answered within ${millis} ms`, requestSent: true })
+      })
+      session[LenderKey].break(error)
+      return Effect.fail(error)
+    }))
+  )
+  return Effect.raceFirst(Transaction.rollback(session), silent)
+}
 
 const savepointAborted = new PgError({
   reason: new TransactionError({
@@ -105,8 +126,13 @@ export const makeWithTransaction = (
       Effect.flatMap(CommitTimeout, (timeout) =>
         Effect.mapError(Transaction.commitWithin(conn.session, timeout), (error) => toSqlError(error, "commit"))),
     // A closed session has no transaction left on the server; one whose
-    // ROLLBACK fails is retired, which ends the transaction with the connection.
-    rollback: (conn) => Effect.catch(Transaction.rollback(conn.session), () => conn.pool.retire(conn.session)),
+    // ROLLBACK fails, or is not answered within the commit timeout, is broken
+    // and retired, which ends the transaction with the connection. (effect/sql
+    // runs ROLLBACK uninterruptibly: without the bound a connection that went
+    // silent would hold the caller until TCP gives up.)
+    rollback: (conn) =>
+      Effect.flatMap(CommitTimeout, (timeout) =>
+        Effect.catch(boundedRollback(conn.session, timeout), () => conn.pool.retire(conn.session))),
     rollbackSavepoint: (conn, id) =>
       connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
   })

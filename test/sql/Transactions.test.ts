@@ -163,6 +163,36 @@ describe("PgClient: the end of a transaction is bounded", () => {
     }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 30_000 })
 })
 
+describe("PgClient: the ROLLBACK after a failed body is bounded", () => {
+  it.live("a ROLLBACK nobody answers ends within commitTimeout: the body's error is returned and the session retired", () =>
+    Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const client = yield* PgClient.make(
+        config({
+          host: "127.0.0.1",
+          port: proxy.port,
+          sslMode: "disable",
+          maxConnections: 1,
+          connectTimeout: 2_000,
+          // The session's own liveness check would notice the silence only after this long.
+          livenessCheckAfter: 20_000
+        })
+      )
+      const exit = yield* Effect.exit(client.withTransaction(
+        Effect.gen(function*() {
+          yield* client`select 1`
+          // From here on the path forwards nothing: ROLLBACK goes out and no answer comes back.
+          yield* proxy.blackhole
+          return yield* Effect.fail("the body failed" as const)
+        }),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      assert.deepStrictEqual(exit, Exit.fail("the body failed" as const))
+      yield* proxy.restore
+      assert.deepStrictEqual(yield* client`select 1 as one`.pipe(Effect.timeout("10 seconds")), [{ one: 1 }])
+    }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 40_000 })
+})
+
 describe("PgClient: interrupted at any moment", () => {
   for (const multiplex of [false, true]) {
     it.live(`transactions, streams and reserved connections give a clean session back (multiplex: ${multiplex})`, () =>
