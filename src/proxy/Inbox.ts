@@ -2,6 +2,9 @@
  * A client's messages on their way to its relay: handled as they arrive, or
  * queued while the client waits for an upstream (reading pauses past
  * `PENDING_HIGH_WATER_BYTES` queued), then handled in order once it has one.
+ * Reading also pauses while the relay `hold`s it: the upstream's socket
+ * buffer is full (a COPY FROM STDIN faster than the server), so the client
+ * is read at the server's pace, not buffered by the proxy.
  *
  * @since 0.1.0
  */
@@ -37,6 +40,7 @@ export class Inbox {
   #bytes = 0
   #linking = false
   #paused = false
+  #held = false
 
   constructor(socket: Duplex, owner: Owner) {
     this.#socket = socket
@@ -73,6 +77,20 @@ export class Inbox {
     this.#drain()
   }
 
+  /** Stops reading the client until `unhold` (the upstream's write buffer is full). False when already held. */
+  hold(): boolean {
+    if (this.#held) return false
+    this.#held = true
+    this.#socket.pause()
+    return true
+  }
+
+  unhold(): void {
+    if (!this.#held) return
+    this.#held = false
+    if (!this.#paused) this.#socket.resume()
+  }
+
   /** Drops what waits (the client left). */
   clear(): void {
     this.#pending = []
@@ -105,7 +123,7 @@ export class Inbox {
     }
     if (this.#paused && this.#bytes < PENDING_HIGH_WATER_BYTES / 2) {
       this.#paused = false
-      this.#socket.resume()
+      if (!this.#held) this.#socket.resume()
     }
   }
 }

@@ -184,6 +184,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     upstream.sink = this.#onFrame
     upstream.chunkEnd = this.#out.flush
     upstream.onLost = this.#onLost
+    upstream.onWriteFull = this.#upstreamFull
     this.#unsynced = false
     this.unnamed.here = false
     const sql = this.parameters.queryFor(upstream)
@@ -513,12 +514,23 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.#out.flush()
   }
 
+  /** The upstream's socket buffer is full: the client is read again once it drains (a COPY faster than the server). */
+  readonly #upstreamFull = (): void => {
+    const upstream = this.upstream
+    if (upstream === undefined || !this.#inbox.hold()) return
+    upstream.socket.once("drain", () => {
+      if (this.upstream === upstream) this.#inbox.unhold()
+    })
+  }
+
   #detach(upstream: Upstream): void {
     // Frames relayed from the read in progress are copied before another holder's frames reuse its buffer.
     this.#out.seal()
     upstream.sink = undefined
     upstream.chunkEnd = undefined
     upstream.onLost = undefined
+    upstream.onWriteFull = undefined
+    this.#inbox.unhold()
     this.upstream = undefined
     if (upstream.socket.isPaused() && this.#out.blocked) upstream.socket.resume()
   }

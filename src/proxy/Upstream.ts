@@ -144,6 +144,8 @@ export class Upstream {
   chunkEnd: (() => void) | undefined = undefined
   /** Called once when the connection ends (the pool's hook). */
   onClose: ((error: PgError) => void) | undefined = undefined
+  /** Called when a write finds the socket's buffer full (the holder stops reading its client until `drain`). */
+  onWriteFull: (() => void) | undefined = undefined
   /** Called once when the connection fails while lent (the holder's hook). */
   onLost: ((error: PgError) => void) | undefined = undefined
   closed: PgError | undefined = undefined
@@ -218,7 +220,7 @@ export class Upstream {
     this.#flushScheduled = false
     if (this.writer.pending() === 0) return
     const bytes = this.writer.flush()
-    if (this.closed === undefined && !this.socket.destroyed) this.socket.write(bytes)
+    if (this.closed === undefined && !this.socket.destroyed && !this.socket.write(bytes)) this.onWriteFull?.()
   }
 
   /** Ends the connection with `error` (idempotent). */
