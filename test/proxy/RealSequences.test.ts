@@ -214,4 +214,34 @@ describe("PgProxy with real clients at awkward moments", () => {
       await waiter.end()
     })
   })
+
+  it("postgres.js, eight clients on two upstreams: named statements that fail at Parse, at Bind and at run time, again and again", async () => {
+    await withProxy(proxyOf(2), async ({ port }) => {
+      const sqls = Array.from({ length: 8 }, () => postgres({ host: "127.0.0.1", port, user: "postgres", database: "postgres", max: 1, onnotice: () => {} }))
+      try {
+        const outcome = (p: Promise<ReadonlyArray<Record<string, unknown>>>) =>
+          p.then((rows) => `ok ${String(rows[0]?.["n"])}`, (e: { code?: string }) => `error ${e.code}`)
+        const rounds = await Promise.all(sqls.map((sql, c) =>
+          Promise.all(Array.from({ length: 12 }, (_, i) => {
+            switch (i % 4) {
+              case 0:
+                return outcome(sql`selec ${i}::int as n`)
+              case 1:
+                return outcome(sql`select ${"not a number"}::int as n`)
+              case 2:
+                return outcome(sql`select 10 / (${i}::int - ${i}::int) as n`)
+              default:
+                return outcome(sql`select ${c * 100 + i}::int as n`)
+            }
+          }))
+        ))
+        rounds.forEach((results, c) => {
+          assert.deepStrictEqual(results, Array.from({ length: 12 }, (_, i) =>
+            ["error 42601", "error 22P02", "error 22012", `ok ${c * 100 + i}`][i % 4]))
+        })
+      } finally {
+        await Promise.all(sqls.map((sql) => sql.end({ timeout: 1 })))
+      }
+    })
+  })
 })
