@@ -254,6 +254,8 @@ export class CopyDataCheck {
   private eol: "\n" | "\r\n" | "\r" | undefined = undefined
   /** The first line ending began with CR: the next byte tells CRLF from CR. */
   private crFirst = false
+  /** CSV, until the line ending is known: inside a quoted field. */
+  private quoted = false
 
   constructor(csv: boolean) {
     this.csv = csv
@@ -264,9 +266,11 @@ export class CopyDataCheck {
     for (let i = 0; i < chunk.length; i++) {
       const b = chunk[i]!
       if (this.eol === undefined) {
+        // In CSV a line ending inside quotes is data (a multi-line cell): the server takes the first unquoted one.
         if (this.crFirst) this.eol = b === 10 ? "\r\n" : "\r"
-        else if (b === 10) this.eol = "\n"
-        else if (b === 13) this.crFirst = true
+        else if (this.csv && b === 34) this.quoted = !this.quoted
+        else if (!this.quoted && b === 10) this.eol = "\n"
+        else if (!this.quoted && b === 13) this.crFirst = true
       }
       if (this.csv) {
         // A line ends at \n or, in data with CR line endings, at \r (PostgreSQL reads either style).

@@ -46,7 +46,10 @@ describe("protocol 2.0: COPY IN line endings", () => {
         ["", "1\tone\r2\ttwo\r"],
         ["with (format csv)", "1,one\r\n2,\"t\r\nwo\"\r\n"],
         ["with (format csv)", "1,one\r2,two\r"],
-        ["with (format csv)", "1,one\r2,two"]
+        ["with (format csv)", "1,one\r2,two"],
+        // A quoted LF in the first row of CRLF data (a multi-line cell): the line ending is the first unquoted one.
+        ["with (format csv)", "1,\"o\nne\"\r\n2,two\r\n"],
+        ["with (format csv)", "1,\"o\"\"\nne\"\r\n2,two"]
       ]
       for (const [options, data] of cases) {
         const stored: Array<unknown> = []
