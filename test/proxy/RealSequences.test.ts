@@ -6,11 +6,14 @@
  * 50 MB parameters and rows, the admin console while the pool is busy.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
 import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import pg from "pg"
 import Cursor from "pg-cursor"
 import postgres from "postgres"
-import { upstreamOf, waitUntil, withProxy } from "./Support.ts"
+import { psqlArgs, run, upstreamOf, waitUntil, withProxy } from "./Support.ts"
 
 const client = async (port: number): Promise<InstanceType<typeof pg.Client>> => {
   const c = new pg.Client({ host: "127.0.0.1", port, user: "postgres", database: "postgres" })
@@ -242,6 +245,22 @@ describe("PgProxy with real clients at awkward moments", () => {
       } finally {
         await Promise.all(sqls.map((sql) => sql.end({ timeout: 1 })))
       }
+    })
+  })
+
+  it("psql \\lo_import and \\lo_export: libpq's large-object calls are FunctionCall messages, relayed both ways", async () => {
+    await withProxy(proxyOf(1), async ({ port }) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pgproxy-lo-"))
+      const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256))
+      fs.writeFileSync(path.join(dir, "in.bin"), data)
+      const imported = await run("psql", [psqlArgs(port), "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", `\\lo_import '${path.join(dir, "in.bin")}'`])
+      assert.strictEqual(imported.code, 0, imported.stderr)
+      const oid = /lo_import (\d+)/.exec(imported.stdout)?.[1]
+      assert.isDefined(oid, imported.stdout)
+      const exported = await run("psql", [psqlArgs(port), "-X", "-v", "ON_ERROR_STOP=1", "-c", `\\lo_export ${oid} '${path.join(dir, "out.bin")}'`, "-c", `\\lo_unlink ${oid}`])
+      assert.strictEqual(exported.code, 0, exported.stderr)
+      assert.isTrue(fs.readFileSync(path.join(dir, "out.bin")).equals(data))
+      fs.rmSync(dir, { recursive: true })
     })
   })
 })
