@@ -59,21 +59,28 @@ const CommitTimeout = Context.Reference<Duration.Input>("effect-pgwire/sql/PgCli
 })
 
 /**
- * ROLLBACK within `timeout`: when no answer comes in time the session is broken (everything waiting on it fails at
- * once) and the failure says so.
+ * A statement that ends a transaction or a savepoint (ROLLBACK, ROLLBACK TO / RELEASE SAVEPOINT), within `timeout`:
+ * when no answer comes in time the session is broken (everything waiting on it fails at once) and the failure says
+ * so. effect/sql runs these uninterruptibly: without the bound a connection that went silent would hold the caller
+ * until TCP gives up.
  */
-const boundedRollback = (session: Session, timeout: Duration.Input): Effect.Effect<void, PgError> => {
+const bounded = (
+  session: Session,
+  statement: Effect.Effect<void, PgError>,
+  what: string,
+  timeout: Duration.Input
+): Effect.Effect<void, PgError> => {
   const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
   const silent = Effect.sleep(millis).pipe(
     Effect.andThen(Effect.suspend(() => {
       const error = new PgError({
-        reason: new ConnectionError({ message: `ROLLBACK was not answered within ${millis} ms`, requestSent: true })
+        reason: new ConnectionError({ message: `${what} was not answered within ${millis} ms`, requestSent: true })
       })
       session[LenderKey].break(error)
       return Effect.fail(error)
     }))
   )
-  return Effect.raceFirst(Transaction.rollback(session), silent)
+  return Effect.raceFirst(statement, silent)
 }
 
 const savepointAborted = new PgError({
@@ -110,6 +117,22 @@ export const makeWithTransaction = (
     Effect.flatMap(conn.session.isClosed, (closed) =>
       closed ? Effect.void : Effect.flatMap(conn.session.transactionStatus, (status) => status === "I" ? Effect.void : effect))
 
+  // RELEASE / ROLLBACK TO SAVEPOINT, bounded like ROLLBACK; one that failed because the session broke (or was
+  // broken for not answering) has nothing left to do: the outer level fails on its next statement or COMMIT.
+  // (effect/sql would make any failure here a defect.)
+  const ending = (conn: SessionConnection, sql: string, operation: string) =>
+    connected(
+      conn,
+      Effect.flatMap(CommitTimeout, (timeout) =>
+        Effect.catch(
+          Effect.mapError(
+            bounded(conn.session, Effect.asVoid(Transaction.control(conn.session, sql)), sql, timeout),
+            (error) => toSqlError(error, operation)
+          ),
+          (error) => Effect.flatMap(conn.session.isClosed, (closed) => closed ? Effect.void : Effect.fail(error))
+        ))
+    )
+
   const baseWithTransaction = SqlClient.makeWithTransaction<SqlClient.TransactionConnection, SessionConnection>({
     transactionService: transactionService as unknown as Context.Key<
       SqlClient.TransactionConnection,
@@ -119,7 +142,7 @@ export const makeWithTransaction = (
     acquireConnection: (restore) => restore(transactionAcquirer),
     begin: (conn, statement) => control(conn, statement ?? "BEGIN", "begin"),
     savepoint: (conn, id) => control(conn, `SAVEPOINT effect_sql_${id}`, "savepoint"),
-    releaseSavepoint: (conn, id) => connected(conn, control(conn, `RELEASE SAVEPOINT effect_sql_${id}`, "savepoint")),
+    releaseSavepoint: (conn, id) => ending(conn, `RELEASE SAVEPOINT effect_sql_${id}`, "savepoint"),
     // Bounded: no answer within the commit timeout (or the connection lost first) is CommitOutcomeUnknown, and
     // the session is broken, so the pool retires it.
     commit: (conn) =>
@@ -127,14 +150,12 @@ export const makeWithTransaction = (
         Effect.mapError(Transaction.commitWithin(conn.session, timeout), (error) => toSqlError(error, "commit"))),
     // A closed session has no transaction left on the server; one whose
     // ROLLBACK fails, or is not answered within the commit timeout, is broken
-    // and retired, which ends the transaction with the connection. (effect/sql
-    // runs ROLLBACK uninterruptibly: without the bound a connection that went
-    // silent would hold the caller until TCP gives up.)
+    // and retired, which ends the transaction with the connection.
     rollback: (conn) =>
       Effect.flatMap(CommitTimeout, (timeout) =>
-        Effect.catch(boundedRollback(conn.session, timeout), () => conn.pool.retire(conn.session))),
-    rollbackSavepoint: (conn, id) =>
-      connected(conn, control(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback"))
+        Effect.catch(bounded(conn.session, Transaction.rollback(conn.session), "ROLLBACK", timeout), () =>
+          conn.pool.retire(conn.session))),
+    rollbackSavepoint: (conn, id) => ending(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback")
   })
 
   // After a body succeeded, the server's transaction status says whether it really can commit:
@@ -174,8 +195,8 @@ export const makeWithTransaction = (
     return Effect.flatMap(SqlClient.BeginTransaction, (outer) =>
       baseWithTransaction(
         Effect.provideService(checked(self), SqlClient.BeginTransaction, outer).pipe(
-          Effect.provideService(ReadOnlyTransaction, false),
-          Effect.provideService(CommitTimeout, Transaction.COMMIT_TIMEOUT_MILLIS)
+          // The body's savepoints end within the transaction's commit timeout too.
+          Effect.provideService(ReadOnlyTransaction, false)
         )
       ).pipe(
         Effect.provideService(SqlClient.BeginTransaction, Transaction.beginStatement(txOptions)),

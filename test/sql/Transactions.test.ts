@@ -193,6 +193,28 @@ describe("PgClient: the ROLLBACK after a failed body is bounded", () => {
     }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 40_000 })
 })
 
+describe("PgClient: the ROLLBACK TO SAVEPOINT after a failed savepoint is bounded", () => {
+  it.live("one nobody answers ends within commitTimeout: the savepoint's error is returned, never a defect", () =>
+    Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const client = yield* PgClient.make(
+        config({ host: "127.0.0.1", port: proxy.port, sslMode: "disable", maxConnections: 1, connectTimeout: 2_000, livenessCheckAfter: 20_000 })
+      )
+      const exit = yield* Effect.exit(client.withTransaction(
+        client.withTransaction(Effect.gen(function*() {
+          yield* client`select 1`
+          // From here on the path forwards nothing: ROLLBACK TO SAVEPOINT goes out and no answer comes back.
+          yield* proxy.blackhole
+          return yield* Effect.fail("the savepoint failed" as const)
+        })),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      assert.deepStrictEqual(exit, Exit.fail("the savepoint failed" as const))
+      yield* proxy.restore
+      assert.deepStrictEqual(yield* client`select 1 as one`.pipe(Effect.timeout("10 seconds")), [{ one: 1 }])
+    }).pipe(Effect.scoped, Effect.provide(Reactivity.layer)), { timeout: 40_000 })
+})
+
 describe("PgClient: interrupted at any moment", () => {
   for (const multiplex of [false, true]) {
     it.live(`transactions, streams and reserved connections give a clean session back (multiplex: ${multiplex})`, () =>
