@@ -20,13 +20,18 @@
  *   option (default `COMMIT_TIMEOUT_MILLIS`), or whose connection is lost
  *   first, fails with `CommitOutcomeUnknown` as the cause and the session is
  *   retired.
- * - A session whose ROLLBACK cannot run, or is not answered within the
- *   `commitTimeout`, is broken and retired, never reused; on a
- *   closed session, releasing or rolling back to a savepoint does nothing
- *   (the server has no transaction left).
+ * - ROLLBACK, ROLLBACK TO SAVEPOINT and RELEASE SAVEPOINT are bounded by the
+ *   same `commitTimeout` (a body's savepoints keep their transaction's): a
+ *   session whose ROLLBACK cannot run, or that does not answer one of them in
+ *   time, is broken and retired, never reused; on a closed session, releasing
+ *   or rolling back to a savepoint does nothing (the server has no
+ *   transaction left).
+ * - A transaction's connection refuses statements once the transaction has
+ *   ended (see `SessionConnection.ts`).
  * - `withTransaction(effect, options)`: the options (`isolationLevel`,
- *   `readOnly`, `deferrable`, `commitTimeout`) apply to a top-level transaction only; a
- *   read-only one may take its session from a standby (`ReadOnlyTransaction`).
+ *   `readOnly`, `deferrable`, `commitTimeout`) apply to a top-level
+ *   transaction only; a read-only one may take its session from a standby
+ *   (`ReadOnlyTransaction`).
  *
  * @since 0.1.0
  */
