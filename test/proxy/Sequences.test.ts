@@ -263,4 +263,29 @@ describe("PgProxy protocol sequences", () => {
       })
     )
   })
+
+  it("COPY TO STDOUT of 20 MB to a client that stops reading, while another client waits for the one upstream", async () => {
+    await withProxy(one(), async ({ port }) => {
+      const a = await connect(port)
+      const b = await connect(port)
+      const from = a.messages.length
+      a.socket.pause()
+      a.send(query("copy (select repeat('x', 999) from generate_series(1, 20000)) to stdout"))
+      const fromB = b.messages.length
+      b.send(query("select 'b'"))
+      // A's socket fills; the proxy pauses the upstream for it (B keeps waiting), then A reads again.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      a.socket.resume()
+      await a.waitFor(() => a.messages.slice(from).some((m) => m._tag === "ReadyForQuery"), 20_000)
+      const got = a.messages.slice(from)
+      const data = got.filter((m) => m._tag === "CopyData")
+      const bytes = data.reduce((n, m) => n + (m._tag === "CopyData" ? m.data.length : 0), 0)
+      assert.strictEqual(bytes, 20000 * 1000)
+      assert.deepStrictEqual(got.filter((m) => m._tag === "CommandComplete"), [{ _tag: "CommandComplete", tag: "COPY 20000" }])
+      await b.waitFor(() => b.messages.slice(fromB).some((m) => m._tag === "ReadyForQuery"), 20_000)
+      assert.deepStrictEqual(rowsOf(b.messages.slice(fromB)), [["b"]])
+      a.close()
+      b.close()
+    })
+  })
 })
