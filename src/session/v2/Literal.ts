@@ -227,6 +227,28 @@ export const statementCount = (sql: string): 0 | 1 | 2 => {
 }
 
 /**
+ * Whether `sql` is a query DECLARE CURSOR takes: its first word (after blanks, comments and opening parentheses)
+ * is SELECT, VALUES, TABLE or WITH. INSERT ... RETURNING, SHOW, EXPLAIN and the like are not.
+ *
+ * @since 0.1.0
+ */
+export const isCursorQuery = (sql: string): boolean => {
+  let i = 0
+  const n = sql.length
+  while (i < n) {
+    const c = sql.charCodeAt(i)
+    if (c === 40 /* ( */ || c === 32 || (c >= 9 && c <= 13)) {
+      i++
+      continue
+    }
+    const after = (c === 45 || c === 47) ? skipQuoted(sql, i) : i
+    if (after === i) break
+    i = after
+  }
+  return /^(select|values|table|with)\b/i.test(sql.slice(i, i + 7))
+}
+
+/**
  * Whether a COPY statement reads CSV (its end marker is then a whole line): the word CSV among the options, after
  * `STDIN` (`FORMAT csv`, `WITH CSV`), not in the table's or a column's name before it. When unsure it says text,
  * whose check refuses more.

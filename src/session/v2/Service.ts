@@ -322,7 +322,11 @@ export const makeService = (parts: Parts): Session => {
 
   // -- streams -------------------------------------------------------------------------------------------------
 
-  const streamQuery = (sql: string, params: ReadonlyArray<unknown>, options: StreamOptions | undefined) =>
+  /**
+   * A stream of one Query. `inBlock`: inside a transaction block (a statement no cursor can read), where a cancel
+   * would abort the caller's transaction, so an early stop reads the rest and drops it instead.
+   */
+  const streamQuery = (sql: string, params: ReadonlyArray<unknown>, options: StreamOptions | undefined, inBlock = false) =>
     Stream.fromChannel(
       Channel.fromTransform((_, scope) =>
         Effect.gen(function*() {
@@ -332,7 +336,17 @@ export const makeService = (parts: Parts): Session => {
           request.statusEffect = p === undefined ? "unknown" : "keep"
           if (p !== undefined) request.whenDone(() => deallocate(cache.settle(p, request.tags)))
           wire.submit(request)
-          yield* Scope.addFinalizer(scope, abandon(request, () => request.buffer.drop()))
+          yield* Scope.addFinalizer(
+            scope,
+            inBlock
+              ? Effect.sync(() => {
+                request.discard = true
+                request.buffer.drop()
+                // Not written yet: taken back; written: read to its end and dropped.
+                if (!request.done) wire.withdraw(request)
+              })
+              : abandon(request, () => request.buffer.drop())
+          )
           return request.buffer.pull as Effect.Effect<Arr.NonEmptyReadonlyArray<unknown>, PgError | Cause.Done>
         })
       )
@@ -391,11 +405,13 @@ export const makeService = (parts: Parts): Session => {
       const pageSize = options?.pageSize ?? parts.streamPageSize ?? TRANSACTION_STREAM_PAGE_ROWS
       if (!Number.isInteger(pageSize) || pageSize < 0) return yield* configError(`invalid page size ${pageSize}`, "pageSize")
       const status = yield* transactionStatus
-      if (status === "I") {
+      // DECLARE takes queries only: other statements with rows (INSERT ... RETURNING, SHOW, EXPLAIN) run as a Query.
+      const cursor = status !== "I" && Literal.isCursorQuery(sql)
+      if (!cursor) {
         if (options?.binary === true) {
-          return yield* configError("a binary cursor needs a transaction block (protocol 2.0)", "binary")
+          return yield* configError("a binary cursor needs a transaction block and a query (protocol 2.0)", "binary")
         }
-        return streamQuery(sql, params, options)
+        return streamQuery(sql, params, options, status !== "I")
       }
       return streamCursor(sql, params, options, pageSize === 0 ? TRANSACTION_STREAM_PAGE_ROWS : pageSize)
     }))
