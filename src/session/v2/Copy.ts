@@ -37,8 +37,12 @@ export const COPY_HIGH_WATER_LINES = 4096
 
 const encoder = new TextEncoder()
 
-/** `BINARY` or `FORMAT binary` as a word of a COPY statement. */
-const BINARY_WORD = /\bbinary\b/i
+/**
+ * Whether a COPY statement asks for the binary format: `COPY BINARY table` (the old syntax), or `BINARY` or
+ * `FORMAT binary` among the options after `STDIN`/`STDOUT` (not a table or column named binary).
+ */
+const isBinaryCopy = (sql: string): boolean =>
+  /^\s*copy\s+binary\b/i.test(sql) || /\bstd(in|out)\b[\s\S]*\bbinary\b/i.test(sql)
 
 /**
  * A COPY statement sent as a Query; the transaction status stays as it is.
@@ -67,7 +71,7 @@ export abstract class CopyRequest extends V2Request {
    * from stdin"); 2.0 errors carry no SQLSTATE, so the statement is what tells.
    */
   protected serverFailure(error: ServerError): PgError {
-    if (this.started || !BINARY_WORD.test(this.sql)) return new PgError({ reason: error })
+    if (this.started || !isBinaryCopy(this.sql)) return new PgError({ reason: error })
     return new PgError({
       reason: new ConfigError({
         message: `binary COPY needs protocol 3.0: protocol 2.0 carries COPY data as text lines only (the server said: ${error.message})`,
