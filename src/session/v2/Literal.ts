@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import { CodecError, PgError } from "../../errors/PgError.ts"
+import { Oid } from "../../types/Oid.ts"
 import { isNullParameter, type Registry } from "../../types/Registry.ts"
 import * as Utf8 from "../../wire/Utf8.ts"
 import { Writer } from "../../wire/Writer.ts"
@@ -33,6 +34,22 @@ export const literal = (text: string): string => "E'" + text.replace(/\\/g, "\\\
 const scratch = new Writer(1024)
 
 /**
+ * The type of a parameter as the registry infers it, or `interval` for an object of the shape intervals decode to
+ * (integer `months` and `days`, a bigint `microseconds`): 3.x learns the type from the server, but a 2.0 literal
+ * is written before, and the JSON text such an object would otherwise get is read by the server's lenient
+ * interval input as another interval.
+ */
+const parameterOid = (registry: Registry, value: unknown): number => {
+  const oid = registry.parameterOid(value)
+  if (oid !== 0 || typeof value !== "object" || value === null) return oid
+  const v = value as { readonly months?: unknown; readonly days?: unknown; readonly microseconds?: unknown }
+  return Object.keys(value).length === 3 && Number.isInteger(v.months) && Number.isInteger(v.days) &&
+      typeof v.microseconds === "bigint"
+    ? Oid.interval
+    : 0
+}
+
+/**
  * One parameter as SQL: `NULL`, or the literal of its text form (the registry's
  * text encoding, as a 3.x Bind in text format would carry it). Throws a
  * `PgError` with a CodecError naming the parameter.
@@ -41,7 +58,7 @@ const scratch = new Writer(1024)
  */
 export const parameterSql = (registry: Registry, value: unknown, index: number): string => {
   if (isNullParameter(value)) return "NULL"
-  const oid = registry.parameterOid(value)
+  const oid = parameterOid(registry, value)
   try {
     registry.writeParameter(scratch, value, oid, 0, index)
     const bytes = scratch.flushCopy()
@@ -69,7 +86,7 @@ export const declaredTypes = (registry: Registry, params: ReadonlyArray<unknown>
   let any = false
   const names = params.map((value) => {
     if (isNullParameter(value)) return "unknown"
-    const oid = registry.parameterOid(value)
+    const oid = parameterOid(registry, value)
     const name = oid === 0 ? undefined : registry.get(oid)?.name
     if (name === undefined) return "unknown"
     any = true
