@@ -282,8 +282,16 @@ export const makeService = (parts: Parts): Session => {
       Effect.flatMap(run(p.sql, { rowMode, hidden: p.hidden }, "keep"), (request) => {
         deallocate(cache.settle(p, request.tags))
         if (request.serverError !== undefined) {
-          deallocate(cache.evict(p))
-          return Effect.fail(Statements.explain(p, request.serverError, request.completedBeforeError))
+          const error = Statements.explain(p, request.serverError, request.completedBeforeError)
+          if (p.prepares) return Effect.fail(error)
+          // A cached statement is evicted only outside a transaction block: in a failed one DEALLOCATE would fail
+          // too and leave the statement on the server with no name in the cache (a later failure outside evicts it).
+          return Effect.andThen(
+            Effect.map(transactionStatus, (status) => {
+              if (status === "I") deallocate(cache.evict(p))
+            }),
+            Effect.fail(error)
+          )
         }
         const failure = failureOf(request)
         if (failure !== undefined) return Effect.fail(failure)

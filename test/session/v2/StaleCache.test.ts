@@ -29,4 +29,21 @@ describe("protocol 2.0: stale cached statements", () => {
       assert.deepStrictEqual((yield* session.query(sql, [1])).rows, [{ a: 1, b: null }])
       yield* session.query(`drop table ${table}`)
     }), 20_000)
+
+  it.live("failures of a cached statement inside transaction blocks leave no statement behind on the server", () =>
+    Effect.gen(function*() {
+      const session = yield* connect13()
+      yield* session.query("create temp table uniq (a int primary key)")
+      yield* session.query("insert into uniq values (1)")
+      const count = Effect.map(
+        session.query<{ n: number }>("select count(*)::int as n from pg_catalog.pg_prepared_statements"),
+        (r) => r.rows[0]!.n
+      )
+      for (let i = 0; i < 6; i++) {
+        yield* session.query("begin")
+        yield* Effect.exit(session.query("insert into uniq values ($1)", [1]))
+        yield* session.query("rollback")
+      }
+      assert.isAtMost(yield* count, 2)
+    }), 20_000)
 })
