@@ -20,9 +20,13 @@
  *   fails with `TransactionError` (operation "commit");
  * - a COMMIT that fails (for example a deferred constraint, checked at COMMIT)
  *   fails with that server error; the server has then ended the transaction;
- * - on failure or interruption of the body, ROLLBACK runs (uninterruptibly);
- *   if it cannot run, the session is retired by the pool's release check, and
- *   closing the connection ends the transaction on the server.
+ * - on failure or interruption of the body, ROLLBACK runs (uninterruptibly,
+ *   within the `commitTimeout`); if it cannot run, or is not answered in time,
+ *   the session is broken and retired, and closing the connection ends the
+ *   transaction on the server. The caller gets its body's own outcome;
+ * - SAVEPOINT, RELEASE SAVEPOINT and ROLLBACK TO SAVEPOINT are bounded by the
+ *   same `commitTimeout` (`endWithin`): a connection that went silent never
+ *   holds a caller beyond it, whatever the caller's own timeout.
  *
  * Control statements go through the simple query protocol: one round trip,
  * no prepared statement, so they are safe behind transaction poolers.
@@ -44,7 +48,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import { CommitOutcomeUnknown, ConfigError, PgError, TransactionError } from "../errors/PgError.ts"
+import { CommitOutcomeUnknown, ConfigError, ConnectionError, PgError, TransactionError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
 import * as Observe from "../session/Observe.ts"
 import type { Session } from "../session/Session.ts"
@@ -144,6 +148,8 @@ export interface TransactionConnection {
   readonly depth: number
   /** Serialises nested calls made at this level from concurrent fibers. */
   readonly nested: Semaphore.Semaphore
+  /** The top-level transaction's `commitTimeout`: the bound of its savepoint statements too. */
+  readonly commitTimeout: Duration.Input
 }
 
 /**
@@ -327,6 +333,34 @@ export const commitWithin = (session: Session, timeout: Duration.Input = COMMIT_
 }
 
 /**
+ * A statement that ends a transaction or a savepoint (ROLLBACK, RELEASE / ROLLBACK TO SAVEPOINT; SAVEPOINT too),
+ * within `timeout`: when no answer comes in time the session is broken (everything waiting on it fails at once, so
+ * nothing is left to cancel on a silent connection) and the failure, a `ConnectionError`, says so. These statements
+ * run where the caller cannot interrupt them (after a failed or interrupted body); without the bound a connection
+ * that went silent would hold the caller until the liveness check or TCP gives up.
+ *
+ * @since 0.1.0
+ */
+export const endWithin = (
+  session: Session,
+  statement: Effect.Effect<void, PgError>,
+  what: string,
+  timeout: Duration.Input = COMMIT_TIMEOUT_MILLIS
+): Effect.Effect<void, PgError> => {
+  const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  const silent = Effect.sleep(millis).pipe(
+    Effect.andThen(Effect.suspend(() => {
+      const error = new PgError({
+        reason: new ConnectionError({ message: `${what} was not answered within ${millis} ms`, requestSent: true })
+      })
+      session[LenderKey].break(error)
+      return Effect.fail(error)
+    }))
+  )
+  return Effect.raceFirst(statement, silent)
+}
+
+/**
  * ROLLBACK unless the session is closed (a closed connection has no
  * transaction left on the server) or already idle.
  *
@@ -377,7 +411,8 @@ export const makeWithTransaction = (options: {
           return yield* Effect.failCause(leased.cause)
         }
         const session = leased.value
-        const connection: TransactionConnection = { session, depth: 0, nested: Semaphore.makeUnsafe(1) }
+        const commitTimeout = txOptions?.commitTimeout ?? COMMIT_TIMEOUT_MILLIS
+        const connection: TransactionConnection = { session, depth: 0, nested: Semaphore.makeUnsafe(1), commitTimeout }
         const begun = yield* Effect.exit(restore(control(session, beginStatement(txOptions))))
         let result: Exit.Exit<A, E | PgError>
         if (Exit.isFailure(begun)) {
@@ -385,15 +420,16 @@ export const makeWithTransaction = (options: {
         } else {
           const body = yield* Effect.exit(restore(provideConnection(effect, connection)))
           if (Exit.isSuccess(body)) {
-            const committed = yield* Effect.exit(restore(commitWithin(session, txOptions?.commitTimeout)))
+            const committed = yield* Effect.exit(restore(commitWithin(session, commitTimeout)))
             result = Exit.isSuccess(committed) ? body : Exit.failCause(committed.cause)
           } else {
             result = body
           }
         }
         if (Exit.isFailure(result)) {
-          // Best effort: when ROLLBACK cannot run, the release check retires the session.
-          yield* Effect.ignore(rollback(session))
+          // Best effort, bounded: a ROLLBACK that fails or is not answered in time leaves the session closed or
+          // broken, and the release check retires it.
+          yield* Effect.ignore(endWithin(session, rollback(session), "ROLLBACK", commitTimeout))
         }
         yield* Scope.close(scope, result)
         return yield* result
@@ -410,15 +446,14 @@ export const makeWithTransaction = (options: {
           const depth = parent.depth + 1
           const name = savepointName(depth)
           const session = parent.session
-          yield* control(session, `SAVEPOINT ${name}`)
-          const connection: TransactionConnection = { session, depth, nested: Semaphore.makeUnsafe(1) }
+          const timeout = parent.commitTimeout
+          const bounded = (sql: string) => endWithin(session, Effect.asVoid(control(session, sql)), sql, timeout)
+          yield* bounded(`SAVEPOINT ${name}`)
+          const connection: TransactionConnection = { session, depth, nested: Semaphore.makeUnsafe(1), commitTimeout: timeout }
           const body = yield* Effect.exit(restore(provideConnection(effect, connection)))
           const end = Exit.isSuccess(body)
-            ? control(session, `RELEASE SAVEPOINT ${name}`)
-            : Effect.andThen(
-              control(session, `ROLLBACK TO SAVEPOINT ${name}`),
-              control(session, `RELEASE SAVEPOINT ${name}`)
-            )
+            ? bounded(`RELEASE SAVEPOINT ${name}`)
+            : Effect.andThen(bounded(`ROLLBACK TO SAVEPOINT ${name}`), bounded(`RELEASE SAVEPOINT ${name}`))
           const ended = yield* Effect.exit(end)
           if (Exit.isFailure(ended)) {
             return yield* Effect.failCause(

@@ -1,0 +1,140 @@
+/**
+ * The statements that end a transaction or a savepoint after a failed or
+ * interrupted body (ROLLBACK, ROLLBACK TO SAVEPOINT, RELEASE SAVEPOINT) are
+ * bounded by the transaction's `commitTimeout`: when the path to a real server
+ * goes silent during the body, the caller gets its body's own outcome within
+ * that bound, not after the session's liveness check or TCP gives up; the
+ * session is retired and the pool serves again with a new one.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as PgPool from "../../src/pool/Pool.ts"
+import * as FaultProxy from "../support/FaultProxy.ts"
+import { servers } from "../support/Servers.ts"
+import { reasonOf } from "../support/Sessions.ts"
+
+const poolThrough = (port: number) =>
+  PgPool.make({
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    database: "postgres",
+    sslMode: "disable",
+    maxSize: 1,
+    acquireTimeout: "10 seconds",
+    connectTimeout: 2_000,
+    // The session's own liveness check would notice the silence only after this long.
+    livenessCheckAfter: 20_000
+  })
+
+/** After the proxy forwards again, the pool serves with a new session. */
+const servesAgain = (pool: PgPool.Pool) =>
+  Effect.gen(function*() {
+    const result = yield* pool.query<{ one: number }>("select 1 as one").pipe(Effect.timeout("10 seconds"))
+    assert.deepStrictEqual(result.rows, [{ one: 1 }])
+    assert.strictEqual((yield* pool.stats).inUse, 0)
+  })
+
+describe("PgPool.withTransaction: the ROLLBACK after a failed body is bounded", () => {
+  it.live("a ROLLBACK nobody answers ends within commitTimeout: the body's error is returned", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const pool = yield* poolThrough(proxy.port)
+      const exit = yield* Effect.exit(pool.withTransaction(
+        Effect.gen(function*() {
+          yield* pool.query("select 1")
+          // From here on the path forwards nothing: ROLLBACK goes out and no answer comes back.
+          yield* proxy.blackhole
+          return yield* Effect.fail("the body failed" as const)
+        }),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      assert.deepStrictEqual(exit, Exit.fail("the body failed" as const))
+      yield* proxy.restore
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+
+  it.live("an interrupted body on a silent path: the caller's own timeout ends the transaction within commitTimeout", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const pool = yield* poolThrough(proxy.port)
+      const exit = yield* Effect.exit(pool.withTransaction(
+        Effect.gen(function*() {
+          yield* pool.query("select 1")
+          yield* proxy.blackhole
+          return yield* Effect.never
+        }),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("200 millis"), Effect.timeout("10 seconds")))
+      assert.isTrue(Exit.isFailure(exit))
+      const reason = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+      const error = (reason as unknown as { error: { message: string } } | undefined)?.error
+      assert.include(error?.message ?? "", "200", "the inner timeout's error, not the outer one's")
+      yield* proxy.restore
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+})
+
+describe("PgPool.withTransaction: a COMMIT nobody answers says so once", () => {
+  it.live("the CommitOutcomeUnknown message is not wrapped in a 'connection was lost' one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const pool = yield* poolThrough(proxy.port)
+      const exit = yield* Effect.exit(pool.withTransaction(
+        Effect.gen(function*() {
+          yield* pool.query("select 1")
+          yield* proxy.blackhole
+        }),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      const reason = reasonOf(exit)
+      assert.strictEqual(reason._tag, "CommitOutcomeUnknown")
+      assert.strictEqual(reason.message, "COMMIT was not answered within 300 ms; the transaction may or may not be committed")
+      yield* proxy.restore
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+})
+
+describe("PgPool.withTransaction: savepoints on a silent path are bounded", () => {
+  it.live("a ROLLBACK TO SAVEPOINT nobody answers ends within commitTimeout: the savepoint's error is returned", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const pool = yield* poolThrough(proxy.port)
+      const exit = yield* Effect.exit(pool.withTransaction(
+        pool.withTransaction(Effect.gen(function*() {
+          yield* pool.query("select 1")
+          yield* proxy.blackhole
+          return yield* Effect.fail("the savepoint failed" as const)
+        })),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      assert.isTrue(Exit.isFailure(exit))
+      const failures = Exit.isFailure(exit) ? exit.cause.reasons.filter((r) => r._tag === "Fail") : []
+      assert.deepStrictEqual(
+        (failures[0] as unknown as { error: unknown } | undefined)?.error,
+        "the savepoint failed",
+        "the savepoint's own failure comes first"
+      )
+      yield* proxy.restore
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+
+  it.live("a SAVEPOINT nobody answers ends within commitTimeout and the caller's timeout can end it", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const pool = yield* poolThrough(proxy.port)
+      const exit = yield* Effect.exit(pool.withTransaction(
+        Effect.gen(function*() {
+          yield* pool.query("select 1")
+          yield* proxy.blackhole
+          return yield* pool.withTransaction(Effect.succeed("never reached"))
+        }),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds")))
+      const reason = reasonOf(exit)
+      assert.notStrictEqual(reason._tag, "TimeoutError", reason.message)
+      yield* proxy.restore
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+})
