@@ -324,8 +324,11 @@ export const commitWithin = (session: Session, timeout: Duration.Input = COMMIT_
       return Effect.fail(error)
     }))
   )
+  // A COMMIT failed by the break above already says what happened: it is not wrapped again.
   const answered = commit(session).pipe(Effect.mapError((error) =>
-    answerLost(error)
+    error.reason._tag === "CommitOutcomeUnknown"
+      ? error
+      : answerLost(error)
       ? unknown(`the connection was lost before COMMIT was answered (${error.message}); the transaction may or may not be committed`, error)
       : error
   ))
