@@ -127,6 +127,8 @@ export const makeService = (parts: Parts): Session => {
   const needsTypes = (oids: ReadonlyArray<number>): boolean =>
     registry.unknownOids(oids).some((oid) => !lookedUp.has(oid))
   const cache = new Statements.StatementCache(parts.statementCacheSize)
+  /** Names a DEALLOCATE inside a failed transaction block could not drop (see `deallocate`). */
+  const undeallocated: Array<string> = []
   /** The session's `queryTimeout` around one request (its interruption cancels the request as a caller's would). */
   const bounded = QueryTimeout.bounded(parts.queryTimeout)
   let cursors = 0
@@ -139,7 +141,12 @@ export const makeService = (parts: Parts): Session => {
   const serverMajor = Number.parseInt(parts.parameters.get("server_version") ?? "0", 10)
   const checkStyles = (request: ResultsRequest, answer: () => void): void => {
     // DEALLOCATE ALL and DISCARD ALL drop the cached statements with the rest.
-    if (request.tags.some((tag) => tag === "DEALLOCATE ALL" || tag === "DISCARD ALL")) cache.clear()
+    if (request.tags.some((tag) => tag === "DEALLOCATE ALL" || tag === "DISCARD ALL")) {
+      cache.clear()
+      undeallocated.length = 0
+    }
+    // Not inside a block known to be failed (the names exist, so DEALLOCATE can only fail there).
+    if (undeallocated.length > 0 && wire.status !== "E") deallocate(undeallocated.splice(0))
     if (request.brokenWith !== undefined || !Styles.mayChange(request.sql, request.tags)) return answer()
     const check = new ResultsRequest(Styles.CHECK_SQL, registry, { rowMode: "array" }, (c) => {
       const found = c.serverError === undefined && c.brokenWith === undefined
@@ -258,10 +265,19 @@ export const makeService = (parts: Parts): Session => {
   const runResults = (sql: string, options: ResultsOptions, effect: Status.Effect) =>
     Effect.flatMap(run(sql, options, effect), outcome)
 
-  /** DEALLOCATE, written and not awaited (its reply is read in order and dropped). */
+  /**
+   * DEALLOCATE, written and not awaited (its reply is read in order and dropped). Inside a failed transaction block
+   * it fails: the names not deallocated wait in `undeallocated` and go again after a later request that does not
+   * leave the session in a block known to be failed (`checkStyles`), so no statement is left on the server.
+   */
   const deallocate = (names: ReadonlyArray<string>): void => {
     if (names.length === 0 || wire.isClosed) return
-    const request = new ResultsRequest(names.map((n) => `DEALLOCATE ${n}`).join(";\n"), registry, { rowMode: "array" }, () => {})
+    const request = new ResultsRequest(names.map((n) => `DEALLOCATE ${n}`).join(";\n"), registry, { rowMode: "array" }, (r) => {
+      if (r.serverError === undefined) return
+      // The string stopped at its first error: in a failed block every name is still there; outside one the
+      // failing name is gone (DEALLOCATE ALL ran) and the rest are.
+      undeallocated.push(...names.slice(wire.status === "I" ? r.tags.length + 1 : r.tags.length))
+    })
     request.statusEffect = "keep"
     wire.submit(request)
   }

@@ -46,4 +46,23 @@ describe("protocol 2.0: stale cached statements", () => {
       }
       assert.isAtMost(yield* count, 2)
     }), 20_000)
+
+  it.live("statements a failed batch or a one-shot query leaves inside a failed block are deallocated after it", () =>
+    Effect.gen(function*() {
+      const session = yield* connect13({ statementCacheSize: 0 })
+      const count = Effect.map(
+        session.query<{ n: number }>("select count(*)::int as n from pg_catalog.pg_prepared_statements"),
+        (r) => r.rows[0]!.n
+      )
+      for (let i = 0; i < 4; i++) {
+        yield* session.query("begin")
+        yield* Effect.exit(session.batch([{ sql: "select $1::int as a", params: [1] }, { sql: "select 1 / 0" }]))
+        yield* session.query("rollback")
+        yield* session.query("begin")
+        yield* Effect.exit(session.query("select 1 / $1::int", [0]))
+        yield* session.query("rollback")
+      }
+      yield* session.query("select 1")
+      assert.strictEqual(yield* count, 0)
+    }), 20_000)
 })
