@@ -52,14 +52,6 @@ export const settledWithin = (session: Session): Effect.Effect<boolean> =>
       : Effect.map(Effect.timeoutOption(session[LenderKey].settled, RELEASE_TIMEOUT_MILLIS), Option.isSome)
   )
 
-/** Whether `effect` succeeds within the release timeout. */
-export const withReleaseTimeout = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<boolean> =>
-  effect.pipe(
-    Effect.as(true),
-    Effect.timeoutOrElse({ duration: RELEASE_TIMEOUT_MILLIS, orElse: () => Effect.succeed(false) }),
-    Effect.catchCause(() => Effect.succeed(false))
-  )
-
 
 /** The failure of a checkout from a pool that is closing. */
 export const closedError = () =>

@@ -104,10 +104,10 @@ import * as Stream from "effect/Stream"
 import { PgError, TimeoutError } from "../errors/PgError.ts"
 import { LenderKey } from "../session/Lender.ts"
 import type { QueryOptions, Row, Session, StreamOptions } from "../session/Session.ts"
-import { closedError, expiredAt, healthCheck, settledWithin, withReleaseTimeout } from "./Checks.ts"
+import { closedError, expiredAt, healthCheck, settledWithin } from "./Checks.ts"
 import { makeLanes } from "./Lanes.ts"
 import { PoolMetrics, type RetireReason } from "./Metrics.ts"
-import { configError, type Entry, type LeaseKind, PgPool, type Pool } from "./Settings.ts"
+import { configError, type Entry, type LeaseKind, PgPool, type Pool, RELEASE_TIMEOUT_MILLIS } from "./Settings.ts"
 import { type PoolOptions, sessionOptionsOf, settingsOf } from "./Settings.ts"
 import * as Sessions from "./Sessions.ts"
 import * as Sweep from "./Sweep.ts"
@@ -233,8 +233,12 @@ export const make = Effect.fnUntraced(function*(options: PoolOptions): Effect.fn
       if (!retire && exclusive) {
         retire = !(yield* settledWithin(session))
         if (!retire && (yield* session.transactionStatus) !== "I") {
-          const rolledBack = yield* withReleaseTimeout(Transaction.rollback(session))
-          retire = !rolledBack || (yield* session.isClosed) || (yield* session.transactionStatus) !== "I"
+          // Bounded by breaking the session, not by interrupting ROLLBACK: on a silent connection an interruption
+          // would run the cancel sequence (a CancelRequest, then the drain) and hold the release that much longer.
+          const rolledBack = yield* Effect.exit(
+            Transaction.endWithin(session, Transaction.rollback(session), "ROLLBACK at release", RELEASE_TIMEOUT_MILLIS)
+          )
+          retire = Exit.isFailure(rolledBack) || (yield* session.isClosed) || (yield* session.transactionStatus) !== "I"
         }
       } else if (!retire) {
         retire = (yield* session.transactionStatus) !== "I"

@@ -138,3 +138,22 @@ describe("PgPool.withTransaction: savepoints on a silent path are bounded", () =
       yield* servesAgain(pool)
     })), { timeout: 40_000 })
 })
+
+describe("PgPool: the release check's ROLLBACK on a silent path", () => {
+  it.live("a session returned inside a transaction whose ROLLBACK nobody answers is broken, not cancelled", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      const pool = yield* poolThrough(proxy.port)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const session = yield* pool.acquire
+        yield* session.simple("begin")
+        // From here on the path forwards nothing: the release check's ROLLBACK goes out and no answer comes back.
+        yield* proxy.blackhole
+      })).pipe(Effect.timeout("20 seconds"))
+      // The session was retired within the release timeout by breaking it: no CancelRequest connection was opened
+      // to a server that had stopped answering (which held the release for the cancel's drain on top).
+      assert.strictEqual(proxy.accepted(), 1)
+      yield* proxy.restore
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+})
