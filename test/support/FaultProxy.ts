@@ -13,7 +13,8 @@
  *   byte N of a direction, or at the k-th message of a type (optionally only a
  *   message whose body matches); flip one byte inside the k-th message of a
  *   type; add to the length of the k-th message of a type (the bytes it
- *   promises never come); or black-hole from the k-th message of a type on.
+ *   promises never come); or black-hole that connection from the k-th
+ *   message of a type on (the other connections go on).
  * - `counters`: connections accepted, frames by direction and type, CancelRequests.
  *
  * Frames are followed in clear only: after an SSLRequest answered 'S', a
@@ -123,7 +124,7 @@ class Pipe {
   }
 
   private take(chunk: Buffer): void {
-    if (this.state.holes || this.conn.dead) return
+    if (this.state.holes || this.conn.holed || this.conn.dead) return
     const fault = this.state.currentFault
     if (fault?._tag === "AtByte" && fault.direction === this.direction) {
       const left = fault.byte - this.bytes
@@ -138,7 +139,7 @@ class Pipe {
     this.bytes += chunk.length
     if (this.raw) return this.emit(chunk)
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
-    while (!this.raw && !this.conn.dead && !this.state.holes) {
+    while (!this.raw && !this.conn.dead && !this.state.holes && !this.conn.holed) {
       const frame = this.nextFrame()
       if (frame === undefined) break
       this.onFrame(frame.type, frame.bytes)
@@ -201,7 +202,7 @@ class Pipe {
             case "AtMessage":
               if (fault.how === "blackhole") {
                 this.flush()
-                this.state.holes = true
+                this.conn.holed = true
                 return
               }
               this.flush()
@@ -236,7 +237,7 @@ class Pipe {
     const latency = (this.direction === "toServer" ? this.state.options.latency?.toServer : this.state.options.latency?.toClient) ?? 0
     const pieces = this.state.options.pieces
     if (latency === 0 && pieces === undefined) {
-      if (!this.state.holes && !this.conn.dead) this.out.write(copy)
+      if (!this.state.holes && !this.conn.holed && !this.conn.dead) this.out.write(copy)
       return
     }
     const due = Date.now() + latency
@@ -245,7 +246,7 @@ class Pipe {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait))
       const size = pieces ?? copy.length
       for (let i = 0; i < copy.length; i += size) {
-        if (this.state.holes || this.conn.dead) return
+        if (this.state.holes || this.conn.holed || this.conn.dead) return
         this.out.write(copy.subarray(i, i + size))
         if (pieces !== undefined) await new Promise((r) => setImmediate(r))
       }
@@ -264,6 +265,8 @@ interface ProxyState {
 
 class ConnState {
   dead = false
+  /** Black-holed by an `AtMessage` fault: this connection alone forwards nothing from then on. */
+  holed = false
   toServer!: Pipe
   toClient!: Pipe
   readonly client: Net.Socket
@@ -322,9 +325,9 @@ export const make = (port: number, options: ProxyOptions = {}): Effect.Effect<Fa
         }
         client.on("error", closeBoth).on("close", () => {
           conns.delete(conn)
-          if (!state.holes) upstream.end()
+          if (!state.holes && !conn.holed) upstream.end()
         })
-        upstream.on("error", closeBoth).on("close", () => !state.holes && client.end())
+        upstream.on("error", closeBoth).on("close", () => !state.holes && !conn.holed && client.end())
       })
       server.listen(0, "127.0.0.1", () => {
         const proxy: FaultProxy = {
