@@ -25,9 +25,7 @@
  *
  * @since 0.1.0
  */
-import type * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
-import * as Channel from "effect/Channel"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Net from "node:net"
@@ -35,7 +33,6 @@ import * as Option from "effect/Option"
 import type * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Buffer } from "node:buffer"
 import {
@@ -55,7 +52,6 @@ import * as QueryTimeout from "../QueryTimeout.ts"
 import type { QueryTracker } from "../Requests.ts"
 import type { BatchItem } from "../ResultSets.ts"
 import { makeResult, type Notice, type QueryResult, type Row } from "../Result.ts"
-import { TRANSACTION_STREAM_PAGE_ROWS } from "../Streaming.ts"
 import * as Catalog from "../../types/Catalog.ts"
 import * as Literal from "./Literal.ts"
 import * as Copy from "./Copy.ts"
@@ -65,18 +61,18 @@ import {
   outcome,
   ResultsRequest,
   RowReader,
-  severalStatements,
-  type ResultsOptions,
-  StreamRequest
+  type ResultsOptions
 } from "./Requests.ts"
 import * as Statements from "./Statements.ts"
 import { STATEMENT_SEPARATOR } from "./Statements.ts"
 import * as Status from "./Status.ts"
+import * as Streams from "./Streams.ts"
+import { RELEASE_TIMEOUT_MILLIS } from "./Streams.ts"
 import * as Styles from "./Styles.ts"
 import type { V2Request, Wire } from "./Wire.ts"
 
-/** How long DEALLOCATE or CLOSE of the library's own objects may take when their scope closes. */
-export const RELEASE_TIMEOUT_MILLIS = 5_000
+/** How long DEALLOCATE or CLOSE of the library's own objects may take when their scope closes (`Streams`). */
+export { RELEASE_TIMEOUT_MILLIS }
 
 /** PostgreSQL's NAMEDATALEN - 1. */
 const MAX_IDENTIFIER_BYTES = 63
@@ -131,7 +127,6 @@ export const makeService = (parts: Parts): Session => {
   const undeallocated: Array<string> = []
   /** The session's `queryTimeout` around one request (its interruption cancels the request as a caller's would). */
   const bounded = QueryTimeout.bounded(parts.queryTimeout)
-  let cursors = 0
 
   /**
    * Runs as a request of user SQL is answered, before the caller sees it: DEALLOCATE ALL or DISCARD ALL empty the
@@ -346,99 +341,17 @@ export const makeService = (parts: Parts): Session => {
 
   // -- streams -------------------------------------------------------------------------------------------------
 
-  /**
-   * A stream of one Query. `inBlock`: inside a transaction block (a statement no cursor can read), where a cancel
-   * would abort the caller's transaction, so an early stop reads the rest and drops it instead.
-   */
-  const streamQuery = (sql: string, params: ReadonlyArray<unknown>, options: StreamOptions | undefined, inBlock = false) =>
-    Stream.fromChannel(
-      Channel.fromTransform((_, scope) =>
-        Effect.gen(function*() {
-          const rowMode = options?.rowMode ?? "object"
-          const p = params.length === 0 ? undefined : yield* plan(sql, params)
-          const request = new StreamRequest(p?.sql ?? sql, registry, { rowMode, hidden: p?.hidden, settle: checkStyles })
-          request.statusEffect = p === undefined ? "unknown" : "keep"
-          if (p !== undefined) request.whenDone(() => deallocate(cache.settle(p, request.tags)))
-          wire.submit(request)
-          yield* Scope.addFinalizer(
-            scope,
-            inBlock
-              ? Effect.sync(() => {
-                request.discard = true
-                request.buffer.drop()
-                // Not written yet: taken back; written: read to its end and dropped.
-                if (!request.done) wire.withdraw(request)
-              })
-              : abandon(request, () => request.buffer.drop())
-          )
-          return request.buffer.pull as Effect.Effect<Arr.NonEmptyReadonlyArray<unknown>, PgError | Cause.Done>
-        })
-      )
-    )
-
-  const streamCursor = (
-    sql: string,
-    params: ReadonlyArray<unknown>,
-    options: StreamOptions | undefined,
-    pageSize: number
-  ): Stream.Stream<unknown, PgError> =>
-    Stream.unwrap(Effect.gen(function*() {
-      const rowMode = options?.rowMode ?? "object"
-      const body = params.length === 0
-        ? Literal.trimStatement(sql)
-        : yield* Effect.try({
-          try: () =>
-            Literal.substitute(
-              Literal.trimStatement(sql),
-              params.map((v, i) => Literal.parameterSql(registry, v, i + 1))
-            ),
-          catch: (e) => e instanceof PgError ? e : new PgError({ reason: new CodecError({ message: String(e) }) })
-        })
-      const name = `pgwire_c${++cursors}`
-      const declare = `DECLARE ${name} ${options?.binary === true ? "BINARY " : ""}NO SCROLL CURSOR FOR ${body}`
-      const declared = yield* runResults(declare, { rowMode }, "keep")
-      if (declared.length > 1) {
-        // The string held more statements than the cursor's: their results would be lost.
-        yield* runResults(`CLOSE ${name}`, { rowMode }, "keep").pipe(Effect.ignore)
-        return yield* severalStatements()
-      }
-      const pages = Stream.paginate(false, (_: boolean) =>
-        Effect.map(runResults(`FETCH ${pageSize} FROM ${name}`, { rowMode }, "keep"), (results) => {
-          const rows = lastResult(results).rows
-          return [rows, rows.length < pageSize ? Option.none() : Option.some(false)] as const
-        }))
-      return Stream.ensuring(
-        pages,
-        Effect.suspend(() =>
-          wire.isClosed || wire.status === "E"
-            ? Effect.void
-            : runResults(`CLOSE ${name}`, { rowMode }, "keep").pipe(
-              Effect.timeoutOption(RELEASE_TIMEOUT_MILLIS),
-              Effect.ignore
-            )
-        )
-      )
-    }))
-
-  const streamRows = (
-    sql: string,
-    params: ReadonlyArray<unknown>,
-    options: StreamOptions | undefined
-  ): Stream.Stream<unknown, PgError> =>
-    Stream.unwrap(Effect.gen(function*() {
-      const pageSize = options?.pageSize ?? parts.streamPageSize ?? TRANSACTION_STREAM_PAGE_ROWS
-      if (!Number.isInteger(pageSize) || pageSize < 0) return yield* configError(`invalid page size ${pageSize}`, "pageSize")
-      const status = yield* transactionStatus
-      // DECLARE takes queries only: other statements with rows (INSERT ... RETURNING, SHOW, EXPLAIN) run as a Query.
-      const cursor = status !== "I" && Literal.isCursorQuery(sql)
-      if (!cursor) {
-        if (options?.binary === true) {
-          return yield* configError("a binary cursor needs a transaction block and a query (protocol 2.0)", "binary")
-        }
-        return streamQuery(sql, params, options, status !== "I")
-      }
-      return streamCursor(sql, params, options, pageSize === 0 ? TRANSACTION_STREAM_PAGE_ROWS : pageSize)
-    }))
+  const streamRows = Streams.makeStreamRows({
+    wire,
+    registry: () => registry,
+    plan: (sql, params) => plan(sql, params),
+    settlePlan: (p, tags) => deallocate(cache.settle(p, tags)),
+    settle: checkStyles,
+    abandon,
+    runResults,
+    transactionStatus,
+    streamPageSize: parts.streamPageSize
+  })
 
   const stream: Session["stream"] = (
     sql: string,
