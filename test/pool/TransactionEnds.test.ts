@@ -157,3 +157,37 @@ describe("PgPool: the release check's ROLLBACK on a silent path", () => {
       yield* servesAgain(pool)
     })), { timeout: 40_000 })
 })
+
+describe("PgPool: one session silent at ROLLBACK beside a healthy one", () => {
+  it.live("the failed transaction returns its error within commitTimeout while the other session serves on", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const proxy = yield* FaultProxy.make(servers().main.port)
+      // Only the connection that sends ROLLBACK goes silent, from that message on.
+      yield* proxy.fault({ _tag: "AtMessage", direction: "toServer", type: "Q", k: 1, how: "blackhole", matching: "ROLLBACK" })
+      const pool = yield* PgPool.make({
+        host: "127.0.0.1",
+        port: proxy.port,
+        user: "postgres",
+        database: "postgres",
+        sslMode: "disable",
+        maxSize: 2,
+        acquireTimeout: "10 seconds",
+        connectTimeout: 2_000,
+        livenessCheckAfter: 20_000
+      })
+      const failed = pool.withTransaction(
+        Effect.andThen(pool.query("select 1"), Effect.fail("the body failed" as const)),
+        { commitTimeout: "300 millis" }
+      )
+      const [exit, others] = yield* Effect.all([
+        Effect.exit(failed.pipe(Effect.timeout("10 seconds"))),
+        Effect.forEach([1, 2, 3], (n) => pool.withTransaction(pool.query<{ n: number }>(`select ${n} as n`)), { concurrency: 1 })
+          .pipe(Effect.timeout("10 seconds"))
+      ], { concurrency: "unbounded" })
+      assert.deepStrictEqual(exit, Exit.fail("the body failed" as const))
+      assert.deepStrictEqual(others.map((r) => r.rows[0]?.n), [1, 2, 3])
+      assert.strictEqual(proxy.counters().faultsFired, 1)
+      yield* proxy.fault(undefined)
+      yield* servesAgain(pool)
+    })), { timeout: 40_000 })
+})
