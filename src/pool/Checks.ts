@@ -21,23 +21,28 @@ import { type Entry, HEALTH_CHECK_TIMEOUT_MILLIS, RELEASE_TIMEOUT_MILLIS } from 
  */
 export const expiredAt = (entry: Entry, now: number): boolean => entry.uses > 0 && now >= entry.retireAt
 
-/** A round trip (an empty simple query), within `HEALTH_CHECK_TIMEOUT_MILLIS`. */
+/**
+ * A round trip (an empty simple query), within `HEALTH_CHECK_TIMEOUT_MILLIS`. No answer in time breaks the session
+ * (it is retired) rather than interrupting the query: on a silent connection an interruption would run the cancel
+ * sequence (a CancelRequest to a server that no longer answers, then the drain) and hold the checkout that much
+ * longer.
+ */
 export const healthCheck = (session: Session): Effect.Effect<void, PgError> =>
-  session.simple("").pipe(
-    Effect.timeoutOrElse({
-      duration: HEALTH_CHECK_TIMEOUT_MILLIS,
-      orElse: () =>
-        Effect.fail(
-          new PgError({
-            reason: new TimeoutError({
-              message: `the health check did not answer within ${HEALTH_CHECK_TIMEOUT_MILLIS} ms`,
-              operation: "health check",
-              timeoutMillis: HEALTH_CHECK_TIMEOUT_MILLIS
-            })
+  Effect.raceFirst(
+    Effect.asVoid(session.simple("")),
+    Effect.sleep(HEALTH_CHECK_TIMEOUT_MILLIS).pipe(
+      Effect.andThen(Effect.suspend(() => {
+        const error = new PgError({
+          reason: new TimeoutError({
+            message: `the health check did not answer within ${HEALTH_CHECK_TIMEOUT_MILLIS} ms`,
+            operation: "health check",
+            timeoutMillis: HEALTH_CHECK_TIMEOUT_MILLIS
           })
-        )
-    }),
-    Effect.asVoid
+        })
+        session[LenderKey].break(error)
+        return Effect.fail(error)
+      }))
+    )
   )
 
 /**
