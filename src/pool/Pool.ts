@@ -26,7 +26,9 @@
  * - at release, when the session does not settle (requests still in flight,
  *   a cancel pending) within `RELEASE_TIMEOUT_MILLIS`;
  * - at release, when the session was left inside a transaction and ROLLBACK
- *   fails. The decision: a session returned with transaction status `T` or
+ *   fails or is not answered within `RELEASE_TIMEOUT_MILLIS` (the session is
+ *   then broken, not cancelled: a silent connection gets no CancelRequest and
+ *   no drain on top). The decision: a session returned with transaction status `T` or
  *   `E` gets a ROLLBACK (one round trip, cheaper than a reconnect); only when
  *   that does not bring it back to `I` is it retired. On a multiplexed pool a
  *   shared session found inside a transaction is retired at once, since other
@@ -34,8 +36,9 @@
  *
  * A session idle for `healthCheckAfter` or longer is checked at checkout with
  * an empty simple query (one round trip, no plan, no statement) before it is
- * handed out; a session that fails the check is retired and the checkout
- * tries the next one.
+ * handed out; a session that fails the check, or does not answer it within
+ * `HEALTH_CHECK_TIMEOUT_MILLIS` (it is then broken), is retired and the
+ * checkout tries the next one.
  *
  * **Exclusive and shared checkouts.** `acquire` leases a session for the
  * caller alone. With `multiplex: true`, `acquireShared` may put up to
