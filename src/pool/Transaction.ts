@@ -24,9 +24,10 @@
  *   within the `commitTimeout`); if it cannot run, or is not answered in time,
  *   the session is broken and retired, and closing the connection ends the
  *   transaction on the server. The caller gets its body's own outcome;
- * - SAVEPOINT, RELEASE SAVEPOINT and ROLLBACK TO SAVEPOINT are bounded by the
- *   same `commitTimeout` (`endWithin`): a connection that went silent never
- *   holds a caller beyond it, whatever the caller's own timeout.
+ * - RELEASE SAVEPOINT and ROLLBACK TO SAVEPOINT are bounded by the same
+ *   `commitTimeout` (`endWithin`): a connection that went silent never holds
+ *   a caller beyond it, whatever the caller's own timeout; BEGIN and
+ *   SAVEPOINT can be interrupted by the caller.
  *
  * Control statements go through the simple query protocol: one round trip,
  * no prepared statement, so they are safe behind transaction poolers.
@@ -451,7 +452,10 @@ export const makeWithTransaction = (options: {
           const session = parent.session
           const timeout = parent.commitTimeout
           const bounded = (sql: string) => endWithin(session, Effect.asVoid(control(session, sql)), sql, timeout)
-          yield* bounded(`SAVEPOINT ${name}`)
+          // Like BEGIN, SAVEPOINT starts something: the caller may interrupt it (nothing to undo but a savepoint
+          // the enclosing transaction's end discards). It is not raced against the timeout: it may queue behind
+          // a concurrent statement of the enclosing body that rightly takes longer.
+          yield* restore(control(session, `SAVEPOINT ${name}`))
           const connection: TransactionConnection = { session, depth, nested: Semaphore.makeUnsafe(1), commitTimeout: timeout }
           const body = yield* Effect.exit(restore(provideConnection(effect, connection)))
           const end = Exit.isSuccess(body)

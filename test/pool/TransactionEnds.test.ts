@@ -120,7 +120,7 @@ describe("PgPool.withTransaction: savepoints on a silent path are bounded", () =
       yield* servesAgain(pool)
     })), { timeout: 40_000 })
 
-  it.live("a SAVEPOINT nobody answers ends within commitTimeout and the caller's timeout can end it", () =>
+  it.live("a SAVEPOINT nobody answers: the caller's own timeout ends it, and the transaction ends within commitTimeout", () =>
     Effect.scoped(Effect.gen(function*() {
       const proxy = yield* FaultProxy.make(servers().main.port)
       const pool = yield* poolThrough(proxy.port)
@@ -131,9 +131,11 @@ describe("PgPool.withTransaction: savepoints on a silent path are bounded", () =
           return yield* pool.withTransaction(Effect.succeed("never reached"))
         }),
         { commitTimeout: "300 millis" }
-      ).pipe(Effect.timeout("10 seconds")))
-      const reason = reasonOf(exit)
-      assert.notStrictEqual(reason._tag, "TimeoutError", reason.message)
+      ).pipe(Effect.timeout("200 millis"), Effect.timeout("10 seconds")))
+      assert.isTrue(Exit.isFailure(exit))
+      const reason = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
+      const error = (reason as unknown as { error: { message: string } } | undefined)?.error
+      assert.include(error?.message ?? "", "200", "the inner timeout's error, not the outer one's")
       yield* proxy.restore
       yield* servesAgain(pool)
     })), { timeout: 40_000 })
@@ -190,4 +192,25 @@ describe("PgPool: one session silent at ROLLBACK beside a healthy one", () => {
       yield* proxy.fault(undefined)
       yield* servesAgain(pool)
     })), { timeout: 40_000 })
+})
+
+describe("PgPool.withTransaction: the bound is for silence, not for work", () => {
+  it.live("a savepoint queued behind a concurrent statement longer than commitTimeout succeeds", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* PgPool.make({
+        host: servers().main.host,
+        port: servers().main.port,
+        user: "postgres",
+        database: "postgres",
+        maxSize: 1
+      })
+      const [slept, nested] = yield* pool.withTransaction(
+        Effect.all([
+          pool.query<{ n: number }>("select 1 as n from pg_sleep(0.8)"),
+          Effect.andThen(Effect.sleep("50 millis"), pool.withTransaction(pool.query<{ n: number }>("select 2 as n")))
+        ], { concurrency: "unbounded" }),
+        { commitTimeout: "300 millis" }
+      ).pipe(Effect.timeout("10 seconds"))
+      assert.deepStrictEqual([slept.rows, nested.rows], [[{ n: 1 }], [{ n: 2 }]])
+    })), { timeout: 20_000 })
 })
