@@ -1,7 +1,7 @@
 /**
- * One server connection from the first byte to the close: start-up,
- * authentication, the command loop over `Machine.step`, and the statement
- * fibers a CancelRequest interrupts.
+ * One server connection from the first byte to the close: admission
+ * (start-up and authentication, `Admission.ts`), the command loop over
+ * `Machine.step`, and the statement fibers a CancelRequest interrupts.
  *
  * **Details**
  *
@@ -25,25 +25,16 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Tls from "node:tls"
 import type { Duplex } from "node:stream"
 import * as Frontend from "../protocol/Frontend.ts"
 import { Frontend as Code } from "../wire/Codes.ts"
 import { Reader } from "../wire/Reader.ts"
-import { authenticate } from "./Auth.ts"
-import type * as Cancel from "./Cancel.ts"
+import { admit, type Gate } from "./Admission.ts"
 import { KEY_BYTES_3_0, KEY_BYTES_3_2 } from "./Cancel.ts"
 import * as Copy from "./Copy.ts"
 import { type Handler, type Outcome, Session } from "./Handler.ts"
 import * as Machine from "./Machine.ts"
-import { negotiate, type Negotiated } from "./Negotiate.ts"
-import {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_STARTUP_TIMEOUT_MILLIS,
-  defaultParameters,
-  type ServeOptions,
-  type StartupInfo
-} from "./Options.ts"
+import { DEFAULT_MAX_MESSAGE_BYTES, type ServeOptions } from "./Options.ts"
 import * as Portals from "./Portals.ts"
 import * as ServerError from "./ServerError.ts"
 import { AUTH_MESSAGE_MAX_BYTES, Wire } from "./Wire.ts"
@@ -53,11 +44,7 @@ import { AUTH_MESSAGE_MAX_BYTES, Wire } from "./Wire.ts"
  *
  * @since 0.1.0
  */
-export interface Shared {
-  readonly registry: Cancel.Registry
-  readonly tls: Tls.TlsOptions | undefined
-  /** tls-server-end-point hash of the server certificate (SCRAM-SHA-256-PLUS). */
-  readonly certificateHash: Uint8Array | undefined
+export interface Shared extends Gate {
   /** Live connections, for a fast shutdown. */
   readonly live: Set<Live>
 }
@@ -70,13 +57,6 @@ export interface Shared {
 export interface Live {
   /** Sends FATAL `error`, interrupts the running statement and closes. */
   readonly terminate: (error: ServerError.ServerError) => void
-}
-
-/** What start-up and authentication settled. */
-interface Started {
-  readonly negotiated: Negotiated
-  readonly info: StartupInfo
-  readonly values: Record<string, string>
 }
 
 type Extended = Extract<Frontend.FrontendMessage, { _tag: "Parse" | "Bind" | "Describe" | "Execute" | "Close" }>
@@ -174,49 +154,9 @@ export const run = <R>(
     yield* Effect.addFinalizer(() => Effect.sync(() => shared.live.delete(live)))
 
     // --- start-up and authentication, under one time limit ---
-    const startupMillis = durationMillis(options.limits?.startupTimeout, DEFAULT_STARTUP_TIMEOUT_MILLIS)
-    const started = yield* Effect.timeoutOption(
-      Effect.gen(function*() {
-        const outcome = yield* negotiate(wire, options, shared.tls, shared.registry)
-        if (outcome._tag === "Done") return undefined
-        const n = outcome.negotiated
-        if (refusal !== undefined) {
-          sendError(wire, refusal)
-          return undefined
-        }
-        const certificateHash = n.tls === undefined ? undefined : shared.certificateHash
-        const auth = yield* Effect.exit(authenticate(wire, options.auth ?? { _tag: "Trust" }, n.user, certificateHash))
-        if (Exit.isFailure(auth)) {
-          sendError(wire, ServerError.fatal(Copy.failureOf(auth.cause)))
-          return undefined
-        }
-        wire.authenticated()
-        const info = {
-          user: n.user,
-          database: n.database,
-          parameters: n.parameters,
-          protocol: { major: 3 as const, minor: n.minor },
-          tls: n.tls !== undefined
-        }
-        let extra: Readonly<Record<string, string>> = {}
-        if (options.parameters !== undefined) {
-          const hook = yield* Effect.exit(options.parameters(info))
-          if (Exit.isFailure(hook)) {
-            sendError(wire, ServerError.fatal(Copy.failureOf(hook.cause)))
-            return undefined
-          }
-          extra = hook.value
-        }
-        const values = { ...defaultParameters(n.user, n.parameters), ...extra }
-        return { negotiated: n, info, values }
-      }) as Effect.Effect<Started | undefined, never, Exclude<R, Session>>,
-      Duration.millis(startupMillis)
-    )
-    if (Option.isNone(started) || started.value === undefined) {
-      if (Option.isNone(started)) wire.destroy()
-      return
-    }
-    const { negotiated, values, info } = started.value
+    const admitted = yield* admit(wire, options, shared, refusal)
+    if (admitted === undefined) return
+    const { negotiated, values, info } = admitted
     if (options.takeover !== undefined) {
       let onCancel: () => void = () => {}
       const taken = yield* shared.registry.register(
