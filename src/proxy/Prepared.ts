@@ -223,3 +223,20 @@ export const deallocate = (host: Host, name: string | undefined, status: "I" | "
   })
   return true
 }
+
+/**
+ * An entry the server skipped after an error in the batch (protocol-3.2
+ * "Extended Query"): a Parse that did not run leaves no statement under its
+ * names; for the unnamed statement, a failed Parse leaves none and a skipped
+ * one may have left the previous, so it is not known to be on the upstream.
+ *
+ * @since 0.1.0
+ */
+export const forgetSkipped = (host: Host, skipped: Entry): void => {
+  if (skipped.upstreamName !== undefined) host.upstream?.statements.remove(skipped.upstreamName)
+  if (skipped.clientName !== undefined) host.statements.delete(skipped.clientName)
+  if (skipped.unnamed === true) {
+    host.unnamed.here = false
+    if (skipped.kind === Kind.Parse) host.unnamed.rest = undefined
+  }
+}

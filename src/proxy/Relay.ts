@@ -15,7 +15,7 @@
  *   with it (a Parse among them is forgotten), and, when the client has not
  *   sent that Sync yet, its messages are dropped until it does.
  * - When a client takes an upstream and gives it back is `Lending.ts`; a
- *   statement that leaves state in the backend (`SessionState.ts`) pins the
+ *   statement that leaves state in the backend (`SessionCommands.ts`) pins the
  *   client to its upstream for the rest of its session. Named statements are
  *   translated by `Prepared.ts`.
  * - On each new upstream the client's parameters that differ are set with one
@@ -48,9 +48,8 @@ import { Outbound } from "./Outbound.ts"
 import { Outstanding } from "./Outstanding.ts"
 import * as Parameters from "./Parameters.ts"
 import * as Prepared from "./Prepared.ts"
-import { cstringEnd, type Entry, errorFrame, judge, Kind, lostError } from "./Replies.ts"
-import { reader, readyFrame, severityOf, SHARED, text, Verdict } from "./Replies.ts"
-import * as SessionState from "./SessionState.ts"
+import { type Entry, errorFrame, judge, Kind, lostError, reader, readyFrame, severityOf, SHARED, Verdict } from "./Replies.ts"
+import * as SessionCommands from "./SessionCommands.ts"
 import type { ClientStatement } from "./Statements.ts"
 import type { Upstream } from "./Upstream.ts"
 
@@ -62,7 +61,7 @@ const SYNC_AFTER_COPY: Entry = Object.freeze({ kind: Kind.Sync, afterCopy: true 
 /**
  * @since 0.1.0
  */
-export class Relay implements Prepared.Host, Lending.LoanState {
+export class Relay implements SessionCommands.Host, Lending.LoanState {
   readonly id = nextClientId++
   readonly wire: Wire
   readonly info: Takeover["info"]
@@ -126,12 +125,9 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     takeover.onCancel(() => this.cancel())
   }
 
-  get clientStatus(): "I" | "T" | "E" {
-    return this.upstream?.status ?? "I"
-  }
-
   // Lending.LoanState
   get settled(): boolean { return this.#owed.empty }
+  /** The client's transaction status: its upstream's, idle without one. */
   get status(): "I" | "T" | "E" { return this.upstream?.status ?? "I" }
   get copyIn(): boolean { return this.#copyIn }
   get unsynced(): boolean { return this.#unsynced }
@@ -207,7 +203,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
       this.#refusedQuery = false
       if (type === In.Query) {
         this.#discarding = false
-        this.reply({ kind: Kind.Synthetic, bytes: readyFrame(this.clientStatus), ready: true })
+        this.reply({ kind: Kind.Synthetic, bytes: readyFrame(this.status), ready: true })
         return true
       }
     }
@@ -215,7 +211,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     if (this.#discarding && type !== In.Sync) return true
     switch (type) {
       case In.Query:
-        this.#query(body)
+        SessionCommands.query(this, body)
         return true
       case In.Parse:
         Prepared.parse(this, body)
@@ -267,35 +263,14 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     return true
   }
 
-  #query(body: Uint8Array): void {
-    const sql = text(body, 0, cstringEnd(body, 0))
+  // SessionCommands.Host
+  get mode(): "session" | "transaction" { return this.#ctx.mode }
+  readonly countQuery = (): void => {
     this.queries++
     this.#ctx.totals.queries++
-    // protocol-3.2 "Extended Query": a simple Query destroys the unnamed statement.
-    this.unnamed.rest = undefined
-    this.unnamed.here = false
-    let discardAll = false
-    let resetAll = false
-    if (SessionState.mayAffectSession(sql)) {
-      const effect = SessionState.classify(sql, this.tracked)
-      switch (effect._tag) {
-        case "Pin":
-          this.pin(effect.why)
-          break
-        case "DiscardAll":
-          discardAll = true
-          break
-        case "ResetAll":
-          resetAll = true
-          break
-        case "Deallocate":
-          if (Prepared.deallocate(this, effect.name, this.clientStatus)) return
-          break
-        case "None":
-          break
-      }
-    }
-    this.forward(In.Query, body, discardAll || resetAll ? { kind: Kind.Query, discardAll, resetAll } : SHARED.Query)
+  }
+  readonly unpin = (): void => {
+    this.pinned = undefined
   }
 
   /** Whether the proxy follows parameter `name` for this client (`Parameters.ClientParameters`). */
@@ -369,7 +344,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     switch (judge(entry, type)) {
       case Verdict.Relay:
         if (type === Code.CopyInResponse) this.#enterCopyIn(entry)
-        else if (type === Code.CommandComplete && (entry.discardAll === true || entry.resetAll === true)) this.#reset(buf, start, end)
+        else if (type === Code.CommandComplete && (entry.discardAll === true || entry.resetAll === true)) SessionCommands.reset(this, buf, start, end)
         return this.#out.relay(type, buf, start, end)
       case Verdict.RelayLast:
         this.#owed.pop()
@@ -392,26 +367,6 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     if (entry.kind === Kind.Execute) this.#owed.dropSyncsBehindHead()
   }
 
-  /**
-   * DISCARD ALL or RESET ALL ran (its CommandComplete): the values the proxy set upstream beyond those the server
-   * reports are no longer known (RESET ALL may yet be rolled back), so they are set again, or reset, for the next
-   * client; DISCARD ALL also drops the statements, the client's names and its pin.
-   */
-  #reset(buf: Uint8Array, start: number, end: number): void {
-    const tag = text(buf, start, end).replace(/\0$/, "")
-    const discard = tag === "DISCARD ALL"
-    if (!discard && tag !== "RESET") return
-    const upstream = this.upstream
-    if (upstream !== undefined) {
-      for (const name of upstream.extraSettings) upstream.settings.delete(name)
-      upstream.alignedTo = undefined
-      if (discard) upstream.statements.clear()
-    }
-    if (!discard) return
-    this.statements.clear()
-    if (this.#ctx.mode === "transaction") this.pinned = undefined
-  }
-
   #error(entry: Entry | undefined, type: number, buf: Uint8Array, start: number, end: number): void {
     // A FATAL (protocol-3.2 "Termination": pg_terminate_backend, shutdown) ends the upstream, not the client: the
     // upstream is lost with the server's reason, and the client is told as for any lost upstream.
@@ -428,16 +383,7 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     this.#copyIn = false
     this.#copyEndedEarly = false
     // Extended protocol: the server skips to Sync; so do the replies expected before it.
-    const upstream = this.upstream
-    this.#owed.skipToSync((skipped) => {
-      if (skipped.upstreamName !== undefined) upstream?.statements.remove(skipped.upstreamName)
-      if (skipped.clientName !== undefined) this.statements.delete(skipped.clientName)
-      if (skipped.unnamed === true) {
-        // A failed Parse leaves no unnamed statement; a skipped one may have left the previous: either way not known here.
-        this.unnamed.here = false
-        if (skipped.kind === Kind.Parse) this.unnamed.rest = undefined
-      }
-    })
+    this.#owed.skipToSync(this.#forgetSkipped)
     if (this.#owed.empty) {
       // The client's Sync has not come yet: its messages until then are dropped, as the server would.
       this.#discarding = true
@@ -445,6 +391,8 @@ export class Relay implements Prepared.Host, Lending.LoanState {
     }
     this.#out.relay(type, buf, start, end)
   }
+
+  readonly #forgetSkipped = (skipped: Entry): void => Prepared.forgetSkipped(this, skipped)
 
   /**
    * The upstream refused the client's parameters (an unknown name or a bad value from start-up or `options`): the
