@@ -42,10 +42,8 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { ConnectionError, PgError, TransactionError } from "../errors/PgError.ts"
+import { PgError, TransactionError } from "../errors/PgError.ts"
 import * as Transaction from "../pool/Transaction.ts"
-import { LenderKey } from "../session/Lender.ts"
-import type { Session } from "../session/Session.ts"
 import type { SessionConnection } from "./SessionConnection.ts"
 import { toSqlError } from "./SqlErrors.ts"
 
@@ -62,31 +60,6 @@ export const ReadOnlyTransaction = Context.Reference<boolean>("effect-pgwire/sql
 const CommitTimeout = Context.Reference<Duration.Input>("effect-pgwire/sql/PgClient/CommitTimeout", {
   defaultValue: () => Transaction.COMMIT_TIMEOUT_MILLIS
 })
-
-/**
- * A statement that ends a transaction or a savepoint (ROLLBACK, ROLLBACK TO / RELEASE SAVEPOINT), within `timeout`:
- * when no answer comes in time the session is broken (everything waiting on it fails at once) and the failure says
- * so. effect/sql runs these uninterruptibly: without the bound a connection that went silent would hold the caller
- * until TCP gives up.
- */
-const bounded = (
-  session: Session,
-  statement: Effect.Effect<void, PgError>,
-  what: string,
-  timeout: Duration.Input
-): Effect.Effect<void, PgError> => {
-  const millis = Duration.toMillis(Duration.fromInputUnsafe(timeout))
-  const silent = Effect.sleep(millis).pipe(
-    Effect.andThen(Effect.suspend(() => {
-      const error = new PgError({
-        reason: new ConnectionError({ message: `${what} was not answered within ${millis} ms`, requestSent: true })
-      })
-      session[LenderKey].break(error)
-      return Effect.fail(error)
-    }))
-  )
-  return Effect.raceFirst(statement, silent)
-}
 
 const savepointAborted = new PgError({
   reason: new TransactionError({
@@ -131,7 +104,7 @@ export const makeWithTransaction = (
       Effect.flatMap(CommitTimeout, (timeout) =>
         Effect.catch(
           Effect.mapError(
-            bounded(conn.session, Effect.asVoid(Transaction.control(conn.session, sql)), sql, timeout),
+            Transaction.endWithin(conn.session, Effect.asVoid(Transaction.control(conn.session, sql)), sql, timeout),
             (error) => toSqlError(error, operation)
           ),
           (error) => Effect.flatMap(conn.session.isClosed, (closed) => closed ? Effect.void : Effect.fail(error))
@@ -158,7 +131,7 @@ export const makeWithTransaction = (
     // and retired, which ends the transaction with the connection.
     rollback: (conn) =>
       Effect.flatMap(CommitTimeout, (timeout) =>
-        Effect.catch(bounded(conn.session, Transaction.rollback(conn.session), "ROLLBACK", timeout), () =>
+        Effect.catch(Transaction.endWithin(conn.session, Transaction.rollback(conn.session), "ROLLBACK", timeout), () =>
           conn.pool.retire(conn.session))),
     rollbackSavepoint: (conn, id) => ending(conn, `ROLLBACK TO SAVEPOINT effect_sql_${id}`, "rollback")
   })
