@@ -14,7 +14,6 @@ import * as Schema from "effect/Schema"
 import { Model } from "effect/schema"
 import * as Sink from "effect/Sink"
 import { SqlClient, SqlModel, SqlResolver, SqlSchema } from "effect/sql"
-import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { PgError } from "../../src/errors/PgError.ts"
@@ -22,26 +21,7 @@ import * as Transaction from "../../src/pool/Transaction.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import * as PgMigrator from "../../src/sql/PgMigrator.ts"
 import { servers } from "../support/Servers.ts"
-import { layer, monitor, unique } from "./Clients.ts"
-
-const sqlErrorOf = (exit: Exit.Exit<unknown, unknown>): SqlError => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-  assert.isDefined(found, "expected a typed failure")
-  const error = (found as unknown as { error: SqlError }).error
-  assert.strictEqual(error._tag, "SqlError")
-  return error
-}
-
-/** A table for one test, dropped when the test's scope closes. */
-const table = (columns: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const name = unique("t")
-    yield* sql.unsafe(`create table ${name} (${columns})`)
-    yield* Effect.addFinalizer(() => Effect.ignore(sql.unsafe(`drop table if exists ${name}`)))
-    return name
-  })
+import { layer, monitor, sqlErrorOf, table, unique } from "./Clients.ts"
 
 describe("PgClient: the effect/sql getting-started flow", () => {
   it.live("migrations, a Model repository, a typed schema query, a batching resolver and a stream", () =>

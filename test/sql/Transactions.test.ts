@@ -19,26 +19,7 @@ import type { PgError } from "../../src/errors/PgError.ts"
 import * as PgClient from "../../src/sql/PgClient.ts"
 import * as FaultProxy from "../support/FaultProxy.ts"
 import { servers } from "../support/Servers.ts"
-import { config, layer, monitor, unique } from "./Clients.ts"
-
-const sqlErrorOf = (exit: Exit.Exit<unknown, unknown>): SqlError => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const found = Exit.isFailure(exit) ? exit.cause.reasons.find((r) => r._tag === "Fail") : undefined
-  assert.isDefined(found, "expected a typed failure")
-  const error = (found as unknown as { error: SqlError }).error
-  assert.strictEqual(error._tag, "SqlError")
-  return error
-}
-
-/** A table for one test, dropped when the test's scope closes. */
-const table = (columns: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const name = unique("t")
-    yield* sql.unsafe(`create table ${name} (${columns})`)
-    yield* Effect.addFinalizer(() => Effect.ignore(sql.unsafe(`drop table if exists ${name}`)))
-    return name
-  })
+import { config, layer, monitor, sqlErrorOf, table, unique } from "./Clients.ts"
 
 describe("PgClient: savepoints", () => {
   it.live("a savepoint whose failed statement was caught fails with a SqlError, and the outer transaction goes on", () =>
