@@ -44,6 +44,15 @@ import {
 import { DEFAULT_ITERATIONS, DEFAULT_SALT_BYTES, type ScramSecret } from "./ScramSecret.ts"
 
 /**
+ * The message of the one failure that means a wrong password (the client
+ * proof does not match, or the role is unknown): every other failure of
+ * `receiveClientFinal` is a message that breaks the exchange.
+ *
+ * @since 0.1.0
+ */
+export const WRONG_PROOF = "the proof is wrong"
+
+/**
  * The mechanisms a server offers in AuthenticationSASL, best first:
  * SCRAM-SHA-256-PLUS only over TLS (protocol-3.2 "SCRAM-SHA-256 Authentication").
  *
@@ -260,9 +269,9 @@ export class ScramServer {
     const withoutProof = text.slice(0, text.length - p.value.length - 3)
     const authMessage = makeAuthMessage(state.clientFirstBare, state.serverFirst, withoutProof)
     const secret = this.#secret
-    if (secret === undefined) return this.#fail(where, "the proof is wrong")
+    if (secret === undefined) return this.#fail(where, WRONG_PROOF)
     const clientKey = xor(proof, clientSignature(secret.storedKey, authMessage))
-    if (!equalConstantTime(sha256(clientKey), secret.storedKey)) return this.#fail(where, "the proof is wrong")
+    if (!equalConstantTime(sha256(clientKey), secret.storedKey)) return this.#fail(where, WRONG_PROOF)
     this.#state = { _tag: "Complete" }
     return Result.succeed(`v=${toBase64(serverSignature(secret.serverKey, authMessage))}`)
   }

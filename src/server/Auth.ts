@@ -52,9 +52,6 @@ const readPassword = (wire: Wire, password: PasswordContext["password"]): Effect
     }
   })
 
-/** How `ScramServer` words a client proof that does not match (the only failure that means a wrong password). */
-const WRONG_PROOF = "the proof is wrong"
-
 /** PostgreSQL's answer to an empty password, whatever the role's (`recv_password_packet`). */
 const emptyPassword = (): ServerError.ServerError =>
   ServerError.make("28P01", "empty password returned by client", undefined, "FATAL")
@@ -149,7 +146,7 @@ export const authenticate = <R>(
           // As PostgreSQL: only a wrong proof is a wrong password (28P01); a message that breaks the exchange (nonce,
           // channel binding, grammar) is 08P01. An unknown role fails at the proof too, so this tells nothing apart.
           return yield* Effect.fail(
-            serverFinal.failure.message.endsWith(WRONG_PROOF)
+            serverFinal.failure.message.endsWith(Scram.WRONG_PROOF)
               ? ServerError.passwordFailed(user)
               : ServerError.protocolViolation(`invalid SCRAM response: ${serverFinal.failure.message}`)
           )
